@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Tessera needs and builds everything. Idempotent; run as root
+# (or with sudo available) on a fresh machine:   ./setup.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  bazel-bootstrap g++ pkg-config python3 git ca-certificates
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  librocksdb-dev libisal-dev libsodium-dev libabsl-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libboost-dev libpugixml-dev
+  clang-format
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+
+echo "setup: building //..."
+bazel build //...
+echo "setup: done. Run ./test.sh to run every test."
