@@ -25,6 +25,23 @@ run_pass() {
   python3 tests/count_results.py "$logs" $targets >> "$tally"
 }
 
+# run_check NAME COMMAND...: a repository-wide check that counts as one test case.
+run_check() {
+  local name="$1"; shift
+  echo "== check: $name"
+  if "$@"; then echo "1 0" >> "$tally"; else echo "0 1" >> "$tally"; status=1; fi
+}
+
+format_check() {
+  local files
+  files=$(git ls-files '*.h' '*.cc')
+  [ -z "$files" ] && return 0
+  # shellcheck disable=SC2086
+  clang-format --dry-run --Werror $files
+}
+
+run_check "layering (api, base -> storage, p2p -> services)" python3 tests/layering_check.py .
+run_check "clang-format" format_check
 run_pass "all tests" "" //...
 if [ "${1:-}" != "--quick" ]; then
   sanitized=()
