@@ -25,7 +25,8 @@ TEST(NodeProtoTest, PutSliceRequestRoundTrips) {
 }
 
 TEST(NodeProtoTest, ServiceDeclaresAllMethods) {
-  const auto* service = v1::PutSliceRequest::descriptor()->file()->FindServiceByName("SliceService");
+  const auto* service =
+      v1::PutSliceRequest::descriptor()->file()->FindServiceByName("SliceService");
   ASSERT_NE(service, nullptr);
   for (const char* method :
        {"PutSlice", "GetSlice", "DeleteSlice", "StatSlice", "ListSlices", "NodeInfo"}) {

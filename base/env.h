@@ -70,8 +70,7 @@ class Env {
       const std::string& path) = 0;
 
   // Atomically replaces `to` with `from`. Durable only after SyncDir() of the parent directory.
-  [[nodiscard]] virtual absl::Status RenameFile(const std::string& from,
-                                                const std::string& to) = 0;
+  [[nodiscard]] virtual absl::Status RenameFile(const std::string& from, const std::string& to) = 0;
   // NOT_FOUND when missing. Durable only after SyncDir() of the parent directory.
   [[nodiscard]] virtual absl::Status DeleteFile(const std::string& path) = 0;
   // Creates a directory and any missing parents; OK if it already exists.

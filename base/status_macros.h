@@ -13,9 +13,9 @@
 #define TESSERA_STATUS_CONCAT_INNER_(a, b) a##b
 #define TESSERA_STATUS_CONCAT_(a, b) TESSERA_STATUS_CONCAT_INNER_(a, b)
 
-#define TESSERA_RETURN_IF_ERROR(expr)                 \
-  do {                                                \
-    ::absl::Status tessera_status_ = (expr);          \
+#define TESSERA_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::absl::Status tessera_status_ = (expr);           \
     if (!tessera_status_.ok()) return tessera_status_; \
   } while (0)
 

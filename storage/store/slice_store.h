@@ -93,10 +93,10 @@ struct SliceStoreOptions {
 
 // What startup recovery found and fixed.
 struct RecoveryReport {
-  uint64_t slices = 0;           // index entries found valid
-  uint64_t orphan_files = 0;     // files with no index entry (removed)
-  uint64_t missing_files = 0;    // index entries whose file is missing or short (flagged)
-  uint64_t temp_files = 0;       // leftover temporary files (removed)
+  uint64_t slices = 0;         // index entries found valid
+  uint64_t orphan_files = 0;   // files with no index entry (removed)
+  uint64_t missing_files = 0;  // index entries whose file is missing or short (flagged)
+  uint64_t temp_files = 0;     // leftover temporary files (removed)
 };
 
 class SliceStore {
