@@ -144,9 +144,16 @@ internal::IsOkAndHoldsMatcher<std::decay_t<InnerMatcher>> IsOkAndHolds(InnerMatc
 #define TESSERA_TESTING_CONCAT_(a, b) TESSERA_TESTING_CONCAT_INNER_(a, b)
 
 // Expects / asserts that `expr` (a Status or StatusOr) is OK; prints the status otherwise.
-// `expr` is evaluated once.
-#define EXPECT_OK(expr) EXPECT_THAT((expr), ::tessera::testing::IsOk())
-#define ASSERT_OK(expr) ASSERT_THAT((expr), ::tessera::testing::IsOk())
+// `expr` is evaluated once. They are statements (safe in an unbraced if/else), so extra messages
+// cannot be streamed into them; use EXPECT_THAT(expr, IsOk()) << ... for that.
+#define EXPECT_OK(expr)                              \
+  do {                                               \
+    EXPECT_THAT((expr), ::tessera::testing::IsOk()); \
+  } while (0)
+#define ASSERT_OK(expr)                              \
+  do {                                               \
+    ASSERT_THAT((expr), ::tessera::testing::IsOk()); \
+  } while (0)
 
 // Evaluates `expr` (a StatusOr), asserts it is OK and moves its value into `lhs`, which may be a
 // declaration (`auto x`) or an existing variable.
