@@ -1,0 +1,199 @@
+#include "base/logging.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace tessera {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+
+class StderrSink final : public LogSink {
+ public:
+  void Write(LogLevel, absl::string_view line) override {
+    std::string out = absl::StrCat(line, "\n");
+    std::fwrite(out.data(), 1, out.size(), stderr);
+    std::fflush(stderr);
+  }
+};
+
+struct SinkState {
+  absl::Mutex mu;
+  LogSink* sink ABSL_GUARDED_BY(mu) = nullptr;  // nullptr = stderr
+  Clock* clock ABSL_GUARDED_BY(mu) = nullptr;   // nullptr = Clock::Real()
+};
+
+SinkState& State() {
+  static SinkState* const state = new SinkState();
+  return *state;
+}
+
+LogSink* StderrSinkInstance() {
+  static LogSink* const sink = new StderrSink();
+  return sink;
+}
+
+bool IsBareChar(unsigned char c) {
+  return c > 0x20 && c < 0x7f && c != '"' && c != '=' && c != '\\';
+}
+
+bool IsKeyChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-'; }
+
+absl::string_view Basename(const char* file) {
+  absl::string_view f(file == nullptr ? "" : file);
+  size_t slash = f.find_last_of('/');
+  return slash == absl::string_view::npos ? f : f.substr(slash + 1);
+}
+
+}  // namespace
+
+absl::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
+  std::string n = absl::AsciiStrToLower(name);
+  if (n == "debug") return LogLevel::kDebug;
+  if (n == "info") return LogLevel::kInfo;
+  if (n == "warning" || n == "warn") return LogLevel::kWarning;
+  if (n == "error") return LogLevel::kError;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown log level \"", name, "\" (want debug, info, warning or error)"));
+}
+
+void SetLogLevel(LogLevel level) {
+  g_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
+
+LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
+
+bool ShouldLog(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
+
+LogSink* SetLogSink(LogSink* sink) {
+  SinkState& state = State();
+  absl::MutexLock lock(&state.mu);
+  LogSink* previous = state.sink;
+  state.sink = sink;
+  return previous;
+}
+
+void SetLogClock(Clock* clock) {
+  SinkState& state = State();
+  absl::MutexLock lock(&state.mu);
+  state.clock = clock;
+}
+
+std::string LogQuote(absl::string_view value) {
+  bool bare = !value.empty();
+  for (char c : value) {
+    if (!IsBareChar(static_cast<unsigned char>(c))) {
+      bare = false;
+      break;
+    }
+  }
+  if (bare) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+          absl::StrAppendFormat(&out, "\\x%02x", static_cast<unsigned char>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+void CapturingLogSink::Write(LogLevel, absl::string_view line) {
+  absl::MutexLock lock(&mu_);
+  lines_.emplace_back(line);
+}
+
+std::vector<std::string> CapturingLogSink::lines() const {
+  absl::MutexLock lock(&mu_);
+  return lines_;
+}
+
+void CapturingLogSink::Clear() {
+  absl::MutexLock lock(&mu_);
+  lines_.clear();
+}
+
+ScopedLogSink::ScopedLogSink(LogSink* sink)
+    : previous_sink_(SetLogSink(sink)), previous_level_(GetLogLevel()) {}
+
+ScopedLogSink::ScopedLogSink(LogSink* sink, LogLevel level) : ScopedLogSink(sink) {
+  SetLogLevel(level);
+}
+
+ScopedLogSink::~ScopedLogSink() {
+  SetLogSink(previous_sink_);
+  SetLogLevel(previous_level_);
+}
+
+LogEvent::LogEvent(LogLevel level, const char* file, int line, absl::string_view event)
+    : level_(level), file_(file), line_(line) {
+  text_.reserve(128);
+  absl::StrAppend(&text_, " level=", LogLevelName(level), " event=", LogQuote(event));
+}
+
+void LogEvent::AddField(absl::string_view key, absl::string_view value) {
+  text_.push_back(' ');
+  if (key.empty()) {
+    text_.push_back('_');
+  } else {
+    for (char c : key) text_.push_back(IsKeyChar(c) ? c : '_');
+  }
+  text_.push_back('=');
+  text_ += LogQuote(value);
+}
+
+LogEvent::~LogEvent() {
+  absl::StrAppend(&text_, " src=", LogQuote(absl::StrCat(Basename(file_), ":", line_)));
+  SinkState& state = State();
+  absl::MutexLock lock(&state.mu);
+  Clock* clock = state.clock != nullptr ? state.clock : Clock::Real();
+  std::string line = absl::StrCat(
+      "ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", clock->Now(), absl::UTCTimeZone()), text_);
+  LogSink* sink = state.sink != nullptr ? state.sink : StderrSinkInstance();
+  sink->Write(level_, line);
+}
+
+}  // namespace tessera
