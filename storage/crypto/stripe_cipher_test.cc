@@ -1,7 +1,9 @@
 #include "storage/crypto/stripe_cipher.h"
 
+#include <atomic>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -199,6 +201,30 @@ TEST_P(StripeCipherTest, NoncesAreUnique) {
   }
   EXPECT_EQ(nonces.size(), static_cast<size_t>(kSeals));
   EXPECT_EQ(ciphertexts.size(), static_cast<size_t>(kSeals));
+}
+
+TEST_P(StripeCipherTest, ConcurrentSealOpenOnOneCipher) {
+  SecretKey key = SecretKey::Generate();
+  const StripeCipher cipher = MakeCipher(key);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint32_t i = 0; i < 200; ++i) {
+        const StripeContext ctx = Ctx(kVersionA, static_cast<uint32_t>(t), i);
+        const std::string plain = RandomString(100 + i, i * 4 + t);
+        absl::StatusOr<std::string> sealed = cipher.SealToString(ctx, plain);
+        if (!sealed.ok()) {
+          ++failures;
+          continue;
+        }
+        absl::StatusOr<std::string> opened = cipher.OpenToString(ctx, *sealed);
+        if (!opened.ok() || *opened != plain) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, StripeCipherTest,
