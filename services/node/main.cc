@@ -1,0 +1,210 @@
+// tessera-node: the storage node daemon. Serves the SliceService over gRPC and /metrics and
+// /healthz over HTTP; see docs/design/node.md.
+//
+// Configuration: command-line flags and/or --config=FILE with `flag_name = value` lines; flags
+// on the command line override the file. Any bad flag, value or file exits with code 2 and a
+// one-line message on stderr. On start one line goes to stdout:
+//   tessera-node started node_id=<id> grpc_port=<port> admin_port=<port> data_dir=<dir>
+// and, with --port_file, the same key=value pairs are written atomically to that file.
+// SIGTERM/SIGINT drain in-flight RPCs (up to --shutdown_grace) and exit 0.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "base/env.h"
+#include "base/logging.h"
+#include "services/node/node_config.h"
+#include "services/node/node_server.h"
+
+ABSL_FLAG(std::string, config, "", "Path of a config file of `flag_name = value` lines.");
+ABSL_FLAG(std::string, data_dir, "", "Directory for the node key, slice index and slices.");
+ABSL_FLAG(std::string, listen, "0.0.0.0:7400", "host:port for gRPC (port 0 = pick one).");
+ABSL_FLAG(std::string, admin_listen, "0.0.0.0:7401",
+          "host:port for /metrics and /healthz (port 0 = pick one).");
+ABSL_FLAG(std::string, site, "", "Location label: site (data centre / building).");
+ABSL_FLAG(std::string, isp, "", "Location label: network provider.");
+ABSL_FLAG(std::string, zone, "", "Location label: failure zone within the site.");
+ABSL_FLAG(std::string, host, "", "Location label: physical host (default: the hostname).");
+ABSL_FLAG(uint64_t, capacity_bytes, 0, "Store capacity cap in bytes; 0 = the whole disk.");
+ABSL_FLAG(uint64_t, max_slice_bytes, 16ull << 20, "Largest slice accepted, in bytes.");
+ABSL_FLAG(uint64_t, reserved_bytes, 64ull << 20, "Free space kept in reserve, in bytes.");
+ABSL_FLAG(uint64_t, max_buffered_put_bytes, 256ull << 20,
+          "Cap on bytes buffered by all open PutSlice streams.");
+ABSL_FLAG(uint32_t, disk_threads, 4, "Threads doing store (disk) work.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, node_id/grpc_port/admin_port are written here (atomically) once serving.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "How long in-flight RPCs may run after SIGTERM before they are cancelled.");
+
+namespace tessera::services {
+namespace {
+
+constexpr int kExitBadConfig = 2;
+
+[[noreturn]] void BadConfig(absl::string_view message) {
+  std::fprintf(stderr, "tessera-node: %s\n", std::string(message).c_str());
+  std::exit(kExitBadConfig);
+}
+
+void Usage() {
+  std::printf(
+      "usage: tessera-node --data_dir=DIR [--listen=HOST:PORT] [--admin_listen=HOST:PORT]\n"
+      "       [--site=S --isp=I --zone=Z --host=H] [--capacity_bytes=N] [--max_slice_bytes=N]\n"
+      "       [--reserved_bytes=N] [--max_buffered_put_bytes=N] [--disk_threads=N]\n"
+      "       [--log_level=LEVEL] [--port_file=PATH] [--shutdown_grace=10s] [--config=FILE]\n");
+}
+
+void SetFlag(absl::string_view name, absl::string_view value, absl::string_view origin) {
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  if (flag == nullptr) BadConfig(absl::StrCat(origin, ": unknown flag \"", name, "\""));
+  std::string error;
+  if (!flag->ParseFrom(value, &error)) {
+    BadConfig(absl::StrCat(origin, ": bad value \"", value, "\" for --", name, ": ", error));
+  }
+}
+
+// Applies --config first, then every other flag in order, so the command line wins.
+void ParseArgs(int argc, char** argv) {
+  struct Arg {
+    std::string name, value;
+  };
+  std::vector<Arg> args;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    if (a == "--help" || a == "-h" || a == "--helpfull") {
+      Usage();
+      std::exit(0);
+    }
+    if (!absl::StartsWith(a, "-")) BadConfig(absl::StrCat("unexpected argument \"", a, "\""));
+    a.remove_prefix(absl::StartsWith(a, "--") ? 2 : 1);
+    Arg arg;
+    if (size_t eq = a.find('='); eq != absl::string_view::npos) {
+      arg.name = std::string(a.substr(0, eq));
+      arg.value = std::string(a.substr(eq + 1));
+    } else {
+      arg.name = std::string(a);
+      absl::CommandLineFlag* flag = absl::FindCommandLineFlag(arg.name);
+      if (flag == nullptr && absl::StartsWith(arg.name, "no")) {
+        absl::CommandLineFlag* negated = absl::FindCommandLineFlag(arg.name.substr(2));
+        if (negated != nullptr && negated->IsOfType<bool>()) {
+          args.push_back({arg.name.substr(2), "false"});
+          continue;
+        }
+      }
+      if (flag == nullptr) BadConfig(absl::StrCat("unknown flag --", arg.name));
+      if (flag->IsOfType<bool>()) {
+        arg.value = "true";
+      } else if (i + 1 < argc) {
+        arg.value = argv[++i];
+      } else {
+        BadConfig(absl::StrCat("flag --", arg.name, " needs a value"));
+      }
+    }
+    args.push_back(std::move(arg));
+  }
+  for (const Arg& arg : args) {
+    if (arg.name == "config") SetFlag("config", arg.value, "command line");
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    absl::StatusOr<std::string> text = ReadFileToString(Env::Default(), path);
+    if (!text.ok())
+      BadConfig(absl::StrCat("cannot read --config ", path, ": ", text.status().message()));
+    auto pairs = ParseConfigText(*text);
+    if (!pairs.ok()) BadConfig(absl::StrCat(path, ": ", pairs.status().message()));
+    for (const auto& [key, value] : *pairs) {
+      if (key == "config") BadConfig(absl::StrCat(path, ": config files cannot nest"));
+      SetFlag(key, value, path);
+    }
+  }
+  for (const Arg& arg : args) {
+    if (arg.name != "config") SetFlag(arg.name, arg.value, "command line");
+  }
+}
+
+NodeOptions OptionsFromFlags() {
+  NodeOptions o;
+  o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.listen = absl::GetFlag(FLAGS_listen);
+  o.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  o.location.set_site(absl::GetFlag(FLAGS_site));
+  o.location.set_isp(absl::GetFlag(FLAGS_isp));
+  o.location.set_zone(absl::GetFlag(FLAGS_zone));
+  std::string host = absl::GetFlag(FLAGS_host);
+  if (host.empty()) {
+    char name[256] = {0};
+    if (::gethostname(name, sizeof(name) - 1) == 0) host = name;
+  }
+  o.location.set_host(host);
+  o.capacity_bytes = absl::GetFlag(FLAGS_capacity_bytes);
+  o.max_slice_bytes = absl::GetFlag(FLAGS_max_slice_bytes);
+  o.reserved_bytes = absl::GetFlag(FLAGS_reserved_bytes);
+  o.max_buffered_put_bytes = absl::GetFlag(FLAGS_max_buffered_put_bytes);
+  o.disk_threads = absl::GetFlag(FLAGS_disk_threads);
+  return o;
+}
+
+int Main(int argc, char** argv) {
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask and
+  // only sigwait() below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ParseArgs(argc, argv);
+  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
+  SetLogLevel(*level);
+  NodeOptions options = OptionsFromFlags();
+  if (absl::Status s = options.Validate(); !s.ok()) BadConfig(s.message());
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (grace < absl::ZeroDuration()) BadConfig("--shutdown_grace must not be negative");
+
+  absl::StatusOr<std::unique_ptr<NodeServer>> server = NodeServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "tessera-node: cannot start: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  const std::string ports =
+      absl::StrCat("node_id=", (*server)->node_id(), " grpc_port=", (*server)->port(),
+                   " admin_port=", (*server)->admin_port());
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    absl::Status s = WriteFileAtomically(Env::Default(), port_file, absl::StrCat(ports, "\n"));
+    if (!s.ok()) {
+      std::fprintf(stderr, "tessera-node: cannot write --port_file: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  std::printf("tessera-node started %s data_dir=%s\n", ports.c_str(), options.data_dir.c_str());
+  std::fflush(stdout);
+  TESSERA_LOG(INFO, "node_started")
+      .Field("node_id", (*server)->node_id())
+      .Field("grpc_port", (*server)->port())
+      .Field("admin_port", (*server)->admin_port());
+
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  TESSERA_LOG(INFO, "node_stopping").Field("signal", sig).Field("grace", grace);
+  (*server)->Shutdown(grace);
+  server->reset();
+  TESSERA_LOG(INFO, "node_stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace tessera::services
+
+int main(int argc, char** argv) { return tessera::services::Main(argc, argv); }

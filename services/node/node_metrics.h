@@ -1,0 +1,46 @@
+// NodeMetrics: the storage node's Prometheus metrics (see docs/design/node.md for the list).
+//
+//   tessera_node_rpcs_total{method,code}               counter
+//   tessera_node_rpc_duration_seconds{method,code}     histogram
+//   tessera_node_rpc_received_bytes_total{method}      counter (slice payload bytes)
+//   tessera_node_rpc_sent_bytes_total{method}          counter (slice payload bytes)
+//   tessera_node_store_capacity_bytes / _free_bytes / _used_bytes / tessera_node_store_slices
+//                                                      gauges, refreshed by UpdateStore()
+//   tessera_node_put_buffered_bytes                    gauge, bytes held by open PutSlice streams
+//
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "base/metrics.h"
+#include "services/node/slice_service.h"
+#include "storage/store/slice_store.h"
+
+namespace tessera::services {
+
+class NodeMetrics final : public RpcObserver {
+ public:
+  // Registers the families in `registry` (not owned; must outlive this object).
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NodeMetrics>> Create(Registry* registry);
+
+  void OnRpcDone(absl::string_view method, absl::StatusCode code, absl::Duration latency,
+                 uint64_t bytes_in, uint64_t bytes_out) override;
+  void UpdateStore(const storage::StoreStats& stats, uint64_t put_buffered_bytes);
+
+ private:
+  NodeMetrics() = default;
+  CounterFamily* rpcs_ = nullptr;
+  HistogramFamily* latency_ = nullptr;
+  CounterFamily* received_ = nullptr;
+  CounterFamily* sent_ = nullptr;
+  Gauge* capacity_ = nullptr;
+  Gauge* free_ = nullptr;
+  Gauge* used_ = nullptr;
+  Gauge* slices_ = nullptr;
+  Gauge* buffered_ = nullptr;
+};
+
+}  // namespace tessera::services

@@ -1,0 +1,212 @@
+#include "services/node/slice_service.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace tessera::services {
+namespace {
+
+const absl::Status& BusyStatus() {
+  static const absl::Status* busy =
+      new absl::Status(absl::ResourceExhaustedError("node is busy (disk queue full); retry"));
+  return *busy;
+}
+
+// One PutSlice call: buffers messages through a PutStream, stores on the executor at the end.
+class PutReactor final : public grpc::ServerReadReactor<v1::PutSliceRequest> {
+ public:
+  PutReactor(SliceServiceImpl* service, grpc::CallbackServerContext* context,
+             v1::PutSliceResponse* response)
+      : service_(service),
+        context_(context),
+        response_(response),
+        stream_(service->core()->NewPutStream()),
+        start_(absl::Now()) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The client half-closed (or the call broke). A broken call cannot hear an answer, but
+      // Finish() still checks the length, so a truncated slice is never stored.
+      if (context_->IsCancelled()) {
+        Done(absl::CancelledError("PutSlice cancelled by the client; nothing stored"));
+        return;
+      }
+      if (!service_->executor()->TrySubmit([this] {
+            absl::StatusOr<v1::PutSliceResponse> r = stream_->Finish();
+            if (r.ok()) *response_ = *std::move(r);
+            Done(r.status());
+          })) {
+        Done(BusyStatus());
+      }
+      return;
+    }
+    bytes_in_ += request_.data().size();
+    if (absl::Status s = stream_->Add(request_); !s.ok()) {
+      Done(s);
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Done(const absl::Status& status) {
+    stream_.reset();  // free the buffer before the call is torn down
+    service_->Observe("PutSlice", status, start_, bytes_in_, 0);
+    Finish(ToGrpcStatus(status));
+  }
+
+  SliceServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
+  v1::PutSliceResponse* const response_;
+  std::unique_ptr<SliceServiceCore::PutStream> stream_;
+  const absl::Time start_;
+  v1::PutSliceRequest request_;
+  uint64_t bytes_in_ = 0;
+};
+
+// One GetSlice call: each chunk is read on the executor, then written; the next read starts
+// only when the write is done, so one chunk per call is in memory.
+class GetReactor final : public grpc::ServerWriteReactor<v1::GetSliceResponse> {
+ public:
+  GetReactor(SliceServiceImpl* service, const v1::GetSliceRequest* request)
+      : service_(service), request_(*request), start_(absl::Now()) {
+    Schedule();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Done(absl::CancelledError("GetSlice stream broken"));
+      return;
+    }
+    Schedule();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Schedule() {
+    if (!service_->executor()->TrySubmit([this] { Produce(); })) Done(BusyStatus());
+  }
+
+  void Produce() {
+    if (stream_ == nullptr) {
+      absl::StatusOr<std::unique_ptr<SliceServiceCore::GetStream>> opened =
+          service_->core()->OpenGet(request_);
+      if (!opened.ok()) {
+        Done(opened.status());
+        return;
+      }
+      stream_ = *std::move(opened);
+    }
+    absl::StatusOr<std::optional<v1::GetSliceResponse>> next = stream_->Next();
+    if (!next.ok()) {
+      Done(next.status());
+      return;
+    }
+    if (!next->has_value()) {
+      Done(absl::OkStatus());
+      return;
+    }
+    response_ = **std::move(next);
+    bytes_out_ += response_.data().size();
+    StartWrite(&response_);
+  }
+
+  void Done(const absl::Status& status) {
+    stream_.reset();
+    service_->Observe("GetSlice", status, start_, 0, bytes_out_);
+    Finish(ToGrpcStatus(status));
+  }
+
+  SliceServiceImpl* const service_;
+  const v1::GetSliceRequest request_;
+  const absl::Time start_;
+  std::unique_ptr<SliceServiceCore::GetStream> stream_;
+  v1::GetSliceResponse response_;
+  uint64_t bytes_out_ = 0;
+};
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl::StatusCode and grpc::StatusCode use the same numbers (both follow google.rpc.Code).
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+SliceServiceImpl::SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor,
+                                   RpcObserver* observer)
+    : core_(core), executor_(executor), observer_(observer) {}
+
+void SliceServiceImpl::Observe(absl::string_view method, const absl::Status& status,
+                               absl::Time start, uint64_t bytes_in, uint64_t bytes_out) {
+  if (observer_ != nullptr) {
+    observer_->OnRpcDone(method, status.code(), absl::Now() - start, bytes_in, bytes_out);
+  }
+}
+
+template <typename Response, typename Fn>
+grpc::ServerUnaryReactor* SliceServiceImpl::RunUnary(grpc::CallbackServerContext* context,
+                                                     absl::string_view method, Response* response,
+                                                     Fn fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  if (!executor_->TrySubmit([this, reactor, method, response, start, fn = std::move(fn)] {
+        absl::StatusOr<Response> r = fn();
+        if (r.ok()) *response = *std::move(r);
+        Observe(method, r.status(), start, 0, 0);
+        reactor->Finish(ToGrpcStatus(r.status()));
+      })) {
+    Observe(method, BusyStatus(), start, 0, 0);
+    reactor->Finish(ToGrpcStatus(BusyStatus()));
+  }
+  return reactor;
+}
+
+grpc::ServerReadReactor<v1::PutSliceRequest>* SliceServiceImpl::PutSlice(
+    grpc::CallbackServerContext* context, v1::PutSliceResponse* response) {
+  return new PutReactor(this, context, response);
+}
+
+grpc::ServerWriteReactor<v1::GetSliceResponse>* SliceServiceImpl::GetSlice(
+    grpc::CallbackServerContext*, const v1::GetSliceRequest* request) {
+  return new GetReactor(this, request);
+}
+
+grpc::ServerUnaryReactor* SliceServiceImpl::DeleteSlice(grpc::CallbackServerContext* context,
+                                                        const v1::DeleteSliceRequest* request,
+                                                        v1::DeleteSliceResponse* response) {
+  return RunUnary(context, "DeleteSlice", response,
+                  [this, request] { return core_->Delete(*request); });
+}
+
+grpc::ServerUnaryReactor* SliceServiceImpl::StatSlice(grpc::CallbackServerContext* context,
+                                                      const v1::StatSliceRequest* request,
+                                                      v1::StatSliceResponse* response) {
+  return RunUnary(context, "StatSlice", response,
+                  [this, request] { return core_->Stat(*request); });
+}
+
+grpc::ServerUnaryReactor* SliceServiceImpl::ListSlices(grpc::CallbackServerContext* context,
+                                                       const v1::ListSlicesRequest* request,
+                                                       v1::ListSlicesResponse* response) {
+  return RunUnary(context, "ListSlices", response,
+                  [this, request] { return core_->List(*request); });
+}
+
+grpc::ServerUnaryReactor* SliceServiceImpl::NodeInfo(grpc::CallbackServerContext* context,
+                                                     const v1::NodeInfoRequest* request,
+                                                     v1::NodeInfoResponse* response) {
+  return RunUnary(context, "NodeInfo", response,
+                  [this, request] { return core_->NodeInfo(*request); });
+}
+
+}  // namespace tessera::services

@@ -1,0 +1,77 @@
+// SliceServiceImpl: the gRPC face of SliceServiceCore (api/node.proto), on the callback API.
+//
+// Threading: reactor callbacks only move messages (at most one chunk, 1 MiB) and never touch
+// the disk. Every store call (Put, Get of one chunk, Stat, Delete, List, Stats) runs on a
+// BoundedExecutor; when its queue is full the RPC ends at once with RESOURCE_EXHAUSTED rather
+// than queueing without bound. Memory per call is bounded: a PutSlice buffers at most its
+// declared length (itself capped, and all PutSlice buffers together capped by the core), a
+// GetSlice holds one chunk.
+//
+// Status codes cross unchanged: absl and gRPC share their numbering (ToGrpcStatus).
+//
+// Thread-safety: thread-safe; the core, executor and observer must outlive the gRPC server.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "api/node.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "services/node/bounded_executor.h"
+#include "services/node/slice_service_core.h"
+
+namespace tessera::services {
+
+// The same code and message as a grpc::Status.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Told about every finished RPC (for metrics). Must be thread-safe and fast.
+class RpcObserver {
+ public:
+  virtual ~RpcObserver() = default;
+  // `method` is the proto method name ("PutSlice"); bytes are slice payload bytes.
+  virtual void OnRpcDone(absl::string_view method, absl::StatusCode code, absl::Duration latency,
+                         uint64_t bytes_in, uint64_t bytes_out) = 0;
+};
+
+class SliceServiceImpl final : public v1::SliceService::CallbackService {
+ public:
+  // None owned; `observer` may be null.
+  SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor, RpcObserver* observer);
+
+  grpc::ServerReadReactor<v1::PutSliceRequest>* PutSlice(grpc::CallbackServerContext* context,
+                                                         v1::PutSliceResponse* response) override;
+  grpc::ServerWriteReactor<v1::GetSliceResponse>* GetSlice(
+      grpc::CallbackServerContext* context, const v1::GetSliceRequest* request) override;
+  grpc::ServerUnaryReactor* DeleteSlice(grpc::CallbackServerContext* context,
+                                        const v1::DeleteSliceRequest* request,
+                                        v1::DeleteSliceResponse* response) override;
+  grpc::ServerUnaryReactor* StatSlice(grpc::CallbackServerContext* context,
+                                      const v1::StatSliceRequest* request,
+                                      v1::StatSliceResponse* response) override;
+  grpc::ServerUnaryReactor* ListSlices(grpc::CallbackServerContext* context,
+                                       const v1::ListSlicesRequest* request,
+                                       v1::ListSlicesResponse* response) override;
+  grpc::ServerUnaryReactor* NodeInfo(grpc::CallbackServerContext* context,
+                                     const v1::NodeInfoRequest* request,
+                                     v1::NodeInfoResponse* response) override;
+
+  // Internal, used by the reactors.
+  SliceServiceCore* core() const { return core_; }
+  BoundedExecutor* executor() const { return executor_; }
+  void Observe(absl::string_view method, const absl::Status& status, absl::Time start,
+               uint64_t bytes_in, uint64_t bytes_out);
+
+ private:
+  template <typename Response, typename Fn>
+  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, absl::string_view method,
+                                     Response* response, Fn fn);
+
+  SliceServiceCore* const core_;
+  BoundedExecutor* const executor_;
+  RpcObserver* const observer_;
+};
+
+}  // namespace tessera::services
