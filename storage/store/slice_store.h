@@ -55,11 +55,33 @@ struct ByteRange {
   uint64_t length = 0;
 };
 
+// Extension (compatible): the index state of a slice. List and Stat report every indexed slice,
+// damaged ones too, so a repair process can find them; Get and Verify of a non-live slice return
+// DATA_LOSS.
+enum class SliceState : uint8_t {
+  kLive = 1,     // present and (as far as last checked) valid
+  kCorrupt = 2,  // a checksum failed (Verify or a read); awaiting repair (a Put replaces it)
+  kMissing = 3,  // startup recovery found its file missing or short; awaiting repair
+};
+
 struct SliceInfo {
   SliceId id;
   uint64_t length = 0;
   uint32_t crc32c = 0;  // of the whole slice
   absl::Time created;
+  SliceState state = SliceState::kLive;  // extension
+};
+
+// Extension (compatible): running totals since open, for metrics export.
+struct StoreCounters {
+  uint64_t puts = 0;               // successful Puts (including idempotent retries)
+  uint64_t put_bytes = 0;          // bytes stored by successful Puts
+  uint64_t gets = 0;               // successful Gets
+  uint64_t get_bytes = 0;          // bytes returned by successful Gets
+  uint64_t deletes = 0;            // successful Deletes
+  uint64_t errors = 0;             // failed Put/Get/Delete/Verify calls (any code but NOT_FOUND)
+  uint64_t checksum_failures = 0;  // DATA_LOSS results from Get or Verify
+  uint64_t slices_marked_corrupt = 0;
 };
 
 struct StoreStats {
@@ -127,6 +149,8 @@ class SliceStore {
       const std::optional<SliceId>& start_after, size_t limit) = 0;
 
   virtual StoreStats Stats() = 0;
+  // Extension: counters since open (see StoreCounters).
+  virtual StoreCounters Counters() const { return {}; }
   virtual const RecoveryReport& recovery_report() const = 0;
 
   // Re-reads one slice fully and verifies every block; DATA_LOSS on mismatch. Used by the
