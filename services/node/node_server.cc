@@ -124,14 +124,17 @@ class NodeServer::Impl {
       // Reactors still queued on the executor finish their calls, as it keeps running here.
       server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
       server_->Wait();
+      TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "rpcs_drained");
     }
     if (executor_ != nullptr) executor_->Shutdown();
     // The admin server's /metrics reads the store: stop it before the store goes away.
     if (admin_ != nullptr) admin_->Stop();
+    TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "executor_and_admin_stopped");
     server_.reset();
     service_.reset();
     core_.reset();
     store_.reset();  // closes the index
+    TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "store_closed");
   }
 
   NodeOptions options_;

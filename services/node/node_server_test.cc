@@ -335,6 +335,17 @@ TEST_F(NodeServerTest, MetricsCountRpcsByMethodAndCode) {
       << text;
 }
 
+TEST_F(NodeServerTest, ShutdownStopsServingAndIsIdempotent) {
+  EXPECT_EQ(Info().slice_count(), 0u);
+  node_->Shutdown(absl::Seconds(5));
+  node_->Shutdown(absl::Seconds(5));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::NodeInfoResponse info;
+  EXPECT_EQ(stub_->NodeInfo(&ctx, v1::NodeInfoRequest(), &info).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST(NodeOptionsTest, ValidateNamesTheField) {
   NodeOptions o;
   EXPECT_TRUE(absl::StrContains(o.Validate().message(), "data_dir"));
