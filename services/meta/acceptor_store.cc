@@ -1,0 +1,229 @@
+#include "services/meta/acceptor_store.h"
+
+#include <functional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "services/meta/meta_key.h"
+
+namespace tessera::services {
+namespace {
+
+using tessera::v1::AcceptorState;
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("metadata store ", what, ": ", s.ToString()));
+}
+
+absl::Status CheckKey(const tessera::v1::MetaKey& key) {
+  if (key.table() == tessera::v1::META_TABLE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("metadata key without a table");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBallot(const tessera::v1::Ballot& b) {
+  if (b.proposer().empty()) return absl::InvalidArgumentError("ballot without a proposer id");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AcceptorStore>> AcceptorStore::Open(const std::string& dir,
+                                                                   AcceptorStoreOptions options) {
+  if (options.clock == nullptr) options.clock = Clock::Real();
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, &raw);
+  if (!s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open metadata store in ", dir, ": ", s.ToString()));
+  }
+  return std::unique_ptr<AcceptorStore>(
+      new AcceptorStore(std::unique_ptr<rocksdb::DB>(raw), options));
+}
+
+AcceptorStore::AcceptorStore(std::unique_ptr<rocksdb::DB> db, AcceptorStoreOptions options)
+    : db_(std::move(db)), options_(options) {}
+
+AcceptorStore::~AcceptorStore() {
+  if (db_) (void)db_->Close();
+}
+
+absl::Mutex& AcceptorStore::LockFor(const std::string& encoded_key) {
+  return locks_[std::hash<std::string>()(encoded_key) % locks_.size()];
+}
+
+int64_t AcceptorStore::WallMicros() const { return absl::ToUnixMicros(options_.clock->Now()); }
+
+absl::StatusOr<AcceptorState> AcceptorStore::Load(const std::string& encoded_key) {
+  std::string raw;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), encoded_key, &raw);
+  AcceptorState state;
+  if (s.IsNotFound()) {
+    state.set_format_version(kFormatVersion);
+    return state;
+  }
+  if (!s.ok()) return FromRocks(s, "read");
+  if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
+      !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
+    return absl::DataLossError("corrupt acceptor state record in metadata store");
+  }
+  return state;
+}
+
+absl::Status AcceptorStore::Save(const std::string& encoded_key, const AcceptorState& state) {
+  std::string raw(1, static_cast<char>(kFormatVersion));
+  if (!state.AppendToString(&raw)) return absl::InternalError("cannot serialize acceptor state");
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  return FromRocks(db_->Put(wo, encoded_key, raw), "write");
+}
+
+absl::StatusOr<tessera::v1::PrepareResponse> AcceptorStore::Prepare(
+    const tessera::v1::PrepareRequest& request) {
+  if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
+  if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  const std::string k = EncodeMetaKey(request.key());
+  absl::MutexLock lock(&LockFor(k));
+  absl::StatusOr<AcceptorState> state = Load(k);
+  if (!state.ok()) return state.status();
+  tessera::v1::PrepareResponse response;
+  if (BallotLess(state->promised(), request.ballot())) {
+    *state->mutable_promised() = request.ballot();
+    if (absl::Status s = Save(k, *state); !s.ok()) return s;
+    response.set_promised(true);
+  }
+  *response.mutable_promised_ballot() = state->promised();
+  *response.mutable_state() = *std::move(state);
+  response.set_wall_micros(WallMicros());
+  return response;
+}
+
+absl::StatusOr<tessera::v1::AcceptResponse> AcceptorStore::Accept(
+    const tessera::v1::AcceptRequest& request) {
+  if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
+  if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  const std::string k = EncodeMetaKey(request.key());
+  absl::MutexLock lock(&LockFor(k));
+  absl::StatusOr<AcceptorState> state = Load(k);
+  if (!state.ok()) return state.status();
+  tessera::v1::AcceptResponse response;
+  // Refused below the promise, and at or below a commit already learned (that proposal belongs
+  // to an instance that is over).
+  if (!BallotLess(request.ballot(), state->promised()) &&
+      BallotLess(state->committed_ballot(), request.ballot())) {
+    *state->mutable_promised() = request.ballot();
+    *state->mutable_accepted_ballot() = request.ballot();
+    *state->mutable_accepted_value() = request.value();
+    state->set_has_accepted(true);
+    if (absl::Status s = Save(k, *state); !s.ok()) return s;
+    response.set_accepted(true);
+  }
+  *response.mutable_promised_ballot() = BallotLess(state->promised(), state->committed_ballot())
+                                            ? state->committed_ballot()
+                                            : state->promised();
+  response.set_wall_micros(WallMicros());
+  return response;
+}
+
+absl::StatusOr<tessera::v1::CommitResponse> AcceptorStore::Commit(
+    const tessera::v1::CommitRequest& request) {
+  if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
+  if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  const std::string k = EncodeMetaKey(request.key());
+  absl::MutexLock lock(&LockFor(k));
+  absl::StatusOr<AcceptorState> state = Load(k);
+  if (!state.ok()) return state.status();
+  if (BallotLess(state->committed_ballot(), request.ballot())) {
+    *state->mutable_committed_ballot() = request.ballot();
+    *state->mutable_committed_value() = request.value();
+    if (state->has_accepted() && !BallotLess(request.ballot(), state->accepted_ballot())) {
+      state->clear_accepted_ballot();
+      state->clear_accepted_value();
+      state->set_has_accepted(false);
+    }
+    if (absl::Status s = Save(k, *state); !s.ok()) return s;
+  }
+  tessera::v1::CommitResponse response;
+  response.set_wall_micros(WallMicros());
+  return response;
+}
+
+absl::StatusOr<tessera::v1::ReadResponse> AcceptorStore::Read(
+    const tessera::v1::ReadRequest& request) {
+  if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
+  const std::string k = EncodeMetaKey(request.key());
+  absl::StatusOr<AcceptorState> state;
+  {
+    absl::MutexLock lock(&LockFor(k));
+    state = Load(k);
+  }
+  if (!state.ok()) return state.status();
+  tessera::v1::ReadResponse response;
+  *response.mutable_state() = *std::move(state);
+  response.set_wall_micros(WallMicros());
+  return response;
+}
+
+absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
+    const tessera::v1::ScanRequest& request) {
+  if (request.table() == tessera::v1::META_TABLE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("scan without a table");
+  }
+  uint32_t limit = request.limit() == 0 ? kDefaultScanLimit : request.limit();
+  if (limit > kMaxScanLimit) limit = kMaxScanLimit;
+  const std::string prefix =
+      EncodeBucketPrefix(request.partition(), request.table(), request.bucket());
+  std::string lower = EncodeObjectKeyBound(request.partition(), request.table(), request.bucket(),
+                                           request.start_key());
+  if (!request.page_token().empty()) {
+    const std::string& token = request.page_token();
+    if (token.compare(0, prefix.size(), prefix) != 0) {
+      return absl::InvalidArgumentError("scan page token does not belong to this bucket");
+    }
+    std::string after = token;
+    after.push_back('\0');  // strictly after the last returned key
+    if (after > lower) lower = std::move(after);
+  }
+  const std::string upper =
+      request.end_key().empty()
+          ? BucketPrefixEnd(request.partition(), request.table(), request.bucket())
+          : EncodeObjectKeyBound(request.partition(), request.table(), request.bucket(),
+                                 request.end_key());
+  tessera::v1::ScanResponse response;
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::string last;
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    rocksdb::Slice raw = it->value();
+    AcceptorState state;
+    if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
+        !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
+      return absl::DataLossError("corrupt acceptor state record in metadata store");
+    }
+    if (state.committed_ballot().proposer().empty()) continue;  // never committed
+    if (static_cast<uint32_t>(response.entries_size()) == limit) {
+      response.set_next_page_token(last);
+      break;
+    }
+    absl::StatusOr<tessera::v1::MetaKey> key =
+        DecodeMetaKey(absl::string_view(it->key().data(), it->key().size()));
+    if (!key.ok()) return key.status();
+    tessera::v1::ScanEntry* entry = response.add_entries();
+    *entry->mutable_key() = *std::move(key);
+    *entry->mutable_committed_ballot() = state.committed_ballot();
+    *entry->mutable_value() = state.committed_value();
+    last = it->key().ToString();
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan");
+  return response;
+}
+
+}  // namespace tessera::services

@@ -1,0 +1,190 @@
+#include "services/meta/acceptor_store.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/meta/meta_key.h"
+
+namespace tessera::services {
+namespace {
+
+using ::tessera::testing::StatusIs;
+using tessera::v1::Ballot;
+using tessera::v1::MetaKey;
+
+std::string TestDir(absl::string_view name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
+}
+
+Ballot B(int64_t t, absl::string_view who = "p") {
+  Ballot b;
+  b.set_wall_micros(t);
+  b.set_proposer(std::string(who));
+  return b;
+}
+
+tessera::v1::PaxosValue V(absl::string_view data, bool exists = true) {
+  tessera::v1::PaxosValue v;
+  v.set_format_version(1);
+  v.set_exists(exists);
+  v.set_data(std::string(data));
+  return v;
+}
+
+TEST(MetaKeyTest, EncodingPreservesOrderAndRoundTrips) {
+  std::vector<MetaKey> keys;
+  for (std::string obj :
+       {std::string(""), std::string("a"), std::string("a\0", 2), std::string("a\0b", 3),
+        std::string("a\x01"), std::string("ab"), std::string("b")}) {
+    for (std::string ver : {std::string(""), std::string("\x00\x01", 2), std::string("\xff")}) {
+      keys.push_back(ObjectEntryKey("bkt", 0, obj, ver, 8));
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(MetaKey back, DecodeMetaKey(EncodeMetaKey(keys[i])));
+    EXPECT_EQ(back.SerializeAsString(), keys[i].SerializeAsString());
+    for (size_t j = i + 1; j < keys.size(); ++j) {
+      EXPECT_LT(EncodeMetaKey(keys[i]), EncodeMetaKey(keys[j])) << i << " " << j;
+    }
+  }
+  // A bucket that is a prefix of another never interleaves with it.
+  MetaKey short_bucket = ObjectEntryKey("b", 0, "zzz", "", 1);
+  MetaKey long_bucket = ObjectEntryKey("b\x01", 0, "", "", 1);
+  EXPECT_LT(EncodeMetaKey(short_bucket), EncodeMetaKey(long_bucket));
+  EXPECT_LT(EncodeMetaKey(short_bucket), BucketPrefixEnd(0, tessera::v1::META_TABLE_OBJECT, "b"));
+  EXPECT_THAT(DecodeMetaKey("abc"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(MetaKeyTest, BallotOrder) {
+  EXPECT_TRUE(BallotLess(Ballot(), B(1)));
+  EXPECT_TRUE(BallotLess(B(1, "z"), B(2, "a")));
+  EXPECT_TRUE(BallotLess(B(2, "a"), B(2, "b")));
+  Ballot l = B(2, "a");
+  l.set_logical(1);
+  EXPECT_TRUE(BallotLess(B(2, "z"), l));
+  EXPECT_EQ(CompareBallots(B(3, "x"), B(3, "x")), 0);
+}
+
+TEST(AcceptorStoreTest, PaxosRulesAndDurabilityAcrossReopen) {
+  const std::string dir = TestDir("acceptor_rules");
+  MetaKey key = BucketRecordKey("photos", 256);
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(dir));
+    tessera::v1::PrepareRequest prepare;
+    *prepare.mutable_key() = key;
+    *prepare.mutable_ballot() = B(10);
+    ASSERT_OK_AND_ASSIGN(auto promise, store->Prepare(prepare));
+    EXPECT_TRUE(promise.promised());
+    EXPECT_FALSE(promise.state().has_accepted());
+    EXPECT_GT(promise.wall_micros(), 0);
+
+    *prepare.mutable_ballot() = B(5);  // lower: refused, told the promise
+    ASSERT_OK_AND_ASSIGN(promise, store->Prepare(prepare));
+    EXPECT_FALSE(promise.promised());
+    EXPECT_EQ(promise.promised_ballot().wall_micros(), 10);
+
+    tessera::v1::AcceptRequest accept;
+    *accept.mutable_key() = key;
+    *accept.mutable_ballot() = B(9);
+    *accept.mutable_value() = V("v1");
+    ASSERT_OK_AND_ASSIGN(auto acc, store->Accept(accept));
+    EXPECT_FALSE(acc.accepted());
+    *accept.mutable_ballot() = B(10);
+    ASSERT_OK_AND_ASSIGN(acc, store->Accept(accept));
+    EXPECT_TRUE(acc.accepted());
+  }
+  {
+    // The promise and the accepted value survive a restart.
+    ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(dir));
+    tessera::v1::ReadRequest read;
+    *read.mutable_key() = key;
+    ASSERT_OK_AND_ASSIGN(auto r, store->Read(read));
+    EXPECT_EQ(r.state().promised().wall_micros(), 10);
+    ASSERT_TRUE(r.state().has_accepted());
+    EXPECT_EQ(r.state().accepted_value().data(), "v1");
+
+    tessera::v1::CommitRequest commit;
+    *commit.mutable_key() = key;
+    *commit.mutable_ballot() = B(10);
+    *commit.mutable_value() = V("v1");
+    ASSERT_OK(store->Commit(commit));
+    // An older commit arriving late changes nothing.
+    *commit.mutable_ballot() = B(3);
+    *commit.mutable_value() = V("old");
+    ASSERT_OK(store->Commit(commit));
+    ASSERT_OK_AND_ASSIGN(r, store->Read(read));
+    EXPECT_FALSE(r.state().has_accepted());
+    EXPECT_EQ(r.state().committed_value().data(), "v1");
+    EXPECT_EQ(r.state().committed_ballot().wall_micros(), 10);
+
+    // An accept at or below the committed ballot is refused even with no higher promise.
+    tessera::v1::AcceptRequest accept;
+    *accept.mutable_key() = key;
+    *accept.mutable_ballot() = B(10);
+    *accept.mutable_value() = V("again");
+    ASSERT_OK_AND_ASSIGN(auto acc, store->Accept(accept));
+    EXPECT_FALSE(acc.accepted());
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(dir));
+  tessera::v1::PrepareRequest bad;
+  *bad.mutable_ballot() = B(1);
+  EXPECT_THAT(store->Prepare(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(AcceptorStoreTest, ScanReturnsCommittedEntriesOfOneBucketInOrderWithPages) {
+  ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(TestDir("acceptor_scan")));
+  auto commit = [&](absl::string_view bucket, absl::string_view obj, bool exists) {
+    tessera::v1::CommitRequest c;
+    *c.mutable_key() = ObjectEntryKey(bucket, 0, obj, "", 1);
+    *c.mutable_ballot() = B(1);
+    *c.mutable_value() = V(absl::StrCat("v-", obj), exists);
+    ASSERT_OK(store->Commit(c));
+  };
+  for (int i = 9; i >= 0; --i) commit("photos", absl::StrCat("k", i), /*exists=*/i != 4);
+  commit("photo", "k0", true);    // bucket name is a prefix: must not leak into "photos"
+  commit("photos2", "k0", true);  // neighbour bucket
+  // Accepted-only (uncommitted) keys are not listed.
+  tessera::v1::AcceptRequest a;
+  *a.mutable_key() = ObjectEntryKey("photos", 0, "k55", "", 1);
+  *a.mutable_ballot() = B(2);
+  *a.mutable_value() = V("pending");
+  ASSERT_OK(store->Accept(a));
+
+  tessera::v1::ScanRequest scan;
+  scan.set_partition(0);
+  scan.set_table(tessera::v1::META_TABLE_OBJECT);
+  scan.set_bucket("photos");
+  scan.set_start_key("k2");
+  scan.set_end_key("k8");
+  scan.set_limit(3);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    ASSERT_OK_AND_ASSIGN(auto r, store->Scan(scan));
+    for (const auto& e : r.entries()) {
+      seen.push_back(absl::StrCat(e.key().object_key(), e.value().exists() ? "" : "(deleted)"));
+    }
+    if (r.next_page_token().empty()) break;
+    scan.set_page_token(r.next_page_token());
+  }
+  EXPECT_THAT(seen, ::testing::ElementsAre("k2", "k3", "k4(deleted)", "k5", "k6", "k7"));
+
+  scan.clear_page_token();
+  scan.clear_start_key();
+  scan.clear_end_key();
+  scan.set_limit(0);
+  ASSERT_OK_AND_ASSIGN(auto all, store->Scan(scan));
+  EXPECT_EQ(all.entries_size(), 10);
+  EXPECT_TRUE(all.next_page_token().empty());
+
+  scan.set_page_token(EncodeBucketPrefix(0, tessera::v1::META_TABLE_OBJECT, "other"));
+  EXPECT_THAT(store->Scan(scan), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace tessera::services
