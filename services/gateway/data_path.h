@@ -1,0 +1,68 @@
+// Options and shared dependencies of the object data path (ObjectWriter, ObjectReader,
+// SliceGarbageCollector, ObjectService). See docs/design/gateway.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "api/manifest.pb.h"
+#include "api/node.pb.h"
+#include "base/clock.h"
+#include "services/gateway/cluster_view.h"
+#include "services/gateway/slice_client.h"
+#include "services/gateway/work_pool.h"
+#include "storage/crypto/key_wrap.h"
+#include "storage/crypto/stripe_cipher.h"
+#include "storage/pipeline/stripe_codec.h"
+
+namespace tessera::services {
+
+struct DataPathOptions {
+  // Erasure coding: k data and m parity slices per stripe. Defaults 4 + 2.
+  int data_shards = 4;
+  int parity_shards = 2;
+  // Plaintext bytes per full stripe. Default 8 MiB (so slices are ~2 MiB with k = 4).
+  uint64_t stripe_size = 8ull << 20;
+  // Slice length alignment (StripeCodecOptions::slice_alignment). Default 64.
+  size_t slice_alignment = 64;
+  // Objects of at most this many bytes are sealed and kept inline in the manifest; they never
+  // touch storage nodes. Default 64 KiB; 0 stores only empty objects inline.
+  uint64_t inline_threshold = 64 << 10;
+  // Stripes a writer keeps in flight (encoded and being stored) at once; bounds its memory to
+  // about stripe_size * (1 + max_stripes_in_flight * (k+m)/k). Default 3, range 1..16.
+  int max_stripes_in_flight = 3;
+  // Times a failed slice put is re-placed on another node before the slice is given up (the
+  // stripe is then degraded, never below k+1 slices). Default 2.
+  int max_replacements_per_slice = 2;
+  // Cipher for new objects. Default XChaCha20-Poly1305.
+  storage::AeadAlgorithm aead = storage::AeadAlgorithm::kXChaCha20Poly1305Ietf;
+
+  // OK, or INVALID_ARGUMENT naming the field.
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+// What the data path uses; none of it is owned, all of it must outlive the users.
+struct DataPathDeps {
+  ClusterView* cluster = nullptr;
+  SliceClient* slices = nullptr;
+  const storage::MasterKeyring* keyring = nullptr;
+  WorkPool* pool = nullptr;  // runs slice RPCs; size it to the parallelism wanted (e.g. 16)
+  Clock* clock = nullptr;    // nullptr = Clock::Real()
+
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+// Ids recorded in manifests (api/manifest.proto); never renumber.
+inline constexpr uint32_t kManifestSchemaVersion = 1;
+inline constexpr uint32_t kCodeIdRsCauchyIsal = 1;
+
+// The slice id of slice `index` of stripe `stripe` of part `part` of a version.
+v1::SliceId MakeSliceId(const std::string& version_id, uint32_t part, uint32_t stripe,
+                        uint32_t index);
+
+// The placement seed of a stripe: stable for (version id, part, stripe).
+uint64_t PlacementSeed(const std::string& version_id, uint32_t part, uint32_t stripe);
+
+}  // namespace tessera::services

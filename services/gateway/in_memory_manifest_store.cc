@@ -1,0 +1,235 @@
+#include "services/gateway/in_memory_manifest_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace tessera::services {
+namespace {
+
+absl::Status NoSuchBucket(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("no such bucket: ", name));
+}
+
+bool HasLiveObject(const std::map<std::string, std::map<std::string, v1::ObjectManifest>>& keys) {
+  for (const auto& [key, versions] : keys) {
+    if (!versions.empty() && !versions.begin()->second.delete_marker()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string EncodeContinuationToken(bool is_prefix, const std::string& key) {
+  return absl::BytesToHexString(absl::StrCat(is_prefix ? "P" : "K", key));
+}
+
+absl::Status DecodeContinuationToken(const std::string& token, bool* is_prefix, std::string* key) {
+  const absl::Status invalid = absl::InvalidArgumentError("invalid continuation token");
+  if (token.empty() || token.size() % 2 != 0) return invalid;
+  for (char c : token) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return invalid;
+  }
+  const std::string raw = absl::HexStringToBytes(token);
+  if (raw[0] != 'K' && raw[0] != 'P') return invalid;
+  *is_prefix = raw[0] == 'P';
+  *key = raw.substr(1);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<InMemoryManifestStore::Bucket*> InMemoryManifestStore::FindBucket(
+    const std::string& name) {
+  auto it = buckets_.find(name);
+  if (it == buckets_.end()) return NoSuchBucket(name);
+  return &it->second;
+}
+
+absl::Status InMemoryManifestStore::CreateBucket(const v1::BucketRecord& record) {
+  if (record.name().empty()) return absl::InvalidArgumentError("bucket name is empty");
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = buckets_.try_emplace(record.name());
+  if (!inserted) return absl::AlreadyExistsError(absl::StrCat("bucket exists: ", record.name()));
+  it->second.record = record;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::BucketRecord> InMemoryManifestStore::GetBucket(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto bucket = FindBucket(name);
+  if (!bucket.ok()) return bucket.status();
+  return (*bucket)->record;
+}
+
+absl::Status InMemoryManifestStore::DeleteBucketIfEmpty(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto it = buckets_.find(name);
+  if (it == buckets_.end()) return NoSuchBucket(name);
+  if (HasLiveObject(it->second.keys)) {
+    return absl::FailedPreconditionError(absl::StrCat("bucket not empty: ", name));
+  }
+  buckets_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::BucketRecord>> InMemoryManifestStore::ListBuckets() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::BucketRecord> out;
+  for (const auto& [name, bucket] : buckets_) out.push_back(bucket.record);
+  return out;
+}
+
+absl::StatusOr<v1::ObjectManifest> InMemoryManifestStore::GetLatest(const std::string& bucket,
+                                                                    const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  auto b = FindBucket(bucket);
+  if (!b.ok()) return b.status();
+  auto it = (*b)->keys.find(key);
+  if (it == (*b)->keys.end() || it->second.empty()) {
+    return absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key));
+  }
+  return it->second.begin()->second;
+}
+
+absl::StatusOr<v1::ObjectManifest> InMemoryManifestStore::Get(const std::string& bucket,
+                                                              const std::string& key,
+                                                              const std::string& version_id) {
+  absl::MutexLock lock(&mu_);
+  auto b = FindBucket(bucket);
+  if (!b.ok()) return b.status();
+  auto it = (*b)->keys.find(key);
+  if (it != (*b)->keys.end()) {
+    auto v = it->second.find(version_id);
+    if (v != it->second.end()) return v->second;
+  }
+  return absl::NotFoundError(absl::StrCat("no such version of ", bucket, "/", key));
+}
+
+absl::Status InMemoryManifestStore::PutIfAbsent(const v1::ObjectManifest& manifest) {
+  if (manifest.key().empty()) return absl::InvalidArgumentError("object key is empty");
+  if (manifest.version_id().empty()) return absl::InvalidArgumentError("version id is empty");
+  absl::MutexLock lock(&mu_);
+  auto b = FindBucket(manifest.bucket());
+  if (!b.ok()) return b.status();
+  auto [it, inserted] = (*b)->keys[manifest.key()].try_emplace(manifest.version_id(), manifest);
+  if (!inserted) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("version exists for ", manifest.bucket(), "/", manifest.key()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryManifestStore::CompareAndSet(const std::string& bucket, const std::string& key,
+                                                  const std::string& version_id,
+                                                  const ManifestUpdate& update) {
+  absl::MutexLock lock(&mu_);
+  auto b = FindBucket(bucket);
+  if (!b.ok()) return b.status();
+  Versions& versions = (*b)->keys[key];
+  std::optional<v1::ObjectManifest> current;
+  auto it = versions.find(version_id);
+  if (it != versions.end()) current = it->second;
+  absl::StatusOr<std::optional<v1::ObjectManifest>> next = update(current);
+  absl::Status status = next.status();
+  if (status.ok()) {
+    if (!next->has_value()) {
+      if (it != versions.end()) versions.erase(it);
+    } else if ((*next)->bucket() != bucket || (*next)->key() != key ||
+               (*next)->version_id() != version_id) {
+      status = absl::InvalidArgumentError("CompareAndSet may not change bucket, key or version");
+    } else {
+      versions[version_id] = **std::move(next);
+    }
+  }
+  if (versions.empty()) (*b)->keys.erase(key);
+  return status;
+}
+
+absl::StatusOr<ListResult> InMemoryManifestStore::List(const std::string& bucket,
+                                                       const ListRequest& request) {
+  if (request.max_keys < 1 || request.max_keys > 1000) {
+    return absl::InvalidArgumentError("max_keys must be in [1, 1000]");
+  }
+  std::string start = request.start_after;
+  std::string skip_prefix;  // resume after every key under this common prefix
+  if (!request.continuation_token.empty()) {
+    bool is_prefix = false;
+    std::string token_key;
+    if (absl::Status s =
+            DecodeContinuationToken(request.continuation_token, &is_prefix, &token_key);
+        !s.ok()) {
+      return s;
+    }
+    if (token_key >= start) {
+      start = token_key;
+      if (is_prefix) skip_prefix = token_key;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  auto b = FindBucket(bucket);
+  if (!b.ok()) return b.status();
+  ListResult result;
+  int emitted = 0;
+  std::string last_emitted;
+  bool last_is_prefix = false;
+  const auto& keys = (*b)->keys;
+  auto it = keys.lower_bound(std::max(start, request.prefix));
+  for (; it != keys.end(); ++it) {
+    const std::string& key = it->first;
+    if (!absl::StartsWith(key, request.prefix)) break;
+    if (!start.empty() && key <= start) continue;
+    if (!skip_prefix.empty() && absl::StartsWith(key, skip_prefix)) continue;
+    if (it->second.empty() || it->second.begin()->second.delete_marker()) continue;
+    if (!request.delimiter.empty()) {
+      const size_t pos = key.find(request.delimiter, request.prefix.size());
+      if (pos != std::string::npos) {
+        std::string cp = key.substr(0, pos + request.delimiter.size());
+        if (last_is_prefix && cp == last_emitted) continue;
+        if (emitted == request.max_keys) {
+          result.truncated = true;
+          break;
+        }
+        result.common_prefixes.push_back(cp);
+        last_emitted = std::move(cp);
+        last_is_prefix = true;
+        skip_prefix = last_emitted;
+        ++emitted;
+        continue;
+      }
+    }
+    if (emitted == request.max_keys) {
+      result.truncated = true;
+      break;
+    }
+    result.objects.push_back(it->second.begin()->second);
+    last_emitted = key;
+    last_is_prefix = false;
+    ++emitted;
+  }
+  if (result.truncated) {
+    result.next_continuation_token = EncodeContinuationToken(last_is_prefix, last_emitted);
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<KeyVersions>> InMemoryManifestStore::ScanVersions(
+    const std::string& bucket, const std::string& start_after, int max_keys) {
+  if (max_keys < 1) return absl::InvalidArgumentError("max_keys must be positive");
+  absl::MutexLock lock(&mu_);
+  auto b = FindBucket(bucket);
+  if (!b.ok()) return b.status();
+  std::vector<KeyVersions> out;
+  for (auto it = (*b)->keys.upper_bound(start_after);
+       it != (*b)->keys.end() && static_cast<int>(out.size()) < max_keys; ++it) {
+    KeyVersions kv;
+    kv.key = it->first;
+    for (const auto& [id, manifest] : it->second) kv.versions.push_back(manifest);
+    out.push_back(std::move(kv));
+  }
+  return out;
+}
+
+}  // namespace tessera::services

@@ -1,0 +1,60 @@
+// InMemoryManifestStore: a ManifestStore in one process's memory, for tests and single-process
+// setups. Not durable. The replicated metadata service replaces it in a cluster (see
+// manifest_store.h); it implements the same contract, including the continuation-token format.
+//
+// Thread-safety: thread-safe (one mutex; every operation is atomic).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/gateway/manifest_store.h"
+
+namespace tessera::services {
+
+class InMemoryManifestStore final : public ManifestStore {
+ public:
+  InMemoryManifestStore() = default;
+
+  absl::Status CreateBucket(const v1::BucketRecord& record) override;
+  absl::StatusOr<v1::BucketRecord> GetBucket(const std::string& name) override;
+  absl::Status DeleteBucketIfEmpty(const std::string& name) override;
+  absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets() override;
+
+  absl::StatusOr<v1::ObjectManifest> GetLatest(const std::string& bucket,
+                                               const std::string& key) override;
+  absl::StatusOr<v1::ObjectManifest> Get(const std::string& bucket, const std::string& key,
+                                         const std::string& version_id) override;
+  absl::Status PutIfAbsent(const v1::ObjectManifest& manifest) override;
+  absl::Status CompareAndSet(const std::string& bucket, const std::string& key,
+                             const std::string& version_id, const ManifestUpdate& update) override;
+  absl::StatusOr<ListResult> List(const std::string& bucket, const ListRequest& request) override;
+  absl::StatusOr<std::vector<KeyVersions>> ScanVersions(const std::string& bucket,
+                                                        const std::string& start_after,
+                                                        int max_keys) override;
+
+ private:
+  // version id -> entry; version ids sort newest first.
+  using Versions = std::map<std::string, v1::ObjectManifest>;
+  struct Bucket {
+    v1::BucketRecord record;
+    std::map<std::string, Versions> keys;  // empty Versions are erased
+  };
+
+  absl::StatusOr<Bucket*> FindBucket(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
+// Continuation tokens: opaque to clients; "K"+key (resume after a key) or "P"+prefix (resume
+// after every key under a common prefix), hex-encoded. Exposed for tests and for the replicated
+// store, which must accept tokens a gateway handed out before an upgrade.
+std::string EncodeContinuationToken(bool is_prefix, const std::string& key);
+// INVALID_ARGUMENT "invalid continuation token" for anything EncodeContinuationToken did not make.
+absl::Status DecodeContinuationToken(const std::string& token, bool* is_prefix, std::string* key);
+
+}  // namespace tessera::services

@@ -1,0 +1,188 @@
+#include "services/gateway/object_service.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "storage/crypto/sodium.h"
+
+namespace tessera::services {
+namespace {
+
+absl::Status CheckKey(const std::string& key) {
+  if (key.empty()) return absl::InvalidArgumentError("object key is empty");
+  if (key.size() > 1024) return absl::InvalidArgumentError("object key is over 1024 bytes");
+  return absl::OkStatus();
+}
+
+absl::Status NoSuchKey(const std::string& bucket, const std::string& key) {
+  return absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key));
+}
+
+bool LooksLikeIpv4(absl::string_view name) {
+  std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
+  if (parts.size() != 4) return false;
+  for (absl::string_view p : parts) {
+    int v = 0;
+    if (p.empty() || !absl::SimpleAtoi(p, &v)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsValidBucketName(absl::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '.' || c == '-')) return false;
+  }
+  auto alnum = [](char c) { return absl::ascii_islower(c) || absl::ascii_isdigit(c); };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  if (absl::StrContains(name, "..")) return false;
+  return !LooksLikeIpv4(name);
+}
+
+absl::StatusOr<std::unique_ptr<ObjectService>> ObjectService::Create(const DataPathOptions& options,
+                                                                     const DataPathDeps& deps,
+                                                                     ManifestStore* store) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (absl::Status s = deps.Validate(); !s.ok()) return s;
+  if (store == nullptr) return absl::InvalidArgumentError("ObjectService needs a ManifestStore");
+  storage::StripeCodecOptions codec_options;
+  codec_options.data_shards = options.data_shards;
+  codec_options.parity_shards = options.parity_shards;
+  codec_options.slice_alignment = options.slice_alignment;
+  absl::StatusOr<std::unique_ptr<storage::StripeCodec>> codec =
+      storage::StripeCodec::Create(codec_options);
+  if (!codec.ok()) return codec.status();
+  return std::unique_ptr<ObjectService>(new ObjectService(options, deps, store, *std::move(codec)));
+}
+
+ObjectService::ObjectService(const DataPathOptions& options, const DataPathDeps& deps,
+                             ManifestStore* store, std::unique_ptr<storage::StripeCodec> codec)
+    : options_(options),
+      deps_(deps),
+      store_(store),
+      codec_(std::move(codec)),
+      reader_(deps, codec_.get()),
+      versions_(deps.clock) {}
+
+absl::Status ObjectService::CreateBucket(const std::string& name, const std::string& owner) {
+  if (!IsValidBucketName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid bucket name: ", name));
+  }
+  storage::EnsureSodiumInitialized();
+  v1::BucketRecord record;
+  record.set_schema_version(kManifestSchemaVersion);
+  record.set_name(name);
+  std::string id(16, '\0');
+  randombytes_buf(id.data(), id.size());
+  record.set_bucket_id(id);
+  record.set_owner(owner);
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  record.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
+  record.set_acl("private");
+  record.add_shards()->set_id(0);
+  return store_->CreateBucket(record);
+}
+
+absl::Status ObjectService::DeleteBucket(const std::string& name) {
+  return store_->DeleteBucketIfEmpty(name);
+}
+
+absl::StatusOr<v1::BucketRecord> ObjectService::HeadBucket(const std::string& name) {
+  return store_->GetBucket(name);
+}
+
+absl::StatusOr<std::vector<v1::BucketRecord>> ObjectService::ListBuckets() {
+  return store_->ListBuckets();
+}
+
+absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
+    const std::string& bucket, const std::string& key, const PutObjectOptions& options) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  absl::StatusOr<v1::BucketRecord> record = store_->GetBucket(bucket);
+  if (!record.ok()) return record.status();
+  v1::ObjectManifest base;
+  base.set_bucket(bucket);
+  base.set_key(key);
+  base.set_content_type(options.content_type);
+  base.set_owner(options.owner);
+  for (const auto& [k, v] : options.user_metadata) (*base.mutable_user_metadata())[k] = v;
+  return ObjectWriter::Create(options_, deps_, store_, codec_.get(), std::move(base),
+                              versions_.Next());
+}
+
+absl::StatusOr<v1::ObjectManifest> ObjectService::PutObject(const std::string& bucket,
+                                                            const std::string& key,
+                                                            absl::string_view data,
+                                                            const PutObjectOptions& options) {
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> writer = PutObject(bucket, key, options);
+  if (!writer.ok()) return writer.status();
+  if (absl::Status s = (*writer)->Write(data); !s.ok()) return s;
+  return (*writer)->Finish();
+}
+
+absl::StatusOr<v1::ObjectManifest> ObjectService::HeadObject(const std::string& bucket,
+                                                             const std::string& key) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  absl::StatusOr<v1::ObjectManifest> manifest = store_->GetLatest(bucket, key);
+  if (!manifest.ok()) return manifest.status();
+  if (manifest->delete_marker()) return NoSuchKey(bucket, key);
+  return manifest;
+}
+
+absl::StatusOr<v1::ObjectManifest> ObjectService::GetObject(const std::string& bucket,
+                                                            const std::string& key,
+                                                            const ObjectRange& range,
+                                                            const ByteSink& sink,
+                                                            ReadStats* stats) {
+  absl::StatusOr<v1::ObjectManifest> manifest = HeadObject(bucket, key);
+  if (!manifest.ok()) return manifest.status();
+  const uint64_t size = manifest->size();
+  if (range.offset > size ||
+      (range.offset == size && size > 0 && range.length.has_value() && *range.length > 0)) {
+    return absl::OutOfRangeError(absl::StrCat("range starts at ", range.offset, " but ", bucket,
+                                              "/", key, " has ", size, " bytes"));
+  }
+  // As HTTP ranges: a length past the end is cut to the end.
+  const uint64_t length = range.length.has_value()
+                              ? std::min<uint64_t>(*range.length, size - range.offset)
+                              : size - range.offset;
+  if (absl::Status s = reader_.Read(*manifest, range.offset, length, sink, stats); !s.ok()) {
+    return s;
+  }
+  return manifest;
+}
+
+absl::Status ObjectService::DeleteObject(const std::string& bucket, const std::string& key) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  // No such bucket is an error; no such key is not (S3 answers 204 either way).
+  if (absl::StatusOr<v1::BucketRecord> b = store_->GetBucket(bucket); !b.ok()) return b.status();
+  absl::StatusOr<v1::ObjectManifest> latest = store_->GetLatest(bucket, key);
+  if (absl::IsNotFound(latest.status())) return absl::OkStatus();
+  if (!latest.ok()) return latest.status();
+  if (latest->delete_marker()) return absl::OkStatus();
+  v1::ObjectManifest marker;
+  marker.set_schema_version(kManifestSchemaVersion);
+  marker.set_bucket(bucket);
+  marker.set_key(key);
+  marker.set_version_id(versions_.Next());
+  marker.set_delete_marker(true);
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  marker.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
+  return store_->PutIfAbsent(marker);
+}
+
+absl::StatusOr<ListResult> ObjectService::ListObjects(const std::string& bucket,
+                                                      const ListRequest& request) {
+  return store_->List(bucket, request);
+}
+
+}  // namespace tessera::services

@@ -1,0 +1,101 @@
+// ObjectService: the buckets-and-objects API that the gRPC gateway and the S3 front end call.
+// Plain C++ over ManifestStore + ObjectWriter + ObjectReader; no RPC types.
+//
+// Errors a caller can act on (the S3 front end maps them to S3 error codes):
+//   NOT_FOUND "no such bucket: b" / "no such key: b/k"; ALREADY_EXISTS "bucket exists: b";
+//   FAILED_PRECONDITION "bucket not empty: b"; INVALID_ARGUMENT for bad bucket names or keys;
+//   OUT_OF_RANGE for a range outside the object; UNAVAILABLE when too few storage nodes answer;
+//   DATA_LOSS when an object cannot be read back intact (more than m slices of a stripe lost).
+//
+// Versioning: every PUT and DELETE creates a new version entry (delete = delete marker); reads
+// see the newest. Superseded versions are deleted by the SliceGarbageCollector after its grace
+// period (the bucket behaves as an unversioned S3 bucket).
+//
+// Thread-safety: thread-safe. Each ObjectWriter returned is used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/gateway/data_path.h"
+#include "services/gateway/manifest_store.h"
+#include "services/gateway/object_reader.h"
+#include "services/gateway/object_writer.h"
+#include "services/gateway/version_id.h"
+
+namespace tessera::services {
+
+struct PutObjectOptions {
+  std::string content_type;
+  std::map<std::string, std::string> user_metadata;
+  std::string owner;
+};
+
+// Bytes [offset, offset + length) of an object; length nullopt = to the end.
+struct ObjectRange {
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+};
+
+// True for names S3 accepts: 3-63 characters of [a-z0-9.-], starting and ending with a letter or
+// digit, no "..", not an IPv4 address.
+[[nodiscard]] bool IsValidBucketName(absl::string_view name);
+
+class ObjectService {
+ public:
+  // Nothing is owned. INVALID_ARGUMENT for bad options or missing deps.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ObjectService>> Create(
+      const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store);
+
+  // Buckets.
+  [[nodiscard]] absl::Status CreateBucket(const std::string& name, const std::string& owner = "");
+  [[nodiscard]] absl::Status DeleteBucket(const std::string& name);
+  [[nodiscard]] absl::StatusOr<v1::BucketRecord> HeadBucket(const std::string& name);
+  [[nodiscard]] absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets();
+
+  // Objects. PutObject returns a writer to stream into (Write... Finish); NOT_FOUND if the
+  // bucket does not exist, INVALID_ARGUMENT for an empty key or one over 1024 bytes.
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<ObjectWriter>> PutObject(
+      const std::string& bucket, const std::string& key, const PutObjectOptions& options = {});
+  // Convenience: the whole object in one call.
+  [[nodiscard]] absl::StatusOr<v1::ObjectManifest> PutObject(const std::string& bucket,
+                                                             const std::string& key,
+                                                             absl::string_view data,
+                                                             const PutObjectOptions& options = {});
+  // Streams the object (or a range of it) to `sink`; returns its manifest when done. The
+  // manifest is fetched first, so `sink` only ever sees bytes of one version.
+  [[nodiscard]] absl::StatusOr<v1::ObjectManifest> GetObject(const std::string& bucket,
+                                                             const std::string& key,
+                                                             const ObjectRange& range,
+                                                             const ByteSink& sink,
+                                                             ReadStats* stats = nullptr);
+  // The manifest of the newest live version; NOT_FOUND "no such key" if absent or deleted.
+  [[nodiscard]] absl::StatusOr<v1::ObjectManifest> HeadObject(const std::string& bucket,
+                                                              const std::string& key);
+  // Hides the key behind a delete marker. OK also when the key does not exist (as S3).
+  [[nodiscard]] absl::Status DeleteObject(const std::string& bucket, const std::string& key);
+  [[nodiscard]] absl::StatusOr<ListResult> ListObjects(const std::string& bucket,
+                                                       const ListRequest& request);
+
+  const DataPathOptions& options() const { return options_; }
+
+ private:
+  ObjectService(const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
+                std::unique_ptr<storage::StripeCodec> codec);
+
+  const DataPathOptions options_;
+  const DataPathDeps deps_;
+  ManifestStore* const store_;
+  std::unique_ptr<storage::StripeCodec> codec_;
+  ObjectReader reader_;
+  VersionIdGenerator versions_;
+};
+
+}  // namespace tessera::services

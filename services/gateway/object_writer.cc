@@ -1,0 +1,362 @@
+#include "services/gateway/object_writer.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/logging.h"
+#include "p2p/placement/placement.h"
+
+namespace tessera::services {
+
+struct ObjectWriter::StripeJob {
+  uint32_t index = 0;
+  uint64_t plaintext_size = 0;
+  storage::EncodedStripe encoded;
+  absl::Mutex mu;                   // guards nodes and errors while slices are re-placed
+  std::vector<std::string> nodes;   // node per slice; "" = not stored
+  std::vector<std::string> errors;  // why slices failed, for the error message
+  TaskGroup group;
+};
+
+absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(
+    const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
+    const storage::StripeCodec* codec, v1::ObjectManifest base, std::string version_id) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (absl::Status s = deps.Validate(); !s.ok()) return s;
+  if (store == nullptr || codec == nullptr) {
+    return absl::InvalidArgumentError("ObjectWriter needs a store and a codec");
+  }
+  if (codec->data_shards() != options.data_shards ||
+      codec->parity_shards() != options.parity_shards) {
+    return absl::InvalidArgumentError("ObjectWriter: codec does not match the options");
+  }
+  if (version_id.size() != storage::StripeContext::kVersionIdSize) {
+    return absl::InvalidArgumentError("ObjectWriter: version id must be 16 bytes");
+  }
+  storage::SecretKey data_key = storage::SecretKey::Generate();
+  absl::StatusOr<storage::WrappedKey> wrapped = deps.keyring->Wrap(data_key, version_id);
+  if (!wrapped.ok()) return wrapped.status();
+  absl::StatusOr<storage::StripeCipher> cipher =
+      storage::StripeCipher::Create(options.aead, std::move(data_key));
+  if (!cipher.ok()) return cipher.status();
+  return std::unique_ptr<ObjectWriter>(
+      new ObjectWriter(options, deps, store, codec, std::move(base), std::move(version_id),
+                       *std::move(cipher), wrapped->Serialize(), wrapped->key_id));
+}
+
+ObjectWriter::ObjectWriter(const DataPathOptions& options, const DataPathDeps& deps,
+                           ManifestStore* store, const storage::StripeCodec* codec,
+                           v1::ObjectManifest base, std::string version_id,
+                           storage::StripeCipher cipher, std::string wrapped_key, uint32_t key_id)
+    : options_(options),
+      deps_(deps),
+      store_(store),
+      codec_(codec),
+      manifest_(std::move(base)),
+      version_id_(std::move(version_id)),
+      cipher_(std::move(cipher)),
+      snapshot_(deps.cluster->Snapshot()) {
+  manifest_.set_schema_version(kManifestSchemaVersion);
+  manifest_.set_version_id(version_id_);
+  manifest_.set_delete_marker(false);
+  v1::CodingParams* coding = manifest_.mutable_coding();
+  coding->set_code_id(kCodeIdRsCauchyIsal);
+  coding->set_data_shards(options_.data_shards);
+  coding->set_parity_shards(options_.parity_shards);
+  coding->set_stripe_size(options_.stripe_size);
+  coding->set_slice_alignment(static_cast<uint32_t>(options_.slice_alignment));
+  coding->set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
+  v1::EncryptionParams* enc = manifest_.mutable_encryption();
+  enc->set_aead_algorithm(static_cast<uint32_t>(options_.aead));
+  enc->set_key_source(v1::EncryptionParams::CLUSTER_MASTER_KEY);
+  enc->set_key_id(key_id);
+  enc->set_wrapped_data_key(std::move(wrapped_key));
+  md5_ = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(md5_, EVP_md5(), nullptr);
+}
+
+ObjectWriter::~ObjectWriter() {
+  if (!finished_) Abort();
+  EVP_MD_CTX_free(md5_);
+}
+
+void ObjectWriter::UpdatePeak() {
+  peak_buffered_ = std::max<uint64_t>(peak_buffered_, buffer_.size() + in_flight_bytes_);
+}
+
+std::vector<std::string> ObjectWriter::Suspects() {
+  absl::MutexLock lock(&suspects_mu_);
+  return suspects_;
+}
+
+absl::Status ObjectWriter::Write(absl::string_view data) {
+  if (!status_.ok()) return status_;
+  if (finished_) return absl::FailedPreconditionError("ObjectWriter: Write after Finish");
+  EVP_DigestUpdate(md5_, data.data(), data.size());
+  total_ += data.size();
+  while (!data.empty()) {
+    if (!spilled_ && buffer_.size() + data.size() <= options_.inline_threshold) {
+      buffer_.append(data.data(), data.size());
+      break;
+    }
+    spilled_ = true;
+    // Only when the inline threshold exceeds the stripe size can the buffer hold more than one
+    // stripe here.
+    while (buffer_.size() >= options_.stripe_size) {
+      std::string stripe = buffer_.substr(0, options_.stripe_size);
+      buffer_.erase(0, options_.stripe_size);
+      if (absl::Status s = DispatchStripe(std::move(stripe)); !s.ok()) return s;
+    }
+    const size_t n = std::min<size_t>(data.size(), options_.stripe_size - buffer_.size());
+    buffer_.append(data.data(), n);
+    data.remove_prefix(n);
+    UpdatePeak();
+    if (buffer_.size() == options_.stripe_size) {
+      std::string stripe;
+      stripe.swap(buffer_);
+      if (absl::Status s = DispatchStripe(std::move(stripe)); !s.ok()) return s;
+    }
+  }
+  UpdatePeak();
+  return absl::OkStatus();
+}
+
+absl::Status ObjectWriter::DispatchStripe(std::string plaintext) {
+  while (static_cast<int>(in_flight_.size()) >= options_.max_stripes_in_flight) {
+    if (absl::Status s = CompleteOldest(); !s.ok()) return s;
+  }
+  auto job = std::make_unique<StripeJob>();
+  job->index = next_stripe_++;
+  job->plaintext_size = plaintext.size();
+  storage::StripeContext context{version_id_, 0, job->index};
+  absl::StatusOr<storage::EncodedStripe> encoded = codec_->Encode(cipher_, context, plaintext);
+  if (!encoded.ok()) {
+    Fail(encoded.status());
+    return status_;
+  }
+  plaintext.clear();
+  plaintext.shrink_to_fit();
+  job->encoded = *std::move(encoded);
+  const int n = codec_->total_shards();
+  p2p::PlacementRequest request;
+  request.k = options_.data_shards;
+  request.m = options_.parity_shards;
+  request.slice_bytes = job->encoded.slice_size;
+  request.seed = PlacementSeed(version_id_, 0, job->index);
+  absl::StatusOr<std::vector<std::string>> placed =
+      p2p::PlaceStripe(snapshot_->Candidates(Suspects()), request);
+  if (!placed.ok()) {
+    Fail(absl::UnavailableError(absl::StrCat("cannot place stripe ", job->index, " of ",
+                                             manifest_.bucket(), "/", manifest_.key(), ": ",
+                                             placed.status().message())));
+    return status_;
+  }
+  job->nodes = *std::move(placed);
+  job->errors.resize(n);
+  in_flight_bytes_ += job->encoded.buffer.size();
+  StripeJob* raw = job.get();
+  in_flight_.push_back(std::move(job));
+  raw->group.Add(n);
+  for (int i = 0; i < n; ++i) {
+    deps_.pool->Submit([this, raw, i] {
+      PutSlice(raw, i);
+      raw->group.Done();
+    });
+  }
+  UpdatePeak();
+  return absl::OkStatus();
+}
+
+void ObjectWriter::PutSlice(StripeJob* job, int index) {
+  const v1::SliceId id = MakeSliceId(version_id_, 0, job->index, index);
+  const absl::string_view data = job->encoded.slice(index);
+  std::vector<std::string> failed;
+  for (int attempt = 0;; ++attempt) {
+    std::string node;
+    {
+      absl::MutexLock lock(&job->mu);
+      node = job->nodes[index];
+    }
+    const StorageNode* info = snapshot_->Find(node);
+    absl::Status s = info == nullptr
+                         ? absl::UnavailableError(absl::StrCat("node ", node, " is not known"))
+                         : deps_.slices->Put(info->address, id, data);
+    if (s.ok()) return;
+    TESSERA_LOG(WARNING, "slice_put_failed")
+        .Field("bucket", manifest_.bucket())
+        .Field("stripe", job->index)
+        .Field("slice", index)
+        .Field("node", node)
+        .Field("status", s);
+    failed.push_back(node);
+    {
+      absl::MutexLock lock(&suspects_mu_);
+      if (std::find(suspects_.begin(), suspects_.end(), node) == suspects_.end()) {
+        suspects_.push_back(node);
+      }
+    }
+    absl::MutexLock lock(&job->mu);
+    job->errors[index] = absl::StrCat("slice ", index, " on ", node, ": ", s.ToString());
+    if (attempt >= options_.max_replacements_per_slice) {
+      job->nodes[index].clear();
+      return;
+    }
+    p2p::PlacementRequest request;
+    request.k = options_.data_shards;
+    request.m = options_.parity_shards;
+    request.slice_bytes = job->encoded.slice_size;
+    request.seed = PlacementSeed(version_id_, 0, job->index) + attempt + 1;
+    std::vector<std::string> excluded = Suspects();
+    excluded.insert(excluded.end(), failed.begin(), failed.end());
+    absl::StatusOr<std::string> replacement = p2p::PlaceReplacement(
+        snapshot_->Candidates(excluded), request, job->nodes, index, excluded);
+    if (!replacement.ok()) {
+      job->nodes[index].clear();
+      return;
+    }
+    job->nodes[index] = *replacement;
+  }
+}
+
+absl::Status ObjectWriter::CompleteOldest() {
+  std::unique_ptr<StripeJob> job = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  job->group.Wait();
+  in_flight_bytes_ -= job->encoded.buffer.size();
+  const int n = codec_->total_shards();
+  const int k = options_.data_shards;
+  const int min_durable = std::min(k + 1, n);
+  v1::StripeRecord record;
+  record.set_index(job->index);
+  record.set_plaintext_size(job->plaintext_size);
+  record.set_sealed_size(job->encoded.sealed_size);
+  record.set_slice_size(job->encoded.slice_size);
+  int durable = 0;
+  std::vector<std::string> errors;
+  for (int i = 0; i < n; ++i) {
+    v1::SliceRef* ref = record.add_slices();
+    ref->set_hash(job->encoded.hashes[i].data(), job->encoded.hashes[i].size());
+    ref->set_node_id(job->nodes[i]);
+    if (!job->nodes[i].empty()) {
+      ++durable;
+    } else {
+      errors.push_back(job->errors[i]);
+    }
+  }
+  record.set_degraded(durable < n);
+  done_.push_back(std::move(record));  // recorded even when failing, so its slices get deleted
+  if (durable < min_durable) {
+    Fail(absl::UnavailableError(absl::StrCat(
+        "cannot store ", manifest_.bucket(), "/", manifest_.key(), ": stripe ", job->index,
+        " has only ", durable, " of ", n, " slices durable, at least ", min_durable,
+        " are required (too many storage nodes down or full): ", absl::StrJoin(errors, "; "))));
+    return status_;
+  }
+  if (durable < n) {
+    TESSERA_LOG(WARNING, "stripe_degraded")
+        .Field("bucket", manifest_.bucket())
+        .Field("stripe", job->index)
+        .Field("durable", durable)
+        .Field("total", n);
+  }
+  return absl::OkStatus();
+}
+
+void ObjectWriter::Fail(absl::Status status) {
+  if (status_.ok()) status_ = std::move(status);
+  DeleteStoredSlices();
+}
+
+void ObjectWriter::DeleteStoredSlices() {
+  // Wait for what is in flight so every stored slice is known, then delete them all.
+  while (!in_flight_.empty()) {
+    StripeJob* job = in_flight_.front().get();
+    job->group.Wait();
+    v1::StripeRecord record;
+    record.set_index(job->index);
+    for (const std::string& node : job->nodes) record.add_slices()->set_node_id(node);
+    done_.push_back(std::move(record));
+    in_flight_bytes_ -= job->encoded.buffer.size();
+    in_flight_.pop_front();
+  }
+  TaskGroup group;
+  for (const v1::StripeRecord& record : done_) {
+    for (int i = 0; i < record.slices_size(); ++i) {
+      const StorageNode* node = snapshot_->Find(record.slices(i).node_id());
+      if (node == nullptr) continue;
+      group.Add();
+      deps_.pool->Submit([this, &group, address = node->address,
+                          id = MakeSliceId(version_id_, 0, record.index(), i)] {
+        absl::Status s = deps_.slices->Delete(address, id);
+        if (!s.ok() && !absl::IsNotFound(s)) {
+          TESSERA_LOG(WARNING, "slice_cleanup_failed").Field("status", s);
+        }
+        group.Done();
+      });
+    }
+  }
+  group.Wait();
+  done_.clear();
+}
+
+void ObjectWriter::Abort() {
+  if (finished_) return;
+  finished_ = true;
+  if (status_.ok()) status_ = absl::AbortedError("upload aborted");
+  DeleteStoredSlices();
+}
+
+absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
+  if (!status_.ok()) return status_;
+  if (finished_) return absl::FailedPreconditionError("ObjectWriter: Finish called twice");
+  v1::PartRecord part;
+  part.set_number(0);
+  part.set_size(total_);
+  if (!spilled_) {
+    storage::StripeContext context{version_id_, 0, 0};
+    absl::StatusOr<std::string> sealed = cipher_.SealToString(context, buffer_);
+    if (!sealed.ok()) {
+      Fail(sealed.status());
+      return status_;
+    }
+    manifest_.set_inline_sealed(*std::move(sealed));
+  } else {
+    if (!buffer_.empty()) {
+      std::string stripe;
+      stripe.swap(buffer_);
+      if (absl::Status s = DispatchStripe(std::move(stripe)); !s.ok()) return s;
+    }
+    while (!in_flight_.empty()) {
+      if (absl::Status s = CompleteOldest(); !s.ok()) return s;
+    }
+    for (v1::StripeRecord& record : done_) *part.add_stripes() = std::move(record);
+    done_.clear();
+  }
+  buffer_.clear();
+  unsigned char md5[EVP_MAX_MD_SIZE];
+  unsigned int md5_len = 0;
+  EVP_DigestFinal_ex(md5_, md5, &md5_len);
+  const std::string digest(reinterpret_cast<const char*>(md5), md5_len);
+  part.set_md5(digest);
+  manifest_.set_size(total_);
+  manifest_.set_etag(absl::StrCat("\"", absl::BytesToHexString(digest), "\""));
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  manifest_.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
+  *manifest_.add_parts() = part;
+  absl::Status put = store_->PutIfAbsent(manifest_);
+  if (!put.ok()) {
+    // Give the stripes back to done_ so their slices are deleted.
+    for (const v1::StripeRecord& record : manifest_.parts(0).stripes()) done_.push_back(record);
+    Fail(put);
+    return status_;
+  }
+  finished_ = true;
+  return manifest_;
+}
+
+}  // namespace tessera::services

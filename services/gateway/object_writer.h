@@ -1,0 +1,117 @@
+// ObjectWriter: streams one object version in and makes it visible.
+//
+//   auto writer = ObjectWriter::Create(options, deps, store, codec, base_manifest, version_id);
+//   while (...) RETURN_IF_ERROR((*writer)->Write(chunk));
+//   ASSIGN_OR_RETURN(v1::ObjectManifest m, (*writer)->Finish());
+//
+// Data: a fresh random data key per object version, wrapped by the cluster master keyring's
+// active key (bound to the version id; the key id is recorded). Objects of at most
+// options.inline_threshold bytes are sealed whole and kept in the manifest (inline_sealed); they
+// never touch a node. Larger objects are cut into stripes of options.stripe_size plaintext bytes;
+// each stripe is sealed and erasure-coded (StripeCodec) into k+m slices placed by PlaceStripe
+// (seeded by version id, part and stripe) and stored in parallel.
+//
+// Durability: a stripe is acknowledged once all k+m slices are durable. A slice whose put fails
+// is re-placed (PlaceReplacement, which keeps the site cap) up to max_replacements_per_slice
+// times; if no node qualifies the stripe is accepted with at least k+1 durable slices and marked
+// degraded (for repair). Below k+1 the write fails UNAVAILABLE and every slice written so far is
+// deleted, best-effort. Nodes that failed during this write are not placed on again by it.
+//
+// Memory: at most options.max_stripes_in_flight stripes are encoded and in flight; Write blocks
+// while that many are. peak_buffered_bytes() reports the most bytes held at once.
+//
+// Finish() writes the manifest with ManifestStore::PutIfAbsent (that one write makes the object
+// visible) and returns it. A writer destroyed without a successful Finish() deletes its slices.
+//
+// Thread-safety: not thread-safe (one writer per upload stream); it uses deps.pool internally.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "api/manifest.pb.h"
+#include "services/gateway/data_path.h"
+#include "services/gateway/manifest_store.h"
+
+struct evp_md_ctx_st;
+
+namespace tessera::services {
+
+class ObjectWriter {
+ public:
+  // `base` carries bucket, key, content type, user metadata, headers and owner; the writer fills
+  // in the rest. `codec` must match options (k, m, alignment) and outlive the writer.
+  // INVALID_ARGUMENT on bad options or a version id that is not 16 bytes; FAILED_PRECONDITION if
+  // the keyring has no active key.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ObjectWriter>> Create(
+      const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
+      const storage::StripeCodec* codec, v1::ObjectManifest base, std::string version_id);
+
+  ~ObjectWriter();
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  // Appends `data`. Blocks while max_stripes_in_flight stripes are in flight. After an error
+  // every later call returns the same error.
+  [[nodiscard]] absl::Status Write(absl::string_view data);
+
+  // Stores the rest, writes the manifest and returns it. Errors: UNAVAILABLE (too few nodes),
+  // NOT_FOUND (bucket gone), ALREADY_EXISTS (version id taken), or what a store returned.
+  [[nodiscard]] absl::StatusOr<v1::ObjectManifest> Finish();
+
+  // Abandons the upload and deletes what was stored (best-effort). Idempotent.
+  void Abort();
+
+  uint64_t bytes_written() const { return total_; }
+  // Most bytes (plaintext buffer + encoded stripes in flight) held at once so far.
+  uint64_t peak_buffered_bytes() const { return peak_buffered_; }
+  const std::string& version_id() const { return version_id_; }
+
+ private:
+  struct StripeJob;
+
+  ObjectWriter(const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
+               const storage::StripeCodec* codec, v1::ObjectManifest base, std::string version_id,
+               storage::StripeCipher cipher, std::string wrapped_key, uint32_t key_id);
+
+  absl::Status DispatchStripe(std::string plaintext);
+  absl::Status CompleteOldest();
+  void PutSlice(StripeJob* job, int index);
+  void Fail(absl::Status status);
+  void DeleteStoredSlices();
+  void UpdatePeak();
+  std::vector<std::string> Suspects();
+
+  const DataPathOptions options_;
+  const DataPathDeps deps_;
+  ManifestStore* const store_;
+  const storage::StripeCodec* const codec_;
+  v1::ObjectManifest manifest_;
+  const std::string version_id_;
+  storage::StripeCipher cipher_;
+  std::shared_ptr<const ClusterSnapshot> snapshot_;
+
+  std::string buffer_;    // plaintext not yet dispatched
+  bool spilled_ = false;  // larger than the inline threshold: stripes go to nodes
+  uint64_t total_ = 0;
+  uint32_t next_stripe_ = 0;
+  std::deque<std::unique_ptr<StripeJob>> in_flight_;
+  uint64_t in_flight_bytes_ = 0;
+  uint64_t peak_buffered_ = 0;
+  std::vector<v1::StripeRecord> done_;
+  absl::Status status_;
+  bool finished_ = false;
+  evp_md_ctx_st* md5_ = nullptr;
+
+  absl::Mutex suspects_mu_;
+  std::vector<std::string> suspects_ ABSL_GUARDED_BY(suspects_mu_);
+};
+
+}  // namespace tessera::services

@@ -1,0 +1,119 @@
+#include "services/gateway/slice_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "storage/slice/crc32c.h"
+
+namespace tessera::services {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& address,
+                      absl::string_view op) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(op, " on node ", address, ": ", status.error_message()));
+}
+
+void SetDeadline(grpc::ClientContext& ctx, absl::Duration timeout) {
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+}
+
+}  // namespace
+
+absl::Status GrpcSliceClientOptions::Validate() const {
+  if (chunk_bytes == 0 || chunk_bytes > (1u << 20)) {
+    return absl::InvalidArgumentError("GrpcSliceClientOptions.chunk_bytes must be in [1, 1 MiB]");
+  }
+  if (put_timeout <= absl::ZeroDuration() || get_timeout <= absl::ZeroDuration() ||
+      delete_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("GrpcSliceClientOptions timeouts must be positive");
+  }
+  return absl::OkStatus();
+}
+
+GrpcSliceClient::GrpcSliceClient(GrpcSliceClientOptions options) : options_(std::move(options)) {}
+
+v1::SliceService::Stub* GrpcSliceClient::StubFor(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[address];
+  if (stub == nullptr) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(8 << 20);
+    // Reconnect quickly after a node restarts rather than failing calls for a long backoff.
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    stub = v1::SliceService::NewStub(channel);
+  }
+  return stub.get();
+}
+
+absl::Status GrpcSliceClient::Put(const std::string& address, const v1::SliceId& id,
+                                  absl::string_view data) {
+  v1::SliceService::Stub* stub = StubFor(address);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, options_.put_timeout);
+  v1::PutSliceResponse response;
+  auto writer = stub->PutSlice(&ctx, &response);
+  v1::PutSliceRequest first;
+  *first.mutable_id() = id;
+  first.set_length(data.size());
+  first.set_crc32c(storage::crc32c::Value(data));
+  size_t pos = std::min(options_.chunk_bytes, data.size());
+  first.set_data(std::string(data.substr(0, pos)));
+  bool ok = writer->Write(first);
+  while (ok && pos < data.size()) {
+    v1::PutSliceRequest next;
+    const size_t n = std::min(options_.chunk_bytes, data.size() - pos);
+    next.set_data(std::string(data.substr(pos, n)));
+    pos += n;
+    ok = writer->Write(next);
+  }
+  writer->WritesDone();
+  absl::Status status = FromGrpc(writer->Finish(), address, "PutSlice");
+  if (status.ok() && response.length() != data.size()) {
+    return absl::DataLossError(absl::StrCat("PutSlice on node ", address, ": node stored ",
+                                            response.length(), " bytes of ", data.size()));
+  }
+  return status;
+}
+
+absl::StatusOr<std::string> GrpcSliceClient::Get(const std::string& address, const v1::SliceId& id,
+                                                 uint64_t offset, uint64_t length) {
+  v1::SliceService::Stub* stub = StubFor(address);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, options_.get_timeout);
+  v1::GetSliceRequest request;
+  *request.mutable_id() = id;
+  request.set_offset(offset);
+  request.set_length(length);
+  auto reader = stub->GetSlice(&ctx, request);
+  std::string data;
+  v1::GetSliceResponse message;
+  bool first = true;
+  while (reader->Read(&message)) {
+    if (first && length == 0 && message.total_length() > offset) {
+      data.reserve(message.total_length() - offset);
+    }
+    first = false;
+    data += message.data();
+  }
+  absl::Status status = FromGrpc(reader->Finish(), address, "GetSlice");
+  if (!status.ok()) return status;
+  return data;
+}
+
+absl::Status GrpcSliceClient::Delete(const std::string& address, const v1::SliceId& id) {
+  v1::SliceService::Stub* stub = StubFor(address);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, options_.delete_timeout);
+  v1::DeleteSliceRequest request;
+  *request.mutable_id() = id;
+  v1::DeleteSliceResponse response;
+  return FromGrpc(stub->DeleteSlice(&ctx, request, &response), address, "DeleteSlice");
+}
+
+}  // namespace tessera::services
