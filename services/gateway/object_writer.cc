@@ -20,6 +20,7 @@ struct ObjectWriter::StripeJob {
   absl::Mutex mu;                   // guards nodes and errors while slices are re-placed
   std::vector<std::string> nodes;   // node per slice; "" = not stored
   std::vector<std::string> errors;  // why slices failed, for the error message
+  std::vector<bool> skip;           // placed on a node known to be down: do not even try
   TaskGroup group;
 };
 
@@ -148,8 +149,23 @@ absl::Status ObjectWriter::DispatchStripe(std::string plaintext) {
   request.m = options_.parity_shards;
   request.slice_bytes = job->encoded.slice_size;
   request.seed = PlacementSeed(version_id_, 0, job->index);
-  absl::StatusOr<std::vector<std::string>> placed =
-      p2p::PlaceStripe(snapshot_->Candidates(Suspects()), request);
+  const std::vector<p2p::PlacementCandidate> candidates = snapshot_->Candidates(Suspects());
+  absl::StatusOr<std::vector<std::string>> placed = p2p::PlaceStripe(candidates, request);
+  job->skip.assign(n, false);
+  if (!placed.ok()) {
+    // Too few healthy nodes for k+m: place over the down ones too and give their slices up at
+    // once (re-placed if possible, else the stripe is degraded; never below k+1).
+    std::vector<p2p::PlacementCandidate> loose = candidates;
+    for (p2p::PlacementCandidate& c : loose) c.alive = true;
+    placed = p2p::PlaceStripe(loose, request);
+    if (placed.ok()) {
+      for (int i = 0; i < n; ++i) {
+        for (const p2p::PlacementCandidate& c : candidates) {
+          if (c.node_id == (*placed)[i] && !c.alive) job->skip[i] = true;
+        }
+      }
+    }
+  }
   if (!placed.ok()) {
     Fail(absl::UnavailableError(absl::StrCat("cannot place stripe ", job->index, " of ",
                                              manifest_.bucket(), "/", manifest_.key(), ": ",
@@ -183,9 +199,14 @@ void ObjectWriter::PutSlice(StripeJob* job, int index) {
       node = job->nodes[index];
     }
     const StorageNode* info = snapshot_->Find(node);
-    absl::Status s = info == nullptr
-                         ? absl::UnavailableError(absl::StrCat("node ", node, " is not known"))
-                         : deps_.slices->Put(info->address, id, data);
+    absl::Status s;
+    if (attempt == 0 && job->skip[index]) {
+      s = absl::UnavailableError(absl::StrCat("node ", node, " is down"));
+    } else if (info == nullptr) {
+      s = absl::UnavailableError(absl::StrCat("node ", node, " is not known"));
+    } else {
+      s = deps_.slices->Put(info->address, id, data);
+    }
     if (s.ok()) return;
     TESSERA_LOG(WARNING, "slice_put_failed")
         .Field("bucket", manifest_.bucket())
@@ -220,6 +241,7 @@ void ObjectWriter::PutSlice(StripeJob* job, int index) {
       return;
     }
     job->nodes[index] = *replacement;
+    ++replaced_;
   }
 }
 

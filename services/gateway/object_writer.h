@@ -26,6 +26,7 @@
 // Thread-safety: not thread-safe (one writer per upload stream); it uses deps.pool internally.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -73,6 +74,8 @@ class ObjectWriter {
   // Most bytes (plaintext buffer + encoded stripes in flight) held at once so far.
   uint64_t peak_buffered_bytes() const { return peak_buffered_; }
   const std::string& version_id() const { return version_id_; }
+  // Slices moved to another node after a failed put.
+  int replaced_slices() const { return replaced_.load(); }
 
  private:
   struct StripeJob;
@@ -110,6 +113,7 @@ class ObjectWriter {
   bool finished_ = false;
   evp_md_ctx_st* md5_ = nullptr;
 
+  std::atomic<int> replaced_{0};
   absl::Mutex suspects_mu_;
   std::vector<std::string> suspects_ ABSL_GUARDED_BY(suspects_mu_);
 };
