@@ -13,7 +13,7 @@ constexpr absl::string_view kPayloadUrl = "type.tessera/s3.error_code";
 using C = S3ErrorCode;
 
 // Sorted by enum value; the static_assert below keeps it complete.
-constexpr std::array<S3ErrorInfo, 41> kTable = {{
+constexpr std::array<S3ErrorInfo, 42> kTable = {{
     {C::kAccessDenied, "AccessDenied", 403, "Access Denied"},
     {C::kAuthorizationHeaderMalformed, "AuthorizationHeaderMalformed", 400,
      "The authorization header is malformed."},
@@ -79,6 +79,8 @@ constexpr std::array<S3ErrorInfo, 41> kTable = {{
      "Please try again."},
     {C::kPreconditionFailed, "PreconditionFailed", 412,
      "At least one of the pre-conditions you specified did not hold"},
+    {C::kRequestHeaderSectionTooLarge, "RequestHeaderSectionTooLarge", 400,
+     "Your request header section exceeds the maximum allowed size."},
     {C::kRequestTimeout, "RequestTimeout", 400,
      "Your socket connection to the server was not read from or written to within the timeout "
      "period."},

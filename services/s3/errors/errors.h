@@ -50,6 +50,7 @@ enum class S3ErrorCode {
   kNotModified,
   kOperationAborted,
   kPreconditionFailed,
+  kRequestHeaderSectionTooLarge,
   kRequestTimeout,
   kRequestTimeTooSkewed,
   kServiceUnavailable,

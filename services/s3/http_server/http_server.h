@@ -1,0 +1,93 @@
+// S3HttpServer: the S3 gateway's HTTP/1.1 front end (Boost.Beast), network part only. It parses
+// requests under limits and deadlines and hands each complete request to a handler callback; the
+// S3 layers (auth, request, xml, ...) and the cluster are the handler's business.
+//
+//   * Keep-alive per HTTP/1.1 rules (Connection: close honoured; HTTP/1.0 closes by default);
+//     optional cap on requests per connection.
+//   * Limits: header section (RequestHeaderSectionTooLarge) and body (EntityTooLarge) sizes, both
+//     answered with an S3 XML error and a closed connection; at most max_connections open
+//     connections (more get 503 SlowDown and are closed).
+//   * Deadlines: read_timeout for receiving a request once it has started (header, then body),
+//     idle_timeout for a kept-alive connection waiting for its next request, write_timeout for
+//     sending a response. Expired connections are closed.
+//   * "Expect: 100-continue" gets an interim 100 response before the body is read (aws-cli and
+//     the SDKs send it on PUT), unless the declared body is already too large.
+//   * Malformed HTTP gets 400 InvalidRequest and a closed connection.
+//
+// Bodies are buffered in memory up to max_body_bytes (streaming bodies straight into the object
+// pipeline is future work). Handlers run on the I/O threads and must not block for long.
+// Thread-safety: all public methods are thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace tessera::services::s3 {
+
+struct HttpServerRequest {
+  std::string method;  // "GET", ...
+  std::string target;  // request-target as received, e.g. "/bucket/key?uploads"
+  std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent
+  std::string body;    // de-chunked if Transfer-Encoding: chunked
+  std::string remote;  // "127.0.0.1:54321"
+};
+
+struct HttpServerResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // For HEAD: the Content-Length to announce (the body is never sent for HEAD).
+  std::optional<uint64_t> head_content_length;
+};
+
+using HttpHandler = std::function<void(const HttpServerRequest&, HttpServerResponse*)>;
+
+struct HttpServerOptions {
+  std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  int io_threads = 2;
+  size_t max_header_bytes = 16 << 10;
+  uint64_t max_body_bytes = 64ull << 20;
+  size_t max_connections = 1024;
+  size_t max_requests_per_connection = 0;  // 0 = unlimited
+  absl::Duration read_timeout = absl::Seconds(30);
+  absl::Duration idle_timeout = absl::Seconds(60);
+  absl::Duration write_timeout = absl::Seconds(30);
+  std::string server_name = "tessera-s3";
+  HttpHandler handler;  // required
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+class S3HttpServer {
+ public:
+  // Binds and starts the I/O threads. INVALID_ARGUMENT for bad options, UNAVAILABLE if the
+  // address cannot be bound.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<S3HttpServer>> Start(
+      HttpServerOptions options);
+  ~S3HttpServer();
+  S3HttpServer(const S3HttpServer&) = delete;
+  S3HttpServer& operator=(const S3HttpServer&) = delete;
+
+  uint16_t port() const;
+  // Currently open connections.
+  size_t open_connections() const;
+  // Closes the listener and every connection; joins the I/O threads. Idempotent.
+  void Stop();
+
+  class Impl;
+
+ private:
+  explicit S3HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tessera::services::s3

@@ -1,0 +1,246 @@
+#include "services/s3/http_server/http_server.h"
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/testing/status_matchers.h"
+#include "gtest/gtest.h"
+
+namespace tessera::services::s3 {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+// Echo handler: reports method, target, a header and the body.
+void Echo(const HttpServerRequest& req, HttpServerResponse* res) {
+  std::string note;
+  for (const auto& [k, v] : req.headers) {
+    if (absl::EqualsIgnoreCase(k, "x-note")) note = v;
+  }
+  res->status = req.target == "/missing" ? 404 : 200;
+  res->headers.emplace_back("Content-Type", "text/plain");
+  res->body = absl::StrCat(req.method, " ", req.target, " note=", note, " body=", req.body);
+  res->head_content_length = 1234;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer(HttpServerOptions options) {
+    if (!options.handler) options.handler = Echo;
+    ASSERT_OK_AND_ASSIGN(server_, S3HttpServer::Start(std::move(options)));
+  }
+  tcp::socket Connect() {
+    tcp::socket s(io_);
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    return s;
+  }
+  static void Send(tcp::socket& s, const std::string& data) { asio::write(s, asio::buffer(data)); }
+  static http::response<http::string_body> Read(tcp::socket& s, beast::flat_buffer& buf,
+                                                bool head = false) {
+    http::response_parser<http::string_body> p;
+    p.skip(head);
+    http::read(s, buf, p);
+    return p.release();
+  }
+  // Reads until the server closes the connection; returns what arrived first.
+  static std::string ReadUntilClosed(tcp::socket& s) {
+    std::string all;
+    char buf[4096];
+    beast::error_code ec;
+    while (true) {
+      size_t n = s.read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      all.append(buf, n);
+    }
+    return all;
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<S3HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, ServesRequestsAndKeepsConnectionsAlive) {
+  StartServer({});
+  tcp::socket s = Connect();
+  beast::flat_buffer buf;
+  Send(s, "GET /bucket/key?acl HTTP/1.1\r\nHost: localhost\r\nX-Note: one\r\n\r\n");
+  auto r1 = Read(s, buf);
+  EXPECT_EQ(r1.result_int(), 200);
+  EXPECT_EQ(r1.body(), "GET /bucket/key?acl note=one body=");
+  EXPECT_EQ(r1[http::field::server], "tessera-s3");
+  EXPECT_FALSE(r1["x-amz-request-id"].empty());
+  // Same connection, a PUT with a body, then a chunked-encoded PUT.
+  Send(s, "PUT /b/k HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
+  auto r2 = Read(s, buf);
+  EXPECT_EQ(r2.body(), "PUT /b/k note= body=hello");
+  EXPECT_NE(r2["x-amz-request-id"], r1["x-amz-request-id"]);
+  Send(s,
+       "PUT /b/c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_EQ(Read(s, buf).body(), "PUT /b/c note= body=abc");
+  // HEAD announces the handler's length without a body.
+  Send(s, "HEAD /b/k HTTP/1.1\r\nHost: h\r\n\r\n");
+  auto h = Read(s, buf, /*head=*/true);
+  EXPECT_EQ(h[http::field::content_length], "1234");
+  Send(s, "GET /missing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(Read(s, buf).result_int(), 404);
+  EXPECT_EQ(ReadUntilClosed(s), "");  // closed after Connection: close
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  StartServer({});
+  tcp::socket s = Connect();
+  Send(s, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+  beast::flat_buffer buf;
+  EXPECT_EQ(Read(s, buf).body(), "GET /1 note= body=");
+  EXPECT_EQ(Read(s, buf).body(), "GET /2 note= body=");
+}
+
+TEST_F(HttpServerTest, BodyLimitGivesEntityTooLarge) {
+  HttpServerOptions o;
+  o.max_body_bytes = 10;
+  StartServer(o);
+  tcp::socket s = Connect();
+  Send(s, "PUT /b/k HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n");
+  beast::flat_buffer buf;
+  auto r = Read(s, buf);
+  EXPECT_EQ(r.result_int(), 400);
+  EXPECT_TRUE(absl::StrContains(r.body(), "<Code>EntityTooLarge</Code>")) << r.body();
+  EXPECT_EQ(ReadUntilClosed(s), "");
+  // Exactly at the limit is fine.
+  tcp::socket s2 = Connect();
+  Send(s2, "PUT /b/k HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789");
+  beast::flat_buffer buf2;
+  EXPECT_EQ(Read(s2, buf2).result_int(), 200);
+}
+
+TEST_F(HttpServerTest, HeaderLimitAndMalformedRequests) {
+  HttpServerOptions o;
+  o.max_header_bytes = 2048;
+  StartServer(o);
+  {
+    tcp::socket s = Connect();
+    Send(s, "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(4000, 'x') + "\r\n\r\n");
+    beast::flat_buffer buf;
+    auto r = Read(s, buf);
+    EXPECT_EQ(r.result_int(), 400);
+    EXPECT_TRUE(absl::StrContains(r.body(), "RequestHeaderSectionTooLarge")) << r.body();
+  }
+  {
+    tcp::socket s = Connect();
+    Send(s, "NOT A REQUEST\r\n\r\n");
+    beast::flat_buffer buf;
+    auto r = Read(s, buf);
+    EXPECT_EQ(r.result_int(), 400);
+    EXPECT_TRUE(absl::StrContains(r.body(), "<Code>InvalidRequest</Code>")) << r.body();
+    EXPECT_EQ(ReadUntilClosed(s), "");
+  }
+}
+
+TEST_F(HttpServerTest, ExpectContinue) {
+  StartServer({});
+  tcp::socket s = Connect();
+  Send(s, "PUT /b/k HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  std::string interim(25, '\0');
+  asio::read(s, asio::buffer(interim));
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  Send(s, "data");
+  beast::flat_buffer buf;
+  EXPECT_EQ(Read(s, buf).body(), "PUT /b/k note= body=data");
+}
+
+TEST_F(HttpServerTest, IdleAndSlowConnectionsAreClosed) {
+  HttpServerOptions o;
+  o.read_timeout = absl::Milliseconds(200);
+  o.idle_timeout = absl::Milliseconds(200);
+  StartServer(o);
+  // Idle after a request.
+  tcp::socket s = Connect();
+  Send(s, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+  beast::flat_buffer buf;
+  EXPECT_EQ(Read(s, buf).result_int(), 200);
+  EXPECT_EQ(ReadUntilClosed(s), "");
+  // A request whose body never completes.
+  tcp::socket slow = Connect();
+  Send(slow, "PUT /b/k HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\npartial");
+  EXPECT_EQ(ReadUntilClosed(slow), "");
+  // A connection that never sends anything.
+  tcp::socket silent = Connect();
+  EXPECT_EQ(ReadUntilClosed(silent), "");
+}
+
+TEST_F(HttpServerTest, RequestsPerConnectionCap) {
+  HttpServerOptions o;
+  o.max_requests_per_connection = 2;
+  StartServer(o);
+  tcp::socket s = Connect();
+  beast::flat_buffer buf;
+  Send(s, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(Read(s, buf).keep_alive());
+  Send(s, "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_FALSE(Read(s, buf).keep_alive());
+  EXPECT_EQ(ReadUntilClosed(s), "");
+}
+
+TEST_F(HttpServerTest, ConnectionLimitAnswersSlowDown) {
+  HttpServerOptions o;
+  o.max_connections = 1;
+  StartServer(o);
+  tcp::socket first = Connect();
+  beast::flat_buffer buf;
+  Send(first, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(Read(first, buf).result_int(), 200);  // first is now registered and kept alive
+  tcp::socket second = Connect();
+  beast::flat_buffer buf2;
+  auto r = Read(second, buf2);
+  EXPECT_EQ(r.result_int(), 503);
+  EXPECT_TRUE(absl::StrContains(r.body(), "<Code>SlowDown</Code>"));
+  EXPECT_EQ(ReadUntilClosed(second), "");
+  // The rejected session is released just after its socket closes: wait for it (bounded).
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server_->open_connections() != 1 && absl::Now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+TEST_F(HttpServerTest, StopClosesOpenConnections) {
+  StartServer({});
+  tcp::socket s = Connect();
+  beast::flat_buffer buf;
+  Send(s, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(Read(s, buf).result_int(), 200);
+  server_->Stop();
+  EXPECT_EQ(ReadUntilClosed(s), "");
+  EXPECT_EQ(server_->open_connections(), 0u);
+  server_->Stop();  // idempotent
+}
+
+TEST(HttpServerOptionsTest, Validate) {
+  HttpServerOptions o;
+  EXPECT_FALSE(o.Validate().ok());  // no handler
+  o.handler = Echo;
+  EXPECT_OK(o.Validate());
+  o.listen = "nonsense";
+  EXPECT_FALSE(o.Validate().ok());
+  o.listen = "127.0.0.1:0";
+  o.io_threads = 0;
+  EXPECT_FALSE(o.Validate().ok());
+  o.io_threads = 2;
+  o.idle_timeout = absl::ZeroDuration();
+  EXPECT_FALSE(o.Validate().ok());
+  EXPECT_FALSE(S3HttpServer::Start(o).ok());
+}
+
+}  // namespace
+}  // namespace tessera::services::s3
