@@ -1,0 +1,145 @@
+// ObjectService semantics that need no storage node: buckets, inline objects, delete markers,
+// listing, and the error codes callers act on. (Objects on nodes: gateway_cluster_test.)
+#include "services/gateway/object_service.h"
+
+#include <string>
+
+#include "base/random.h"
+#include "base/testing/status_matchers.h"
+#include "gtest/gtest.h"
+#include "services/gateway/gateway_test_util.h"
+#include "services/gateway/in_memory_manifest_store.h"
+
+namespace tessera::services {
+namespace {
+
+using ::tessera::services::testing::GetAll;
+using ::tessera::services::testing::Md5Etag;
+using ::tessera::testing::StatusIs;
+
+class ObjectServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(keyring_.Add(1, storage::SecretKey::Generate()));
+    deps_.cluster = &view_;
+    deps_.slices = &client_;
+    deps_.keyring = &keyring_;
+    deps_.pool = &pool_;
+    ASSERT_OK_AND_ASSIGN(service_, ObjectService::Create(DataPathOptions(), deps_, &store_));
+  }
+
+  StaticClusterView view_{{}};  // no nodes: only inline objects can be stored
+  GrpcSliceClient client_;
+  storage::MasterKeyring keyring_;
+  WorkPool pool_{2};
+  InMemoryManifestStore store_;
+  DataPathDeps deps_;
+  std::unique_ptr<ObjectService> service_;
+};
+
+TEST_F(ObjectServiceTest, BucketNames) {
+  EXPECT_TRUE(IsValidBucketName("my-bucket.1"));
+  for (const char* bad : {"ab", "UPPER", "-dash", "dot.", "a..b", "192.168.1.1", "under_score"}) {
+    EXPECT_FALSE(IsValidBucketName(bad)) << bad;
+    EXPECT_THAT(service_->CreateBucket(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+}
+
+TEST_F(ObjectServiceTest, BucketLifecycleAndErrors) {
+  ASSERT_OK(service_->CreateBucket("photos", "alice"));
+  EXPECT_THAT(service_->CreateBucket("photos"),
+              StatusIs(absl::StatusCode::kAlreadyExists, ::testing::HasSubstr("photos")));
+  ASSERT_OK_AND_ASSIGN(v1::BucketRecord r, service_->HeadBucket("photos"));
+  EXPECT_EQ(r.owner(), "alice");
+  EXPECT_EQ(r.bucket_id().size(), 16u);
+  EXPECT_THAT(service_->HeadBucket("nope"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("no such bucket")));
+  ASSERT_OK(service_->PutObject("photos", "a.jpg", "jpeg").status());
+  EXPECT_THAT(service_->DeleteBucket("photos"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("not empty")));
+  ASSERT_OK(service_->DeleteObject("photos", "a.jpg"));
+  EXPECT_OK(service_->DeleteBucket("photos"));
+  ASSERT_OK_AND_ASSIGN(auto buckets, service_->ListBuckets());
+  EXPECT_TRUE(buckets.empty());
+}
+
+TEST_F(ObjectServiceTest, ObjectsOverwriteDeleteAndReportErrors) {
+  ASSERT_OK(service_->CreateBucket("bkt"));
+  EXPECT_THAT(service_->PutObject("nope", "k", "x").status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("no such bucket")));
+  EXPECT_THAT(service_->PutObject("bkt", "", "x").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  PutObjectOptions opts;
+  opts.content_type = "text/plain";
+  opts.user_metadata["color"] = "blue";
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest m1, service_->PutObject("bkt", "k", "first", opts));
+  EXPECT_EQ(m1.etag(), Md5Etag("first"));
+  EXPECT_EQ(m1.content_type(), "text/plain");
+  EXPECT_EQ(m1.user_metadata().at("color"), "blue");
+  EXPECT_EQ(m1.encryption().key_id(), 1u);
+  const std::string second = RandomBytes(1000, 4);
+  ASSERT_OK(service_->PutObject("bkt", "k", second).status());
+  auto got = GetAll(*service_, "bkt", "k");
+  ASSERT_OK(got.status);
+  EXPECT_TRUE(got.data == second);
+  got = GetAll(*service_, "bkt", "k", ObjectRange{10, 5});
+  ASSERT_OK(got.status);
+  EXPECT_EQ(got.data, second.substr(10, 5));
+  EXPECT_THAT(GetAll(*service_, "bkt", "k", ObjectRange{1001, 1}).status,
+              StatusIs(absl::StatusCode::kOutOfRange));
+
+  ASSERT_OK(service_->DeleteObject("bkt", "k"));
+  EXPECT_THAT(service_->HeadObject("bkt", "k"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("no such key")));
+  EXPECT_THAT(GetAll(*service_, "bkt", "k").status, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_OK(service_->DeleteObject("bkt", "never-existed"));
+  EXPECT_THAT(service_->DeleteObject("nope", "k"), StatusIs(absl::StatusCode::kNotFound));
+  // Three versions of "k" remain until the garbage collector runs: two objects, one marker.
+  ASSERT_OK_AND_ASSIGN(auto versions, store_.ScanVersions("bkt", "", 10));
+  ASSERT_EQ(versions.size(), 1u);
+  EXPECT_EQ(versions[0].versions.size(), 3u);
+  EXPECT_TRUE(versions[0].versions[0].delete_marker());
+}
+
+TEST_F(ObjectServiceTest, ListObjectsSeesLatestLiveVersions) {
+  ASSERT_OK(service_->CreateBucket("bkt"));
+  for (const char* key : {"x/1", "x/2", "y"})
+    ASSERT_OK(service_->PutObject("bkt", key, key).status());
+  ASSERT_OK(service_->DeleteObject("bkt", "x/2"));
+  ListRequest r;
+  ASSERT_OK_AND_ASSIGN(ListResult page, service_->ListObjects("bkt", r));
+  ASSERT_EQ(page.objects.size(), 2u);
+  EXPECT_EQ(page.objects[0].key(), "x/1");
+  EXPECT_EQ(page.objects[1].key(), "y");
+  EXPECT_EQ(page.objects[1].size(), 1u);
+}
+
+TEST_F(ObjectServiceTest, LargeObjectWithoutNodesFailsUnavailableAndLeavesNothing) {
+  ASSERT_OK(service_->CreateBucket("bkt"));
+  ASSERT_OK_AND_ASSIGN(auto writer, service_->PutObject("bkt", "big"));
+  absl::Status s = writer->Write(RandomBytes(9 << 20, 1));
+  if (s.ok()) s = writer->Finish().status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, ::testing::HasSubstr("cannot place")));
+  EXPECT_THAT(service_->HeadObject("bkt", "big"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ObjectServiceTest, ManifestWithAnUnknownMasterKeyIsNotReadable) {
+  ASSERT_OK(service_->CreateBucket("bkt"));
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest m, service_->PutObject("bkt", "k", "secret"));
+  storage::MasterKeyring other;
+  ASSERT_OK(other.Add(1, storage::SecretKey::Generate()));  // same id, other bytes
+  DataPathDeps deps = deps_;
+  deps.keyring = &other;
+  ObjectReader reader(deps, nullptr);
+  std::string out;
+  EXPECT_THAT(reader.Read(m, 0, m.size(),
+                          [&](absl::string_view p) {
+                            out.append(p.data(), p.size());
+                            return absl::OkStatus();
+                          }),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_TRUE(out.empty());
+}
+
+}  // namespace
+}  // namespace tessera::services
