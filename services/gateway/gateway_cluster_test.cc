@@ -147,7 +147,6 @@ TEST(GatewayClusterTest, InlineObjectsNeverTouchNodes) {
 
 TEST(GatewayClusterTest, LargeStreamedObjectKeepsWriterMemoryBounded) {
   TestClusterOptions options = SmallStripes();
-  options.data.stripe_size = 1 << 20;  // 64 stripes rather than 1024 keeps the test quick
   options.data.max_stripes_in_flight = 3;
   TestCluster cluster(options);
   ASSERT_OK(cluster.status());
@@ -160,10 +159,10 @@ TEST(GatewayClusterTest, LargeStreamedObjectKeepsWriterMemoryBounded) {
     ASSERT_OK(writer->Write(absl::string_view(data).substr(pos, 1 << 20)));
   }
   ASSERT_OK_AND_ASSIGN(v1::ObjectManifest m, writer->Finish());
-  EXPECT_EQ(m.parts(0).stripes_size(), 64);
+  EXPECT_EQ(m.parts(0).stripes_size(), 1024);
   EXPECT_EQ(m.etag(), Md5Etag(data));
   // One plaintext stripe being filled plus 3 encoded stripes (1.5x plus padding) in flight.
-  const uint64_t bound = (1 << 20) + 3 * ((3 << 20) / 2 + 4096);
+  const uint64_t bound = kStripe + 3 * (kStripe * 3 / 2 + 4096);
   EXPECT_GT(writer->peak_buffered_bytes(), 0u);
   EXPECT_LE(writer->peak_buffered_bytes(), bound);
   // Read back streaming; the sink checks each piece in place instead of copying 64 MiB again.
@@ -178,7 +177,7 @@ TEST(GatewayClusterTest, LargeStreamedObjectKeepsWriterMemoryBounded) {
              }).status());
   EXPECT_EQ(pos, kSize);
   EXPECT_TRUE(equal);
-  EXPECT_EQ(pieces, 64);
+  EXPECT_EQ(pieces, 1024);
 }
 
 }  // namespace
