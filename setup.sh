@@ -10,7 +10,7 @@ PACKAGES=(
   librocksdb-dev libisal-dev libsodium-dev libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev libpugixml-dev
-  clang-format
+  clang-format clang libclang-rt-14-dev
 )
 
 SUDO=""

@@ -44,6 +44,10 @@ run_check "layering (api, base -> storage, p2p -> services)" python3 tests/layer
 run_check "clang-format" format_check
 run_pass "all tests" "" //...
 if [ "${1:-}" != "--quick" ]; then
+  # libFuzzer over request parsing, SigV4 canonicalisation, aws-chunked bodies and XML.
+  run_check "fuzzers (10 s each)" env FUZZ_OUT="$(mktemp -d)" tests/fuzz/run_fuzzers.sh 10
+fi
+if [ "${1:-}" != "--quick" ]; then
   sanitized=()
   for dir in base storage; do
     if [ -n "$(find "$dir" -name BUILD.bazel 2>/dev/null)" ]; then sanitized+=("//$dir/..."); fi
