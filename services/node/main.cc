@@ -19,9 +19,12 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/env.h"
 #include "base/logging.h"
+#include "p2p/auth/cluster_secret.h"
 #include "services/node/node_config.h"
 #include "services/node/node_server.h"
 
@@ -43,6 +46,36 @@ ABSL_FLAG(uint32_t, disk_threads, 4, "Threads doing store (disk) work.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, node_id/grpc_port/admin_port are written here (atomically) once serving.");
+ABSL_FLAG(std::string, cluster_secret_file, "",
+          "Cluster secret (64 hex chars, mode 0600); every RPC then needs a token. Required "
+          "unless --insecure_no_auth.");
+ABSL_FLAG(bool, insecure_no_auth, false,
+          "Development only: serve without authentication (anyone may read/write/delete).");
+ABSL_FLAG(std::string, generate_cluster_secret, "",
+          "Write a new random cluster secret to this path (mode 0600, never overwrites) and exit.");
+ABSL_FLAG(absl::Duration, auth_max_skew, absl::Minutes(5),
+          "Largest accepted clock difference for RPC tokens.");
+ABSL_FLAG(bool, membership, true, "Join the cluster's gossip membership.");
+ABSL_FLAG(std::string, gossip_listen, "0.0.0.0:7946",
+          "Numeric IPv4 ip:port for UDP gossip (port 0 = pick one).");
+ABSL_FLAG(std::string, gossip_advertise, "",
+          "Gossip ip:port peers should use (required with a 0.0.0.0 --gossip_listen).");
+ABSL_FLAG(std::string, seeds, "", "Comma-separated gossip host:port of existing members.");
+ABSL_FLAG(std::string, grpc_advertise, "",
+          "gRPC host:port published to the cluster (default: listen or gossip host + port).");
+ABSL_FLAG(absl::Duration, gossip_probe_interval, absl::Seconds(1), "SWIM probe interval.");
+ABSL_FLAG(absl::Duration, gossip_probe_timeout, absl::Milliseconds(300),
+          "Direct-probe timeout (< probe interval).");
+ABSL_FLAG(absl::Duration, gossip_suspicion_timeout, absl::Seconds(5),
+          "Time a suspect member has to refute before it is declared dead.");
+ABSL_FLAG(absl::Duration, gossip_sync_interval, absl::Seconds(10),
+          "Push-pull anti-entropy period.");
+ABSL_FLAG(absl::Duration, gossip_join_retry_interval, absl::Seconds(1),
+          "Seed retry period while no other member is known.");
+ABSL_FLAG(absl::Duration, capacity_refresh_interval, absl::Seconds(30),
+          "How often free bytes are re-read and re-published to the cluster.");
+ABSL_FLAG(absl::Duration, leave_wait, absl::Seconds(2),
+          "On SIGTERM, how long the leave announcement may spread (capped by --shutdown_grace).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "How long in-flight RPCs may run after SIGTERM before they are cancelled.");
 
@@ -61,7 +94,14 @@ void Usage() {
       "usage: tessera-node --data_dir=DIR [--listen=HOST:PORT] [--admin_listen=HOST:PORT]\n"
       "       [--site=S --isp=I --zone=Z --host=H] [--capacity_bytes=N] [--max_slice_bytes=N]\n"
       "       [--reserved_bytes=N] [--max_buffered_put_bytes=N] [--disk_threads=N]\n"
-      "       [--log_level=LEVEL] [--port_file=PATH] [--shutdown_grace=10s] [--config=FILE]\n");
+      "       [--log_level=LEVEL] [--port_file=PATH] [--shutdown_grace=10s] [--config=FILE]\n"
+      "       (--cluster_secret_file=PATH | --insecure_no_auth) [--auth_max_skew=5m]\n"
+      "       [--gossip_listen=IP:PORT] [--gossip_advertise=IP:PORT] [--seeds=H:P,H:P]\n"
+      "       [--grpc_advertise=H:P] [--gossip_probe_interval=1s] [--gossip_probe_timeout=300ms]\n"
+      "       [--gossip_suspicion_timeout=5s] [--gossip_sync_interval=10s]\n"
+      "       [--gossip_join_retry_interval=1s] [--capacity_refresh_interval=30s]\n"
+      "       [--leave_wait=2s] [--nomembership]\n"
+      "   or: tessera-node --generate_cluster_secret=PATH\n");
 }
 
 void SetFlag(absl::string_view name, absl::string_view value, absl::string_view origin) {
@@ -150,6 +190,22 @@ NodeOptions OptionsFromFlags() {
   o.reserved_bytes = absl::GetFlag(FLAGS_reserved_bytes);
   o.max_buffered_put_bytes = absl::GetFlag(FLAGS_max_buffered_put_bytes);
   o.disk_threads = absl::GetFlag(FLAGS_disk_threads);
+  o.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
+  o.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
+  o.auth_max_skew = absl::GetFlag(FLAGS_auth_max_skew);
+  o.enable_membership = absl::GetFlag(FLAGS_membership);
+  o.gossip_listen = absl::GetFlag(FLAGS_gossip_listen);
+  o.gossip_advertise = absl::GetFlag(FLAGS_gossip_advertise);
+  o.seeds = absl::StrSplit(absl::GetFlag(FLAGS_seeds), ',', absl::SkipWhitespace());
+  o.grpc_advertise = absl::GetFlag(FLAGS_grpc_advertise);
+  o.gossip.probe_interval = absl::GetFlag(FLAGS_gossip_probe_interval);
+  o.gossip.probe_timeout = absl::GetFlag(FLAGS_gossip_probe_timeout);
+  o.gossip.suspicion_timeout = absl::GetFlag(FLAGS_gossip_suspicion_timeout);
+  o.gossip.sync_interval = absl::GetFlag(FLAGS_gossip_sync_interval);
+  o.gossip.join_retry_interval = absl::GetFlag(FLAGS_gossip_join_retry_interval);
+  o.gossip.random_seed = static_cast<uint64_t>(::getpid()) ^ absl::ToUnixNanos(absl::Now());
+  o.capacity_refresh_interval = absl::GetFlag(FLAGS_capacity_refresh_interval);
+  o.leave_wait = absl::GetFlag(FLAGS_leave_wait);
   return o;
 }
 
@@ -167,7 +223,26 @@ int Main(int argc, char** argv) {
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
   SetLogLevel(*level);
+  if (const std::string path = absl::GetFlag(FLAGS_generate_cluster_secret); !path.empty()) {
+    if (absl::Status s = p2p::ClusterSecret::Generate(path); !s.ok()) {
+      std::fprintf(stderr, "tessera-node: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    std::printf("tessera-node: wrote a new cluster secret to %s (mode 0600)\n", path.c_str());
+    return 0;
+  }
   NodeOptions options = OptionsFromFlags();
+  if (options.cluster_secret_file.empty() && !options.insecure_no_auth) {
+    BadConfig(
+        "--cluster_secret_file is required (create one with --generate_cluster_secret=PATH;"
+        " --insecure_no_auth for development only)");
+  }
+  if (options.insecure_no_auth) {
+    std::fprintf(stderr,
+                 "tessera-node: WARNING: --insecure_no_auth: RPCs are NOT authenticated; anyone "
+                 "who can reach the gRPC port can read, write and delete slices. Development "
+                 "only.\n");
+  }
   if (absl::Status s = options.Validate(); !s.ok()) BadConfig(s.message());
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (grace < absl::ZeroDuration()) BadConfig("--shutdown_grace must not be negative");

@@ -26,6 +26,13 @@ absl::StatusOr<std::unique_ptr<NodeMetrics>> NodeMetrics::Create(Registry* regis
                                    "Slice payload bytes sent, by method.", {"method"});
   if (!sent.ok()) return sent.status();
   m->sent_ = *sent;
+  auto auth_failures = registry->AddCounter(
+      "tessera_node_auth_failures_total",
+      "Calls refused with UNAUTHENTICATED, by method and reason (missing, malformed, bad_mac, "
+      "expired).",
+      {"method", "reason"});
+  if (!auth_failures.ok()) return auth_failures.status();
+  m->auth_failures_ = *auth_failures;
   struct {
     const char* name;
     const char* help;
@@ -62,6 +69,10 @@ void NodeMetrics::UpdateStore(const storage::StoreStats& stats, uint64_t put_buf
   used_->Set(static_cast<double>(stats.used_bytes));
   slices_->Set(static_cast<double>(stats.slice_count));
   buffered_->Set(static_cast<double>(put_buffered_bytes));
+}
+
+void NodeMetrics::OnAuthFailure(absl::string_view method, absl::string_view reason) {
+  auth_failures_->WithLabels({std::string(method), std::string(reason)}).Increment();
 }
 
 }  // namespace tessera::services

@@ -7,6 +7,7 @@
 //   tessera_node_store_capacity_bytes / _free_bytes / _used_bytes / tessera_node_store_slices
 //                                                      gauges, refreshed by UpdateStore()
 //   tessera_node_put_buffered_bytes                    gauge, bytes held by open PutSlice streams
+//   tessera_node_auth_failures_total{method,reason}    counter, calls refused for their token
 //
 // Thread-safety: thread-safe.
 #pragma once
@@ -28,6 +29,7 @@ class NodeMetrics final : public RpcObserver {
 
   void OnRpcDone(absl::string_view method, absl::StatusCode code, absl::Duration latency,
                  uint64_t bytes_in, uint64_t bytes_out) override;
+  void OnAuthFailure(absl::string_view method, absl::string_view reason) override;
   void UpdateStore(const storage::StoreStats& stats, uint64_t put_buffered_bytes);
 
  private:
@@ -36,6 +38,7 @@ class NodeMetrics final : public RpcObserver {
   HistogramFamily* latency_ = nullptr;
   CounterFamily* received_ = nullptr;
   CounterFamily* sent_ = nullptr;
+  CounterFamily* auth_failures_ = nullptr;
   Gauge* capacity_ = nullptr;
   Gauge* free_ = nullptr;
   Gauge* used_ = nullptr;

@@ -1,11 +1,18 @@
 #include "services/node/node_server.h"
 
+#include <thread>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "base/logging.h"
 #include "grpcpp/grpcpp.h"
+#include "p2p/auth/cluster_auth.h"
+#include "p2p/auth/cluster_secret.h"
 #include "p2p/identity/node_identity.h"
+#include "p2p/membership/membership_service.h"
 #include "services/common/admin_server.h"
 #include "services/common/host_port.h"
 #include "services/node/bounded_executor.h"
@@ -15,6 +22,14 @@
 #include "storage/store/slice_store.h"
 
 namespace tessera::services {
+
+namespace {
+
+bool IsWildcardHost(const std::string& host) {
+  return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+}
+
+}  // namespace
 
 absl::Status NodeOptions::Validate() const {
   if (data_dir.empty()) return absl::InvalidArgumentError("data_dir is required");
@@ -38,6 +53,46 @@ absl::Status NodeOptions::Validate() const {
     return absl::InvalidArgumentError("disk_threads must be in 1..256");
   }
   if (max_queued_tasks == 0) return absl::InvalidArgumentError("max_queued_tasks must be > 0");
+  if (!cluster_secret_file.empty() && insecure_no_auth) {
+    return absl::InvalidArgumentError(
+        "cluster_secret_file and insecure_no_auth are mutually exclusive");
+  }
+  if (auth_max_skew <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("auth_max_skew must be > 0");
+  }
+  if (enable_membership) {
+    if (auto hp = ParseHostPort(gossip_listen); !hp.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("gossip_listen: ", hp.status().message()));
+    }
+    if (gossip_advertise.empty() && IsWildcardHost(ParseHostPort(gossip_listen)->host)) {
+      return absl::InvalidArgumentError(
+          "gossip_advertise is required when gossip_listen is a wildcard address");
+    }
+    if (!gossip_advertise.empty()) {
+      if (auto hp = ParseHostPort(gossip_advertise); !hp.ok() || hp->port == 0) {
+        return absl::InvalidArgumentError("gossip_advertise must be host:port with a port");
+      }
+    }
+    if (!grpc_advertise.empty()) {
+      if (auto hp = ParseHostPort(grpc_advertise); !hp.ok() || hp->port == 0) {
+        return absl::InvalidArgumentError("grpc_advertise must be host:port with a port");
+      }
+    }
+    for (const std::string& seed : seeds) {
+      if (auto hp = ParseHostPort(seed); !hp.ok() || hp->port == 0) {
+        return absl::InvalidArgumentError(absl::StrCat("seeds: bad address \"", seed, "\""));
+      }
+    }
+    if (absl::Status s = gossip.Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("gossip: ", s.message()));
+    }
+    if (capacity_refresh_interval <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("capacity_refresh_interval must be > 0");
+    }
+    if (leave_wait < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("leave_wait must not be negative");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -70,6 +125,23 @@ class NodeServer::Impl {
         .Field("missing_files", report.missing_files)
         .Field("temp_files", report.temp_files);
 
+    if (!options_.cluster_secret_file.empty()) {
+      absl::StatusOr<p2p::ClusterSecret> secret =
+          p2p::ClusterSecret::Load(options_.cluster_secret_file);
+      if (!secret.ok()) return secret.status();
+      p2p::ClusterAuthOptions auth_options;
+      auth_options.caller_id = identity_->node_id();
+      auth_options.max_skew = options_.auth_max_skew;
+      auto auth = p2p::ClusterAuth::Create(*secret, auth_options);
+      if (!auth.ok()) return auth.status();
+      auth_ = *std::move(auth);
+    } else {
+      TESSERA_LOG(WARNING, "node_auth_disabled")
+          .Field("detail",
+                 "NO AUTHENTICATION: any host that reaches the gRPC port can read, write and "
+                 "delete slices. Use a cluster secret file outside development.");
+    }
+
     auto metrics = NodeMetrics::Create(registry);
     if (!metrics.ok()) return metrics.status();
     metrics_ = *std::move(metrics);
@@ -85,7 +157,9 @@ class NodeServer::Impl {
     description.version = kNodeVersion;
     core_ = std::make_unique<SliceServiceCore>(store_.get(), service_options, description);
     executor_ = std::make_unique<BoundedExecutor>(options_.disk_threads, options_.max_queued_tasks);
-    service_ = std::make_unique<SliceServiceImpl>(core_.get(), executor_.get(), metrics_.get());
+    service_ = std::make_unique<SliceServiceImpl>(
+        core_.get(), executor_.get(), metrics_.get(), auth_.get(),
+        [this]() -> std::shared_ptr<const p2p::MembershipView> { return MembershipView(); });
 
     AdminServerOptions admin_options;
     admin_options.listen = options_.admin_listen;
@@ -111,7 +185,77 @@ class NodeServer::Impl {
     }
     port_ = static_cast<uint16_t>(port);
     admin_->SetHealth(Health::kServing);
+    if (options_.enable_membership) {
+      if (absl::Status s = StartMembership(); !s.ok()) return s;
+    }
     return absl::OkStatus();
+  }
+
+  absl::Status StartMembership() {
+    p2p::MembershipServiceOptions m;
+    m.gossip_listen = options_.gossip_listen;
+    m.advertise_address = options_.gossip_advertise;
+    m.seeds = options_.seeds;
+    m.protocol = options_.gossip;
+    m.location = {options_.location.site(), options_.location.isp(), options_.location.zone(),
+                  options_.location.host()};
+    const storage::StoreStats stats = store_->Stats();
+    m.capacity_bytes = stats.capacity_bytes;
+    m.free_bytes = stats.free_bytes;
+    published_free_ = stats.free_bytes;
+    published_capacity_ = stats.capacity_bytes;
+    if (!options_.grpc_advertise.empty()) {
+      m.grpc_address = options_.grpc_advertise;
+    } else {
+      std::string host = ParseHostPort(options_.listen)->host;
+      if (IsWildcardHost(host)) {
+        const std::string gossip =
+            options_.gossip_advertise.empty() ? options_.gossip_listen : options_.gossip_advertise;
+        host = ParseHostPort(gossip)->host;
+      }
+      if (IsWildcardHost(host)) {
+        return absl::InvalidArgumentError(
+            "cannot tell which gRPC address to publish: set grpc_advertise (or gossip_advertise) "
+            "when listen and gossip_listen are wildcard addresses");
+      }
+      m.grpc_address = FormatHostPort(host, port_);
+    }
+    if (absl::Status s = m.Validate(); !s.ok()) return s;
+    auto membership = p2p::MembershipService::Start(std::move(m), identity_.get());
+    if (!membership.ok()) return membership.status();
+    std::shared_ptr<p2p::MembershipService> service(std::move(*membership));
+    {
+      absl::MutexLock lock(&membership_mu_);
+      membership_ = service;
+    }
+    TESSERA_LOG(INFO, "membership_started")
+        .Field("gossip_address", service->gossip_address())
+        .Field("seeds", options_.seeds.size());
+    refresher_ = std::thread([this, service] { RefreshCapacityLoop(service.get()); });
+    return absl::OkStatus();
+  }
+
+  // Re-publishes capacity/free bytes when they moved by more than 1 % of capacity (or 64 MiB,
+  // whichever is smaller), so the cluster sees fresh numbers without a new incarnation per put.
+  void RefreshCapacityLoop(p2p::MembershipService* membership) {
+    while (!stop_refresh_.WaitForNotificationWithTimeout(options_.capacity_refresh_interval)) {
+      const storage::StoreStats stats = store_->Stats();
+      const uint64_t threshold = std::min<uint64_t>(stats.capacity_bytes / 100, 64ull << 20);
+      const uint64_t delta = stats.free_bytes > published_free_
+                                 ? stats.free_bytes - published_free_
+                                 : published_free_ - stats.free_bytes;
+      if (stats.capacity_bytes != published_capacity_ || delta > threshold) {
+        membership->SetCapacity(stats.capacity_bytes, stats.free_bytes);
+        published_capacity_ = stats.capacity_bytes;
+        published_free_ = stats.free_bytes;
+      }
+    }
+  }
+
+  std::shared_ptr<const p2p::MembershipView> MembershipView() {
+    absl::MutexLock lock(&membership_mu_);
+    if (membership_ == nullptr) return nullptr;
+    return membership_->view();
   }
 
   void Shutdown(absl::Duration grace) {
@@ -119,12 +263,31 @@ class NodeServer::Impl {
     if (shut_down_) return;
     shut_down_ = true;
     if (admin_ != nullptr) admin_->SetHealth(Health::kStopping);
+    std::shared_ptr<p2p::MembershipService> membership;
+    {
+      absl::MutexLock lock(&membership_mu_);
+      membership = membership_;
+    }
+    const absl::Time leave_start = absl::Now();
+    if (refresher_.joinable()) {
+      stop_refresh_.Notify();
+      refresher_.join();
+    }
+    // Tell the cluster first, so gateways stop choosing this node while its RPCs drain.
+    if (membership != nullptr) membership->SetState(p2p::MemberState::kLeft);
     if (server_ != nullptr) {
       // Stops accepting at once; in-flight calls get until the deadline, then are cancelled.
       // Reactors still queued on the executor finish their calls, as it keeps running here.
       server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
       server_->Wait();
       TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "rpcs_drained");
+    }
+    if (membership != nullptr) {
+      const absl::Duration wait = std::min(options_.leave_wait, grace);
+      const absl::Duration left = wait - (absl::Now() - leave_start);
+      if (left > absl::ZeroDuration()) absl::SleepFor(left);
+      membership->Stop();
+      TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "membership_left");
     }
     if (executor_ != nullptr) executor_->Shutdown();
     // The admin server's /metrics reads the store: stop it before the store goes away.
@@ -139,6 +302,13 @@ class NodeServer::Impl {
 
   NodeOptions options_;
   std::unique_ptr<p2p::NodeIdentity> identity_;
+  std::unique_ptr<p2p::ClusterAuth> auth_;
+  mutable absl::Mutex membership_mu_;
+  std::shared_ptr<p2p::MembershipService> membership_ ABSL_GUARDED_BY(membership_mu_);
+  std::thread refresher_;
+  absl::Notification stop_refresh_;
+  uint64_t published_free_ = 0;      // refresher thread only (after start)
+  uint64_t published_capacity_ = 0;  // refresher thread only (after start)
   std::unique_ptr<storage::SliceStore> store_;
   std::unique_ptr<NodeMetrics> metrics_;
   std::unique_ptr<SliceServiceCore> core_;
@@ -167,5 +337,12 @@ uint16_t NodeServer::port() const { return impl_->port_; }
 uint16_t NodeServer::admin_port() const { return impl_->admin_->port(); }
 const std::string& NodeServer::node_id() const { return impl_->identity_->node_id(); }
 void NodeServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
+std::shared_ptr<const p2p::MembershipView> NodeServer::membership_view() const {
+  return impl_->MembershipView();
+}
+std::string NodeServer::gossip_address() const {
+  absl::MutexLock lock(&impl_->membership_mu_);
+  return impl_->membership_ != nullptr ? impl_->membership_->gossip_address() : "";
+}
 
 }  // namespace tessera::services

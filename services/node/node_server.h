@@ -6,9 +6,18 @@
 //   <data_dir>/index/     RocksDB slice index and store metadata
 //   <data_dir>/slices/    slice files
 //
-// Lifecycle: Start() opens everything and serves; /healthz turns 200 once the gRPC server is up.
-// Shutdown(grace): /healthz 503, stop accepting RPCs, let in-flight RPCs finish for up to
-// `grace` (then cancel them), drain the disk executor, close the store, stop the admin server.
+// Lifecycle: Start() opens everything and serves; /healthz turns 200 once the gRPC server is up;
+// then the node joins the cluster (p2p MembershipService over UDP, through `seeds`), publishing
+// its gRPC address, location, capacity and free bytes (refreshed every
+// capacity_refresh_interval from the store's Stats).
+// Shutdown(grace): /healthz 503, announce kLeft to the cluster, stop accepting RPCs, let
+// in-flight RPCs finish for up to `grace` (then cancel them), give the leave up to `leave_wait`
+// (never more than `grace`) to spread, stop gossiping, drain the disk executor, close the store,
+// stop the admin server.
+//
+// Authentication: with cluster_secret_file every RPC needs a valid x-tessera-auth token
+// (p2p/auth/cluster_auth.h); with neither it nor insecure_no_auth, the node still starts but
+// trusts every caller and logs a warning (tessera-node itself refuses to start that way).
 //
 // Thread-safety: all methods are thread-safe.
 #pragma once
@@ -16,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -24,6 +34,8 @@
 #include "api/node.pb.h"
 #include "base/env.h"
 #include "base/metrics.h"
+#include "p2p/membership/membership_view.h"
+#include "p2p/membership/protocol.h"
 
 namespace tessera::services {
 
@@ -50,6 +62,33 @@ struct NodeOptions {
   // Threads doing store (disk) work, and how many tasks may wait for them.
   size_t disk_threads = 4;
   size_t max_queued_tasks = 1024;
+
+  // --- Authentication (docs/design/security.md) ---
+  // Cluster secret file (p2p/auth/cluster_secret.h); every RPC then needs a token.
+  std::string cluster_secret_file;
+  // Explicitly run without authentication (development only). Exclusive with the above.
+  bool insecure_no_auth = false;
+  // Accepted clock difference for tokens.
+  absl::Duration auth_max_skew = absl::Minutes(5);
+
+  // --- Cluster membership (docs/design/membership.md) ---
+  bool enable_membership = true;
+  // Numeric IPv4 ip:port for the UDP gossip socket; port 0 picks one. Default 127.0.0.1:0.
+  std::string gossip_listen = "127.0.0.1:0";
+  // Gossip address peers use; empty = the bound address (required with a 0.0.0.0 listen).
+  std::string gossip_advertise;
+  // Gossip addresses of existing members; empty for the first node.
+  std::vector<std::string> seeds;
+  // gRPC host:port published to the cluster; empty = the --listen host (or, if that is a
+  // wildcard, the gossip advertise host) with the bound gRPC port.
+  std::string grpc_advertise;
+  // Protocol timing (probe_interval, suspicion_timeout, ...).
+  p2p::MembershipOptions gossip;
+  // How often free bytes are re-read from the store and, if changed, re-published.
+  absl::Duration capacity_refresh_interval = absl::Seconds(30);
+  // On Shutdown, how long the kLeft record may spread before gossip stops (capped by grace).
+  absl::Duration leave_wait = absl::Seconds(2);
+
   // Metrics registry; null = Registry::Default(). Not owned.
   Registry* registry = nullptr;
   // File-system seam; null = Env::Default(). Not owned.
@@ -72,6 +111,10 @@ class NodeServer {
   uint16_t port() const;
   uint16_t admin_port() const;
   const std::string& node_id() const;
+  // The current membership snapshot; null when membership is disabled.
+  std::shared_ptr<const p2p::MembershipView> membership_view() const;
+  // The advertised gossip address ("" when membership is disabled).
+  std::string gossip_address() const;
 
   // See the file comment. Idempotent; later calls return at once.
   void Shutdown(absl::Duration grace);

@@ -3,7 +3,10 @@
 // store unchanged.
 #include "services/node/node_server.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,9 +14,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "base/env.h"
+#include "base/fake_clock.h"
 #include "base/metrics.h"
 #include "gtest/gtest.h"
+#include "p2p/auth/cluster_auth.h"
+#include "p2p/auth/cluster_secret.h"
 #include "services/node/node_test_util.h"
 #include "storage/slice/crc32c.h"
 
@@ -38,7 +45,22 @@ class NodeServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = FreshDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    secret_file_ = dir_ + ".secret";
+    ASSERT_TRUE(p2p::ClusterSecret::Generate(secret_file_).ok());
+    auto auth = p2p::ClusterAuth::FromSecretFile(secret_file_, "test-gateway");
+    ASSERT_TRUE(auth.ok()) << auth.status();
+    auth_ = *std::move(auth);
     StartNode();
+  }
+
+  static void FastGossip(NodeOptions* options) {
+    options->gossip_listen = "127.0.0.1:0";
+    options->gossip.probe_interval = absl::Milliseconds(100);
+    options->gossip.probe_timeout = absl::Milliseconds(40);
+    options->gossip.suspicion_timeout = absl::Milliseconds(600);
+    options->gossip.join_retry_interval = absl::Milliseconds(100);
+    options->gossip.sync_interval = absl::Milliseconds(500);
+    options->leave_wait = absl::Milliseconds(500);
   }
 
   void StartNode() {
@@ -56,14 +78,18 @@ class NodeServerTest : public ::testing::Test {
     options.location.set_host("host-d");
     registry_ = std::make_unique<Registry>();
     options.registry = registry_.get();
+    options.cluster_secret_file = secret_file_;
+    FastGossip(&options);
     auto node = NodeServer::Start(options);
     ASSERT_TRUE(node.ok()) << node.status();
     node_ = *std::move(node);
-    stub_ = testing::NewStub(node_->port());
+    stub_ = testing::NewStub(node_->port(), auth_);
+    raw_stub_ = testing::NewStub(node_->port());
   }
 
   void Restart() {
     stub_.reset();
+    raw_stub_.reset();
     node_->Shutdown(absl::Seconds(5));
     node_.reset();
     StartNode();
@@ -118,9 +144,12 @@ class NodeServerTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string secret_file_;
+  std::shared_ptr<p2p::ClusterAuth> auth_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<NodeServer> node_;
-  std::unique_ptr<v1::SliceService::Stub> stub_;
+  std::unique_ptr<v1::SliceService::Stub> stub_;      // authenticated
+  std::unique_ptr<v1::SliceService::Stub> raw_stub_;  // no token unless a test adds one
 };
 
 TEST_F(NodeServerTest, NodeInfoReportsIdentityAndLocation) {
@@ -346,6 +375,230 @@ TEST_F(NodeServerTest, ShutdownStopsServingAndIsIdempotent) {
             grpc::StatusCode::UNAVAILABLE);
 }
 
+// One way a caller can get the token wrong.
+struct BadCaller {
+  const char* name;
+  // Adds (or not) a token to a context for the call of `method`.
+  std::function<void(grpc::ClientContext*, const char* method)> prepare;
+};
+
+TEST_F(NodeServerTest, StrangersCannotWriteDeleteOrReadAndTheStoreIsUnchanged) {
+  const std::string data = TestBytes(70000, 40);
+  ASSERT_TRUE(PutSlice(stub_.get(), TestId(40), data).ok());  // a valid token works
+
+  absl::StatusOr<p2p::ClusterSecret> other = p2p::ClusterSecret::Random();
+  ASSERT_TRUE(other.ok());
+  p2p::ClusterAuthOptions other_options;
+  other_options.caller_id = "stranger";
+  auto stranger = p2p::ClusterAuth::Create(*other, other_options);
+  ASSERT_TRUE(stranger.ok());
+  FakeClock past(absl::Now() - absl::Minutes(6));
+  absl::StatusOr<p2p::ClusterSecret> right = p2p::ClusterSecret::Load(secret_file_);
+  ASSERT_TRUE(right.ok());
+  p2p::ClusterAuthOptions old_options;
+  old_options.caller_id = "test-gateway";
+  old_options.clock = &past;
+  auto old_auth = p2p::ClusterAuth::Create(*right, old_options);
+  ASSERT_TRUE(old_auth.ok());
+  const p2p::ClusterAuth* good = auth_.get();
+  const p2p::ClusterAuth* wrong_secret = stranger->get();
+  const p2p::ClusterAuth* expired = old_auth->get();
+
+  const std::vector<BadCaller> callers = {
+      {"no token", [](grpc::ClientContext*, const char*) {}},
+      {"garbage token",
+       [](grpc::ClientContext* c, const char*) { c->AddMetadata(p2p::kAuthMetadataKey, "t1.x"); }},
+      {"wrong secret",
+       [wrong_secret](grpc::ClientContext* c, const char* m) { wrong_secret->Attach(c, m); }},
+      {"expired", [expired](grpc::ClientContext* c, const char* m) { expired->Attach(c, m); }},
+      {"other method",
+       [good](grpc::ClientContext* c, const char* m) {
+         good->Attach(c, std::string(m) == p2p::kNodeInfoMethod ? p2p::kGetSliceMethod
+                                                                : p2p::kNodeInfoMethod);
+       }},
+  };
+  for (const BadCaller& bad : callers) {
+    SCOPED_TRACE(bad.name);
+    PutParams put;
+    put.prepare = [&](grpc::ClientContext* c) { bad.prepare(c, p2p::kPutSliceMethod); };
+    EXPECT_EQ(PutSlice(raw_stub_.get(), TestId(41), TestBytes(1000, 41), put).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    // Overwriting attempt with different bytes under an existing id: refused before the store.
+    EXPECT_EQ(PutSlice(raw_stub_.get(), TestId(40), TestBytes(70000, 99), put).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    testing::GetResult got =
+        GetSlice(raw_stub_.get(), TestId(40), 0, 0,
+                 [&](grpc::ClientContext* c) { bad.prepare(c, p2p::kGetSliceMethod); });
+    EXPECT_EQ(got.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_TRUE(got.data.empty());
+    EXPECT_EQ(got.messages, 0);
+    {
+      grpc::ClientContext c;
+      bad.prepare(&c, p2p::kDeleteSliceMethod);
+      v1::DeleteSliceRequest req;
+      *req.mutable_id() = TestId(40);
+      v1::DeleteSliceResponse resp;
+      EXPECT_EQ(raw_stub_->DeleteSlice(&c, req, &resp).error_code(),
+                grpc::StatusCode::UNAUTHENTICATED);
+    }
+    {
+      grpc::ClientContext c;
+      bad.prepare(&c, p2p::kStatSliceMethod);
+      v1::StatSliceRequest req;
+      *req.mutable_id() = TestId(40);
+      v1::StatSliceResponse resp;
+      EXPECT_EQ(raw_stub_->StatSlice(&c, req, &resp).error_code(),
+                grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_FALSE(resp.has_info());
+    }
+    {
+      grpc::ClientContext c;
+      bad.prepare(&c, p2p::kListSlicesMethod);
+      v1::ListSlicesResponse resp;
+      EXPECT_EQ(raw_stub_->ListSlices(&c, v1::ListSlicesRequest(), &resp).error_code(),
+                grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_EQ(resp.slices_size(), 0);
+    }
+    {
+      grpc::ClientContext c;
+      bad.prepare(&c, p2p::kNodeInfoMethod);
+      v1::NodeInfoResponse resp;
+      EXPECT_EQ(raw_stub_->NodeInfo(&c, v1::NodeInfoRequest(), &resp).error_code(),
+                grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_TRUE(resp.node_id().empty());
+    }
+    {
+      grpc::ClientContext c;
+      bad.prepare(&c, p2p::kClusterMembersMethod);
+      v1::ClusterMembersResponse resp;
+      EXPECT_EQ(raw_stub_->ClusterMembers(&c, v1::ClusterMembersRequest(), &resp).error_code(),
+                grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_EQ(resp.members_size(), 0);
+    }
+  }
+  // Nothing changed: the one slice is there, byte-exact; the refused puts stored nothing.
+  EXPECT_EQ(GetSlice(stub_.get(), TestId(40)).data, data);
+  EXPECT_EQ(Stat(TestId(41)).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ListAll(100).size(), 1u);
+  EXPECT_EQ(Info().slice_count(), 1u);
+  // Per-call attach works as well as the interceptor channel.
+  {
+    grpc::ClientContext c;
+    good->Attach(&c, p2p::kStatSliceMethod);
+    v1::StatSliceRequest req;
+    *req.mutable_id() = TestId(40);
+    v1::StatSliceResponse resp;
+    EXPECT_TRUE(raw_stub_->StatSlice(&c, req, &resp).ok());
+    EXPECT_EQ(resp.info().length(), data.size());
+  }
+  const std::string text = registry_->Serialize();
+  EXPECT_TRUE(absl::StrContains(
+      text, "tessera_node_auth_failures_total{method=\"PutSlice\",reason=\"missing\"} 2"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "tessera_node_auth_failures_total{method=\"DeleteSlice\",reason=\"bad_mac\"} 2"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "tessera_node_auth_failures_total{method=\"GetSlice\",reason=\"expired\"} 1"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "tessera_node_rpcs_total{method=\"PutSlice\",code=\"UNAUTHENTICATED\"} 10"))
+      << text;
+}
+
+TEST_F(NodeServerTest, StartFailsOnAMissingOrOpenSecretFile) {
+  NodeOptions options;
+  options.data_dir = dir_ + "_other";
+  options.listen = "127.0.0.1:0";
+  options.admin_listen = "127.0.0.1:0";
+  options.reserved_bytes = 0;
+  options.cluster_secret_file = dir_ + ".no-such-secret";
+  Registry registry;
+  options.registry = &registry;
+  EXPECT_EQ(NodeServer::Start(options).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_EQ(::chmod(secret_file_.c_str(), 0644), 0);
+  options.cluster_secret_file = secret_file_;
+  EXPECT_EQ(NodeServer::Start(options).status().code(), absl::StatusCode::kPermissionDenied);
+  options.insecure_no_auth = true;
+  EXPECT_EQ(NodeServer::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Waits (up to 20 s, polling) until `node` reports `alive` alive members out of `known`.
+bool WaitForMembers(v1::SliceService::Stub* stub, int known, int alive,
+                    v1::ClusterMembersResponse* last) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    grpc::ClientContext ctx;
+    v1::ClusterMembersResponse resp;
+    if (stub->ClusterMembers(&ctx, v1::ClusterMembersRequest(), &resp).ok()) {
+      int n = 0;
+      for (const auto& m : resp.members()) {
+        if (m.liveness() == v1::ClusterMember::LIVENESS_ALIVE) ++n;
+      }
+      *last = resp;
+      if (resp.members_size() == known && n == alive) return true;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+TEST_F(NodeServerTest, NodesJoinThroughSeedsAndReportTheClusterAndALeave) {
+  std::vector<std::unique_ptr<NodeServer>> peers;
+  std::vector<std::unique_ptr<Registry>> registries;
+  for (int i = 0; i < 2; ++i) {
+    NodeOptions options;
+    options.data_dir = absl::StrCat(dir_, "_peer", i);
+    options.listen = "127.0.0.1:0";
+    options.admin_listen = "127.0.0.1:0";
+    options.reserved_bytes = 0;
+    options.location.set_site(absl::StrCat("site-", i));
+    options.cluster_secret_file = secret_file_;
+    FastGossip(&options);
+    // Peer 0 knows the first node; peer 1 knows only peer 0.
+    options.seeds = {i == 0 ? node_->gossip_address() : peers[0]->gossip_address()};
+    registries.push_back(std::make_unique<Registry>());
+    options.registry = registries.back().get();
+    auto peer = NodeServer::Start(options);
+    ASSERT_TRUE(peer.ok()) << peer.status();
+    peers.push_back(*std::move(peer));
+  }
+  v1::ClusterMembersResponse view;
+  ASSERT_TRUE(WaitForMembers(stub_.get(), 3, 3, &view)) << view.DebugString();
+  EXPECT_EQ(view.self_node_id(), node_->node_id());
+  for (const auto& m : view.members()) {
+    const NodeServer* owner = m.node_id() == node_->node_id() ? node_.get() : nullptr;
+    for (const auto& p : peers) {
+      if (p->node_id() == m.node_id()) owner = p.get();
+    }
+    ASSERT_NE(owner, nullptr) << m.node_id();
+    EXPECT_EQ(m.grpc_address(), absl::StrCat("127.0.0.1:", owner->port()));
+    EXPECT_EQ(m.gossip_address(), owner->gossip_address());
+    EXPECT_EQ(m.is_self(), owner == node_.get());
+    EXPECT_EQ(m.state(), v1::ClusterMember::STATE_ALIVE);
+    EXPECT_GT(m.capacity_bytes(), 0u);
+    EXPECT_GT(m.free_bytes(), 0u);
+    EXPECT_GT(m.incarnation(), 0u);
+    EXPECT_EQ(m.public_key().size(), 32u);
+  }
+  EXPECT_EQ(Info().members_alive(), 3u);
+  EXPECT_EQ(Info().members_known(), 3u);
+  // The last peer learns everything too (it only knew peer 0).
+  auto last_stub = testing::NewStub(peers[1]->port(), auth_);
+  ASSERT_TRUE(WaitForMembers(last_stub.get(), 3, 3, &view)) << view.DebugString();
+
+  // A graceful shutdown announces the leave: the others stop counting it as alive.
+  const std::string leaving = peers[1]->node_id();
+  last_stub.reset();
+  peers[1]->Shutdown(absl::Seconds(2));
+  ASSERT_TRUE(WaitForMembers(stub_.get(), 3, 2, &view)) << view.DebugString();
+  for (const auto& m : view.members()) {
+    if (m.node_id() == leaving) {
+      EXPECT_NE(m.liveness(), v1::ClusterMember::LIVENESS_ALIVE);
+    }
+  }
+}
+
 TEST(NodeOptionsTest, ValidateNamesTheField) {
   NodeOptions o;
   EXPECT_TRUE(absl::StrContains(o.Validate().message(), "data_dir"));
@@ -359,6 +612,20 @@ TEST(NodeOptionsTest, ValidateNamesTheField) {
   o.max_slice_bytes = 1 << 20;
   o.capacity_bytes = 10;
   EXPECT_TRUE(absl::StrContains(o.Validate().message(), "capacity_bytes"));
+  o.capacity_bytes = 0;
+  o.insecure_no_auth = true;
+  o.cluster_secret_file = "/s";
+  EXPECT_TRUE(absl::StrContains(o.Validate().message(), "insecure_no_auth"));
+  o.insecure_no_auth = false;
+  o.gossip_listen = "0.0.0.0:7946";
+  EXPECT_TRUE(absl::StrContains(o.Validate().message(), "gossip_advertise"));
+  o.gossip_advertise = "10.0.0.1:7946";
+  EXPECT_TRUE(o.Validate().ok());
+  o.seeds = {"nohostport"};
+  EXPECT_TRUE(absl::StrContains(o.Validate().message(), "seeds"));
+  o.seeds = {};
+  o.gossip.probe_timeout = absl::Seconds(5);
+  EXPECT_TRUE(absl::StrContains(o.Validate().message(), "gossip"));
 }
 
 }  // namespace

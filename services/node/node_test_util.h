@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/time/time.h"
 #include "api/node.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "p2p/auth/cluster_auth.h"
 #include "storage/slice/crc32c.h"
 
 namespace tessera::services::testing {
@@ -40,11 +42,19 @@ inline v1::SliceId TestId(uint64_t n) {
   return id;
 }
 
-inline std::unique_ptr<v1::SliceService::Stub> NewStub(uint16_t port) {
-  auto channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  return v1::SliceService::NewStub(channel);
+// A stub for 127.0.0.1:port; with `auth`, every call carries a token (p2p/auth).
+inline std::unique_ptr<v1::SliceService::Stub> NewStub(
+    uint16_t port, std::shared_ptr<const p2p::ClusterAuth> auth = nullptr) {
+  const std::string target = absl::StrCat("127.0.0.1:", port);
+  if (auth != nullptr) {
+    return v1::SliceService::NewStub(p2p::CreateAuthenticatedChannel(
+        target, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), std::move(auth)));
+  }
+  return v1::SliceService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
 }
+
+// Adjusts a context before the call starts (e.g. adds a hand-made x-tessera-auth token).
+using PrepareContext = std::function<void(grpc::ClientContext*)>;
 
 struct PutParams {
   size_t chunk = 1 << 20;
@@ -52,12 +62,14 @@ struct PutParams {
   std::optional<uint32_t> crc32c = std::nullopt;           // default: the right one
   size_t send_bytes = SIZE_MAX;                            // send only a prefix (truncated stream)
   absl::Duration deadline = absl::Seconds(30);
+  PrepareContext prepare = nullptr;
 };
 
 inline grpc::Status PutSlice(v1::SliceService::Stub* stub, const v1::SliceId& id,
                              const std::string& data, const PutParams& p = {}) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(p.deadline));
+  if (p.prepare) p.prepare(&ctx);
   v1::PutSliceResponse response;
   auto writer = stub->PutSlice(&ctx, &response);
   const size_t send = std::min(p.send_bytes, data.size());
@@ -88,9 +100,10 @@ struct GetResult {
 };
 
 inline GetResult GetSlice(v1::SliceService::Stub* stub, const v1::SliceId& id, uint64_t offset = 0,
-                          uint64_t length = 0) {
+                          uint64_t length = 0, const PrepareContext& prepare = nullptr) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  if (prepare) prepare(&ctx);
   v1::GetSliceRequest request;
   *request.mutable_id() = id;
   request.set_offset(offset);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "services/node/cluster_members.h"
 
 namespace tessera::services {
 namespace {
@@ -134,6 +135,19 @@ class GetReactor final : public grpc::ServerWriteReactor<v1::GetSliceResponse> {
   uint64_t bytes_out_ = 0;
 };
 
+// Ends a call refused before it started (no message is read or written).
+class RejectReadReactor final : public grpc::ServerReadReactor<v1::PutSliceRequest> {
+ public:
+  explicit RejectReadReactor(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+class RejectWriteReactor final : public grpc::ServerWriteReactor<v1::GetSliceResponse> {
+ public:
+  explicit RejectWriteReactor(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -143,8 +157,25 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 SliceServiceImpl::SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor,
-                                   RpcObserver* observer)
-    : core_(core), executor_(executor), observer_(observer) {}
+                                   RpcObserver* observer, const p2p::ClusterAuth* auth,
+                                   MembershipSource membership)
+    : core_(core),
+      executor_(executor),
+      observer_(observer),
+      auth_(auth),
+      membership_(std::move(membership)) {}
+
+absl::Status SliceServiceImpl::Authorize(const grpc::CallbackServerContext& context,
+                                         absl::string_view method, const char* full_method,
+                                         absl::Time start) {
+  if (auth_ == nullptr) return absl::OkStatus();
+  p2p::AuthFailure failure = p2p::AuthFailure::kNone;
+  absl::Status s = auth_->Verify(context, full_method, nullptr, &failure);
+  if (s.ok()) return s;
+  if (observer_ != nullptr) observer_->OnAuthFailure(method, p2p::AuthFailureName(failure));
+  Observe(method, s, start, 0, 0);
+  return s;
+}
 
 void SliceServiceImpl::Observe(absl::string_view method, const absl::Status& status,
                                absl::Time start, uint64_t bytes_in, uint64_t bytes_out) {
@@ -155,10 +186,15 @@ void SliceServiceImpl::Observe(absl::string_view method, const absl::Status& sta
 
 template <typename Response, typename Fn>
 grpc::ServerUnaryReactor* SliceServiceImpl::RunUnary(grpc::CallbackServerContext* context,
-                                                     absl::string_view method, Response* response,
+                                                     absl::string_view method,
+                                                     const char* full_method, Response* response,
                                                      Fn fn) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
+  if (absl::Status s = Authorize(*context, method, full_method, start); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   if (!executor_->TrySubmit([this, reactor, method, response, start, fn = std::move(fn)] {
         absl::StatusOr<Response> r = fn();
         if (r.ok()) *response = *std::move(r);
@@ -173,40 +209,79 @@ grpc::ServerUnaryReactor* SliceServiceImpl::RunUnary(grpc::CallbackServerContext
 
 grpc::ServerReadReactor<v1::PutSliceRequest>* SliceServiceImpl::PutSlice(
     grpc::CallbackServerContext* context, v1::PutSliceResponse* response) {
+  if (absl::Status s = Authorize(*context, "PutSlice", p2p::kPutSliceMethod, absl::Now());
+      !s.ok()) {
+    return new RejectReadReactor(s);
+  }
   return new PutReactor(this, context, response);
 }
 
 grpc::ServerWriteReactor<v1::GetSliceResponse>* SliceServiceImpl::GetSlice(
-    grpc::CallbackServerContext*, const v1::GetSliceRequest* request) {
+    grpc::CallbackServerContext* context, const v1::GetSliceRequest* request) {
+  if (absl::Status s = Authorize(*context, "GetSlice", p2p::kGetSliceMethod, absl::Now());
+      !s.ok()) {
+    return new RejectWriteReactor(s);
+  }
   return new GetReactor(this, request);
 }
 
 grpc::ServerUnaryReactor* SliceServiceImpl::DeleteSlice(grpc::CallbackServerContext* context,
                                                         const v1::DeleteSliceRequest* request,
                                                         v1::DeleteSliceResponse* response) {
-  return RunUnary(context, "DeleteSlice", response,
+  return RunUnary(context, "DeleteSlice", p2p::kDeleteSliceMethod, response,
                   [this, request] { return core_->Delete(*request); });
 }
 
 grpc::ServerUnaryReactor* SliceServiceImpl::StatSlice(grpc::CallbackServerContext* context,
                                                       const v1::StatSliceRequest* request,
                                                       v1::StatSliceResponse* response) {
-  return RunUnary(context, "StatSlice", response,
+  return RunUnary(context, "StatSlice", p2p::kStatSliceMethod, response,
                   [this, request] { return core_->Stat(*request); });
 }
 
 grpc::ServerUnaryReactor* SliceServiceImpl::ListSlices(grpc::CallbackServerContext* context,
                                                        const v1::ListSlicesRequest* request,
                                                        v1::ListSlicesResponse* response) {
-  return RunUnary(context, "ListSlices", response,
+  return RunUnary(context, "ListSlices", p2p::kListSlicesMethod, response,
                   [this, request] { return core_->List(*request); });
 }
 
 grpc::ServerUnaryReactor* SliceServiceImpl::NodeInfo(grpc::CallbackServerContext* context,
                                                      const v1::NodeInfoRequest* request,
                                                      v1::NodeInfoResponse* response) {
-  return RunUnary(context, "NodeInfo", response,
-                  [this, request] { return core_->NodeInfo(*request); });
+  return RunUnary(context, "NodeInfo", p2p::kNodeInfoMethod, response,
+                  [this, request]() -> absl::StatusOr<v1::NodeInfoResponse> {
+                    absl::StatusOr<v1::NodeInfoResponse> info = core_->NodeInfo(*request);
+                    if (!info.ok() || !membership_) return info;
+                    if (std::shared_ptr<const p2p::MembershipView> view = membership_()) {
+                      uint32_t known = 0, alive = 0;
+                      CountMembers(*view, &known, &alive);
+                      info->set_members_known(known);
+                      info->set_members_alive(alive);
+                    }
+                    return info;
+                  });
+}
+
+grpc::ServerUnaryReactor* SliceServiceImpl::ClusterMembers(
+    grpc::CallbackServerContext* context, const v1::ClusterMembersRequest* /*request*/,
+    v1::ClusterMembersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  absl::Status s = Authorize(*context, "ClusterMembers", p2p::kClusterMembersMethod, start);
+  if (s.ok()) {
+    // Memory only: answered on the reactor thread, no disk executor.
+    std::shared_ptr<const p2p::MembershipView> view =
+        membership_ ? membership_() : std::shared_ptr<const p2p::MembershipView>();
+    if (view == nullptr) {
+      s = absl::UnavailableError("this node runs without cluster membership");
+    } else {
+      *response = ToClusterMembersResponse(*view);
+    }
+    Observe("ClusterMembers", s, start, 0, 0);
+  }
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
 }
 
 }  // namespace tessera::services

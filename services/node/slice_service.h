@@ -9,16 +9,25 @@
 //
 // Status codes cross unchanged: absl and gRPC share their numbering (ToGrpcStatus).
 //
+// Authentication: with a ClusterAuth, every RPC (NodeInfo and ClusterMembers too) first checks
+// the caller's x-tessera-auth token for its own method (p2p/auth/cluster_auth.h); a missing or
+// bad one ends the call with UNAUTHENTICATED before any store access, any message is read or
+// any work is queued. Without one (--insecure_no_auth) every caller is trusted.
+//
 // Thread-safety: thread-safe; the core, executor and observer must outlive the gRPC server.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api/node.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "p2p/auth/cluster_auth.h"
+#include "p2p/membership/membership_view.h"
 #include "services/node/bounded_executor.h"
 #include "services/node/slice_service_core.h"
 
@@ -34,12 +43,23 @@ class RpcObserver {
   // `method` is the proto method name ("PutSlice"); bytes are slice payload bytes.
   virtual void OnRpcDone(absl::string_view method, absl::StatusCode code, absl::Duration latency,
                          uint64_t bytes_in, uint64_t bytes_out) = 0;
+  // A call refused for its token; `reason` is p2p::AuthFailureName(). Also seen by OnRpcDone
+  // as UNAUTHENTICATED.
+  virtual void OnAuthFailure(absl::string_view method, absl::string_view reason) {
+    (void)method;
+    (void)reason;
+  }
 };
+
+// The node's current membership snapshot; may return null (no membership).
+using MembershipSource = std::function<std::shared_ptr<const p2p::MembershipView>()>;
 
 class SliceServiceImpl final : public v1::SliceService::CallbackService {
  public:
-  // None owned; `observer` may be null.
-  SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor, RpcObserver* observer);
+  // None owned; `observer` may be null. `auth` null = no authentication (insecure);
+  // `membership` empty = ClusterMembers answers UNAVAILABLE and NodeInfo reports no members.
+  SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor, RpcObserver* observer,
+                   const p2p::ClusterAuth* auth = nullptr, MembershipSource membership = nullptr);
 
   grpc::ServerReadReactor<v1::PutSliceRequest>* PutSlice(grpc::CallbackServerContext* context,
                                                          v1::PutSliceResponse* response) override;
@@ -57,21 +77,29 @@ class SliceServiceImpl final : public v1::SliceService::CallbackService {
   grpc::ServerUnaryReactor* NodeInfo(grpc::CallbackServerContext* context,
                                      const v1::NodeInfoRequest* request,
                                      v1::NodeInfoResponse* response) override;
+  grpc::ServerUnaryReactor* ClusterMembers(grpc::CallbackServerContext* context,
+                                           const v1::ClusterMembersRequest* request,
+                                           v1::ClusterMembersResponse* response) override;
 
   // Internal, used by the reactors.
   SliceServiceCore* core() const { return core_; }
   BoundedExecutor* executor() const { return executor_; }
   void Observe(absl::string_view method, const absl::Status& status, absl::Time start,
                uint64_t bytes_in, uint64_t bytes_out);
+  // OK, or UNAUTHENTICATED (observed and counted) for a call of `method` ("PutSlice").
+  absl::Status Authorize(const grpc::CallbackServerContext& context, absl::string_view method,
+                         const char* full_method, absl::Time start);
 
  private:
   template <typename Response, typename Fn>
   grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, absl::string_view method,
-                                     Response* response, Fn fn);
+                                     const char* full_method, Response* response, Fn fn);
 
   SliceServiceCore* const core_;
   BoundedExecutor* const executor_;
   RpcObserver* const observer_;
+  const p2p::ClusterAuth* const auth_;
+  const MembershipSource membership_;
 };
 
 }  // namespace tessera::services
