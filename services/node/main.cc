@@ -232,6 +232,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   NodeOptions options = OptionsFromFlags();
+  if (absl::Status s = options.Validate(); !s.ok()) BadConfig(s.message());
   if (options.cluster_secret_file.empty() && !options.insecure_no_auth) {
     BadConfig(
         "--cluster_secret_file is required (create one with --generate_cluster_secret=PATH;"
@@ -243,7 +244,6 @@ int Main(int argc, char** argv) {
                  "who can reach the gRPC port can read, write and delete slices. Development "
                  "only.\n");
   }
-  if (absl::Status s = options.Validate(); !s.ok()) BadConfig(s.message());
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (grace < absl::ZeroDuration()) BadConfig("--shutdown_grace must not be negative");
 
@@ -252,9 +252,12 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-node: cannot start: %s\n", server.status().ToString().c_str());
     return 1;
   }
-  const std::string ports =
+  std::string ports =
       absl::StrCat("node_id=", (*server)->node_id(), " grpc_port=", (*server)->port(),
                    " admin_port=", (*server)->admin_port());
+  if (const std::string gossip = (*server)->gossip_address(); !gossip.empty()) {
+    absl::StrAppend(&ports, " gossip_address=", gossip);
+  }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     absl::Status s = WriteFileAtomically(Env::Default(), port_file, absl::StrCat(ports, "\n"));
     if (!s.ok()) {

@@ -7,14 +7,18 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +30,8 @@
 #include "absl/time/clock.h"
 #include "base/env.h"
 #include "gtest/gtest.h"
+#include "p2p/auth/cluster_auth.h"
+#include "p2p/auth/cluster_secret.h"
 #include "services/node/node_test_util.h"
 
 namespace tessera {
@@ -47,6 +53,26 @@ std::string BinaryPath() {
   const char* workspace = std::getenv("TEST_WORKSPACE");
   return absl::StrCat(srcdir != nullptr ? srcdir : ".", "/",
                       workspace != nullptr ? workspace : "tessera", "/services/node/tessera-node");
+}
+
+// One cluster secret for every node of this test binary, and a client that holds it.
+const std::string& SecretFile() {
+  static const std::string* path = [] {
+    auto* p = new std::string(TmpDir() + "/cluster.secret");
+    ::unlink(p->c_str());
+    EXPECT_TRUE(p2p::ClusterSecret::Generate(*p).ok());
+    return p;
+  }();
+  return *path;
+}
+
+std::shared_ptr<const p2p::ClusterAuth> TestAuth() {
+  static const std::shared_ptr<const p2p::ClusterAuth>* auth = [] {
+    auto a = p2p::ClusterAuth::FromSecretFile(SecretFile(), "process-test");
+    EXPECT_TRUE(a.ok()) << a.status();
+    return new std::shared_ptr<const p2p::ClusterAuth>(a.ok() ? std::move(*a) : nullptr);
+  }();
+  return *auth;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -104,6 +130,7 @@ class NodeProcess {
   uint16_t grpc_port() const { return grpc_port_; }
   uint16_t admin_port() const { return admin_port_; }
   const std::string& node_id() const { return node_id_; }
+  const std::string& gossip_address() const { return gossip_address_; }
   std::string stdout_text() const { return ReadFile(stdout_path_); }
   std::string stderr_text() const { return ReadFile(stderr_path_); }
 
@@ -152,6 +179,7 @@ class NodeProcess {
       if (p.first == "grpc_port" && absl::SimpleAtoi(p.second, &v)) grpc_port_ = v;
       if (p.first == "admin_port" && absl::SimpleAtoi(p.second, &v)) admin_port_ = v;
       if (p.first == "node_id") node_id_ = p.second;
+      if (p.first == "gossip_address") gossip_address_ = p.second;
     }
     EXPECT_NE(grpc_port_, 0);
     EXPECT_NE(admin_port_, 0);
@@ -162,11 +190,24 @@ class NodeProcess {
   std::string port_file_, stdout_path_, stderr_path_;
   uint16_t grpc_port_ = 0, admin_port_ = 0;
   std::string node_id_;
+  std::string gossip_address_;
 };
 
 std::vector<std::string> NodeArgs(const std::string& data_dir) {
-  return {"--data_dir=" + data_dir, "--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-          "--reserved_bytes=0",     "--log_level=warning",  "--shutdown_grace=5s"};
+  return {"--data_dir=" + data_dir,
+          "--listen=127.0.0.1:0",
+          "--admin_listen=127.0.0.1:0",
+          "--reserved_bytes=0",
+          "--log_level=warning",
+          "--shutdown_grace=5s",
+          "--cluster_secret_file=" + SecretFile(),
+          "--gossip_listen=127.0.0.1:0",
+          "--gossip_probe_interval=200ms",
+          "--gossip_probe_timeout=80ms",
+          "--gossip_suspicion_timeout=1s",
+          "--gossip_join_retry_interval=200ms",
+          "--gossip_sync_interval=1s",
+          "--leave_wait=0s"};
 }
 
 std::string HttpGet(uint16_t port, const std::string& path) {
@@ -210,7 +251,7 @@ TEST(NodeProcessTest, KillNineUnderConcurrentWritesKeepsEveryAcknowledgedSlice) 
     std::vector<std::thread> writers;
     for (int t = 0; t < 4; ++t) {
       writers.emplace_back([&, t] {
-        auto stub = NewStub(node.grpc_port());
+        auto stub = NewStub(node.grpc_port(), TestAuth());
         // Bounded: at most 400 slices per thread, and the node dies long before that.
         for (uint64_t i = 0; i < 400 && !stop.load(); ++i) {
           const uint64_t n = t * 1000 + i;
@@ -250,7 +291,7 @@ TEST(NodeProcessTest, KillNineUnderConcurrentWritesKeepsEveryAcknowledgedSlice) 
 
   NodeProcess node("crash_restart", NodeArgs(dir));
   ASSERT_TRUE(node.running()) << node.stderr_text();
-  auto stub = NewStub(node.grpc_port());
+  auto stub = NewStub(node.grpc_port(), TestAuth());
   int unacked_present = 0;
   for (const auto& [n, data] : attempted) {
     services::testing::GetResult got = GetSlice(stub.get(), TestId(n));
@@ -281,7 +322,7 @@ TEST(NodeProcessTest, RestartKeepsNodeIdAndSlices) {
     ASSERT_TRUE(node.running()) << node.stderr_text();
     node_id = node.node_id();
     ASSERT_EQ(node_id.size(), 32u);
-    auto stub = NewStub(node.grpc_port());
+    auto stub = NewStub(node.grpc_port(), TestAuth());
     for (uint64_t n = 0; n < 10; ++n) {
       ASSERT_TRUE(PutSlice(stub.get(), TestId(n), TestBytes(n * 50000, n)).ok());
     }
@@ -291,7 +332,7 @@ TEST(NodeProcessTest, RestartKeepsNodeIdAndSlices) {
   NodeProcess node("restart2", NodeArgs(dir));
   ASSERT_TRUE(node.running()) << node.stderr_text();
   EXPECT_EQ(node.node_id(), node_id);
-  auto stub = NewStub(node.grpc_port());
+  auto stub = NewStub(node.grpc_port(), TestAuth());
   v1::NodeInfoResponse info;
   ASSERT_TRUE(NodeInfo(stub.get(), &info));
   EXPECT_EQ(info.node_id(), node_id);
@@ -309,7 +350,7 @@ TEST(NodeProcessTest, FlippedByteOnDiskIsDataLoss) {
   {
     NodeProcess node("corrupt1", NodeArgs(dir));
     ASSERT_TRUE(node.running()) << node.stderr_text();
-    auto stub = NewStub(node.grpc_port());
+    auto stub = NewStub(node.grpc_port(), TestAuth());
     ASSERT_TRUE(PutSlice(stub.get(), TestId(1), data).ok());
     stub.reset();  // clients gone: the drain has nothing to wait for
     EXPECT_EQ(node.Kill(SIGTERM), 0);
@@ -331,7 +372,7 @@ TEST(NodeProcessTest, FlippedByteOnDiskIsDataLoss) {
 
   NodeProcess node("corrupt2", NodeArgs(dir));
   ASSERT_TRUE(node.running()) << node.stderr_text();
-  auto stub = NewStub(node.grpc_port());
+  auto stub = NewStub(node.grpc_port(), TestAuth());
   services::testing::GetResult got = GetSlice(stub.get(), TestId(1));
   EXPECT_EQ(got.status.error_code(), grpc::StatusCode::DATA_LOSS) << got.status.error_message();
   // A range away from the damaged block still reads (checksums are per 64 KiB block).
@@ -373,6 +414,13 @@ TEST(NodeProcessTest, BadConfigurationExitsTwoWithOneLineMessage) {
       {{"--data_dir=" + dir, "--max_slice_bytes=0"}, "max_slice_bytes"},
       {{"--config=" + bad_config}, "not_a_flag"},
       {{"--config=" + TmpDir() + "/missing.conf"}, "cannot read --config"},
+      {{"--data_dir=" + dir, "--gossip_listen=127.0.0.1:0"}, "--cluster_secret_file is required"},
+      {{"--data_dir=" + dir, "--cluster_secret_file=" + SecretFile(), "--insecure_no_auth"},
+       "mutually exclusive"},
+      {{"--data_dir=" + dir, "--cluster_secret_file=" + SecretFile()}, "gossip_advertise"},
+      {{"--data_dir=" + dir, "--insecure_no_auth", "--gossip_listen=127.0.0.1:0",
+        "--seeds=nocolon"},
+       "seeds"},
   };
   for (const Case& c : cases) {
     NodeProcess node("bad", c.args);
@@ -391,11 +439,13 @@ TEST(NodeProcessTest, ConfigFileSetsFlagsAndCommandLineOverrides) {
                                   absl::StrCat("# test config\ndata_dir = ", dir,
                                                "\nsite = from-file\nzone = z-file\n"
                                                "listen = 127.0.0.1:0\nadmin_listen = 127.0.0.1:0\n"
-                                               "reserved_bytes = 0\n"))
+                                               "reserved_bytes = 0\ngossip_listen = 127.0.0.1:0\n"
+                                               "cluster_secret_file = ",
+                                               SecretFile(), "\n"))
                   .ok());
   NodeProcess node("config", {"--config=" + config, "--zone=z-flag"});
   ASSERT_TRUE(node.running()) << node.stderr_text();
-  auto stub = NewStub(node.grpc_port());
+  auto stub = NewStub(node.grpc_port(), TestAuth());
   v1::NodeInfoResponse info;
   ASSERT_TRUE(NodeInfo(stub.get(), &info));
   EXPECT_EQ(info.location().site(), "from-file");
@@ -408,7 +458,7 @@ TEST(NodeProcessTest, ConfigFileSetsFlagsAndCommandLineOverrides) {
 TEST(NodeProcessTest, MetricsAndHealthzAnswer) {
   NodeProcess node("admin", NodeArgs(TmpDir() + "/admin"));
   ASSERT_TRUE(node.running()) << node.stderr_text();
-  auto stub = NewStub(node.grpc_port());
+  auto stub = NewStub(node.grpc_port(), TestAuth());
   ASSERT_TRUE(PutSlice(stub.get(), TestId(1), TestBytes(4096, 1)).ok());
 
   const std::string health = HttpGet(node.admin_port(), "/healthz");
@@ -423,6 +473,142 @@ TEST(NodeProcessTest, MetricsAndHealthzAnswer) {
   EXPECT_TRUE(absl::StrContains(metrics, "tessera_node_store_slices 1")) << metrics;
   EXPECT_TRUE(absl::StartsWith(HttpGet(node.admin_port(), "/nope"), "HTTP/1.1 404"));
   stub.reset();  // clients gone: the drain has nothing to wait for
+  EXPECT_EQ(node.Kill(SIGTERM), 0);
+}
+
+// ClusterMembers as seen by `stub`: node id -> liveness; empty on error.
+std::map<std::string, v1::ClusterMember> Members(v1::SliceService::Stub* stub) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ClusterMembersResponse resp;
+  std::map<std::string, v1::ClusterMember> out;
+  if (!stub->ClusterMembers(&ctx, v1::ClusterMembersRequest(), &resp).ok()) return out;
+  for (const auto& m : resp.members()) out[m.node_id()] = m;
+  return out;
+}
+
+// Polls until `pred(members)` holds at every stub, up to `limit`; returns the time it took, or
+// nullopt on timeout.
+template <typename Pred>
+std::optional<absl::Duration> WaitAll(const std::vector<v1::SliceService::Stub*>& stubs,
+                                      absl::Duration limit, Pred pred) {
+  const absl::Time start = absl::Now();
+  while (absl::Now() - start < limit) {
+    bool all = true;
+    for (auto* stub : stubs) all = all && pred(Members(stub));
+    if (all) return absl::Now() - start;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return std::nullopt;
+}
+
+bool AllAlive(const std::map<std::string, v1::ClusterMember>& members, size_t n) {
+  if (members.size() != n) return false;
+  for (const auto& [id, m] : members) {
+    if (m.liveness() != v1::ClusterMember::LIVENESS_ALIVE) return false;
+  }
+  return true;
+}
+
+TEST(NodeProcessTest, ThreeNodesJoinThroughSeedsDetectKillNineAndRejoin) {
+  NodeProcess a("member_a", NodeArgs(TmpDir() + "/member_a"));
+  ASSERT_TRUE(a.running()) << a.stderr_text();
+  ASSERT_FALSE(a.gossip_address().empty());
+  std::vector<std::string> b_args = NodeArgs(TmpDir() + "/member_b");
+  b_args.push_back("--seeds=" + a.gossip_address());
+  NodeProcess b("member_b", b_args);
+  ASSERT_TRUE(b.running()) << b.stderr_text();
+  // C knows only B.
+  std::vector<std::string> c_args = NodeArgs(TmpDir() + "/member_c");
+  c_args.push_back("--seeds=" + b.gossip_address());
+  auto c = std::make_unique<NodeProcess>("member_c", c_args);
+  ASSERT_TRUE(c->running()) << c->stderr_text();
+  const std::string c_id = c->node_id();
+
+  auto sa = NewStub(a.grpc_port(), TestAuth());
+  auto sb = NewStub(b.grpc_port(), TestAuth());
+  auto sc = NewStub(c->grpc_port(), TestAuth());
+  ASSERT_TRUE(WaitAll({sa.get(), sb.get(), sc.get()}, absl::Seconds(20), [](const auto& m) {
+    return AllAlive(m, 3);
+  })) << "views never converged";
+  auto view = Members(sa.get());
+  ASSERT_EQ(view.count(c_id), 1u);
+  EXPECT_EQ(view[c_id].grpc_address(), absl::StrCat("127.0.0.1:", c->grpc_port()));
+  EXPECT_EQ(view[c_id].gossip_address(), c->gossip_address());
+  const uint64_t c_incarnation = view[c_id].incarnation();
+  v1::NodeInfoResponse info;
+  ASSERT_TRUE(NodeInfo(sb.get(), &info));
+  EXPECT_EQ(info.members_alive(), 3u);
+
+  // kill -9 C: both survivors declare it dead within the design bound
+  // suspicion_timeout + (3 + retransmit limit) * probe_interval = 1 s + 7 * 200 ms = 2.4 s;
+  // the limit below doubles it and adds polling and scheduling slack for a loaded 2-core CI.
+  sc.reset();
+  c->Kill(SIGKILL);
+  c.reset();
+  auto dead_after = WaitAll({sa.get(), sb.get()}, absl::Seconds(20), [&](const auto& m) {
+    auto it = m.find(c_id);
+    return it != m.end() && it->second.liveness() == v1::ClusterMember::LIVENESS_DEAD;
+  });
+  ASSERT_TRUE(dead_after.has_value()) << "C never declared dead";
+  EXPECT_LE(*dead_after, absl::Milliseconds(2 * 2400) + absl::Seconds(2)) << *dead_after;
+
+  // Restart C from the same data directory: same node id, alive again everywhere with a higher
+  // incarnation.
+  NodeProcess c2("member_c", c_args);
+  ASSERT_TRUE(c2.running()) << c2.stderr_text();
+  EXPECT_EQ(c2.node_id(), c_id);
+  auto sc2 = NewStub(c2.grpc_port(), TestAuth());
+  ASSERT_TRUE(WaitAll({sa.get(), sb.get(), sc2.get()}, absl::Seconds(20), [](const auto& m) {
+    return AllAlive(m, 3);
+  })) << "C did not come back";
+  view = Members(sa.get());
+  EXPECT_GT(view[c_id].incarnation(), c_incarnation);
+  EXPECT_EQ(view[c_id].grpc_address(), absl::StrCat("127.0.0.1:", c2.grpc_port()));
+  sa.reset();
+  sb.reset();
+  sc2.reset();
+}
+
+TEST(NodeProcessTest, ClientsWithoutTheSecretAreRefused) {
+  NodeProcess node("auth", NodeArgs(TmpDir() + "/auth"));
+  ASSERT_TRUE(node.running()) << node.stderr_text();
+  auto good = NewStub(node.grpc_port(), TestAuth());
+  ASSERT_TRUE(PutSlice(good.get(), TestId(5), TestBytes(1000, 5)).ok());
+  auto stranger = NewStub(node.grpc_port());
+  EXPECT_EQ(PutSlice(stranger.get(), TestId(6), TestBytes(1000, 6)).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto got = GetSlice(stranger.get(), TestId(5));
+  EXPECT_EQ(got.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(got.data.empty());
+  EXPECT_EQ(GetSlice(good.get(), TestId(5)).data, TestBytes(1000, 5));
+  EXPECT_EQ(GetSlice(good.get(), TestId(6)).status.error_code(), grpc::StatusCode::NOT_FOUND);
+  good.reset();
+  stranger.reset();
+  EXPECT_EQ(node.Kill(SIGTERM), 0);
+}
+
+TEST(NodeProcessTest, GenerateSecretAndInsecureModeWarns) {
+  const std::string path = TmpDir() + "/generated.secret";
+  ::unlink(path.c_str());
+  NodeProcess gen("gen", {"--generate_cluster_secret=" + path});
+  EXPECT_EQ(gen.WaitExit(), 0);
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(p2p::ClusterSecret::Load(path).ok());
+  NodeProcess again("gen", {"--generate_cluster_secret=" + path});
+  EXPECT_EQ(WEXITSTATUS(again.WaitExit()), 1);  // never overwrites
+
+  std::vector<std::string> args = NodeArgs(TmpDir() + "/insecure");
+  args.erase(std::find(args.begin(), args.end(), "--cluster_secret_file=" + SecretFile()));
+  args.push_back("--insecure_no_auth");
+  NodeProcess node("insecure", args);
+  ASSERT_TRUE(node.running()) << node.stderr_text();
+  EXPECT_TRUE(absl::StrContains(node.stderr_text(), "NOT authenticated")) << node.stderr_text();
+  auto stub = NewStub(node.grpc_port());  // no token needed
+  EXPECT_TRUE(PutSlice(stub.get(), TestId(1), "x").ok());
+  stub.reset();
   EXPECT_EQ(node.Kill(SIGTERM), 0);
 }
 
