@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
@@ -18,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "base/logging.h"
+#include "base/metrics.h"
 #include "base/status_macros.h"
 #include "storage/index/index_entry.h"
 #include "storage/index/slice_index.h"
@@ -110,7 +113,9 @@ constexpr uint32_t kStoreFormatMinor = 0;
 constexpr char kFormatRecord[] = "store_format";
 
 constexpr size_t kLockStripes = 256;
-constexpr int kShardDirs = 256;
+// Shard directories per data directory. Entries record their file name, so the count can change
+// without a format change: recovery walks whatever shard directories exist.
+constexpr uint32_t kShardDirs = 256;
 constexpr char kSlicesSubdir[] = "slices";
 constexpr char kSliceSuffix[] = ".slice";
 constexpr char kTempInfix[] = ".tmp.";
@@ -141,11 +146,12 @@ const char* StateName(EntryState s) {
   return "unknown";
 }
 
-std::string ShardName(absl::string_view key) {
-  const uint32_t h = crc32c::Value(key) & 0xff;
+std::string ShardName(uint32_t shard) {
   static const char kHex[] = "0123456789abcdef";
-  return std::string{kHex[h >> 4], kHex[h & 15]};
+  return std::string{kHex[(shard >> 4) & 15], kHex[shard & 15]};
 }
+
+std::string ShardName(absl::string_view key) { return ShardName(crc32c::Value(key) % kShardDirs); }
 
 // File name of a slice relative to its data directory: slices/<shard>/<hex key>.slice.
 std::string RelativeFileName(absl::string_view key) {
@@ -157,6 +163,127 @@ std::string ParentDir(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
+
+// Group commit for directory syncs: concurrent callers that need the same directory synced share
+// one SyncDir. A caller's ticket is taken after its directory change, so a sync that starts after
+// the ticket was taken covers it; while one sync runs, later callers wait and the next leader's
+// sync covers them all.
+class DirSyncGroup {
+ public:
+  explicit DirSyncGroup(Env* env) : env_(env) {}
+
+  absl::Status Sync(const std::string& dir) {
+    State* st;
+    {
+      absl::MutexLock lock(&map_mu_);
+      std::unique_ptr<State>& slot = states_[dir];
+      if (slot == nullptr) slot = std::make_unique<State>();
+      st = slot.get();
+    }
+    absl::MutexLock lock(&st->mu);
+    const uint64_t ticket = ++st->requested;
+    while (st->done < ticket) {
+      if (st->busy) {
+        st->cv.Wait(&st->mu);
+        continue;
+      }
+      st->busy = true;
+      const uint64_t target = st->requested;
+      st->mu.Unlock();
+      absl::Status s = env_->SyncDir(dir);
+      st->mu.Lock();
+      st->busy = false;
+      st->done = target;
+      st->last = s;
+      st->cv.SignalAll();
+    }
+    // The latest finished sync started after our ticket: its result is ours (a failure is
+    // reported even if an earlier sync that also covered us succeeded: conservative).
+    return st->last;
+  }
+
+ private:
+  struct State {
+    absl::Mutex mu;
+    absl::CondVar cv;
+    uint64_t requested = 0;  // tickets handed out
+    uint64_t done = 0;       // tickets covered by the latest finished sync
+    bool busy = false;
+    absl::Status last;
+  };
+  Env* const env_;
+  absl::Mutex map_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<State>> states_;
+};
+
+// The store's exported metrics (base/metrics.h), cached child references.
+struct StoreMetrics {
+  Counter* puts = nullptr;
+  Counter* put_bytes = nullptr;
+  Counter* gets = nullptr;
+  Counter* get_bytes = nullptr;
+  Counter* deletes = nullptr;
+  CounterFamily* errors = nullptr;  // label: code
+  Counter* checksum_failures = nullptr;
+  Counter* flagged_corrupt = nullptr;
+  Counter* flagged_missing = nullptr;
+  Gauge* recovery_slices = nullptr;
+  Gauge* recovery_orphans = nullptr;
+  Gauge* recovery_missing = nullptr;
+  Gauge* recovery_temps = nullptr;
+
+  absl::Status Register(Registry* reg) {
+    struct C {
+      const char* name;
+      const char* help;
+      Counter** out;
+    } counters[] = {
+        {"tessera_slice_store_puts_total", "Successful slice Puts (idempotent retries too).",
+         &puts},
+        {"tessera_slice_store_put_bytes_total", "Bytes stored by successful slice Puts.",
+         &put_bytes},
+        {"tessera_slice_store_gets_total", "Successful slice Gets.", &gets},
+        {"tessera_slice_store_get_bytes_total", "Bytes returned by successful slice Gets.",
+         &get_bytes},
+        {"tessera_slice_store_deletes_total", "Successful slice Deletes.", &deletes},
+        {"tessera_slice_store_checksum_failures_total",
+         "DATA_LOSS results from slice Get or Verify.", &checksum_failures},
+    };
+    for (const C& c : counters) {
+      TESSERA_ASSIGN_OR_RETURN(CounterFamily * f, reg->AddCounter(c.name, c.help));
+      *c.out = &f->WithLabels({});
+    }
+    TESSERA_ASSIGN_OR_RETURN(
+        errors, reg->AddCounter("tessera_slice_store_errors_total",
+                                "Failed slice store calls (not NOT_FOUND), by code.", {"code"}));
+    TESSERA_ASSIGN_OR_RETURN(
+        CounterFamily * flagged,
+        reg->AddCounter("tessera_slice_store_slices_flagged_total",
+                        "Slices flagged damaged in the index (by a read, Verify or recovery).",
+                        {"state"}));
+    flagged_corrupt = &flagged->WithLabels({"corrupt"});
+    flagged_missing = &flagged->WithLabels({"missing"});
+    struct G {
+      const char* name;
+      const char* help;
+      Gauge** out;
+    } gauges[] = {
+        {"tessera_slice_store_recovery_slices", "Valid index entries found by the last recovery.",
+         &recovery_slices},
+        {"tessera_slice_store_recovery_orphan_files",
+         "Orphan slice files removed by the last recovery.", &recovery_orphans},
+        {"tessera_slice_store_recovery_missing_files",
+         "Index entries flagged missing by the last recovery.", &recovery_missing},
+        {"tessera_slice_store_recovery_temp_files", "Temporary files removed by the last recovery.",
+         &recovery_temps},
+    };
+    for (const G& g : gauges) {
+      TESSERA_ASSIGN_OR_RETURN(GaugeFamily * f, reg->AddGauge(g.name, g.help));
+      *g.out = &f->WithLabels({});
+    }
+    return absl::OkStatus();
+  }
+};
 
 // A counter that can be bumped from many threads without a lock.
 struct AtomicCounters {
@@ -170,7 +297,8 @@ class SliceStoreImpl final : public SliceStore {
       : options_(options),
         env_(options.env != nullptr ? options.env : Env::Default()),
         clock_(options.clock != nullptr ? options.clock : Clock::Real()),
-        dirs_(options.data_dirs.size()) {
+        dirs_(options.data_dirs.size()),
+        dir_syncs_(env_) {
     for (size_t i = 0; i < dirs_.size(); ++i) dirs_[i].path = options.data_dirs[i];
   }
 
@@ -206,13 +334,19 @@ class SliceStoreImpl final : public SliceStore {
 
   absl::Status PutLocked(const SliceId& id, const std::string& key, absl::string_view data,
                          const slice::Checksums& sums);
-  // Reads [offset, offset + n) of the slice described by `e`, verifying every touched block.
+  // Writes header + data to `path` (created or truncated), syncs it and (group-committed) its
+  // directory. On error removes the file (best effort).
+  absl::Status WriteSliceFile(const std::string& path, const std::string& key,
+                              absl::string_view data);
+  // Reads [offset, offset + n) of the slice described by `e`, verifying every touched block. On
+  // DATA_LOSS sets `*damage` (if given) to kMissing for an absent or short file, else kCorrupt.
   absl::StatusOr<std::string> ReadLocked(const std::string& key, const IndexEntry& e,
-                                         uint64_t offset, uint64_t n);
+                                         uint64_t offset, uint64_t n, EntryState* damage = nullptr);
   // Full read + header check for Verify().
-  absl::Status VerifyLocked(const std::string& key, const IndexEntry& e);
-  // Records `state` for a live entry and fixes the accounting.
-  void MarkLocked(const SliceId& id, const std::string& key, IndexEntry e, EntryState state);
+  absl::Status VerifyLocked(const std::string& key, const IndexEntry& e, EntryState* damage);
+  // Records `state` for a live entry, fixes the accounting, counts and logs it.
+  void MarkLocked(const SliceId& id, const std::string& key, IndexEntry e, EntryState state,
+                  const absl::Status& why);
 
   // Free bytes Put may use in directory `i`, given the file system's view `space`.
   uint64_t FreeLocked(size_t i, const DiskSpace& space) const
@@ -238,7 +372,8 @@ class SliceStoreImpl final : public SliceStore {
   RecoveryReport report_;
   std::vector<DataDir> dirs_;
   absl::Mutex stripes_[kLockStripes];
-  std::atomic<uint64_t> temp_seq_{0};
+  DirSyncGroup dir_syncs_;
+  StoreMetrics metrics_;
 
   mutable absl::Mutex stats_mu_;
   uint64_t live_bytes_ ABSL_GUARDED_BY(stats_mu_) = 0;
@@ -249,27 +384,49 @@ class SliceStoreImpl final : public SliceStore {
 absl::Status SliceStoreImpl::Count(absl::Status s) {
   if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
     counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    metrics_.errors->WithLabels({absl::StatusCodeToString(s.code())}).Increment();
     if (s.code() == absl::StatusCode::kDataLoss) {
       counters_.checksum_failures.fetch_add(1, std::memory_order_relaxed);
+      metrics_.checksum_failures->Increment();
     }
   }
   return s;
 }
 
 absl::Status SliceStoreImpl::Open() {
+  TESSERA_RETURN_IF_ERROR(
+      metrics_.Register(options_.registry != nullptr ? options_.registry : &Registry::Default()));
   TESSERA_RETURN_IF_ERROR(env_->CreateDirs(options_.index_dir));
   for (const DataDir& dir : dirs_) {
-    for (int shard = 0; shard < kShardDirs; ++shard) {
-      static const char kHex[] = "0123456789abcdef";
-      TESSERA_RETURN_IF_ERROR(env_->CreateDirs(absl::StrCat(dir.path, "/", kSlicesSubdir, "/",
-                                                            std::string{kHex[shard >> 4]},
-                                                            std::string{kHex[shard & 15]})));
+    for (uint32_t shard = 0; shard < kShardDirs; ++shard) {
+      TESSERA_RETURN_IF_ERROR(
+          env_->CreateDirs(absl::StrCat(dir.path, "/", kSlicesSubdir, "/", ShardName(shard))));
     }
   }
   TESSERA_ASSIGN_OR_RETURN(index_,
                            SliceIndex::Open(absl::StrCat(options_.index_dir, "/index"), env_));
   TESSERA_RETURN_IF_ERROR(CheckFormatVersion());
-  return Recover();
+  const absl::Time start = clock_->Now();
+  absl::Status s = Recover();
+  if (!s.ok()) {
+    TESSERA_LOG(ERROR, "slice_store_recovery_failed")
+        .Field("index_dir", options_.index_dir)
+        .Field("status", s);
+    return s;
+  }
+  metrics_.recovery_slices->Set(static_cast<double>(report_.slices));
+  metrics_.recovery_orphans->Set(static_cast<double>(report_.orphan_files));
+  metrics_.recovery_missing->Set(static_cast<double>(report_.missing_files));
+  metrics_.recovery_temps->Set(static_cast<double>(report_.temp_files));
+  TESSERA_LOG(INFO, "slice_store_recovered")
+      .Field("index_dir", options_.index_dir)
+      .Field("slices", report_.slices)
+      .Field("orphan_files", report_.orphan_files)
+      .Field("missing_files", report_.missing_files)
+      .Field("temp_files", report_.temp_files)
+      .Field("checked_sizes", options_.check_file_sizes_at_open)
+      .Field("took", clock_->Now() - start);
+  return absl::OkStatus();
 }
 
 absl::Status SliceStoreImpl::CheckFormatVersion() {
@@ -294,9 +451,34 @@ absl::Status SliceStoreImpl::CheckFormatVersion() {
 }
 
 absl::Status SliceStoreImpl::Recover() {
-  // 1. Walk the index: check that every file slice's file exists with the right size; flag the
-  //    ones that do not; remember which files are expected so the rest can be removed.
-  std::vector<absl::flat_hash_set<std::string>> expected(dirs_.size());
+  // 1. List the data directories (no per-file stat): remove temporary files (older stores wrote
+  //    slices through them), remember every slice file name.
+  std::vector<absl::flat_hash_set<std::string>> present(dirs_.size());
+  absl::flat_hash_set<std::string> touched_dirs;
+  for (size_t d = 0; d < dirs_.size(); ++d) {
+    const std::string slices = absl::StrCat(dirs_[d].path, "/", kSlicesSubdir);
+    TESSERA_ASSIGN_OR_RETURN(std::vector<std::string> shards, env_->ListDir(slices));
+    for (const std::string& shard : shards) {
+      const std::string shard_dir = absl::StrCat(slices, "/", shard);
+      absl::StatusOr<std::vector<std::string>> names = env_->ListDir(shard_dir);
+      if (!names.ok()) continue;  // not a directory
+      for (const std::string& name : *names) {
+        if (absl::StrContains(name, kTempInfix)) {
+          absl::Status s = env_->DeleteFile(absl::StrCat(shard_dir, "/", name));
+          if (!s.ok() && !absl::IsNotFound(s)) return s;
+          ++report_.temp_files;
+          touched_dirs.insert(shard_dir);
+        } else if (absl::EndsWith(name, kSliceSuffix)) {
+          present[d].insert(absl::StrCat(kSlicesSubdir, "/", shard, "/", name));
+        }
+        // Other names are left alone.
+      }
+    }
+  }
+
+  // 2. Walk the index. A file entry whose name was not listed is flagged missing; with
+  //    check_file_sizes_at_open a short file is too (otherwise reads find short files and flag
+  //    them then). Names the index refers to are taken out of `present`.
   std::vector<std::pair<std::string, IndexEntry>> to_flag;
   TESSERA_RETURN_IF_ERROR(index_->ForEach([&](absl::string_view key, const IndexEntry& e) {
     if (e.is_inline) {
@@ -309,13 +491,17 @@ absl::Status SliceStoreImpl::Recover() {
           absl::StrCat("slice index refers to data directory #", e.dir_index, " but only ",
                        dirs_.size(), " are configured; data_dirs must keep their order"));
     }
-    expected[e.dir_index].insert(e.file_name);
+    const bool listed = present[e.dir_index].erase(e.file_name) > 0;
     if (e.state == EntryState::kMissing) {
       ++report_.missing_files;
       return absl::OkStatus();
     }
-    absl::StatusOr<uint64_t> size = env_->FileSize(FullPath(e));
-    if (!size.ok() || *size < slice::FileSize(e.length)) {
+    bool ok = listed;
+    if (ok && options_.check_file_sizes_at_open) {
+      absl::StatusOr<uint64_t> size = env_->FileSize(FullPath(e));
+      ok = size.ok() && *size >= slice::FileSize(e.length);
+    }
+    if (!ok) {
       ++report_.missing_files;
       IndexEntry flagged = e;
       flagged.state = EntryState::kMissing;
@@ -326,33 +512,28 @@ absl::Status SliceStoreImpl::Recover() {
     AccountAdd(e);
     return absl::OkStatus();
   }));
-  for (const auto& [key, e] : to_flag) TESSERA_RETURN_IF_ERROR(index_->Put(key, e, /*sync=*/true));
+  for (const auto& [key, e] : to_flag) {
+    TESSERA_RETURN_IF_ERROR(index_->Put(key, e, /*sync=*/true));
+    metrics_.flagged_missing->Increment();
+    absl::StatusOr<SliceId> id = SliceId::Decode(key);
+    TESSERA_LOG(WARNING, "slice_flagged")
+        .Field("slice", id.ok() ? id->ToString() : absl::BytesToHexString(key))
+        .Field("state", "missing")
+        .Field("by", "recovery");
+  }
 
-  // 2. Walk the data directories: remove temporary files and slice files the index does not
-  //    know (a crash between the file's rename and the index Put, or after a Delete's index
-  //    write). Unknown names are left alone.
+  // 3. What is left in `present` has no index entry: a crash between a Put's file write and its
+  //    index Put, or between a Delete's index delete and its unlink. Remove these orphans.
   for (size_t d = 0; d < dirs_.size(); ++d) {
-    const std::string slices = absl::StrCat(dirs_[d].path, "/", kSlicesSubdir);
-    TESSERA_ASSIGN_OR_RETURN(std::vector<std::string> shards, env_->ListDir(slices));
-    for (const std::string& shard : shards) {
-      const std::string shard_dir = absl::StrCat(slices, "/", shard);
-      absl::StatusOr<std::vector<std::string>> names = env_->ListDir(shard_dir);
-      if (!names.ok()) continue;  // not a directory
-      bool removed = false;
-      for (const std::string& name : *names) {
-        const std::string rel = absl::StrCat(kSlicesSubdir, "/", shard, "/", name);
-        const bool temp = absl::StrContains(name, kTempInfix);
-        const bool orphan =
-            !temp && absl::EndsWith(name, kSliceSuffix) && !expected[d].contains(rel);
-        if (!temp && !orphan) continue;
-        absl::Status s = env_->DeleteFile(absl::StrCat(shard_dir, "/", name));
-        if (!s.ok() && !absl::IsNotFound(s)) return s;
-        removed = true;
-        ++(temp ? report_.temp_files : report_.orphan_files);
-      }
-      if (removed) TESSERA_RETURN_IF_ERROR(env_->SyncDir(shard_dir));
+    for (const std::string& rel : present[d]) {
+      const std::string path = absl::StrCat(dirs_[d].path, "/", rel);
+      absl::Status s = env_->DeleteFile(path);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+      ++report_.orphan_files;
+      touched_dirs.insert(ParentDir(path));
     }
   }
+  for (const std::string& dir : touched_dirs) TESSERA_RETURN_IF_ERROR(env_->SyncDir(dir));
   return absl::OkStatus();
 }
 
@@ -448,6 +629,8 @@ absl::Status SliceStoreImpl::Put(const SliceId& id, absl::string_view data,
   if (s.ok()) {
     counters_.puts.fetch_add(1, std::memory_order_relaxed);
     counters_.put_bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    metrics_.puts->Increment();
+    metrics_.put_bytes->Increment(static_cast<double>(data.size()));
   }
   return Count(s);
 }
@@ -495,44 +678,33 @@ absl::Status SliceStoreImpl::PutLocked(const SliceId& id, const std::string& key
     TESSERA_ASSIGN_OR_RETURN(const size_t dir, Reserve(file_size));
     e.dir_index = static_cast<uint32_t>(dir);
     const std::string path = FullPath(e);
-    const std::string tmp =
-        absl::StrCat(path, kTempInfix, temp_seq_.fetch_add(1, std::memory_order_relaxed));
-    // Write, sync and rename a temporary file, then sync the directory: after this block the
-    // file is durable under its final name, or (on error) nothing new is left behind.
-    absl::Status s = [&]() -> absl::Status {
-      TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env_->NewWritableFile(tmp));
-      slice::SliceHeader header;
-      header.length = data.size();
-      header.id = key;
-      absl::Status w = f->Append(slice::EncodeHeader(header));
-      if (w.ok()) w = f->Append(data);
-      if (w.ok()) w = f->Sync();
-      absl::Status c = f->Close();
-      if (w.ok()) w = c;
-      if (!w.ok()) {
-        (void)env_->DeleteFile(tmp);
-        return w;
-      }
-      w = env_->RenameFile(tmp, path);
-      if (!w.ok()) {
-        (void)env_->DeleteFile(tmp);
-        return w;
-      }
-      return env_->SyncDir(ParentDir(path));
-    }();
+    // Does the entry being replaced (repair) use the very file we are about to overwrite?
+    const bool reuses_old_file = old.has_value() && !old->is_inline &&
+                                 old->dir_index == e.dir_index && old->file_name == e.file_name;
+    // The file is written under its final name: the synced index entry below is the commit
+    // point, so until then the file is an orphan that no read follows and recovery removes.
+    // When it overwrites the file of a damaged entry (repair), that entry already reads as
+    // DATA_LOSS, and a partial file keeps it so (short or bad-CRC blocks).
+    absl::Status s = WriteSliceFile(path, key, data);
     if (!s.ok()) {
       Unreserve(dir, file_size);
       return Annotate(s, absl::StrCat("put slice ", id.ToString()));
     }
-    // The index Put makes the slice visible. If it fails, the (complete) file stays: should the
-    // index write have reached the disk after all, the slice is whole; if not, recovery removes
-    // the file as an orphan at the next open.
     s = index_->Put(key, e, /*sync=*/true);
     {
       absl::MutexLock lock(&stats_mu_);
       dirs_[dir].pending_bytes -= file_size;
     }
-    if (!s.ok()) return Annotate(s, absl::StrCat("put slice ", id.ToString()));
+    if (!s.ok()) {
+      // The failed write may still reach the disk (e.g. the WAL was written but its sync
+      // failed), so the file may only go once the index durably says it is not referenced:
+      // restore the previous state with a synced write, then unlink (best effort; otherwise
+      // recovery removes the orphan at the next open).
+      const absl::Status restored = old.has_value() ? index_->Put(key, *old, /*sync=*/true)
+                                                    : index_->Delete(key, /*sync=*/true);
+      if (restored.ok() && !reuses_old_file) (void)env_->DeleteFile(path);
+      return Annotate(s, absl::StrCat("put slice ", id.ToString()));
+    }
   }
   if (old.has_value()) {
     AccountRemove(*old);
@@ -545,8 +717,31 @@ absl::Status SliceStoreImpl::PutLocked(const SliceId& id, const std::string& key
   return absl::OkStatus();
 }
 
+absl::Status SliceStoreImpl::WriteSliceFile(const std::string& path, const std::string& key,
+                                            absl::string_view data) {
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env_->NewWritableFile(path));
+  slice::SliceHeader header;
+  header.length = data.size();
+  header.id = key;
+  // Two appends (64-byte header, then the caller's buffer) rather than one copy of the data:
+  // both land in the page cache; the cost is the Sync.
+  absl::Status w = f->Append(slice::EncodeHeader(header));
+  if (w.ok()) w = f->Append(data);
+  if (w.ok()) w = f->Sync();
+  absl::Status c = f->Close();
+  if (w.ok()) w = c;
+  // The file's directory entry must be durable before the index entry refers to it.
+  if (w.ok()) w = dir_syncs_.Sync(ParentDir(path));
+  if (!w.ok()) (void)env_->DeleteFile(path);
+  return w;
+}
+
 absl::StatusOr<std::string> SliceStoreImpl::ReadLocked(const std::string& key, const IndexEntry& e,
-                                                       uint64_t offset, uint64_t n) {
+                                                       uint64_t offset, uint64_t n,
+                                                       EntryState* damage) {
+  EntryState ignored;
+  if (damage == nullptr) damage = &ignored;
+  *damage = EntryState::kCorrupt;
   if (n == 0) return std::string();
   if (e.is_inline) {
     if (crc32c::Value(e.inline_data) != e.crc32c) {
@@ -558,6 +753,7 @@ absl::StatusOr<std::string> SliceStoreImpl::ReadLocked(const std::string& key, c
   const std::string path = FullPath(e);
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> file = env_->NewRandomAccessFile(path);
   if (absl::IsNotFound(file.status())) {
+    *damage = EntryState::kMissing;
     return absl::DataLossError(absl::StrCat("slice file ", path, " is missing"));
   }
   if (!file.ok()) return file.status();
@@ -568,6 +764,7 @@ absl::StatusOr<std::string> SliceStoreImpl::ReadLocked(const std::string& key, c
   TESSERA_ASSIGN_OR_RETURN(size_t got,
                            (*file)->Read(slice::kHeaderSize + start, buf.size(), buf.data()));
   if (got != buf.size()) {
+    *damage = EntryState::kMissing;
     return absl::DataLossError(absl::StrCat("slice file ", path, " is short"));
   }
   for (uint64_t b = 0; b < span.count; ++b) {
@@ -591,6 +788,8 @@ absl::StatusOr<std::string> SliceStoreImpl::Get(const SliceId& id, ByteRange ran
   if (!id.Valid()) return Count(absl::InvalidArgumentError("malformed slice id"));
   const std::string key = id.Encode();
   absl::StatusOr<std::string> out;
+  IndexEntry read_entry;
+  EntryState damage = EntryState::kCorrupt;
   {
     absl::ReaderMutexLock lock(&StripeFor(key));
     absl::StatusOr<IndexEntry> e = index_->Get(key);
@@ -611,11 +810,19 @@ absl::StatusOr<std::string> SliceStoreImpl::Get(const SliceId& id, ByteRange ran
     }
     uint64_t n = e->length - range.offset;
     if (range.length != 0) n = std::min(n, range.length);
-    out = ReadLocked(key, *e, range.offset, n);
+    out = ReadLocked(key, *e, range.offset, n, &damage);
+    if (absl::IsDataLoss(out.status())) read_entry = *std::move(e);
   }
   if (out.ok()) {
     counters_.gets.fetch_add(1, std::memory_order_relaxed);
     counters_.get_bytes.fetch_add(out->size(), std::memory_order_relaxed);
+    metrics_.gets->Increment();
+    metrics_.get_bytes->Increment(static_cast<double>(out->size()));
+  } else if (absl::IsDataLoss(out.status())) {
+    // Flag the slice (exclusive lock now), unless a Put or Delete changed the entry meanwhile.
+    absl::MutexLock lock(&StripeFor(key));
+    absl::StatusOr<IndexEntry> now = index_->Get(key);
+    if (now.ok() && *now == read_entry) MarkLocked(id, key, *now, damage, out.status());
   }
   return Count(std::move(out));
 }
@@ -642,10 +849,13 @@ absl::Status SliceStoreImpl::Delete(const SliceId& id) {
   if (!e.ok()) return Count(e.status());
   // The synced index delete is the commit point. The file goes afterwards; should that not reach
   // the disk, recovery removes it as an orphan.
+  // No directory sync after the unlink: the index no longer refers to the file, so whether the
+  // unlink is durable does not matter to readers (and Delete stays one fsync).
   TESSERA_RETURN_IF_ERROR(Count(index_->Delete(key, /*sync=*/true)));
   if (!e->is_inline) (void)env_->DeleteFile(FullPath(*e));
   AccountRemove(*e);
   counters_.deletes.fetch_add(1, std::memory_order_relaxed);
+  metrics_.deletes->Increment();
   return absl::OkStatus();
 }
 
@@ -698,16 +908,20 @@ StoreCounters SliceStoreImpl::Counters() const {
   return c;
 }
 
-absl::Status SliceStoreImpl::VerifyLocked(const std::string& key, const IndexEntry& e) {
-  if (e.is_inline) return ReadLocked(key, e, 0, e.length).status();
+absl::Status SliceStoreImpl::VerifyLocked(const std::string& key, const IndexEntry& e,
+                                          EntryState* damage) {
+  *damage = EntryState::kCorrupt;
+  if (e.is_inline) return ReadLocked(key, e, 0, e.length, damage).status();
   const std::string path = FullPath(e);
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> file = env_->NewRandomAccessFile(path);
   if (absl::IsNotFound(file.status())) {
+    *damage = EntryState::kMissing;
     return absl::DataLossError(absl::StrCat("slice file ", path, " is missing"));
   }
   if (!file.ok()) return file.status();
   TESSERA_ASSIGN_OR_RETURN(uint64_t size, (*file)->Size());
   if (size != slice::FileSize(e.length)) {
+    if (size < slice::FileSize(e.length)) *damage = EntryState::kMissing;
     return absl::DataLossError(absl::StrCat("slice file ", path, " has size ", size, ", expected ",
                                             slice::FileSize(e.length)));
   }
@@ -720,20 +934,25 @@ absl::Status SliceStoreImpl::VerifyLocked(const std::string& key, const IndexEnt
     return absl::DataLossError(absl::StrCat("slice file ", path, " holds another slice"));
   }
   // Block by block, so a scrub does not need the whole slice in memory twice.
-  return ReadLocked(key, e, 0, e.length).status();
+  return ReadLocked(key, e, 0, e.length, damage).status();
 }
 
 void SliceStoreImpl::MarkLocked(const SliceId& id, const std::string& key, IndexEntry e,
-                                EntryState state) {
+                                EntryState state, const absl::Status& why) {
   AccountRemove(e);
   e.state = state;
   AccountAdd(e);
-  // Best effort: if this write fails the next Verify finds the damage again.
-  (void)index_->Put(key, e, /*sync=*/true);
-  if (state == EntryState::kCorrupt) {
-    counters_.slices_marked_corrupt.fetch_add(1, std::memory_order_relaxed);
-  }
-  (void)id;
+  // Best effort: if this write fails the next read or Verify finds the damage again.
+  const absl::Status s = index_->Put(key, e, /*sync=*/true);
+  counters_.slices_marked_corrupt.fetch_add(1, std::memory_order_relaxed);
+  (state == EntryState::kMissing ? metrics_.flagged_missing : metrics_.flagged_corrupt)
+      ->Increment();
+  // The error text names the file and block, never slice bytes.
+  TESSERA_LOG(WARNING, "slice_flagged")
+      .Field("slice", id.ToString())
+      .Field("state", StateName(state))
+      .Field("error", why)
+      .Field("index_write", s);
 }
 
 absl::Status SliceStoreImpl::Verify(const SliceId& id) {
@@ -749,9 +968,10 @@ absl::Status SliceStoreImpl::Verify(const SliceId& id) {
     return Count(
         absl::DataLossError(absl::StrCat("slice ", id.ToString(), " is ", StateName(e->state))));
   }
-  absl::Status s = VerifyLocked(key, *e);
+  EntryState damage = EntryState::kCorrupt;
+  absl::Status s = VerifyLocked(key, *e, &damage);
   if (absl::IsDataLoss(s)) {
-    MarkLocked(id, key, *e, EntryState::kCorrupt);
+    MarkLocked(id, key, *e, damage, s);
     return Count(Annotate(s, absl::StrCat("verify slice ", id.ToString())));
   }
   if (!s.ok()) return Count(s);

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/env.h"
+#include "base/metrics.h"
 
 namespace tessera::storage {
 
@@ -81,7 +82,7 @@ struct StoreCounters {
   uint64_t deletes = 0;            // successful Deletes
   uint64_t errors = 0;             // failed Put/Get/Delete/Verify calls (any code but NOT_FOUND)
   uint64_t checksum_failures = 0;  // DATA_LOSS results from Get or Verify
-  uint64_t slices_marked_corrupt = 0;
+  uint64_t slices_marked_corrupt = 0;  // slices flagged corrupt or missing by a read or Verify
 };
 
 struct StoreStats {
@@ -105,9 +106,17 @@ struct SliceStoreOptions {
   // Free space kept in reserve per data directory; Put returns RESOURCE_EXHAUSTED rather than
   // eat into it. Default 64 MiB.
   uint64_t reserved_bytes = 64ull << 20;
+  // Extension: startup recovery compares the data directories' listings with the index (cheap:
+  // no per-file stat). When true it also checks every indexed file's size (one stat per slice:
+  // slow with millions of slices). Either way reads verify lengths and checksums, and a short or
+  // missing file found by a read flags the slice `missing`.
+  bool check_file_sizes_at_open = false;
   // Seams. Null means Env::Default() / Clock::Real().
   Env* env = nullptr;
   Clock* clock = nullptr;
+  // Extension: where the store's metrics (tessera_slice_store_*) are registered. Null means
+  // Registry::Default(). Several stores in one process share the same series.
+  Registry* registry = nullptr;
 
   // OK, or INVALID_ARGUMENT naming the offending field.
   absl::Status Validate() const;
@@ -117,8 +126,9 @@ struct SliceStoreOptions {
 struct RecoveryReport {
   uint64_t slices = 0;         // index entries found valid
   uint64_t orphan_files = 0;   // files with no index entry (removed)
-  uint64_t missing_files = 0;  // index entries whose file is missing or short (flagged)
-  uint64_t temp_files = 0;     // leftover temporary files (removed)
+  uint64_t missing_files = 0;  // index entries whose file is missing (or, when sizes are
+                               // checked at open, short); flagged `missing`
+  uint64_t temp_files = 0;     // leftover temporary files (removed; older stores wrote them)
 };
 
 class SliceStore {
@@ -134,13 +144,17 @@ class SliceStore {
                                          std::optional<uint32_t> expected_crc32c) = 0;
 
   // The bytes of `range`, NOT_FOUND, OUT_OF_RANGE when the range starts past the end, or
-  // DATA_LOSS when a block checksum fails (the caller repairs from other slices).
+  // DATA_LOSS when a block checksum fails (the caller repairs from other slices). A DATA_LOSS
+  // found by reading marks the slice corrupt (or missing, for an absent or short file) in the
+  // index, as Verify does, so later reads fail fast and List/Stat show it to repair.
   [[nodiscard]] virtual absl::StatusOr<std::string> Get(const SliceId& id, ByteRange range) = 0;
 
   // Metadata without reading data; NOT_FOUND when absent.
   [[nodiscard]] virtual absl::StatusOr<SliceInfo> Stat(const SliceId& id) = 0;
 
-  // Removes the slice durably. NOT_FOUND when absent.
+  // Removes the slice durably: the synced index delete is the commit point, then the file is
+  // unlinked (a crash in between leaves an orphan file that recovery removes). NOT_FOUND when
+  // absent.
   [[nodiscard]] virtual absl::Status Delete(const SliceId& id) = 0;
 
   // Up to `limit` slices with ids strictly after `start_after` (empty: from the first), in id

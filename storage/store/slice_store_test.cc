@@ -7,9 +7,12 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/env.h"
 #include "base/fault_injection_env.h"
+#include "base/logging.h"
+#include "base/metrics.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -40,6 +43,7 @@ class SliceStoreTest : public ::testing::Test {
     options_.data_dirs = {root_ + "/disk0", root_ + "/disk1"};
     options_.reserved_bytes = 0;
     options_.env = &fault_;
+    options_.registry = &registry_;
   }
 
   void Open() {
@@ -76,6 +80,7 @@ class SliceStoreTest : public ::testing::Test {
   }
 
   FaultInjectionEnv fault_{Env::Default()};
+  Registry registry_;  // before store_: outlives it
   std::string root_;
   SliceStoreOptions options_;
   std::unique_ptr<SliceStore> store_;
@@ -290,9 +295,10 @@ TEST_F(SliceStoreTest, RecoveryFlagsMissingAndShortFilesAndRemovesOrphansAndTemp
   const std::string file1 = FileOf(MakeId(1)), file2 = FileOf(MakeId(2));
   store_.reset();
   ASSERT_OK(Env::Default()->DeleteFile(file1));
-  // Truncate the second to half its size.
   ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(Env::Default(), file2));
-  ASSERT_OK(WriteFileAtomically(Env::Default(), file2, contents.substr(0, contents.size() / 2)));
+  // Truncate the second inside its last block (block 0 stays whole).
+  ASSERT_OK(
+      WriteFileAtomically(Env::Default(), file2, contents.substr(0, contents.size() - kBlock / 2)));
   // An orphan (valid name, no entry) and a leftover temporary file.
   const std::string shard = file2.substr(0, file2.find_last_of('/'));
   const std::string orphan =
@@ -300,10 +306,12 @@ TEST_F(SliceStoreTest, RecoveryFlagsMissingAndShortFilesAndRemovesOrphansAndTemp
   ASSERT_OK(WriteFileAtomically(Env::Default(), orphan, "orphan"));
   ASSERT_OK(WriteFileAtomically(Env::Default(), file2 + ".tmp.7", "partial"));
   ASSERT_OK(WriteFileAtomically(Env::Default(), shard + "/README", "unknown names are kept"));
+  // By default recovery only lists directories: the missing file is flagged at open, the short
+  // one when a read reaches its end.
   Open();
   const RecoveryReport& r = store_->recovery_report();
-  EXPECT_EQ(r.slices, 1u);
-  EXPECT_EQ(r.missing_files, 2u);
+  EXPECT_EQ(r.slices, 2u);
+  EXPECT_EQ(r.missing_files, 1u);
   EXPECT_EQ(r.orphan_files, 1u);
   EXPECT_EQ(r.temp_files, 1u);
   EXPECT_FALSE(Env::Default()->FileExists(orphan));
@@ -311,9 +319,13 @@ TEST_F(SliceStoreTest, RecoveryFlagsMissingAndShortFilesAndRemovesOrphansAndTemp
   EXPECT_TRUE(Env::Default()->FileExists(shard + "/README"));
   // Missing slices: DATA_LOSS (the index says they should be here: repair), and reported as such.
   EXPECT_THAT(store_->Get(MakeId(1), {}), StatusIs(absl::StatusCode::kDataLoss));
-  EXPECT_THAT(store_->Get(MakeId(2), {0, 10}), StatusIs(absl::StatusCode::kDataLoss));
   ASSERT_OK_AND_ASSIGN(SliceInfo info, store_->Stat(MakeId(1)));
   EXPECT_EQ(info.state, SliceState::kMissing);
+  EXPECT_THAT(store_->Get(MakeId(2), {0, 10}), IsOkAndHolds(b.substr(0, 10)));  // first half
+  EXPECT_EQ(store_->Stat(MakeId(2))->state, SliceState::kLive);
+  EXPECT_THAT(store_->Get(MakeId(2), {}), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(store_->Stat(MakeId(2))->state, SliceState::kMissing);
+  EXPECT_THAT(store_->Get(MakeId(2), {0, 10}), StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_EQ(store_->Stats().slice_count, 1u);
   // The flag is persistent, and a Put of the slice repairs it.
   Open();
@@ -321,6 +333,119 @@ TEST_F(SliceStoreTest, RecoveryFlagsMissingAndShortFilesAndRemovesOrphansAndTemp
   ASSERT_OK(store_->Put(MakeId(2), b, std::nullopt));
   EXPECT_THAT(store_->Get(MakeId(2), {}), IsOkAndHolds(b));
   EXPECT_EQ(store_->Stats().slice_count, 2u);
+}
+
+TEST_F(SliceStoreTest, RecoveryChecksFileSizesAtOpenWhenAsked) {
+  options_.check_file_sizes_at_open = true;
+  Open();
+  const std::string a = RandomBytes(2 * kBlock, 1);
+  ASSERT_OK(store_->Put(MakeId(1), a, std::nullopt));
+  ASSERT_OK(store_->Put(MakeId(2), RandomBytes(2 * kBlock, 2), std::nullopt));
+  const std::string file2 = FileOf(MakeId(2));
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(Env::Default(), file2));
+  ASSERT_OK(WriteFileAtomically(Env::Default(), file2, contents.substr(0, contents.size() - 1)));
+  Open();
+  EXPECT_EQ(store_->recovery_report().slices, 1u);
+  EXPECT_EQ(store_->recovery_report().missing_files, 1u);
+  EXPECT_EQ(store_->Stat(MakeId(2))->state, SliceState::kMissing);
+  EXPECT_THAT(store_->Get(MakeId(1), {}), IsOkAndHolds(a));
+}
+
+TEST_F(SliceStoreTest, FailedIndexWriteRemovesTheNewFile) {
+  Open();
+  const std::string data = RandomBytes(2 * kBlock, 4);
+  // The index's WAL append fails once with a full disk (RocksDB can resume from that).
+  std::atomic<int> failures{0};
+  fault_.SetHook([&](OpKind op, const std::string& path) -> absl::Status {
+    if (op == OpKind::kAppend && absl::EndsWith(path, ".log") && failures.fetch_add(1) == 0) {
+      return absl::ResourceExhaustedError("injected: disk full");
+    }
+    return absl::OkStatus();
+  });
+  EXPECT_FALSE(store_->Put(MakeId(1), data, std::nullopt).ok());
+  fault_.SetHook(nullptr);
+  EXPECT_GE(failures.load(), 1);
+  EXPECT_EQ(SliceFiles(), 0u);  // not left for the next open to find
+  EXPECT_THAT(store_->Stat(MakeId(1)), StatusIs(absl::StatusCode::kNotFound));
+  // The store works on, and the retry lands.
+  ASSERT_OK(store_->Put(MakeId(1), data, std::nullopt));
+  EXPECT_THAT(store_->Get(MakeId(1), {}), IsOkAndHolds(data));
+  Open();
+  EXPECT_EQ(store_->recovery_report().orphan_files, 0u);
+  EXPECT_THAT(store_->Get(MakeId(1), {}), IsOkAndHolds(data));
+}
+
+TEST_F(SliceStoreTest, FileStaysWhenTheIndexCannotSayItIsUnreferenced) {
+  Open();
+  const std::string data = RandomBytes(2 * kBlock, 4);
+  // A failed WAL sync: RocksDB refuses further writes until reopened, so the Put cannot durably
+  // undo its entry, which may still be in the WAL. The file must stay.
+  fault_.SetHook([&](OpKind op, const std::string& path) -> absl::Status {
+    if (op == OpKind::kSync && absl::EndsWith(path, ".log")) {
+      return absl::UnavailableError("injected WAL sync failure");
+    }
+    return absl::OkStatus();
+  });
+  EXPECT_FALSE(store_->Put(MakeId(1), data, std::nullopt).ok());
+  fault_.SetHook(nullptr);
+  EXPECT_EQ(SliceFiles(), 1u);
+  // After a restart the slice is wholly there (the WAL record survived) or wholly absent (and
+  // its file an orphan), never DATA_LOSS.
+  Open();
+  absl::StatusOr<std::string> got = store_->Get(MakeId(1), {});
+  if (got.ok()) {
+    EXPECT_EQ(*got, data);
+    EXPECT_EQ(store_->recovery_report().orphan_files, 0u);
+  } else {
+    EXPECT_THAT(got, StatusIs(absl::StatusCode::kNotFound));
+    EXPECT_EQ(store_->recovery_report().orphan_files, 1u);
+  }
+}
+
+TEST_F(SliceStoreTest, ExportsMetricsAndLogsDamageWithoutData) {
+  CapturingLogSink sink;
+  ScopedLogSink scoped(&sink);
+  Open();
+  const std::string data = RandomBytes(2 * kBlock, 5);
+  ASSERT_OK(store_->Put(MakeId(1), data, std::nullopt));
+  ASSERT_OK(store_->Put(MakeId(2), "small", std::nullopt));
+  ASSERT_OK(store_->Get(MakeId(1), {}).status());
+  EXPECT_THAT(store_->Put(MakeId(1), RandomBytes(10, 6), std::nullopt),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_OK(fault_.FlipBit(FileOf(MakeId(1)), slice::kHeaderSize + 10, 0));
+  EXPECT_THAT(store_->Get(MakeId(1), {}), StatusIs(absl::StatusCode::kDataLoss));
+  ASSERT_OK(store_->Delete(MakeId(2)));
+  const std::string text = registry_.Serialize();
+  EXPECT_THAT(text, HasSubstr("tessera_slice_store_puts_total 2\n"));
+  EXPECT_THAT(
+      text, HasSubstr(absl::StrCat("tessera_slice_store_put_bytes_total ", data.size() + 5, "\n")));
+  EXPECT_THAT(text, HasSubstr("tessera_slice_store_gets_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_slice_store_deletes_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_slice_store_errors_total{code=\"ALREADY_EXISTS\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_slice_store_errors_total{code=\"DATA_LOSS\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_slice_store_checksum_failures_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_slice_store_slices_flagged_total{state=\"corrupt\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_slice_store_recovery_slices 0\n"));
+  ASSERT_OK(store_->Put(MakeId(3), data, std::nullopt));
+  Open();  // the corrupt slice is not counted as valid; slice 3 is
+  EXPECT_THAT(registry_.Serialize(), HasSubstr("tessera_slice_store_recovery_slices 1\n"));
+  EXPECT_THAT(registry_.Serialize(), HasSubstr("tessera_slice_store_recovery_orphan_files 0\n"));
+  bool flagged = false, recovered = false;
+  for (const std::string& line : sink.lines()) {
+    if (absl::StrContains(line, "event=slice_flagged")) {
+      flagged = true;
+      EXPECT_THAT(line, HasSubstr(MakeId(1).ToString()));
+      EXPECT_THAT(line, HasSubstr("state=corrupt"));
+    }
+    if (absl::StrContains(line, "event=slice_store_recovered")) recovered = true;
+    // Never slice bytes: no 16-byte run of the data, hex or raw, appears in a log line.
+    EXPECT_FALSE(absl::StrContains(line, data.substr(100, 16))) << line;
+    EXPECT_FALSE(absl::StrContains(line, absl::BytesToHexString(data.substr(100, 16)))) << line;
+    EXPECT_FALSE(absl::StrContains(line, "small")) << line;
+  }
+  EXPECT_TRUE(flagged);
+  EXPECT_TRUE(recovered);
 }
 
 TEST_F(SliceStoreTest, FlippedBitFailsOnlyRangesTouchingItsBlock) {
@@ -331,16 +456,24 @@ TEST_F(SliceStoreTest, FlippedBitFailsOnlyRangesTouchingItsBlock) {
   ASSERT_OK(fault_.FlipBit(FileOf(MakeId(1)), slice::kHeaderSize + kBlock + 100, 3));
   EXPECT_THAT(store_->Get(MakeId(1), {0, kBlock}), IsOkAndHolds(data.substr(0, kBlock)));
   EXPECT_THAT(store_->Get(MakeId(1), {2 * kBlock, 0}), IsOkAndHolds(data.substr(2 * kBlock)));
+  EXPECT_EQ(store_->Stat(MakeId(1))->state, SliceState::kLive);  // good blocks found no damage
   EXPECT_THAT(store_->Get(MakeId(1), {kBlock + 100, 1}), StatusIs(absl::StatusCode::kDataLoss));
-  EXPECT_THAT(store_->Get(MakeId(1), {kBlock - 1, 2}), StatusIs(absl::StatusCode::kDataLoss));
-  EXPECT_THAT(store_->Get(MakeId(1), {}), StatusIs(absl::StatusCode::kDataLoss));
-  // Verify finds it and marks the slice corrupt: later reads fail fast, even of good blocks.
-  EXPECT_THAT(store_->Verify(MakeId(1)), StatusIs(absl::StatusCode::kDataLoss));
+  // The read that found the damage marked the slice corrupt: later reads fail fast, even of
+  // good blocks, and List shows it to repair.
   ASSERT_OK_AND_ASSIGN(SliceInfo info, store_->Stat(MakeId(1)));
   EXPECT_EQ(info.state, SliceState::kCorrupt);
+  ASSERT_OK_AND_ASSIGN(std::vector<SliceInfo> listed, store_->List(std::nullopt, 10));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state, SliceState::kCorrupt);
   EXPECT_THAT(store_->Get(MakeId(1), {0, 10}), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(store_->Get(MakeId(1), {}), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(store_->Verify(MakeId(1)), StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_EQ(store_->Counters().slices_marked_corrupt, 1u);
   EXPECT_GE(store_->Counters().checksum_failures, 4u);
+  EXPECT_EQ(store_->Stats().slice_count, 0u);
+  // The mark is durable.
+  Open();
+  EXPECT_EQ(store_->Stat(MakeId(1))->state, SliceState::kCorrupt);
   // A Put of the right bytes repairs it.
   ASSERT_OK(store_->Put(MakeId(1), data, std::nullopt));
   EXPECT_THAT(store_->Get(MakeId(1), {}), IsOkAndHolds(data));
