@@ -1,6 +1,8 @@
 #include "services/meta/acceptor_store.h"
 
+#include <filesystem>
 #include <functional>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +35,12 @@ absl::Status CheckBallot(const tessera::v1::Ballot& b) {
 absl::StatusOr<std::unique_ptr<AcceptorStore>> AcceptorStore::Open(const std::string& dir,
                                                                    AcceptorStoreOptions options) {
   if (options.clock == nullptr) options.clock = Clock::Real();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create metadata store directory ", dir, ": ", ec.message()));
+  }
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;

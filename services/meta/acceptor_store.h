@@ -44,7 +44,7 @@ class AcceptorStore {
   static constexpr uint32_t kDefaultScanLimit = 1000;
   static constexpr uint32_t kMaxScanLimit = 10000;
 
-  // Opens (creating if missing) the database in `dir`.
+  // Opens (creating it and missing parent directories) the database in `dir`.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<AcceptorStore>> Open(
       const std::string& dir, AcceptorStoreOptions options = {});
   ~AcceptorStore();

@@ -1,0 +1,566 @@
+#include "services/meta/paxos.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "services/meta/meta_key.h"
+
+namespace tessera::services {
+namespace {
+
+using tessera::v1::Ballot;
+using tessera::v1::MetaKey;
+using tessera::v1::PaxosValue;
+
+constexpr char kOutcomePayload[] = "tessera.meta/outcome";
+
+absl::Status OutcomeUnknown(absl::Status status) {
+  status.SetPayload(kOutcomePayload, absl::Cord("unknown"));
+  return status;
+}
+
+// The outcome of sending one request to every replica of a set of replica sets.
+template <typename Resp>
+struct Gathered {
+  bool success = false;
+  absl::Status failure;  // when !success
+  std::map<std::string, absl::StatusOr<Resp>> results;
+};
+
+template <typename Resp>
+struct GatherState {
+  absl::Mutex mu;
+  std::map<std::string, absl::StatusOr<Resp>> results ABSL_GUARDED_BY(mu);
+  size_t pending ABSL_GUARDED_BY(mu) = 0;
+};
+
+std::vector<std::string> DistinctNodes(const std::vector<ReplicaSet>& sets) {
+  std::vector<std::string> nodes;
+  for (const ReplicaSet& set : sets) {
+    for (const std::string& n : set.nodes) {
+      if (std::find(nodes.begin(), nodes.end(), n) == nodes.end()) nodes.push_back(n);
+    }
+  }
+  return nodes;
+}
+
+// Sends via `send` to every node of `sets`; returns once W (or R) nodes of EACH set answered with
+// a `good` response, or once that can no longer happen.
+template <typename Resp>
+Gathered<Resp> Gather(
+    const std::vector<ReplicaSet>& sets, bool write_quorum, absl::string_view what,
+    const std::function<void(const std::string&, AcceptorClient::Callback<Resp>)>& send,
+    const std::function<bool(const Resp&)>& good) {
+  auto state = std::make_shared<GatherState<Resp>>();
+  const std::vector<std::string> nodes = DistinctNodes(sets);
+  {
+    absl::MutexLock lock(&state->mu);
+    state->pending = nodes.size();
+  }
+  for (const std::string& node : nodes) {
+    send(node, [state, node](absl::StatusOr<Resp> r) {
+      absl::MutexLock lock(&state->mu);
+      state->results.emplace(node, std::move(r));
+      --state->pending;
+    });
+  }
+  Gathered<Resp> out;
+  auto decided = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+    bool all_ok = true;
+    for (const ReplicaSet& set : sets) {
+      const uint32_t q = write_quorum ? set.write_quorum : set.read_quorum;
+      uint32_t ok = 0, unanswered = 0;
+      for (const std::string& n : set.nodes) {
+        auto it = state->results.find(n);
+        if (it == state->results.end()) {
+          ++unanswered;
+        } else if (it->second.ok() && good(*it->second)) {
+          ++ok;
+        }
+      }
+      if (ok < q) {
+        all_ok = false;
+        if (ok + unanswered < q) return true;  // this set can no longer reach its quorum
+      }
+    }
+    if (all_ok) out.success = true;
+    return all_ok || state->pending == 0;
+  };
+  absl::MutexLock lock(&state->mu);
+  state->mu.Await(absl::Condition(&decided));
+  out.results = state->results;
+  if (out.success) return out;
+  // Describe the first set that failed.
+  for (const ReplicaSet& set : sets) {
+    const uint32_t q = write_quorum ? set.write_quorum : set.read_quorum;
+    uint32_t ok = 0, refused = 0, failed = 0, unanswered = 0;
+    absl::Status first_error;
+    for (const std::string& n : set.nodes) {
+      auto it = out.results.find(n);
+      if (it == out.results.end()) {
+        ++unanswered;
+      } else if (!it->second.ok()) {
+        ++failed;
+        if (first_error.ok()) first_error = it->second.status();
+      } else if (good(*it->second)) {
+        ++ok;
+      } else {
+        ++refused;
+      }
+    }
+    if (ok >= q) continue;
+    const std::string detail = absl::StrCat(
+        what, ": ", ok, " of ", set.nodes.size(), " replicas agreed (need ", q, "); ", refused,
+        " refused (contention), ", failed + unanswered, " did not answer",
+        first_error.ok() ? "" : absl::StrCat(" (first error: ", first_error.message(), ")"));
+    if (failed + unanswered > set.nodes.size() - q) {
+      out.failure = absl::UnavailableError(detail);
+    } else {
+      out.failure = absl::AbortedError(detail);
+    }
+    break;
+  }
+  if (out.failure.ok()) out.failure = absl::UnavailableError(absl::StrCat(what, ": no quorum"));
+  return out;
+}
+
+bool HasBallot(const Ballot& b) { return !b.proposer().empty(); }
+
+// Ballot timestamp only (commit ballots in histories keep no proposer id).
+bool TimestampLess(int64_t wall_a, uint32_t logical_a, int64_t wall_b, uint32_t logical_b) {
+  return std::tie(wall_a, logical_a) < std::tie(wall_b, logical_b);
+}
+
+MetaValue ToMetaValue(const PaxosValue& v) {
+  if (!v.exists()) return std::nullopt;
+  return v.data();
+}
+
+// The highest committed and highest accepted value among good responses.
+struct Current {
+  Ballot committed_ballot;
+  PaxosValue committed;
+  bool in_progress = false;
+  Ballot accepted_ballot;
+  PaxosValue accepted;
+};
+
+template <typename Resp>
+Current Summarize(const std::map<std::string, absl::StatusOr<Resp>>& results,
+                  const std::function<bool(const Resp&)>& good,
+                  const std::function<const tessera::v1::AcceptorState&(const Resp&)>& state_of) {
+  Current c;
+  bool have_accepted = false;
+  for (const auto& [node, r] : results) {
+    if (!r.ok() || !good(*r)) continue;
+    const auto& s = state_of(*r);
+    if (BallotLess(c.committed_ballot, s.committed_ballot())) {
+      c.committed_ballot = s.committed_ballot();
+      c.committed = s.committed_value();
+    }
+    if (s.has_accepted() &&
+        (!have_accepted || BallotLess(c.accepted_ballot, s.accepted_ballot()))) {
+      have_accepted = true;
+      c.accepted_ballot = s.accepted_ballot();
+      c.accepted = s.accepted_value();
+    }
+  }
+  c.in_progress = have_accepted && BallotLess(c.committed_ballot, c.accepted_ballot);
+  return c;
+}
+
+}  // namespace
+
+absl::Status PaxosOptions::Validate() const {
+  if (max_rounds < 1) return absl::InvalidArgumentError("PaxosOptions.max_rounds must be >= 1");
+  if (backoff_base <= absl::ZeroDuration() || backoff_max < backoff_base) {
+    return absl::InvalidArgumentError("PaxosOptions needs 0 < backoff_base <= backoff_max");
+  }
+  if (op_history < 1) return absl::InvalidArgumentError("PaxosOptions.op_history must be >= 1");
+  if (commit_retries < 0) {
+    return absl::InvalidArgumentError("PaxosOptions.commit_retries must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+bool IsOutcomeUnknown(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kOutcomePayload).has_value();
+}
+
+// One proposer's view of one key during a CompareAndSet or Read.
+struct PaxosProposer::Round {
+  PaxosProposer* self;
+  const std::vector<ReplicaSet>& sets;
+  const MetaKey& key;
+
+  Gathered<tessera::v1::PrepareResponse> Prepare(const Ballot& ballot) {
+    tessera::v1::PrepareRequest req;
+    *req.mutable_key() = key;
+    *req.mutable_ballot() = ballot;
+    HybridClock* hlc = self->hlc_;
+    AcceptorClient* client = self->client_;
+    return Gather<tessera::v1::PrepareResponse>(
+        sets, true, "prepare",
+        [&](const std::string& node, AcceptorClient::Callback<tessera::v1::PrepareResponse> done) {
+          const absl::Time sent = hlc->clock()->Now();
+          req.set_sender_wall_micros(absl::ToUnixMicros(sent));
+          client->Prepare(node, req,
+                          [hlc, node, sent,
+                           done = std::move(done)](absl::StatusOr<tessera::v1::PrepareResponse> r) {
+                            if (r.ok()) {
+                              hlc->ObservePeerClock(node, absl::FromUnixMicros(r->wall_micros()),
+                                                    sent, hlc->clock()->Now());
+                              const Ballot& p = r->promised_ballot();
+                              hlc->Update(HlcTimestamp{p.wall_micros(), p.logical()});
+                            }
+                            done(std::move(r));
+                          });
+        },
+        [](const tessera::v1::PrepareResponse& r) { return r.promised(); });
+  }
+
+  Gathered<tessera::v1::AcceptResponse> Accept(const Ballot& ballot, const PaxosValue& value) {
+    tessera::v1::AcceptRequest req;
+    *req.mutable_key() = key;
+    *req.mutable_ballot() = ballot;
+    *req.mutable_value() = value;
+    HybridClock* hlc = self->hlc_;
+    AcceptorClient* client = self->client_;
+    return Gather<tessera::v1::AcceptResponse>(
+        sets, true, "accept",
+        [&](const std::string& node, AcceptorClient::Callback<tessera::v1::AcceptResponse> done) {
+          req.set_sender_wall_micros(absl::ToUnixMicros(hlc->clock()->Now()));
+          client->Accept(
+              node, req,
+              [hlc, done = std::move(done)](absl::StatusOr<tessera::v1::AcceptResponse> r) {
+                if (r.ok()) {
+                  const Ballot& p = r->promised_ballot();
+                  hlc->Update(HlcTimestamp{p.wall_micros(), p.logical()});
+                }
+                done(std::move(r));
+              });
+        },
+        [](const tessera::v1::AcceptResponse& r) { return r.accepted(); });
+  }
+
+  Gathered<tessera::v1::CommitResponse> Commit(const Ballot& ballot, const PaxosValue& value) {
+    tessera::v1::CommitRequest req;
+    *req.mutable_key() = key;
+    *req.mutable_ballot() = ballot;
+    *req.mutable_value() = value;
+    AcceptorClient* client = self->client_;
+    HybridClock* hlc = self->hlc_;
+    return Gather<tessera::v1::CommitResponse>(
+        sets, true, "commit",
+        [&](const std::string& node, AcceptorClient::Callback<tessera::v1::CommitResponse> done) {
+          req.set_sender_wall_micros(absl::ToUnixMicros(hlc->clock()->Now()));
+          client->Commit(node, req, std::move(done));
+        },
+        [](const tessera::v1::CommitResponse&) { return true; });
+  }
+
+  // Accept then Commit (with retries of the commit). OK once the value is chosen; the commit
+  // then only speeds up later reads (they finish a chosen value themselves if needed).
+  absl::Status Propose(const Ballot& ballot, const PaxosValue& value, bool* chosen) {
+    *chosen = false;
+    auto accepted = Accept(ballot, value);
+    if (!accepted.success) return accepted.failure;
+    *chosen = true;
+    for (int attempt = 0; attempt <= self->options_.commit_retries; ++attempt) {
+      if (attempt > 0) self->Backoff(attempt);
+      if (Commit(ballot, value).success) return absl::OkStatus();
+    }
+    TESSERA_LOG(WARNING, "meta_commit_incomplete").Field("ballot", BallotToString(ballot));
+    return absl::OkStatus();
+  }
+};
+
+PaxosProposer::PaxosProposer(std::string proposer_id, HybridClock* hlc, AcceptorClient* client,
+                             PaxosOptions options)
+    : proposer_id_(std::move(proposer_id)),
+      hlc_(hlc),
+      client_(client),
+      options_(options.Validate().ok() ? options : PaxosOptions{}),
+      random_(std::hash<std::string>()(proposer_id_) ^
+              static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))) {
+  if (sodium_init() < 0) TESSERA_LOG(ERROR, "sodium_init_failed");
+}
+
+Ballot PaxosProposer::NewBallot() {
+  HlcTimestamp ts = hlc_->Now();
+  Ballot b;
+  b.set_wall_micros(ts.wall_micros);
+  b.set_logical(ts.logical);
+  b.set_proposer(proposer_id_);
+  return b;
+}
+
+uint64_t PaxosProposer::NewOpId() {
+  uint64_t id = 0;
+  while (id == 0) randombytes_buf(&id, sizeof(id));
+  return id;
+}
+
+void PaxosProposer::Backoff(int round) {
+  absl::Duration cap = options_.backoff_base * (int64_t{1} << std::min(round, 16));
+  if (cap > options_.backoff_max) cap = options_.backoff_max;
+  int64_t micros = absl::ToInt64Microseconds(cap);
+  int64_t sleep = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    sleep = random_.Range(micros / 2, std::max<int64_t>(micros, 1));
+  }
+  hlc_->clock()->SleepFor(absl::Microseconds(sleep));
+}
+
+absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, const MetaKey& key,
+                                                       const UpdateFn& fn) {
+  const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
+  Round round{this, sets, key};
+  const uint64_t op_id = NewOpId();
+  // Set once an Accept of this call's value was sent without learning that it was chosen.
+  std::optional<Ballot> first_in_flight;
+  PaxosValue proposed;
+  absl::Status last_error = absl::AbortedError("no round ran");
+  const std::function<bool(const tessera::v1::PrepareResponse&)> promised =
+      [](const tessera::v1::PrepareResponse& r) { return r.promised(); };
+  const std::function<const tessera::v1::AcceptorState&(const tessera::v1::PrepareResponse&)>
+      state_of = [](const tessera::v1::PrepareResponse& r) -> const tessera::v1::AcceptorState& {
+    return r.state();
+  };
+
+  for (int r = 0; r < options_.max_rounds; ++r) {
+    if (r > 0) Backoff(r);
+    if (!first_in_flight) {
+      if (absl::Status s = hlc_->CheckOffset(); !s.ok()) return s;
+    }
+    const Ballot ballot = NewBallot();
+    auto prep = round.Prepare(ballot);
+    if (!prep.success) {
+      last_error = prep.failure;
+      continue;
+    }
+    Current cur = Summarize(prep.results, promised, state_of);
+
+    if (first_in_flight) {
+      // Was our earlier, unacknowledged proposal applied?
+      if (cur.committed.op_id() == op_id) return ToMetaValue(cur.committed);
+      if (cur.in_progress && cur.accepted.op_id() == op_id) {
+        bool chosen = false;
+        absl::Status s = round.Propose(ballot, cur.accepted, &chosen);
+        if (chosen) return ToMetaValue(cur.accepted);
+        last_error = s;
+        continue;
+      }
+      bool in_history = false;
+      for (const auto& h : cur.committed.history()) in_history |= h.op_id() == op_id;
+      if (in_history) return ToMetaValue(proposed);
+      // Every update committed at or after our first Accept must be listed to rule ours out.
+      bool complete = !BallotLess(*first_in_flight, cur.committed_ballot) &&
+                      CompareBallots(*first_in_flight, cur.committed_ballot) != 0;
+      if (!complete) {
+        if (!cur.committed.history_truncated()) {
+          complete = true;
+        } else if (cur.committed.history_size() > 0) {
+          const auto& oldest = cur.committed.history(cur.committed.history_size() - 1);
+          complete = TimestampLess(oldest.commit_wall_micros(), oldest.commit_logical(),
+                                   first_in_flight->wall_micros(), first_in_flight->logical());
+        }
+      }
+      if (!complete) {
+        return OutcomeUnknown(absl::AbortedError(
+            "compare-and-set outcome unknown: too many concurrent updates of the key since this "
+            "update's proposal; it was applied at most once"));
+      }
+      // Not applied, and the prepare we just won means it never will be: go on normally.
+    }
+
+    if (cur.in_progress) {
+      // Finish someone else's update first, then start over.
+      bool chosen = false;
+      last_error = round.Propose(ballot, cur.accepted, &chosen);
+      if (chosen) last_error = absl::AbortedError("finished an in-progress update; retrying");
+      continue;
+    }
+
+    absl::StatusOr<MetaValue> next = fn(ToMetaValue(cur.committed));
+    if (!next.ok()) return next.status();
+
+    proposed.Clear();
+    proposed.set_format_version(1);
+    proposed.set_exists(next->has_value());
+    if (next->has_value()) proposed.set_data(**next);
+    proposed.set_op_id(op_id);
+    bool truncated = cur.committed.history_truncated();
+    if (cur.committed.op_id() != 0) {
+      auto* h = proposed.add_history();
+      h->set_op_id(cur.committed.op_id());
+      h->set_commit_wall_micros(cur.committed_ballot.wall_micros());
+      h->set_commit_logical(cur.committed_ballot.logical());
+    }
+    for (const auto& h : cur.committed.history()) {
+      if (static_cast<uint32_t>(proposed.history_size()) >= options_.op_history) {
+        truncated = true;
+        break;
+      }
+      *proposed.add_history() = h;
+    }
+    proposed.set_history_truncated(truncated);
+
+    if (!first_in_flight || BallotLess(ballot, *first_in_flight)) first_in_flight = ballot;
+    bool chosen = false;
+    absl::Status s = round.Propose(ballot, proposed, &chosen);
+    if (chosen) return *next;
+    last_error = s;
+  }
+  const std::string where = absl::StrCat(" (key partition ", key.partition(), ", after ",
+                                         options_.max_rounds, " rounds)");
+  if (first_in_flight) {
+    return OutcomeUnknown(absl::Status(
+        last_error.code(), absl::StrCat("compare-and-set outcome unknown, it may yet be applied "
+                                        "(at most once): ",
+                                        last_error.message(), where)));
+  }
+  return absl::Status(last_error.code(), absl::StrCat(last_error.message(), where));
+}
+
+absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const MetaKey& key) {
+  const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
+  Round round{this, sets, key};
+  absl::Status last_error = absl::UnavailableError("no round ran");
+  tessera::v1::ReadRequest req;
+  *req.mutable_key() = key;
+  const std::function<bool(const tessera::v1::ReadResponse&)> any = [](const auto&) {
+    return true;
+  };
+  const std::function<const tessera::v1::AcceptorState&(const tessera::v1::ReadResponse&)>
+      read_state = [](const tessera::v1::ReadResponse& r) -> const tessera::v1::AcceptorState& {
+    return r.state();
+  };
+  const std::function<bool(const tessera::v1::PrepareResponse&)> promised =
+      [](const tessera::v1::PrepareResponse& r) { return r.promised(); };
+  const std::function<const tessera::v1::AcceptorState&(const tessera::v1::PrepareResponse&)>
+      prep_state = [](const tessera::v1::PrepareResponse& r) -> const tessera::v1::AcceptorState& {
+    return r.state();
+  };
+
+  for (int r = 0; r < options_.max_rounds; ++r) {
+    if (r > 0) Backoff(r);
+    auto reads = Gather<tessera::v1::ReadResponse>(
+        sets, false, "read",
+        [&](const std::string& node, AcceptorClient::Callback<tessera::v1::ReadResponse> done) {
+          client_->Read(node, req, std::move(done));
+        },
+        any);
+    if (!reads.success) {
+      last_error = reads.failure;
+      continue;
+    }
+    Current cur = Summarize(reads.results, any, read_state);
+    if (!cur.in_progress) {
+      // Repair responders that missed the latest commit (fire and forget).
+      if (HasBallot(cur.committed_ballot)) {
+        for (const auto& [node, resp] : reads.results) {
+          if (!resp.ok() || !BallotLess(resp->state().committed_ballot(), cur.committed_ballot)) {
+            continue;
+          }
+          tessera::v1::CommitRequest c;
+          *c.mutable_key() = key;
+          *c.mutable_ballot() = cur.committed_ballot;
+          *c.mutable_value() = cur.committed;
+          client_->Commit(node, c, [](absl::StatusOr<tessera::v1::CommitResponse>) {});
+        }
+      }
+      return ToMetaValue(cur.committed);
+    }
+    // An update is in progress: a Paxos round without a change of our own settles it.
+    const Ballot ballot = NewBallot();
+    auto prep = round.Prepare(ballot);
+    if (!prep.success) {
+      last_error = prep.failure;
+      continue;
+    }
+    Current pc = Summarize(prep.results, promised, prep_state);
+    if (!pc.in_progress) return ToMetaValue(pc.committed);
+    bool chosen = false;
+    absl::Status s = round.Propose(ballot, pc.accepted, &chosen);
+    if (chosen) return ToMetaValue(pc.accepted);
+    last_error = s;
+  }
+  return absl::Status(last_error.code(),
+                      absl::StrCat(last_error.message(), " (key partition ", key.partition(),
+                                   ", after ", options_.max_rounds, " rounds)"));
+}
+
+absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t partition,
+                                               tessera::v1::MetaTable table,
+                                               const std::string& bucket, const std::string& start,
+                                               const std::string& end, uint32_t limit,
+                                               const std::string& page_token) {
+  if (limit == 0) return absl::InvalidArgumentError("scan limit must be >= 1");
+  const std::vector<ReplicaSet> sets = view.ReplicaSets(partition);
+  ScanResult out;
+  std::string token = page_token;
+  const std::function<bool(const tessera::v1::ScanResponse&)> any = [](const auto&) {
+    return true;
+  };
+  for (int page = 0; page < 10000; ++page) {
+    tessera::v1::ScanRequest req;
+    req.set_partition(partition);
+    req.set_table(table);
+    req.set_bucket(bucket);
+    req.set_start_key(start);
+    req.set_end_key(end);
+    req.set_limit(std::max<uint32_t>(limit - static_cast<uint32_t>(out.items.size()), 16));
+    req.set_page_token(token);
+    auto got = Gather<tessera::v1::ScanResponse>(
+        sets, false, "scan",
+        [&](const std::string& node, AcceptorClient::Callback<tessera::v1::ScanResponse> done) {
+          client_->Scan(node, req, std::move(done));
+        },
+        any);
+    if (!got.success) {
+      return absl::Status(got.failure.code(),
+                          absl::StrCat(got.failure.message(), " (partition ", partition, ")"));
+    }
+    // Merge: per encoded key the entry with the highest committed ballot. A replica that stopped
+    // at a page boundary has not told us about keys past it, so stop at the smallest boundary.
+    std::map<std::string, const tessera::v1::ScanEntry*> merged;
+    std::optional<std::string> cut;
+    for (const auto& [node, r] : got.results) {
+      if (!r.ok()) continue;
+      for (const auto& e : r->entries()) {
+        std::string k = EncodeMetaKey(e.key());
+        auto [it, inserted] = merged.emplace(k, &e);
+        if (!inserted && BallotLess(it->second->committed_ballot(), e.committed_ballot())) {
+          it->second = &e;
+        }
+      }
+      if (!r->next_page_token().empty() && (!cut || r->next_page_token() < *cut)) {
+        cut = r->next_page_token();
+      }
+    }
+    for (const auto& [k, e] : merged) {
+      if (cut && k > *cut) break;
+      if (!e->value().exists()) continue;
+      out.items.push_back(ScanItem{e->key(), e->value().data()});
+      if (out.items.size() == limit) {
+        // More may follow unless every replica reached the end of the range here.
+        if (cut || k != merged.rbegin()->first) out.next_page_token = k;
+        return out;
+      }
+    }
+    if (!cut) return out;
+    token = *cut;
+  }
+  return absl::DeadlineExceededError("scan did not finish within 10000 pages");
+}
+
+}  // namespace tessera::services

@@ -1,0 +1,130 @@
+// PaxosProposer: linearizable compare-and-set and reads of one metadata key, by single-decree
+// Paxos per update on the key's replica sets (Cassandra lightweight-transaction style).
+//
+// CompareAndSet(key, fn), one round:
+//   1. Prepare(ballot) to every replica of every active replica set (LayoutView: the current
+//      layout, plus the previous one mid-transition); needs W promises in EACH set. Ballots are
+//      (HLC timestamp, proposer id); a refusal names the higher promise, and the HLC moves past
+//      it so the next round's ballot is higher.
+//   2. The promises carry each replica's accepted and committed values. The current value is the
+//      committed value with the highest ballot. An accepted value with a higher ballot than that is
+//      an update in progress: the proposer first finishes it (Accept + Commit at its own ballot)
+//      and starts a new round.
+//   3. new = fn(current). fn may refuse (its status is returned as is, e.g. FAILED_PRECONDITION
+//      "bucket exists"). Accept(ballot, new) needs W acks in each set; then Commit(ballot, new),
+//      waiting for W commit acks in each set before returning OK, so a later read or scan of any
+//      R replicas sees it.
+// Rounds that fail (contention, unreachable replicas) are retried after a randomized,
+// exponentially growing backoff, at most `max_rounds` times; then ABORTED (contention) or
+// UNAVAILABLE (too few replicas answered: the message says how many of how many).
+//
+// Exactly once: every update carries a random op id, and each value keeps the op ids (with their
+// commit ballots) of the last `op_history` updates before it. If an Accept of this call's value
+// went out but did not get a quorum, later rounds learn from the promises whether that value was
+// applied (it is the current value, is in progress, or is in the history): if so the call returns
+// OK without applying fn again; if the history proves it was not, fn runs again on the new current
+// value. If neither can be shown before the rounds run out, the call fails with a status for which
+// IsOutcomeUnknown() is true (the update may or may not have been applied, once at most).
+//
+// Read(key): a quorum read (R replicas per set). If no responder has an accepted value above the
+// highest committed one, that committed value is the answer (stale responders are repaired with
+// a Commit, asynchronously). Otherwise the read runs a Paxos round with no value change: Prepare,
+// finish the in-progress value, and read again. So a read that starts after a CompareAndSet
+// returned OK sees it (or something newer), from any proposer.
+//
+// Clock guard: before proposing, HybridClock::CheckOffset() must pass, else FAILED_PRECONDITION.
+//
+// Thread-safety: thread-safe; concurrent calls run independently.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "api/metadata.pb.h"
+#include "base/random.h"
+#include "services/meta/acceptor_client.h"
+#include "services/meta/hlc.h"
+#include "services/meta/layout.h"
+
+namespace tessera::services {
+
+struct PaxosOptions {
+  int max_rounds = 10;
+  absl::Duration backoff_base = absl::Milliseconds(2);
+  absl::Duration backoff_max = absl::Milliseconds(200);
+  // Op ids remembered per value (exactly-once detection window).
+  uint32_t op_history = 16;
+  // Extra attempts at reaching W commit acks once a value is chosen.
+  int commit_retries = 3;
+
+  // INVALID_ARGUMENT unless max_rounds >= 1, 0 < backoff_base <= backoff_max, op_history >= 1,
+  // commit_retries >= 0.
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+// True for a CompareAndSet failure after which the update may or may not have been applied.
+bool IsOutcomeUnknown(const absl::Status& status);
+
+// The value a CompareAndSet function sees and returns: nullopt = the key does not exist (or is
+// deleted); returning nullopt deletes it.
+using MetaValue = std::optional<std::string>;
+using UpdateFn = std::function<absl::StatusOr<MetaValue>(const MetaValue& current)>;
+
+// A committed, existing entry returned by ScanBucket.
+struct ScanItem {
+  tessera::v1::MetaKey key;
+  std::string value;
+};
+struct ScanResult {
+  std::vector<ScanItem> items;
+  std::string next_page_token;  // empty when the range is exhausted
+};
+
+class PaxosProposer {
+ public:
+  // `proposer_id` must be unique among proposers (a node id, or a random gateway id). `hlc` and
+  // `client` are not owned and must outlive this object.
+  PaxosProposer(std::string proposer_id, HybridClock* hlc, AcceptorClient* client,
+                PaxosOptions options = {});
+
+  // Applies fn to the current value of `key` atomically; returns the value written.
+  [[nodiscard]] absl::StatusOr<MetaValue> CompareAndSet(const LayoutView& view,
+                                                        const tessera::v1::MetaKey& key,
+                                                        const UpdateFn& fn);
+  // Linearizable read of `key`.
+  [[nodiscard]] absl::StatusOr<MetaValue> Read(const LayoutView& view,
+                                               const tessera::v1::MetaKey& key);
+
+  // Committed entries of `table`/`bucket` in `partition` with start <= object key < end (empty
+  // end: no bound), at most `limit` (>= 1) existing ones, merged from R replicas of each set
+  // (highest committed ballot wins per key; deletions hidden), in key order. `page_token`: from a
+  // previous result. Contacts only the replicas of `partition`.
+  [[nodiscard]] absl::StatusOr<ScanResult> Scan(const LayoutView& view, uint32_t partition,
+                                                tessera::v1::MetaTable table,
+                                                const std::string& bucket, const std::string& start,
+                                                const std::string& end, uint32_t limit,
+                                                const std::string& page_token);
+
+  const std::string& proposer_id() const { return proposer_id_; }
+
+ private:
+  struct Round;
+  tessera::v1::Ballot NewBallot();
+  void Backoff(int round);
+  uint64_t NewOpId();
+
+  const std::string proposer_id_;
+  HybridClock* const hlc_;
+  AcceptorClient* const client_;
+  const PaxosOptions options_;
+  absl::Mutex mu_;
+  Random random_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace tessera::services
