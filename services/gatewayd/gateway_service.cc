@@ -1,0 +1,468 @@
+#include "services/gatewayd/gateway_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "services/gatewayd/grpc_status.h"
+
+namespace tessera::services {
+
+struct GatewayService::Metrics {
+  CounterFamily* requests = nullptr;
+  HistogramFamily* duration = nullptr;
+  Counter* received = nullptr;
+  Counter* sent = nullptr;
+  Gauge* inflight = nullptr;
+
+  void Record(const char* method, const absl::Status& status, absl::Time start) {
+    const std::string code = absl::StatusCodeToString(status.code());
+    requests->WithLabels({method, code}).Increment();
+    duration->WithLabels({method}).Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  }
+};
+
+absl::Status GatewayServiceDeps::Validate() const {
+  if (objects == nullptr) return absl::InvalidArgumentError("objects is required");
+  if (store == nullptr) return absl::InvalidArgumentError("store is required");
+  if (handler_pool == nullptr) return absl::InvalidArgumentError("handler_pool is required");
+  if (!cluster_status) return absl::InvalidArgumentError("cluster_status is required");
+  return data_path.Validate();
+}
+
+v1::ObjectInfo ToObjectInfo(const v1::ObjectManifest& m) {
+  v1::ObjectInfo info;
+  info.set_bucket(m.bucket());
+  info.set_key(m.key());
+  info.set_version_id(m.version_id());
+  info.set_size(m.size());
+  info.set_etag(m.etag());
+  info.set_modified_unix_micros(m.created_unix_micros());
+  info.set_content_type(m.content_type());
+  for (const auto& [k, v] : m.user_metadata()) (*info.mutable_user_metadata())[k] = v;
+  bool degraded = false;
+  for (const v1::PartRecord& part : m.parts()) {
+    for (const v1::StripeRecord& stripe : part.stripes()) degraded |= stripe.degraded();
+  }
+  info.set_degraded(degraded);
+  return info;
+}
+
+v1::Bucket ToBucket(const v1::BucketRecord& record) {
+  v1::Bucket b;
+  b.set_name(record.name());
+  b.set_created_unix_micros(record.created_unix_micros());
+  b.set_owner(record.owner());
+  return b;
+}
+
+absl::StatusOr<std::unique_ptr<GatewayService>> GatewayService::Create(GatewayServiceDeps deps) {
+  if (absl::Status s = deps.Validate(); !s.ok()) return s;
+  const DataPathOptions& o = deps.objects->options();
+  storage::StripeCodecOptions co;
+  co.data_shards = o.data_shards;
+  co.parity_shards = o.parity_shards;
+  co.slice_alignment = o.slice_alignment;
+  auto codec = storage::StripeCodec::Create(co);
+  if (!codec.ok()) return codec.status();
+  Registry* reg = deps.registry != nullptr ? deps.registry : &Registry::Default();
+  auto m = std::make_unique<Metrics>();
+  auto requests =
+      reg->AddCounter("tessera_gateway_requests_total",
+                      "Gateway gRPC requests by method and status code.", {"method", "code"});
+  if (!requests.ok()) return requests.status();
+  m->requests = *requests;
+  auto duration = reg->AddHistogram("tessera_gateway_request_duration_seconds",
+                                    "Gateway gRPC request latency (whole stream for Put/Get).",
+                                    {"method"}, ExponentialBuckets(0.0005, 2, 18));
+  if (!duration.ok()) return duration.status();
+  m->duration = *duration;
+  auto received = reg->AddCounter("tessera_gateway_received_bytes_total",
+                                  "Object bytes received by PutObject.");
+  if (!received.ok()) return received.status();
+  m->received = &(*received)->WithLabels({});
+  auto sent =
+      reg->AddCounter("tessera_gateway_sent_bytes_total", "Object bytes sent by GetObject.");
+  if (!sent.ok()) return sent.status();
+  m->sent = &(*sent)->WithLabels({});
+  auto inflight =
+      reg->AddGauge("tessera_gateway_inflight_requests", "Gateway requests being served.");
+  if (!inflight.ok()) return inflight.status();
+  m->inflight = &(*inflight)->WithLabels({});
+  return std::unique_ptr<GatewayService>(
+      new GatewayService(std::move(deps), *std::move(codec), std::move(m)));
+}
+
+GatewayService::GatewayService(GatewayServiceDeps deps, std::unique_ptr<storage::StripeCodec> codec,
+                               std::unique_ptr<Metrics> metrics)
+    : deps_(std::move(deps)),
+      codec_(std::move(codec)),
+      metrics_(std::move(metrics)),
+      reader_(deps_.data_path, codec_.get()) {}
+
+GatewayService::~GatewayService() = default;
+
+grpc::ServerUnaryReactor* GatewayService::RunUnary(grpc::CallbackServerContext* ctx,
+                                                   const char* method,
+                                                   std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  metrics_->inflight->Increment();
+  const absl::Time start = absl::Now();
+  deps_.handler_pool->Submit([this, reactor, method, start, work = std::move(work)] {
+    absl::Status status = work();
+    metrics_->Record(method, status, start);
+    metrics_->inflight->Decrement();
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GatewayService::CreateBucket(grpc::CallbackServerContext* ctx,
+                                                       const v1::CreateBucketRequest* req,
+                                                       v1::CreateBucketResponse* resp) {
+  return RunUnary(ctx, "CreateBucket", [this, req, resp]() -> absl::Status {
+    if (absl::Status s = deps_.objects->CreateBucket(req->bucket()); !s.ok()) return s;
+    absl::StatusOr<v1::BucketRecord> b = deps_.objects->HeadBucket(req->bucket());
+    if (b.ok()) *resp->mutable_bucket() = ToBucket(*b);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GatewayService::DeleteBucket(grpc::CallbackServerContext* ctx,
+                                                       const v1::DeleteBucketRequest* req,
+                                                       v1::DeleteBucketResponse*) {
+  return RunUnary(ctx, "DeleteBucket",
+                  [this, req] { return deps_.objects->DeleteBucket(req->bucket()); });
+}
+
+grpc::ServerUnaryReactor* GatewayService::HeadBucket(grpc::CallbackServerContext* ctx,
+                                                     const v1::HeadBucketRequest* req,
+                                                     v1::HeadBucketResponse* resp) {
+  return RunUnary(ctx, "HeadBucket", [this, req, resp]() -> absl::Status {
+    absl::StatusOr<v1::BucketRecord> b = deps_.objects->HeadBucket(req->bucket());
+    if (!b.ok()) return b.status();
+    *resp->mutable_bucket() = ToBucket(*b);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GatewayService::ListBuckets(grpc::CallbackServerContext* ctx,
+                                                      const v1::ListBucketsRequest*,
+                                                      v1::ListBucketsResponse* resp) {
+  return RunUnary(ctx, "ListBuckets", [this, resp]() -> absl::Status {
+    auto buckets = deps_.objects->ListBuckets();
+    if (!buckets.ok()) return buckets.status();
+    for (const v1::BucketRecord& b : *buckets) *resp->add_buckets() = ToBucket(b);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GatewayService::HeadObject(grpc::CallbackServerContext* ctx,
+                                                     const v1::HeadObjectRequest* req,
+                                                     v1::HeadObjectResponse* resp) {
+  return RunUnary(ctx, "HeadObject", [this, req, resp]() -> absl::Status {
+    absl::StatusOr<v1::ObjectManifest> m;
+    if (req->version_id().empty()) {
+      m = deps_.objects->HeadObject(req->bucket(), req->key());
+    } else {
+      m = deps_.store->Get(req->bucket(), req->key(), req->version_id());
+      if (m.ok() && m->delete_marker()) {
+        return absl::NotFoundError(
+            absl::StrCat("version is a delete marker: ", req->bucket(), "/", req->key()));
+      }
+    }
+    if (!m.ok()) return m.status();
+    *resp->mutable_object() = ToObjectInfo(*m);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GatewayService::DeleteObject(grpc::CallbackServerContext* ctx,
+                                                       const v1::DeleteObjectRequest* req,
+                                                       v1::DeleteObjectResponse*) {
+  return RunUnary(ctx, "DeleteObject",
+                  [this, req] { return deps_.objects->DeleteObject(req->bucket(), req->key()); });
+}
+
+grpc::ServerUnaryReactor* GatewayService::ListObjects(grpc::CallbackServerContext* ctx,
+                                                      const v1::ListObjectsRequest* req,
+                                                      v1::ListObjectsResponse* resp) {
+  return RunUnary(ctx, "ListObjects", [this, req, resp]() -> absl::Status {
+    if (req->max_keys() > 1000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("max_keys is ", req->max_keys(), "; at most 1000 keys per page"));
+    }
+    ListRequest lr;
+    lr.prefix = req->prefix();
+    lr.delimiter = req->delimiter();
+    lr.start_after = req->start_after();
+    lr.continuation_token = req->continuation_token();
+    lr.max_keys = req->max_keys() == 0 ? 1000 : static_cast<int>(req->max_keys());
+    absl::StatusOr<ListResult> r = deps_.objects->ListObjects(req->bucket(), lr);
+    if (!r.ok()) return r.status();
+    for (const v1::ObjectManifest& m : r->objects) *resp->add_objects() = ToObjectInfo(m);
+    for (const std::string& p : r->common_prefixes) resp->add_common_prefixes(p);
+    resp->set_truncated(r->truncated);
+    resp->set_next_continuation_token(r->next_continuation_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GatewayService::ClusterStatus(grpc::CallbackServerContext* ctx,
+                                                        const v1::ClusterStatusRequest*,
+                                                        v1::ClusterStatusResponse* resp) {
+  return RunUnary(ctx, "ClusterStatus", [this, resp]() -> absl::Status {
+    *resp = deps_.cluster_status();
+    resp->set_data_shards(deps_.objects->options().data_shards);
+    resp->set_parity_shards(deps_.objects->options().parity_shards);
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// PutObject: one message read at a time; each is handed to the ObjectWriter on the handler pool
+// and only then is the next read started.
+
+class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutObjectRequest> {
+ public:
+  PutReactor(GatewayService* service, grpc::CallbackServerContext* ctx, v1::PutObjectResponse* resp)
+      : service_(service), ctx_(ctx), resp_(resp), start_(absl::Now()) {
+    service_->metrics_->inflight->Increment();
+    StartRead(&msg_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      service_->deps_.handler_pool->Submit([this] { Complete(); });
+      return;
+    }
+    service_->deps_.handler_pool->Submit([this] { Process(); });
+  }
+
+  void OnDone() override {
+    service_->metrics_->inflight->Decrement();
+    delete this;
+  }
+
+ private:
+  void Process() {
+    absl::Status s = Consume();
+    if (!s.ok()) {
+      Fail(std::move(s));
+      return;
+    }
+    StartRead(&msg_);
+  }
+
+  absl::Status Consume() {
+    if (saw_last_) {
+      return absl::InvalidArgumentError("message received after the one marked last");
+    }
+    if (writer_ == nullptr) {
+      if (!msg_.has_header()) {
+        return absl::InvalidArgumentError(
+            "the first PutObject message must carry the header (bucket, key)");
+      }
+      header_ = msg_.header();
+      if (header_.size() < -1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("declared size ", header_.size(), " is invalid; use -1 for unknown"));
+      }
+      if (header_.if_none_match()) {
+        absl::StatusOr<v1::ObjectManifest> existing =
+            service_->deps_.objects->HeadObject(header_.bucket(), header_.key());
+        if (existing.ok()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "key exists: ", header_.bucket(), "/", header_.key(), " (if_none_match was set)"));
+        }
+        if (!absl::IsNotFound(existing.status())) return existing.status();
+      }
+      PutObjectOptions options;
+      options.content_type = header_.content_type();
+      for (const auto& [k, v] : header_.user_metadata()) options.user_metadata[k] = v;
+      auto writer = service_->deps_.objects->PutObject(header_.bucket(), header_.key(), options);
+      if (!writer.ok()) return writer.status();
+      writer_ = *std::move(writer);
+    } else if (msg_.has_header()) {
+      return absl::InvalidArgumentError("only the first PutObject message may carry a header");
+    }
+    if (msg_.data().size() > kMaxChunkBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("a message carries ", msg_.data().size(),
+                                                     " bytes; at most ", kMaxChunkBytes));
+    }
+    received_ += msg_.data().size();
+    if (header_.size() >= 0 && received_ > static_cast<uint64_t>(header_.size())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("received more than the declared size of ", header_.size(), " bytes"));
+    }
+    service_->metrics_->received->Increment(static_cast<double>(msg_.data().size()));
+    if (!msg_.data().empty()) {
+      if (absl::Status s = writer_->Write(msg_.data()); !s.ok()) return s;
+    }
+    saw_last_ = msg_.last();
+    msg_.Clear();
+    return absl::OkStatus();
+  }
+
+  // The client closed its side (or the call was cancelled / broke).
+  void Complete() {
+    if (ctx_->IsCancelled()) {
+      Fail(absl::CancelledError("upload cancelled; nothing was stored"));
+      return;
+    }
+    if (writer_ == nullptr) {
+      Fail(absl::InvalidArgumentError("empty PutObject stream: no header was sent"));
+      return;
+    }
+    if (header_.size() >= 0 && received_ != static_cast<uint64_t>(header_.size())) {
+      Fail(absl::InvalidArgumentError(absl::StrCat("stream ended after ", received_,
+                                                   " of the declared ", header_.size(),
+                                                   " bytes; nothing was stored")));
+      return;
+    }
+    if (header_.size() < 0 && !saw_last_) {
+      Fail(absl::InvalidArgumentError(
+          "stream of unknown size ended without a message marked last; nothing was stored"));
+      return;
+    }
+    absl::StatusOr<v1::ObjectManifest> m = writer_->Finish();
+    if (!m.ok()) {
+      Fail(m.status());
+      return;
+    }
+    writer_.reset();
+    *resp_->mutable_object() = ToObjectInfo(*m);
+    service_->metrics_->Record("PutObject", absl::OkStatus(), start_);
+    Finish(grpc::Status::OK);  // last use of `this`
+  }
+
+  void Fail(absl::Status status) {
+    if (writer_ != nullptr) {
+      writer_->Abort();
+      writer_.reset();
+    }
+    TESSERA_LOG(DEBUG, "put_failed")
+        .Field("bucket", header_.bucket())
+        .Field("key", header_.key())
+        .Field("status", status);
+    service_->metrics_->Record("PutObject", status, start_);
+    Finish(ToGrpcStatus(status));  // last use of `this`
+  }
+
+  GatewayService* const service_;
+  grpc::CallbackServerContext* const ctx_;
+  v1::PutObjectResponse* const resp_;
+  const absl::Time start_;
+  v1::PutObjectRequest msg_;
+  v1::PutObjectRequest::Header header_;
+  std::unique_ptr<ObjectWriter> writer_;
+  uint64_t received_ = 0;
+  bool saw_last_ = false;
+};
+
+grpc::ServerReadReactor<v1::PutObjectRequest>* GatewayService::PutObject(
+    grpc::CallbackServerContext* ctx, v1::PutObjectResponse* resp) {
+  return new PutReactor(this, ctx, resp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GetObject: the read runs on the handler pool; its sink waits for each write to complete.
+
+class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::GetObjectResponse> {
+ public:
+  GetReactor(GatewayService* service, const v1::GetObjectRequest* req)
+      : service_(service), req_(req), start_(absl::Now()) {
+    service_->metrics_->inflight->Increment();
+    service_->deps_.handler_pool->Submit([this] { Run(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    writing_ = false;
+    if (!ok) broken_ = true;
+  }
+  void OnCancel() override {
+    absl::MutexLock l(&mu_);
+    broken_ = true;
+  }
+  void OnDone() override {
+    service_->metrics_->inflight->Decrement();
+    delete this;
+  }
+
+ private:
+  void Run() {
+    absl::Status s = Serve();
+    service_->metrics_->Record("GetObject", s, start_);
+    Finish(ToGrpcStatus(s));  // last use of `this`
+  }
+
+  absl::Status Serve() {
+    absl::StatusOr<v1::ObjectManifest> m;
+    if (req_->version_id().empty()) {
+      m = service_->deps_.objects->HeadObject(req_->bucket(), req_->key());
+    } else {
+      m = service_->deps_.store->Get(req_->bucket(), req_->key(), req_->version_id());
+      if (m.ok() && m->delete_marker()) {
+        return absl::NotFoundError(
+            absl::StrCat("version is a delete marker: ", req_->bucket(), "/", req_->key()));
+      }
+    }
+    if (!m.ok()) return m.status();
+    const uint64_t size = m->size();
+    if (req_->offset() > size) {
+      return absl::OutOfRangeError(absl::StrCat("range starts at ", req_->offset(), " but ",
+                                                req_->bucket(), "/", req_->key(), " has ", size,
+                                                " bytes"));
+    }
+    const uint64_t rest = size - req_->offset();
+    const uint64_t length = req_->length() == 0 ? rest : std::min(req_->length(), rest);
+    out_.Clear();
+    *out_.mutable_object() = ToObjectInfo(*m);
+    if (absl::Status s = Send(); !s.ok()) return s;
+    return service_->reader_.Read(*m, req_->offset(), length, [this](absl::string_view data) {
+      while (!data.empty()) {
+        const size_t n = std::min(data.size(), kMaxChunkBytes);
+        out_.Clear();
+        out_.set_data(data.data(), n);
+        if (absl::Status s = Send(); !s.ok()) return s;
+        service_->metrics_->sent->Increment(static_cast<double>(n));
+        data.remove_prefix(n);
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  // Writes out_ and waits until the write completed (or the call broke).
+  absl::Status Send() {
+    {
+      absl::MutexLock l(&mu_);
+      if (broken_) return absl::CancelledError("client went away");
+      writing_ = true;
+    }
+    StartWrite(&out_);
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](GetReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { return !r->writing_; }, this));
+    if (broken_) return absl::CancelledError("client went away");
+    return absl::OkStatus();
+  }
+
+  GatewayService* const service_;
+  const v1::GetObjectRequest* const req_;
+  const absl::Time start_;
+  v1::GetObjectResponse out_;
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+grpc::ServerWriteReactor<v1::GetObjectResponse>* GatewayService::GetObject(
+    grpc::CallbackServerContext*, const v1::GetObjectRequest* req) {
+  return new GetReactor(this, req);
+}
+
+}  // namespace tessera::services

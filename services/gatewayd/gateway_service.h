@@ -1,0 +1,116 @@
+// GatewayService: the tessera.v1.Gateway gRPC service (api/gateway.proto) over ObjectService.
+//
+// Thin handlers on the gRPC callback API. No handler blocks a gRPC thread: all work that may
+// wait on storage nodes or the manifest store runs on `handler_pool` (a WorkPool distinct from
+// the data path's, because data-path tasks must never wait on each other).
+//
+//   PutObject   client stream -> ObjectWriter. One request message (<= 1 MiB of data) is read at
+//               a time, and the next read starts only after the writer took the previous one, so
+//               an upload holds one message plus the writer's bounded stripes in flight
+//               (DataPathOptions::max_stripes_in_flight): flow control pushes back on the client.
+//               The object becomes visible only after the whole stream arrived intact: the
+//               declared header.size must match, and a stream of unknown size (-1) must end with
+//               a message whose `last` is true; a cancelled or truncated stream never commits.
+//   GetObject   server stream: first the ObjectInfo, then data chunks of at most 1 MiB. Each
+//               chunk is written only after the previous write completed (gRPC backpressure), so
+//               a slow reader holds at most one chunk plus the reader's stripe prefetch.
+//               A range past the end is cut to the end; an offset past the end is OUT_OF_RANGE.
+//               Bytes are only ever sent from authenticated, decoded stripes; if the object
+//               cannot be read the stream ends with DATA_LOSS / UNAVAILABLE (never wrong bytes).
+//
+// Errors: absl codes cross as the gRPC code of the same number, with ObjectService's messages
+// (e.g. NOT_FOUND "no such key: b/k"); see grpc_status.h.
+//
+// Thread-safety: thread-safe; owned by the gRPC server's lifetime.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "api/gateway.grpc.pb.h"
+#include "base/metrics.h"
+#include "services/gateway/manifest_store.h"
+#include "services/gateway/object_reader.h"
+#include "services/gateway/object_service.h"
+#include "services/gateway/work_pool.h"
+#include "storage/pipeline/stripe_codec.h"
+
+namespace tessera::services {
+
+// The largest data field accepted in or sent in one message.
+inline constexpr size_t kMaxChunkBytes = 1 << 20;
+
+// Produces the node list of a ClusterStatus answer.
+using ClusterStatusFn = std::function<v1::ClusterStatusResponse()>;
+
+struct GatewayServiceDeps {
+  ObjectService* objects = nullptr;  // required
+  ManifestStore* store = nullptr;    // required (version-specific reads)
+  DataPathDeps data_path;            // for the service's own ObjectReader
+  WorkPool* handler_pool = nullptr;  // required; runs every handler's blocking work
+  ClusterStatusFn cluster_status;    // required
+  Registry* registry = nullptr;      // metrics; nullptr = Registry::Default()
+
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+class GatewayService final : public v1::Gateway::CallbackService {
+ public:
+  // INVALID_ARGUMENT for missing deps; the metric families must not exist yet in the registry.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<GatewayService>> Create(
+      GatewayServiceDeps deps);
+  ~GatewayService() override;
+
+  grpc::ServerUnaryReactor* CreateBucket(grpc::CallbackServerContext* ctx,
+                                         const v1::CreateBucketRequest* req,
+                                         v1::CreateBucketResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteBucket(grpc::CallbackServerContext* ctx,
+                                         const v1::DeleteBucketRequest* req,
+                                         v1::DeleteBucketResponse* resp) override;
+  grpc::ServerUnaryReactor* HeadBucket(grpc::CallbackServerContext* ctx,
+                                       const v1::HeadBucketRequest* req,
+                                       v1::HeadBucketResponse* resp) override;
+  grpc::ServerUnaryReactor* ListBuckets(grpc::CallbackServerContext* ctx,
+                                        const v1::ListBucketsRequest* req,
+                                        v1::ListBucketsResponse* resp) override;
+  grpc::ServerReadReactor<v1::PutObjectRequest>* PutObject(grpc::CallbackServerContext* ctx,
+                                                           v1::PutObjectResponse* resp) override;
+  grpc::ServerWriteReactor<v1::GetObjectResponse>* GetObject(
+      grpc::CallbackServerContext* ctx, const v1::GetObjectRequest* req) override;
+  grpc::ServerUnaryReactor* HeadObject(grpc::CallbackServerContext* ctx,
+                                       const v1::HeadObjectRequest* req,
+                                       v1::HeadObjectResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteObject(grpc::CallbackServerContext* ctx,
+                                         const v1::DeleteObjectRequest* req,
+                                         v1::DeleteObjectResponse* resp) override;
+  grpc::ServerUnaryReactor* ListObjects(grpc::CallbackServerContext* ctx,
+                                        const v1::ListObjectsRequest* req,
+                                        v1::ListObjectsResponse* resp) override;
+  grpc::ServerUnaryReactor* ClusterStatus(grpc::CallbackServerContext* ctx,
+                                          const v1::ClusterStatusRequest* req,
+                                          v1::ClusterStatusResponse* resp) override;
+
+  // Implementation details shared with the reactors (gateway_service.cc).
+  struct Metrics;
+  class PutReactor;
+  class GetReactor;
+
+ private:
+  GatewayService(GatewayServiceDeps deps, std::unique_ptr<storage::StripeCodec> codec,
+                 std::unique_ptr<Metrics> metrics);
+  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const char* method,
+                                     std::function<absl::Status()> work);
+
+  const GatewayServiceDeps deps_;
+  std::unique_ptr<storage::StripeCodec> codec_;
+  std::unique_ptr<Metrics> metrics_;
+  ObjectReader reader_;
+};
+
+// Conversions used by the service (exposed for tests).
+v1::ObjectInfo ToObjectInfo(const v1::ObjectManifest& manifest);
+v1::Bucket ToBucket(const v1::BucketRecord& record);
+
+}  // namespace tessera::services

@@ -1,0 +1,120 @@
+// tessera-gateway: the gRPC Gateway daemon (api/gateway.proto); see docs/design/sdk_cli.md.
+//
+//   tessera-gateway --master_key_file=keys --nodes=127.0.0.1:7400,127.0.0.1:7410,...
+//
+// On start one line goes to stdout:
+//   tessera-gateway started grpc_port=<port> admin_port=<port> nodes=<known>/<configured>
+// and, with --port_file, `grpc_port=.. admin_port=..` is written there atomically. A bad flag or
+// option exits 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT stop accepting
+// calls, let in-flight ones run up to --shutdown_grace, and exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "base/env.h"
+#include "base/logging.h"
+#include "services/gatewayd/gateway_server.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:7500", "host:port for the gRPC Gateway service.");
+ABSL_FLAG(std::string, admin_listen, "0.0.0.0:7501", "host:port for /metrics and /healthz.");
+ABSL_FLAG(std::string, master_key_file, "", "Cluster master key file (mode 0600). Required.");
+ABSL_FLAG(int32_t, k, 4, "Data slices per stripe.");
+ABSL_FLAG(int32_t, m, 2, "Parity slices per stripe (losses tolerated).");
+ABSL_FLAG(uint64_t, stripe_size, 8ull << 20, "Plaintext bytes per stripe.");
+ABSL_FLAG(uint64_t, inline_threshold, 64 << 10,
+          "Objects up to this many bytes are kept (encrypted) in the manifest.");
+ABSL_FLAG(std::vector<std::string>, nodes, {},
+          "Comma-separated gRPC host:port of the storage nodes.");
+ABSL_FLAG(std::vector<std::string>, seeds, {},
+          "Membership seeds (not yet supported by this gateway: use --nodes).");
+ABSL_FLAG(std::string, cluster_secret_file, "",
+          "Cluster secret file (0600): authenticates this gateway's calls to storage nodes.");
+ABSL_FLAG(std::string, port_file, "", "If set, grpc_port/admin_port are written here.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "How long in-flight calls may run after SIGTERM.");
+
+namespace tessera::services {
+namespace {
+
+[[noreturn]] void BadConfig(const std::string& message) {
+  std::fprintf(stderr, "tessera-gateway: %s\n", message.c_str());
+  std::exit(2);
+}
+
+int Main(int argc, char** argv) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::SetProgramUsageMessage(
+      "tessera-gateway --master_key_file=FILE --nodes=HOST:PORT,... [--listen=HOST:PORT]");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) BadConfig(absl::StrCat("unexpected argument \"", rest[1], "\""));
+  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
+  SetLogLevel(*level);
+  if (!absl::GetFlag(FLAGS_seeds).empty()) {
+    BadConfig("--seeds is not supported yet (nodes do not serve ClusterMembers); use --nodes");
+  }
+
+  GatewayServerOptions o;
+  o.listen = absl::GetFlag(FLAGS_listen);
+  o.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  o.master_key_file = absl::GetFlag(FLAGS_master_key_file);
+  o.nodes = absl::GetFlag(FLAGS_nodes);
+  o.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
+  o.data.data_shards = absl::GetFlag(FLAGS_k);
+  o.data.parity_shards = absl::GetFlag(FLAGS_m);
+  o.data.stripe_size = absl::GetFlag(FLAGS_stripe_size);
+  o.data.inline_threshold = absl::GetFlag(FLAGS_inline_threshold);
+  if (absl::Status s = o.Validate(); !s.ok()) BadConfig(std::string(s.message()));
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (grace < absl::ZeroDuration()) BadConfig("--shutdown_grace must not be negative");
+
+  absl::StatusOr<std::unique_ptr<GatewayServer>> server = GatewayServer::Start(o);
+  if (!server.ok()) {
+    std::fprintf(stderr, "tessera-gateway: cannot start: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  const std::string ports =
+      absl::StrCat("grpc_port=", (*server)->port(), " admin_port=", (*server)->admin_port());
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    absl::Status s = WriteFileAtomically(Env::Default(), port_file, absl::StrCat(ports, "\n"));
+    if (!s.ok()) {
+      std::fprintf(stderr, "tessera-gateway: cannot write --port_file: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  std::printf("tessera-gateway started %s nodes=%d/%zu\n", ports.c_str(), (*server)->known_nodes(),
+              o.nodes.size());
+  std::fflush(stdout);
+  TESSERA_LOG(INFO, "gateway_started")
+      .Field("grpc_port", (*server)->port())
+      .Field("admin_port", (*server)->admin_port());
+
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  TESSERA_LOG(INFO, "gateway_stopping").Field("signal", sig);
+  (*server)->Shutdown(grace);
+  server->reset();
+  TESSERA_LOG(INFO, "gateway_stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace tessera::services
+
+int main(int argc, char** argv) { return tessera::services::Main(argc, argv); }
