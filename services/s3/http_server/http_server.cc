@@ -1,14 +1,24 @@
 #include "services/s3/http_server/http_server.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <future>
 #include <thread>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -24,6 +34,7 @@ namespace tessera::services::s3 {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 
 absl::Status HttpServerOptions::Validate() const {
@@ -37,18 +48,41 @@ absl::Status HttpServerOptions::Validate() const {
       write_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeouts must be positive");
   }
-  if (!handler) return absl::InvalidArgumentError("handler is required");
+  if (static_cast<bool>(handler) == static_cast<bool>(streaming_handler)) {
+    return absl::InvalidArgumentError("exactly one of handler and streaming_handler is required");
+  }
+  if (tls_cert_file.empty() != tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls_cert_file and tls_key_file go together");
+  }
   return absl::OkStatus();
 }
 
-class Session;
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void Close() = 0;  // from any thread
+};
 
 class S3HttpServer::Impl {
  public:
   explicit Impl(HttpServerOptions options)
-      : options_(std::move(options)), acceptor_(asio::make_strand(io_)) {}
+      : options_(std::move(options)),
+        work_(asio::make_work_guard(io_)),
+        acceptor_(asio::make_strand(io_)),
+        ssl_ctx_(ssl::context::tls_server) {}
 
   absl::Status Bind() {
+    if (!options_.tls_cert_file.empty()) {
+      boost::system::error_code ec;
+      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1);
+      ssl_ctx_.use_certificate_chain_file(options_.tls_cert_file, ec);
+      if (ec) return absl::InvalidArgumentError(absl::StrCat("tls_cert_file: ", ec.message()));
+      ssl_ctx_.use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
+      if (ec) return absl::InvalidArgumentError(absl::StrCat("tls_key_file: ", ec.message()));
+      tls_ = true;
+    }
     absl::StatusOr<HostPort> hp = ParseHostPort(options_.listen);
     if (!hp.ok()) return hp.status();
     boost::system::error_code ec;
@@ -79,21 +113,23 @@ class S3HttpServer::Impl {
   uint16_t port() const { return port_; }
   size_t open_connections() const { return open_.load(std::memory_order_acquire); }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  ssl::context& ssl_ctx() { return ssl_ctx_; }
   std::string NextRequestId() {
     return absl::StrFormat("%016X", next_request_id_.fetch_add(1, std::memory_order_relaxed));
   }
 
   // Connection accounting; false if the new connection is over the limit.
-  bool Register(Session* s, const std::shared_ptr<Session>& sp) {
+  bool Register(SessionBase* s) {
     size_t now = open_.fetch_add(1, std::memory_order_acq_rel) + 1;
     absl::MutexLock lock(&mu_);
-    sessions_[s] = sp;
+    sessions_.insert(s);
     return now <= options_.max_connections;
   }
-  void Unregister(Session* s) {
-    open_.fetch_sub(1, std::memory_order_acq_rel);
+  // Called by the connection thread as its last action.
+  void Unregister(SessionBase* s) {
     absl::MutexLock lock(&mu_);
     sessions_.erase(s);
+    open_.fetch_sub(1, std::memory_order_acq_rel);
   }
 
  private:
@@ -101,7 +137,11 @@ class S3HttpServer::Impl {
 
   HttpServerOptions options_;
   asio::io_context io_;
+  // Connection threads start operations at any time: keep run() going until Stop().
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
+  ssl::context ssl_ctx_;
+  bool tls_ = false;
   uint16_t port_ = 0;
   std::vector<std::thread> threads_;
   std::atomic<size_t> open_{0};
@@ -110,187 +150,422 @@ class S3HttpServer::Impl {
   absl::Mutex stop_mu_;
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
   absl::Mutex mu_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  std::unordered_set<SessionBase*> sessions_ ABSL_GUARDED_BY(mu_);
 };
 
-// One connection: read a request, answer it, repeat while kept alive.
-class Session : public std::enable_shared_from_this<Session> {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+Clock::duration D(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
+
+template <class Stream>
+beast::tcp_stream& Lowest(Stream& s) {
+  return beast::get_lowest_layer(s);
+}
+
+// One connection, served by its own thread. Socket operations are started on the connection's
+// strand (so Close() from Stop() is serialised with them) and awaited by the thread.
+template <class Stream>
+class Session : public SessionBase, public HttpBodyReader, public HttpResponseWriter {
  public:
-  Session(tcp::socket socket, S3HttpServer::Impl* server)
-      : stream_(std::move(socket)),
-        buffer_(server->options().max_header_bytes + 8192),
-        server_(server) {
+  template <class... Args>
+  Session(S3HttpServer::Impl* server, tcp::socket socket, Args&&... args)
+      : server_(server),
+        strand_(socket.get_executor()),
+        stream_(std::move(socket), std::forward<Args>(args)...),
+        buffer_(server->options().max_header_bytes + 8192) {
     beast::error_code ec;
-    tcp::endpoint ep = stream_.socket().remote_endpoint(ec);
+    tcp::endpoint ep = Lowest(stream_).socket().remote_endpoint(ec);
     if (!ec) remote_ = absl::StrCat(ep.address().to_string(), ":", ep.port());
   }
-  ~Session() { server_->Unregister(this); }
 
-  void Start(bool over_limit) {
+  void Close() override {
+    asio::post(strand_, [this] {
+      beast::error_code ec;
+      Lowest(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
+      Lowest(stream_).socket().close(ec);
+    });
+  }
+
+  // The connection's whole life; runs on its own thread.
+  void Run(bool over_limit, bool tls) {
+    if (tls && !Handshake()) return;
     if (over_limit) {
-      WriteError(S3ErrorCode::kSlowDown, "Too many open connections; please retry", "");
+      WriteErrorAndClose(S3ErrorCode::kSlowDown, "Too many open connections; please retry", "");
       return;
     }
-    ReadHeader(/*first=*/true);
+    bool first = true;
+    while (!server_->stopping()) {
+      if (!ServeOne(first)) break;
+      first = false;
+    }
+    Shutdown();
   }
 
-  // Called (via the session's strand) by Stop().
-  void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+  // --- HttpBodyReader -----------------------------------------------------------------------
+  absl::Status Read(size_t max, std::string* out) override {
+    out->clear();
+    if (!body_status_.ok()) return body_status_;
+    if (parser_->is_done()) return absl::OkStatus();
+    if (!continue_sent_ && expect_continue_) {
+      continue_sent_ = true;
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      Lowest(stream_).expires_after(D(opt().write_timeout));
+      auto [ec, n] = Await([&](auto h) {
+        asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1), std::move(h));
+      });
+      if (ec) return body_status_ = S3Status(S3ErrorCode::kIncompleteBody, "connection lost");
+    }
+    out->resize(max);
+    while (true) {
+      parser_->get().body().data = out->data();
+      parser_->get().body().size = max;
+      Lowest(stream_).expires_after(D(opt().read_timeout));
+      auto [ec, n] =
+          Await([&](auto h) { http::async_read(stream_, buffer_, *parser_, std::move(h)); });
+      const size_t got = max - parser_->get().body().size;
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        out->clear();
+        keep_alive_ = false;
+        if (ec == http::error::body_limit) {
+          return body_status_ = S3Status(S3ErrorCode::kEntityTooLarge);
+        }
+        if (ec == beast::error::timeout) {
+          return body_status_ = S3Status(S3ErrorCode::kRequestTimeout);
+        }
+        if (IsParseError(ec)) {
+          return body_status_ = S3Status(S3ErrorCode::kInvalidRequest, "malformed request body");
+        }
+        return body_status_ =
+                   S3Status(S3ErrorCode::kIncompleteBody,
+                            "the client closed the connection before sending the whole body");
+      }
+      if (got > 0 || parser_->is_done()) {
+        out->resize(got);
+        return absl::OkStatus();
+      }
+    }
+  }
+  std::optional<uint64_t> content_length() const override {
+    auto len = parser_->content_length();
+    if (!len) return std::nullopt;
+    return *len;
+  }
+  bool done() const override { return parser_->is_done(); }
+
+  // --- HttpResponseWriter -------------------------------------------------------------------
+  absl::Status Send(HttpServerResponse out) override {
+    if (started_) return absl::FailedPreconditionError("response already started");
+    started_ = true;
+    http::response<http::string_body> res;
+    PrepareHeader(res, out.status, out.headers);
+    if (head_) {
+      res.content_length(out.head_content_length.value_or(out.body.size()));
+      http::response_serializer<http::string_body> sr(res);
+      return WriteSerializer(sr, /*header_only=*/true);
+    }
+    res.body() = std::move(out.body);
+    res.prepare_payload();
+    http::response_serializer<http::string_body> sr(res);
+    return WriteSerializer(sr, /*header_only=*/false);
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  absl::Status StartBody(int status, std::vector<std::pair<std::string, std::string>> headers,
+                         uint64_t content_length) override {
+    if (started_) return absl::FailedPreconditionError("response already started");
+    started_ = true;
+    stream_res_.emplace();
+    PrepareHeader(*stream_res_, status, headers);
+    stream_res_->content_length(content_length);
+    stream_left_ = head_ ? 0 : content_length;
+    stream_sr_.emplace(*stream_res_);
+    return WriteSerializer(*stream_sr_, /*header_only=*/true);
+  }
+
+  absl::Status WriteBody(absl::string_view data) override {
+    if (!stream_sr_) return absl::FailedPreconditionError("StartBody first");
+    if (!write_status_.ok()) return write_status_;
+    if (data.empty()) return absl::OkStatus();
+    if (data.size() > stream_left_) {
+      keep_alive_ = false;
+      return write_status_ = absl::InvalidArgumentError("more body bytes than announced");
+    }
+    Lowest(stream_).expires_after(D(opt().write_timeout));
+    auto [ec, n] = Await([&](auto h) {
+      asio::async_write(stream_, asio::buffer(data.data(), data.size()), std::move(h));
+    });
+    if (ec) {
+      keep_alive_ = false;
+      return write_status_ = absl::UnavailableError(absl::StrCat("write: ", ec.message()));
+    }
+    stream_left_ -= data.size();
+    return absl::OkStatus();
+  }
+
+  absl::Status EndBody() override {
+    if (!stream_sr_) return absl::FailedPreconditionError("StartBody first");
+    if (!write_status_.ok()) return write_status_;
+    if (stream_left_ != 0) {
+      keep_alive_ = false;
+      return write_status_ = absl::DataLossError("response body shorter than announced");
+    }
+    return absl::OkStatus();
+  }
+
+  bool started() const override { return started_; }
 
  private:
-  using Clock = std::chrono::steady_clock;
-  static Clock::duration D(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
   const HttpServerOptions& opt() const { return server_->options(); }
 
-  void ReadHeader(bool first) {
-    if (server_->stopping()) return Close();
+  static bool IsParseError(beast::error_code ec) {
+    return ec.category() == http::make_error_code(http::error::bad_method).category() &&
+           ec != http::error::end_of_stream && ec != http::error::partial_message &&
+           ec != http::error::need_buffer;
+  }
+
+  // Starts an operation on the strand and waits for it.
+  template <class Start>
+  std::pair<beast::error_code, size_t> Await(Start&& start) {
+    std::promise<std::pair<beast::error_code, size_t>> done;
+    auto result = done.get_future();
+    asio::dispatch(strand_, [&] {
+      start([&done](beast::error_code ec, size_t n) { done.set_value({ec, n}); });
+    });
+    return result.get();
+  }
+
+  bool Handshake() {
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      Lowest(stream_).expires_after(D(opt().read_timeout));
+      auto [ec, n] = Await([&](auto h) {
+        stream_.async_handshake(ssl::stream_base::server,
+                                [h = std::move(h)](beast::error_code e) mutable { h(e, 0); });
+      });
+      return !ec;
+    }
+    return true;
+  }
+
+  void Shutdown() {
+    beast::error_code ec;
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      Lowest(stream_).expires_after(std::chrono::seconds(1));
+      Await([&](auto h) {
+        stream_.async_shutdown([h = std::move(h)](beast::error_code e) mutable { h(e, 0); });
+      });
+    }
+    int fd = -1;
+    Await([&](auto h) {
+      Lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (Lowest(stream_).socket().is_open()) fd = Lowest(stream_).socket().native_handle();
+      h(ec, 0);
+    });
+    // Give the peer a moment to read what was sent before the socket is closed (closing with
+    // unread input would reset the connection): drain briefly.
+    if (fd >= 0) {
+      const auto until = Clock::now() + std::chrono::milliseconds(200);
+      char sink[4096];
+      for (int i = 0; i < 64 && Clock::now() < until; ++i) {
+        pollfd p{fd, POLLIN, 0};
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+        if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0))) <= 0) break;
+        if ((p.revents & POLLIN) == 0) break;
+        if (::recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0) break;
+      }
+    }
+    Await([&](auto h) {
+      Lowest(stream_).socket().close(ec);
+      h(ec, 0);
+    });
+  }
+
+  template <class Res>
+  void PrepareHeader(Res& res, int status,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
+    res.version(version_);
+    res.result(static_cast<unsigned>(status));
+    res.set(http::field::server, opt().server_name);
+    bool has_request_id = false;
+    for (const auto& [k, v] : headers) {
+      res.insert(k, v);
+      has_request_id |= absl::EqualsIgnoreCase(k, "x-amz-request-id");
+    }
+    if (!has_request_id) res.set("x-amz-request-id", request_id_);
+    res.keep_alive(keep_alive_ && !server_->stopping());
+  }
+
+  template <class Serializer>
+  absl::Status WriteSerializer(Serializer& sr, bool header_only) {
+    Lowest(stream_).expires_after(D(opt().write_timeout));
+    auto [ec, n] = Await([&](auto h) {
+      if (header_only) {
+        http::async_write_header(stream_, sr, std::move(h));
+      } else {
+        http::async_write(stream_, sr, std::move(h));
+      }
+    });
+    if (ec) {
+      keep_alive_ = false;
+      return write_status_ = absl::UnavailableError(absl::StrCat("write: ", ec.message()));
+    }
+    return absl::OkStatus();
+  }
+
+  void WriteErrorAndClose(S3ErrorCode code, absl::string_view message, absl::string_view resource) {
+    if (request_id_.empty()) request_id_ = server_->NextRequestId();
+    keep_alive_ = false;
+    started_ = false;
+    (void)Send(ErrorResponse(code, message, resource));
+  }
+
+  HttpServerResponse ErrorResponse(S3ErrorCode code, absl::string_view message,
+                                   absl::string_view resource) {
+    const S3ErrorInfo& info = GetErrorInfo(code);
+    HttpServerResponse r;
+    r.status = info.http_status;
+    r.headers.emplace_back("Content-Type", "application/xml");
+    r.body = s3::WriteError(ErrorBody{std::string(info.name),
+                                      std::string(message.empty() ? info.default_message : message),
+                                      std::string(resource), request_id_});
+    return r;
+  }
+
+  // Reads and answers one request; false to close the connection.
+  bool ServeOne(bool first) {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(opt().max_header_bytes));
     parser_->body_limit(opt().max_body_bytes);
-    stream_.expires_after(D(first ? opt().read_timeout : opt().idle_timeout));
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
-  }
+    request_id_.clear();
+    started_ = false;
+    stream_res_.reset();
+    stream_sr_.reset();
+    stream_left_ = 0;
+    write_status_ = absl::OkStatus();
+    body_status_ = absl::OkStatus();
+    continue_sent_ = false;
+    version_ = 11;
+    keep_alive_ = true;
 
-  void OnHeader(beast::error_code ec) {
-    if (ec) return OnReadError(ec);
-    if (parser_->is_done()) return Handle();
-    auto expect = parser_->get().find(http::field::expect);
-    if (expect != parser_->get().end() &&
-        absl::EqualsIgnoreCase(absl::string_view(expect->value().data(), expect->value().size()),
-                               "100-continue")) {
-      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(D(opt().write_timeout));
-      asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
-                        [self = shared_from_this()](beast::error_code ec2, size_t) {
-                          if (ec2) return self->Close();
-                          self->ReadBody();
-                        });
-      return;
+    Lowest(stream_).expires_after(D(first ? opt().read_timeout : opt().idle_timeout));
+    auto [ec, n] =
+        Await([&](auto h) { http::async_read_header(stream_, buffer_, *parser_, std::move(h)); });
+    if (ec) {
+      if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        WriteErrorAndClose(S3ErrorCode::kRequestHeaderSectionTooLarge, "", "");
+      } else if (ec == http::error::body_limit) {
+        WriteErrorAndClose(S3ErrorCode::kEntityTooLarge, "", "");
+      } else if (IsParseError(ec)) {
+        WriteErrorAndClose(S3ErrorCode::kInvalidRequest, "Malformed HTTP request", "");
+      }
+      return false;  // EOF, reset, timeout, shutdown
     }
-    ReadBody();
-  }
-
-  void ReadBody() {
-    stream_.expires_after(D(opt().read_timeout));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec) return self->OnReadError(ec);
-                       self->Handle();
-                     });
-  }
-
-  void OnReadError(beast::error_code ec) {
-    std::string target;
-    if (parser_ && parser_->is_header_done()) {
-      target = std::string(parser_->get().target());
-    }
-    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      return WriteError(S3ErrorCode::kRequestHeaderSectionTooLarge, "", target);
-    }
-    if (ec == http::error::body_limit) {
-      return WriteError(S3ErrorCode::kEntityTooLarge, "", target);
-    }
-    const bool parse_error =
-        ec.category() == http::make_error_code(http::error::bad_method).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message;
-    if (parse_error) return WriteError(S3ErrorCode::kInvalidRequest, "Malformed HTTP request", "");
-    Close();  // EOF, reset, timeout, shutdown
-  }
-
-  void Handle() {
     ++requests_;
+    request_id_ = server_->NextRequestId();
     const auto& req = parser_->get();
+    version_ = req.version();
+    head_ = req.method() == http::verb::head;
+    const bool limit_reached =
+        opt().max_requests_per_connection != 0 && requests_ >= opt().max_requests_per_connection;
+    keep_alive_ = req.keep_alive() && !limit_reached;
+    auto expect = req.find(http::field::expect);
+    expect_continue_ =
+        expect != req.end() &&
+        absl::EqualsIgnoreCase(absl::string_view(expect->value().data(), expect->value().size()),
+                               "100-continue");
+    if (auto len = parser_->content_length(); len && *len > opt().max_body_bytes) {
+      WriteErrorAndClose(S3ErrorCode::kEntityTooLarge, "", std::string(req.target()));
+      return false;
+    }
+
     HttpServerRequest in;
     in.method = std::string(req.method_string());
     in.target = std::string(req.target());
     for (const auto& field : req) {
       in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
-    in.body = std::move(parser_->get().body());
     in.remote = remote_;
-    HttpServerResponse out;
-    opt().handler(in, &out);
+    in.request_id = request_id_;
+    in.tls = std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>;
 
-    res_ = {};
-    res_.version(req.version());
-    res_.result(static_cast<unsigned>(out.status));
-    res_.set(http::field::server, opt().server_name);
-    bool has_request_id = false;
-    for (const auto& [k, v] : out.headers) {
-      res_.insert(k, v);
-      has_request_id |= absl::EqualsIgnoreCase(k, "x-amz-request-id");
-    }
-    if (!has_request_id) res_.set("x-amz-request-id", server_->NextRequestId());
-    const bool limit_reached =
-        opt().max_requests_per_connection != 0 && requests_ >= opt().max_requests_per_connection;
-    res_.keep_alive(req.keep_alive() && !limit_reached && !server_->stopping());
-    if (req.method() == http::verb::head) {
-      res_.content_length(out.head_content_length.value_or(out.body.size()));
+    if (opt().streaming_handler) {
+      opt().streaming_handler(in, this, this);
     } else {
-      res_.body() = std::move(out.body);
-      res_.prepare_payload();
+      std::string piece;
+      while (true) {
+        absl::Status s = Read(256 << 10, &piece);
+        if (!s.ok()) {
+          S3ErrorCode code = ErrorCodeOf(s);
+          if (code == S3ErrorCode::kIncompleteBody) return false;  // nobody left to answer
+          WriteErrorAndClose(code, "", in.target);
+          return false;
+        }
+        if (piece.empty()) break;
+        in.body.append(piece);
+      }
+      HttpServerResponse out;
+      opt().handler(in, &out);
+      (void)Send(std::move(out));
     }
-    Write(req.method() == http::verb::head);
-  }
-
-  void WriteError(S3ErrorCode code, absl::string_view message, absl::string_view resource) {
-    const S3ErrorInfo& info = GetErrorInfo(code);
-    std::string request_id = server_->NextRequestId();
-    res_ = {};
-    res_.version(11);
-    res_.result(static_cast<unsigned>(info.http_status));
-    res_.set(http::field::server, opt().server_name);
-    res_.set(http::field::content_type, "application/xml");
-    res_.set("x-amz-request-id", request_id);
-    res_.body() = WriteError(ErrorBody{
-        std::string(info.name), std::string(message.empty() ? info.default_message : message),
-        std::string(resource), request_id});
-    res_.keep_alive(false);
-    res_.prepare_payload();
-    Write(false);
-  }
-  static std::string WriteError(const ErrorBody& e) { return s3::WriteError(e); }
-
-  void Write(bool head) {
-    stream_.expires_after(D(opt().write_timeout));
-    auto done = [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec || !self->res_.keep_alive()) return self->Close();
-      self->ReadHeader(/*first=*/false);
-    };
-    if (head) {
-      // Headers only: serialize the header part of the response.
-      serializer_.emplace(res_);
-      http::async_write_header(stream_, *serializer_, std::move(done));
-    } else {
-      http::async_write(stream_, res_, std::move(done));
+    if (!started_) {
+      keep_alive_ = false;
+      (void)Send(ErrorResponse(S3ErrorCode::kInternalError, "no response", in.target));
     }
+    if (stream_sr_ && stream_left_ != 0) keep_alive_ = false;
+    if (!write_status_.ok() || !body_status_.ok()) return false;
+    // Whatever body the handler left unread would be taken for the next request: close unless
+    // it is complete.
+    if (!parser_->is_done()) return false;
+    return keep_alive_ && !server_->stopping();
   }
 
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
-  std::optional<http::response_serializer<http::string_body>> serializer_;
   S3HttpServer::Impl* server_;
+  asio::any_io_executor strand_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::buffer_body>> parser_;
+  std::optional<http::response<http::empty_body>> stream_res_;
+  std::optional<http::response_serializer<http::empty_body>> stream_sr_;
+  uint64_t stream_left_ = 0;
   std::string remote_;
+  std::string request_id_;
   size_t requests_ = 0;
+  unsigned version_ = 11;
+  bool head_ = false;
+  bool keep_alive_ = true;
+  bool started_ = false;
+  bool expect_continue_ = false;
+  bool continue_sent_ = false;
+  absl::Status write_status_;
+  absl::Status body_status_;
 };
+
+}  // namespace
 
 void S3HttpServer::Impl::Accept() {
   acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open() || stopping()) return;
     if (!ec) {
-      auto session = std::make_shared<Session>(std::move(socket), this);
-      bool ok = Register(session.get(), session);
-      session->Start(!ok);
+      std::unique_ptr<SessionBase> session;
+      const bool tls = tls_;
+      if (tls) {
+        session = std::make_unique<Session<beast::ssl_stream<beast::tcp_stream>>>(
+            this, std::move(socket), ssl_ctx_);
+      } else {
+        session = std::make_unique<Session<beast::tcp_stream>>(this, std::move(socket));
+      }
+      const bool ok = Register(session.get());
+      std::thread([this, tls, ok, s = std::move(session)]() mutable {
+        if (tls) {
+          static_cast<Session<beast::ssl_stream<beast::tcp_stream>>*>(s.get())->Run(!ok, true);
+        } else {
+          static_cast<Session<beast::tcp_stream>*>(s.get())->Run(!ok, false);
+        }
+        SessionBase* raw = s.get();
+        s.reset();
+        Unregister(raw);
+      }).detach();
     }
     Accept();
   });
@@ -305,19 +580,20 @@ void S3HttpServer::Impl::Stop() {
     boost::system::error_code ec;
     acceptor_.close(ec);
   });
-  std::vector<std::shared_ptr<Session>> live;
   {
     absl::MutexLock l(&mu_);
-    for (auto& [ptr, weak] : sessions_) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
-    }
+    for (SessionBase* s : sessions_) s->Close();
   }
-  for (auto& s : live) asio::post(s->executor(), [s] { s->Close(); });
-  live.clear();
-  // With the acceptor and every socket closed, pending operations complete with errors, no new
-  // work is started (stopping_), and run() returns on every thread.
-  for (std::thread& t : threads_) t.join();
+  // Connection threads see their sockets fail and exit; wait for all of them, then stop the
+  // I/O threads (which their pending operations needed).
+  {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::unordered_set<SessionBase*>* s) { return s->empty(); }, &sessions_));
+  }
+  work_.reset();
   io_.stop();
+  for (std::thread& t : threads_) t.join();
 }
 
 absl::StatusOr<std::unique_ptr<S3HttpServer>> S3HttpServer::Start(HttpServerOptions options) {

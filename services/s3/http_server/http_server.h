@@ -14,8 +14,15 @@
 //     the SDKs send it on PUT), unless the declared body is already too large.
 //   * Malformed HTTP gets 400 InvalidRequest and a closed connection.
 //
-// Bodies are buffered in memory up to max_body_bytes (streaming bodies straight into the object
-// pipeline is future work). Handlers run on the I/O threads and must not block for long.
+//   * Streaming: with `streaming_handler` set, the handler reads the request body piecewise
+//     through an HttpBodyReader (bounded memory whatever the body size; "100 Continue" is sent
+//     when it first reads) and may stream its response through HttpResponseWriter (each write
+//     waits for the socket: backpressure). With only `handler` set, bodies are buffered up to
+//     max_body_bytes and the handler fills an HttpServerResponse.
+//   * HTTPS when tls_cert_file and tls_key_file are given (OpenSSL via Asio ssl::stream).
+//
+// Each connection is served by its own thread (handlers may block, e.g. on the object data
+// path); the Asio I/O threads only drive socket operations and deadlines.
 // Thread-safety: all public methods are thread-safe.
 #pragma once
 
@@ -38,8 +45,10 @@ struct HttpServerRequest {
   std::string method;  // "GET", ...
   std::string target;  // request-target as received, e.g. "/bucket/key?uploads"
   std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent
-  std::string body;    // de-chunked if Transfer-Encoding: chunked
-  std::string remote;  // "127.0.0.1:54321"
+  std::string body;        // de-chunked if Transfer-Encoding: chunked (buffered handler only)
+  std::string remote;      // "127.0.0.1:54321"
+  std::string request_id;  // sent as x-amz-request-id unless the response sets its own
+  bool tls = false;
 };
 
 struct HttpServerResponse {
@@ -52,6 +61,43 @@ struct HttpServerResponse {
 
 using HttpHandler = std::function<void(const HttpServerRequest&, HttpServerResponse*)>;
 
+// The request body, read piecewise (de-chunked if Transfer-Encoding: chunked).
+class HttpBodyReader {
+ public:
+  virtual ~HttpBodyReader() = default;
+  // Replaces *out with the next at most `max` (> 0) body bytes; *out empty = end of body.
+  // Errors: IncompleteBody (client closed early), RequestTimeout (client too slow),
+  // EntityTooLarge (over max_body_bytes), InvalidRequest (bad chunked framing). After an error
+  // the connection is closed once the response is sent.
+  [[nodiscard]] virtual absl::Status Read(size_t max, std::string* out) = 0;
+  // Content-Length as declared; nullopt for chunked bodies.
+  virtual std::optional<uint64_t> content_length() const = 0;
+  // True once the whole body has been read.
+  virtual bool done() const = 0;
+};
+
+// The response of a streaming handler: either Send() once, or StartBody() then WriteBody()...
+// EndBody(). A handler that sends nothing gets a 500 InternalError.
+class HttpResponseWriter {
+ public:
+  virtual ~HttpResponseWriter() = default;
+  [[nodiscard]] virtual absl::Status Send(HttpServerResponse response) = 0;
+  // Sends status and headers announcing `content_length` body bytes (for HEAD none follow).
+  [[nodiscard]] virtual absl::Status StartBody(
+      int status, std::vector<std::pair<std::string, std::string>> headers,
+      uint64_t content_length) = 0;
+  // Sends the next body bytes; returns when the socket took them (backpressure).
+  [[nodiscard]] virtual absl::Status WriteBody(absl::string_view data) = 0;
+  // Ends the body. If fewer bytes than announced were written the connection is closed (the
+  // client sees a truncated body) and an error is returned.
+  [[nodiscard]] virtual absl::Status EndBody() = 0;
+  // True once a status line has been sent.
+  virtual bool started() const = 0;
+};
+
+using StreamingHttpHandler =
+    std::function<void(const HttpServerRequest&, HttpBodyReader*, HttpResponseWriter*)>;
+
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
   int io_threads = 2;
@@ -63,7 +109,12 @@ struct HttpServerOptions {
   absl::Duration idle_timeout = absl::Seconds(60);
   absl::Duration write_timeout = absl::Seconds(30);
   std::string server_name = "tessera-s3";
-  HttpHandler handler;  // required
+  // HTTPS: PEM certificate chain and private key files (both or neither).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Exactly one of the two is required.
+  HttpHandler handler;
+  StreamingHttpHandler streaming_handler;
   [[nodiscard]] absl::Status Validate() const;
 };
 
