@@ -117,9 +117,10 @@ Gathered<Resp> Gather(
     }
     if (ok >= q) continue;
     const std::string detail = absl::StrCat(
-        what, ": ", ok, " of ", set.nodes.size(), " replicas agreed (need ", q, "); ", refused,
-        " refused (contention), ", failed + unanswered, " did not answer",
-        first_error.ok() ? "" : absl::StrCat(" (first error: ", first_error.message(), ")"));
+        what, ": no quorum: ", failed, " of ", set.nodes.size(), " replicas unreachable, ", refused,
+        " refused (contention), ", ok, " agreed, ", unanswered, " not yet answered (need ", q,
+        " of ", set.nodes.size(), ")",
+        first_error.ok() ? "" : absl::StrCat("; first error: ", first_error.message()));
     if (failed + unanswered > set.nodes.size() - q) {
       out.failure = absl::UnavailableError(detail);
     } else {

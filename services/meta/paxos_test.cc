@@ -148,7 +148,8 @@ TEST(PaxosTest, TwoOfThreeReplicasDownFailsUnavailableWithCounts) {
   cluster.net.Crash(replicas[1]);
   auto set = [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue("x"); };
   absl::Status s = p.CompareAndSet(cluster.view, key, set).status();
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("1 of 3 replicas")));
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("2 of 3 replicas unreachable")));
   EXPECT_FALSE(IsOutcomeUnknown(s));
   EXPECT_THAT(p.Read(cluster.view, key), StatusIs(absl::StatusCode::kUnavailable));
   ASSERT_OK(cluster.net.Restart(replicas[1]));

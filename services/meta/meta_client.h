@@ -1,0 +1,115 @@
+// MetaClient: what gateways (and other proposers) use to read and write replicated metadata.
+//
+//   auto client = MetaClient::Create(view, {});
+//   client->CompareAndSet(BucketRecordKey("photos", parts), [](const MetaValue& cur) { ... });
+//   client->Get(key);                          // linearizable read
+//   client->Scan("photos", "a", "b", 1000);   // one bucket's object entries, merged from R
+//   replicas
+//
+// It holds a LayoutView (SetLayout swaps it, e.g. when membership changes), a hybrid logical
+// clock, and a GrpcAcceptorClient with one channel per node address and a deadline per RPC, and
+// runs PaxosProposer (paxos.h) over them. When a quorum cannot be reached, calls fail UNAVAILABLE
+// with a message naming how many replicas of how many answered.
+//
+// GrpcAcceptorClient is the gRPC (callback API) implementation of AcceptorClient.
+//
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "api/metadata.grpc.pb.h"
+#include "base/clock.h"
+#include "services/meta/acceptor_client.h"
+#include "services/meta/hlc.h"
+#include "services/meta/layout.h"
+#include "services/meta/paxos.h"
+
+namespace tessera::services {
+
+class GrpcAcceptorClient final : public AcceptorClient {
+ public:
+  explicit GrpcAcceptorClient(absl::Duration deadline) : deadline_(deadline) {}
+
+  // Node id -> address, replacing the previous map (channels to unchanged addresses are kept).
+  void SetMembers(const std::vector<MetaMember>& members);
+
+  void Prepare(const std::string& node_id, const tessera::v1::PrepareRequest& request,
+               Callback<tessera::v1::PrepareResponse> done) override;
+  void Accept(const std::string& node_id, const tessera::v1::AcceptRequest& request,
+              Callback<tessera::v1::AcceptResponse> done) override;
+  void Commit(const std::string& node_id, const tessera::v1::CommitRequest& request,
+              Callback<tessera::v1::CommitResponse> done) override;
+  void Read(const std::string& node_id, const tessera::v1::ReadRequest& request,
+            Callback<tessera::v1::ReadResponse> done) override;
+  void Scan(const std::string& node_id, const tessera::v1::ScanRequest& request,
+            Callback<tessera::v1::ScanResponse> done) override;
+
+ private:
+  // The stub for `node_id`, or nullptr (unknown node).
+  std::shared_ptr<tessera::v1::MetaService::Stub> StubFor(const std::string& node_id,
+                                                          std::string* address);
+  template <typename Req, typename Resp, typename Method>
+  void Call(const std::string& node_id, const Req& request, Callback<Resp> done, Method method);
+
+  const absl::Duration deadline_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::string> addresses_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<tessera::v1::MetaService::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);  // by address
+};
+
+struct MetaClientOptions {
+  PaxosOptions paxos;
+  HybridClockOptions clock_options;
+  absl::Duration rpc_deadline = absl::Seconds(2);
+  // Not owned; default the real clock.
+  Clock* clock = nullptr;
+  // Proposer id in ballots; must be unique among proposers. Empty: "gw-" + 16 random hex digits.
+  std::string client_id;
+
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+class MetaClient {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MetaClient>> Create(
+      LayoutView view, MetaClientOptions options = {});
+
+  // Replaces the layout view (and the node addresses it names).
+  void SetLayout(LayoutView view);
+  LayoutView layout() const;
+  uint32_t partitions() const;
+
+  // Linearizable read: nullopt when the key does not exist.
+  [[nodiscard]] absl::StatusOr<MetaValue> Get(const tessera::v1::MetaKey& key);
+  // Atomic read-modify-write (see PaxosProposer::CompareAndSet); returns the value written.
+  [[nodiscard]] absl::StatusOr<MetaValue> CompareAndSet(const tessera::v1::MetaKey& key,
+                                                        const UpdateFn& fn);
+  // Object entries of `bucket` with start <= key < end (empty end: unbounded), merged from R
+  // replicas of the bucket's (single, for now: shard 0) index shard partition.
+  [[nodiscard]] absl::StatusOr<ScanResult> Scan(const std::string& bucket, const std::string& start,
+                                                const std::string& end, uint32_t limit,
+                                                const std::string& page_token = "");
+
+  HybridClock* hlc() { return &hlc_; }
+
+ private:
+  MetaClient(LayoutView view, MetaClientOptions options);
+
+  const MetaClientOptions options_;
+  HybridClock hlc_;
+  GrpcAcceptorClient transport_;
+  PaxosProposer proposer_;
+  mutable absl::Mutex mu_;
+  LayoutView view_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace tessera::services
