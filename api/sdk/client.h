@@ -1,0 +1,207 @@
+// The Tessera C++ SDK: a small client for the gateway's gRPC API (api/gateway.proto).
+//
+//   #include "api/sdk/client.h"
+//
+//   absl::StatusOr<std::unique_ptr<tessera::sdk::Client>> client =
+//       tessera::sdk::Client::Connect("127.0.0.1:7500");
+//   if (!client.ok()) { std::cerr << client.status().message() << "\n"; return 1; }
+//   absl::Status s = (*client)->CreateBucket("photos");          // ALREADY_EXISTS if taken
+//   auto info = (*client)->PutObject("photos", "cat.jpg", jpeg_bytes);
+//   auto file = (*client)->PutObjectFromFile("photos", "big.iso", "/tmp/big.iso",
+//                                            {.progress = [](uint64_t done, int64_t total) {}});
+//   absl::StatusOr<std::string> data = (*client)->GetObject("photos", "cat.jpg");
+//   tessera::sdk::GetOptions range;  range.offset = 100;  range.length = 10;
+//   auto part = (*client)->GetObject("photos", "cat.jpg", range);
+//   absl::Status listed = (*client)->ListAllObjects(
+//       "photos", {.prefix = "2024/"}, [](const tessera::sdk::ObjectInfo& o) {
+//         std::cout << o.key << " " << o.size << "\n";
+//         return absl::OkStatus();
+//       });
+//
+// Errors are absl::Status with the gateway's code and message, e.g. NOT_FOUND "no such key:
+// photos/cat.jpg", ALREADY_EXISTS "bucket exists: photos", FAILED_PRECONDITION "bucket not
+// empty: photos", INVALID_ARGUMENT (bad name / range), OUT_OF_RANGE (offset past the end),
+// UNAVAILABLE (gateway unreachable - the message names the endpoint - or too few storage nodes),
+// DATA_LOSS (object unreadable), DEADLINE_EXCEEDED (options.timeout passed).
+//
+// Reads never return wrong bytes: a read that fails part way returns the error, and
+// GetObjectToFile leaves no file behind (it writes a temporary file and renames it on success).
+// Uploads are all-or-nothing: an upload that fails or is abandoned never becomes visible.
+//
+// Thread-safety: a Client is thread-safe; share one per process (it holds one gRPC channel).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace tessera::v1 {
+class Gateway;
+}
+
+namespace tessera::sdk {
+
+struct ClientOptions {
+  // How long Connect waits for the gateway to accept a connection. Default 5 s.
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Deadline of each unary call (buckets, head, delete, list, status). Default 30 s.
+  absl::Duration timeout = absl::Seconds(30);
+  // Deadline of a whole PutObject/GetObject stream; infinite by default (large objects).
+  absl::Duration transfer_timeout = absl::InfiniteDuration();
+  // Bytes per PutObject message (<= 1 MiB, the gateway's limit). Default 1 MiB.
+  size_t chunk_bytes = 1 << 20;
+};
+
+struct Bucket {
+  std::string name;
+  absl::Time created;
+  std::string owner;
+};
+
+struct ObjectInfo {
+  std::string bucket;
+  std::string key;
+  std::string version_id;  // opaque bytes
+  uint64_t size = 0;
+  std::string etag;
+  absl::Time modified;
+  std::string content_type;
+  std::map<std::string, std::string> user_metadata;
+  bool degraded = false;  // stored with fewer than k+m slices in some stripe; repair pending
+};
+
+// Called as bytes move: `done` so far of `total` (-1 if unknown). Called from the calling thread.
+using ProgressFn = std::function<void(uint64_t done, int64_t total)>;
+// Fills `buffer` with up to `capacity` bytes; returns how many, 0 at the end, or an error.
+using ReaderFn = std::function<absl::StatusOr<size_t>(char* buffer, size_t capacity)>;
+// Receives consecutive bytes of an object; a non-OK return stops the transfer with that status.
+using SinkFn = std::function<absl::Status(absl::string_view data)>;
+
+struct PutOptions {
+  std::string content_type;
+  std::map<std::string, std::string> user_metadata;
+  bool if_none_match = false;  // FAILED_PRECONDITION if the key already exists
+  ProgressFn progress;
+};
+
+struct GetOptions {
+  uint64_t offset = 0;
+  uint64_t length = 0;     // 0 = to the end; a range past the end is cut to the end
+  std::string version_id;  // empty = latest
+  ProgressFn progress;
+};
+
+struct ListOptions {
+  std::string prefix;
+  std::string delimiter;  // e.g. "/" to group keys into common prefixes
+  std::string start_after;
+  std::string continuation_token;  // from a previous page
+  uint32_t max_keys = 0;           // 0 = 1000 (the most per page)
+};
+
+struct ListPage {
+  std::vector<ObjectInfo> objects;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_continuation_token;
+};
+
+struct NodeStatus {
+  std::string node_id;
+  std::string address;
+  std::string site;
+  std::string state;  // alive, suspect, draining, dead
+  uint64_t capacity_bytes = 0;
+  uint64_t free_bytes = 0;
+};
+
+struct ClusterStatus {
+  std::vector<NodeStatus> nodes;
+  uint32_t data_shards = 0;
+  uint32_t parity_shards = 0;
+};
+
+class Client {
+ public:
+  // Connects to a gateway at "host:port". UNAVAILABLE "cannot connect to the Tessera gateway at
+  // ..." if it does not accept a connection within options.connect_timeout.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Client>> Connect(
+      const std::string& endpoint, const ClientOptions& options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Buckets.
+  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket);
+  [[nodiscard]] absl::Status DeleteBucket(const std::string& bucket);  // must be empty
+  [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket);
+  [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets();
+
+  // Uploads. `size` of PutObjectFromReader may be -1 when unknown.
+  [[nodiscard]] absl::StatusOr<ObjectInfo> PutObject(const std::string& bucket,
+                                                     const std::string& key, absl::string_view data,
+                                                     const PutOptions& options = {});
+  [[nodiscard]] absl::StatusOr<ObjectInfo> PutObjectFromFile(const std::string& bucket,
+                                                             const std::string& key,
+                                                             const std::string& path,
+                                                             const PutOptions& options = {});
+  [[nodiscard]] absl::StatusOr<ObjectInfo> PutObjectFromReader(const std::string& bucket,
+                                                               const std::string& key,
+                                                               const ReaderFn& reader, int64_t size,
+                                                               const PutOptions& options = {});
+
+  // Downloads.
+  [[nodiscard]] absl::StatusOr<std::string> GetObject(const std::string& bucket,
+                                                      const std::string& key,
+                                                      const GetOptions& options = {});
+  // Writes to `path` atomically (temporary file + rename); nothing is left behind on error.
+  [[nodiscard]] absl::StatusOr<ObjectInfo> GetObjectToFile(const std::string& bucket,
+                                                           const std::string& key,
+                                                           const std::string& path,
+                                                           const GetOptions& options = {});
+  // Streams to `sink`; the object's info (first message) is returned at the end.
+  [[nodiscard]] absl::StatusOr<ObjectInfo> GetObjectToSink(const std::string& bucket,
+                                                           const std::string& key,
+                                                           const SinkFn& sink,
+                                                           const GetOptions& options = {});
+
+  [[nodiscard]] absl::StatusOr<ObjectInfo> HeadObject(const std::string& bucket,
+                                                      const std::string& key);
+  // OK also when the key does not exist (as S3); NOT_FOUND if the bucket does not.
+  [[nodiscard]] absl::Status DeleteObject(const std::string& bucket, const std::string& key);
+
+  // One page of keys.
+  [[nodiscard]] absl::StatusOr<ListPage> ListObjects(const std::string& bucket,
+                                                     const ListOptions& options = {});
+  // Paging helper: every matching key, page after page, in key order. `on_object` sees each
+  // object, `on_prefix` (optional) each common prefix; a non-OK return stops the listing.
+  [[nodiscard]] absl::Status ListAllObjects(
+      const std::string& bucket, const ListOptions& options,
+      const std::function<absl::Status(const ObjectInfo&)>& on_object,
+      const std::function<absl::Status(const std::string&)>& on_prefix = nullptr);
+
+  [[nodiscard]] absl::StatusOr<ClusterStatus> GetClusterStatus();
+
+  class Impl;
+
+ private:
+  Client(std::string endpoint, ClientOptions options, std::unique_ptr<Impl> impl);
+  const std::string endpoint_;
+  const ClientOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Human-readable byte counts ("1.5 MiB") for tools.
+std::string FormatBytes(uint64_t bytes);
+
+}  // namespace tessera::sdk
