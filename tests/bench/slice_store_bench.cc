@@ -1,16 +1,21 @@
 // Slice store throughput vs the raw speed of the same disk, measured in the same run.
 //
-//   bazel run -c opt //tests/bench:slice_store_bench -- --dir=/tmp/tessera_bench --seconds=2.5
+//   bazel run -c opt //tests/bench:slice_store_bench --
+//       --dir=/tmp/tessera_bench --seconds=1 --reps=5   (one command line)
 //
 // Cases (each at queue depth 1 and 8 = threads):
 //   1 MiB Put:  SliceStore::Put  vs raw: write file + fdatasync + fsync dir + synced RocksDB put
 //   1 MiB Get:  SliceStore::Get  vs raw: open + pread + close of the same-size file
 //   4 KiB Put:  SliceStore::Put (inline in the index) vs raw synced RocksDB puts of 4 KiB
 // Prints MiB/s or ops/s and the ratio store/raw (targets: >= 0.8 for 1 MiB at depth 8, >= 0.5
-// for 4 KiB). Everything is written under --dir, which is removed at the end.
+// for 4 KiB). Each case runs --reps times, raw and store alternating (which goes first alternates
+// too), and prints the median rate of each side and the median of the per-repetition ratios: a
+// shared, noisy disk drifts, and pairing neighbouring runs cancels most of the drift. Everything
+// is written under --dir, which is removed at the end.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +39,7 @@
 ABSL_FLAG(std::string, dir, "/tmp/tessera_slice_store_bench", "scratch directory (same disk)");
 ABSL_FLAG(double, seconds, 2.5, "seconds per case");
 ABSL_FLAG(int, max_ops, 600, "cap on operations per case (bounds disk use for 1 MiB cases)");
+ABSL_FLAG(int, reps, 5, "repetitions per case; the medians are printed");
 
 namespace tessera::storage {
 namespace {
@@ -132,16 +138,47 @@ class Raw {
   std::unique_ptr<rocksdb::DB> db_;
 };
 
-void Report(const char* what, int depth, Result store, Result raw, double unit_bytes,
-            double target) {
-  const bool mib = unit_bytes > 0;
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// One repetition: runs `raw` and `store` (order alternating with `rep`) and returns the rates
+// (MiB/s when unit_bytes > 0, else ops/s). `cleanup` runs after each repetition.
+struct Rates {
+  double store = 0, raw = 0;
+};
+Rates RunPair(int rep, double unit_bytes, const std::function<Result()>& raw,
+              const std::function<Result()>& store) {
   auto rate = [&](const Result& r) {
-    return mib ? r.OpsPerSec() * unit_bytes / (1 << 20) : r.OpsPerSec();
+    return unit_bytes > 0 ? r.OpsPerSec() * unit_bytes / (1 << 20) : r.OpsPerSec();
   };
-  const double ratio = rate(raw) > 0 ? rate(store) / rate(raw) : 0;
-  std::printf("%-12s depth %d  store %9.1f %s  raw %9.1f %s  ratio %.2f%s\n", what, depth,
-              rate(store), mib ? "MiB/s" : "ops/s", rate(raw), mib ? "MiB/s" : "ops/s", ratio,
-              target > 0 ? absl::StrCat("  (target >= ", target, ")").c_str() : "");
+  Rates out;
+  if (rep % 2 == 0) {
+    out.raw = rate(raw());
+    out.store = rate(store());
+  } else {
+    out.store = rate(store());
+    out.raw = rate(raw());
+  }
+  return out;
+}
+
+void Report(const char* what, int depth, const std::vector<Rates>& reps, bool mib, double target) {
+  std::vector<double> store, raw, ratio;
+  for (const Rates& r : reps) {
+    store.push_back(r.store);
+    raw.push_back(r.raw);
+    ratio.push_back(r.raw > 0 ? r.store / r.raw : 0);
+  }
+  const auto [lo, hi] = std::minmax_element(ratio.begin(), ratio.end());
+  std::printf(
+      "%-10s depth %d  store %9.1f %s  raw %9.1f %s  ratio %.2f (min %.2f max %.2f, %zu reps)%s\n",
+      what, depth, Median(store), mib ? "MiB/s" : "ops/s", Median(raw), mib ? "MiB/s" : "ops/s",
+      Median(ratio), *lo, *hi, reps.size(),
+      target > 0 ? absl::StrCat("  (target >= ", target, ")").c_str() : "");
   std::fflush(stdout);
 }
 
@@ -162,35 +199,66 @@ int Main() {
 
   constexpr size_t kBig = 1 << 20, kSmall = 4 << 10;
   const std::string big = Bytes(kBig, 1), small = Bytes(kSmall, 2);
-  std::printf("slice_store_bench: dir=%s seconds/case=%.1f\n", root.c_str(),
-              absl::GetFlag(FLAGS_seconds));
+  const int reps = std::max(1, absl::GetFlag(FLAGS_reps));
+  std::printf("slice_store_bench: dir=%s seconds/case=%.1f reps=%d\n", root.c_str(),
+              absl::GetFlag(FLAGS_seconds), reps);
 
   for (int depth : {1, 8}) {
-    const uint32_t tag = static_cast<uint32_t>(depth);
-    Result raw_put =
-        RunCase(depth, [&](int, uint64_t n) { return raw.PutFile(n + 1000000 * tag, big); });
-    Result store_put = RunCase(
-        depth, [&](int, uint64_t n) { return store->Put(Id(n, tag), big, std::nullopt).ok(); });
-    Report("1MiB put", depth, store_put, raw_put, kBig, depth == 8 ? 0.8 : 0);
-    const uint64_t have_raw = raw_put.ops, have_store = store_put.ops;
-    Result raw_get = RunCase(
-        depth, [&](int, uint64_t n) { return raw.GetFile(n % have_raw + 1000000 * tag, kBig); });
-    Result store_get = RunCase(depth, [&](int, uint64_t n) {
-      auto got = store->Get(Id(n % have_store, tag), {});
-      return got.ok() && got->size() == kBig;
-    });
-    Report("1MiB get", depth, store_get, raw_get, kBig, 0);
-    // Free the space before the next depth.
-    for (uint64_t n = 0; n < have_store; ++n) (void)store->Delete(Id(n, tag));
-    for (uint64_t n = 0; n < have_raw; ++n) std::filesystem::remove(raw.Path(n + 1000000 * tag));
+    std::vector<Rates> puts, gets;
+    for (int r = 0; r < reps; ++r) {
+      const uint32_t tag = static_cast<uint32_t>(depth * 1000 + r);
+      const uint64_t base = 1000000ull * tag;
+      Result raw_put, store_put;
+      puts.push_back(RunPair(
+          r, kBig,
+          [&] {
+            return raw_put =
+                       RunCase(depth, [&](int, uint64_t n) { return raw.PutFile(n + base, big); });
+          },
+          [&] {
+            return store_put = RunCase(depth, [&](int, uint64_t n) {
+                     return store->Put(Id(n, tag), big, std::nullopt).ok();
+                   });
+          }));
+      const uint64_t have_raw = std::max<uint64_t>(1, raw_put.ops);
+      const uint64_t have_store = std::max<uint64_t>(1, store_put.ops);
+      gets.push_back(RunPair(
+          r, kBig,
+          [&] {
+            return RunCase(depth,
+                           [&](int, uint64_t n) { return raw.GetFile(n % have_raw + base, kBig); });
+          },
+          [&] {
+            return RunCase(depth, [&](int, uint64_t n) {
+              auto got = store->Get(Id(n % have_store, tag), {});
+              return got.ok() && got->size() == kBig;
+            });
+          }));
+      // Free the space before the next repetition.
+      for (uint64_t n = 0; n < store_put.ops; ++n) (void)store->Delete(Id(n, tag));
+      for (uint64_t n = 0; n < raw_put.ops; ++n) std::filesystem::remove(raw.Path(n + base));
+    }
+    Report("1MiB put", depth, puts, true, depth == 8 ? 0.8 : 0);
+    Report("1MiB get", depth, gets, true, 0);
   }
   for (int depth : {1, 8}) {
-    const uint32_t tag = 100 + static_cast<uint32_t>(depth);
-    Result raw_put = RunCase(
-        depth, [&](int, uint64_t n) { return raw.PutDb(absl::StrCat("s", tag, "/", n), small); });
-    Result store_put = RunCase(
-        depth, [&](int, uint64_t n) { return store->Put(Id(n, tag), small, std::nullopt).ok(); });
-    Report("4KiB put", depth, store_put, raw_put, 0, depth == 8 ? 0.5 : 0);
+    std::vector<Rates> puts;
+    for (int r = 0; r < reps; ++r) {
+      const uint32_t tag = static_cast<uint32_t>(100000 + depth * 1000 + r);
+      puts.push_back(RunPair(
+          r, 0,
+          [&] {
+            return RunCase(depth, [&](int, uint64_t n) {
+              return raw.PutDb(absl::StrCat("s", tag, "/", n), small);
+            });
+          },
+          [&] {
+            return RunCase(depth, [&](int, uint64_t n) {
+              return store->Put(Id(n, tag), small, std::nullopt).ok();
+            });
+          }));
+    }
+    Report("4KiB put", depth, puts, false, depth == 8 ? 0.5 : 0);
   }
   store.reset();
   std::filesystem::remove_all(root);
