@@ -1,5 +1,6 @@
 #include "services/gateway/object_reader.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -57,6 +58,29 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
                                               name, " (", manifest.size(), " bytes)"));
   }
   if (length == 0) return absl::OkStatus();
+  if (manifest.parts_size() > 1) {
+    // Multipart object (services/gateway/multipart.h): read each part the range touches as a
+    // single-part view of the same version (one data key; the part number is in slice ids and
+    // the AEAD context).
+    uint64_t part_start = 0;
+    for (const v1::PartRecord& part : manifest.parts()) {
+      const uint64_t part_end = part_start + part.size();
+      const uint64_t from = std::max(offset, part_start);
+      const uint64_t to = std::min(offset + length, part_end);
+      if (from < to) {
+        v1::ObjectManifest view = manifest;
+        view.clear_parts();
+        *view.add_parts() = part;
+        view.set_size(part.size());
+        if (absl::Status s = Read(view, from - part_start, to - from, sink, stats); !s.ok()) {
+          return s;
+        }
+      }
+      part_start = part_end;
+      if (part_start >= offset + length) break;
+    }
+    return absl::OkStatus();
+  }
 
   // The data key.
   const v1::EncryptionParams& enc = manifest.encryption();

@@ -115,6 +115,7 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
   base.set_content_type(options.content_type);
   base.set_owner(options.owner);
   for (const auto& [k, v] : options.user_metadata) (*base.mutable_user_metadata())[k] = v;
+  for (const auto& [k, v] : options.headers) (*base.mutable_headers())[k] = v;
   return ObjectWriter::Create(options_, deps_, store_, codec_.get(), std::move(base),
                               versions_.Next());
 }

@@ -36,6 +36,8 @@ struct PutObjectOptions {
   std::string content_type;
   std::map<std::string, std::string> user_metadata;
   std::string owner;
+  // Standard headers stored with the object (Cache-Control, Content-Disposition, ...).
+  std::map<std::string, std::string> headers;
 };
 
 // Bytes [offset, offset + length) of an object; length nullopt = to the end.

@@ -50,6 +50,61 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectWriter::Create(
                        *std::move(cipher), wrapped->Serialize(), wrapped->key_id));
 }
 
+absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectWriter::CreatePart(
+    const DataPathOptions& options, const DataPathDeps& deps, const storage::StripeCodec* codec,
+    v1::ObjectManifest base, std::string version_id, uint32_t part_number,
+    const v1::EncryptionParams& encryption) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (absl::Status s = deps.Validate(); !s.ok()) return s;
+  if (codec == nullptr) return absl::InvalidArgumentError("ObjectWriter needs a codec");
+  if (part_number < 1) return absl::InvalidArgumentError("part number must be positive");
+  if (version_id.size() != storage::StripeContext::kVersionIdSize) {
+    return absl::InvalidArgumentError("ObjectWriter: version id must be 16 bytes");
+  }
+  absl::StatusOr<storage::WrappedKey> wrapped =
+      storage::WrappedKey::Parse(encryption.wrapped_data_key());
+  if (!wrapped.ok()) return wrapped.status();
+  absl::StatusOr<storage::SecretKey> key = deps.keyring->Unwrap(*wrapped, version_id);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<storage::StripeCipher> cipher = storage::StripeCipher::Create(
+      static_cast<storage::AeadAlgorithm>(encryption.aead_algorithm()), *std::move(key));
+  if (!cipher.ok()) return cipher.status();
+  DataPathOptions part_options = options;
+  part_options.aead = static_cast<storage::AeadAlgorithm>(encryption.aead_algorithm());
+  auto writer = std::unique_ptr<ObjectWriter>(new ObjectWriter(
+      part_options, deps, /*store=*/nullptr, codec, std::move(base), std::move(version_id),
+      *std::move(cipher), encryption.wrapped_data_key(), encryption.key_id()));
+  writer->part_ = part_number;
+  writer->part_mode_ = true;
+  writer->spilled_ = true;
+  return writer;
+}
+
+absl::StatusOr<v1::PartRecord> ObjectWriter::FinishPart() {
+  if (!part_mode_) return absl::FailedPreconditionError("FinishPart needs a CreatePart writer");
+  if (!status_.ok()) return status_;
+  if (finished_) return absl::FailedPreconditionError("ObjectWriter: Finish called twice");
+  if (!buffer_.empty()) {
+    std::string stripe;
+    stripe.swap(buffer_);
+    if (absl::Status s = DispatchStripe(std::move(stripe)); !s.ok()) return s;
+  }
+  while (!in_flight_.empty()) {
+    if (absl::Status s = CompleteOldest(); !s.ok()) return s;
+  }
+  v1::PartRecord part;
+  part.set_number(part_);
+  part.set_size(total_);
+  for (v1::StripeRecord& record : done_) *part.add_stripes() = std::move(record);
+  done_.clear();
+  unsigned char md5[EVP_MAX_MD_SIZE];
+  unsigned int md5_len = 0;
+  EVP_DigestFinal_ex(md5_, md5, &md5_len);
+  part.set_md5(std::string(reinterpret_cast<const char*>(md5), md5_len));
+  finished_ = true;
+  return part;
+}
+
 ObjectWriter::ObjectWriter(const DataPathOptions& options, const DataPathDeps& deps,
                            ManifestStore* store, const storage::StripeCodec* codec,
                            v1::ObjectManifest base, std::string version_id,
@@ -134,7 +189,7 @@ absl::Status ObjectWriter::DispatchStripe(std::string plaintext) {
   auto job = std::make_unique<StripeJob>();
   job->index = next_stripe_++;
   job->plaintext_size = plaintext.size();
-  storage::StripeContext context{version_id_, 0, job->index};
+  storage::StripeContext context{version_id_, part_, job->index};
   absl::StatusOr<storage::EncodedStripe> encoded = codec_->Encode(cipher_, context, plaintext);
   if (!encoded.ok()) {
     Fail(encoded.status());
@@ -148,7 +203,7 @@ absl::Status ObjectWriter::DispatchStripe(std::string plaintext) {
   request.k = options_.data_shards;
   request.m = options_.parity_shards;
   request.slice_bytes = job->encoded.slice_size;
-  request.seed = PlacementSeed(version_id_, 0, job->index);
+  request.seed = PlacementSeed(version_id_, part_, job->index);
   const std::vector<p2p::PlacementCandidate> candidates = snapshot_->Candidates(Suspects());
   absl::StatusOr<std::vector<std::string>> placed = p2p::PlaceStripe(candidates, request);
   job->skip.assign(n, false);
@@ -189,7 +244,7 @@ absl::Status ObjectWriter::DispatchStripe(std::string plaintext) {
 }
 
 void ObjectWriter::PutSlice(StripeJob* job, int index) {
-  const v1::SliceId id = MakeSliceId(version_id_, 0, job->index, index);
+  const v1::SliceId id = MakeSliceId(version_id_, part_, job->index, index);
   const absl::string_view data = job->encoded.slice(index);
   std::vector<std::string> failed;
   for (int attempt = 0;; ++attempt) {
@@ -231,7 +286,7 @@ void ObjectWriter::PutSlice(StripeJob* job, int index) {
     request.k = options_.data_shards;
     request.m = options_.parity_shards;
     request.slice_bytes = job->encoded.slice_size;
-    request.seed = PlacementSeed(version_id_, 0, job->index) + attempt + 1;
+    request.seed = PlacementSeed(version_id_, part_, job->index) + attempt + 1;
     std::vector<std::string> excluded = Suspects();
     excluded.insert(excluded.end(), failed.begin(), failed.end());
     absl::StatusOr<std::string> replacement = p2p::PlaceReplacement(
@@ -313,7 +368,7 @@ void ObjectWriter::DeleteStoredSlices() {
       if (node == nullptr) continue;
       group.Add();
       deps_.pool->Submit([this, &group, address = node->address,
-                          id = MakeSliceId(version_id_, 0, record.index(), i)] {
+                          id = MakeSliceId(version_id_, part_, record.index(), i)] {
         absl::Status s = deps_.slices->Delete(address, id);
         if (!s.ok() && !absl::IsNotFound(s)) {
           TESSERA_LOG(WARNING, "slice_cleanup_failed").Field("status", s);
@@ -334,6 +389,7 @@ void ObjectWriter::Abort() {
 }
 
 absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
+  if (part_mode_) return absl::FailedPreconditionError("part writers end with FinishPart");
   if (!status_.ok()) return status_;
   if (finished_) return absl::FailedPreconditionError("ObjectWriter: Finish called twice");
   v1::PartRecord part;

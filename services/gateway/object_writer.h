@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,15 @@ class ObjectWriter {
       const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
       const storage::StripeCodec* codec, v1::ObjectManifest base, std::string version_id);
 
+  // Multipart (services/gateway/multipart.h): a writer for part `part_number` (>= 1) of the
+  // upload whose version id is `version_id`, sealing with the upload's data key (`encryption`,
+  // as recorded when the upload was created). Parts are never inline; the part number goes into
+  // slice ids, placement seeds and the AEAD context. Finish with FinishPart().
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ObjectWriter>> CreatePart(
+      const DataPathOptions& options, const DataPathDeps& deps, const storage::StripeCodec* codec,
+      v1::ObjectManifest base, std::string version_id, uint32_t part_number,
+      const v1::EncryptionParams& encryption);
+
   ~ObjectWriter();
   ObjectWriter(const ObjectWriter&) = delete;
   ObjectWriter& operator=(const ObjectWriter&) = delete;
@@ -67,8 +77,17 @@ class ObjectWriter {
   // NOT_FOUND (bucket gone), ALREADY_EXISTS (version id taken), or what a store returned.
   [[nodiscard]] absl::StatusOr<v1::ObjectManifest> Finish();
 
+  // For CreatePart writers: stores the rest and returns the part's record (size, MD5, stripes);
+  // writes no manifest. The slices stay until the caller deletes them.
+  [[nodiscard]] absl::StatusOr<v1::PartRecord> FinishPart();
+
   // Abandons the upload and deletes what was stored (best-effort). Idempotent.
   void Abort();
+
+  // Checksums (algorithm -> base64, e.g. "CRC32" -> "...") recorded in the manifest by Finish.
+  void set_checksums(const std::map<std::string, std::string>& checksums) {
+    for (const auto& [k, v] : checksums) (*manifest_.mutable_checksums())[k] = v;
+  }
 
   uint64_t bytes_written() const { return total_; }
   // Most bytes (plaintext buffer + encoded stripes in flight) held at once so far.
@@ -101,8 +120,10 @@ class ObjectWriter {
   storage::StripeCipher cipher_;
   std::shared_ptr<const ClusterSnapshot> snapshot_;
 
-  std::string buffer_;    // plaintext not yet dispatched
-  bool spilled_ = false;  // larger than the inline threshold: stripes go to nodes
+  uint32_t part_ = 0;       // part number (0: single-part object)
+  bool part_mode_ = false;  // created by CreatePart
+  std::string buffer_;      // plaintext not yet dispatched
+  bool spilled_ = false;    // larger than the inline threshold: stripes go to nodes
   uint64_t total_ = 0;
   uint32_t next_stripe_ = 0;
   std::deque<std::unique_ptr<StripeJob>> in_flight_;

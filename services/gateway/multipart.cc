@@ -1,0 +1,385 @@
+#include "services/gateway/multipart.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "base/logging.h"
+
+namespace tessera::services {
+namespace {
+
+const std::string kSep(1, '\0');
+
+std::string UploadKey(const std::string& bucket, const std::string& key,
+                      const std::string& upload_id) {
+  return absl::StrCat(bucket, kSep, key, kSep, upload_id);
+}
+
+absl::Status NoSuchUpload(const std::string& upload_id) {
+  return absl::NotFoundError(absl::StrCat("no such upload: ", upload_id));
+}
+
+bool ValidUploadId(const std::string& id) {
+  if (id.size() != 2 * kVersionIdSize) return false;
+  for (char c : id) {
+    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return false;
+  }
+  return true;
+}
+
+// "N:algorithm" entries in the record's checksums map hold part checksums.
+std::string PartChecksumKey(int n, const std::string& algorithm) {
+  return absl::StrCat(n, ":", algorithm);
+}
+
+}  // namespace
+
+MultipartUploads::MultipartUploads(const DataPathOptions& options, const DataPathDeps& deps,
+                                   ManifestStore* store, const storage::StripeCodec* codec)
+    : options_(options), deps_(deps), store_(store), codec_(codec), versions_(deps.clock) {}
+
+absl::Status MultipartUploads::Init() {
+  if (store_->GetBucket(kUploadsBucket).ok()) return absl::OkStatus();
+  v1::BucketRecord record;
+  record.set_schema_version(1);
+  record.set_name(kUploadsBucket);
+  record.set_owner("");
+  record.set_acl("private");
+  absl::Status s = store_->CreateBucket(record);
+  if (absl::IsAlreadyExists(s)) return absl::OkStatus();
+  return s;
+}
+
+absl::StatusOr<UploadInfo> MultipartUploads::Create(const std::string& bucket,
+                                                    const std::string& key,
+                                                    v1::ObjectManifest base) {
+  if (absl::StatusOr<v1::BucketRecord> b = store_->GetBucket(bucket); !b.ok()) return b.status();
+  if (key.empty() || key.size() > 1024) return absl::InvalidArgumentError("bad object key");
+  UploadInfo info;
+  info.bucket = bucket;
+  info.key = key;
+  const std::string version_id = versions_.Next();
+  info.upload_id = absl::BytesToHexString(version_id);
+  storage::SecretKey data_key = storage::SecretKey::Generate();
+  absl::StatusOr<storage::WrappedKey> wrapped = deps_.keyring->Wrap(data_key, version_id);
+  if (!wrapped.ok()) return wrapped.status();
+  v1::ObjectManifest& r = base;
+  r.set_schema_version(kManifestSchemaVersion);
+  r.set_bucket(kUploadsBucket);
+  r.set_key(UploadKey(bucket, key, info.upload_id));
+  r.set_version_id(version_id);
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  r.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
+  v1::EncryptionParams* enc = r.mutable_encryption();
+  enc->set_aead_algorithm(static_cast<uint32_t>(options_.aead));
+  enc->set_key_source(v1::EncryptionParams::CLUSTER_MASTER_KEY);
+  enc->set_key_id(wrapped->key_id);
+  enc->set_wrapped_data_key(wrapped->Serialize());
+  r.clear_parts();
+  if (absl::Status s = store_->PutIfAbsent(r); !s.ok()) return s;
+  info.record = r;
+  return info;
+}
+
+absl::StatusOr<UploadInfo> MultipartUploads::Get(const std::string& bucket, const std::string& key,
+                                                 const std::string& upload_id) {
+  if (!ValidUploadId(upload_id)) return NoSuchUpload(upload_id);
+  absl::StatusOr<v1::ObjectManifest> r = store_->Get(
+      kUploadsBucket, UploadKey(bucket, key, upload_id), absl::HexStringToBytes(upload_id));
+  if (!r.ok()) return absl::IsNotFound(r.status()) ? NoSuchUpload(upload_id) : r.status();
+  if (r->delete_marker()) return NoSuchUpload(upload_id);
+  UploadInfo info{bucket, key, upload_id, *std::move(r)};
+  return info;
+}
+
+absl::StatusOr<std::unique_ptr<ObjectWriter>> MultipartUploads::PartWriter(const UploadInfo& upload,
+                                                                           int part_number) {
+  if (part_number < 1 || part_number > 10000) {
+    return absl::InvalidArgumentError("part number must be 1..10000");
+  }
+  // A fresh generation per attempt: the highest generation recorded for this number, plus one,
+  // plus randomness from the clock so concurrent attempts rarely collide (a collision only
+  // fails the later commit's slice puts, never mixes data: slices are content-addressed by id).
+  uint32_t generation = 1;
+  for (const v1::PartRecord& p : upload.record.parts()) {
+    if (S3PartNumber(p) == part_number) generation = std::max(generation, (p.number() >> 14) + 1);
+  }
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  generation += static_cast<uint32_t>(absl::ToUnixMicros(clock->Now()) % 1000) * 256;
+  generation &= (1u << 18) - 1;
+  if (generation == 0) generation = 1;
+  const uint32_t internal = (generation << 14) | static_cast<uint32_t>(part_number);
+  v1::ObjectManifest base;
+  base.set_bucket(upload.bucket);
+  base.set_key(upload.key);
+  return ObjectWriter::CreatePart(options_, deps_, codec_, std::move(base),
+                                  upload.record.version_id(), internal, upload.record.encryption());
+}
+
+absl::Status MultipartUploads::CommitPart(const UploadInfo& upload, v1::PartRecord part,
+                                          const std::map<std::string, std::string>& checksums) {
+  const int n = S3PartNumber(part);
+  std::optional<v1::PartRecord> replaced;
+  absl::Status s = store_->CompareAndSet(
+      kUploadsBucket, upload.record.key(), upload.record.version_id(),
+      [&](const std::optional<v1::ObjectManifest>& current)
+          -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+        replaced.reset();
+        if (!current.has_value() || current->delete_marker()) return NoSuchUpload(upload.upload_id);
+        v1::ObjectManifest next = *current;
+        std::vector<v1::PartRecord> parts(next.parts().begin(), next.parts().end());
+        auto it = std::find_if(parts.begin(), parts.end(),
+                               [&](const v1::PartRecord& p) { return S3PartNumber(p) == n; });
+        if (it != parts.end()) {
+          replaced = *it;
+          *it = part;
+        } else {
+          parts.push_back(part);
+          std::sort(parts.begin(), parts.end(),
+                    [](const v1::PartRecord& a, const v1::PartRecord& b) {
+                      return S3PartNumber(a) < S3PartNumber(b);
+                    });
+        }
+        next.clear_parts();
+        for (v1::PartRecord& p : parts) *next.add_parts() = std::move(p);
+        auto* map = next.mutable_checksums();
+        for (auto i = map->begin(); i != map->end();) {
+          if (absl::StartsWith(i->first, absl::StrCat(n, ":"))) {
+            i = map->erase(i);
+          } else {
+            ++i;
+          }
+        }
+        for (const auto& [algorithm, value] : checksums) {
+          (*map)[PartChecksumKey(n, algorithm)] = value;
+        }
+        return std::optional<v1::ObjectManifest>(std::move(next));
+      });
+  if (!s.ok()) {
+    DeleteSlices(upload.record.version_id(), part);
+    return absl::IsNotFound(s) ? NoSuchUpload(upload.upload_id) : s;
+  }
+  if (replaced.has_value() && replaced->number() != part.number()) {
+    DeleteSlices(upload.record.version_id(), *replaced);
+  }
+  return absl::OkStatus();
+}
+
+std::map<std::string, std::string> MultipartUploads::PartChecksums(const v1::ObjectManifest& record,
+                                                                   int n) {
+  std::map<std::string, std::string> out;
+  const std::string prefix = absl::StrCat(n, ":");
+  for (const auto& [k, v] : record.checksums()) {
+    if (absl::StartsWith(k, prefix)) out[k.substr(prefix.size())] = v;
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string& bucket,
+                                                              const std::string& key,
+                                                              const std::string& upload_id,
+                                                              const std::vector<ChosenPart>& chosen,
+                                                              CompleteError* why) {
+  *why = CompleteError::kOther;
+  absl::StatusOr<UploadInfo> upload = Get(bucket, key, upload_id);
+  if (!upload.ok()) return upload.status();
+  if (chosen.empty()) {
+    *why = CompleteError::kInvalidPart;
+    return absl::InvalidArgumentError("You must specify at least one part");
+  }
+  const v1::ObjectManifest& record = upload->record;
+  v1::ObjectManifest m;
+  m.set_schema_version(kManifestSchemaVersion);
+  m.set_bucket(bucket);
+  m.set_key(key);
+  m.set_version_id(record.version_id());
+  m.set_content_type(record.content_type());
+  *m.mutable_user_metadata() = record.user_metadata();
+  *m.mutable_headers() = record.headers();
+  m.set_owner(record.owner());
+  *m.mutable_encryption() = record.encryption();
+  v1::CodingParams* coding = m.mutable_coding();
+  coding->set_code_id(kCodeIdRsCauchyIsal);
+  coding->set_data_shards(options_.data_shards);
+  coding->set_parity_shards(options_.parity_shards);
+  coding->set_stripe_size(options_.stripe_size);
+  coding->set_slice_alignment(static_cast<uint32_t>(options_.slice_alignment));
+  coding->set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
+  std::string md5s;
+  uint64_t size = 0;
+  int previous = 0;
+  std::vector<const v1::PartRecord*> used;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const ChosenPart& c = chosen[i];
+    if (c.part_number <= previous) {
+      *why = CompleteError::kInvalidPartOrder;
+      return absl::InvalidArgumentError("The list of parts was not in ascending order");
+    }
+    previous = c.part_number;
+    const v1::PartRecord* found = nullptr;
+    for (const v1::PartRecord& p : record.parts()) {
+      if (S3PartNumber(p) == c.part_number) found = &p;
+    }
+    if (found == nullptr || found->md5() != c.md5) {
+      *why = CompleteError::kInvalidPart;
+      return absl::InvalidArgumentError(
+          absl::StrCat("part ", c.part_number, " was not uploaded or its ETag does not match"));
+    }
+    if (i + 1 < chosen.size() && found->size() < kMinPartSize) {
+      *why = CompleteError::kEntityTooSmall;
+      return absl::InvalidArgumentError(absl::StrCat(
+          "part ", c.part_number, " is smaller than the minimum allowed size (5 MiB)"));
+    }
+    used.push_back(found);
+    md5s += found->md5();
+    size += found->size();
+    if (found->size() > 0 || chosen.size() == 1) *m.add_parts() = *found;
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  EVP_Digest(md5s.data(), md5s.size(), digest, &digest_len, EVP_md5(), nullptr);
+  m.set_etag(absl::StrCat(
+      "\"",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), digest_len)),
+      "-", chosen.size(), "\""));
+  m.set_size(size);
+  if (m.parts_size() == 1 && m.parts(0).stripes_size() == 0) {
+    // A single empty part: store an empty inline object under the same key.
+    m.clear_parts();
+    absl::StatusOr<storage::WrappedKey> wrapped =
+        storage::WrappedKey::Parse(record.encryption().wrapped_data_key());
+    if (!wrapped.ok()) return wrapped.status();
+    absl::StatusOr<storage::SecretKey> dk = deps_.keyring->Unwrap(*wrapped, record.version_id());
+    if (!dk.ok()) return dk.status();
+    absl::StatusOr<storage::StripeCipher> cipher = storage::StripeCipher::Create(
+        static_cast<storage::AeadAlgorithm>(record.encryption().aead_algorithm()), *std::move(dk));
+    if (!cipher.ok()) return cipher.status();
+    storage::StripeContext context{record.version_id(), 0, 0};
+    absl::StatusOr<std::string> sealed = cipher->SealToString(context, "");
+    if (!sealed.ok()) return sealed.status();
+    m.set_inline_sealed(*std::move(sealed));
+    v1::PartRecord* p = m.add_parts();
+    p->set_number(0);
+    p->set_md5(used[0]->md5());
+  }
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  m.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
+  for (const auto& [k, v] : record.checksums()) {
+    if (k.find(':') == std::string::npos) (*m.mutable_checksums())[k] = v;
+  }
+  // Remove the upload first (so a concurrent Complete or Abort cannot also use its parts), then
+  // make the object visible.
+  absl::Status removed = store_->CompareAndSet(
+      kUploadsBucket, record.key(), record.version_id(),
+      [&](const std::optional<v1::ObjectManifest>& current)
+          -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+        if (!current.has_value() || current->delete_marker()) return NoSuchUpload(upload_id);
+        if (current->parts_size() != record.parts_size()) {
+          return absl::AbortedError("a part was uploaded during Complete; retry");
+        }
+        return std::optional<v1::ObjectManifest>();
+      });
+  if (!removed.ok()) return removed;
+  if (absl::Status s = store_->PutIfAbsent(m); !s.ok()) {
+    for (const v1::PartRecord& p : record.parts()) DeleteSlices(record.version_id(), p);
+    return s;
+  }
+  for (const v1::PartRecord& p : record.parts()) {
+    if (std::find(used.begin(), used.end(), &p) == used.end()) {
+      DeleteSlices(record.version_id(), p);
+    }
+  }
+  *why = CompleteError::kNone;
+  return m;
+}
+
+absl::Status MultipartUploads::Abort(const std::string& bucket, const std::string& key,
+                                     const std::string& upload_id) {
+  absl::StatusOr<UploadInfo> upload = Get(bucket, key, upload_id);
+  if (!upload.ok()) return upload.status();
+  std::optional<v1::ObjectManifest> last;
+  absl::Status s =
+      store_->CompareAndSet(kUploadsBucket, upload->record.key(), upload->record.version_id(),
+                            [&](const std::optional<v1::ObjectManifest>& current)
+                                -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                              if (!current.has_value() || current->delete_marker())
+                                return NoSuchUpload(upload_id);
+                              last = current;
+                              return std::optional<v1::ObjectManifest>();
+                            });
+  if (!s.ok()) return s;
+  if (last.has_value()) {
+    for (const v1::PartRecord& p : last->parts()) DeleteSlices(last->version_id(), p);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<UploadInfo>> MultipartUploads::List(const std::string& bucket,
+                                                               const std::string& prefix,
+                                                               const std::string& key_marker,
+                                                               const std::string& upload_id_marker,
+                                                               int max, bool* truncated) {
+  *truncated = false;
+  std::vector<UploadInfo> out;
+  // Every upload key of `bucket` sorts after "<bucket>" and before any other bucket's.
+  std::string after = bucket;
+  if (!key_marker.empty()) {
+    after = absl::StrCat(bucket, kSep, key_marker, kSep,
+                         upload_id_marker.empty() ? "\xff" : upload_id_marker);
+  }
+  while (true) {
+    absl::StatusOr<std::vector<KeyVersions>> batch =
+        store_->ScanVersions(kUploadsBucket, after, 500);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return out;
+    for (const KeyVersions& kv : *batch) {
+      after = kv.key;
+      if (!absl::StartsWith(kv.key, absl::StrCat(bucket, kSep))) {
+        if (kv.key > absl::StrCat(bucket, kSep)) return out;
+        continue;
+      }
+      std::vector<std::string> parts = absl::StrSplit(kv.key, kSep);
+      if (parts.size() != 3) continue;
+      if (!absl::StartsWith(parts[1], prefix)) continue;
+      for (const v1::ObjectManifest& v : kv.versions) {
+        if (v.delete_marker()) continue;
+        if (static_cast<int>(out.size()) >= max) {
+          *truncated = true;
+          return out;
+        }
+        out.push_back(UploadInfo{parts[0], parts[1], parts[2], v});
+      }
+    }
+  }
+}
+
+void MultipartUploads::DeleteSlices(const std::string& version_id, const v1::PartRecord& part) {
+  std::shared_ptr<const ClusterSnapshot> snapshot = deps_.cluster->Snapshot();
+  TaskGroup group;
+  for (const v1::StripeRecord& stripe : part.stripes()) {
+    for (int i = 0; i < stripe.slices_size(); ++i) {
+      const StorageNode* node = snapshot->Find(stripe.slices(i).node_id());
+      if (node == nullptr) continue;
+      group.Add();
+      deps_.pool->Submit([this, &group, address = node->address,
+                          id = MakeSliceId(version_id, part.number(), stripe.index(), i)] {
+        absl::Status s = deps_.slices->Delete(address, id);
+        if (!s.ok() && !absl::IsNotFound(s)) {
+          TESSERA_LOG(WARNING, "multipart_slice_delete_failed").Field("status", s);
+        }
+        group.Done();
+      });
+    }
+  }
+  group.Wait();
+}
+
+}  // namespace tessera::services

@@ -1,0 +1,119 @@
+// MultipartUploads: S3 multipart uploads on the object data path.
+//
+// An upload is created with a version id and a data key (wrapped by the cluster master keyring,
+// bound to the version id) that every part shares. Each UploadPart streams through an
+// ObjectWriter::CreatePart writer: its stripes are sealed with the part's number in the AEAD
+// context and stored under slice ids that carry it. Complete writes ONE manifest (the upload's
+// version id) whose parts are the chosen PartRecords in order; ObjectReader reads it part by part.
+//
+// Upload state lives in the ManifestStore, not in gateway memory (gateways keep no durable
+// state): one entry per upload in the internal bucket kUploadsBucket under the key
+// "<bucket>\0<key>\0<upload id>", holding the object's metadata, the encryption params and the
+// PartRecords uploaded so far. Every change is a CompareAndSet on that entry.
+//
+// Part numbers: a re-uploaded part gets a fresh internal number (generation << 14 | S3 number)
+// so its slices never collide with the copy it replaces; the S3 number is number & 0x3FFF.
+//
+// Errors: NOT_FOUND "no such upload" (S3 NoSuchUpload), "no such bucket"; INVALID_ARGUMENT with
+// S3 codes from the caller's checks (the S3 front end maps InvalidPart/InvalidPartOrder/
+// EntityTooSmall itself from CompleteError()).
+//
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "api/manifest.pb.h"
+#include "services/gateway/data_path.h"
+#include "services/gateway/manifest_store.h"
+#include "services/gateway/object_service.h"
+#include "services/gateway/object_writer.h"
+#include "services/gateway/version_id.h"
+
+namespace tessera::services {
+
+inline constexpr char kUploadsBucket[] = ".tessera-multipart-uploads";
+inline constexpr uint32_t kPartNumberMask = 0x3FFF;
+inline constexpr uint64_t kMinPartSize = 5ull << 20;
+
+// An upload as stored.
+struct UploadInfo {
+  std::string bucket;
+  std::string key;
+  std::string upload_id;      // hex of the version id
+  v1::ObjectManifest record;  // in kUploadsBucket; parts sorted by S3 part number
+};
+
+// Why a Complete failed, for S3 error mapping.
+enum class CompleteError { kNone, kInvalidPart, kInvalidPartOrder, kEntityTooSmall, kOther };
+
+struct ChosenPart {
+  int part_number = 0;
+  std::string md5;  // raw 16 bytes (from the ETag the client sent)
+};
+
+class MultipartUploads {
+ public:
+  // Nothing is owned. Create the internal bucket with Init() before use.
+  MultipartUploads(const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
+                   const storage::StripeCodec* codec);
+
+  // Creates the internal uploads bucket if needed.
+  [[nodiscard]] absl::Status Init();
+
+  // Starts an upload. `base` carries content type, metadata, headers, owner, checksum algorithm.
+  [[nodiscard]] absl::StatusOr<UploadInfo> Create(const std::string& bucket, const std::string& key,
+                                                  v1::ObjectManifest base);
+  // NOT_FOUND "no such upload".
+  [[nodiscard]] absl::StatusOr<UploadInfo> Get(const std::string& bucket, const std::string& key,
+                                               const std::string& upload_id);
+  // A writer for S3 part `part_number` (1..10000) of `upload`.
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<ObjectWriter>> PartWriter(const UploadInfo& upload,
+                                                                         int part_number);
+  // Records a finished part (replacing an earlier upload of the same number, whose slices are
+  // then deleted). `checksums` (algorithm -> base64) are kept for ListParts/Complete. If the
+  // upload is gone meanwhile the part's slices are deleted and NOT_FOUND returned.
+  [[nodiscard]] absl::Status CommitPart(const UploadInfo& upload, v1::PartRecord part,
+                                        const std::map<std::string, std::string>& checksums);
+  // Validates `chosen` (ascending, each uploaded with that MD5, non-last parts >= 5 MiB),
+  // writes the object's manifest, removes the upload and deletes unused parts' slices.
+  [[nodiscard]] absl::StatusOr<v1::ObjectManifest> Complete(const std::string& bucket,
+                                                            const std::string& key,
+                                                            const std::string& upload_id,
+                                                            const std::vector<ChosenPart>& chosen,
+                                                            CompleteError* why);
+  // Removes the upload and deletes its parts' slices. NOT_FOUND "no such upload".
+  [[nodiscard]] absl::Status Abort(const std::string& bucket, const std::string& key,
+                                   const std::string& upload_id);
+  // Uploads of `bucket` in (key, upload id) order, keys starting with `prefix`, after
+  // (key_marker, upload_id_marker); at most `max` (sets *truncated).
+  [[nodiscard]] absl::StatusOr<std::vector<UploadInfo>> List(const std::string& bucket,
+                                                             const std::string& prefix,
+                                                             const std::string& key_marker,
+                                                             const std::string& upload_id_marker,
+                                                             int max, bool* truncated);
+
+  // The S3 part number of a PartRecord.
+  static int S3PartNumber(const v1::PartRecord& part) {
+    return static_cast<int>(part.number() & kPartNumberMask);
+  }
+  // Checksums stored for S3 part `n` of an upload record (algorithm -> base64).
+  static std::map<std::string, std::string> PartChecksums(const v1::ObjectManifest& record, int n);
+
+ private:
+  void DeleteSlices(const std::string& version_id, const v1::PartRecord& part);
+
+  const DataPathOptions options_;
+  const DataPathDeps deps_;
+  ManifestStore* const store_;
+  const storage::StripeCodec* const codec_;
+  VersionIdGenerator versions_;
+};
+
+}  // namespace tessera::services
