@@ -1,0 +1,235 @@
+#include "services/cli/commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "api/sdk/client.h"
+#include "services/cli/progress.h"
+
+namespace tessera::cli {
+namespace {
+
+constexpr char kDefaultEndpoint[] = "127.0.0.1:7500";
+
+std::string Time(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::LocalTimeZone());
+}
+
+// Splits "bucket/key" (key required) or "bucket[/prefix]" (key optional).
+bool SplitPath(const std::string& path, bool key_required, std::string* bucket, std::string* key) {
+  const size_t slash = path.find('/');
+  *bucket = path.substr(0, slash);
+  *key = slash == std::string::npos ? "" : path.substr(slash + 1);
+  if (bucket->empty()) return false;
+  return !key_required || !key->empty();
+}
+
+int Fail(const absl::Status& s) {
+  PrintError(std::string(s.message()));
+  return kExitError;
+}
+
+int Usage(const std::string& message) {
+  PrintError(absl::StrCat(message, " (run `tessera help` for usage)"));
+  return kExitUsage;
+}
+
+bool Interactive() { return ::isatty(2) == 1; }
+
+}  // namespace
+
+void PrintError(const std::string& message) {
+  // One line: newlines in messages (rare) are flattened.
+  std::string line = absl::StrReplaceAll(message, {{"\n", " "}});
+  std::fprintf(stderr, "tessera: %s\n", line.c_str());
+}
+
+std::string DevEnvPath() {
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') return "";
+  return absl::StrCat(home, "/.tessera/dev.env");
+}
+
+std::string ResolveEndpoint(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("TESSERA_ENDPOINT"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  if (const std::string path = DevEnvPath(); !path.empty()) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      absl::string_view v = absl::StripAsciiWhitespace(line);
+      if (absl::ConsumePrefix(&v, "TESSERA_ENDPOINT=") && !v.empty()) return std::string(v);
+    }
+  }
+  return kDefaultEndpoint;
+}
+
+int RunCommand(const std::string& endpoint, const std::vector<std::string>& args) {
+  const std::string& cmd = args[0];
+  const size_t n = args.size() - 1;
+  // Validate the command line before connecting.
+  static const std::map<std::string, std::pair<size_t, size_t>> kArity = {
+      {"mb", {1, 1}},  {"rb", {1, 1}}, {"ls", {0, 1}},   {"put", {2, 2}},
+      {"get", {2, 2}}, {"rm", {1, 1}}, {"stat", {1, 1}}, {"cluster", {1, 1}},
+  };
+  auto arity = kArity.find(cmd);
+  if (arity == kArity.end()) return Usage(absl::StrCat("unknown command \"", cmd, "\""));
+  if (n < arity->second.first || n > arity->second.second) {
+    return Usage(absl::StrCat("wrong number of arguments for `", cmd, "`"));
+  }
+  if (cmd == "cluster" && args[1] != "status") {
+    return Usage(absl::StrCat("unknown cluster command \"", args[1], "\""));
+  }
+  std::string bucket, key;
+  if (cmd == "put" && !SplitPath(args[2], true, &bucket, &key)) {
+    return Usage(absl::StrCat("expected BUCKET/KEY, got \"", args[2], "\""));
+  }
+  if ((cmd == "get" || cmd == "rm" || cmd == "stat") && !SplitPath(args[1], true, &bucket, &key)) {
+    return Usage(absl::StrCat("expected BUCKET/KEY, got \"", args[1], "\""));
+  }
+
+  absl::StatusOr<std::unique_ptr<sdk::Client>> client = sdk::Client::Connect(endpoint);
+  if (!client.ok()) return Fail(client.status());
+  sdk::Client& c = **client;
+
+  if (cmd == "mb") {
+    absl::StatusOr<sdk::Bucket> b = c.CreateBucket(args[1]);
+    if (!b.ok()) return Fail(b.status());
+    std::printf("created bucket %s\n", args[1].c_str());
+    return kExitOk;
+  }
+  if (cmd == "rb") {
+    if (absl::Status s = c.DeleteBucket(args[1]); !s.ok()) return Fail(s);
+    std::printf("removed bucket %s\n", args[1].c_str());
+    return kExitOk;
+  }
+  if (cmd == "ls") {
+    if (n == 0) {
+      absl::StatusOr<std::vector<sdk::Bucket>> buckets = c.ListBuckets();
+      if (!buckets.ok()) return Fail(buckets.status());
+      for (const sdk::Bucket& b : *buckets) {
+        std::printf("%s  %s\n", Time(b.created).c_str(), b.name.c_str());
+      }
+      return kExitOk;
+    }
+    std::string prefix;
+    SplitPath(args[1], false, &bucket, &prefix);
+    if (bucket.empty()) return Usage("expected BUCKET[/PREFIX]");
+    sdk::ListOptions lo;
+    lo.prefix = prefix;
+    lo.delimiter = "/";
+    absl::Status s = c.ListAllObjects(
+        bucket, lo,
+        [](const sdk::ObjectInfo& o) {
+          std::printf("%s  %12llu  %s\n", Time(o.modified).c_str(),
+                      static_cast<unsigned long long>(o.size), o.key.c_str());
+          return absl::OkStatus();
+        },
+        [](const std::string& p) {
+          std::printf("%19s  %12s  %s\n", "", "PRE", p.c_str());
+          return absl::OkStatus();
+        });
+    return s.ok() ? kExitOk : Fail(s);
+  }
+  if (cmd == "put") {
+    ProgressBar bar(Interactive());
+    sdk::PutOptions po;
+    po.progress = [&bar](uint64_t done, int64_t total) { bar.Update(done, total); };
+    absl::StatusOr<sdk::ObjectInfo> info;
+    if (args[1] == "-") {
+      sdk::ReaderFn reader = [](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+        const size_t got = std::fread(buf, 1, cap, stdin);
+        if (got == 0 && std::ferror(stdin)) return absl::DataLossError("cannot read stdin");
+        return got;
+      };
+      info = c.PutObjectFromReader(bucket, key, reader, -1, po);
+    } else {
+      info = c.PutObjectFromFile(bucket, key, args[1], po);
+    }
+    bar.Done();
+    if (!info.ok()) return Fail(info.status());
+    std::printf("put %s/%s (%llu bytes, etag %s)\n", bucket.c_str(), key.c_str(),
+                static_cast<unsigned long long>(info->size), info->etag.c_str());
+    return kExitOk;
+  }
+  if (cmd == "get") {
+    ProgressBar bar(Interactive() && args[2] != "-");
+    sdk::GetOptions go;
+    go.progress = [&bar](uint64_t done, int64_t total) { bar.Update(done, total); };
+    absl::StatusOr<sdk::ObjectInfo> info;
+    if (args[2] == "-") {
+      info = c.GetObjectToSink(
+          bucket, key,
+          [](absl::string_view d) -> absl::Status {
+            if (std::fwrite(d.data(), 1, d.size(), stdout) != d.size()) {
+              return absl::DataLossError("cannot write to stdout");
+            }
+            return absl::OkStatus();
+          },
+          go);
+      std::fflush(stdout);
+    } else {
+      info = c.GetObjectToFile(bucket, key, args[2], go);
+    }
+    bar.Done();
+    if (!info.ok()) return Fail(info.status());
+    if (args[2] != "-") {
+      std::printf("got %s/%s -> %s (%llu bytes)\n", bucket.c_str(), key.c_str(), args[2].c_str(),
+                  static_cast<unsigned long long>(info->size));
+    }
+    return kExitOk;
+  }
+  if (cmd == "rm") {
+    if (absl::Status s = c.DeleteObject(bucket, key); !s.ok()) return Fail(s);
+    std::printf("removed %s/%s\n", bucket.c_str(), key.c_str());
+    return kExitOk;
+  }
+  if (cmd == "stat") {
+    absl::StatusOr<sdk::ObjectInfo> o = c.HeadObject(bucket, key);
+    if (!o.ok()) return Fail(o.status());
+    std::printf(
+        "bucket:        %s\nkey:           %s\nsize:          %llu (%s)\n"
+        "etag:          %s\nmodified:      %s\ncontent-type:  %s\ndegraded:      %s\n",
+        o->bucket.c_str(), o->key.c_str(), static_cast<unsigned long long>(o->size),
+        sdk::FormatBytes(o->size).c_str(), o->etag.c_str(), Time(o->modified).c_str(),
+        o->content_type.empty() ? "-" : o->content_type.c_str(),
+        o->degraded ? "yes (repair pending)" : "no");
+    for (const auto& [k, v] : o->user_metadata) {
+      std::printf("meta:          %s=%s\n", k.c_str(), v.c_str());
+    }
+    return kExitOk;
+  }
+  // cluster status
+  absl::StatusOr<sdk::ClusterStatus> st = c.GetClusterStatus();
+  if (!st.ok()) return Fail(st.status());
+  int alive = 0;
+  for (const sdk::NodeStatus& node : st->nodes) alive += node.state == "alive" ? 1 : 0;
+  std::printf("gateway %s: %d of %zu nodes alive, erasure coding %u+%u (tolerates %u lost)\n",
+              endpoint.c_str(), alive, st->nodes.size(), st->data_shards, st->parity_shards,
+              st->parity_shards);
+  std::printf("%-32s  %-21s  %-8s  %-6s  %10s\n", "NODE", "ADDRESS", "SITE", "STATE", "FREE");
+  for (const sdk::NodeStatus& node : st->nodes) {
+    std::printf("%-32s  %-21s  %-8s  %-6s  %10s\n",
+                node.node_id.empty() ? "(unknown)" : node.node_id.c_str(), node.address.c_str(),
+                node.site.empty() ? "-" : node.site.c_str(), node.state.c_str(),
+                sdk::FormatBytes(node.free_bytes).c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,358 @@
+#include "services/cli/dev_cluster.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "api/sdk/client.h"
+#include "p2p/auth/cluster_secret.h"
+#include "services/cli/commands.h"
+#include "storage/crypto/key_file.h"
+
+namespace tessera::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Child {
+  std::string name;
+  pid_t pid = -1;
+  std::string port_file;
+  std::string log;
+  std::map<std::string, std::string> ports;  // from the port file
+  bool exited = false;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Resolves a sibling binary: next to argv0 in bazel-bin layout (services/cli/tessera ->
+// services/<dir>/<name>), or in the same directory (installed layout).
+std::string FindSibling(const std::string& argv0, const std::string& dir, const std::string& name) {
+  std::vector<fs::path> bases;
+  bases.push_back(fs::path(argv0).parent_path());
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) bases.push_back(self.parent_path());
+  for (const fs::path& base : bases) {
+    for (const fs::path& candidate : {base / ".." / dir / name, base / name}) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate.lexically_normal().string();
+    }
+  }
+  return "";
+}
+
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Own process group: a terminal's Ctrl-C reaches only `tessera dev`, which then stops the
+    // children in order (gateway first).
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  if (fd >= 0) ::close(fd);
+  return pid;
+}
+
+bool Reap(Child* c) {
+  if (c->exited || c->pid <= 0) return true;
+  int status = 0;
+  if (::waitpid(c->pid, &status, WNOHANG) == c->pid) {
+    c->exited = true;
+    return true;
+  }
+  return false;
+}
+
+// Waits for the port file (or the child's exit), up to `timeout`.
+bool WaitPorts(Child* c, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (::access(c->port_file.c_str(), R_OK) == 0) {
+      for (absl::string_view kv :
+           absl::StrSplit(ReadAll(c->port_file), absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+        std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+        c->ports[p.first] = p.second;
+      }
+      return true;
+    }
+    if (Reap(c)) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+void StopAll(std::vector<Child>& children, int first, int last) {
+  for (int i = first; i < last; ++i) {
+    if (!Reap(&children[i])) ::kill(children[i].pid, SIGTERM);
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  for (int i = first; i < last; ++i) {
+    while (!Reap(&children[i]) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+    if (!Reap(&children[i])) {
+      std::fprintf(stderr, "tessera dev: %s did not stop within 15 s; killing it\n",
+                   children[i].name.c_str());
+      ::kill(children[i].pid, SIGKILL);
+      ::waitpid(children[i].pid, nullptr, 0);
+      children[i].exited = true;
+    }
+  }
+}
+
+std::string LastLine(const std::string& path) {
+  std::string text = ReadAll(path);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const size_t nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+}  // namespace
+
+int RunDevCluster(const DevOptions& in) {
+  DevOptions o = in;
+  if (o.dir.empty()) {
+    const char* home = std::getenv("HOME");
+    o.dir = home != nullptr && *home != '\0' ? absl::StrCat(home, "/.tessera/dev") : ".tessera-dev";
+  }
+  if (o.nodes < o.k + o.m) {
+    PrintError(absl::StrCat("--nodes=", o.nodes, " is too few: erasure coding ", o.k, "+", o.m,
+                            " needs at least ", o.k + o.m, " nodes"));
+    return kExitUsage;
+  }
+  if (o.sites < 1 || o.sites > o.nodes) {
+    PrintError("--sites must be between 1 and --nodes");
+    return kExitUsage;
+  }
+  if (o.node_binary.empty()) o.node_binary = FindSibling(o.argv0, "node", "tessera-node");
+  if (o.gateway_binary.empty()) {
+    o.gateway_binary = FindSibling(o.argv0, "gatewayd", "tessera-gateway");
+  }
+  if (o.node_binary.empty() || o.gateway_binary.empty()) {
+    PrintError(
+        "cannot find tessera-node / tessera-gateway next to this binary; build them "
+        "(bazel build //services/...) or pass --node_binary / --gateway_binary");
+    return kExitError;
+  }
+
+  std::error_code ec;
+  const fs::path dir = fs::absolute(o.dir);
+  fs::create_directories(dir / "run", ec);
+  fs::create_directories(dir / "logs", ec);
+  if (ec) {
+    PrintError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+    return kExitError;
+  }
+  ::chmod(dir.c_str(), 0700);
+  const std::string lock_path = (dir / "lock").string();
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    PrintError(absl::StrCat("another `tessera dev` is running on ", dir.string(),
+                            " (stop it, or use --dir)"));
+    return kExitError;
+  }
+
+  // Secrets: generated once, 0600, never overwritten.
+  const std::string key_file = (dir / "master.key").string();
+  if (!fs::exists(key_file)) {
+    if (absl::Status s = storage::GenerateMasterKeyFile(key_file, 1); !s.ok()) {
+      PrintError(absl::StrCat("cannot create the master key file: ", s.message()));
+      return kExitError;
+    }
+  }
+  const std::string secret_file = (dir / "cluster.secret").string();
+  if (!fs::exists(secret_file)) {
+    if (absl::Status s = p2p::ClusterSecret::Generate(secret_file); !s.ok()) {
+      PrintError(absl::StrCat("cannot create the cluster secret: ", s.message()));
+      return kExitError;
+    }
+  }
+
+  // Signals are handled by sigtimedwait below; block them before starting children.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &signals, nullptr);
+
+  // Nodes: node0 first (the membership seed), then the others seeded with its gossip address.
+  // INTERIM: nodes run with --insecure_no_auth until the gateway's slice client can attach
+  // cluster tokens (GrpcSliceClient has no auth hook yet); the secret is generated regardless.
+  std::vector<Child> children;
+  std::vector<std::string> node_addresses;
+  std::string seed;
+  for (int i = 0; i < o.nodes; ++i) {
+    Child c;
+    c.name = absl::StrCat("node", i);
+    c.port_file = (dir / "run" / (c.name + ".ports")).string();
+    c.log = (dir / "logs" / (c.name + ".log")).string();
+    fs::remove(c.port_file, ec);
+    std::vector<std::string> args = {o.node_binary,
+                                     "--data_dir=" + (dir / c.name).string(),
+                                     "--listen=127.0.0.1:0",
+                                     "--admin_listen=127.0.0.1:0",
+                                     "--gossip_listen=127.0.0.1:0",
+                                     absl::StrCat("--site=site", i % o.sites),
+                                     "--zone=dev",
+                                     absl::StrCat("--host=dev-", c.name),
+                                     "--reserved_bytes=0",
+                                     "--insecure_no_auth",
+                                     "--log_level=warning",
+                                     "--shutdown_grace=5s",
+                                     "--port_file=" + c.port_file};
+    if (!seed.empty()) args.push_back("--seeds=" + seed);
+    c.pid = Spawn(args, c.log);
+    children.push_back(std::move(c));
+    Child& started = children.back();
+    if (i == 0 || i == o.nodes - 1) {
+      // node0 must be up to seed the others; the rest start in parallel.
+      for (int j = i == 0 ? 0 : 1; j <= i; ++j) {
+        Child& w = children[j];
+        if (!w.ports.empty()) continue;
+        if (!WaitPorts(&w, absl::Seconds(60))) {
+          PrintError(
+              absl::StrCat(w.name, " did not start: ", LastLine(w.log), " (log: ", w.log, ")"));
+          StopAll(children, 0, static_cast<int>(children.size()));
+          return kExitError;
+        }
+      }
+      if (i == 0) seed = started.ports["gossip_address"];
+    }
+  }
+  for (Child& c : children) {
+    node_addresses.push_back(absl::StrCat("127.0.0.1:", c.ports["grpc_port"]));
+  }
+
+  Child gw;
+  gw.name = "gateway";
+  gw.port_file = (dir / "run" / "gateway.ports").string();
+  gw.log = (dir / "logs" / "gateway.log").string();
+  fs::remove(gw.port_file, ec);
+  std::vector<std::string> gw_args = {o.gateway_binary,
+                                      absl::StrCat("--listen=127.0.0.1:", o.gateway_port),
+                                      "--admin_listen=127.0.0.1:0",
+                                      "--master_key_file=" + key_file,
+                                      "--nodes=" + absl::StrJoin(node_addresses, ","),
+                                      absl::StrCat("--k=", o.k),
+                                      absl::StrCat("--m=", o.m),
+                                      "--log_level=warning",
+                                      "--shutdown_grace=5s",
+                                      "--port_file=" + gw.port_file};
+  if (o.stripe_size > 0) gw_args.push_back(absl::StrCat("--stripe_size=", o.stripe_size));
+  gw.pid = Spawn(gw_args, gw.log);
+  children.push_back(std::move(gw));
+  Child& gateway = children.back();
+  const int gw_index = static_cast<int>(children.size()) - 1;
+  if (!WaitPorts(&gateway, absl::Seconds(60))) {
+    PrintError(absl::StrCat("the gateway did not start: ", LastLine(gateway.log),
+                            " (log: ", gateway.log, ")"));
+    StopAll(children, 0, static_cast<int>(children.size()));
+    return kExitError;
+  }
+  const std::string endpoint = absl::StrCat("127.0.0.1:", gateway.ports["grpc_port"]);
+
+  // Healthy = the gateway answers and sees every node alive.
+  bool healthy = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!healthy && absl::Now() < deadline) {
+    auto client = sdk::Client::Connect(endpoint);
+    if (client.ok()) {
+      auto st = (*client)->GetClusterStatus();
+      if (st.ok()) {
+        int alive = 0;
+        for (const auto& n : st->nodes) alive += n.state == "alive" ? 1 : 0;
+        healthy = alive == o.nodes;
+      }
+    }
+    if (!healthy) absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (!healthy) {
+    PrintError(absl::StrCat(
+        "the cluster did not become healthy within 60 s (logs: ", (dir / "logs").string(), ")"));
+    StopAll(children, gw_index, gw_index + 1);
+    StopAll(children, 0, gw_index);
+    return kExitError;
+  }
+
+  const std::string env_line = absl::StrCat("TESSERA_ENDPOINT=", endpoint, "\n");
+  { std::ofstream((dir / "dev.env").string()) << env_line; }
+  if (const std::string path = DevEnvPath(); !path.empty()) {
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    std::ofstream(path) << env_line;
+  }
+
+  std::printf("Tessera dev cluster is up: %d nodes in %d sites, erasure coding %d+%d\n", o.nodes,
+              o.sites, o.k, o.m);
+  std::printf("  gateway (gRPC)     %s\n", endpoint.c_str());
+  std::printf("  gateway metrics    http://127.0.0.1:%s/metrics\n",
+              gateway.ports["admin_port"].c_str());
+  for (int i = 0; i < o.nodes; ++i) {
+    std::printf("  %-6s site%-3d   grpc 127.0.0.1:%-6s metrics http://127.0.0.1:%s/metrics\n",
+                children[i].name.c_str(), i % o.sites, children[i].ports["grpc_port"].c_str(),
+                children[i].ports["admin_port"].c_str());
+  }
+  std::printf("  data, keys, logs   %s\n", dir.c_str());
+  std::printf("Try: tessera mb demo && tessera put README.md demo/readme && tessera ls demo\n");
+  std::printf("Press Ctrl-C to stop.\n");
+  std::fflush(stdout);
+
+  // Foreground until a signal; report children that die (the cluster keeps serving with up to
+  // m nodes down).
+  while (true) {
+    timespec tick{0, 200 * 1000 * 1000};
+    const int sig = ::sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    for (Child& c : children) {
+      if (!c.exited && Reap(&c)) {
+        std::fprintf(stderr, "tessera dev: %s exited (log: %s)\n", c.name.c_str(), c.log.c_str());
+      }
+    }
+    if (children[gw_index].exited) {
+      PrintError("the gateway exited; stopping the cluster");
+      StopAll(children, 0, gw_index);
+      return kExitError;
+    }
+  }
+  std::printf("stopping...\n");
+  std::fflush(stdout);
+  StopAll(children, gw_index, gw_index + 1);
+  StopAll(children, 0, gw_index);
+  std::printf("stopped\n");
+  return kExitOk;
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,124 @@
+// tessera: the command-line client of a Tessera cluster, and `tessera dev`, a local cluster.
+// See `tessera help` and docs/design/sdk_cli.md.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/cli/commands.h"
+#include "services/cli/dev_cluster.h"
+
+namespace tessera::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: tessera [--endpoint=HOST:PORT] COMMAND [ARGS]\n"
+    "\n"
+    "Objects and buckets:\n"
+    "  mb BUCKET                 create a bucket\n"
+    "  rb BUCKET                 remove an empty bucket\n"
+    "  ls [BUCKET[/PREFIX]]      list buckets, or the keys of a bucket (PRE = common prefix)\n"
+    "  put FILE BUCKET/KEY       upload a file (FILE - = stdin)\n"
+    "  get BUCKET/KEY FILE       download to a file (FILE - = stdout)\n"
+    "  rm BUCKET/KEY             delete an object\n"
+    "  stat BUCKET/KEY           show an object's size, etag, time, metadata\n"
+    "  cluster status            show the storage nodes the gateway sees\n"
+    "\n"
+    "Local cluster:\n"
+    "  dev [--dir=DIR] [--nodes=6] [--sites=3] [--port=7500] [--k=4] [--m=2]\n"
+    "      [--stripe_size=BYTES] [--node_binary=PATH] [--gateway_binary=PATH]\n"
+    "                            run a local cluster in the foreground until Ctrl-C\n"
+    "\n"
+    "The gateway endpoint is --endpoint, else $TESSERA_ENDPOINT, else the one `tessera dev`\n"
+    "wrote to ~/.tessera/dev.env, else 127.0.0.1:7500.\n"
+    "Exit codes: 0 success, 1 the operation failed, 2 bad command line.\n";
+
+// Splits "--name=value" / "--name value"; returns false if `arg` is not a flag.
+bool FlagValue(const std::vector<std::string>& args, size_t* i, const std::string& name,
+               std::string* value) {
+  const std::string& a = args[*i];
+  const std::string eq = absl::StrCat("--", name, "=");
+  if (absl::StartsWith(a, eq)) {
+    *value = a.substr(eq.size());
+    return true;
+  }
+  if (a == absl::StrCat("--", name) && *i + 1 < args.size()) {
+    *value = args[++*i];
+    return true;
+  }
+  return false;
+}
+
+int Dev(const std::vector<std::string>& args, const char* argv0) {
+  DevOptions o;
+  o.argv0 = argv0;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string v;
+    int n = 0;
+    uint64_t u = 0;
+    if (FlagValue(args, &i, "dir", &v)) {
+      o.dir = v;
+    } else if (FlagValue(args, &i, "node_binary", &v)) {
+      o.node_binary = v;
+    } else if (FlagValue(args, &i, "gateway_binary", &v)) {
+      o.gateway_binary = v;
+    } else if (FlagValue(args, &i, "nodes", &v) && absl::SimpleAtoi(v, &n)) {
+      o.nodes = n;
+    } else if (FlagValue(args, &i, "sites", &v) && absl::SimpleAtoi(v, &n)) {
+      o.sites = n;
+    } else if (FlagValue(args, &i, "port", &v) && absl::SimpleAtoi(v, &n) && n >= 0 && n < 65536) {
+      o.gateway_port = n;
+    } else if (FlagValue(args, &i, "k", &v) && absl::SimpleAtoi(v, &n)) {
+      o.k = n;
+    } else if (FlagValue(args, &i, "m", &v) && absl::SimpleAtoi(v, &n)) {
+      o.m = n;
+    } else if (FlagValue(args, &i, "stripe_size", &v) && absl::SimpleAtoi(v, &u)) {
+      o.stripe_size = u;
+    } else {
+      PrintError(absl::StrCat("dev: bad or unknown flag \"", args[i],
+                              "\" (run `tessera help` for usage)"));
+      return kExitUsage;
+    }
+  }
+  return RunDevCluster(o);
+}
+
+int Main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> all(argv + 1, argv + argc);
+  std::string endpoint_flag;
+  std::vector<std::string> args;
+  bool dev = false;
+  for (size_t i = 0; i < all.size(); ++i) {
+    std::string v;
+    if (!dev && FlagValue(all, &i, "endpoint", &v)) {
+      endpoint_flag = v;
+      continue;
+    }
+    if (args.empty() && (all[i] == "help" || all[i] == "--help" || all[i] == "-h")) {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    }
+    if (args.empty() && absl::StartsWith(all[i], "-") && all[i] != "-") {
+      PrintError(absl::StrCat("unknown flag \"", all[i], "\" (run `tessera help` for usage)"));
+      return kExitUsage;
+    }
+    if (args.empty() && all[i] == "dev") dev = true;
+    args.push_back(all[i]);
+  }
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  if (dev) return Dev(args, argv[0]);
+  return RunCommand(ResolveEndpoint(endpoint_flag), args);
+}
+
+}  // namespace
+}  // namespace tessera::cli
+
+int main(int argc, char** argv) { return tessera::cli::Main(argc, argv); }
