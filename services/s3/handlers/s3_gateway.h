@@ -1,0 +1,66 @@
+// S3Gateway: the S3 REST API over the cluster data path (ObjectService + MultipartUploads).
+// Plugged into S3HttpServer as its streaming handler: route -> authenticate (SigV4 header,
+// presigned, aws-chunked with or without trailers) -> authorise (bucket owner, canned ACL
+// private / public-read) -> call the data path -> write the S3 response. Request bodies stream
+// into ObjectWriters and are verified (Content-MD5, x-amz-content-sha256, x-amz-checksum-*,
+// chunk signatures) before the object is committed; GET bodies stream from ObjectReader to the
+// socket. There is no other storage: everything goes through the data path.
+// See docs/design/s3.md and docs/s3-compatibility.md.
+//
+// Thread-safety: Handle() may run concurrently (one call per connection thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "services/gateway/multipart.h"
+#include "services/gateway/object_reader.h"
+#include "services/gateway/object_service.h"
+#include "services/s3/auth/credential_store.h"
+#include "services/s3/auth/sigv4.h"
+#include "services/s3/http_server/http_server.h"
+#include "services/s3/request/request.h"
+
+namespace tessera::services::s3 {
+
+struct S3GatewayOptions {
+  std::string region = "us-east-1";
+  RouterOptions router;
+  uint64_t max_object_bytes = 5ull << 30;  // single PUT / part
+  size_t max_xml_body_bytes = 2 << 20;
+  size_t read_piece_bytes = 1 << 20;  // body bytes read per step
+};
+
+class S3Gateway {
+ public:
+  // Nothing is owned; all must outlive the gateway. `uploads` must have been Init()ed.
+  S3Gateway(S3GatewayOptions options, ObjectService* objects, MultipartUploads* uploads,
+            ManifestStore* store, const DataPathDeps& deps, const CredentialStore* credentials,
+            Clock* clock);
+
+  void Handle(const HttpServerRequest& request, HttpBodyReader* body, HttpResponseWriter* out);
+
+  // A handler bound to this gateway, for HttpServerOptions::streaming_handler.
+  StreamingHttpHandler AsHandler() {
+    return [this](const HttpServerRequest& r, HttpBodyReader* b, HttpResponseWriter* w) {
+      Handle(r, b, w);
+    };
+  }
+
+  class Call;
+
+ private:
+  friend class Call;
+  const S3GatewayOptions options_;
+  ObjectService* const objects_;
+  MultipartUploads* const uploads_;
+  ManifestStore* const store_;
+  const DataPathDeps deps_;
+  ObjectReader reader_;
+  SigV4Verifier verifier_;
+  Clock* const clock_;
+};
+
+}  // namespace tessera::services::s3
