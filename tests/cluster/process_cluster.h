@@ -1,0 +1,236 @@
+// ProcessCluster: real tessera-node processes (in simulated sites) and one tessera-gateway, for
+// process-level tests. Everything listens on 127.0.0.1 port 0; data lives under TEST_TMPDIR.
+// Children are killed (SIGKILL) when the cluster is destroyed. Every wait is bounded.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "api/sdk/client.h"
+#include "gtest/gtest.h"
+#include "storage/crypto/key_file.h"
+
+namespace tessera::testing {
+
+inline std::string TmpDir() {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return tmp != nullptr ? tmp : "/tmp";
+}
+
+inline std::string Runfile(const std::string& path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  return absl::StrCat(srcdir != nullptr ? srcdir : ".", "/",
+                      workspace != nullptr ? workspace : "tessera", "/", path);
+}
+
+inline std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process with stdout/stderr redirected to files.
+class Process {
+ public:
+  // `env`: extra NAME=VALUE entries added to the environment.
+  Process(const std::string& name, std::vector<std::string> argv,
+          const std::vector<std::string>& env = {}) {
+    static int counter = 0;
+    const std::string base = absl::StrCat(TmpDir(), "/", name, "_", ++counter);
+    stdout_path_ = base + ".stdout";
+    stderr_path_ = base + ".stderr";
+    std::vector<char*> cargv;
+    for (std::string& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    std::vector<std::string> envs;
+    for (char** e = environ; *e != nullptr; ++e) envs.push_back(*e);
+    envs.insert(envs.end(), env.begin(), env.end());
+    std::vector<char*> cenv;
+    for (std::string& e : envs) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    const char* out_c = stdout_path_.c_str();
+    const char* err_c = stderr_path_.c_str();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int out = ::open(out_c, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int err = ::open(err_c, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(out, 1);
+      ::dup2(err, 2);
+      ::execve(cargv[0], cargv.data(), cenv.data());
+      ::_exit(127);
+    }
+  }
+  ~Process() {
+    if (running()) Kill(SIGKILL);
+  }
+
+  bool running() { return !Reap(false); }
+  pid_t pid() const { return pid_; }
+  std::string out() const { return ReadAll(stdout_path_); }
+  std::string err() const { return ReadAll(stderr_path_); }
+
+  // Sends `sig` and waits (up to 60 s) for the exit; returns the wait status.
+  int Kill(int sig) {
+    if (!Reap(false)) ::kill(pid_, sig);
+    return Wait(absl::Seconds(60));
+  }
+  // Waits for the exit (SIGKILL after `timeout`); returns the wait status.
+  int Wait(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!Reap(false) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+    if (!Reap(false)) {
+      ADD_FAILURE() << "process " << pid_ << " did not exit in time";
+      ::kill(pid_, SIGKILL);
+      Reap(true);
+    }
+    return status_;
+  }
+
+ private:
+  bool Reap(bool block) {
+    if (exited_) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, block ? 0 : WNOHANG) == pid_) {
+      exited_ = true;
+      status_ = status;
+    }
+    return exited_;
+  }
+
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = -1;
+  std::string stdout_path_, stderr_path_;
+};
+
+// Waits for a `key=value ...` port file; empty map if it did not appear in time.
+inline std::map<std::string, std::string> WaitPortFile(const std::string& path, Process* p) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    if (::access(path.c_str(), R_OK) == 0) {
+      std::map<std::string, std::string> out;
+      for (absl::string_view kv :
+           absl::StrSplit(ReadAll(path), absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+        std::pair<std::string, std::string> kvp = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+        out[kvp.first] = kvp.second;
+      }
+      return out;
+    }
+    if (!p->running()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ADD_FAILURE() << "no port file " << path << "; stderr: " << p->err();
+  return {};
+}
+
+struct ProcessClusterOptions {
+  int nodes = 6;
+  int sites = 3;  // node i is in site i % sites
+  int k = 4;
+  int m = 2;
+  uint64_t stripe_size = 1 << 20;
+};
+
+class ProcessCluster {
+ public:
+  explicit ProcessCluster(ProcessClusterOptions o) : options_(o) {
+    static int counter = 0;
+    root_ = absl::StrCat(TmpDir(), "/pc", ++counter);
+    std::filesystem::create_directories(root_);
+    key_file_ = root_ + "/master.key";
+    EXPECT_TRUE(storage::GenerateMasterKeyFile(key_file_, 1).ok());
+    std::vector<std::string> addresses;
+    for (int i = 0; i < o.nodes; ++i) {
+      const std::string port_file = absl::StrCat(root_, "/node", i, ".ports");
+      nodes_.push_back(std::make_unique<Process>(
+          absl::StrCat("node", i),
+          std::vector<std::string>{
+              Runfile("services/node/tessera-node"), absl::StrCat("--data_dir=", root_, "/node", i),
+              "--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--nomembership",
+              "--insecure_no_auth", absl::StrCat("--site=site", i % o.sites), "--reserved_bytes=0",
+              "--log_level=warning", "--shutdown_grace=2s", "--port_file=" + port_file}));
+      port_files_.push_back(port_file);
+    }
+    for (int i = 0; i < o.nodes; ++i) {
+      auto ports = WaitPortFile(port_files_[i], nodes_[i].get());
+      addresses.push_back(absl::StrCat("127.0.0.1:", ports["grpc_port"]));
+    }
+    const std::string gw_ports = root_ + "/gateway.ports";
+    gateway_ = std::make_unique<Process>(
+        "gateway", std::vector<std::string>{
+                       Runfile("services/gatewayd/tessera-gateway"), "--listen=127.0.0.1:0",
+                       "--admin_listen=127.0.0.1:0", "--master_key_file=" + key_file_,
+                       "--nodes=" + absl::StrJoin(addresses, ","), absl::StrCat("--k=", o.k),
+                       absl::StrCat("--m=", o.m), absl::StrCat("--stripe_size=", o.stripe_size),
+                       "--log_level=warning", "--port_file=" + gw_ports});
+    auto ports = WaitPortFile(gw_ports, gateway_.get());
+    endpoint_ = absl::StrCat("127.0.0.1:", ports["grpc_port"]);
+    auto client = sdk::Client::Connect(endpoint_);
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (client.ok()) client_ = *std::move(client);
+    EXPECT_TRUE(WaitAlive(o.nodes));
+  }
+
+  sdk::Client& client() { return *client_; }
+  const std::string& endpoint() const { return endpoint_; }
+  const ProcessClusterOptions& options() const { return options_; }
+  int site_of(int node) const { return node % options_.sites; }
+
+  void KillNode(int i) { nodes_[i]->Kill(SIGKILL); }
+
+  // Waits (up to 30 s) until the gateway sees exactly `n` nodes alive.
+  bool WaitAlive(int n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      auto st = client_->GetClusterStatus();
+      if (st.ok()) {
+        int alive = 0;
+        for (const auto& node : st->nodes) alive += node.state == "alive" ? 1 : 0;
+        if (alive == n) return true;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+
+ private:
+  ProcessClusterOptions options_;
+  std::string root_, key_file_, endpoint_;
+  std::vector<std::string> port_files_;
+  std::vector<std::unique_ptr<Process>> nodes_;
+  std::unique_ptr<Process> gateway_;
+  std::unique_ptr<sdk::Client> client_;
+};
+
+// Deterministic pseudo-random bytes (a seeded xorshift), different per seed.
+inline std::string TestBytes(size_t n, uint64_t seed) {
+  std::string out(n, '\0');
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    out[i] = static_cast<char>(x);
+  }
+  return out;
+}
+
+}  // namespace tessera::testing
