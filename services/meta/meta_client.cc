@@ -26,7 +26,10 @@ std::shared_ptr<tessera::v1::MetaService::Stub> GrpcAcceptorClient::StubFor(
   auto& stub = stubs_[it->second];
   if (!stub) {
     stub = tessera::v1::MetaService::NewStub(
-        grpc::CreateChannel(it->second, grpc::InsecureChannelCredentials()));
+        auth_ != nullptr
+            ? p2p::CreateAuthenticatedChannel(it->second, grpc::InsecureChannelCredentials(),
+                                              grpc::ChannelArguments(), auth_)
+            : grpc::CreateChannel(it->second, grpc::InsecureChannelCredentials()));
   }
   return stub;
 }
@@ -147,7 +150,7 @@ absl::StatusOr<std::unique_ptr<MetaClient>> MetaClient::Create(LayoutView view,
 MetaClient::MetaClient(LayoutView view, MetaClientOptions options)
     : options_(std::move(options)),
       hlc_(options_.clock, options_.clock_options),
-      transport_(options_.rpc_deadline),
+      transport_(options_.rpc_deadline, options_.auth),
       proposer_(options_.client_id, &hlc_, &transport_, options_.paxos),
       view_(std::move(view)) {
   SetLayout(view_);

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "api/metadata.grpc.pb.h"
 #include "base/clock.h"
+#include "p2p/auth/cluster_auth.h"
 #include "services/meta/acceptor_client.h"
 #include "services/meta/hlc.h"
 #include "services/meta/layout.h"
@@ -36,7 +37,11 @@ namespace tessera::services {
 
 class GrpcAcceptorClient final : public AcceptorClient {
  public:
-  explicit GrpcAcceptorClient(absl::Duration deadline) : deadline_(deadline) {}
+  // `auth` (may be null: no token) mints a per-call token (p2p/auth/cluster_auth.h) on every
+  // channel, for nodes started with a cluster secret.
+  explicit GrpcAcceptorClient(absl::Duration deadline,
+                              std::shared_ptr<const p2p::ClusterAuth> auth = nullptr)
+      : deadline_(deadline), auth_(std::move(auth)) {}
 
   // Node id -> address, replacing the previous map (channels to unchanged addresses are kept).
   void SetMembers(const std::vector<MetaMember>& members);
@@ -60,6 +65,7 @@ class GrpcAcceptorClient final : public AcceptorClient {
   void Call(const std::string& node_id, const Req& request, Callback<Resp> done, Method method);
 
   const absl::Duration deadline_;
+  const std::shared_ptr<const p2p::ClusterAuth> auth_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> addresses_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<tessera::v1::MetaService::Stub>> stubs_
@@ -74,6 +80,9 @@ struct MetaClientOptions {
   Clock* clock = nullptr;
   // Proposer id in ballots; must be unique among proposers. Empty: "gw-" + 16 random hex digits.
   std::string client_id;
+  // Cluster auth used to mint a token for every MetaService call (nodes with a cluster secret
+  // refuse calls without one: UNAUTHENTICATED). Null: no tokens (insecure clusters, tests).
+  std::shared_ptr<const p2p::ClusterAuth> auth;
 
   [[nodiscard]] absl::Status Validate() const;
 };

@@ -8,6 +8,11 @@
 //   ... builder.BuildAndStart() ...
 //   // shutdown order: server->Shutdown(), then destroy `meta`, then the store.
 //
+// Authentication: with a ClusterAuth (the node's, from its cluster secret), every call must carry
+// a valid x-tessera-auth token for its method (p2p/auth/cluster_auth.h); otherwise it fails
+// UNAUTHENTICATED before the store is touched. Proposers authenticate by creating
+// GrpcAcceptorClient with the same secret (MetaClientOptions.auth).
+//
 // Thread-safety: handlers may run concurrently; the store serializes per key.
 #pragma once
 
@@ -16,14 +21,17 @@
 #include <memory>
 
 #include "api/metadata.grpc.pb.h"
+#include "p2p/auth/cluster_auth.h"
 #include "services/meta/acceptor_store.h"
 
 namespace tessera::services {
 
 class MetaServiceImpl final : public tessera::v1::MetaService::CallbackService {
  public:
-  // `store` is not owned and must outlive the server's handlers.
-  explicit MetaServiceImpl(AcceptorStore* store) : store_(store) {}
+  // `store` (and `auth`, if not null) are not owned and must outlive the server's handlers.
+  // With `auth` null every caller is trusted.
+  explicit MetaServiceImpl(AcceptorStore* store, const p2p::ClusterAuth* auth = nullptr)
+      : store_(store), auth_(auth) {}
 
   grpc::ServerUnaryReactor* Prepare(grpc::CallbackServerContext* context,
                                     const tessera::v1::PrepareRequest* request,
@@ -42,13 +50,24 @@ class MetaServiceImpl final : public tessera::v1::MetaService::CallbackService {
                                  tessera::v1::ScanResponse* response) override;
 
  private:
+  // OK, or UNAUTHENTICATED when auth_ is set and the call's token is not valid for `method`.
+  absl::Status Authenticate(const grpc::CallbackServerContext& context, const char* method) const;
+
   AcceptorStore* const store_;
+  const p2p::ClusterAuth* const auth_;
 };
 
+// Full method names of tessera.v1.MetaService (token scopes).
+inline constexpr char kMetaPrepareMethod[] = "/tessera.v1.MetaService/Prepare";
+inline constexpr char kMetaAcceptMethod[] = "/tessera.v1.MetaService/Accept";
+inline constexpr char kMetaCommitMethod[] = "/tessera.v1.MetaService/Commit";
+inline constexpr char kMetaReadMethod[] = "/tessera.v1.MetaService/Read";
+inline constexpr char kMetaScanMethod[] = "/tessera.v1.MetaService/Scan";
+
 // Creates the service over `store` and registers it on `builder`. The returned object must
-// outlive the server built from `builder`.
-[[nodiscard]] std::unique_ptr<MetaServiceImpl> RegisterMetaService(grpc::ServerBuilder& builder,
-                                                                   AcceptorStore* store);
+// outlive the server built from `builder`. `auth`: see MetaServiceImpl.
+[[nodiscard]] std::unique_ptr<MetaServiceImpl> RegisterMetaService(
+    grpc::ServerBuilder& builder, AcceptorStore* store, const p2p::ClusterAuth* auth = nullptr);
 
 // absl <-> gRPC status conversions (codes map one to one).
 grpc::Status ToGrpcStatus(const absl::Status& status);

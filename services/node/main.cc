@@ -56,6 +56,8 @@ ABSL_FLAG(std::string, generate_cluster_secret, "",
 ABSL_FLAG(absl::Duration, auth_max_skew, absl::Minutes(5),
           "Largest accepted clock difference for RPC tokens.");
 ABSL_FLAG(bool, membership, true, "Join the cluster's gossip membership.");
+ABSL_FLAG(bool, meta_service, true,
+          "Serve the replicated-metadata MetaService (over <data_dir>/meta) on the gRPC port.");
 ABSL_FLAG(std::string, gossip_listen, "0.0.0.0:7946",
           "Numeric IPv4 ip:port for UDP gossip (port 0 = pick one).");
 ABSL_FLAG(std::string, gossip_advertise, "",
@@ -194,6 +196,7 @@ NodeOptions OptionsFromFlags() {
   o.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   o.auth_max_skew = absl::GetFlag(FLAGS_auth_max_skew);
   o.enable_membership = absl::GetFlag(FLAGS_membership);
+  o.enable_meta_service = absl::GetFlag(FLAGS_meta_service);
   o.gossip_listen = absl::GetFlag(FLAGS_gossip_listen);
   o.gossip_advertise = absl::GetFlag(FLAGS_gossip_advertise);
   o.seeds = absl::StrSplit(absl::GetFlag(FLAGS_seeds), ',', absl::SkipWhitespace());

@@ -15,6 +15,8 @@
 #include "p2p/membership/membership_service.h"
 #include "services/common/admin_server.h"
 #include "services/common/host_port.h"
+#include "services/meta/acceptor_store.h"
+#include "services/meta/meta_service.h"
 #include "services/node/bounded_executor.h"
 #include "services/node/node_metrics.h"
 #include "services/node/slice_service.h"
@@ -142,6 +144,13 @@ class NodeServer::Impl {
                  "delete slices. Use a cluster secret file outside development.");
     }
 
+    if (options_.enable_meta_service) {
+      // The replicated-metadata acceptor (docs/design/metadata.md): synced RocksDB.
+      auto meta_store = AcceptorStore::Open(options_.data_dir + "/meta");
+      if (!meta_store.ok()) return meta_store.status();
+      meta_store_ = *std::move(meta_store);
+    }
+
     auto metrics = NodeMetrics::Create(registry);
     if (!metrics.ok()) return metrics.status();
     metrics_ = *std::move(metrics);
@@ -175,6 +184,10 @@ class NodeServer::Impl {
     int port = 0;
     builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(service_.get());
+    if (meta_store_ != nullptr) {
+      // Same port and the same per-call token check as the SliceService.
+      meta_service_ = RegisterMetaService(builder, meta_store_.get(), auth_.get());
+    }
     // One data chunk (1 MiB) plus the header fields and framing.
     builder.SetMaxReceiveMessageSize(
         static_cast<int>(SliceServiceCore::kMaxChunkBytes + 64 * 1024));
@@ -294,6 +307,8 @@ class NodeServer::Impl {
     if (admin_ != nullptr) admin_->Stop();
     TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "executor_and_admin_stopped");
     server_.reset();
+    meta_service_.reset();
+    meta_store_.reset();  // closes the metadata RocksDB
     service_.reset();
     core_.reset();
     store_.reset();  // closes the index
@@ -314,6 +329,8 @@ class NodeServer::Impl {
   std::unique_ptr<SliceServiceCore> core_;
   std::unique_ptr<BoundedExecutor> executor_;
   std::unique_ptr<SliceServiceImpl> service_;
+  std::unique_ptr<AcceptorStore> meta_store_;
+  std::unique_ptr<MetaServiceImpl> meta_service_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<grpc::Server> server_;
   uint16_t port_ = 0;

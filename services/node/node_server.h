@@ -5,6 +5,7 @@
 //   <data_dir>/node.key   identity keypair (p2p/identity), mode 0600
 //   <data_dir>/index/     RocksDB slice index and store metadata
 //   <data_dir>/slices/    slice files
+//   <data_dir>/meta/      RocksDB acceptor store of the replicated metadata (MetaService)
 //
 // Lifecycle: Start() opens everything and serves; /healthz turns 200 once the gRPC server is up;
 // then the node joins the cluster (p2p MembershipService over UDP, through `seeds`), publishing
@@ -15,9 +16,13 @@
 // (never more than `grace`) to spread, stop gossiping, drain the disk executor, close the store,
 // stop the admin server.
 //
-// Authentication: with cluster_secret_file every RPC needs a valid x-tessera-auth token
-// (p2p/auth/cluster_auth.h); with neither it nor insecure_no_auth, the node still starts but
-// trusts every caller and logs a warning (tessera-node itself refuses to start that way).
+// MetaService (services/meta, docs/design/metadata.md) is served on the same gRPC port as the
+// SliceService, over <data_dir>/meta, unless enable_meta_service is false.
+//
+// Authentication: with cluster_secret_file every RPC (SliceService and MetaService) needs a valid
+// x-tessera-auth token (p2p/auth/cluster_auth.h); with neither it nor insecure_no_auth, the node
+// still starts but trusts every caller and logs a warning (tessera-node itself refuses to start
+// that way).
 //
 // Thread-safety: all methods are thread-safe.
 #pragma once
@@ -62,6 +67,9 @@ struct NodeOptions {
   // Threads doing store (disk) work, and how many tasks may wait for them.
   size_t disk_threads = 4;
   size_t max_queued_tasks = 1024;
+
+  // Host the replicated-metadata acceptor (MetaService over <data_dir>/meta). Default true.
+  bool enable_meta_service = true;
 
   // --- Authentication (docs/design/security.md) ---
   // Cluster secret file (p2p/auth/cluster_secret.h); every RPC then needs a token.
