@@ -4,6 +4,9 @@ set -euo pipefail
 SERVER="$(realpath "$1")"
 T="${TEST_TMPDIR:-$(mktemp -d)}"
 cd "$T"
+# The clients are Debian's packages (setup.sh installs awscli and python3-boto3); put their
+# directory first so a user-level Python or aws install cannot change what is tested.
+export PATH="/usr/bin:$PATH"
 if ! command -v aws >/dev/null || ! python3 -c "import boto3" 2>/dev/null; then
   echo "aws CLI / boto3 missing (setup.sh installs them)"; exit 1
 fi
