@@ -21,16 +21,6 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, absl::Sta
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 grpc::ServerUnaryReactor* MetaServiceImpl::Prepare(grpc::CallbackServerContext* context,
                                                    const tessera::v1::PrepareRequest* request,
                                                    tessera::v1::PrepareResponse* response) {

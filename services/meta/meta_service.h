@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "api/metadata.grpc.pb.h"
+#include "base/grpc_status.h"
 #include "p2p/auth/cluster_auth.h"
 #include "services/meta/acceptor_store.h"
 
@@ -68,9 +69,5 @@ inline constexpr char kMetaScanMethod[] = "/tessera.v1.MetaService/Scan";
 // outlive the server built from `builder`. `auth`: see MetaServiceImpl.
 [[nodiscard]] std::unique_ptr<MetaServiceImpl> RegisterMetaService(
     grpc::ServerBuilder& builder, AcceptorStore* store, const p2p::ClusterAuth* auth = nullptr);
-
-// absl <-> gRPC status conversions (codes map one to one).
-grpc::Status ToGrpcStatus(const absl::Status& status);
-absl::Status FromGrpcStatus(const grpc::Status& status);
 
 }  // namespace tessera::services

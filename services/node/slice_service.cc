@@ -150,12 +150,6 @@ class RejectWriteReactor final : public grpc::ServerWriteReactor<v1::GetSliceRes
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl::StatusCode and grpc::StatusCode use the same numbers (both follow google.rpc.Code).
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
 SliceServiceImpl::SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor,
                                    RpcObserver* observer, const p2p::ClusterAuth* auth,
                                    MembershipSource membership)

@@ -25,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api/node.grpc.pb.h"
+#include "base/grpc_status.h"
 #include "grpcpp/grpcpp.h"
 #include "p2p/auth/cluster_auth.h"
 #include "p2p/membership/membership_view.h"
@@ -32,9 +33,6 @@
 #include "services/node/slice_service_core.h"
 
 namespace tessera::services {
-
-// The same code and message as a grpc::Status.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // Told about every finished RPC (for metrics). Must be thread-safe and fast.
 class RpcObserver {
