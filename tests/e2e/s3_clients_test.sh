@@ -60,6 +60,7 @@ assert len(s3.list_parts(Bucket='e2e-bucket', Key='mp', UploadId=up)['Parts']) =
 s3.abort_multipart_upload(Bucket='e2e-bucket', Key='mp', UploadId=up)
 assert 'Uploads' not in s3.list_multipart_uploads(Bucket='e2e-bucket')
 bad = boto3.client('s3', endpoint_url='http://127.0.0.1:' + os.environ['PORT'],
+                   aws_access_key_id=os.environ['AWS_ACCESS_KEY_ID'],
                    aws_secret_access_key='wrongwrongwrongwrongwrong')
 try:
     bad.list_buckets(); raise AssertionError('wrong secret accepted')
