@@ -8,9 +8,9 @@
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 
-namespace tessera::services {
+namespace tessera::services::gatewayd {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-}  // namespace tessera::services
+}  // namespace tessera::services::gatewayd

@@ -154,6 +154,7 @@ class ProcessCluster {
   explicit ProcessCluster(ProcessClusterOptions o) : options_(o) {
     static int counter = 0;
     root_ = absl::StrCat(TmpDir(), "/pc", ++counter);
+    std::filesystem::remove_all(root_);  // a rerun in the same TEST_TMPDIR starts afresh
     std::filesystem::create_directories(root_);
     key_file_ = root_ + "/master.key";
     EXPECT_TRUE(storage::GenerateMasterKeyFile(key_file_, 1).ok());

@@ -1,0 +1,140 @@
+// The `tessera` CLI end to end against `tessera dev` (6 nodes in 3 sites + gateway, started by
+// the CLI itself): no endpoint flag (found through ~/.tessera/dev.env, HOME = TEST_TMPDIR), exit
+// codes, one-line errors, and a clean stop on SIGTERM.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/cluster/process_cluster.h"
+
+namespace tessera::testing {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::vector<std::string> Env() { return {absl::StrCat("HOME=", TmpDir(), "/home")}; }
+
+Result Tessera(std::vector<std::string> args) {
+  args.insert(args.begin(), Runfile("services/cli/tessera"));
+  Process p("tessera", args, Env());
+  const int status = p.Wait(absl::Seconds(60));
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = p.out();
+  r.err = p.err();
+  return r;
+}
+
+bool OneLine(const std::string& s) {
+  return !s.empty() && s.back() == '\n' && s.find('\n') == s.size() - 1;
+}
+
+TEST(CliClusterTest, DevClusterAndEveryCommand) {
+  const std::string dir = TmpDir() + "/dev";
+  Process dev(
+      "dev",
+      {Runfile("services/cli/tessera"), "dev", "--dir=" + dir, "--port=0", "--stripe_size=262144"},
+      Env());
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  while (!absl::StrContains(dev.out(), "Press Ctrl-C") && dev.running() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(absl::StrContains(dev.out(), "Press Ctrl-C")) << dev.out() << dev.err();
+  EXPECT_TRUE(absl::StrContains(dev.out(), "6 nodes in 3 sites")) << dev.out();
+  // Secrets exist and are private.
+  for (const char* f : {"/master.key", "/cluster.secret"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((dir + f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+
+  Result r = Tessera({"cluster", "status"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "6 of 6 nodes alive")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "site2")) << r.out;
+
+  r = Tessera({"mb", "demo"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Tessera({"mb", "demo"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(OneLine(r.err) && absl::StrContains(r.err, "demo")) << r.err;
+
+  const std::string src = TmpDir() + "/src.bin";
+  const std::string data = TestBytes(3 * 262144 + 17, 9);
+  std::ofstream(src, std::ios::binary) << data;
+  r = Tessera({"put", src, "demo/dir/file.bin"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << "no progress bar when stderr is not a terminal: " << r.err;
+
+  r = Tessera({"ls"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "demo")) << r.out;
+  r = Tessera({"ls", "demo"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "PRE") && absl::StrContains(r.out, "dir/")) << r.out;
+  r = Tessera({"ls", "demo/dir/"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat(data.size(), "  dir/file.bin"))) << r.out;
+
+  const std::string dst = TmpDir() + "/dst.bin";
+  r = Tessera({"get", "demo/dir/file.bin", dst});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(ReadAll(dst) == data);
+
+  r = Tessera({"stat", "demo/dir/file.bin"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat("size:          ", data.size()))) << r.out;
+
+  // A missing key: exit 1, one clear line, no file left behind.
+  const std::string missing = TmpDir() + "/missing.bin";
+  r = Tessera({"get", "demo/nope", missing});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "no such key: demo/nope")) << r.err;
+  EXPECT_NE(::access(missing.c_str(), F_OK), 0);
+
+  r = Tessera({"rb", "demo"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(OneLine(r.err) && absl::StrContains(r.err, "not empty")) << r.err;
+  r = Tessera({"rm", "demo/dir/file.bin"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Tessera({"stat", "demo/dir/file.bin"});
+  EXPECT_EQ(r.code, 1);
+  r = Tessera({"rb", "demo"});
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  // Usage errors: exit 2.
+  r = Tessera({"put", src});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  r = Tessera({"frobnicate"});
+  EXPECT_EQ(r.code, 2);
+
+  // A second dev cluster on the same directory is refused.
+  r = Tessera({"dev", "--dir=" + dir, "--port=0"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "another `tessera dev`")) << r.err;
+
+  // SIGTERM stops everything cleanly (exit 0).
+  const int status = dev.Kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << dev.err();
+  EXPECT_TRUE(absl::StrContains(dev.out(), "stopped")) << dev.out();
+  // ...and the gateway is gone.
+  r = Tessera({"--endpoint", "127.0.0.1:1", "ls"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "cannot connect")) << r.err;
+}
+
+}  // namespace
+}  // namespace tessera::testing
