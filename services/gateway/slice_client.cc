@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "p2p/auth/cluster_auth.h"
 #include "storage/slice/crc32c.h"
 
 namespace tessera::services {
@@ -45,7 +46,11 @@ v1::SliceService::Stub* GrpcSliceClient::StubFor(const std::string& address) {
     args.SetMaxReceiveMessageSize(8 << 20);
     // Reconnect quickly after a node restarts rather than failing calls for a long backoff.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    auto channel =
+        options_.auth != nullptr
+            ? p2p::CreateAuthenticatedChannel(address, grpc::InsecureChannelCredentials(), args,
+                                              options_.auth)
+            : grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
     stub = v1::SliceService::NewStub(channel);
   }
   return stub.get();

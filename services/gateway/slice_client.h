@@ -25,6 +25,10 @@
 #include "absl/time/time.h"
 #include "api/node.grpc.pb.h"
 
+namespace tessera::p2p {
+class ClusterAuth;
+}
+
 namespace tessera::services {
 
 class SliceClient {
@@ -50,6 +54,9 @@ struct GrpcSliceClientOptions {
   absl::Duration put_timeout = absl::Seconds(30);
   absl::Duration get_timeout = absl::Seconds(30);
   absl::Duration delete_timeout = absl::Seconds(10);
+  // Mints a cluster-auth token for every call (nodes started with a cluster secret refuse calls
+  // without one). Null: no tokens.
+  std::shared_ptr<const p2p::ClusterAuth> auth;
 
   // OK, or INVALID_ARGUMENT naming the field.
   [[nodiscard]] absl::Status Validate() const;

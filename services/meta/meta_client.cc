@@ -35,8 +35,9 @@ std::shared_ptr<tessera::v1::MetaService::Stub> GrpcAcceptorClient::StubFor(
 }
 
 template <typename Req, typename Resp, typename Method>
-void GrpcAcceptorClient::Call(const std::string& node_id, const Req& request, Callback<Resp> done,
-                              Method method) {
+void GrpcAcceptorClient::Call(const std::string& node_id, const char* name, const Req& request,
+                              Callback<Resp> done, Method method) {
+  if (observer_) observer_(node_id, name);
   std::string address;
   std::shared_ptr<tessera::v1::MetaService::Stub> stub = StubFor(node_id, &address);
   if (stub == nullptr) {
@@ -75,7 +76,7 @@ void GrpcAcceptorClient::Prepare(const std::string& node_id,
                                  const tessera::v1::PrepareRequest& request,
                                  Callback<tessera::v1::PrepareResponse> done) {
   Call<tessera::v1::PrepareRequest, tessera::v1::PrepareResponse>(
-      node_id, request, std::move(done),
+      node_id, "Prepare", request, std::move(done),
       static_cast<void (tessera::v1::MetaService::Stub::async_interface::*)(
           grpc::ClientContext*, const tessera::v1::PrepareRequest*, tessera::v1::PrepareResponse*,
           std::function<void(grpc::Status)>)>(
@@ -85,7 +86,7 @@ void GrpcAcceptorClient::Accept(const std::string& node_id,
                                 const tessera::v1::AcceptRequest& request,
                                 Callback<tessera::v1::AcceptResponse> done) {
   Call<tessera::v1::AcceptRequest, tessera::v1::AcceptResponse>(
-      node_id, request, std::move(done),
+      node_id, "Accept", request, std::move(done),
       static_cast<void (tessera::v1::MetaService::Stub::async_interface::*)(
           grpc::ClientContext*, const tessera::v1::AcceptRequest*, tessera::v1::AcceptResponse*,
           std::function<void(grpc::Status)>)>(
@@ -95,7 +96,7 @@ void GrpcAcceptorClient::Commit(const std::string& node_id,
                                 const tessera::v1::CommitRequest& request,
                                 Callback<tessera::v1::CommitResponse> done) {
   Call<tessera::v1::CommitRequest, tessera::v1::CommitResponse>(
-      node_id, request, std::move(done),
+      node_id, "Commit", request, std::move(done),
       static_cast<void (tessera::v1::MetaService::Stub::async_interface::*)(
           grpc::ClientContext*, const tessera::v1::CommitRequest*, tessera::v1::CommitResponse*,
           std::function<void(grpc::Status)>)>(
@@ -104,7 +105,7 @@ void GrpcAcceptorClient::Commit(const std::string& node_id,
 void GrpcAcceptorClient::Read(const std::string& node_id, const tessera::v1::ReadRequest& request,
                               Callback<tessera::v1::ReadResponse> done) {
   Call<tessera::v1::ReadRequest, tessera::v1::ReadResponse>(
-      node_id, request, std::move(done),
+      node_id, "Read", request, std::move(done),
       static_cast<void (tessera::v1::MetaService::Stub::async_interface::*)(
           grpc::ClientContext*, const tessera::v1::ReadRequest*, tessera::v1::ReadResponse*,
           std::function<void(grpc::Status)>)>(
@@ -113,7 +114,7 @@ void GrpcAcceptorClient::Read(const std::string& node_id, const tessera::v1::Rea
 void GrpcAcceptorClient::Scan(const std::string& node_id, const tessera::v1::ScanRequest& request,
                               Callback<tessera::v1::ScanResponse> done) {
   Call<tessera::v1::ScanRequest, tessera::v1::ScanResponse>(
-      node_id, request, std::move(done),
+      node_id, "Scan", request, std::move(done),
       static_cast<void (tessera::v1::MetaService::Stub::async_interface::*)(
           grpc::ClientContext*, const tessera::v1::ScanRequest*, tessera::v1::ScanResponse*,
           std::function<void(grpc::Status)>)>(
@@ -150,7 +151,7 @@ absl::StatusOr<std::unique_ptr<MetaClient>> MetaClient::Create(LayoutView view,
 MetaClient::MetaClient(LayoutView view, MetaClientOptions options)
     : options_(std::move(options)),
       hlc_(options_.clock, options_.clock_options),
-      transport_(options_.rpc_deadline, options_.auth),
+      transport_(options_.rpc_deadline, options_.auth, options_.rpc_observer),
       proposer_(options_.client_id, &hlc_, &transport_, options_.paxos),
       view_(std::move(view)) {
   SetLayout(view_);

@@ -18,6 +18,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,9 +40,13 @@ class GrpcAcceptorClient final : public AcceptorClient {
  public:
   // `auth` (may be null: no token) mints a per-call token (p2p/auth/cluster_auth.h) on every
   // channel, for nodes started with a cluster secret.
+  // Called before every RPC with the node id and the method name ("Prepare", "Scan", ...).
+  using RpcObserver = std::function<void(const std::string& node_id, const char* method)>;
+
   explicit GrpcAcceptorClient(absl::Duration deadline,
-                              std::shared_ptr<const p2p::ClusterAuth> auth = nullptr)
-      : deadline_(deadline), auth_(std::move(auth)) {}
+                              std::shared_ptr<const p2p::ClusterAuth> auth = nullptr,
+                              RpcObserver observer = nullptr)
+      : deadline_(deadline), auth_(std::move(auth)), observer_(std::move(observer)) {}
 
   // Node id -> address, replacing the previous map (channels to unchanged addresses are kept).
   void SetMembers(const std::vector<MetaMember>& members);
@@ -62,10 +67,12 @@ class GrpcAcceptorClient final : public AcceptorClient {
   std::shared_ptr<tessera::v1::MetaService::Stub> StubFor(const std::string& node_id,
                                                           std::string* address);
   template <typename Req, typename Resp, typename Method>
-  void Call(const std::string& node_id, const Req& request, Callback<Resp> done, Method method);
+  void Call(const std::string& node_id, const char* name, const Req& request, Callback<Resp> done,
+            Method method);
 
   const absl::Duration deadline_;
   const std::shared_ptr<const p2p::ClusterAuth> auth_;
+  const RpcObserver observer_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> addresses_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<tessera::v1::MetaService::Stub>> stubs_
@@ -83,6 +90,8 @@ struct MetaClientOptions {
   // Cluster auth used to mint a token for every MetaService call (nodes with a cluster secret
   // refuse calls without one: UNAUTHENTICATED). Null: no tokens (insecure clusters, tests).
   std::shared_ptr<const p2p::ClusterAuth> auth;
+  // Optional: sees every MetaService RPC before it is sent (metrics; tests count round trips).
+  GrpcAcceptorClient::RpcObserver rpc_observer;
 
   [[nodiscard]] absl::Status Validate() const;
 };

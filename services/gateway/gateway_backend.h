@@ -1,0 +1,120 @@
+// GatewayBackend: everything a gateway process needs behind its front ends (gRPC Gateway service,
+// S3), opened with one call:
+//
+//   #include "services/gateway/gateway_backend.h"     // dep: //services/gateway:gateway_backend
+//   GatewayBackendOptions o;
+//   o.seeds = {"10.0.0.5:7400"};                        // gRPC addresses of some storage nodes
+//   o.cluster_secret_file = "/etc/tessera/cluster.secret";
+//   o.master_key_file = "/etc/tessera/master.keys";
+//   o.data.data_shards = 4; o.data.parity_shards = 2;   // k, m; o.data.stripe_size = 8 MiB
+//   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<GatewayBackend> backend, OpenGatewayBackend(o));
+//   backend->objects().PutObject("photos", "cat.jpg", bytes);
+//
+// It assembles: ClusterAuth (from the secret file) -> MembershipClusterView (cluster learned
+// from the seeds' ClusterMembers, refreshed every second) -> MetaClient (authenticated, layout
+// fed by the view) -> ReplicatedManifestStore -> authenticated GrpcSliceClient + WorkPool +
+// master keyring -> ObjectService. Gateways keep no durable state: any number of backends over
+// the same nodes are one consistent store (docs/design/metadata.md "Consistency").
+//
+// Thread-safety: the accessors' objects are thread-safe. Destroy the backend only after its users
+// (front ends, garbage collector) stopped.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "p2p/auth/cluster_auth.h"
+#include "services/gateway/data_path.h"
+#include "services/gateway/membership_cluster_view.h"
+#include "services/gateway/object_service.h"
+#include "services/gateway/replicated_manifest_store.h"
+#include "services/gateway/slice_client.h"
+#include "services/gateway/work_pool.h"
+#include "services/meta/layout.h"
+#include "services/meta/meta_client.h"
+#include "storage/crypto/key_wrap.h"
+
+namespace tessera::services {
+
+struct GatewayBackendOptions {
+  // gRPC host:port of one or more storage nodes. Required.
+  std::vector<std::string> seeds;
+  // Cluster secret file (p2p/auth/cluster_secret.h). Required unless insecure_no_auth or `auth`.
+  std::string cluster_secret_file;
+  // Development only: talk to nodes without tokens (nodes started with --insecure_no_auth).
+  bool insecure_no_auth = false;
+  // Caller id put in tokens (1..64 of [A-Za-z0-9_-]).
+  std::string caller_id = "gateway";
+  // Master key file (storage/crypto/key_file.h). Required unless `keyring`.
+  std::string master_key_file;
+  // Erasure code (k = data_shards, m = parity_shards), stripe size, inline threshold, cipher.
+  DataPathOptions data;
+  // Threads running slice RPCs.
+  size_t data_path_threads = 16;
+  // Membership refresh and metadata settings (LayoutOptions must match across gateways).
+  absl::Duration membership_refresh = absl::Seconds(1);
+  LayoutOptions layout;
+  absl::Duration meta_rpc_deadline = absl::Seconds(2);
+
+  // --- Seams for tests and embedding (optional, not owned unless shared) ---
+  // Used instead of cluster_secret_file when set.
+  std::shared_ptr<const p2p::ClusterAuth> auth;
+  // Used instead of master_key_file when set; must outlive the backend.
+  const storage::MasterKeyring* keyring = nullptr;
+  // Wraps or replaces the slice client (fault injection); must outlive the backend. Null: the
+  // backend's authenticated GrpcSliceClient.
+  SliceClient* slices = nullptr;
+  // Sees every MetaService RPC (metrics; tests count round trips).
+  GrpcAcceptorClient::RpcObserver meta_rpc_observer;
+  // Data path clock; null = real.
+  Clock* clock = nullptr;
+
+  // OK, or INVALID_ARGUMENT naming the field.
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+class GatewayBackend {
+ public:
+  ~GatewayBackend();
+  GatewayBackend(const GatewayBackend&) = delete;
+  GatewayBackend& operator=(const GatewayBackend&) = delete;
+
+  ObjectService& objects() { return *objects_; }
+  ManifestStore& store() { return *store_; }
+  MembershipClusterView& cluster() { return *cluster_; }
+  MetaClient& meta() { return *meta_; }
+  // The data path's dependencies (for GatewayService, SliceGarbageCollector, multipart).
+  const DataPathDeps& deps() const { return deps_; }
+  // The real gRPC slice client (authenticated), also when options.slices replaced it.
+  GrpcSliceClient& grpc_slices() { return *grpc_slices_; }
+  // Null when options.auth / a secret file was not given (insecure).
+  const std::shared_ptr<const p2p::ClusterAuth>& auth() const { return auth_; }
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(
+      GatewayBackendOptions options);
+  GatewayBackend() = default;
+
+  std::shared_ptr<const p2p::ClusterAuth> auth_;
+  std::unique_ptr<storage::MasterKeyring> owned_keyring_;
+  std::unique_ptr<MembershipClusterView> cluster_;
+  std::unique_ptr<MetaClient> meta_;
+  std::unique_ptr<ReplicatedManifestStore> store_;
+  std::unique_ptr<GrpcSliceClient> grpc_slices_;
+  std::unique_ptr<WorkPool> pool_;
+  DataPathDeps deps_;
+  std::unique_ptr<ObjectService> objects_;
+};
+
+// Opens the backend: loads the secret and keys, learns the cluster from the seeds (UNAVAILABLE
+// if none answers), and wires the replicated store and the data path. INVALID_ARGUMENT for bad
+// options; NOT_FOUND / FAILED_PRECONDITION for missing or unsafe key files.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(
+    GatewayBackendOptions options);
+
+}  // namespace tessera::services

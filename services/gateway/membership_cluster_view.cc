@@ -1,0 +1,193 @@
+#include "services/gateway/membership_cluster_view.h"
+
+#include <chrono>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "grpcpp/grpcpp.h"
+
+namespace tessera::services {
+namespace {
+
+bool SaysAliveOrDraining(const v1::ClusterMember& m) {
+  return m.state() == v1::ClusterMember::STATE_ALIVE ||
+         m.state() == v1::ClusterMember::STATE_DRAINING;
+}
+
+}  // namespace
+
+absl::Status MembershipClusterViewOptions::Validate() const {
+  if (seeds.empty()) return absl::InvalidArgumentError("seeds: at least one node address");
+  for (const std::string& s : seeds) {
+    if (s.empty()) return absl::InvalidArgumentError("seeds: empty address");
+  }
+  if (refresh_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("refresh_interval must be > 0");
+  }
+  if (rpc_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("rpc_timeout must be > 0");
+  }
+  return layout.Validate();
+}
+
+MembershipClusterView::MembershipClusterView(MembershipClusterViewOptions options)
+    : options_(std::move(options)),
+      snapshot_(std::make_shared<ClusterSnapshot>(std::vector<StorageNode>())) {}
+
+absl::StatusOr<std::unique_ptr<MembershipClusterView>> MembershipClusterView::Start(
+    MembershipClusterViewOptions options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  std::unique_ptr<MembershipClusterView> view(new MembershipClusterView(std::move(options)));
+  if (absl::Status s = view->RefreshNow(); !s.ok()) return s;
+  {
+    absl::MutexLock lock(&view->mu_);
+    if (!view->view_.has_value()) {
+      return absl::UnavailableError("cluster membership lists no alive storage node");
+    }
+  }
+  MembershipClusterView* raw = view.get();
+  view->refresher_ = std::thread([raw] { raw->RefreshLoop(); });
+  return view;
+}
+
+MembershipClusterView::~MembershipClusterView() {
+  stop_.Notify();
+  if (refresher_.joinable()) refresher_.join();
+}
+
+std::shared_ptr<const ClusterSnapshot> MembershipClusterView::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return snapshot_;
+}
+
+LayoutView MembershipClusterView::layout() const {
+  absl::MutexLock lock(&mu_);
+  return *view_;  // set before Start returns
+}
+
+uint64_t MembershipClusterView::epoch() const {
+  absl::MutexLock lock(&mu_);
+  return epoch_;
+}
+
+void MembershipClusterView::SetLayoutListener(LayoutListener listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void MembershipClusterView::RefreshLoop() {
+  while (!stop_.WaitForNotificationWithTimeout(options_.refresh_interval)) {
+    absl::Status s = RefreshNow();
+    if (!s.ok()) {
+      TESSERA_LOG(WARNING, "membership_refresh_failed").Field("error", s.message());
+    }
+  }
+}
+
+v1::SliceService::Stub* MembershipClusterView::StubFor(const std::string& address) {
+  auto& stub = stubs_[address];
+  if (stub == nullptr) {
+    std::shared_ptr<grpc::Channel> channel =
+        options_.auth != nullptr
+            ? p2p::CreateAuthenticatedChannel(address, grpc::InsecureChannelCredentials(),
+                                              grpc::ChannelArguments(), options_.auth)
+            : grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    stub = v1::SliceService::NewStub(channel);
+  }
+  return stub.get();
+}
+
+absl::StatusOr<v1::ClusterMembersResponse> MembershipClusterView::AskOne() {
+  // Seeds first, then the alive members we know of, then the others.
+  std::vector<std::string> targets = options_.seeds;
+  {
+    absl::MutexLock lock(&mu_);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const StorageNode& n : snapshot_->nodes()) {
+        if (n.alive == (pass == 0)) targets.push_back(n.address);
+      }
+    }
+  }
+  std::set<std::string> tried;
+  absl::Status last = absl::UnavailableError("no node to ask");
+  for (const std::string& address : targets) {
+    if (!tried.insert(address).second) continue;
+    v1::SliceService::Stub* stub;
+    {
+      absl::MutexLock lock(&mu_);
+      stub = StubFor(address);
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     absl::ToChronoMilliseconds(options_.rpc_timeout));
+    v1::ClusterMembersResponse response;
+    grpc::Status s = stub->ClusterMembers(&ctx, v1::ClusterMembersRequest(), &response);
+    if (s.ok()) return response;
+    last = absl::UnavailableError(
+        absl::StrCat("ClusterMembers from ", address, ": ", s.error_message()));
+  }
+  return last;
+}
+
+absl::Status MembershipClusterView::RefreshNow() {
+  absl::MutexLock refresh_lock(&refresh_mu_);
+  absl::StatusOr<v1::ClusterMembersResponse> response = AskOne();
+  if (!response.ok()) return response.status();
+
+  std::vector<StorageNode> nodes;
+  std::vector<MetaMember> members;
+  std::string signature;
+  for (const v1::ClusterMember& m : response->members()) {
+    if (m.grpc_address().empty() || m.node_id().empty()) continue;
+    StorageNode n;
+    n.id = m.node_id();
+    n.address = m.grpc_address();
+    n.site = m.location().site();
+    n.isp = m.location().isp();
+    n.zone = m.location().zone();
+    n.free_bytes = m.free_bytes();
+    n.alive = SaysAliveOrDraining(m) && m.liveness() == v1::ClusterMember::LIVENESS_ALIVE;
+    n.draining = m.state() == v1::ClusterMember::STATE_DRAINING;
+    nodes.push_back(n);
+    if (SaysAliveOrDraining(m) && m.liveness() != v1::ClusterMember::LIVENESS_DEAD) {
+      members.push_back(MetaMember{n.id, n.site, n.address});
+      // Members arrive sorted by node id, so the signature is canonical.
+      absl::StrAppend(&signature, n.id, "\x1f", n.site, "\x1f", n.address, "\x1e");
+    }
+  }
+
+  std::optional<LayoutView> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot_ = std::make_shared<ClusterSnapshot>(std::move(nodes));
+    if (!members.empty() && signature != member_signature_) {
+      absl::StatusOr<Layout> next = Layout::Compute(epoch_ + 1, members, options_.layout);
+      if (!next.ok()) return next.status();
+      std::optional<LayoutView> view;
+      if (layout_.has_value()) {
+        absl::StatusOr<LayoutView> transition = LayoutView::Transition(*layout_, *next);
+        if (!transition.ok()) return transition.status();
+        view = *std::move(transition);
+      } else {
+        view = LayoutView(*next);
+      }
+      ++epoch_;
+      member_signature_ = std::move(signature);
+      layout_ = *std::move(next);
+      view_ = view;
+      changed = std::move(view);
+      TESSERA_LOG(INFO, "meta_layout_changed")
+          .Field("epoch", epoch_)
+          .Field("members", members.size());
+    }
+  }
+  if (changed.has_value()) {
+    absl::MutexLock lock(&listener_mu_);
+    if (listener_) listener_(*changed);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tessera::services

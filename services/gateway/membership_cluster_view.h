@@ -1,0 +1,107 @@
+// MembershipClusterView: the gateway's ClusterView and metadata layout, learned from the storage
+// nodes' membership (the ClusterMembers RPC, docs/design/node.md).
+//
+// Given a few seed gRPC addresses, it asks one node for its membership view every
+// refresh_interval (seeds first, then every member it already knows, until one answers; calls
+// carry a cluster-auth token when `auth` is set). From the answer it builds:
+//   * a ClusterSnapshot of every member with a gRPC address: alive = the member says ALIVE or
+//     DRAINING and the answering node's failure detector says ALIVE; draining = DRAINING. Members
+//     that LEFT or are DEAD stay in the snapshot as not alive (their slices are still tried for
+//     reads), until membership forgets them.
+//   * the metadata layout: Layout::Compute(epoch, alive storage members, options) - the members
+//     that are ALIVE or DRAINING and not DEAD (SUSPECT counts as alive, so a slow probe does not
+//     move partitions), as (node id, site, gRPC address: MetaService shares the SliceService
+//     port). The epoch starts at 1 and grows by one whenever that member set (ids, sites,
+//     addresses) changes.
+//
+// INTERIM (docs/design/metadata.md): epochs are decided locally by each gateway from the
+// membership it sees, not by consensus among the nodes, and partitions are not handed off. To
+// keep quorums overlapping across one change, the layout after a change is published as a
+// transition (previous + current: every quorum needed in both replica sets) until the next
+// change. Two gateways that momentarily see different member sets use different replica sets.
+//
+// Thread-safety: thread-safe. One background thread refreshes; listeners run on it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "api/node.grpc.pb.h"
+#include "p2p/auth/cluster_auth.h"
+#include "services/gateway/cluster_view.h"
+#include "services/meta/layout.h"
+
+namespace tessera::services {
+
+struct MembershipClusterViewOptions {
+  // gRPC host:port of one or more storage nodes. At least one.
+  std::vector<std::string> seeds;
+  // Mints a token for every ClusterMembers call; null = none (insecure clusters).
+  std::shared_ptr<const p2p::ClusterAuth> auth;
+  // Time between two refreshes. Default 1 s.
+  absl::Duration refresh_interval = absl::Seconds(1);
+  // Deadline of one ClusterMembers call. Default 2 s.
+  absl::Duration rpc_timeout = absl::Seconds(2);
+  // Partitions, N, W, R of the metadata layout (must match every gateway of the cluster).
+  LayoutOptions layout;
+
+  // OK, or INVALID_ARGUMENT naming the field.
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+class MembershipClusterView final : public ClusterView {
+ public:
+  using LayoutListener = std::function<void(const LayoutView&)>;
+
+  // Refreshes once synchronously (UNAVAILABLE, naming the last error, when no seed answers or no
+  // member is alive), then starts the background refresher.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MembershipClusterView>> Start(
+      MembershipClusterViewOptions options);
+  ~MembershipClusterView() override;  // stops and joins the refresher
+
+  std::shared_ptr<const ClusterSnapshot> Snapshot() const override;
+
+  // The current metadata layout view (a transition right after a member-set change).
+  LayoutView layout() const;
+  uint64_t epoch() const;
+  // Called with every new layout view (after a member-set change), on the refresher thread.
+  // Replaces any previous listener; call before concurrent use or accept a missed update.
+  void SetLayoutListener(LayoutListener listener);
+
+  // Refreshes now (blocking): OK when a node answered.
+  absl::Status RefreshNow();
+
+ private:
+  explicit MembershipClusterView(MembershipClusterViewOptions options);
+  void RefreshLoop();
+  absl::StatusOr<v1::ClusterMembersResponse> AskOne();
+  v1::SliceService::Stub* StubFor(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const MembershipClusterViewOptions options_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const ClusterSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  std::optional<Layout> layout_ ABSL_GUARDED_BY(mu_);
+  std::optional<LayoutView> view_ ABSL_GUARDED_BY(mu_);
+  std::string member_signature_ ABSL_GUARDED_BY(mu_);
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::unique_ptr<v1::SliceService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex listener_mu_;
+  LayoutListener listener_ ABSL_GUARDED_BY(listener_mu_);
+  absl::Mutex refresh_mu_;  // serializes refreshes
+  absl::Notification stop_;
+  std::thread refresher_;
+};
+
+}  // namespace tessera::services

@@ -1,0 +1,416 @@
+// Gateways over real in-process storage nodes (cluster secret on, gossip membership, MetaService
+// on every node), opened with OpenGatewayBackend: the ObjectService over the replicated store,
+// consistency across two gateways, bucket-creation races, LIST cost independent of cluster size,
+// metadata with a replica down, and the replicated store against the in-memory reference.
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/random.h"
+#include "base/testing/status_matchers.h"
+#include "gtest/gtest.h"
+#include "services/gateway/gateway_backend.h"
+#include "services/gateway/gateway_test_util.h"
+#include "services/gateway/in_memory_manifest_store.h"
+#include "services/gateway/replicated_manifest_store.h"
+#include "services/gateway/replicated_test_cluster.h"
+#include "services/gateway/version_id.h"
+#include "services/meta/layout.h"
+
+namespace tessera::services {
+namespace {
+
+using ::tessera::services::testing::GetAll;
+using ::tessera::services::testing::ReplicatedClusterOptions;
+using ::tessera::services::testing::ReplicatedTestCluster;
+using ::tessera::testing::StatusIs;
+
+constexpr uint64_t kStripe = 64 << 10;
+
+ReplicatedClusterOptions Options(int nodes) {
+  ReplicatedClusterOptions o;
+  o.nodes = nodes;
+  o.data.stripe_size = kStripe;
+  o.data.inline_threshold = 1024;
+  o.layout.partitions = 64;
+  return o;
+}
+
+std::vector<std::string> Keys(const ListResult& r) {
+  std::vector<std::string> out;
+  for (const auto& m : r.objects) out.push_back(m.key());
+  return out;
+}
+
+TEST(ReplicatedGatewayTest, ObjectServiceSuite) {
+  ReplicatedTestCluster cluster(Options(6));
+  ASSERT_OK(cluster.status());
+  ASSERT_OK_AND_ASSIGN(auto gw, cluster.OpenGateway());
+  ObjectService& s = gw->objects();
+  EXPECT_EQ(gw->cluster().Snapshot()->nodes().size(), 6u);
+
+  ASSERT_OK(s.CreateBucket("photos", "alice"));
+  EXPECT_THAT(s.CreateBucket("photos"), StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_OK(s.CreateBucket("docs"));
+  ASSERT_OK_AND_ASSIGN(auto buckets, s.ListBuckets());
+  ASSERT_EQ(buckets.size(), 2u);
+  EXPECT_EQ(buckets[0].name(), "docs");
+  EXPECT_EQ(buckets[1].name(), "photos");
+  EXPECT_EQ(buckets[1].owner(), "alice");
+  EXPECT_EQ(buckets[1].bucket_id().size(), 16u);
+  EXPECT_EQ(buckets[1].shards_size(), 1);
+
+  // Inline and erasure-coded objects round-trip.
+  const std::string small = RandomBytes(100, 1);
+  const std::string large = RandomBytes(3 * kStripe + 5, 2);
+  ASSERT_OK(s.PutObject("photos", "a/small", small).status());
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest lm, s.PutObject("photos", "a/large", large));
+  EXPECT_EQ(lm.parts(0).stripes_size(), 4);
+  ASSERT_OK(s.PutObject("photos", "b", "bee").status());
+  ASSERT_OK(s.PutObject("photos", "c/d/e", "deep").status());
+  auto got = GetAll(s, "photos", "a/large");
+  ASSERT_OK(got.status);
+  EXPECT_TRUE(got.data == large);
+  got = GetAll(s, "photos", "a/small", ObjectRange{10, 20});
+  ASSERT_OK(got.status);
+  EXPECT_EQ(got.data, small.substr(10, 20));
+  EXPECT_THAT(GetAll(s, "photos", "nope").status, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(GetAll(s, "nobucket", "a").status, StatusIs(absl::StatusCode::kNotFound));
+
+  // Overwrite: the newest version wins.
+  ASSERT_OK(s.PutObject("photos", "b", "bee2").status());
+  got = GetAll(s, "photos", "b");
+  ASSERT_OK(got.status);
+  EXPECT_EQ(got.data, "bee2");
+
+  // Listing: prefix, delimiter, pagination with continuation tokens.
+  ListRequest all;
+  ASSERT_OK_AND_ASSIGN(ListResult r, s.ListObjects("photos", all));
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"a/large", "a/small", "b", "c/d/e"}));
+  EXPECT_FALSE(r.truncated);
+  ListRequest grouped;
+  grouped.delimiter = "/";
+  ASSERT_OK_AND_ASSIGN(r, s.ListObjects("photos", grouped));
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(r.common_prefixes, (std::vector<std::string>{"a/", "c/"}));
+  ListRequest paged;
+  paged.max_keys = 1;
+  paged.delimiter = "/";
+  std::vector<std::string> seen;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK_AND_ASSIGN(r, s.ListObjects("photos", paged));
+    for (const auto& m : r.objects) seen.push_back(m.key());
+    for (const auto& p : r.common_prefixes) seen.push_back(p);
+    if (!r.truncated) break;
+    paged.continuation_token = r.next_continuation_token;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a/", "b", "c/"}));
+  ListRequest prefixed;
+  prefixed.prefix = "a/";
+  ASSERT_OK_AND_ASSIGN(r, s.ListObjects("photos", prefixed));
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"a/large", "a/small"}));
+
+  // Delete: hidden from GET, HEAD and LIST; bucket not empty until every key is deleted.
+  ASSERT_OK(s.DeleteObject("photos", "a/small"));
+  EXPECT_THAT(GetAll(s, "photos", "a/small").status, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(s.HeadObject("photos", "a/small"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(r, s.ListObjects("photos", all));
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"a/large", "b", "c/d/e"}));
+  EXPECT_THAT(s.DeleteBucket("photos"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  for (const char* k : {"a/large", "b", "c/d/e"}) ASSERT_OK(s.DeleteObject("photos", k));
+  ASSERT_OK(s.DeleteBucket("photos"));
+  EXPECT_THAT(s.HeadBucket("photos"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(s.DeleteBucket("photos"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(buckets, s.ListBuckets());
+  ASSERT_EQ(buckets.size(), 1u);
+  EXPECT_EQ(buckets[0].name(), "docs");
+
+  // The name can be reused: a new, empty bucket.
+  ASSERT_OK(s.CreateBucket("photos"));
+  ASSERT_OK_AND_ASSIGN(r, s.ListObjects("photos", all));
+  EXPECT_TRUE(r.objects.empty());
+  EXPECT_THAT(GetAll(s, "photos", "b").status, StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(ReplicatedGatewayTest, TwoGatewaysSeeEachOthersWrites) {
+  ReplicatedTestCluster cluster(Options(6));
+  ASSERT_OK(cluster.status());
+  ASSERT_OK_AND_ASSIGN(auto gw1, cluster.OpenGateway());
+  ASSERT_OK_AND_ASSIGN(auto gw2, cluster.OpenGateway());
+  ObjectService& a = gw1->objects();
+  ObjectService& b = gw2->objects();
+
+  ASSERT_OK(a.CreateBucket("shared"));
+  ASSERT_OK(b.HeadBucket("shared").status());
+  EXPECT_THAT(b.CreateBucket("shared"), StatusIs(absl::StatusCode::kAlreadyExists));
+  for (int i = 0; i < 5; ++i) {
+    const std::string key = absl::StrCat("k", i);
+    const std::string data = RandomBytes(i % 2 == 0 ? 50 : 2 * kStripe + i, 10 + i);
+    ObjectService& writer = i % 2 == 0 ? a : b;
+    ObjectService& reader = i % 2 == 0 ? b : a;
+    ASSERT_OK(writer.PutObject("shared", key, data).status());
+    // Read-after-write through the other gateway.
+    auto got = GetAll(reader, "shared", key);
+    ASSERT_OK(got.status);
+    EXPECT_TRUE(got.data == data);
+    // List-after-write through the other gateway.
+    ASSERT_OK_AND_ASSIGN(ListResult r, reader.ListObjects("shared", ListRequest()));
+    ASSERT_EQ(r.objects.size(), static_cast<size_t>(i + 1));
+    EXPECT_EQ(r.objects.back().key(), key);
+  }
+  // Overwrite through one, newest seen through the other.
+  ASSERT_OK(b.PutObject("shared", "k0", "second").status());
+  auto got = GetAll(a, "shared", "k0");
+  ASSERT_OK(got.status);
+  EXPECT_EQ(got.data, "second");
+  // Delete through one, NOT_FOUND through the other, gone from its listing.
+  ASSERT_OK(a.DeleteObject("shared", "k1"));
+  EXPECT_THAT(GetAll(b, "shared", "k1").status, StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(ListResult r, b.ListObjects("shared", ListRequest()));
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"k0", "k2", "k3", "k4"}));
+  // Bucket deletion is seen too.
+  ASSERT_OK(a.CreateBucket("tmp-bucket"));
+  ASSERT_OK(b.DeleteBucket("tmp-bucket"));
+  EXPECT_THAT(a.HeadBucket("tmp-bucket"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(ReplicatedGatewayTest, BucketCreationRaceHasExactlyOneWinner) {
+  ReplicatedTestCluster cluster(Options(6));
+  ASSERT_OK(cluster.status());
+  ASSERT_OK_AND_ASSIGN(auto gw1, cluster.OpenGateway());
+  ASSERT_OK_AND_ASSIGN(auto gw2, cluster.OpenGateway());
+  for (int round = 0; round < 5; ++round) {
+    const std::string name = absl::StrCat("race-", round);
+    std::atomic<int> ok{0}, exists{0}, other{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+      ObjectService* s = t % 2 == 0 ? &gw1->objects() : &gw2->objects();
+      threads.emplace_back([&, s, t] {
+        absl::Status st = s->CreateBucket(name, absl::StrCat("owner", t));
+        if (st.ok()) {
+          ++ok;
+        } else if (st.code() == absl::StatusCode::kAlreadyExists) {
+          ++exists;
+        } else {
+          ++other;
+          ADD_FAILURE() << st;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 1) << name;
+    EXPECT_EQ(exists.load(), 5) << name;
+    EXPECT_EQ(other.load(), 0) << name;
+    // Both gateways agree on the winner's record.
+    ASSERT_OK_AND_ASSIGN(v1::BucketRecord r1, gw1->objects().HeadBucket(name));
+    ASSERT_OK_AND_ASSIGN(v1::BucketRecord r2, gw2->objects().HeadBucket(name));
+    EXPECT_EQ(r1.bucket_id(), r2.bucket_id());
+    EXPECT_EQ(r1.owner(), r2.owner());
+  }
+}
+
+// Counts MetaService RPCs per node.
+struct RpcCounter {
+  std::mutex mu;
+  std::map<std::string, int> per_node;
+  int total = 0;
+  void Reset() {
+    std::lock_guard<std::mutex> lock(mu);
+    per_node.clear();
+    total = 0;
+  }
+};
+
+struct ListCost {
+  int rpcs = 0;
+  std::set<std::string> nodes;    // contacted
+  std::set<std::string> allowed;  // replicas of the bucket directory and the bucket's shard
+};
+
+ListCost MeasureListPage(int nodes) {
+  ListCost cost;
+  ReplicatedTestCluster cluster(Options(nodes));
+  EXPECT_OK(cluster.status());
+  if (!cluster.status().ok()) return cost;
+  auto counter = std::make_shared<RpcCounter>();
+  GatewayBackendOptions o = cluster.GatewayOptions();
+  o.meta_rpc_observer = [counter](const std::string& node, const char*) {
+    std::lock_guard<std::mutex> lock(counter->mu);
+    ++counter->per_node[node];
+    ++counter->total;
+  };
+  auto gw = OpenGatewayBackend(o);
+  EXPECT_OK(gw.status());
+  if (!gw.ok()) return cost;
+  ObjectService& s = (*gw)->objects();
+  EXPECT_OK(s.CreateBucket("listing"));
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_OK(s.PutObject("listing", absl::StrFormat("key%03d", i), "v").status());
+  }
+  ListRequest page;
+  page.max_keys = 10;
+  EXPECT_OK(s.ListObjects("listing", page).status());  // warm-up (channels connected)
+  counter->Reset();
+  auto r = s.ListObjects("listing", page);
+  EXPECT_OK(r.status());
+  if (r.ok()) {
+    EXPECT_EQ(r->objects.size(), 10u);
+  }
+  {
+    std::lock_guard<std::mutex> lock(counter->mu);
+    cost.rpcs = counter->total;
+    for (const auto& [node, n] : counter->per_node) cost.nodes.insert(node);
+  }
+  auto record = s.HeadBucket("listing");
+  EXPECT_OK(record.status());
+  const LayoutView view = (*gw)->meta().layout();
+  for (uint32_t p : {PartitionForShard(kBucketDirectory, 0, view.partitions()),
+                     PartitionForShard(record->bucket_id(), 0, view.partitions())}) {
+    for (const ReplicaSet& set : view.ReplicaSets(p)) {
+      cost.allowed.insert(set.nodes.begin(), set.nodes.end());
+    }
+  }
+  return cost;
+}
+
+TEST(ReplicatedGatewayTest, ListPageCostDoesNotGrowWithTheCluster) {
+  const ListCost six = MeasureListPage(6);
+  const ListCost twelve = MeasureListPage(12);
+  std::cout << "LIST page of 10 keys: " << six.rpcs << " MetaService RPCs with 6 nodes, "
+            << twelve.rpcs << " with 12\n";
+  EXPECT_GT(six.rpcs, 0);
+  EXPECT_EQ(six.rpcs, twelve.rpcs);
+  // One read of the bucket entry (its replica set) and one scan of the bucket's shard (its
+  // replica set): at most 2 x N = 6 nodes contacted, all of them replicas of those partitions.
+  EXPECT_LE(six.rpcs, 6);
+  EXPECT_LE(twelve.nodes.size(), 6u);
+  for (const std::string& node : twelve.nodes) EXPECT_TRUE(twelve.allowed.count(node)) << node;
+  for (const std::string& node : six.nodes) EXPECT_TRUE(six.allowed.count(node)) << node;
+}
+
+TEST(ReplicatedGatewayTest, MetadataSurvivesAReplicaDown) {
+  ReplicatedTestCluster cluster(Options(6));
+  ASSERT_OK(cluster.status());
+  ASSERT_OK_AND_ASSIGN(auto gw, cluster.OpenGateway());
+  ObjectService& s = gw->objects();
+  ASSERT_OK(s.CreateBucket("sturdy"));
+  ASSERT_OK(s.PutObject("sturdy", "before", "written before").status());
+  ASSERT_OK_AND_ASSIGN(v1::BucketRecord record, s.HeadBucket("sturdy"));
+  const LayoutView view = gw->meta().layout();
+  const uint32_t shard = PartitionForShard(record.bucket_id(), 0, view.partitions());
+  const uint32_t dir = PartitionForShard(kBucketDirectory, 0, view.partitions());
+  // Stop a replica of the bucket's shard, preferably one that also holds the bucket entry.
+  const std::vector<std::string> shard_replicas = view.current().Replicas(shard);
+  ASSERT_EQ(shard_replicas.size(), 3u);
+  std::string victim = shard_replicas[0];
+  for (const std::string& n : view.current().Replicas(dir)) {
+    if (std::find(shard_replicas.begin(), shard_replicas.end(), n) != shard_replicas.end()) {
+      victim = n;
+    }
+  }
+  const int index = cluster.IndexOf(victim);
+  ASSERT_GE(index, 0);
+  cluster.StopNode(index);
+
+  // Reads and writes of metadata still succeed with 2 of 3 replicas.
+  auto got = GetAll(s, "sturdy", "before");
+  ASSERT_OK(got.status);
+  EXPECT_EQ(got.data, "written before");
+  ASSERT_OK(s.PutObject("sturdy", "after", "written after").status());
+  got = GetAll(s, "sturdy", "after");
+  ASSERT_OK(got.status);
+  EXPECT_EQ(got.data, "written after");
+  ASSERT_OK_AND_ASSIGN(ListResult r, s.ListObjects("sturdy", ListRequest()));
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"after", "before"}));
+  ASSERT_OK(s.DeleteObject("sturdy", "before"));
+  EXPECT_THAT(GetAll(s, "sturdy", "before").status, StatusIs(absl::StatusCode::kNotFound));
+  // A second gateway opened now agrees.
+  ASSERT_OK_AND_ASSIGN(auto gw2, cluster.OpenGateway());
+  ASSERT_OK_AND_ASSIGN(r, gw2->objects().ListObjects("sturdy", ListRequest()));
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"after"}));
+}
+
+// The replicated store and the in-memory reference give the same pages for the same requests.
+TEST(ReplicatedGatewayTest, ListingMatchesTheInMemoryStore) {
+  ReplicatedTestCluster cluster(Options(3));
+  ASSERT_OK(cluster.status());
+  ASSERT_OK_AND_ASSIGN(auto gw, cluster.OpenGateway());
+  ManifestStore& replicated = gw->store();
+  InMemoryManifestStore reference;
+  v1::BucketRecord bucket;
+  bucket.set_name("ref");
+  ASSERT_OK(replicated.CreateBucket(bucket));
+  bucket.set_bucket_id(std::string(16, 'x'));
+  ASSERT_OK(reference.CreateBucket(bucket));
+  VersionIdGenerator versions;
+  Random random(42);
+  const std::vector<std::string> stems = {"a", "a/b", "a/b/c", "a/c", "ab", "b/", "b/x/y", "c"};
+  for (int i = 0; i < 60; ++i) {
+    v1::ObjectManifest m;
+    m.set_bucket("ref");
+    m.set_key(absl::StrCat(stems[random.Uniform(stems.size())], random.Uniform(4)));
+    m.set_version_id(versions.Next());
+    m.set_delete_marker(random.OneIn(4));
+    m.set_size(i);
+    ASSERT_OK(replicated.PutIfAbsent(m));
+    ASSERT_OK(reference.PutIfAbsent(m));
+  }
+  const std::vector<std::string> prefixes = {"", "a", "a/", "b/", "zz"};
+  const std::vector<std::string> delimiters = {"", "/", "b"};
+  const std::vector<std::string> starts = {"", "a/b", "b"};
+  for (const auto& prefix : prefixes) {
+    for (const auto& delimiter : delimiters) {
+      for (const auto& start : starts) {
+        for (int max_keys : {1, 3, 1000}) {
+          ListRequest req;
+          req.prefix = prefix;
+          req.delimiter = delimiter;
+          req.start_after = start;
+          req.max_keys = max_keys;
+          SCOPED_TRACE(absl::StrCat("prefix=", prefix, " delim=", delimiter, " start=", start,
+                                    " max=", max_keys));
+          for (int page = 0; page < 100; ++page) {
+            ASSERT_OK_AND_ASSIGN(ListResult got, replicated.List("ref", req));
+            ASSERT_OK_AND_ASSIGN(ListResult want, reference.List("ref", req));
+            ASSERT_EQ(Keys(got), Keys(want));
+            ASSERT_EQ(got.common_prefixes, want.common_prefixes);
+            ASSERT_EQ(got.truncated, want.truncated);
+            ASSERT_EQ(got.next_continuation_token, want.next_continuation_token);
+            for (size_t i = 0; i < got.objects.size(); ++i) {
+              EXPECT_EQ(got.objects[i].version_id(), want.objects[i].version_id());
+            }
+            if (!got.truncated) break;
+            req.continuation_token = got.next_continuation_token;
+          }
+        }
+      }
+    }
+  }
+  // ScanVersions and GetLatest agree too.
+  ASSERT_OK_AND_ASSIGN(auto got_versions, replicated.ScanVersions("ref", "a/b", 5));
+  ASSERT_OK_AND_ASSIGN(auto want_versions, reference.ScanVersions("ref", "a/b", 5));
+  ASSERT_EQ(got_versions.size(), want_versions.size());
+  for (size_t i = 0; i < got_versions.size(); ++i) {
+    EXPECT_EQ(got_versions[i].key, want_versions[i].key);
+    ASSERT_EQ(got_versions[i].versions.size(), want_versions[i].versions.size());
+    ASSERT_OK_AND_ASSIGN(auto latest, replicated.GetLatest("ref", got_versions[i].key));
+    EXPECT_EQ(latest.version_id(), want_versions[i].versions[0].version_id());
+  }
+  // A version id cannot be written twice.
+  v1::ObjectManifest dup = got_versions[0].versions[0];
+  EXPECT_THAT(replicated.PutIfAbsent(dup), StatusIs(absl::StatusCode::kAlreadyExists));
+  ListRequest bad_token;
+  bad_token.continuation_token = "zz";
+  EXPECT_THAT(replicated.List("ref", bad_token), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace tessera::services
