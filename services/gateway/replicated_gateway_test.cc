@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "base/random.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
@@ -332,10 +333,24 @@ TEST(ReplicatedGatewayTest, MetadataSurvivesAReplicaDown) {
   EXPECT_EQ(Keys(r), (std::vector<std::string>{"after", "before"}));
   ASSERT_OK(s.DeleteObject("sturdy", "before"));
   EXPECT_THAT(GetAll(s, "sturdy", "before").status, StatusIs(absl::StatusCode::kNotFound));
+  // Once membership declares the node gone, the layout moves to a new epoch (published as a
+  // transition from the old replica sets) and metadata still works.
+  const uint64_t epoch = gw->cluster().epoch();
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (gw->cluster().epoch() == epoch && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_GT(gw->cluster().epoch(), epoch);
+  EXPECT_TRUE(gw->meta().layout().in_transition());
+  EXPECT_EQ(gw->meta().layout().current().FindMember(victim), nullptr);
+  got = GetAll(s, "sturdy", "after");
+  ASSERT_OK(got.status);
+  EXPECT_EQ(got.data, "written after");
+  ASSERT_OK(s.PutObject("sturdy", "later", "written later").status());
   // A second gateway opened now agrees.
   ASSERT_OK_AND_ASSIGN(auto gw2, cluster.OpenGateway());
   ASSERT_OK_AND_ASSIGN(r, gw2->objects().ListObjects("sturdy", ListRequest()));
-  EXPECT_EQ(Keys(r), (std::vector<std::string>{"after"}));
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"after", "later"}));
 }
 
 // The replicated store and the in-memory reference give the same pages for the same requests.
