@@ -21,6 +21,7 @@
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/gateway_test_util.h"
 #include "services/gateway/in_memory_manifest_store.h"
+#include "services/gateway/membership_cluster_view.h"
 #include "services/gateway/replicated_manifest_store.h"
 #include "services/gateway/replicated_test_cluster.h"
 #include "services/gateway/version_id.h"
@@ -139,6 +140,41 @@ TEST(ReplicatedGatewayTest, ObjectServiceSuite) {
   ASSERT_OK_AND_ASSIGN(r, s.ListObjects("photos", all));
   EXPECT_TRUE(r.objects.empty());
   EXPECT_THAT(GetAll(s, "photos", "b").status, StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(ReplicatedGatewayTest, MembershipViewNeedsTheSecretAndSeesEveryNode) {
+  ReplicatedTestCluster cluster(Options(6));
+  ASSERT_OK(cluster.status());
+  // Without a token the nodes refuse ClusterMembers: no view, no backend.
+  MembershipClusterViewOptions anonymous;
+  anonymous.seeds = {cluster.address(0)};
+  EXPECT_THAT(MembershipClusterView::Start(anonymous).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
+  GatewayBackendOptions insecure = cluster.GatewayOptions();
+  insecure.auth = nullptr;
+  insecure.insecure_no_auth = true;
+  EXPECT_FALSE(OpenGatewayBackend(insecure).ok());
+
+  MembershipClusterViewOptions o;
+  o.seeds = {cluster.address(0)};
+  o.auth = cluster.auth();
+  ASSERT_OK_AND_ASSIGN(auto view, MembershipClusterView::Start(o));
+  std::shared_ptr<const ClusterSnapshot> snapshot = view->Snapshot();
+  ASSERT_EQ(snapshot->nodes().size(), 6u);
+  std::set<std::string> sites;
+  for (int i = 0; i < cluster.size(); ++i) {
+    const StorageNode* n = snapshot->Find(cluster.node_id(i));
+    ASSERT_NE(n, nullptr);
+    EXPECT_EQ(n->address, cluster.address(i));
+    EXPECT_TRUE(n->alive);
+    EXPECT_FALSE(n->draining);
+    EXPECT_GT(n->free_bytes, 0u);
+    sites.insert(n->site);
+  }
+  EXPECT_EQ(sites.size(), 3u);
+  EXPECT_EQ(view->epoch(), 1u);
+  EXPECT_EQ(view->layout().current().members().size(), 6u);
+  EXPECT_FALSE(view->layout().in_transition());
 }
 
 TEST(ReplicatedGatewayTest, TwoGatewaysSeeEachOthersWrites) {
