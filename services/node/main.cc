@@ -78,6 +78,9 @@ ABSL_FLAG(absl::Duration, capacity_refresh_interval, absl::Seconds(30),
           "How often free bytes are re-read and re-published to the cluster.");
 ABSL_FLAG(absl::Duration, leave_wait, absl::Seconds(2),
           "On SIGTERM, how long the leave announcement may spread (capped by --shutdown_grace).");
+ABSL_FLAG(uint64_t, scrub_bytes_per_second, 32ull << 20,
+          "Scrubber read budget in bytes/s (re-verifies every slice's checksums); 0 = off.");
+ABSL_FLAG(absl::Duration, scrub_interval, absl::Hours(24), "Pause between full scrub passes.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "How long in-flight RPCs may run after SIGTERM before they are cancelled.");
 
@@ -102,7 +105,8 @@ void Usage() {
       "       [--grpc_advertise=H:P] [--gossip_probe_interval=1s] [--gossip_probe_timeout=300ms]\n"
       "       [--gossip_suspicion_timeout=5s] [--gossip_sync_interval=10s]\n"
       "       [--gossip_join_retry_interval=1s] [--capacity_refresh_interval=30s]\n"
-      "       [--leave_wait=2s] [--nomembership]\n"
+      "       [--leave_wait=2s] [--nomembership] [--scrub_bytes_per_second=N]\n"
+      "       [--scrub_interval=24h]\n"
       "   or: tessera-node --generate_cluster_secret=PATH\n");
 }
 
@@ -209,6 +213,8 @@ NodeOptions OptionsFromFlags() {
   o.gossip.random_seed = static_cast<uint64_t>(::getpid()) ^ absl::ToUnixNanos(absl::Now());
   o.capacity_refresh_interval = absl::GetFlag(FLAGS_capacity_refresh_interval);
   o.leave_wait = absl::GetFlag(FLAGS_leave_wait);
+  o.scrub_bytes_per_second = absl::GetFlag(FLAGS_scrub_bytes_per_second);
+  o.scrub_interval = absl::GetFlag(FLAGS_scrub_interval);
   return o;
 }
 

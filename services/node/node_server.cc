@@ -21,6 +21,7 @@
 #include "services/node/node_metrics.h"
 #include "services/node/slice_service.h"
 #include "services/node/slice_service_core.h"
+#include "storage/store/scrubber.h"
 #include "storage/store/slice_store.h"
 
 namespace tessera::services {
@@ -117,6 +118,7 @@ class NodeServer::Impl {
     store_options.capacity_bytes = options_.capacity_bytes;
     store_options.reserved_bytes = options_.reserved_bytes;
     store_options.env = env;
+    store_options.registry = registry;
     auto store = storage::OpenSliceStore(store_options);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
@@ -126,6 +128,19 @@ class NodeServer::Impl {
         .Field("orphan_files", report.orphan_files)
         .Field("missing_files", report.missing_files)
         .Field("temp_files", report.temp_files);
+    if (options_.scrub_bytes_per_second > 0) {
+      storage::ScrubberOptions scrub_options;
+      scrub_options.bytes_per_second = options_.scrub_bytes_per_second;
+      scrub_options.pass_interval = options_.scrub_interval;
+      scrub_options.on_corrupt = [](const storage::SliceId& id, const absl::Status& status) {
+        TESSERA_LOG(WARNING, "scrub_found_damaged_slice")
+            .Field("slice", id.ToString())
+            .Field("error", status.message());
+      };
+      if (absl::Status s = scrub_options.Validate(); !s.ok()) return s;
+      scrubber_ = std::make_unique<storage::Scrubber>(store_.get(), std::move(scrub_options));
+      scrubber_->Start();
+    }
 
     if (!options_.cluster_secret_file.empty()) {
       absl::StatusOr<p2p::ClusterSecret> secret =
@@ -303,6 +318,7 @@ class NodeServer::Impl {
       TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "membership_left");
     }
     if (executor_ != nullptr) executor_->Shutdown();
+    if (scrubber_ != nullptr) scrubber_->Stop();
     // The admin server's /metrics reads the store: stop it before the store goes away.
     if (admin_ != nullptr) admin_->Stop();
     TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "executor_and_admin_stopped");
@@ -311,6 +327,7 @@ class NodeServer::Impl {
     meta_store_.reset();  // closes the metadata RocksDB
     service_.reset();
     core_.reset();
+    scrubber_.reset();
     store_.reset();  // closes the index
     TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "store_closed");
   }
@@ -325,6 +342,7 @@ class NodeServer::Impl {
   uint64_t published_free_ = 0;      // refresher thread only (after start)
   uint64_t published_capacity_ = 0;  // refresher thread only (after start)
   std::unique_ptr<storage::SliceStore> store_;
+  std::unique_ptr<storage::Scrubber> scrubber_;  // null when scrubbing is off
   std::unique_ptr<NodeMetrics> metrics_;
   std::unique_ptr<SliceServiceCore> core_;
   std::unique_ptr<BoundedExecutor> executor_;

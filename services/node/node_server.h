@@ -96,6 +96,12 @@ struct NodeOptions {
   absl::Duration capacity_refresh_interval = absl::Seconds(30);
   // On Shutdown, how long the kLeft record may spread before gossip stops (capped by grace).
   absl::Duration leave_wait = absl::Seconds(2);
+  // Background scrub: every slice is re-read and its checksums verified at most this many bytes
+  // per second; slices found damaged are flagged corrupt (reads fail fast, repair finds them).
+  // 0 disables scrubbing. Default 32 MiB/s.
+  uint64_t scrub_bytes_per_second = 32ull << 20;
+  // Pause between full scrub passes. Default 24 h.
+  absl::Duration scrub_interval = absl::Hours(24);
 
   // Metrics registry; null = Registry::Default(). Not owned.
   Registry* registry = nullptr;

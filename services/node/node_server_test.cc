@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -63,7 +65,7 @@ class NodeServerTest : public ::testing::Test {
     options->leave_wait = absl::Milliseconds(500);
   }
 
-  void StartNode() {
+  void StartNode(const std::function<void(NodeOptions*)>& customize = nullptr) {
     NodeOptions options;
     options.data_dir = dir_;
     options.listen = "127.0.0.1:0";
@@ -80,6 +82,7 @@ class NodeServerTest : public ::testing::Test {
     options.registry = registry_.get();
     options.cluster_secret_file = secret_file_;
     FastGossip(&options);
+    if (customize) customize(&options);
     auto node = NodeServer::Start(options);
     ASSERT_TRUE(node.ok()) << node.status();
     node_ = *std::move(node);
@@ -340,6 +343,46 @@ TEST_F(NodeServerTest, RestartKeepsIdentityAndSlices) {
   EXPECT_EQ(Info().node_id(), id_before);
   EXPECT_EQ(GetSlice(stub_.get(), TestId(20)).data, data);
   EXPECT_EQ(GetSlice(stub_.get(), TestId(21)).data, "tiny");
+}
+
+TEST_F(NodeServerTest, ScrubberFlagsABitFlipOnDiskWithoutAnyRead) {
+  const std::string data = TestBytes(1 << 20, 40);
+  ASSERT_TRUE(PutSlice(stub_.get(), TestId(40), data).ok());
+  stub_.reset();
+  raw_stub_.reset();
+  node_->Shutdown(absl::Seconds(5));
+  node_.reset();
+
+  // Damage the slice file while the node is down: one byte in the middle of the data.
+  bool flipped = false;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_ + "/slices")) {
+    if (!entry.is_regular_file() || entry.file_size() < data.size()) continue;
+    std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(entry.file_size() / 2));
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x10);
+    f.seekp(static_cast<std::streamoff>(entry.file_size() / 2));
+    f.write(&c, 1);
+    flipped = f.good();
+  }
+  ASSERT_TRUE(flipped);
+
+  StartNode([](NodeOptions* options) {
+    options->scrub_bytes_per_second = 1ull << 40;  // effectively unthrottled
+    options->scrub_interval = absl::Milliseconds(50);
+  });
+  // Nobody reads the slice: only the scrubber can find the damage.
+  const std::string flagged = "tessera_slice_store_slices_flagged_total{state=\"corrupt\"} 1";
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!absl::StrContains(registry_->Serialize(), flagged) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(absl::StrContains(registry_->Serialize(), flagged)) << registry_->Serialize();
+  // Flagged in the index: reads fail fast with DATA_LOSS, never bytes.
+  testing::GetResult got = GetSlice(stub_.get(), TestId(40), 0, 100);
+  EXPECT_EQ(got.status.error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_TRUE(got.data.empty());
 }
 
 TEST_F(NodeServerTest, MetricsCountRpcsByMethodAndCode) {

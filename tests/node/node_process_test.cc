@@ -370,7 +370,11 @@ TEST(NodeProcessTest, FlippedByteOnDiskIsDataLoss) {
   }
   ASSERT_TRUE(flipped) << "slice bytes not found under " << dir;
 
-  NodeProcess node("corrupt2", NodeArgs(dir));
+  // The scrubber is off here so that the reads below are the first to meet the damage
+  // (services/node:node_server_test covers the scrubber finding it on its own).
+  std::vector<std::string> args = NodeArgs(dir);
+  args.push_back("--scrub_bytes_per_second=0");
+  NodeProcess node("corrupt2", args);
   ASSERT_TRUE(node.running()) << node.stderr_text();
   auto stub = NewStub(node.grpc_port(), TestAuth());
   // Before the damage is seen, a range away from the damaged block still reads: checksums are
