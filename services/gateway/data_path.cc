@@ -35,6 +35,10 @@ absl::Status DataPathDeps::Validate() const {
   if (slices == nullptr) return absl::InvalidArgumentError("DataPathDeps.slices is null");
   if (keyring == nullptr) return absl::InvalidArgumentError("DataPathDeps.keyring is null");
   if (pool == nullptr) return absl::InvalidArgumentError("DataPathDeps.pool is null");
+  if (key_source != v1::EncryptionParams::CLUSTER_MASTER_KEY &&
+      key_source != v1::EncryptionParams::CLIENT_KEY) {
+    return absl::InvalidArgumentError("DataPathDeps.key_source must be a master or client key");
+  }
   return absl::OkStatus();
 }
 

@@ -48,6 +48,10 @@ struct DataPathDeps {
   ClusterView* cluster = nullptr;
   SliceClient* slices = nullptr;
   const storage::MasterKeyring* keyring = nullptr;
+  // Who holds `keyring`'s keys: CLUSTER_MASTER_KEY for gateways (the default); CLIENT_KEY for
+  // the SDK's embedded client in end-to-end mode (docs/design/e2e_mode.md). Writers record it in
+  // the manifest; ObjectReader refuses a manifest of the other kind without trying to unwrap.
+  v1::EncryptionParams::KeySource key_source = v1::EncryptionParams::CLUSTER_MASTER_KEY;
   WorkPool* pool = nullptr;  // runs slice RPCs; size it to the parallelism wanted (e.g. 16)
   Clock* clock = nullptr;    // nullptr = Clock::Real()
 

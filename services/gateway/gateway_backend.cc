@@ -93,6 +93,7 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   b->deps_.cluster = b->cluster_.get();
   b->deps_.slices = options.slices != nullptr ? options.slices : b->grpc_slices_.get();
   b->deps_.keyring = keyring;
+  b->deps_.key_source = options.key_source;
   b->deps_.pool = b->pool_.get();
   b->deps_.clock = options.clock;
   auto objects = ObjectService::Create(options.data, b->deps_, b->store_.get());

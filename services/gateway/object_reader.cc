@@ -84,13 +84,35 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
 
   // The data key.
   const v1::EncryptionParams& enc = manifest.encryption();
-  if (enc.key_source() != v1::EncryptionParams::CLUSTER_MASTER_KEY) {
+  // End-to-end mode (docs/design/e2e_mode.md): a client-key object is never unwrapped with the
+  // cluster master keyring, and a client key ring never opens master-key objects.
+  const bool client_reader = deps_.key_source == v1::EncryptionParams::CLIENT_KEY;
+  if (enc.key_source() == v1::EncryptionParams::CLIENT_KEY && !client_reader) {
     return absl::FailedPreconditionError(
-        absl::StrCat(name, " is encrypted with a client key; the gateway cannot read it"));
+        absl::StrCat(name, " is end-to-end encrypted with a client key (key id ", enc.key_id(),
+                     "); read it with the SDK's embedded client and that key"));
+  }
+  if (enc.key_source() == v1::EncryptionParams::CLUSTER_MASTER_KEY && client_reader) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " is encrypted with the cluster master key, not a client key; read it ",
+                     "through a gateway"));
+  }
+  if (enc.key_source() != v1::EncryptionParams::CLUSTER_MASTER_KEY && !client_reader) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " has an unknown key source ", enc.key_source()));
   }
   absl::StatusOr<storage::WrappedKey> wrapped = storage::WrappedKey::Parse(enc.wrapped_data_key());
   if (!wrapped.ok()) return wrapped.status();
   absl::StatusOr<storage::SecretKey> key = deps_.keyring->Unwrap(*wrapped, manifest.version_id());
+  if (!key.ok() && client_reader &&
+      (absl::IsNotFound(key.status()) || absl::IsDataLoss(key.status()))) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        name, " is end-to-end encrypted with client key id ", enc.key_id(),
+        absl::IsNotFound(key.status()) ? ", which this client's key ring does not hold"
+                                       : ", and this client's key with that id does not open it "
+                                         "(a different key, or a corrupt manifest)",
+        "; read it with the key it was written with"));
+  }
   if (!key.ok()) {
     return absl::Status(key.status().code(), absl::StrCat("cannot unwrap the data key of ", name,
                                                           ": ", key.status().message()));

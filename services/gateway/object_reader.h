@@ -50,7 +50,9 @@ class ObjectReader {
   // OUT_OF_RANGE if the range is not inside the object (an empty range at offset <= size is
   // fine); INVALID_ARGUMENT for a delete marker or a manifest this code cannot read; NOT_FOUND
   // if the master key that wrapped its data key is not in the keyring; DATA_LOSS / UNAVAILABLE
-  // as described above.
+  // as described above. End-to-end mode (deps.key_source): FAILED_PRECONDITION when the
+  // manifest's key source is not the deps' (a gateway never unwraps a client-key object);
+  // PERMISSION_DENIED when a client key ring lacks or does not match the object's client key.
   [[nodiscard]] absl::Status Read(const v1::ObjectManifest& manifest, uint64_t offset,
                                   uint64_t length, const ByteSink& sink,
                                   ReadStats* stats = nullptr) const;

@@ -129,7 +129,7 @@ ObjectWriter::ObjectWriter(const DataPathOptions& options, const DataPathDeps& d
   coding->set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
   v1::EncryptionParams* enc = manifest_.mutable_encryption();
   enc->set_aead_algorithm(static_cast<uint32_t>(options_.aead));
-  enc->set_key_source(v1::EncryptionParams::CLUSTER_MASTER_KEY);
+  enc->set_key_source(deps_.key_source);
   enc->set_key_id(key_id);
   enc->set_wrapped_data_key(std::move(wrapped_key));
   md5_ = EVP_MD_CTX_new();
