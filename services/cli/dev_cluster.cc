@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -25,6 +26,7 @@
 #include "api/sdk/client.h"
 #include "p2p/auth/cluster_secret.h"
 #include "services/cli/commands.h"
+#include "sodium.h"
 #include "storage/crypto/key_file.h"
 
 namespace tessera::cli {
@@ -141,6 +143,55 @@ std::string LastLine(const std::string& path) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
+// `n` random characters of `alphabet` (libsodium's CSPRNG).
+std::string RandomString(size_t n, absl::string_view alphabet) {
+  std::string out(n, '\0');
+  for (char& c : out) {
+    c = alphabet[randombytes_uniform(static_cast<uint32_t>(alphabet.size()))];
+  }
+  return out;
+}
+
+// The dev S3 user: created once (0600, O_EXCL) with a random access key and secret, else read
+// back from the file.
+bool DevS3User(const std::string& path, std::string* access_key, std::string* secret_key) {
+  if (!fs::exists(path)) {
+    if (sodium_init() < 0) return false;
+    const std::string upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const std::string any = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const std::string ak = "TSDEV" + RandomString(15, upper);
+    const std::string sk = RandomString(40, any);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    const std::string text = absl::StrCat(
+        "# tessera dev: the S3 user of the local cluster (services/s3/auth/credential_store.h)\n"
+        "[dev]\naccess_key = ",
+        ak, "\nsecret_key = ", sk, "\n");
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!ok) return false;
+  }
+  for (absl::string_view line : absl::StrSplit(ReadAll(path), '\n')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    const std::string key(absl::StripAsciiWhitespace(kv.first));
+    const std::string value(absl::StripAsciiWhitespace(kv.second));
+    if (key == "access_key" && access_key->empty()) *access_key = value;
+    if (key == "secret_key" && secret_key->empty()) *secret_key = value;
+  }
+  return !access_key->empty() && !secret_key->empty();
+}
+
+// Writes `text` to `path` with mode 0600 (replacing it).
+bool WritePrivateFile(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  ::fchmod(fd, 0600);
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
 }  // namespace
 
 int RunDevCluster(const DevOptions& in) {
@@ -162,10 +213,12 @@ int RunDevCluster(const DevOptions& in) {
   if (o.gateway_binary.empty()) {
     o.gateway_binary = FindSibling(o.argv0, "gatewayd", "tessera-gateway");
   }
-  if (o.node_binary.empty() || o.gateway_binary.empty()) {
+  if (o.s3_binary.empty()) o.s3_binary = FindSibling(o.argv0, "s3", "tessera-s3");
+  if (o.node_binary.empty() || o.gateway_binary.empty() || o.s3_binary.empty()) {
     PrintError(
-        "cannot find tessera-node / tessera-gateway next to this binary; build them "
-        "(bazel build //services/...) or pass --node_binary / --gateway_binary");
+        "cannot find tessera-node / tessera-gateway / tessera-s3 next to this binary; build them "
+        "(bazel build //services/cli:tessera) or pass --node_binary / --gateway_binary / "
+        "--s3_binary");
     return kExitError;
   }
 
@@ -202,6 +255,13 @@ int RunDevCluster(const DevOptions& in) {
     }
   }
 
+  const std::string s3_credentials = (dir / "s3-credentials.ini").string();
+  std::string s3_access_key, s3_secret_key;
+  if (!DevS3User(s3_credentials, &s3_access_key, &s3_secret_key)) {
+    PrintError(absl::StrCat("cannot create or read the dev S3 user in ", s3_credentials));
+    return kExitError;
+  }
+
   // Signals are handled by sigtimedwait below; block them before starting children.
   sigset_t signals;
   sigemptyset(&signals);
@@ -210,9 +270,9 @@ int RunDevCluster(const DevOptions& in) {
   ::sigprocmask(SIG_BLOCK, &signals, nullptr);
 
   // Nodes: node0 first (the membership seed), then the others seeded with its gossip address.
-  // INTERIM: nodes run with --insecure_no_auth until the gateway's slice client can attach
-  // cluster tokens (GrpcSliceClient has no auth hook yet); the secret is generated regardless.
+  // Every node checks the cluster-auth token of every call (--cluster_secret_file).
   std::vector<Child> children;
+  children.reserve(static_cast<size_t>(o.nodes) + 2);  // references below stay valid
   std::vector<std::string> node_addresses;
   std::string seed;
   for (int i = 0; i < o.nodes; ++i) {
@@ -230,7 +290,7 @@ int RunDevCluster(const DevOptions& in) {
                                      "--zone=dev",
                                      absl::StrCat("--host=dev-", c.name),
                                      "--reserved_bytes=0",
-                                     "--insecure_no_auth",
+                                     "--cluster_secret_file=" + secret_file,
                                      "--log_level=warning",
                                      "--shutdown_grace=5s",
                                      "--port_file=" + c.port_file};
@@ -266,7 +326,8 @@ int RunDevCluster(const DevOptions& in) {
                                       absl::StrCat("--listen=127.0.0.1:", o.gateway_port),
                                       "--admin_listen=127.0.0.1:0",
                                       "--master_key_file=" + key_file,
-                                      "--nodes=" + absl::StrJoin(node_addresses, ","),
+                                      "--cluster_secret_file=" + secret_file,
+                                      "--seeds=" + absl::StrJoin(node_addresses, ","),
                                       absl::StrCat("--k=", o.k),
                                       absl::StrCat("--m=", o.m),
                                       "--log_level=warning",
@@ -284,6 +345,36 @@ int RunDevCluster(const DevOptions& in) {
     return kExitError;
   }
   const std::string endpoint = absl::StrCat("127.0.0.1:", gateway.ports["grpc_port"]);
+
+  Child s3c;
+  s3c.name = "s3";
+  s3c.port_file = (dir / "run" / "s3.ports").string();
+  s3c.log = (dir / "logs" / "s3.log").string();
+  fs::remove(s3c.port_file, ec);
+  std::vector<std::string> s3_args = {o.s3_binary,
+                                      absl::StrCat("--listen=127.0.0.1:", o.s3_port),
+                                      "--admin_listen=127.0.0.1:0",
+                                      "--master_key_file=" + key_file,
+                                      "--cluster_secret_file=" + secret_file,
+                                      "--seeds=" + absl::StrJoin(node_addresses, ","),
+                                      "--credentials_file=" + s3_credentials,
+                                      "--region=us-east-1",
+                                      absl::StrCat("--k=", o.k),
+                                      absl::StrCat("--m=", o.m),
+                                      "--log_level=warning",
+                                      "--port_file=" + s3c.port_file};
+  if (o.stripe_size > 0) s3_args.push_back(absl::StrCat("--stripe_size=", o.stripe_size));
+  s3c.pid = Spawn(s3_args, s3c.log);
+  children.push_back(std::move(s3c));
+  Child& s3 = children.back();
+  if (!WaitPorts(&s3, absl::Seconds(60))) {
+    PrintError(
+        absl::StrCat("the S3 endpoint did not start: ", LastLine(s3.log), " (log: ", s3.log, ")"));
+    StopAll(children, 0, static_cast<int>(children.size()));
+    return kExitError;
+  }
+  const std::string s3_endpoint = absl::StrCat("http://127.0.0.1:", s3.ports["s3_port"]);
+  const int all = static_cast<int>(children.size());
 
   // Healthy = the gateway answers and sees every node alive.
   bool healthy = false;
@@ -303,7 +394,7 @@ int RunDevCluster(const DevOptions& in) {
   if (!healthy) {
     PrintError(absl::StrCat(
         "the cluster did not become healthy within 60 s (logs: ", (dir / "logs").string(), ")"));
-    StopAll(children, gw_index, gw_index + 1);
+    StopAll(children, gw_index, all);
     StopAll(children, 0, gw_index);
     return kExitError;
   }
@@ -314,12 +405,28 @@ int RunDevCluster(const DevOptions& in) {
     fs::create_directories(fs::path(path).parent_path(), ec);
     std::ofstream(path) << env_line;
   }
+  const std::string s3_env_path = (dir / "s3.env").string();
+  if (!WritePrivateFile(s3_env_path, absl::StrCat("AWS_ENDPOINT_URL=", s3_endpoint,
+                                                  "\nAWS_ACCESS_KEY_ID=", s3_access_key,
+                                                  "\nAWS_SECRET_ACCESS_KEY=", s3_secret_key,
+                                                  "\nAWS_DEFAULT_REGION=us-east-1\n"))) {
+    PrintError(absl::StrCat("cannot write ", s3_env_path));
+    StopAll(children, gw_index, all);
+    StopAll(children, 0, gw_index);
+    return kExitError;
+  }
 
   std::printf("Tessera dev cluster is up: %d nodes in %d sites, erasure coding %d+%d\n", o.nodes,
               o.sites, o.k, o.m);
   std::printf("  gateway (gRPC)     %s\n", endpoint.c_str());
   std::printf("  gateway metrics    http://127.0.0.1:%s/metrics\n",
               gateway.ports["admin_port"].c_str());
+  std::printf("  S3 endpoint        %s   (metrics http://127.0.0.1:%s/metrics)\n",
+              s3_endpoint.c_str(), s3.ports["admin_port"].c_str());
+  std::printf("  S3 access key      %s\n", s3_access_key.c_str());
+  std::printf("  S3 secret key      %s\n", s3_secret_key.c_str());
+  std::printf("  S3 settings        %s   (set -a; . %s; aws s3 ls)\n", s3_env_path.c_str(),
+              s3_env_path.c_str());
   for (int i = 0; i < o.nodes; ++i) {
     std::printf("  %-6s site%-3d   grpc 127.0.0.1:%-6s metrics http://127.0.0.1:%s/metrics\n",
                 children[i].name.c_str(), i % o.sites, children[i].ports["grpc_port"].c_str(),
@@ -327,6 +434,8 @@ int RunDevCluster(const DevOptions& in) {
   }
   std::printf("  data, keys, logs   %s\n", dir.c_str());
   std::printf("Try: tessera mb demo && tessera put README.md demo/readme && tessera ls demo\n");
+  std::printf("     set -a; . %s; set +a; aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 ls\n",
+              s3_env_path.c_str());
   std::printf("Press Ctrl-C to stop.\n");
   std::fflush(stdout);
 
@@ -341,15 +450,17 @@ int RunDevCluster(const DevOptions& in) {
         std::fprintf(stderr, "tessera dev: %s exited (log: %s)\n", c.name.c_str(), c.log.c_str());
       }
     }
-    if (children[gw_index].exited) {
-      PrintError("the gateway exited; stopping the cluster");
+    if (children[gw_index].exited || children[gw_index + 1].exited) {
+      PrintError(absl::StrCat("the ", children[gw_index].exited ? "gateway" : "S3 endpoint",
+                              " exited; stopping the cluster"));
+      StopAll(children, gw_index, all);
       StopAll(children, 0, gw_index);
       return kExitError;
     }
   }
   std::printf("stopping...\n");
   std::fflush(stdout);
-  StopAll(children, gw_index, gw_index + 1);
+  StopAll(children, gw_index, all);
   StopAll(children, 0, gw_index);
   std::printf("stopped\n");
   return kExitOk;

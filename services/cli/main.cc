@@ -29,9 +29,11 @@ constexpr char kUsage[] =
     "  cluster status            show the storage nodes the gateway sees\n"
     "\n"
     "Local cluster:\n"
-    "  dev [--dir=DIR] [--nodes=6] [--sites=3] [--port=7500] [--k=4] [--m=2]\n"
+    "  dev [--dir=DIR] [--nodes=6] [--sites=3] [--port=7500] [--s3_port=9000] [--k=4] [--m=2]\n"
     "      [--stripe_size=BYTES] [--node_binary=PATH] [--gateway_binary=PATH]\n"
-    "                            run a local cluster in the foreground until Ctrl-C\n"
+    "      [--s3_binary=PATH]\n"
+    "                            run a local cluster (gRPC gateway + S3 endpoint) in the\n"
+    "                            foreground until Ctrl-C; writes DIR/s3.env for the aws CLI\n"
     "\n"
     "The gateway endpoint is --endpoint, else $TESSERA_ENDPOINT, else the one `tessera dev`\n"
     "wrote to ~/.tessera/dev.env, else 127.0.0.1:7500.\n"
@@ -66,6 +68,11 @@ int Dev(const std::vector<std::string>& args, const char* argv0) {
       o.node_binary = v;
     } else if (FlagValue(args, &i, "gateway_binary", &v)) {
       o.gateway_binary = v;
+    } else if (FlagValue(args, &i, "s3_binary", &v)) {
+      o.s3_binary = v;
+    } else if (FlagValue(args, &i, "s3_port", &v) && absl::SimpleAtoi(v, &n) && n >= 0 &&
+               n < 65536) {
+      o.s3_port = n;
     } else if (FlagValue(args, &i, "nodes", &v) && absl::SimpleAtoi(v, &n)) {
       o.nodes = n;
     } else if (FlagValue(args, &i, "sites", &v) && absl::SimpleAtoi(v, &n)) {

@@ -6,15 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "grpcpp/grpcpp.h"
-#include "p2p/auth/cluster_auth.h"
 #include "services/common/admin_server.h"
-#include "services/gateway/in_memory_manifest_store.h"
-#include "services/gateway/object_service.h"
-#include "services/gateway/slice_client.h"
+#include "services/gateway/cluster_view.h"
+#include "services/gateway/gateway_backend.h"
 #include "services/gateway/work_pool.h"
 #include "services/gatewayd/gateway_service.h"
-#include "services/gatewayd/node_directory.h"
-#include "storage/crypto/key_file.h"
 
 namespace tessera::services {
 
@@ -25,13 +21,19 @@ absl::Status GatewayServerOptions::Validate() const {
     return absl::InvalidArgumentError(
         "--master_key_file is required (a file of cluster master keys, mode 0600)");
   }
-  if (absl::Status s = data.Validate(); !s.ok()) return s;
-  const size_t needed = static_cast<size_t>(data.data_shards + data.parity_shards);
-  if (nodes.size() < needed) {
-    return absl::InvalidArgumentError(absl::StrCat("--nodes lists ", nodes.size(),
-                                                   " storage nodes; k+m = ", needed,
-                                                   " are needed to store a stripe"));
+  if (seeds.empty()) {
+    return absl::InvalidArgumentError("--seeds is required (gRPC host:port of storage nodes)");
   }
+  if (cluster_secret_file.empty() && !insecure_no_auth) {
+    return absl::InvalidArgumentError(
+        "--cluster_secret_file is required (or --insecure_no_auth for a development cluster "
+        "whose nodes run without authentication)");
+  }
+  if (!cluster_secret_file.empty() && insecure_no_auth) {
+    return absl::InvalidArgumentError(
+        "--cluster_secret_file and --insecure_no_auth are mutually exclusive");
+  }
+  if (absl::Status s = data.Validate(); !s.ok()) return s;
   if (data_path_threads == 0 || handler_threads == 0) {
     return absl::InvalidArgumentError("thread counts must be positive");
   }
@@ -41,14 +43,8 @@ absl::Status GatewayServerOptions::Validate() const {
 class GatewayServer::Impl {
  public:
   GatewayServerOptions options;
-  std::unique_ptr<storage::MasterKeyring> keyring;
-  std::shared_ptr<const p2p::ClusterAuth> auth;
-  std::unique_ptr<NodeDirectory> directory;
-  std::unique_ptr<GrpcSliceClient> slices;
-  std::unique_ptr<WorkPool> data_pool;
+  std::unique_ptr<GatewayBackend> backend;
   std::unique_ptr<WorkPool> handler_pool;
-  std::unique_ptr<InMemoryManifestStore> store;  // INTERIM, see the header
-  std::unique_ptr<ObjectService> objects;
   std::unique_ptr<GatewayService> service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<AdminServer> admin;
@@ -57,17 +53,15 @@ class GatewayServer::Impl {
 
   v1::ClusterStatusResponse Status() const {
     v1::ClusterStatusResponse out;
-    for (const NodeRecord& r : directory->Nodes()) {
+    for (const StorageNode& node : backend->cluster().Snapshot()->nodes()) {
       v1::NodeStatus* n = out.add_nodes();
-      n->set_node_id(r.node_id);
-      n->set_address(r.address);
-      n->set_site(r.location.site());
-      n->set_isp(r.location.isp());
-      n->set_zone(r.location.zone());
-      n->set_host(r.location.host());
-      n->set_state(r.alive ? "alive" : "dead");
-      n->set_capacity_bytes(r.capacity_bytes);
-      n->set_free_bytes(r.free_bytes);
+      n->set_node_id(node.id);
+      n->set_address(node.address);
+      n->set_site(node.site);
+      n->set_isp(node.isp);
+      n->set_zone(node.zone);
+      n->set_state(node.draining ? "draining" : node.alive ? "alive" : "dead");
+      n->set_free_bytes(node.free_bytes);
     }
     return out;
   }
@@ -83,42 +77,24 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
   const GatewayServerOptions& o = impl->options;
   Registry* registry = o.registry != nullptr ? o.registry : &Registry::Default();
 
-  auto keyring = storage::LoadMasterKeyFile(o.master_key_file);
-  if (!keyring.ok()) return keyring.status();
-  impl->keyring = *std::move(keyring);
+  GatewayBackendOptions bo;
+  bo.seeds = o.seeds;
+  bo.cluster_secret_file = o.cluster_secret_file;
+  bo.insecure_no_auth = o.insecure_no_auth;
+  bo.master_key_file = o.master_key_file;
+  bo.data = o.data;
+  bo.data_path_threads = o.data_path_threads;
+  bo.membership_refresh = o.membership_refresh;
+  auto backend = OpenGatewayBackend(std::move(bo));
+  if (!backend.ok()) return backend.status();
+  impl->backend = *std::move(backend);
 
-  if (!o.cluster_secret_file.empty()) {
-    auto auth = p2p::ClusterAuth::FromSecretFile(o.cluster_secret_file, "gateway");
-    if (!auth.ok()) return auth.status();
-    impl->auth = *std::move(auth);
-  }
-
-  NodeDirectoryOptions dir;
-  dir.addresses = o.nodes;
-  dir.poll_interval = o.node_poll_interval;
-  dir.auth = impl->auth;
-  auto directory = NodeDirectory::Start(std::move(dir));
-  if (!directory.ok()) return directory.status();
-  impl->directory = *std::move(directory);
-
-  impl->slices = std::make_unique<GrpcSliceClient>();
-  impl->data_pool = std::make_unique<WorkPool>(o.data_path_threads);
   impl->handler_pool = std::make_unique<WorkPool>(o.handler_threads);
-  impl->store = std::make_unique<InMemoryManifestStore>();
-
-  DataPathDeps deps;
-  deps.cluster = impl->directory.get();
-  deps.slices = impl->slices.get();
-  deps.keyring = impl->keyring.get();
-  deps.pool = impl->data_pool.get();
-  auto objects = ObjectService::Create(o.data, deps, impl->store.get());
-  if (!objects.ok()) return objects.status();
-  impl->objects = *std::move(objects);
 
   GatewayServiceDeps sdeps;
-  sdeps.objects = impl->objects.get();
-  sdeps.store = impl->store.get();
-  sdeps.data_path = deps;
+  sdeps.objects = &impl->backend->objects();
+  sdeps.store = &impl->backend->store();
+  sdeps.data_path = impl->backend->deps();
   sdeps.handler_pool = impl->handler_pool.get();
   Impl* raw = impl.get();
   sdeps.cluster_status = [raw] { return raw->Status(); };
@@ -152,11 +128,11 @@ int GatewayServer::port() const { return impl_->port; }
 int GatewayServer::admin_port() const { return impl_->admin->port(); }
 
 int GatewayServer::known_nodes() const {
-  return static_cast<int>(impl_->directory->Snapshot()->nodes().size());
+  return static_cast<int>(impl_->backend->cluster().Snapshot()->nodes().size());
 }
 int GatewayServer::alive_nodes() const {
   int n = 0;
-  for (const StorageNode& s : impl_->directory->Snapshot()->nodes()) n += s.alive ? 1 : 0;
+  for (const StorageNode& s : impl_->backend->cluster().Snapshot()->nodes()) n += s.alive ? 1 : 0;
   return n;
 }
 
@@ -168,7 +144,6 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   impl_->server->Wait();
   // Handler tasks finished with their calls; drain the pools before what they use goes away.
   impl_->handler_pool.reset();
-  impl_->data_pool.reset();
   impl_->admin->Stop();
 }
 

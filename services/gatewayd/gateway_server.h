@@ -1,12 +1,11 @@
-// GatewayServer: assembles a tessera-gateway process: master keyring, cluster view, slice client,
-// manifest store, ObjectService, the gRPC Gateway service and the admin HTTP server.
+// GatewayServer: assembles a tessera-gateway process: the GatewayBackend (OpenGatewayBackend:
+// cluster learned from the seeds' membership, metadata replicated on the storage nodes,
+// authenticated slice client, master keyring, ObjectService), the gRPC Gateway service and the
+// admin HTTP server.
 //
-// Gateways keep no durable state of their own. INTERIM pieces (see docs/design/sdk_cli.md):
-//   - cluster view: NodeDirectory polling NodeInfo of the --nodes addresses (until nodes serve
-//     the membership ClusterMembers RPC, which will replace it behind the ClusterView seam);
-//   - manifest store: InMemoryManifestStore (until the replicated services/meta ManifestStore
-//     lands behind the ManifestStore seam). Until then bucket and object metadata live in this
-//     gateway's memory and are lost when it stops; slices on nodes are durable.
+// Gateways keep no durable state: bucket and object metadata live on the storage nodes
+// (services/meta via ReplicatedManifestStore), slices too. Any number of gateways over the same
+// nodes are one consistent store, and a restarted gateway loses nothing.
 //
 // Thread-safety: Start/Shutdown from one thread; the accessors are thread-safe.
 #pragma once
@@ -27,12 +26,13 @@ struct GatewayServerOptions {
   std::string listen = "127.0.0.1:0";        // gRPC Gateway service
   std::string admin_listen = "127.0.0.1:0";  // /metrics, /healthz
   std::string master_key_file;               // required (storage/crypto/key_file.h)
-  std::vector<std::string> nodes;            // storage nodes' gRPC addresses; at least k+m
-  std::string cluster_secret_file;           // optional: cluster auth tokens on node calls
+  std::vector<std::string> seeds;            // some storage nodes' gRPC addresses; at least one
+  std::string cluster_secret_file;           // required unless insecure_no_auth
+  bool insecure_no_auth = false;             // development only: nodes run without auth
   DataPathOptions data;
   size_t data_path_threads = 32;  // slice RPC parallelism
   size_t handler_threads = 64;    // concurrent blocking handler work
-  absl::Duration node_poll_interval = absl::Seconds(1);
+  absl::Duration membership_refresh = absl::Seconds(1);
   Registry* registry = nullptr;  // nullptr = Registry::Default()
 
   [[nodiscard]] absl::Status Validate() const;
@@ -40,15 +40,15 @@ struct GatewayServerOptions {
 
 class GatewayServer {
  public:
-  // Starts serving. INVALID_ARGUMENT for bad options; the key file's own errors
-  // (NOT_FOUND / FAILED_PRECONDITION); UNAVAILABLE if a port cannot be bound.
+  // Starts serving. INVALID_ARGUMENT for bad options; the key and secret files' own errors
+  // (NOT_FOUND / FAILED_PRECONDITION); UNAVAILABLE if no seed answers or a port cannot be bound.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
       GatewayServerOptions options);
   ~GatewayServer();  // Shutdown(0) if not done
 
   int port() const;
   int admin_port() const;
-  // Nodes the directory has heard from / currently considers alive.
+  // Storage nodes in the membership view / currently alive.
   int known_nodes() const;
   int alive_nodes() const;
 

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/grpc_status.h"
 #include "base/logging.h"
-#include "services/gatewayd/grpc_status.h"
 
 namespace tessera::services {
 
@@ -115,7 +115,7 @@ grpc::ServerUnaryReactor* GatewayService::RunUnary(grpc::CallbackServerContext* 
     absl::Status status = work();
     metrics_->Record(method, status, start);
     metrics_->inflight->Decrement();
-    reactor->Finish(gatewayd::ToGrpcStatus(status));
+    reactor->Finish(ToGrpcStatus(status));
   });
   return reactor;
 }
@@ -349,7 +349,7 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
         .Field("key", header_.key())
         .Field("status", status);
     service_->metrics_->Record("PutObject", status, start_);
-    Finish(gatewayd::ToGrpcStatus(status));  // last use of `this`
+    Finish(ToGrpcStatus(status));  // last use of `this`
   }
 
   GatewayService* const service_;
@@ -397,7 +397,7 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
   void Run() {
     absl::Status s = Serve();
     service_->metrics_->Record("GetObject", s, start_);
-    Finish(gatewayd::ToGrpcStatus(s));  // last use of `this`
+    Finish(ToGrpcStatus(s));  // last use of `this`
   }
 
   absl::Status Serve() {

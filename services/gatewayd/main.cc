@@ -1,9 +1,11 @@
 // tessera-gateway: the gRPC Gateway daemon (api/gateway.proto); see docs/design/sdk_cli.md.
 //
-//   tessera-gateway --master_key_file=keys --nodes=127.0.0.1:7400,127.0.0.1:7410,...
+//   tessera-gateway --seeds=10.0.0.5:7400,10.0.0.6:7400 --cluster_secret_file=cluster.secret
+//                   --master_key_file=master.key
 //
-// On start one line goes to stdout:
-//   tessera-gateway started grpc_port=<port> admin_port=<port> nodes=<known>/<configured>
+// The gateway learns the cluster from the seeds' membership and keeps no durable state: object
+// and bucket metadata are replicated on the storage nodes. On start one line goes to stdout:
+//   tessera-gateway started grpc_port=<port> admin_port=<port> nodes=<alive>/<known>
 // and, with --port_file, `grpc_port=.. admin_port=..` is written there atomically. A bad flag or
 // option exits 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT stop accepting
 // calls, let in-flight ones run up to --shutdown_grace, and exit 0.
@@ -31,12 +33,14 @@ ABSL_FLAG(int32_t, m, 2, "Parity slices per stripe (losses tolerated).");
 ABSL_FLAG(uint64_t, stripe_size, 8ull << 20, "Plaintext bytes per stripe.");
 ABSL_FLAG(uint64_t, inline_threshold, 64 << 10,
           "Objects up to this many bytes are kept (encrypted) in the manifest.");
-ABSL_FLAG(std::vector<std::string>, nodes, {},
-          "Comma-separated gRPC host:port of the storage nodes.");
 ABSL_FLAG(std::vector<std::string>, seeds, {},
-          "Membership seeds (not yet supported by this gateway: use --nodes).");
+          "Comma-separated gRPC host:port of some storage nodes; the rest of the cluster is "
+          "learned from their membership. Required.");
 ABSL_FLAG(std::string, cluster_secret_file, "",
-          "Cluster secret file (0600): authenticates this gateway's calls to storage nodes.");
+          "Cluster secret file (0600): authenticates this gateway's calls to storage nodes. "
+          "Required unless --insecure_no_auth.");
+ABSL_FLAG(bool, insecure_no_auth, false,
+          "Development only: call nodes without cluster tokens (nodes run --insecure_no_auth).");
 ABSL_FLAG(std::string, port_file, "", "If set, grpc_port/admin_port are written here.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
@@ -59,22 +63,21 @@ int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   absl::SetProgramUsageMessage(
-      "tessera-gateway --master_key_file=FILE --nodes=HOST:PORT,... [--listen=HOST:PORT]");
+      "tessera-gateway --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
+      "[--listen=HOST:PORT]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) BadConfig(absl::StrCat("unexpected argument \"", rest[1], "\""));
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
   SetLogLevel(*level);
-  if (!absl::GetFlag(FLAGS_seeds).empty()) {
-    BadConfig("--seeds is not supported yet (nodes do not serve ClusterMembers); use --nodes");
-  }
 
   GatewayServerOptions o;
   o.listen = absl::GetFlag(FLAGS_listen);
   o.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   o.master_key_file = absl::GetFlag(FLAGS_master_key_file);
-  o.nodes = absl::GetFlag(FLAGS_nodes);
+  o.seeds = absl::GetFlag(FLAGS_seeds);
   o.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
+  o.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   o.data.data_shards = absl::GetFlag(FLAGS_k);
   o.data.parity_shards = absl::GetFlag(FLAGS_m);
   o.data.stripe_size = absl::GetFlag(FLAGS_stripe_size);
@@ -97,8 +100,8 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("tessera-gateway started %s nodes=%d/%zu\n", ports.c_str(), (*server)->known_nodes(),
-              o.nodes.size());
+  std::printf("tessera-gateway started %s nodes=%d/%d\n", ports.c_str(), (*server)->alive_nodes(),
+              (*server)->known_nodes());
   std::fflush(stdout);
   TESSERA_LOG(INFO, "gateway_started")
       .Field("grpc_port", (*server)->port())

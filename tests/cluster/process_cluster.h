@@ -1,6 +1,8 @@
-// ProcessCluster: real tessera-node processes (in simulated sites) and one tessera-gateway, for
-// process-level tests. Everything listens on 127.0.0.1 port 0; data lives under TEST_TMPDIR.
-// Children are killed (SIGKILL) when the cluster is destroyed. Every wait is bounded.
+// ProcessCluster: real tessera-node processes (in simulated sites, one gossip membership, every
+// call authenticated with a generated cluster secret) and one or more tessera-gateway processes
+// that learn the cluster from --seeds and keep their metadata on the nodes, for process-level
+// tests. Everything listens on 127.0.0.1 port 0; data lives under TEST_TMPDIR. Children are
+// killed (SIGKILL) when the cluster is destroyed. Every wait is bounded.
 #pragma once
 
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "api/sdk/client.h"
 #include "gtest/gtest.h"
+#include "p2p/auth/cluster_secret.h"
 #include "storage/crypto/key_file.h"
 
 namespace tessera::testing {
@@ -82,7 +85,7 @@ class Process {
     if (running()) Kill(SIGKILL);
   }
 
-  bool running() { return !Reap(false); }
+  bool running() const { return !const_cast<Process*>(this)->Reap(false); }
   pid_t pid() const { return pid_; }
   std::string out() const { return ReadAll(stdout_path_); }
   std::string err() const { return ReadAll(stderr_path_); }
@@ -147,6 +150,7 @@ struct ProcessClusterOptions {
   int k = 4;
   int m = 2;
   uint64_t stripe_size = 1 << 20;
+  int gateways = 1;
 };
 
 class ProcessCluster {
@@ -157,51 +161,81 @@ class ProcessCluster {
     std::filesystem::remove_all(root_);  // a rerun in the same TEST_TMPDIR starts afresh
     std::filesystem::create_directories(root_);
     key_file_ = root_ + "/master.key";
+    secret_file_ = root_ + "/cluster.secret";
     EXPECT_TRUE(storage::GenerateMasterKeyFile(key_file_, 1).ok());
-    std::vector<std::string> addresses;
+    EXPECT_TRUE(p2p::ClusterSecret::Generate(secret_file_).ok());
+    // node0 first: its gossip address seeds the others' membership.
+    std::string gossip_seed;
     for (int i = 0; i < o.nodes; ++i) {
       const std::string port_file = absl::StrCat(root_, "/node", i, ".ports");
-      nodes_.push_back(std::make_unique<Process>(
-          absl::StrCat("node", i),
-          std::vector<std::string>{
-              Runfile("services/node/tessera-node"), absl::StrCat("--data_dir=", root_, "/node", i),
-              "--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--nomembership",
-              "--insecure_no_auth", absl::StrCat("--site=site", i % o.sites), "--reserved_bytes=0",
-              "--log_level=warning", "--shutdown_grace=2s", "--port_file=" + port_file}));
+      std::vector<std::string> args = {Runfile("services/node/tessera-node"),
+                                       absl::StrCat("--data_dir=", root_, "/node", i),
+                                       "--listen=127.0.0.1:0",
+                                       "--admin_listen=127.0.0.1:0",
+                                       "--gossip_listen=127.0.0.1:0",
+                                       "--cluster_secret_file=" + secret_file_,
+                                       absl::StrCat("--site=site", i % o.sites),
+                                       "--reserved_bytes=0",
+                                       "--gossip_suspicion_timeout=3s",
+                                       "--log_level=warning",
+                                       "--shutdown_grace=2s",
+                                       "--port_file=" + port_file};
+      if (!gossip_seed.empty()) args.push_back("--seeds=" + gossip_seed);
+      nodes_.push_back(std::make_unique<Process>(absl::StrCat("node", i), std::move(args)));
       port_files_.push_back(port_file);
+      if (i == 0) {
+        auto ports = WaitPortFile(port_file, nodes_[0].get());
+        gossip_seed = ports["gossip_address"];
+        EXPECT_FALSE(gossip_seed.empty()) << "node0 has no gossip address";
+      }
     }
     for (int i = 0; i < o.nodes; ++i) {
       auto ports = WaitPortFile(port_files_[i], nodes_[i].get());
-      addresses.push_back(absl::StrCat("127.0.0.1:", ports["grpc_port"]));
+      node_addresses_.push_back(absl::StrCat("127.0.0.1:", ports["grpc_port"]));
     }
-    const std::string gw_ports = root_ + "/gateway.ports";
-    gateway_ = std::make_unique<Process>(
-        "gateway", std::vector<std::string>{
-                       Runfile("services/gatewayd/tessera-gateway"), "--listen=127.0.0.1:0",
-                       "--admin_listen=127.0.0.1:0", "--master_key_file=" + key_file_,
-                       "--nodes=" + absl::StrJoin(addresses, ","), absl::StrCat("--k=", o.k),
-                       absl::StrCat("--m=", o.m), absl::StrCat("--stripe_size=", o.stripe_size),
-                       "--log_level=warning", "--port_file=" + gw_ports});
-    auto ports = WaitPortFile(gw_ports, gateway_.get());
-    endpoint_ = absl::StrCat("127.0.0.1:", ports["grpc_port"]);
-    auto client = sdk::Client::Connect(endpoint_);
-    EXPECT_TRUE(client.ok()) << client.status();
-    if (client.ok()) client_ = *std::move(client);
-    EXPECT_TRUE(WaitAlive(o.nodes));
+    for (int g = 0; g < o.gateways; ++g) StartGateway();
   }
 
-  sdk::Client& client() { return *client_; }
-  const std::string& endpoint() const { return endpoint_; }
+  // Starts one more gateway over the same nodes and waits until it sees every live node.
+  // Returns its index.
+  int StartGateway() {
+    const int g = static_cast<int>(gateways_.size());
+    gateways_.emplace_back();
+    endpoints_.emplace_back();
+    clients_.emplace_back();
+    StartGatewayAt(g);
+    return g;
+  }
+
+  // SIGTERM (clean stop) or SIGKILL gateway `g`, then starts a new one in its place (new port).
+  void RestartGateway(int g, int sig = SIGTERM) {
+    clients_[g].reset();
+    gateways_[g]->Kill(sig);
+    StartGatewayAt(g);
+  }
+
+  sdk::Client& client(int gateway = 0) { return *clients_[gateway]; }
+  const std::string& endpoint(int gateway = 0) const { return endpoints_[gateway]; }
   const ProcessClusterOptions& options() const { return options_; }
+  const std::string& secret_file() const { return secret_file_; }
+  const std::string& key_file() const { return key_file_; }
+  const std::string& root() const { return root_; }
+  // gRPC host:port of every node (SliceService and MetaService share the port).
+  const std::vector<std::string>& node_addresses() const { return node_addresses_; }
   int site_of(int node) const { return node % options_.sites; }
 
   void KillNode(int i) { nodes_[i]->Kill(SIGKILL); }
+  int live_nodes() const {
+    int n = 0;
+    for (const auto& p : nodes_) n += p->running() ? 1 : 0;
+    return n;
+  }
 
-  // Waits (up to 30 s) until the gateway sees exactly `n` nodes alive.
-  bool WaitAlive(int n) {
+  // Waits (up to 30 s) until gateway `g` sees exactly `n` nodes alive.
+  bool WaitAlive(int n, int g = 0) {
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (absl::Now() < deadline) {
-      auto st = client_->GetClusterStatus();
+      auto st = clients_[g]->GetClusterStatus();
       if (st.ok()) {
         int alive = 0;
         for (const auto& node : st->nodes) alive += node.state == "alive" ? 1 : 0;
@@ -213,12 +247,34 @@ class ProcessCluster {
   }
 
  private:
+  void StartGatewayAt(int g) {
+    const ProcessClusterOptions& o = options_;
+    static int restarts = 0;
+    const std::string gw_ports = absl::StrCat(root_, "/gateway", g, "_", ++restarts, ".ports");
+    gateways_[g] = std::make_unique<Process>(
+        absl::StrCat("gateway", g),
+        std::vector<std::string>{
+            Runfile("services/gatewayd/tessera-gateway"), "--listen=127.0.0.1:0",
+            "--admin_listen=127.0.0.1:0", "--master_key_file=" + key_file_,
+            "--cluster_secret_file=" + secret_file_,
+            "--seeds=" + absl::StrJoin(node_addresses_, ","), absl::StrCat("--k=", o.k),
+            absl::StrCat("--m=", o.m), absl::StrCat("--stripe_size=", o.stripe_size),
+            "--log_level=warning", "--shutdown_grace=2s", "--port_file=" + gw_ports});
+    auto ports = WaitPortFile(gw_ports, gateways_[g].get());
+    endpoints_[g] = absl::StrCat("127.0.0.1:", ports["grpc_port"]);
+    auto client = sdk::Client::Connect(endpoints_[g]);
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (client.ok()) clients_[g] = *std::move(client);
+    EXPECT_TRUE(WaitAlive(live_nodes(), g)) << "gateway " << g << " does not see every live node";
+  }
+
   ProcessClusterOptions options_;
-  std::string root_, key_file_, endpoint_;
-  std::vector<std::string> port_files_;
+  std::string root_, key_file_, secret_file_;
+  std::vector<std::string> port_files_, node_addresses_;
   std::vector<std::unique_ptr<Process>> nodes_;
-  std::unique_ptr<Process> gateway_;
-  std::unique_ptr<sdk::Client> client_;
+  std::vector<std::unique_ptr<Process>> gateways_;
+  std::vector<std::string> endpoints_;
+  std::vector<std::unique_ptr<sdk::Client>> clients_;
 };
 
 // Deterministic pseudo-random bytes (a seeded xorshift), different per seed.

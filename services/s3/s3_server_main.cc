@@ -1,0 +1,182 @@
+// tessera-s3: the production S3 endpoint (docs/design/s3.md) over the cluster, on the same data
+// path as tessera-gateway (services/gateway/gateway_backend.h: metadata replicated on the storage
+// nodes, slices through the authenticated slice client). Any number of tessera-s3 and
+// tessera-gateway processes over the same nodes are one consistent store.
+//
+//   tessera-s3 --seeds=10.0.0.5:7400 --cluster_secret_file=cluster.secret
+//              --master_key_file=master.key --credentials_file=s3users.ini [--listen=HOST:PORT]
+//              [--tls_cert=cert.pem --tls_key=key.pem]
+//
+// On start one line goes to stdout:
+//   tessera-s3 started s3_port=<port> admin_port=<port>
+// and, with --port_file, `s3_port=.. admin_port=..` is written there atomically. A bad flag exits
+// 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT stop the listener and exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/env.h"
+#include "base/logging.h"
+#include "base/metrics.h"
+#include "services/common/admin_server.h"
+#include "services/gateway/gateway_backend.h"
+#include "services/gateway/multipart.h"
+#include "services/s3/auth/credential_store.h"
+#include "services/s3/handlers/s3_gateway.h"
+#include "services/s3/http_server/http_server.h"
+#include "storage/pipeline/stripe_codec.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:9000", "host:port of the S3 endpoint (port 0 = any).");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9001", "host:port for /metrics and /healthz.");
+ABSL_FLAG(std::vector<std::string>, seeds, {},
+          "Comma-separated gRPC host:port of some storage nodes. Required.");
+ABSL_FLAG(std::string, cluster_secret_file, "",
+          "Cluster secret file (0600). Required unless --insecure_no_auth.");
+ABSL_FLAG(bool, insecure_no_auth, false,
+          "Development only: call nodes without cluster tokens (nodes run --insecure_no_auth).");
+ABSL_FLAG(std::string, master_key_file, "", "Cluster master key file (mode 0600). Required.");
+ABSL_FLAG(std::string, credentials_file, "",
+          "S3 users: INI of [user] access_key/secret_key (mode 0600). Required.");
+ABSL_FLAG(std::string, region, "us-east-1", "Region name that SigV4 signatures must use.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve HTTPS (with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(int32_t, k, 4, "Data slices per stripe.");
+ABSL_FLAG(int32_t, m, 2, "Parity slices per stripe (losses tolerated).");
+ABSL_FLAG(uint64_t, stripe_size, 8ull << 20, "Plaintext bytes per stripe.");
+ABSL_FLAG(uint64_t, inline_threshold, 64 << 10,
+          "Objects up to this many bytes are kept (encrypted) in the manifest.");
+ABSL_FLAG(uint64_t, max_object_bytes, 5ull << 30, "Largest single PUT or part, in bytes.");
+ABSL_FLAG(int32_t, io_threads, 4, "HTTP I/O threads.");
+ABSL_FLAG(std::string, port_file, "", "If set, s3_port/admin_port are written here.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace tessera::services {
+namespace {
+
+[[noreturn]] void BadConfig(const std::string& message) {
+  std::fprintf(stderr, "tessera-s3: %s\n", message.c_str());
+  std::exit(2);
+}
+
+int Fail(const std::string& what, const absl::Status& status) {
+  std::fprintf(stderr, "tessera-s3: %s: %s\n", what.c_str(), status.ToString().c_str());
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::SetProgramUsageMessage(
+      "tessera-s3 --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
+      "--credentials_file=FILE [--listen=HOST:PORT]");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) BadConfig(absl::StrCat("unexpected argument \"", rest[1], "\""));
+  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
+  SetLogLevel(*level);
+
+  if (absl::GetFlag(FLAGS_credentials_file).empty()) {
+    BadConfig("--credentials_file is required (S3 users; see services/s3/auth/credential_store.h)");
+  }
+  if (absl::GetFlag(FLAGS_tls_cert).empty() != absl::GetFlag(FLAGS_tls_key).empty()) {
+    BadConfig("--tls_cert and --tls_key go together");
+  }
+  if (absl::GetFlag(FLAGS_io_threads) < 1) BadConfig("--io_threads must be positive");
+
+  GatewayBackendOptions bo;
+  bo.seeds = absl::GetFlag(FLAGS_seeds);
+  bo.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
+  bo.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
+  bo.caller_id = "s3";
+  bo.master_key_file = absl::GetFlag(FLAGS_master_key_file);
+  bo.data.data_shards = absl::GetFlag(FLAGS_k);
+  bo.data.parity_shards = absl::GetFlag(FLAGS_m);
+  bo.data.stripe_size = absl::GetFlag(FLAGS_stripe_size);
+  bo.data.inline_threshold = absl::GetFlag(FLAGS_inline_threshold);
+  if (absl::Status s = bo.Validate(); !s.ok()) BadConfig(std::string(s.message()));
+
+  auto credentials = s3::CredentialStore::LoadFromFile(absl::GetFlag(FLAGS_credentials_file));
+  if (!credentials.ok()) return Fail("--credentials_file", credentials.status());
+
+  auto backend = OpenGatewayBackend(bo);
+  if (!backend.ok()) return Fail("cannot reach the cluster", backend.status());
+
+  storage::StripeCodecOptions codec_options;
+  codec_options.data_shards = bo.data.data_shards;
+  codec_options.parity_shards = bo.data.parity_shards;
+  codec_options.slice_alignment = bo.data.slice_alignment;
+  auto codec = storage::StripeCodec::Create(codec_options);
+  if (!codec.ok()) return Fail("erasure code", codec.status());
+  auto uploads = std::make_unique<MultipartUploads>(bo.data, (*backend)->deps(),
+                                                    &(*backend)->store(), codec->get());
+  if (absl::Status s = uploads->Init(); !s.ok()) return Fail("multipart uploads", s);
+
+  s3::S3GatewayOptions go;
+  go.region = absl::GetFlag(FLAGS_region);
+  go.max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
+  auto gateway = std::make_unique<s3::S3Gateway>(go, &(*backend)->objects(), uploads.get(),
+                                                 &(*backend)->store(), (*backend)->deps(),
+                                                 credentials->get(), Clock::Real());
+
+  AdminServerOptions ao;
+  ao.listen = absl::GetFlag(FLAGS_admin_listen);
+  ao.metrics_text = [] { return Registry::Default().Serialize(); };
+  auto admin = AdminServer::Start(std::move(ao));
+  if (!admin.ok()) return Fail("admin server", admin.status());
+
+  s3::HttpServerOptions ho;
+  ho.listen = absl::GetFlag(FLAGS_listen);
+  ho.io_threads = absl::GetFlag(FLAGS_io_threads);
+  ho.max_body_bytes = 1ull << 40;  // objects stream; the gateway enforces max_object_bytes
+  ho.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  ho.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  ho.streaming_handler = gateway->AsHandler();
+  auto server = s3::S3HttpServer::Start(std::move(ho));
+  if (!server.ok()) return Fail("cannot serve S3", server.status());
+  (*admin)->SetHealth(Health::kServing);
+
+  const std::string ports =
+      absl::StrCat("s3_port=", (*server)->port(), " admin_port=", (*admin)->port());
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    absl::Status s = WriteFileAtomically(Env::Default(), port_file, absl::StrCat(ports, "\n"));
+    if (!s.ok()) return Fail("cannot write --port_file", s);
+  }
+  std::printf("tessera-s3 started %s\n", ports.c_str());
+  std::fflush(stdout);
+  TESSERA_LOG(INFO, "s3_started")
+      .Field("s3_port", (*server)->port())
+      .Field("admin_port", (*admin)->port());
+
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  TESSERA_LOG(INFO, "s3_stopping").Field("signal", sig);
+  (*admin)->SetHealth(Health::kStopping);
+  (*server)->Stop();  // joins the I/O threads: no handler runs after this
+  gateway.reset();
+  uploads.reset();
+  backend->reset();
+  (*admin)->Stop();
+  TESSERA_LOG(INFO, "s3_stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace tessera::services
+
+int main(int argc, char** argv) { return tessera::services::Main(argc, argv); }
