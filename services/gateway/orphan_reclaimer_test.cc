@@ -1,0 +1,247 @@
+#include "services/gateway/orphan_reclaimer.h"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "base/fake_clock.h"
+#include "base/testing/status_matchers.h"
+#include "gtest/gtest.h"
+#include "services/gateway/gateway_backend.h"
+#include "services/gateway/replicated_test_cluster.h"
+
+namespace tessera::services {
+namespace {
+
+using ::tessera::testing::StatusIs;
+
+constexpr uint64_t kStripe = 64 << 10;
+
+// Forwards to the real client; while `drop_deletes` is set, deletes fail as if the writer's
+// process had died before cleaning up.
+class CrashableSlices final : public SliceClient {
+ public:
+  explicit CrashableSlices(SliceClient* real) : real_(real) {}
+  absl::Status Put(const std::string& a, const v1::SliceId& id, absl::string_view d) override {
+    return real_->Put(a, id, d);
+  }
+  absl::StatusOr<std::string> Get(const std::string& a, const v1::SliceId& id, uint64_t o,
+                                  uint64_t l) override {
+    return real_->Get(a, id, o, l);
+  }
+  absl::Status Delete(const std::string& a, const v1::SliceId& id) override {
+    if (drop_deletes) return absl::UnavailableError("process killed");
+    return real_->Delete(a, id);
+  }
+  std::atomic<bool> drop_deletes{false};
+
+ private:
+  SliceClient* const real_;
+};
+
+// A store whose ScanVersions fails (metadata quorum lost).
+class FailingScanStore final : public ManifestStore {
+ public:
+  explicit FailingScanStore(ManifestStore* s) : s_(s) {}
+  absl::Status CreateBucket(const v1::BucketRecord& r) override { return s_->CreateBucket(r); }
+  absl::StatusOr<v1::BucketRecord> GetBucket(const std::string& n) override {
+    return s_->GetBucket(n);
+  }
+  absl::Status DeleteBucketIfEmpty(const std::string& n) override {
+    return s_->DeleteBucketIfEmpty(n);
+  }
+  absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets() override { return s_->ListBuckets(); }
+  absl::StatusOr<v1::ObjectManifest> GetLatest(const std::string& b,
+                                               const std::string& k) override {
+    return s_->GetLatest(b, k);
+  }
+  absl::StatusOr<v1::ObjectManifest> Get(const std::string& b, const std::string& k,
+                                         const std::string& v) override {
+    return s_->Get(b, k, v);
+  }
+  absl::Status PutIfAbsent(const v1::ObjectManifest& m) override { return s_->PutIfAbsent(m); }
+  absl::Status CompareAndSet(const std::string& b, const std::string& k, const std::string& v,
+                             const ManifestUpdate& u) override {
+    return s_->CompareAndSet(b, k, v, u);
+  }
+  absl::StatusOr<ListResult> List(const std::string& b, const ListRequest& r) override {
+    return s_->List(b, r);
+  }
+  absl::StatusOr<std::vector<KeyVersions>> ScanVersions(const std::string&, const std::string&,
+                                                        int) override {
+    return absl::UnavailableError("no quorum");
+  }
+
+ private:
+  ManifestStore* const s_;
+};
+
+std::string Data(size_t n, char seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 31 + (i >> 9));
+  return s;
+}
+
+class OrphanReclaimerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::ReplicatedClusterOptions o;
+    o.nodes = 6;
+    o.data.stripe_size = kStripe;
+    o.data.inline_threshold = 1 << 10;
+    cluster_ = std::make_unique<testing::ReplicatedTestCluster>(o);
+    ASSERT_OK(cluster_->status());
+    ASSERT_OK_AND_ASSIGN(real_, cluster_->OpenGateway());
+    slices_ = std::make_unique<CrashableSlices>(&real_->grpc_slices());
+    GatewayBackendOptions go = cluster_->GatewayOptions();
+    go.slices = slices_.get();
+    ASSERT_OK_AND_ASSIGN(backend_, OpenGatewayBackend(go));
+    lister_ = NewGrpcSliceLister(cluster_->auth());
+    ASSERT_OK(backend_->objects().CreateBucket("orphans"));
+  }
+
+  // Slices per version id on all nodes.
+  std::map<std::string, int> SlicesByVersion() {
+    std::map<std::string, int> out;
+    for (int i = 0; i < cluster_->size(); ++i) {
+      std::string token;
+      do {
+        auto page = lister_->List(cluster_->address(i), token);
+        EXPECT_OK(page.status());
+        if (!page.ok()) return out;
+        for (const v1::SliceInfo& s : page->slices()) ++out[s.id().version_id()];
+        token = page->next_page_token();
+      } while (!token.empty());
+    }
+    return out;
+  }
+
+  OrphanReclaimer Reclaimer(Clock* clock, ManifestStore* store = nullptr) {
+    deps_ = backend_->deps();
+    deps_.clock = clock;
+    OrphanReclaimerOptions o;
+    o.grace = absl::Hours(1);
+    o.scan_batch = 2;  // exercise paging
+    return OrphanReclaimer(o, deps_, store != nullptr ? store : &backend_->store(), lister_.get());
+  }
+
+  std::unique_ptr<testing::ReplicatedTestCluster> cluster_;
+  std::unique_ptr<GatewayBackend> real_;
+  std::unique_ptr<CrashableSlices> slices_;
+  std::unique_ptr<GatewayBackend> backend_;
+  std::unique_ptr<SliceLister> lister_;
+  DataPathDeps deps_;
+};
+
+TEST_F(OrphanReclaimerTest, KilledWriterReclaimedAfterGraceLiveAndInFlightUntouched) {
+  ObjectService& objects = backend_->objects();
+  const std::string live_data = Data(3 * kStripe + 100, 'a');
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest live, objects.PutObject("orphans", "live", live_data));
+  // A superseded (but not yet collected) version also stays: it has a manifest entry.
+  ASSERT_OK(objects.PutObject("orphans", "live2", Data(2 * kStripe, 'c')).status());
+  ASSERT_OK(objects.DeleteObject("orphans", "live2"));
+
+  // A writer "killed" mid-write: stripes stored, no manifest, its cleanup never ran.
+  std::string killed_version;
+  {
+    ASSERT_OK_AND_ASSIGN(auto writer, objects.PutObject("orphans", "killed"));
+    ASSERT_OK(writer->Write(Data(3 * kStripe, 'k')));
+    ASSERT_OK(writer->Write(Data(10, 'k')));  // flushes nothing more; stripes 0..2 dispatched
+    killed_version = writer->version_id();
+    slices_->drop_deletes = true;
+  }  // destroyed without Finish: its deletes fail
+  slices_->drop_deletes = false;
+
+  // A write in flight during the pass.
+  const std::string flight_data = Data(2 * kStripe + 5, 'f');
+  ASSERT_OK_AND_ASSIGN(auto inflight, objects.PutObject("orphans", "inflight"));
+  ASSERT_OK(inflight->Write(flight_data.substr(0, 2 * kStripe)));
+
+  std::map<std::string, int> before = SlicesByVersion();
+  ASSERT_GE(before[killed_version], 6);  // at least one full stripe landed (k+m = 6)
+  ASSERT_GE(before[inflight->version_id()], 6);
+  ASSERT_GE(before[live.version_id()], 4 * 6);
+
+  // Inside the grace period: nothing is touched.
+  FakeClock now(absl::Now());
+  OrphanReclaimer inside = Reclaimer(&now);
+  ASSERT_OK_AND_ASSIGN(OrphanReclaimStats s1, inside.RunOnce());
+  EXPECT_EQ(s1.nodes_listed, 6);
+  EXPECT_EQ(s1.candidate_versions, 0);
+  EXPECT_EQ(s1.slices_deleted, 0);
+  // (The in-flight writer's puts may still be landing: its count can only grow.)
+  std::map<std::string, int> during = SlicesByVersion();
+  EXPECT_GE(during[inflight->version_id()], before[inflight->version_id()]);
+  during.erase(inflight->version_id());
+  std::map<std::string, int> settled = before;
+  settled.erase(inflight->version_id());
+  EXPECT_EQ(during, settled);
+
+  // The in-flight write completes and is readable.
+  ASSERT_OK(inflight->Write(flight_data.substr(2 * kStripe)));
+  ASSERT_OK(inflight->Finish().status());
+  const std::map<std::string, int> before_pass2 = SlicesByVersion();
+  EXPECT_GT(before_pass2.at(inflight->version_id()), before[inflight->version_id()]);
+
+  // After the grace period: only the killed writer's slices go.
+  FakeClock later(absl::Now() + absl::Hours(2));
+  OrphanReclaimer after = Reclaimer(&later);
+  ASSERT_OK_AND_ASSIGN(OrphanReclaimStats s2, after.RunOnce());
+  EXPECT_EQ(s2.orphan_versions, 1);
+  EXPECT_EQ(s2.slices_deleted, before[killed_version]);
+  EXPECT_EQ(s2.slice_failures, 0);
+  std::map<std::string, int> remaining = SlicesByVersion();
+  EXPECT_EQ(remaining.count(killed_version), 0u);
+  std::map<std::string, int> expected = before_pass2;
+  expected.erase(killed_version);
+  for (const auto& [v, n] : expected) EXPECT_EQ(remaining[v], n);
+
+  for (const auto& [key, data] :
+       std::map<std::string, std::string>{{"live", live_data}, {"inflight", flight_data}}) {
+    std::string got;
+    ASSERT_OK(objects
+                  .GetObject("orphans", key, {},
+                             [&](absl::string_view d) {
+                               got.append(d.data(), d.size());
+                               return absl::OkStatus();
+                             })
+                  .status());
+    EXPECT_TRUE(got == data) << key;
+  }
+
+  // Idempotent: a second pass finds nothing more.
+  ASSERT_OK_AND_ASSIGN(OrphanReclaimStats s3, after.RunOnce());
+  EXPECT_EQ(s3.orphan_versions, 0);
+  EXPECT_EQ(s3.slices_deleted, 0);
+}
+
+TEST_F(OrphanReclaimerTest, ManifestScanFailureDeletesNothing) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto writer, backend_->objects().PutObject("orphans", "killed"));
+    ASSERT_OK(writer->Write(Data(2 * kStripe, 'z')));
+    slices_->drop_deletes = true;
+  }
+  slices_->drop_deletes = false;
+  const std::map<std::string, int> before = SlicesByVersion();
+  ASSERT_FALSE(before.empty());
+  FailingScanStore failing(&backend_->store());
+  FakeClock later(absl::Now() + absl::Hours(2));
+  OrphanReclaimer reclaimer = Reclaimer(&later, &failing);
+  EXPECT_THAT(reclaimer.RunOnce(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(SlicesByVersion(), before);
+}
+
+TEST(OrphanReclaimerOptionsTest, Validate) {
+  OrphanReclaimerOptions o;
+  EXPECT_OK(o.Validate());
+  o.grace = -absl::Seconds(1);
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument));
+  o.grace = absl::Hours(1);
+  o.scan_batch = 0;
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace tessera::services
