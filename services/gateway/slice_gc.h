@@ -10,8 +10,8 @@
 // lost when a gateway restarts, and slice deletes that fail (node down) are retried on the next
 // pass because the manifest entry is removed only after all its slices are gone (NOT_FOUND counts
 // as gone). Slices no manifest refers to at all (a gateway died mid-upload) are NOT found by
-// this collector: orphan reclamation, which compares a node's ListSlices against manifests, is
-// future work (docs/design/gateway.md).
+// this collector: OrphanReclaimer (orphan_reclaimer.h) compares nodes' ListSlices against the
+// manifests for those.
 //
 // Thread-safety: RunOnce may be called from one thread at a time.
 #pragma once
