@@ -12,6 +12,7 @@ PACKAGES=(
   libboost-dev libpugixml-dev
   clang-format clang libclang-rt-14-dev
   awscli python3-boto3 curl
+  nodejs
 )
 
 SUDO=""
@@ -28,6 +29,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: all Debian packages present"
+fi
+
+# The AWS SDK for JavaScript v3 for the S3 end-to-end test (versions pinned by package-lock.json).
+if command -v npm >/dev/null; then
+  echo "setup: npm ci in tests/e2e/js"
+  (cd tests/e2e/js && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "setup: WARNING: npm ci failed; //tests/e2e:s3_js_sdk_test will fail until it succeeds"
 fi
 
 echo "setup: building //..."

@@ -1,6 +1,7 @@
 #include "services/gateway/multipart.h"
 
 #include <openssl/evp.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <utility>
@@ -105,17 +106,18 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> MultipartUploads::PartWriter(const
   if (part_number < 1 || part_number > 10000) {
     return absl::InvalidArgumentError("part number must be 1..10000");
   }
-  // A fresh generation per attempt: the highest generation recorded for this number, plus one,
-  // plus randomness from the clock so concurrent attempts rarely collide (a collision only
-  // fails the later commit's slice puts, never mixes data: slices are content-addressed by id).
-  uint32_t generation = 1;
+  // A fresh, random generation per attempt (18 bits), never one already recorded for this part
+  // number: a re-upload's slices get ids distinct from the copy it replaces, and concurrent
+  // attempts collide only with probability 2^-18 (a collision fails the later commit's slice
+  // puts or replaces a part with identical ids; it never mixes two parts' stripes in one record).
+  std::vector<uint32_t> taken;
   for (const v1::PartRecord& p : upload.record.parts()) {
-    if (S3PartNumber(p) == part_number) generation = std::max(generation, (p.number() >> 14) + 1);
+    if (S3PartNumber(p) == part_number) taken.push_back(p.number() >> 14);
   }
-  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
-  generation += static_cast<uint32_t>(absl::ToUnixMicros(clock->Now()) % 1000) * 256;
-  generation &= (1u << 18) - 1;
-  if (generation == 0) generation = 1;
+  uint32_t generation = 0;
+  do {
+    generation = randombytes_uniform((1u << 18) - 1) + 1;  // 1 .. 2^18-1
+  } while (std::find(taken.begin(), taken.end(), generation) != taken.end());
   const uint32_t internal = (generation << 14) | static_cast<uint32_t>(part_number);
   v1::ObjectManifest base;
   base.set_bucket(upload.bucket);
@@ -217,6 +219,8 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
   uint64_t size = 0;
   int previous = 0;
   std::vector<const v1::PartRecord*> used;
+  // As AWS: the list is checked whole for order and for parts that were not uploaded (or whose
+  // ETag differs) before part sizes are (EntityTooSmall only for an otherwise valid list).
   for (size_t i = 0; i < chosen.size(); ++i) {
     const ChosenPart& c = chosen[i];
     if (c.part_number <= previous) {
@@ -224,6 +228,9 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
       return absl::InvalidArgumentError("The list of parts was not in ascending order");
     }
     previous = c.part_number;
+  }
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const ChosenPart& c = chosen[i];
     const v1::PartRecord* found = nullptr;
     for (const v1::PartRecord& p : record.parts()) {
       if (S3PartNumber(p) == c.part_number) found = &p;
@@ -233,12 +240,15 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
       return absl::InvalidArgumentError(
           absl::StrCat("part ", c.part_number, " was not uploaded or its ETag does not match"));
     }
+    used.push_back(found);
+  }
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const v1::PartRecord* found = used[i];
     if (i + 1 < chosen.size() && found->size() < kMinPartSize) {
       *why = CompleteError::kEntityTooSmall;
       return absl::InvalidArgumentError(absl::StrCat(
-          "part ", c.part_number, " is smaller than the minimum allowed size (5 MiB)"));
+          "part ", chosen[i].part_number, " is smaller than the minimum allowed size (5 MiB)"));
     }
-    used.push_back(found);
     md5s += found->md5();
     size += found->size();
     if (found->size() > 0 || chosen.size() == 1) *m.add_parts() = *found;

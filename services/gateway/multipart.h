@@ -11,8 +11,9 @@
 // "<bucket>\0<key>\0<upload id>", holding the object's metadata, the encryption params and the
 // PartRecords uploaded so far. Every change is a CompareAndSet on that entry.
 //
-// Part numbers: a re-uploaded part gets a fresh internal number (generation << 14 | S3 number)
-// so its slices never collide with the copy it replaces; the S3 number is number & 0x3FFF.
+// Part numbers: every part upload gets a fresh internal number (random generation << 14 | S3
+// number, the generation never one already recorded for that S3 number) so its slices never
+// collide with the copy it replaces; the S3 number is number & 0x3FFF.
 //
 // Errors: NOT_FOUND "no such upload" (S3 NoSuchUpload), "no such bucket"; INVALID_ARGUMENT with
 // S3 codes from the caller's checks (the S3 front end maps InvalidPart/InvalidPartOrder/

@@ -101,7 +101,15 @@ absl::StatusOr<v1::BucketRecord> ObjectService::HeadBucket(const std::string& na
 }
 
 absl::StatusOr<std::vector<v1::BucketRecord>> ObjectService::ListBuckets() {
-  return store_->ListBuckets();
+  absl::StatusOr<std::vector<v1::BucketRecord>> all = store_->ListBuckets();
+  if (!all.ok()) return all;
+  // Internal buckets (".tessera-multipart-uploads" ...) start with '.', which no valid bucket
+  // name does: they are never listed, through the gRPC API or S3.
+  all->erase(
+      std::remove_if(all->begin(), all->end(),
+                     [](const v1::BucketRecord& b) { return absl::StartsWith(b.name(), "."); }),
+      all->end());
+  return all;
 }
 
 absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(

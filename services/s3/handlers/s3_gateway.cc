@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "services/gateway/in_memory_manifest_store.h"
 #include "services/s3/auth/chunked_decoder.h"
 #include "services/s3/checksum/checksum.h"
 #include "services/s3/errors/errors.h"
@@ -455,6 +456,16 @@ class S3Gateway::Call {
     } else {
       res.marker = q("marker");
       lr.start_after = res.marker;
+      // A marker inside a common prefix (NextMarker is the prefix itself when a page ends on
+      // one) resumes after every key under that prefix, so the prefix is not listed twice.
+      if (!res.delimiter.empty() && absl::StartsWith(res.marker, res.prefix)) {
+        const size_t pos = res.marker.find(res.delimiter, res.prefix.size());
+        if (pos != std::string::npos) {
+          const std::string cp = res.marker.substr(0, pos + res.delimiter.size());
+          lr.start_after = cp;
+          lr.continuation_token = EncodeContinuationToken(/*is_prefix=*/true, cp);
+        }
+      }
     }
     if (max_keys > 0) {
       absl::StatusOr<ListResult> page = g_->objects_->ListObjects(r_.bucket, lr);
@@ -477,7 +488,8 @@ class S3Gateway::Call {
       res.common_prefixes = page->common_prefixes;
       res.is_truncated = page->truncated;
       res.next_continuation_token = page->next_continuation_token;
-      if (!v2 && res.is_truncated) {
+      // NextMarker only with a delimiter (AWS: without one, the last key is the marker).
+      if (!v2 && res.is_truncated && !res.delimiter.empty()) {
         std::string last = res.contents.empty() ? "" : res.contents.back().key;
         if (!res.common_prefixes.empty() && res.common_prefixes.back() > last) {
           last = res.common_prefixes.back();

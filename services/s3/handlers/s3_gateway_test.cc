@@ -1,0 +1,363 @@
+// S3Gateway without an HTTP server: requests are signed here (SigV4, real clock), handed to
+// Handle() with an in-memory body, and the response is captured. The data path is a TestCluster
+// (6 in-process nodes, in-memory manifest store).
+#include "services/s3/handlers/s3_gateway.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "services/gateway/multipart.h"
+#include "services/gateway/test_cluster.h"
+#include "services/s3/auth/credential_store.h"
+#include "services/s3/checksum/checksum.h"
+#include "storage/pipeline/stripe_codec.h"
+
+namespace tessera::services::s3 {
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+class StringBody : public HttpBodyReader {
+ public:
+  explicit StringBody(std::string data) : data_(std::move(data)) {}
+  absl::Status Read(size_t max, std::string* out) override {
+    *out = data_.substr(pos_, max);
+    pos_ += out->size();
+    return absl::OkStatus();
+  }
+  std::optional<uint64_t> content_length() const override { return data_.size(); }
+  bool done() const override { return pos_ == data_.size(); }
+
+ private:
+  std::string data_;
+  size_t pos_ = 0;
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  const std::string* Header(absl::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (absl::EqualsIgnoreCase(k, name)) return &v;
+    }
+    return nullptr;
+  }
+  bool HasCode(absl::string_view code) const {
+    return absl::StrContains(body, absl::StrCat("<Code>", code, "</Code>"));
+  }
+};
+
+class CapturingWriter : public HttpResponseWriter {
+ public:
+  explicit CapturingWriter(Response* r) : r_(r) {}
+  absl::Status Send(HttpServerResponse response) override {
+    started_ = true;
+    r_->status = response.status;
+    r_->headers = std::move(response.headers);
+    r_->body = std::move(response.body);
+    return absl::OkStatus();
+  }
+  absl::Status StartBody(int status, Headers headers, uint64_t) override {
+    started_ = true;
+    r_->status = status;
+    r_->headers = std::move(headers);
+    return absl::OkStatus();
+  }
+  absl::Status WriteBody(absl::string_view data) override {
+    r_->body.append(data.data(), data.size());
+    return absl::OkStatus();
+  }
+  absl::Status EndBody() override { return absl::OkStatus(); }
+  bool started() const override { return started_; }
+
+ private:
+  Response* r_;
+  bool started_ = false;
+};
+
+constexpr char kAliceKey[] = "AKIAALICE00000000001";
+constexpr char kAliceSecret[] = "alicesecretalicesecret0123456789";
+constexpr char kBobKey[] = "AKIABOB0000000000001";
+constexpr char kBobSecret[] = "bobsecretbobsecretbob0123456789x";
+
+struct User {
+  const char* key;
+  const char* secret;
+};
+const User kAlice{kAliceKey, kAliceSecret};
+const User kBob{kBobKey, kBobSecret};
+const User kAnonymous{nullptr, nullptr};
+
+class S3GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.status().ok()) << cluster_.status();
+    ASSERT_TRUE(credentials_.Add({kAliceKey, kAliceSecret, "alice"}).ok());
+    ASSERT_TRUE(credentials_.Add({kBobKey, kBobSecret, "bob"}).ok());
+    storage::StripeCodecOptions co;
+    co.data_shards = options_.data.data_shards;
+    co.parity_shards = options_.data.parity_shards;
+    co.slice_alignment = options_.data.slice_alignment;
+    auto codec = storage::StripeCodec::Create(co);
+    ASSERT_TRUE(codec.ok());
+    codec_ = *std::move(codec);
+    uploads_ = std::make_unique<MultipartUploads>(options_.data, cluster_.deps(), &cluster_.store(),
+                                                  codec_.get());
+    ASSERT_TRUE(uploads_->Init().ok());
+    gateway_ = std::make_unique<S3Gateway>(S3GatewayOptions{}, &cluster_.service(), uploads_.get(),
+                                           &cluster_.store(), cluster_.deps(), &credentials_,
+                                           Clock::Real());
+  }
+
+  // Sends `method target` as `user` (signed, payload hash signed) with `body`.
+  Response Do(const User& user, const std::string& method, const std::string& target,
+              std::string body = "", Headers extra = {}) {
+    HttpServerRequest req;
+    req.method = method;
+    req.target = target;
+    req.request_id = absl::StrCat("REQ", ++request_counter_);
+    req.headers.emplace_back("host", "127.0.0.1:9000");
+    for (auto& h : extra) req.headers.push_back(h);
+    if (user.key != nullptr) {
+      const std::string date = absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone());
+      std::unique_ptr<Hasher> sha = NewHasher(ChecksumAlgorithm::kSha256);
+      sha->Update(body);
+      const std::string payload = sha->FinishHex();
+      req.headers.emplace_back("x-amz-date", date);
+      req.headers.emplace_back("x-amz-content-sha256", payload);
+      HttpRequest h{req.method, req.target, req.headers};
+      std::vector<std::string> signed_headers = {"host", "x-amz-content-sha256", "x-amz-date"};
+      auto auth = SignAuthorizationHeader(h, user.key, user.secret, "us-east-1", date,
+                                          signed_headers, payload);
+      EXPECT_TRUE(auth.ok()) << auth.status();
+      req.headers.emplace_back("authorization", *auth);
+    }
+    Response r;
+    StringBody b(std::move(body));
+    CapturingWriter w(&r);
+    gateway_->Handle(req, &b, &w);
+    EXPECT_TRUE(w.started()) << method << " " << target << " sent nothing";
+    if (r.status >= 400 && method != "HEAD") {
+      // Every error body names its request id and the resource.
+      EXPECT_TRUE(absl::StrContains(r.body, absl::StrCat("<RequestId>REQ", request_counter_)))
+          << r.body;
+    }
+    return r;
+  }
+
+  testing::TestClusterOptions options_;
+  testing::TestCluster cluster_{options_};
+  CredentialStore credentials_;
+  std::unique_ptr<storage::StripeCodec> codec_;
+  std::unique_ptr<MultipartUploads> uploads_;
+  std::unique_ptr<S3Gateway> gateway_;
+  int request_counter_ = 0;
+};
+
+TEST_F(S3GatewayTest, BucketLifecycleAndErrors) {
+  EXPECT_EQ(Do(kAlice, "PUT", "/photos").status, 200);
+  Response r = Do(kAlice, "PUT", "/photos");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_TRUE(r.HasCode("BucketAlreadyOwnedByYou")) << r.body;
+  r = Do(kBob, "PUT", "/photos");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_TRUE(r.HasCode("BucketAlreadyExists")) << r.body;
+  r = Do(kAlice, "PUT", "/Bad_Name");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("InvalidBucketName")) << r.body;
+  EXPECT_EQ(Do(kAlice, "HEAD", "/photos").status, 200);
+  EXPECT_EQ(Do(kAlice, "HEAD", "/nothere").status, 404);
+  r = Do(kAlice, "GET", "/nothere?list-type=2");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.HasCode("NoSuchBucket")) << r.body;
+  EXPECT_EQ(Do(kAlice, "PUT", "/photos/cat", "meow").status, 200);
+  r = Do(kAlice, "DELETE", "/photos");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_TRUE(r.HasCode("BucketNotEmpty")) << r.body;
+  EXPECT_EQ(Do(kAlice, "DELETE", "/photos/cat").status, 204);
+  EXPECT_EQ(Do(kAlice, "DELETE", "/photos/cat").status, 204);  // idempotent
+  EXPECT_EQ(Do(kAlice, "DELETE", "/photos").status, 204);
+  r = Do(kAlice, "DELETE", "/photos");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.HasCode("NoSuchBucket")) << r.body;
+}
+
+TEST_F(S3GatewayTest, ObjectErrors) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/bk1").status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/bk1/k", "0123456789").status, 200);
+  Response r = Do(kAlice, "GET", "/bk1/missing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.HasCode("NoSuchKey")) << r.body;
+  EXPECT_EQ(Do(kAlice, "HEAD", "/bk1/missing").status, 404);  // (the server sends no body)
+  r = Do(kAlice, "GET", "/bk1/k", "", {{"range", "bytes=20-30"}});
+  EXPECT_EQ(r.status, 416);
+  EXPECT_TRUE(r.HasCode("InvalidRange")) << r.body;
+  r = Do(kAlice, "GET", "/bk1/k", "", {{"range", "bytes=-3"}});
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "789");
+  r = Do(kAlice, "GET", "/bk1/k", "", {{"if-match", "\"nope\""}});
+  EXPECT_EQ(r.status, 412);
+  EXPECT_TRUE(r.HasCode("PreconditionFailed")) << r.body;
+  r = Do(kAlice, "PUT", "/bk1/md5", "payload", {{"content-md5", "AAAAAAAAAAAAAAAAAAAAAA=="}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("BadDigest")) << r.body;
+  EXPECT_EQ(Do(kAlice, "HEAD", "/bk1/md5").status, 404);
+  r = Do(kAlice, "POST", "/bk1?delete", "<Delete><Object><Key>k</Key></Object");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("MalformedXML")) << r.body;
+  r = Do(kAlice, "DELETE", "/bk1/k?uploadId=00000000000000000000000000000000");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.HasCode("NoSuchUpload")) << r.body;
+  r = Do(kAlice, "PUT", "/bk1/copy", "",
+         {{"x-amz-copy-source", "/bk1/k"}, {"x-amz-copy-source-if-match", "\"nope\""}});
+  EXPECT_EQ(r.status, 412);
+  EXPECT_EQ(Do(kAlice, "HEAD", "/bk1/copy").status, 404);
+  r = Do(kAlice, "PUT", "/bk1/copy", "", {{"x-amz-copy-source", "/bk1/none"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.HasCode("NoSuchKey")) << r.body;
+}
+
+TEST_F(S3GatewayTest, UnknownSubresourcesAreNotImplemented) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/bk2").status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/bk2/k", "x").status, 200);
+  for (const char* target : {"/bk2?lifecycle", "/bk2?policy", "/bk2?website", "/bk2/k?torrent",
+                             "/bk2?replication", "/bk2?inventory"}) {
+    Response r = Do(kAlice, "GET", target);
+    EXPECT_EQ(r.status, 501) << target << " " << r.body;
+    EXPECT_TRUE(r.HasCode("NotImplemented")) << target << " " << r.body;
+  }
+  Response r = Do(kAlice, "PUT", "/bk2?policy", "{}");
+  EXPECT_EQ(r.status, 501);
+  // The object is untouched by the refused calls.
+  EXPECT_EQ(Do(kAlice, "GET", "/bk2/k").body, "x");
+}
+
+TEST_F(S3GatewayTest, OtherUsersAreDenied) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/alices").status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/alices/k", "secret data").status, 200);
+  for (auto [method, target] :
+       std::vector<std::pair<const char*, const char*>>{{"GET", "/alices/k"},
+                                                        {"PUT", "/alices/k2"},
+                                                        {"DELETE", "/alices/k"},
+                                                        {"GET", "/alices?list-type=2"},
+                                                        {"GET", "/alices"},
+                                                        {"POST", "/alices/mp?uploads"},
+                                                        {"DELETE", "/alices"}}) {
+    Response r = Do(kBob, method, target, "");
+    EXPECT_EQ(r.status, 403) << method << " " << target;
+    EXPECT_TRUE(r.HasCode("AccessDenied")) << method << " " << target << " " << r.body;
+  }
+  EXPECT_EQ(Do(kBob, "HEAD", "/alices").status, 403);
+  // Bob's copy from Alice's bucket into his own is denied too.
+  ASSERT_EQ(Do(kBob, "PUT", "/bobs").status, 200);
+  Response r = Do(kBob, "PUT", "/bobs/stolen", "", {{"x-amz-copy-source", "/alices/k"}});
+  EXPECT_EQ(r.status, 403);
+  // Bob's bucket list does not show Alice's bucket.
+  r = Do(kBob, "GET", "/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(absl::StrContains(r.body, "<Name>bobs</Name>")) << r.body;
+  EXPECT_FALSE(absl::StrContains(r.body, "alices")) << r.body;
+  EXPECT_FALSE(absl::StrContains(r.body, kUploadsBucket)) << r.body;
+  EXPECT_EQ(Do(kAlice, "GET", "/alices/k").body, "secret data");
+}
+
+TEST_F(S3GatewayTest, AnonymousOnlyWherePublicRead) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/private-b").status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/private-b/k", "p").status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/public-b", "", {{"x-amz-acl", "public-read"}}).status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/public-b/k", "q").status, 200);
+  Response r = Do(kAnonymous, "GET", "/private-b/k");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_TRUE(r.HasCode("AccessDenied")) << r.body;
+  r = Do(kAnonymous, "GET", "/public-b/k");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "q");
+  EXPECT_EQ(Do(kAnonymous, "HEAD", "/public-b/k").status, 200);
+  EXPECT_EQ(Do(kAnonymous, "GET", "/public-b?list-type=2").status, 200);
+  EXPECT_EQ(Do(kBob, "GET", "/public-b/k").status, 200);
+  // Reading is all public-read allows.
+  EXPECT_EQ(Do(kAnonymous, "PUT", "/public-b/new", "x").status, 403);
+  EXPECT_EQ(Do(kAnonymous, "DELETE", "/public-b/k").status, 403);
+  EXPECT_EQ(Do(kBob, "PUT", "/public-b/new", "x").status, 403);
+  EXPECT_EQ(Do(kBob, "DELETE", "/public-b/k").status, 403);
+  EXPECT_EQ(Do(kAnonymous, "GET", "/").status, 403);
+  EXPECT_EQ(Do(kAnonymous, "PUT", "/anon-bucket").status, 403);
+  EXPECT_EQ(Do(kAlice, "GET", "/public-b/k").body, "q");
+  // An unsupported canned ACL is refused, not ignored.
+  r = Do(kAlice, "PUT", "/rw-b", "", {{"x-amz-acl", "public-read-write"}});
+  EXPECT_GE(r.status, 400);
+  EXPECT_EQ(Do(kAlice, "HEAD", "/rw-b").status, 404);
+}
+
+TEST_F(S3GatewayTest, BadSignaturesAreRefused) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/sig").status, 200);
+  const User wrong{kAliceKey, "not-alices-secret-0000000000000"};
+  Response r = Do(wrong, "PUT", "/sig/k", "x");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_TRUE(r.HasCode("SignatureDoesNotMatch")) << r.body;
+  const User unknown{"AKIAUNKNOWN000000001", kAliceSecret};
+  r = Do(unknown, "GET", "/sig/k");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_TRUE(r.HasCode("InvalidAccessKeyId")) << r.body;
+  EXPECT_EQ(Do(kAlice, "HEAD", "/sig/k").status, 404);
+}
+
+TEST_F(S3GatewayTest, MultipartErrors) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/mpb").status, 200);
+  Response r = Do(kAlice, "POST", "/mpb/obj?uploads");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const size_t at = r.body.find("<UploadId>");
+  ASSERT_NE(at, std::string::npos);
+  const std::string id = r.body.substr(at + 10, r.body.find("</UploadId>") - at - 10);
+  r = Do(kAlice, "PUT", absl::StrCat("/mpb/obj?partNumber=1&uploadId=", id), "small part one");
+  ASSERT_EQ(r.status, 200);
+  const std::string etag1 = *r.Header("ETag");
+  r = Do(kAlice, "PUT", absl::StrCat("/mpb/obj?partNumber=2&uploadId=", id), "part two");
+  ASSERT_EQ(r.status, 200);
+  const std::string etag2 = *r.Header("ETag");
+  r = Do(kAlice, "PUT", absl::StrCat("/mpb/obj?partNumber=0&uploadId=", id), "x");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("InvalidArgument")) << r.body;
+  auto complete = [&](const std::string& parts) {
+    return Do(kAlice, "POST", absl::StrCat("/mpb/obj?uploadId=", id),
+              absl::StrCat("<CompleteMultipartUpload>", parts, "</CompleteMultipartUpload>"));
+  };
+  auto part = [](int n, const std::string& etag) {
+    return absl::StrCat("<Part><PartNumber>", n, "</PartNumber><ETag>", etag, "</ETag></Part>");
+  };
+  r = complete(part(2, etag2) + part(1, etag1));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("InvalidPartOrder")) << r.body;
+  r = complete(part(1, etag1) + part(3, etag2));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("InvalidPart")) << r.body;
+  r = complete(part(1, etag2));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("InvalidPart")) << r.body;
+  r = complete(part(1, etag1) + part(2, etag2));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("EntityTooSmall")) << r.body;
+  r = complete("<Part><PartNumber>1</PartNumber>");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("MalformedXML")) << r.body;
+  EXPECT_EQ(Do(kAlice, "HEAD", "/mpb/obj").status, 404);
+  // A single (last) part may be small.
+  r = complete(part(2, etag2));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, "-1&quot;") || absl::StrContains(r.body, "-1\"")) << r.body;
+  EXPECT_EQ(Do(kAlice, "GET", "/mpb/obj").body, "part two");
+  r = complete(part(2, etag2));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.HasCode("NoSuchUpload")) << r.body;
+}
+
+}  // namespace
+}  // namespace tessera::services::s3
