@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -10,6 +11,18 @@
 #include "base/logging.h"
 
 namespace tessera::services {
+namespace {
+
+// A failure that does not say which object it concerns (e.g. a metadata quorum error) gets
+// "bucket/key: " in front, so a client's error always names the object.
+absl::Status NameObject(absl::Status s, const std::string& bucket, const std::string& key) {
+  if (s.ok()) return s;
+  const std::string name = absl::StrCat(bucket, "/", key);
+  if (absl::StrContains(s.message(), name)) return s;
+  return absl::Status(s.code(), absl::StrCat(name, ": ", s.message()));
+}
+
+}  // namespace
 
 struct GatewayService::Metrics {
   CounterFamily* requests = nullptr;
@@ -395,7 +408,7 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
 
  private:
   void Run() {
-    absl::Status s = Serve();
+    absl::Status s = NameObject(Serve(), req_->bucket(), req_->key());
     service_->metrics_->Record("GetObject", s, start_);
     Finish(ToGrpcStatus(s));  // last use of `this`
   }

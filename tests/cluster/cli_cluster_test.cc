@@ -42,10 +42,10 @@ bool OneLine(const std::string& s) {
 
 TEST(CliClusterTest, DevClusterAndEveryCommand) {
   const std::string dir = TmpDir() + "/dev";
-  Process dev(
-      "dev",
-      {Runfile("services/cli/tessera"), "dev", "--dir=" + dir, "--port=0", "--stripe_size=262144"},
-      Env());
+  Process dev("dev",
+              {Runfile("services/cli/tessera"), "dev", "--dir=" + dir, "--port=0", "--s3_port=0",
+               "--stripe_size=262144"},
+              Env());
   const absl::Time deadline = absl::Now() + absl::Seconds(90);
   while (!absl::StrContains(dev.out(), "Press Ctrl-C") && dev.running() && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
@@ -122,7 +122,7 @@ TEST(CliClusterTest, DevClusterAndEveryCommand) {
   EXPECT_EQ(r.code, 2);
 
   // A second dev cluster on the same directory is refused.
-  r = Tessera({"dev", "--dir=" + dir, "--port=0"});
+  r = Tessera({"dev", "--dir=" + dir, "--port=0", "--s3_port=0"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(absl::StrContains(r.err, "another `tessera dev`")) << r.err;
 
