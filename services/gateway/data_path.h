@@ -62,6 +62,12 @@ struct DataPathDeps {
 inline constexpr uint32_t kManifestSchemaVersion = 1;
 inline constexpr uint32_t kCodeIdRsCauchyIsal = 1;
 
+// The version id an object's data was written under (slice ids, AEAD contexts, data-key
+// binding): data_version_id when set (completed multipart uploads), else version_id.
+inline const std::string& DataVersionId(const v1::ObjectManifest& m) {
+  return m.data_version_id().empty() ? m.version_id() : m.data_version_id();
+}
+
 // The slice id of slice `index` of stripe `stripe` of part `part` of a version.
 v1::SliceId MakeSliceId(const std::string& version_id, uint32_t part, uint32_t stripe,
                         uint32_t index);

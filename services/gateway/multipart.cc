@@ -202,7 +202,10 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
   m.set_schema_version(kManifestSchemaVersion);
   m.set_bucket(bucket);
   m.set_key(key);
-  m.set_version_id(record.version_id());
+  // A fresh version id, taken now, so the completed object is the newest version of its key even
+  // if another PUT landed after the upload began; the data stays under the upload's id.
+  m.set_version_id(versions_.Next());
+  m.set_data_version_id(record.version_id());
   m.set_content_type(record.content_type());
   *m.mutable_user_metadata() = record.user_metadata();
   *m.mutable_headers() = record.headers();

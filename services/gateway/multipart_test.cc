@@ -113,7 +113,8 @@ TEST_F(MultipartTest, CompleteValidatesParts) {
   EXPECT_EQ(why, CompleteError::kInvalidPartOrder);
   // A small part that is not the last.
   EXPECT_FALSE(
-      uploads_->Complete("bkt", "obj", up.upload_id, {{1, Md5(p1)}, {2, Md5(p2)}, {3, Md5(p3)}}, &why)
+      uploads_
+          ->Complete("bkt", "obj", up.upload_id, {{1, Md5(p1)}, {2, Md5(p2)}, {3, Md5(p3)}}, &why)
           .ok());
   EXPECT_EQ(why, CompleteError::kEntityTooSmall);
   EXPECT_FALSE(cluster_.service().HeadObject("bkt", "obj").ok());
@@ -130,6 +131,25 @@ TEST_F(MultipartTest, CompleteValidatesParts) {
   // The upload is gone.
   EXPECT_TRUE(absl::IsNotFound(uploads_->Get("bkt", "obj", up.upload_id).status()));
   EXPECT_FALSE(uploads_->Complete("bkt", "obj", up.upload_id, {{1, Md5(p1)}}, &why).ok());
+}
+
+TEST_F(MultipartTest, CompletedObjectIsNewestEvenIfAPutCameAfterCreate) {
+  UploadInfo up = Create("race");
+  const std::string data = Data(123457, 'r');
+  Upload(up, 1, data);
+  PutObjectOptions o;
+  o.owner = "alice";
+  auto plain = cluster_.service().PutObject("bkt", "race", "a plain put after the initiation", o);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  CompleteError why;
+  auto m = uploads_->Complete("bkt", "race", up.upload_id, {{1, Md5(data)}}, &why);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_NE(m->version_id(), up.record.version_id());  // taken at Complete
+  EXPECT_EQ(m->data_version_id(), up.record.version_id());
+  auto head = cluster_.service().HeadObject("bkt", "race");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->etag(), m->etag());
+  EXPECT_EQ(ReadAll(*head), data);
 }
 
 TEST_F(MultipartTest, AbortDeletesPartSlices) {

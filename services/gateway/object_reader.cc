@@ -103,7 +103,7 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
   }
   absl::StatusOr<storage::WrappedKey> wrapped = storage::WrappedKey::Parse(enc.wrapped_data_key());
   if (!wrapped.ok()) return wrapped.status();
-  absl::StatusOr<storage::SecretKey> key = deps_.keyring->Unwrap(*wrapped, manifest.version_id());
+  absl::StatusOr<storage::SecretKey> key = deps_.keyring->Unwrap(*wrapped, DataVersionId(manifest));
   if (!key.ok() && client_reader &&
       (absl::IsNotFound(key.status()) || absl::IsDataLoss(key.status()))) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -123,7 +123,7 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
 
   if (manifest.parts_size() == 0 || manifest.parts(0).stripes_size() == 0) {
     // Inline object.
-    storage::StripeContext context{manifest.version_id(), 0, 0};
+    storage::StripeContext context{DataVersionId(manifest), 0, 0};
     absl::StatusOr<std::string> plain = cipher->OpenToString(context, manifest.inline_sealed());
     if (!plain.ok()) {
       return absl::DataLossError(absl::StrCat("inline data of ", name,
@@ -185,21 +185,22 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
         continue;
       }
       fetch.group.Add();
-      deps_.pool->Submit([this, &fetch, i, address = node->address,
-                          id = MakeSliceId(manifest.version_id(), part.number(), record.index(), i),
-                          expected = record.slice_size()] {
-        absl::StatusOr<std::string> got = deps_.slices->Get(address, id);
-        if (got.ok() && got->size() != expected) {
-          got = absl::DataLossError(
-              absl::StrCat("slice has ", got->size(), " bytes, expected ", expected));
-        }
-        if (got.ok()) {
-          fetch.data[i] = *std::move(got);
-        } else {
-          fetch.errors[i] = got.status();
-        }
-        fetch.group.Done();
-      });
+      deps_.pool->Submit(
+          [this, &fetch, i, address = node->address,
+           id = MakeSliceId(DataVersionId(manifest), part.number(), record.index(), i),
+           expected = record.slice_size()] {
+            absl::StatusOr<std::string> got = deps_.slices->Get(address, id);
+            if (got.ok() && got->size() != expected) {
+              got = absl::DataLossError(
+                  absl::StrCat("slice has ", got->size(), " bytes, expected ", expected));
+            }
+            if (got.ok()) {
+              fetch.data[i] = *std::move(got);
+            } else {
+              fetch.errors[i] = got.status();
+            }
+            fetch.group.Done();
+          });
     }
   };
   auto start_fetch = [&](int stripe) {
@@ -244,7 +245,7 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
           absl::StrCat("manifest of ", name, ": stripe ", s, " has a malformed slice hash"));
       break;
     }
-    storage::StripeContext context{manifest.version_id(), part.number(), record.index()};
+    storage::StripeContext context{DataVersionId(manifest), part.number(), record.index()};
     absl::StatusOr<std::string> plain;
     storage::DecodeReport report;
     for (int round = 0; round < 2; ++round) {

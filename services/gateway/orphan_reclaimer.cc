@@ -141,7 +141,10 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
       if (absl::IsNotFound(batch.status())) break;  // bucket gone (or internal one never made)
       if (!batch.ok()) return batch.status();
       for (const KeyVersions& kv : *batch) {
-        for (const v1::ObjectManifest& m : kv.versions) candidates.erase(m.version_id());
+        for (const v1::ObjectManifest& m : kv.versions) {
+          candidates.erase(m.version_id());
+          candidates.erase(DataVersionId(m));  // a completed multipart upload's parts
+        }
       }
       if (static_cast<int>(batch->size()) < options_.scan_batch) break;
       after = batch->back().key;

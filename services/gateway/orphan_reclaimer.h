@@ -4,9 +4,9 @@
 // Mapping a slice back to its object: a slice id carries the version id of the object version
 // it belongs to (MakeSliceId), and every entry in the ManifestStore carries its version id:
 // object manifests, delete markers, and in-progress multipart uploads (kUploadsBucket entries
-// keyed by the upload's version id, which the completed object keeps). No index is added: a pass
-// that finds candidate orphans scans every bucket's versions once (ScanVersions) and keeps the
-// candidate version ids it meets. Nothing durable is written, so there is nothing to get out of
+// keyed by the upload's version id, which the completed object keeps as data_version_id). No
+// index is added: a pass that finds candidate orphans scans every bucket's versions once
+// (ScanVersions) and keeps the candidate version ids (and data version ids) it meets. Nothing durable is written, so there is nothing to get out of
 // step after a crash.
 //
 // One pass (RunOnce):

@@ -40,7 +40,7 @@ absl::Status SliceGarbageCollector::Collect(const v1::ObjectManifest& manifest,
         group.Add();
         deps_.pool->Submit(
             [&, address = node->address,
-             id = MakeSliceId(manifest.version_id(), part.number(), stripe.index(), i)] {
+             id = MakeSliceId(DataVersionId(manifest), part.number(), stripe.index(), i)] {
               absl::Status s = deps_.slices->Delete(address, id);
               if (s.ok() || absl::IsNotFound(s)) {
                 ++deleted;
