@@ -6,8 +6,8 @@
 // object manifests, delete markers, and in-progress multipart uploads (kUploadsBucket entries
 // keyed by the upload's version id, which the completed object keeps as data_version_id). No
 // index is added: a pass that finds candidate orphans scans every bucket's versions once
-// (ScanVersions) and keeps the candidate version ids (and data version ids) it meets. Nothing durable is written, so there is nothing to get out of
-// step after a crash.
+// (ScanVersions) and keeps the candidate version ids (and data version ids) it meets. Nothing
+// durable is written, so there is nothing to get out of step after a crash.
 //
 // One pass (RunOnce):
 //   1. List every known node's slices (ListSlices, paged) and group them by version id, keeping
