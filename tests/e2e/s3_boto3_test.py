@@ -157,6 +157,14 @@ check(error_of(s3.copy_object, Bucket=B, Key='c5', CopySource={'Bucket': B, 'Key
                CopySourceIfMatch='"00"') == ('PreconditionFailed', 412), 'CopySourceIfMatch')
 check(error_of(s3.copy_object, Bucket=B, Key='c5', CopySource={'Bucket': B, 'Key': 'c'},
                CopySourceIfNoneMatch=etag) == ('PreconditionFailed', 412), 'CopySourceIfNoneMatch')
+check(error_of(s3.copy_object, Bucket=B, Key='c5', CopySource={'Bucket': B, 'Key': 'c'},
+               CopySourceIfModifiedSince=future) == ('PreconditionFailed', 412),
+      'CopySourceIfModifiedSince in the future')
+check(error_of(s3.copy_object, Bucket=B, Key='c5', CopySource={'Bucket': B, 'Key': 'c'},
+               CopySourceIfUnmodifiedSince=past) == ('PreconditionFailed', 412),
+      'CopySourceIfUnmodifiedSince in the past')
+s3.copy_object(Bucket=B, Key='c4', CopySource={'Bucket': B, 'Key': 'c'},
+               CopySourceIfModifiedSince=past, CopySourceIfUnmodifiedSince=future)
 check(error_of(s3.head_object, Bucket=B, Key='c5')[1] == 404, 'failed copy stored nothing')
 check(error_of(s3.copy_object, Bucket=B, Key='c', CopySource={'Bucket': B, 'Key': 'c'})[0] ==
       'InvalidRequest', 'copy to itself without REPLACE')
@@ -198,6 +206,15 @@ s3.complete_multipart_upload(Bucket=B, Key='upc', UploadId=up, MultipartUpload={
 check(s3.get_object(Bucket=B, Key='upc')['Body'].read() == src, 'upload_part_copy content')
 md5s = hashlib.md5(hashlib.md5(src[:5 << 20]).digest() + hashlib.md5(src[5 << 20:]).digest())
 check(s3.head_object(Bucket=B, Key='upc')['ETag'] == '"%s-2"' % md5s.hexdigest(), 'mp etag')
+# GET/HEAD ?partNumber on a multipart object.
+r = s3.get_object(Bucket=B, Key='upc', PartNumber=2)
+check(r['Body'].read() == src[5 << 20:] and r['PartsCount'] == 2, 'get part 2')
+check(r['ContentRange'] == 'bytes %d-%d/%d' % (5 << 20, len(src) - 1, len(src)), 'part range')
+h = s3.head_object(Bucket=B, Key='upc', PartNumber=1)
+check(h['ContentLength'] == 5 << 20 and h['PartsCount'] == 2, 'head part 1 %r' % h)
+check(error_of(s3.get_object, Bucket=B, Key='upc', PartNumber=3) == ('InvalidPartNumber', 416),
+      'part past the last')
+check(s3.get_object(Bucket=B, Key='c', PartNumber=1)['Body'].read() == body, 'part 1 of a PUT')
 
 # --- Content-MD5 / checksums ---------------------------------------------------------------
 wrong = base64.b64encode(hashlib.md5(b'other').digest()).decode()

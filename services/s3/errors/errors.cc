@@ -13,7 +13,7 @@ constexpr absl::string_view kPayloadUrl = "type.tessera/s3.error_code";
 using C = S3ErrorCode;
 
 // Sorted by enum value; the static_assert below keeps it complete.
-constexpr std::array<S3ErrorInfo, 42> kTable = {{
+constexpr std::array<S3ErrorInfo, 43> kTable = {{
     {C::kAccessDenied, "AccessDenied", 403, "Access Denied"},
     {C::kAuthorizationHeaderMalformed, "AuthorizationHeaderMalformed", 400,
      "The authorization header is malformed."},
@@ -47,6 +47,8 @@ constexpr std::array<S3ErrorInfo, 42> kTable = {{
     {C::kInvalidPart, "InvalidPart", 400,
      "One or more of the specified parts could not be found. The part might not have been "
      "uploaded, or the specified entity tag might not have matched the part's entity tag."},
+    {C::kInvalidPartNumber, "InvalidPartNumber", 416,
+     "The requested partnumber is not satisfiable"},
     {C::kInvalidPartOrder, "InvalidPartOrder", 400,
      "The list of parts was not in ascending order. The parts list must be specified in order "
      "by part number."},

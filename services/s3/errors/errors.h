@@ -33,6 +33,7 @@ enum class S3ErrorCode {
   kInvalidChunkSizeError,
   kInvalidDigest,
   kInvalidPart,
+  kInvalidPartNumber,
   kInvalidPartOrder,
   kInvalidRange,
   kInvalidRequest,

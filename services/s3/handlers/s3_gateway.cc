@@ -634,7 +634,27 @@ class S3Gateway::Call {
     }
     uint64_t offset = 0, length = m->size();
     int status = 200;
-    if (const std::string* range = FindHeader(req_.headers, "range")) {
+    if (r_.part_number.has_value()) {
+      // ?partNumber=N: that part of a multipart object (a single-part object has part 1 only).
+      if (FindHeader(req_.headers, "range") != nullptr) {
+        return S3Status(S3ErrorCode::kInvalidRequest,
+                        "Cannot specify both Range header and partNumber query parameter");
+      }
+      const bool multipart = absl::StrContains(m->etag(), "-");
+      const int count = multipart ? std::max(m->parts_size(), 1) : 1;
+      if (*r_.part_number > count) return S3Status(S3ErrorCode::kInvalidPartNumber);
+      if (multipart && m->size() > 0) {
+        offset = 0;
+        for (int i = 0; i + 1 < *r_.part_number; ++i) offset += m->parts(i).size();
+        length = m->parts(*r_.part_number - 1).size();
+        status = 206;
+        h.emplace_back("Content-Range",
+                       absl::StrCat("bytes ", offset, "-", offset + length - 1, "/", m->size()));
+      }
+      if (multipart && m->parts_size() <= 1) {
+        h.emplace_back("x-amz-mp-parts-count", absl::StrCat(count));
+      }
+    } else if (const std::string* range = FindHeader(req_.headers, "range")) {
       absl::StatusOr<std::optional<ByteRange>> br = ParseRange(*range, m->size());
       if (!br.ok()) return br.status();
       if (br->has_value()) {
@@ -703,8 +723,10 @@ class S3Gateway::Call {
         cond.emplace_back(absl::StrCat("if-", k.substr(21)), v);
       }
     }
+    // Evaluated as for a GET (so x-amz-copy-source-if-modified-since counts), but every failed
+    // condition is 412 PreconditionFailed for a copy.
     const ConditionResult c =
-        EvaluateConditions(ParseConditionalHeaders(cond), m->etag(), ModifiedTime(*m), false);
+        EvaluateConditions(ParseConditionalHeaders(cond), m->etag(), ModifiedTime(*m), true);
     if (c != ConditionResult::kProceed) return S3Status(S3ErrorCode::kPreconditionFailed);
     return m;
   }

@@ -354,6 +354,13 @@ TEST_F(S3GatewayTest, MultipartErrors) {
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_TRUE(absl::StrContains(r.body, "-1&quot;") || absl::StrContains(r.body, "-1\"")) << r.body;
   EXPECT_EQ(Do(kAlice, "GET", "/mpb/obj").body, "part two");
+  r = Do(kAlice, "GET", "/mpb/obj?partNumber=1");
+  EXPECT_EQ(r.body, "part two");
+  ASSERT_NE(r.Header("x-amz-mp-parts-count"), nullptr);
+  EXPECT_EQ(*r.Header("x-amz-mp-parts-count"), "1");
+  r = Do(kAlice, "GET", "/mpb/obj?partNumber=2");
+  EXPECT_EQ(r.status, 416);
+  EXPECT_TRUE(r.HasCode("InvalidPartNumber")) << r.body;
   r = complete(part(2, etag2));
   EXPECT_EQ(r.status, 404);
   EXPECT_TRUE(r.HasCode("NoSuchUpload")) << r.body;
