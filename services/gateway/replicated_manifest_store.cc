@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 #include <utility>
 
@@ -44,7 +45,214 @@ uint32_t NextBatch(uint32_t batch) {
   return std::min<uint32_t>(ReplicatedManifestStore::kScanBatch, batch * 2);
 }
 
+bool ItemLess(const ScanItem& a, const ScanItem& b) {
+  if (a.key.object_key() != b.key.object_key()) return a.key.object_key() < b.key.object_key();
+  return a.key.version_id() < b.key.version_id();
+}
+bool SameEntry(const ScanItem& a, const ScanItem& b) {
+  return a.key.object_key() == b.key.object_key() && a.key.version_id() == b.key.version_id();
+}
+
+bool IsPending(uint32_t id) { return (id & (kShardCopying | kShardDraining)) != 0; }
+
+// A key range of the bucket and the shards holding it: `primary` owns it; `secondary` (a
+// draining split's source, or empty) may still hold entries of it that were not moved yet.
+struct Segment {
+  std::string start;
+  std::string end;  // "" = unbounded
+  std::string primary;
+  std::string secondary;
+};
+
+std::vector<v1::BucketRecord::Shard> SortedShards(const v1::BucketRecord& record) {
+  std::vector<v1::BucketRecord::Shard> shards(record.shards().begin(), record.shards().end());
+  std::sort(shards.begin(), shards.end(),
+            [](const auto& a, const auto& b) { return a.start_key() < b.start_key(); });
+  return shards;
+}
+
+// The read (and write) map: shards being copied are ignored (their source still owns the range).
+// One split per bucket at a time, so a draining shard's source is its predecessor here.
+std::vector<Segment> Segments(const v1::BucketRecord& record) {
+  std::vector<v1::BucketRecord::Shard> live;
+  for (const auto& shard : SortedShards(record)) {
+    if ((shard.id() & kShardCopying) == 0) live.push_back(shard);
+  }
+  std::vector<Segment> out;
+  for (size_t i = 0; i < live.size(); ++i) {
+    Segment seg;
+    seg.start = live[i].start_key();
+    seg.end = i + 1 < live.size() ? live[i + 1].start_key() : "";
+    seg.primary = ShardField(record.bucket_id(), live[i].id() & kShardNumberMask);
+    if ((live[i].id() & kShardDraining) != 0 && i > 0) {
+      seg.secondary = ShardField(record.bucket_id(), live[i - 1].id() & kShardNumberMask);
+    }
+    out.push_back(std::move(seg));
+  }
+  if (out.empty()) out.push_back(Segment{"", "", ShardField(record.bucket_id(), 0), ""});
+  out.front().start = "";  // the first shard covers everything below the second's start
+  return out;
+}
+
+const Segment& SegmentFor(const std::vector<Segment>& segments, const std::string& key) {
+  size_t i = 0;
+  while (i + 1 < segments.size() && segments[i + 1].start <= key) ++i;
+  return segments[i];
+}
+
+// Object entries of a bucket with lower <= object key < end, in (key, version) order, read
+// lazily shard by shard: only the shards overlapping what the caller consumes are scanned.
+// Entries of a draining split's source are merged in (the destination's copy wins).
+class EntryCursor {
+ public:
+  EntryCursor(MetaClient* meta, std::vector<Segment> segments, std::string lower, std::string end,
+              uint32_t batch)
+      : meta_(meta),
+        segments_(std::move(segments)),
+        lower_(std::move(lower)),
+        end_(std::move(end)),
+        batch_(batch) {}
+
+  // Sets *out to the next entry; false when the range is exhausted.
+  absl::StatusOr<bool> Next(ScanItem* out) {
+    while (true) {
+      if (!open_) {
+        if (seg_ >= segments_.size()) return false;
+        const Segment& seg = segments_[seg_];
+        if (!end_.empty() && seg.start >= end_) return false;
+        std::string start = std::max(seg.start, lower_);
+        std::string end = seg.end;
+        if (end.empty() || (!end_.empty() && end_ < end)) end = end_;
+        streams_.clear();
+        if (end.empty() || start < end) {
+          streams_.push_back(MakeStream(seg.primary, start, end));
+          if (!seg.secondary.empty()) streams_.push_back(MakeStream(seg.secondary, start, end));
+        }
+        open_ = true;
+      }
+      int best = -1;
+      for (size_t i = 0; i < streams_.size(); ++i) {
+        if (absl::Status s = Fill(streams_[i]); !s.ok()) return s;
+        if (streams_[i].buf.empty()) continue;
+        if (best < 0 || ItemLess(streams_[i].buf.front(), streams_[best].buf.front())) {
+          best = static_cast<int>(i);
+        }
+      }
+      if (best < 0) {
+        open_ = false;
+        ++seg_;
+        continue;
+      }
+      *out = std::move(streams_[best].buf.front());
+      streams_[best].buf.pop_front();
+      for (size_t i = best + 1; i < streams_.size(); ++i) {  // the same entry in the source
+        if (!streams_[i].buf.empty() && SameEntry(streams_[i].buf.front(), *out)) {
+          streams_[i].buf.pop_front();
+        }
+      }
+      return true;
+    }
+  }
+
+  // Later entries have object keys >= key.
+  void Seek(const std::string& key) {
+    if (key <= lower_) return;
+    lower_ = key;
+    for (Stream& s : streams_) {
+      while (!s.buf.empty() && s.buf.front().key.object_key() < key) s.buf.pop_front();
+      if (s.buf.empty() && !s.done && s.start < key) {
+        s.start = key;  // jump instead of reading what lies between
+        s.token.clear();
+      }
+      if (!s.end.empty() && s.start >= s.end) s.done = true;
+    }
+  }
+
+ private:
+  struct Stream {
+    std::string field;
+    std::string start;
+    std::string end;
+    std::string token;
+    std::deque<ScanItem> buf;
+    bool done = false;
+    uint32_t batch = 0;
+  };
+
+  static Stream MakeStream(const std::string& field, const std::string& start,
+                           const std::string& end) {
+    Stream s;
+    s.field = field;
+    s.start = start;
+    s.end = end;
+    return s;
+  }
+
+  absl::Status Fill(Stream& s) {
+    while (s.buf.empty() && !s.done) {
+      if (s.batch == 0) s.batch = batch_;
+      auto page = meta_->Scan(s.field, s.start, s.end, s.batch, s.token);
+      if (!page.ok()) return page.status();
+      for (ScanItem& item : page->items) {
+        if (item.key.object_key() >= lower_) s.buf.push_back(std::move(item));
+      }
+      s.token = page->next_page_token;
+      s.done = s.token.empty();
+      s.batch = NextBatch(s.batch);
+    }
+    return absl::OkStatus();
+  }
+
+  MetaClient* const meta_;
+  const std::vector<Segment> segments_;
+  std::string lower_;
+  const std::string end_;
+  const uint32_t batch_;
+  size_t seg_ = 0;
+  bool open_ = false;
+  std::vector<Stream> streams_;
+};
+
+bool SameShards(const v1::BucketRecord& a, const v1::BucketRecord& b) {
+  if (a.shards_size() != b.shards_size()) return false;
+  for (int i = 0; i < a.shards_size(); ++i) {
+    if (a.shards(i).id() != b.shards(i).id() ||
+        a.shards(i).start_key() != b.shards(i).start_key()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status StoppedAt(int step) {
+  return absl::AbortedError(absl::StrCat("split stopped after step ", step, " (test hook)"));
+}
 }  // namespace
+
+std::string ShardField(absl::string_view bucket_id, uint32_t shard_number) {
+  std::string field(bucket_id);
+  if (shard_number == 0) return field;  // shard 0: the bucket id itself
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    field.push_back(static_cast<char>((shard_number >> shift) & 0xff));
+  }
+  return field;
+}
+
+absl::Status ReplicatedManifestStoreOptions::Validate() const {
+  if (split_threshold < 2) {
+    return absl::InvalidArgumentError(
+        "ReplicatedManifestStoreOptions.split_threshold must be >= 2");
+  }
+  if (split_check_interval < 1) {
+    return absl::InvalidArgumentError(
+        "ReplicatedManifestStoreOptions.split_check_interval must be >= 1");
+  }
+  if (test_stop_after_step < 0 || test_stop_after_step > 4) {
+    return absl::InvalidArgumentError(
+        "ReplicatedManifestStoreOptions.test_stop_after_step must be in [0, 4]");
+  }
+  return absl::OkStatus();
+}
 
 std::string PrefixSuccessor(absl::string_view prefix) {
   std::string s(prefix);
@@ -59,13 +267,13 @@ std::string PrefixSuccessor(absl::string_view prefix) {
   return s;
 }
 
-absl::StatusOr<std::string> ReplicatedManifestStore::BucketId(const std::string& name) {
+absl::StatusOr<v1::BucketRecord> ReplicatedManifestStore::Record(const std::string& name) {
   auto value = meta_->Get(ObjectEntryKey(kBucketDirectory, 0, name, "", meta_->partitions()));
   if (!value.ok()) return value.status();
   auto record = ParseRecord(*value);
   if (!record.ok()) return record.status();
   if (!record->has_value()) return NoSuchBucket(name);
-  return (*record)->bucket_id();
+  return **std::move(record);
 }
 
 absl::Status ReplicatedManifestStore::CreateBucket(const v1::BucketRecord& record) {
@@ -147,56 +355,104 @@ absl::StatusOr<std::vector<v1::BucketRecord>> ReplicatedManifestStore::ListBucke
 
 absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::GetLatest(const std::string& bucket,
                                                                       const std::string& key) {
-  auto id = BucketId(bucket);
-  if (!id.ok()) return id.status();
+  auto record = Record(bucket);
+  if (!record.ok()) return record.status();
   // Versions of a key sort newest first: the first entry in [key, key\0) is the latest.
-  auto page = meta_->Scan(*id, key, After(key), 1);
-  if (!page.ok()) return page.status();
-  if (page->items.empty() || page->items[0].key.object_key() != key) {
+  EntryCursor cursor(meta_, Segments(*record), key, After(key), 1);
+  ScanItem item;
+  auto found = cursor.Next(&item);
+  if (!found.ok()) return found.status();
+  if (!*found || item.key.object_key() != key) {
     return absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key));
   }
-  return ParseManifest(page->items[0].value);
+  return ParseManifest(item.value);
 }
 
 absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::Get(const std::string& bucket,
                                                                 const std::string& key,
                                                                 const std::string& version_id) {
-  auto id = BucketId(bucket);
-  if (!id.ok()) return id.status();
-  auto value = meta_->Get(ObjectEntryKey(*id, 0, key, version_id, meta_->partitions()));
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) {
-    return absl::NotFoundError(absl::StrCat("no such version of ", bucket, "/", key));
+  auto record = Record(bucket);
+  if (!record.ok()) return record.status();
+  const std::vector<Segment> segments = Segments(*record);
+  const Segment& seg = SegmentFor(segments, key);
+  for (const std::string* field : {&seg.primary, &seg.secondary}) {
+    if (field->empty()) continue;
+    auto value = meta_->Get(ObjectEntryKey(*field, 0, key, version_id, meta_->partitions()));
+    if (!value.ok()) return value.status();
+    if (value->has_value()) return ParseManifest(**value);
   }
-  return ParseManifest(**value);
+  return absl::NotFoundError(absl::StrCat("no such version of ", bucket, "/", key));
+}
+
+absl::Status ReplicatedManifestStore::CopyEntry(const std::string& from, const std::string& to,
+                                                const std::string& key,
+                                                const std::string& version_id, bool overwrite) {
+  auto value = meta_->Get(ObjectEntryKey(from, 0, key, version_id, meta_->partitions()));
+  if (!value.ok()) return value.status();
+  if (!value->has_value() && !overwrite) return absl::OkStatus();
+  return meta_
+      ->CompareAndSet(ObjectEntryKey(to, 0, key, version_id, meta_->partitions()),
+                      [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
+                        if (current.has_value() && !overwrite) return current;
+                        return *value;
+                      })
+      .status();
 }
 
 absl::Status ReplicatedManifestStore::PutIfAbsent(const v1::ObjectManifest& manifest) {
   if (manifest.key().empty()) return absl::InvalidArgumentError("object key is empty");
   if (manifest.version_id().empty()) return absl::InvalidArgumentError("version id is empty");
-  auto id = BucketId(manifest.bucket());
-  if (!id.ok()) return id.status();
+  auto record = Record(manifest.bucket());
+  if (!record.ok()) return record.status();
   const std::string bytes = manifest.SerializeAsString();
-  auto written = meta_->CompareAndSet(
-      ObjectEntryKey(*id, 0, manifest.key(), manifest.version_id(), meta_->partitions()),
-      [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
-        if (current.has_value()) {
-          return absl::AlreadyExistsError(
-              absl::StrCat("version exists for ", manifest.bucket(), "/", manifest.key()));
+  bool moved = false;  // a split moved the key after our first write: ours may be there already
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const std::string field = SegmentFor(Segments(*record), manifest.key()).primary;
+    auto written = meta_->CompareAndSet(
+        ObjectEntryKey(field, 0, manifest.key(), manifest.version_id(), meta_->partitions()),
+        [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
+          if (current.has_value()) {
+            if (moved && *current == bytes) return current;
+            return absl::AlreadyExistsError(
+                absl::StrCat("version exists for ", manifest.bucket(), "/", manifest.key()));
+          }
+          return MetaValue(bytes);
+        });
+    if (!written.ok()) return written.status();
+    // Re-check the shard map: a split may have moved the key's range while we wrote.
+    auto after = Record(manifest.bucket());
+    if (!after.ok()) return after.status();
+    if (SegmentFor(Segments(*after), manifest.key()).primary == field) {
+      uint32_t number = 0;
+      for (const auto& shard : after->shards()) {
+        if (ShardField(after->bucket_id(), shard.id() & kShardNumberMask) == field) {
+          number = shard.id() & kShardNumberMask;
         }
-        return MetaValue(bytes);
-      });
-  return written.status();
+      }
+      CountWrite(manifest.bucket(), field, number);
+      return absl::OkStatus();
+    }
+    record = *std::move(after);
+    moved = true;
+  }
+  return absl::AbortedError("shard map kept changing during the write; retry");
 }
 
 absl::Status ReplicatedManifestStore::CompareAndSet(const std::string& bucket,
                                                     const std::string& key,
                                                     const std::string& version_id,
                                                     const ManifestUpdate& update) {
-  auto id = BucketId(bucket);
-  if (!id.ok()) return id.status();
+  auto record = Record(bucket);
+  if (!record.ok()) return record.status();
+  const Segment seg = SegmentFor(Segments(*record), key);
+  // Mid-split: make sure the owner holds the entry before updating it there.
+  if (!seg.secondary.empty()) {
+    if (absl::Status s = CopyEntry(seg.secondary, seg.primary, key, version_id, false); !s.ok()) {
+      return s;
+    }
+  }
   auto written = meta_->CompareAndSet(
-      ObjectEntryKey(*id, 0, key, version_id, meta_->partitions()),
+      ObjectEntryKey(seg.primary, 0, key, version_id, meta_->partitions()),
       [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
         std::optional<v1::ObjectManifest> cur;
         if (current.has_value()) {
@@ -213,7 +469,20 @@ absl::Status ReplicatedManifestStore::CompareAndSet(const std::string& bucket,
         }
         return MetaValue((*next)->SerializeAsString());
       });
-  return written.status();
+  if (!written.ok()) return written.status();
+  if (!seg.secondary.empty()) {
+    // The source's stale copy must not resurface in merged reads (e.g. after a deletion).
+    auto erased = meta_->CompareAndSet(
+        ObjectEntryKey(seg.secondary, 0, key, version_id, meta_->partitions()),
+        [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(); });
+    if (!erased.ok()) return erased.status();
+  }
+  auto after = Record(bucket);
+  if (!after.ok()) return after.status();
+  const std::string owner = SegmentFor(Segments(*after), key).primary;
+  if (owner == seg.primary) return absl::OkStatus();
+  // A split moved the key while we wrote: carry our result to the new owner.
+  return CopyEntry(seg.primary, owner, key, version_id, true);
 }
 
 absl::StatusOr<ListResult> ReplicatedManifestStore::List(const std::string& bucket,
@@ -244,70 +513,55 @@ absl::StatusOr<ListResult> ReplicatedManifestStore::List(const std::string& buck
   lower = std::max(lower, request.prefix);
   const std::string end = PrefixSuccessor(request.prefix);  // "" = unbounded
 
-  auto id = BucketId(bucket);
-  if (!id.ok()) return id.status();
+  auto record = Record(bucket);
+  if (!record.ok()) return record.status();
 
   ListResult result;
   int emitted = 0;
   std::string last_emitted;
   bool last_is_prefix = false;
-  std::string skip_prefix;  // the common prefix just emitted: its keys are skipped
   std::string current_key;  // the key whose newest version was seen last
   bool have_current = false;
-  std::string cursor = lower;
-  std::string page_token;
-  uint32_t batch = FirstBatch(request.max_keys);
-  bool done = false;
-  while (!done) {
-    auto page = meta_->Scan(*id, cursor, end, batch, page_token);
-    if (!page.ok()) return page.status();
-    for (const ScanItem& item : page->items) {
-      const std::string& key = item.key.object_key();
-      if (have_current && key == current_key) continue;  // an older version
-      current_key = key;
-      have_current = true;
-      if (!skip_prefix.empty() && absl::StartsWith(key, skip_prefix)) continue;
-      auto manifest = ParseManifest(item.value);
-      if (!manifest.ok()) return manifest.status();
-      if (manifest->delete_marker()) continue;
-      if (!request.delimiter.empty()) {
-        const size_t pos = key.find(request.delimiter, request.prefix.size());
-        if (pos != std::string::npos) {
-          std::string cp = key.substr(0, pos + request.delimiter.size());
-          if (emitted == request.max_keys) {
-            result.truncated = true;
-            done = true;
-            break;
-          }
-          result.common_prefixes.push_back(cp);
-          last_emitted = cp;
-          last_is_prefix = true;
-          skip_prefix = std::move(cp);
-          ++emitted;
-          continue;
+  EntryCursor cursor(meta_, Segments(*record), lower, end, FirstBatch(request.max_keys));
+  ScanItem item;
+  while (true) {
+    auto more = cursor.Next(&item);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    const std::string& key = item.key.object_key();
+    if (have_current && key == current_key) continue;  // an older version
+    current_key = key;
+    have_current = true;
+    auto manifest = ParseManifest(item.value);
+    if (!manifest.ok()) return manifest.status();
+    if (manifest->delete_marker()) continue;
+    if (!request.delimiter.empty()) {
+      const size_t pos = key.find(request.delimiter, request.prefix.size());
+      if (pos != std::string::npos) {
+        std::string cp = key.substr(0, pos + request.delimiter.size());
+        if (emitted == request.max_keys) {
+          result.truncated = true;
+          break;
         }
+        result.common_prefixes.push_back(cp);
+        last_emitted = cp;
+        last_is_prefix = true;
+        ++emitted;
+        // Jump past every key of the common prefix instead of reading them.
+        std::string next = PrefixSuccessor(cp);
+        if (next.empty()) break;
+        cursor.Seek(next);
+        continue;
       }
-      if (emitted == request.max_keys) {
-        result.truncated = true;
-        done = true;
-        break;
-      }
-      result.objects.push_back(*std::move(manifest));
-      last_emitted = key;
-      last_is_prefix = false;
-      ++emitted;
     }
-    if (done || page->next_page_token.empty()) break;
-    batch = NextBatch(batch);
-    if (!skip_prefix.empty() && have_current && absl::StartsWith(current_key, skip_prefix)) {
-      // Still inside a common prefix: jump past all of it instead of reading its keys.
-      std::string next = PrefixSuccessor(skip_prefix);
-      if (next.empty() || (!end.empty() && next >= end)) break;
-      cursor = std::move(next);
-      page_token.clear();
-    } else {
-      page_token = page->next_page_token;
+    if (emitted == request.max_keys) {
+      result.truncated = true;
+      break;
     }
+    result.objects.push_back(*std::move(manifest));
+    last_emitted = key;
+    last_is_prefix = false;
+    ++emitted;
   }
   if (result.truncated) {
     result.next_continuation_token = EncodeContinuationToken(last_is_prefix, last_emitted);
@@ -318,28 +572,196 @@ absl::StatusOr<ListResult> ReplicatedManifestStore::List(const std::string& buck
 absl::StatusOr<std::vector<KeyVersions>> ReplicatedManifestStore::ScanVersions(
     const std::string& bucket, const std::string& start_after, int max_keys) {
   if (max_keys < 1) return absl::InvalidArgumentError("max_keys must be positive");
-  auto id = BucketId(bucket);
-  if (!id.ok()) return id.status();
+  auto record = Record(bucket);
+  if (!record.ok()) return record.status();
   std::vector<KeyVersions> out;
-  std::string token;
-  uint32_t batch = FirstBatch(max_keys);
+  EntryCursor cursor(meta_, Segments(*record), start_after.empty() ? "" : After(start_after), "",
+                     FirstBatch(max_keys));
+  ScanItem item;
   while (true) {
-    auto page = meta_->Scan(*id, start_after.empty() ? "" : After(start_after), "", batch, token);
+    auto more = cursor.Next(&item);
+    if (!more.ok()) return more.status();
+    if (!*more) return out;
+    const std::string& key = item.key.object_key();
+    if (out.empty() || out.back().key != key) {
+      if (static_cast<int>(out.size()) == max_keys) return out;
+      out.push_back(KeyVersions{key, {}});
+    }
+    auto manifest = ParseManifest(item.value);
+    if (!manifest.ok()) return manifest.status();
+    out.back().versions.push_back(*std::move(manifest));
+  }
+}
+
+// --- Shard splits (docs/design/metadata.md "Listing") ------------------------------------------
+
+void ReplicatedManifestStore::CountWrite(const std::string& bucket, const std::string& field,
+                                         uint32_t shard_number) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (++writes_since_check_[field] < options_.split_check_interval) return;
+    writes_since_check_[field] = 0;
+    if (!splitting_.insert(bucket).second) return;  // this gateway is splitting it already
+  }
+  // Best effort: a failed or lost split race changes nothing the next check cannot redo.
+  absl::Status ignored = SplitShard(bucket, shard_number);
+  (void)ignored;
+  absl::MutexLock lock(&mu_);
+  splitting_.erase(bucket);
+}
+
+absl::Status ReplicatedManifestStore::FinishSplits(const std::string& bucket) {
+  auto record = Record(bucket);
+  if (!record.ok()) return record.status();
+  for (const auto& shard : record->shards()) {
+    if (IsPending(shard.id())) return ResumeSplit(bucket, *std::move(record));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReplicatedManifestStore::SplitShard(const std::string& bucket, uint32_t shard_number,
+                                                 bool force) {
+  auto record = Record(bucket);
+  if (!record.ok()) return record.status();
+  for (const auto& shard : record->shards()) {
+    if (IsPending(shard.id())) return ResumeSplit(bucket, *std::move(record));
+  }
+  const std::string field = ShardField(record->bucket_id(), shard_number);
+  const std::vector<Segment> segments = Segments(*record);
+  const Segment* seg = nullptr;
+  for (const Segment& s : segments) {
+    if (s.primary == field) seg = &s;
+  }
+  if (seg == nullptr) return absl::NotFoundError(absl::StrCat("no shard ", shard_number));
+  // Step 0: size and median key of the shard (keys only; values are not kept).
+  std::vector<std::string> keys;
+  int64_t entries = 0;
+  std::string token;
+  do {
+    auto page = meta_->Scan(field, seg->start, seg->end, kScanBatch, token);
     if (!page.ok()) return page.status();
     for (const ScanItem& item : page->items) {
-      const std::string& key = item.key.object_key();
-      if (out.empty() || out.back().key != key) {
-        if (static_cast<int>(out.size()) == max_keys) return out;
-        out.push_back(KeyVersions{key, {}});
+      ++entries;
+      if (keys.empty() || keys.back() != item.key.object_key()) {
+        keys.push_back(item.key.object_key());
       }
-      auto manifest = ParseManifest(item.value);
-      if (!manifest.ok()) return manifest.status();
-      out.back().versions.push_back(*std::move(manifest));
     }
-    if (page->next_page_token.empty()) return out;
     token = page->next_page_token;
-    batch = NextBatch(batch);
+  } while (!token.empty());
+  if ((!force && entries <= options_.split_threshold) || keys.size() < 2) return absl::OkStatus();
+  const std::string split_key = keys[keys.size() / 2];  // > keys[0] >= the shard's start
+  uint32_t number = 0;
+  for (const auto& shard : record->shards()) {
+    number = std::max(number, shard.id() & kShardNumberMask);
   }
+  ++number;
+  // Step 1: intent. The new shard exists, being copied; everyone still uses the source.
+  const v1::BucketRecord seen = *record;
+  v1::BucketRecord next;
+  auto written = meta_->CompareAndSet(
+      ObjectEntryKey(kBucketDirectory, 0, bucket, "", meta_->partitions()),
+      [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
+        auto existing = ParseRecord(current);
+        if (!existing.ok()) return existing.status();
+        if (!existing->has_value() || (*existing)->bucket_id() != seen.bucket_id()) {
+          return NoSuchBucket(bucket);
+        }
+        if (!SameShards(**existing, seen)) {
+          return absl::AbortedError("shard map changed during the split; retry");
+        }
+        next = **existing;
+        auto* shard = next.add_shards();
+        shard->set_id(number | kShardCopying);
+        shard->set_start_key(split_key);
+        return MetaValue(next.SerializeAsString());
+      });
+  if (!written.ok()) return written.status();
+  if (options_.test_stop_after_step == 1) return StoppedAt(1);
+  return ResumeSplit(bucket, std::move(next));
+}
+
+absl::Status ReplicatedManifestStore::ResumeSplit(const std::string& bucket,
+                                                  v1::BucketRecord record) {
+  const std::vector<v1::BucketRecord::Shard> sorted = SortedShards(record);
+  size_t at = sorted.size();
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (IsPending(sorted[i].id())) at = i;
+  }
+  if (at == sorted.size()) return absl::OkStatus();
+  if (at == 0) return absl::DataLossError("pending shard without a source shard");
+  const uint32_t id = sorted[at].id();
+  const uint32_t number = id & kShardNumberMask;
+  const std::string src = ShardField(record.bucket_id(), sorted[at - 1].id() & kShardNumberMask);
+  const std::string dst = ShardField(record.bucket_id(), number);
+  const std::string lo = sorted[at].start_key();
+  const std::string hi = at + 1 < sorted.size() ? sorted[at + 1].start_key() : "";
+  const std::string bucket_id = record.bucket_id();
+
+  // Moves the pending shard from state `from` to `to` (a CAS on the bucket record).
+  auto flip = [&](uint32_t from, uint32_t to) -> absl::Status {
+    return meta_
+        ->CompareAndSet(ObjectEntryKey(kBucketDirectory, 0, bucket, "", meta_->partitions()),
+                        [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
+                          auto existing = ParseRecord(current);
+                          if (!existing.ok()) return existing.status();
+                          if (!existing->has_value() || (*existing)->bucket_id() != bucket_id) {
+                            return NoSuchBucket(bucket);
+                          }
+                          v1::BucketRecord updated = **existing;
+                          for (auto& shard : *updated.mutable_shards()) {
+                            if (shard.id() == from && shard.start_key() == lo) {
+                              shard.set_id(to);
+                              return MetaValue(updated.SerializeAsString());
+                            }
+                            if (shard.id() == to && shard.start_key() == lo)
+                              return current;  // done already
+                          }
+                          return absl::AbortedError("split state changed; retry");
+                        })
+        .status();
+  };
+  // Copies (or, with `drain`, moves) every entry of the source in [lo, hi) to the new shard.
+  // An entry already there is newer or the same and is kept.
+  auto move = [&](bool drain) -> absl::Status {
+    std::string token;
+    do {
+      auto page = meta_->Scan(src, lo, hi, kScanBatch, token);
+      if (!page.ok()) return page.status();
+      for (const ScanItem& item : page->items) {
+        const std::string& key = item.key.object_key();
+        const std::string& version = item.key.version_id();
+        auto copied =
+            meta_->CompareAndSet(ObjectEntryKey(dst, 0, key, version, meta_->partitions()),
+                                 [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
+                                   if (current.has_value()) return current;
+                                   return MetaValue(item.value);
+                                 });
+        if (!copied.ok()) return copied.status();
+        if (drain) {
+          auto erased = meta_->CompareAndSet(
+              ObjectEntryKey(src, 0, key, version, meta_->partitions()),
+              [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(); });
+          if (!erased.ok()) return erased.status();
+        }
+      }
+      token = page->next_page_token;
+    } while (!token.empty());
+    return absl::OkStatus();
+  };
+
+  if ((id & kShardCopying) != 0) {
+    // Step 2: copy. Writers still write the source; what they add meanwhile is moved at step 4.
+    if (absl::Status s = move(false); !s.ok()) return s;
+    if (options_.test_stop_after_step == 2) return StoppedAt(2);
+    // Step 3: the new shard owns its range; reads merge the source's remaining entries.
+    if (absl::Status s = flip(id, number | kShardDraining); !s.ok()) return s;
+    if (options_.test_stop_after_step == 3) return StoppedAt(3);
+  }
+  // Step 4: drain the source's entries of the range into the new shard.
+  if (absl::Status s = move(true); !s.ok()) return s;
+  if (options_.test_stop_after_step == 4) return StoppedAt(4);
+  // Step 5: done; reads use the new shard alone.
+  return flip(number | kShardDraining, number);
 }
 
 }  // namespace tessera::services

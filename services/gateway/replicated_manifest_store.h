@@ -7,10 +7,19 @@
 //                       value  = serialized BucketRecord (deleted = true: the name is free)
 //   object entry        bucket = the bucket's random 16-byte bucket_id, object key, version id
 //                       value  = serialized ObjectManifest (delete markers too)
-// The bucket directory is one index shard like any bucket's: ListBuckets is a scan of one
-// partition, and a name lookup is one linearizable read. Object entries live in the partition of
-// (bucket_id, shard 0) (new buckets have one shard; splits are not implemented yet), so a LIST
-// page contacts that partition's replicas only, however large the cluster.
+// The bucket directory is one index shard: ListBuckets is a scan of one partition, and a name
+// lookup is one linearizable read.
+//
+// Index shards (docs/design/metadata.md "Listing"): a bucket's object entries are range-partitioned
+// by object key into shards listed in BucketRecord.shards (id, start_key; a shard covers
+// [start_key, next start_key)). Shard 0 keeps the meta bucket field = bucket_id; shard n > 0 uses
+// bucket field = bucket_id || n as 4 bytes big-endian (ShardField), so MetaClient::Scan and
+// ObjectEntryKey(field, 0, ...) place it in PartitionForShard(field, 0), a hash of (bucket id,
+// shard id): a LIST page reads only the partitions of the shards it overlaps. A shard passing
+// `split_threshold` entries is split in five steps (intent, copy, drain flip, drain, activate),
+// each a CAS on the bucket record or idempotent; a crash at any step leaves the bucket listable
+// and the next split check resumes it. Shard ids carry the split state in their top bits
+// (kShardCopying, kShardDraining).
 //
 // Semantics are those of InMemoryManifestStore (same continuation-token format, so tokens pass
 // between the two). Bucket creation is a CAS on the name entry: one winner. DeleteBucketIfEmpty
@@ -27,7 +36,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "services/gateway/manifest_store.h"
 #include "services/meta/meta_client.h"
 
@@ -37,10 +49,31 @@ namespace tessera::services {
 // bucket can collide with this 15-byte name).
 inline constexpr char kBucketDirectory[] = "tessera.buckets";
 
+// Split state flags in BucketRecord.Shard.id (the low 30 bits are the shard number).
+inline constexpr uint32_t kShardCopying = 1u << 31;   // being filled; ignored by reads and writes
+inline constexpr uint32_t kShardDraining = 1u << 30;  // owns its range; reads merge the source
+inline constexpr uint32_t kShardNumberMask = kShardDraining - 1;
+
+// The meta bucket field of `shard_number` of bucket `bucket_id`.
+std::string ShardField(absl::string_view bucket_id, uint32_t shard_number);
+
+struct ReplicatedManifestStoreOptions {
+  // A shard holding more than this many entries (versions, delete markers included) is split.
+  int split_threshold = 100000;
+  // Writes this gateway makes to one shard between two size checks of that shard.
+  int split_check_interval = 10000;
+  // Tests only: SplitShard / FinishSplits stop with ABORTED right after step 1..4 of the split
+  // protocol (1 intent, 2 copy, 3 drain flip, 4 drain), as if the gateway had crashed. 0: never.
+  int test_stop_after_step = 0;
+
+  [[nodiscard]] absl::Status Validate() const;
+};
+
 class ReplicatedManifestStore final : public ManifestStore {
  public:
-  // `meta` is not owned and must outlive the store.
-  explicit ReplicatedManifestStore(MetaClient* meta) : meta_(meta) {}
+  // `meta` is not owned and must outlive the store. `options` must be valid.
+  explicit ReplicatedManifestStore(MetaClient* meta, ReplicatedManifestStoreOptions options = {})
+      : meta_(meta), options_(options) {}
 
   absl::Status CreateBucket(const v1::BucketRecord& record) override;
   absl::StatusOr<v1::BucketRecord> GetBucket(const std::string& name) override;
@@ -59,14 +92,35 @@ class ReplicatedManifestStore final : public ManifestStore {
                                                         const std::string& start_after,
                                                         int max_keys) override;
 
+  // Splits the shard numbered `shard_number` of `bucket` at the median key of its entries if it
+  // holds more than split_threshold entries (`force`: at least two keys). Finishes an
+  // interrupted split of the bucket first (one split per bucket at a time). OK when there was
+  // nothing to do; ABORTED when another splitter changed the shard map meanwhile.
+  [[nodiscard]] absl::Status SplitShard(const std::string& bucket, uint32_t shard_number,
+                                        bool force = false);
+  // Finishes any interrupted split of `bucket`.
+  [[nodiscard]] absl::Status FinishSplits(const std::string& bucket);
+
   // Entries read per Scan call while listing (a page of max_keys usually needs one call).
   static constexpr uint32_t kScanBatch = 1000;
 
  private:
-  // The bucket id of live bucket `name`; NOT_FOUND "no such bucket".
-  absl::StatusOr<std::string> BucketId(const std::string& name);
+  // The live record of bucket `name`; NOT_FOUND "no such bucket".
+  absl::StatusOr<v1::BucketRecord> Record(const std::string& name);
+  // Runs the split protocol from the state of `record`'s pending shard (steps 2..5).
+  absl::Status ResumeSplit(const std::string& bucket, v1::BucketRecord record);
+  // Counts a write to `field` and runs a size check of that shard every split_check_interval.
+  void CountWrite(const std::string& bucket, const std::string& field, uint32_t shard_number);
+  // Rewrites the entry key/version of shard `from` into shard `to` (overwrite=false: only if
+  // absent there). Used when a split moved a key under a writer.
+  absl::Status CopyEntry(const std::string& from, const std::string& to, const std::string& key,
+                         const std::string& version_id, bool overwrite);
 
   MetaClient* const meta_;
+  const ReplicatedManifestStoreOptions options_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int> writes_since_check_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> splitting_ ABSL_GUARDED_BY(mu_);  // buckets
 };
 
 // The smallest string greater than every string that starts with `prefix`, or "" when there is
