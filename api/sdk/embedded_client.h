@@ -77,8 +77,9 @@ struct EmbeddedClientOptions {
   services::DataPathOptions data;
   // Threads running slice RPCs.
   size_t threads = 8;
-  // Must match the cluster's gateways.
-  services::LayoutOptions layout;
+  // Must match the cluster's gateways: replicas == 0 derives it from the erasure code exactly as
+  // gateways do (services::GatewayBackendOptions::EffectiveLayout).
+  services::LayoutOptions layout{.replicas = 0, .write_quorum = 0, .read_quorum = 0};
   absl::Duration membership_refresh = absl::Seconds(1);
 
   // --- Seams for tests and embedding (not owned unless shared) ---

@@ -1,5 +1,6 @@
 #include "services/gateway/gateway_backend.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,8 +29,18 @@ absl::Status GatewayBackendOptions::Validate() const {
   if (meta_rpc_deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("meta_rpc_deadline must be > 0");
   }
-  if (absl::Status s = layout.Validate(); !s.ok()) return s;
+  if (absl::Status s = EffectiveLayout().Validate(); !s.ok()) return s;
   return data.Validate();
+}
+
+LayoutOptions GatewayBackendOptions::EffectiveLayout() const {
+  if (layout.replicas != 0) return layout;
+  LayoutOptions derived = layout;
+  const uint32_t m = static_cast<uint32_t>(std::max(data.parity_shards, 0));
+  derived.replicas = std::max<uint32_t>(3, 2 * m + 1);
+  derived.write_quorum = derived.replicas / 2 + 1;
+  derived.read_quorum = derived.replicas / 2 + 1;
+  return derived;
 }
 
 GatewayBackend::~GatewayBackend() {
@@ -65,7 +76,7 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   view_options.seeds = options.seeds;
   view_options.auth = b->auth_;
   view_options.refresh_interval = options.membership_refresh;
-  view_options.layout = options.layout;
+  view_options.layout = options.EffectiveLayout();
   auto cluster = MembershipClusterView::Start(std::move(view_options));
   if (!cluster.ok()) return cluster.status();
   b->cluster_ = *std::move(cluster);

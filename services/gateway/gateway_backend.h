@@ -58,7 +58,9 @@ struct GatewayBackendOptions {
   size_t data_path_threads = 16;
   // Membership refresh and metadata settings (LayoutOptions must match across gateways).
   absl::Duration membership_refresh = absl::Seconds(1);
-  LayoutOptions layout;
+  // Metadata replication. replicas == 0 (the default) derives it from the erasure code, see
+  // EffectiveLayout(): metadata must survive the same m node losses the data survives.
+  LayoutOptions layout{.replicas = 0, .write_quorum = 0, .read_quorum = 0};
   absl::Duration meta_rpc_deadline = absl::Seconds(2);
 
   // --- Seams for tests and embedding (optional, not owned unless shared) ---
@@ -79,6 +81,11 @@ struct GatewayBackendOptions {
 
   // OK, or INVALID_ARGUMENT naming the field.
   [[nodiscard]] absl::Status Validate() const;
+
+  // `layout`, or when layout.replicas == 0: N = max(3, 2m+1) replicas with majority quorums
+  // W = R = N/2 + 1, so that any m dead nodes still leave W and R replicas of every partition
+  // (N = 3, W = R = 2 for m <= 1; N = 5, W = R = 3 for m = 2).
+  LayoutOptions EffectiveLayout() const;
 };
 
 class GatewayBackend {

@@ -1,8 +1,7 @@
 // Faults against real processes (6 tessera-node in 3 sites, authenticated, metadata replicated
-// on the nodes with one replica per site + tessera-gateway joined by --seeds), by kill -9.
-// Two dead nodes are taken from one site: with N=3 metadata replicas, one per site, every
-// metadata partition then keeps a quorum (two dead nodes in two sites would leave some partitions
-// with one replica of three - the metadata layer's documented limit, docs/design/metadata.md):
+// on the nodes + tessera-gateway joined by --seeds), by kill -9. With k=4, m=2 the gateway
+// replicates metadata on N = 2m+1 = 5 nodes with W = R = 3, so ANY m dead nodes leave a quorum of
+// every partition; the dead nodes below are deliberately taken from two different sites:
 //   - m = 2 nodes dead: every object reads back byte-exact;
 //   - m + 1 dead: reads fail with a clear error, never wrong bytes;
 //   - nodes killed during a write load: every acknowledged object reads back, and an upload
@@ -62,12 +61,12 @@ TEST(FaultClusterTest, MDeadReadsExactMPlusOneDeadFailsClearly) {
   ASSERT_EQ(objects.size(), 10u);
 
   cluster.KillNode(1);
-  cluster.KillNode(4);  // m = 2: site1
+  cluster.KillNode(2);  // m = 2, in sites 1 and 2
   ExpectAllReadable(c, objects);
   ASSERT_TRUE(cluster.WaitAlive(4));
   ExpectAllReadable(c, objects);
 
-  cluster.KillNode(2);  // m + 1
+  cluster.KillNode(4);  // m + 1
   int failed = 0;
   for (const auto& [key, data] : objects) {
     std::string got;
@@ -140,11 +139,11 @@ TEST(FaultClusterTest, KillsDuringWriteLoadLoseNoAcknowledgedObject) {
       }
     });
   }
-  // Kill two nodes (one site) while writes are in flight.
+  // Kill two nodes (in two sites) while writes are in flight.
   while (written.load() < 8) absl::SleepFor(absl::Milliseconds(5));
   cluster.KillNode(1);
   while (written.load() < 16) absl::SleepFor(absl::Milliseconds(5));
-  cluster.KillNode(4);
+  cluster.KillNode(2);
   while (written.load() < 40) absl::SleepFor(absl::Milliseconds(5));
   stop = true;
   for (std::thread& t : writers) t.join();
