@@ -198,8 +198,11 @@ p2 = s3.upload_part_copy(Bucket=B, Key='upc', UploadId=up, PartNumber=2,
 check(p1['CopyPartResult']['ETag'] == '"%s"' % hashlib.md5(src[:5 << 20]).hexdigest(), 'part etag')
 check(error_of(s3.upload_part_copy, Bucket=B, Key='upc', UploadId=up, PartNumber=3,
                CopySource={'Bucket': B, 'Key': 'src'},
-               CopySourceRange='bytes=0-%d' % len(src))[0] == 'InvalidArgument',
+               CopySourceRange='bytes=0-%d' % len(src)) == ('InvalidRange', 416),
       'range past the end')
+check(error_of(s3.upload_part_copy, Bucket=B, Key='upc', UploadId=up, PartNumber=3,
+               CopySource={'Bucket': B, 'Key': 'src'},
+               CopySourceRange='bytes=-5')[0] == 'InvalidArgument', 'malformed copy range')
 s3.complete_multipart_upload(Bucket=B, Key='upc', UploadId=up, MultipartUpload={'Parts': [
     {'PartNumber': 1, 'ETag': p1['CopyPartResult']['ETag']},
     {'PartNumber': 2, 'ETag': p2['CopyPartResult']['ETag']}]})

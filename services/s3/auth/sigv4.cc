@@ -396,6 +396,10 @@ absl::StatusOr<AuthResult> SigV4Verifier::Verify(const HttpRequest& request) con
   absl::string_view path, query;
   SplitTarget(request.target, &path, &query);
   const std::string* authorization = FindHeader(request, "authorization");
+  // An empty Authorization header carries no credentials: the request is anonymous.
+  if (authorization != nullptr && absl::StripAsciiWhitespace(*authorization).empty()) {
+    authorization = nullptr;
+  }
   bool presigned =
       absl::StrContains(query, "X-Amz-Algorithm=") || absl::StrContains(query, "X-Amz-Signature=");
   if (authorization != nullptr && presigned) {
@@ -444,11 +448,13 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyHeader(const HttpRequest& reques
     return S3Status(S3ErrorCode::kAccessDenied,
                     "AWS authentication requires a valid Date or x-amz-date header");
   }
-  if (absl::Status s = CheckScope(auth->credential, amz_date); !s.ok()) return s;
+  // The clock skew first (as AWS: a request from the wrong day is RequestTimeTooSkewed, not a
+  // scope error), then the credential scope.
   absl::Duration skew = clock_->Now() - t;
   if (skew > options_.max_skew || -skew > options_.max_skew) {
     return S3Status(S3ErrorCode::kRequestTimeTooSkewed);
   }
+  if (absl::Status s = CheckScope(auth->credential, amz_date); !s.ok()) return s;
   const std::string* content_sha = FindHeader(request, "x-amz-content-sha256");
   if (content_sha == nullptr) {
     return S3Status(S3ErrorCode::kInvalidRequest,

@@ -812,12 +812,15 @@ class S3Gateway::Call {
         uint64_t first = 0, last = 0;
         std::vector<std::string> ab = absl::StrSplit(absl::StripPrefix(*range, "bytes="), '-');
         if (!absl::StartsWith(*range, "bytes=") || ab.size() != 2 ||
-            !absl::SimpleAtoi(ab[0], &first) || !absl::SimpleAtoi(ab[1], &last) || last < first ||
-            last >= m->size()) {
+            !absl::SimpleAtoi(ab[0], &first) || !absl::SimpleAtoi(ab[1], &last) || last < first) {
           return S3Status(S3ErrorCode::kInvalidArgument,
                           "The x-amz-copy-source-range value must be of the form bytes=first-last "
                           "where first and last are the zero-based offsets of the first and last "
                           "bytes to copy");
+        }
+        if (last >= m->size()) {
+          return S3Status(S3ErrorCode::kInvalidRange,
+                          "The x-amz-copy-source-range is past the end of the source object");
         }
         offset = first;
         length = last - first + 1;

@@ -127,7 +127,8 @@ class S3GatewayTest : public ::testing::Test {
     req.headers.emplace_back("host", "127.0.0.1:9000");
     for (auto& h : extra) req.headers.push_back(h);
     if (user.key != nullptr) {
-      const std::string date = absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone());
+      const std::string date =
+          absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now() + sign_offset_, absl::UTCTimeZone());
       std::unique_ptr<Hasher> sha = NewHasher(ChecksumAlgorithm::kSha256);
       sha->Update(body);
       const std::string payload = sha->FinishHex();
@@ -160,6 +161,7 @@ class S3GatewayTest : public ::testing::Test {
   std::unique_ptr<MultipartUploads> uploads_;
   std::unique_ptr<S3Gateway> gateway_;
   int request_counter_ = 0;
+  absl::Duration sign_offset_;  // added to the signing time
 };
 
 TEST_F(S3GatewayTest, BucketLifecycleAndErrors) {
@@ -308,6 +310,19 @@ TEST_F(S3GatewayTest, BadSignaturesAreRefused) {
   EXPECT_EQ(r.status, 403);
   EXPECT_TRUE(r.HasCode("InvalidAccessKeyId")) << r.body;
   EXPECT_EQ(Do(kAlice, "HEAD", "/sig/k").status, 404);
+  // An empty Authorization header is no credentials: anonymous, refused on a private bucket.
+  r = Do(kAnonymous, "PUT", "/sig/k", "x", {{"authorization", ""}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_TRUE(r.HasCode("AccessDenied")) << r.body;
+  // Signed days ago (scope and x-amz-date agree): RequestTimeTooSkewed, not a scope error.
+  sign_offset_ = -absl::Hours(50);
+  r = Do(kAlice, "PUT", "/sig/k", "x");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_TRUE(r.HasCode("RequestTimeTooSkewed")) << r.body;
+  sign_offset_ = absl::Minutes(20);
+  EXPECT_TRUE(Do(kAlice, "PUT", "/sig/k", "x").HasCode("RequestTimeTooSkewed"));
+  sign_offset_ = absl::Minutes(10);  // within the 15 minutes allowed
+  EXPECT_EQ(Do(kAlice, "PUT", "/sig/k", "x").status, 200);
 }
 
 TEST_F(S3GatewayTest, MultipartErrors) {
