@@ -252,7 +252,15 @@ check(error_of(s3.head_object, Bucket=B, Key='ck-bad')[1] == 404, 'wrong checksu
 # --- errors ----------------------------------------------------------------------------------
 check(error_of(s3.get_object, Bucket='no-such-bucket-x', Key='k') == ('NoSuchBucket', 404),
       'NoSuchBucket')
-check(error_of(s3.create_bucket, Bucket=B) == ('BucketAlreadyOwnedByYou', 409), 'owned by you')
+# us-east-1: re-creating your own bucket is 200 OK and keeps its objects (AWS's legacy rule;
+# other regions answer BucketAlreadyOwnedByYou, see the handler unit test).
+s3.create_bucket(Bucket=B)
+check(s3.get_object(Bucket=B, Key='src')['Body'].read() == src, 're-create keeps objects')
+bob = boto3.client('s3', endpoint_url=EP, config=Config(s3={'addressing_style': 'path'}),
+                   aws_access_key_id=os.environ['BOB_KEY'],
+                   aws_secret_access_key=os.environ['BOB_SECRET'])
+check(error_of(bob.create_bucket, Bucket=B) == ('BucketAlreadyExists', 409), 'another owner')
+check(error_of(bob.get_object, Bucket=B, Key='src') == ('AccessDenied', 403), 'bob denied')
 check(error_of(s3.delete_bucket, Bucket=B) == ('BucketNotEmpty', 409), 'BucketNotEmpty')
 check(error_of(s3.abort_multipart_upload, Bucket=B, Key='k', UploadId='0' * 32) ==
       ('NoSuchUpload', 404), 'NoSuchUpload')

@@ -30,6 +30,7 @@ start_s3_server() {
   PORT=$(cat port)
   EP="--endpoint-url http://127.0.0.1:$PORT"
   export PORT AWS_ACCESS_KEY_ID=$ALICE_KEY AWS_SECRET_ACCESS_KEY=$ALICE_SECRET
+  export BOB_KEY BOB_SECRET
   export AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
   export AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
 }

@@ -382,6 +382,12 @@ class S3Gateway::Call {
     if (absl::IsAlreadyExists(s)) {
       absl::StatusOr<v1::BucketRecord> existing = g_->objects_->HeadBucket(r_.bucket);
       if (existing.ok() && existing->owner() == auth_.user_id) {
+        // As AWS: "BucketAlreadyOwnedByYou ... in all Regions except North Virginia", where
+        // re-creating your own bucket is 200 OK and changes nothing (the bucket's canned ACL is
+        // kept: AWS would reset it).
+        if (g_->options_.region == "us-east-1") {
+          return SendEmpty(200, {{"Location", absl::StrCat("/", r_.bucket)}});
+        }
         return S3Status(S3ErrorCode::kBucketAlreadyOwnedByYou);
       }
       return S3Status(S3ErrorCode::kBucketAlreadyExists);

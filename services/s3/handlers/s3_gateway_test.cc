@@ -112,9 +112,17 @@ class S3GatewayTest : public ::testing::Test {
     uploads_ = std::make_unique<MultipartUploads>(options_.data, cluster_.deps(), &cluster_.store(),
                                                   codec_.get());
     ASSERT_TRUE(uploads_->Init().ok());
-    gateway_ = std::make_unique<S3Gateway>(S3GatewayOptions{}, &cluster_.service(), uploads_.get(),
-                                           &cluster_.store(), cluster_.deps(), &credentials_,
-                                           Clock::Real());
+    UseRegion("us-east-1");
+  }
+
+  // (Re)creates the gateway serving `region`; requests are then signed for it.
+  void UseRegion(const std::string& region) {
+    region_ = region;
+    S3GatewayOptions o;
+    o.region = region;
+    gateway_ =
+        std::make_unique<S3Gateway>(o, &cluster_.service(), uploads_.get(), &cluster_.store(),
+                                    cluster_.deps(), &credentials_, Clock::Real());
   }
 
   // Sends `method target` as `user` (signed, payload hash signed) with `body`.
@@ -136,8 +144,8 @@ class S3GatewayTest : public ::testing::Test {
       req.headers.emplace_back("x-amz-content-sha256", payload);
       HttpRequest h{req.method, req.target, req.headers};
       std::vector<std::string> signed_headers = {"host", "x-amz-content-sha256", "x-amz-date"};
-      auto auth = SignAuthorizationHeader(h, user.key, user.secret, "us-east-1", date,
-                                          signed_headers, payload);
+      auto auth =
+          SignAuthorizationHeader(h, user.key, user.secret, region_, date, signed_headers, payload);
       EXPECT_TRUE(auth.ok()) << auth.status();
       req.headers.emplace_back("authorization", *auth);
     }
@@ -162,13 +170,22 @@ class S3GatewayTest : public ::testing::Test {
   std::unique_ptr<S3Gateway> gateway_;
   int request_counter_ = 0;
   absl::Duration sign_offset_;  // added to the signing time
+  std::string region_;
 };
 
 TEST_F(S3GatewayTest, BucketLifecycleAndErrors) {
   EXPECT_EQ(Do(kAlice, "PUT", "/photos").status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/photos/kept", "still here").status, 200);
+  // us-east-1: re-creating your own bucket is 200 OK and changes nothing (AWS legacy rule).
   Response r = Do(kAlice, "PUT", "/photos");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Do(kAlice, "GET", "/photos/kept").body, "still here");
+  ASSERT_EQ(Do(kAlice, "DELETE", "/photos/kept").status, 204);
+  UseRegion("eu-west-1");  // every other region: BucketAlreadyOwnedByYou
+  r = Do(kAlice, "PUT", "/photos");
   EXPECT_EQ(r.status, 409);
   EXPECT_TRUE(r.HasCode("BucketAlreadyOwnedByYou")) << r.body;
+  UseRegion("us-east-1");
   r = Do(kBob, "PUT", "/photos");
   EXPECT_EQ(r.status, 409);
   EXPECT_TRUE(r.HasCode("BucketAlreadyExists")) << r.body;
