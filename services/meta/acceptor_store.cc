@@ -25,6 +25,11 @@ absl::Status CheckKey(const tessera::v1::MetaKey& key) {
   return absl::OkStatus();
 }
 
+// Outside every MetaKey encoding (those start with partition BE32 then a table byte < 0xff).
+constexpr char kEpochKey[] =
+    "\xff\xff\xff\xff\xff"
+    "layout_epoch";
+
 absl::Status CheckBallot(const tessera::v1::Ballot& b) {
   if (b.proposer().empty()) return absl::InvalidArgumentError("ballot without a proposer id");
   return absl::OkStatus();
@@ -51,8 +56,61 @@ absl::StatusOr<std::unique_ptr<AcceptorStore>> AcceptorStore::Open(const std::st
     return absl::UnavailableError(
         absl::StrCat("cannot open metadata store in ", dir, ": ", s.ToString()));
   }
-  return std::unique_ptr<AcceptorStore>(
+  std::unique_ptr<AcceptorStore> store(
       new AcceptorStore(std::unique_ptr<rocksdb::DB>(raw), options));
+  std::string epoch;
+  s = store->db_->Get(rocksdb::ReadOptions(), kEpochKey, &epoch);
+  if (s.ok()) {
+    if (epoch.size() != 8) return absl::DataLossError("corrupt layout epoch in metadata store");
+    uint64_t e = 0;
+    for (char c : epoch) e = (e << 8) | static_cast<uint8_t>(c);
+    absl::MutexLock lock(&store->epoch_mu_);
+    store->known_epoch_ = e;
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "read layout epoch");
+  }
+  return store;
+}
+
+uint64_t AcceptorStore::known_layout_epoch() {
+  absl::ReaderMutexLock lock(&epoch_mu_);
+  return known_epoch_;
+}
+
+absl::Status AcceptorStore::RaiseEpoch(uint64_t epoch) {
+  {
+    absl::ReaderMutexLock lock(&epoch_mu_);
+    if (epoch <= known_epoch_) return absl::OkStatus();
+  }
+  absl::MutexLock lock(&epoch_mu_);  // waits for requests admitted under the old epoch
+  if (epoch <= known_epoch_) return absl::OkStatus();
+  std::string raw(8, '\0');
+  for (int i = 0; i < 8; ++i) raw[i] = static_cast<char>(epoch >> (56 - 8 * i));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  if (absl::Status s = FromRocks(db_->Put(wo, kEpochKey, raw), "write layout epoch"); !s.ok()) {
+    return s;
+  }
+  known_epoch_ = epoch;
+  return absl::OkStatus();
+}
+
+absl::Status AcceptorStore::CheckEpoch(uint64_t epoch) {
+  if (epoch == 0 || epoch >= known_epoch_) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("stale layout epoch ", epoch, " (this acceptor knows ", known_epoch_, ")"));
+}
+
+absl::Status AcceptorStore::CheckSenderClock(int64_t sender_wall_micros) const {
+  if (sender_wall_micros == 0 || options_.max_clock_offset <= absl::ZeroDuration()) {
+    return absl::OkStatus();
+  }
+  const absl::Duration offset = absl::Microseconds(sender_wall_micros - WallMicros());
+  if (absl::AbsDuration(offset) <= options_.max_clock_offset) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("clock offset ", absl::FormatDuration(offset),
+                   " between the proposer and this acceptor exceeds max_offset ",
+                   absl::FormatDuration(options_.max_clock_offset), "; refusing metadata writes"));
 }
 
 AcceptorStore::AcceptorStore(std::unique_ptr<rocksdb::DB> db, AcceptorStoreOptions options)
@@ -96,6 +154,10 @@ absl::StatusOr<tessera::v1::PrepareResponse> AcceptorStore::Prepare(
     const tessera::v1::PrepareRequest& request) {
   if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
   if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  if (absl::Status s = CheckSenderClock(request.sender_wall_micros()); !s.ok()) return s;
+  if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
+  absl::ReaderMutexLock epoch_lock(&epoch_mu_);
+  if (absl::Status s = CheckEpoch(request.layout_epoch()); !s.ok()) return s;
   const std::string k = EncodeMetaKey(request.key());
   absl::MutexLock lock(&LockFor(k));
   absl::StatusOr<AcceptorState> state = Load(k);
@@ -116,6 +178,10 @@ absl::StatusOr<tessera::v1::AcceptResponse> AcceptorStore::Accept(
     const tessera::v1::AcceptRequest& request) {
   if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
   if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  if (absl::Status s = CheckSenderClock(request.sender_wall_micros()); !s.ok()) return s;
+  if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
+  absl::ReaderMutexLock epoch_lock(&epoch_mu_);
+  if (absl::Status s = CheckEpoch(request.layout_epoch()); !s.ok()) return s;
   const std::string k = EncodeMetaKey(request.key());
   absl::MutexLock lock(&LockFor(k));
   absl::StatusOr<AcceptorState> state = Load(k);
@@ -143,20 +209,32 @@ absl::StatusOr<tessera::v1::CommitResponse> AcceptorStore::Commit(
     const tessera::v1::CommitRequest& request) {
   if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
   if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
-  const std::string k = EncodeMetaKey(request.key());
-  absl::MutexLock lock(&LockFor(k));
-  absl::StatusOr<AcceptorState> state = Load(k);
-  if (!state.ok()) return state.status();
-  if (BallotLess(state->committed_ballot(), request.ballot())) {
-    *state->mutable_committed_ballot() = request.ballot();
-    *state->mutable_committed_value() = request.value();
-    if (state->has_accepted() && !BallotLess(request.ballot(), state->accepted_ballot())) {
-      state->clear_accepted_ballot();
-      state->clear_accepted_value();
-      state->set_has_accepted(false);
-    }
-    if (absl::Status s = Save(k, *state); !s.ok()) return s;
+  if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
+  uint64_t committed_layout_epoch = 0;
+  if (request.key().table() == tessera::v1::META_TABLE_LAYOUT && request.value().exists()) {
+    tessera::v1::LayoutRecord record;
+    if (record.ParseFromString(request.value().data())) committed_layout_epoch = record.epoch();
   }
+  {
+    absl::ReaderMutexLock epoch_lock(&epoch_mu_);
+    if (absl::Status s = CheckEpoch(request.layout_epoch()); !s.ok()) return s;
+    const std::string k = EncodeMetaKey(request.key());
+    absl::MutexLock lock(&LockFor(k));
+    absl::StatusOr<AcceptorState> state = Load(k);
+    if (!state.ok()) return state.status();
+    if (BallotLess(state->committed_ballot(), request.ballot())) {
+      *state->mutable_committed_ballot() = request.ballot();
+      *state->mutable_committed_value() = request.value();
+      if (state->has_accepted() && !BallotLess(request.ballot(), state->accepted_ballot())) {
+        state->clear_accepted_ballot();
+        state->clear_accepted_value();
+        state->set_has_accepted(false);
+      }
+      if (absl::Status s = Save(k, *state); !s.ok()) return s;
+    }
+  }
+  // A committed layout record: its epoch is known from now on.
+  if (absl::Status s = RaiseEpoch(committed_layout_epoch); !s.ok()) return s;
   tessera::v1::CommitResponse response;
   response.set_wall_micros(WallMicros());
   return response;
@@ -165,6 +243,9 @@ absl::StatusOr<tessera::v1::CommitResponse> AcceptorStore::Commit(
 absl::StatusOr<tessera::v1::ReadResponse> AcceptorStore::Read(
     const tessera::v1::ReadRequest& request) {
   if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
+  if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
+  absl::ReaderMutexLock epoch_lock(&epoch_mu_);
+  if (absl::Status s = CheckEpoch(request.layout_epoch()); !s.ok()) return s;
   const std::string k = EncodeMetaKey(request.key());
   absl::StatusOr<AcceptorState> state;
   {
@@ -180,15 +261,30 @@ absl::StatusOr<tessera::v1::ReadResponse> AcceptorStore::Read(
 
 absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
     const tessera::v1::ScanRequest& request) {
-  if (request.table() == tessera::v1::META_TABLE_UNSPECIFIED) {
+  if (request.table() == tessera::v1::META_TABLE_UNSPECIFIED && !request.whole_partition()) {
     return absl::InvalidArgumentError("scan without a table");
   }
+  if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
+  absl::ReaderMutexLock epoch_lock(&epoch_mu_);
+  if (absl::Status s = CheckEpoch(request.layout_epoch()); !s.ok()) return s;
   uint32_t limit = request.limit() == 0 ? kDefaultScanLimit : request.limit();
   if (limit > kMaxScanLimit) limit = kMaxScanLimit;
-  const std::string prefix =
-      EncodeBucketPrefix(request.partition(), request.table(), request.bucket());
-  std::string lower = EncodeObjectKeyBound(request.partition(), request.table(), request.bucket(),
-                                           request.start_key());
+  std::string prefix, lower, upper;
+  if (request.whole_partition()) {
+    // The BUCKET and OBJECT tables of the partition (not the layout record).
+    prefix = EncodeBucketPrefix(request.partition(), tessera::v1::META_TABLE_BUCKET, "");
+    prefix.resize(4);
+    lower = prefix + static_cast<char>(tessera::v1::META_TABLE_BUCKET);
+    upper = prefix + static_cast<char>(tessera::v1::META_TABLE_OBJECT + 1);
+  } else {
+    prefix = EncodeBucketPrefix(request.partition(), request.table(), request.bucket());
+    lower = EncodeObjectKeyBound(request.partition(), request.table(), request.bucket(),
+                                 request.start_key());
+    upper = request.end_key().empty()
+                ? BucketPrefixEnd(request.partition(), request.table(), request.bucket())
+                : EncodeObjectKeyBound(request.partition(), request.table(), request.bucket(),
+                                       request.end_key());
+  }
   if (!request.page_token().empty()) {
     const std::string& token = request.page_token();
     if (token.compare(0, prefix.size(), prefix) != 0) {
@@ -198,11 +294,6 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
     after.push_back('\0');  // strictly after the last returned key
     if (after > lower) lower = std::move(after);
   }
-  const std::string upper =
-      request.end_key().empty()
-          ? BucketPrefixEnd(request.partition(), request.table(), request.bucket())
-          : EncodeObjectKeyBound(request.partition(), request.table(), request.bucket(),
-                                 request.end_key());
   tessera::v1::ScanResponse response;
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper_slice(upper);
@@ -216,7 +307,9 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
         !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
       return absl::DataLossError("corrupt acceptor state record in metadata store");
     }
-    if (state.committed_ballot().proposer().empty()) continue;  // never committed
+    const bool in_progress = request.whole_partition() && state.has_accepted() &&
+                             BallotLess(state.committed_ballot(), state.accepted_ballot());
+    if (state.committed_ballot().proposer().empty() && !in_progress) continue;
     if (static_cast<uint32_t>(response.entries_size()) == limit) {
       response.set_next_page_token(last);
       break;
@@ -228,6 +321,7 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
     *entry->mutable_key() = *std::move(key);
     *entry->mutable_committed_ballot() = state.committed_ballot();
     *entry->mutable_value() = state.committed_value();
+    entry->set_in_progress(in_progress);
     last = it->key().ToString();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan");

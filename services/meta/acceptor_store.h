@@ -11,6 +11,12 @@
 //   Accept(b, v): accept if b >= promised and b > committed ballot (promised := b); else refuse.
 //   Commit(b, v): record (b, v) as committed if b > committed ballot, and drop an accepted value
 //     whose ballot is <= b. Always succeeds (commits are facts, learned late or twice).
+// Layout epochs: every request may carry the epoch of the layout its sender used
+// (layout_epoch, 0 = unchecked). The store remembers the highest epoch it has seen (in requests,
+// and in committed layout records: table META_TABLE_LAYOUT), durably, and refuses requests with a
+// lower one: FAILED_PRECONDITION "stale layout epoch E (this acceptor knows K)". Raising the known
+// epoch waits for requests already admitted under the old one, so once a request with epoch E
+// returned, no request with an epoch below E is applied afterwards (hand-off relies on this).
 // Scan returns committed values (including deletions, exists = false) of one bucket in one
 // partition and table, in key order, for listings.
 //
@@ -36,6 +42,10 @@ struct AcceptorStoreOptions {
   Clock* clock = nullptr;
   // fsync every state change before answering (never turn off outside benchmarks).
   bool sync = true;
+  // A Prepare or Accept whose sender_wall_micros is further than this from this node's clock is
+  // refused with FAILED_PRECONDITION naming the offset (the clock guard, enforced on the acceptor
+  // side too). Zero or negative: not checked. Requests without a sender time are not checked.
+  absl::Duration max_clock_offset = absl::Milliseconds(500);
 };
 
 class AcceptorStore {
@@ -62,6 +72,9 @@ class AcceptorStore {
       const tessera::v1::CommitRequest& request);
   [[nodiscard]] absl::StatusOr<tessera::v1::ReadResponse> Read(
       const tessera::v1::ReadRequest& request);
+  // The highest layout epoch this acceptor has seen (0: none).
+  uint64_t known_layout_epoch();
+
   // INVALID_ARGUMENT for a page token that does not belong to the requested bucket.
   [[nodiscard]] absl::StatusOr<tessera::v1::ScanResponse> Scan(
       const tessera::v1::ScanRequest& request);
@@ -72,10 +85,17 @@ class AcceptorStore {
   absl::StatusOr<tessera::v1::AcceptorState> Load(const std::string& encoded_key);
   absl::Status Save(const std::string& encoded_key, const tessera::v1::AcceptorState& state);
   int64_t WallMicros() const;
+  // Raises the known epoch to `epoch` if higher (waits for admitted requests; persists it).
+  absl::Status RaiseEpoch(uint64_t epoch) ABSL_LOCKS_EXCLUDED(epoch_mu_);
+  // OK, or FAILED_PRECONDITION for an epoch below the known one. Caller holds epoch_mu_ (shared).
+  absl::Status CheckEpoch(uint64_t epoch) ABSL_SHARED_LOCKS_REQUIRED(epoch_mu_);
+  absl::Status CheckSenderClock(int64_t sender_wall_micros) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   const AcceptorStoreOptions options_;
   std::array<absl::Mutex, 64> locks_;
+  absl::Mutex epoch_mu_;  // shared by admitted requests, exclusive to raise the epoch
+  uint64_t known_epoch_ ABSL_GUARDED_BY(epoch_mu_) = 0;
 };
 
 }  // namespace tessera::services

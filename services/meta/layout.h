@@ -110,7 +110,14 @@ class LayoutView {
   // The member with `node_id` in either layout, or nullptr.
   const MetaMember* FindMember(absl::string_view node_id) const;
 
+  // True for a view of a consensus-decided layout record (layout_record.h): requests then carry
+  // current().epoch() and acceptors refuse older epochs. False (default) for locally computed
+  // views, whose epochs are not comparable across proposers and are not sent.
+  bool epoch_decided() const { return epoch_decided_; }
+  void set_epoch_decided(bool decided) { epoch_decided_ = decided; }
+
  private:
+  bool epoch_decided_ = false;
   std::shared_ptr<const Layout> current_;
   std::optional<Layout> previous_;
 };

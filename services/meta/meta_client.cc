@@ -3,10 +3,18 @@
 #include <sodium.h>
 
 #include <chrono>
+#include <map>
+#include <set>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "base/logging.h"
+#include "services/meta/acceptor_store.h"
+#include "services/meta/meta_key.h"
 #include "services/meta/meta_service.h"
 
 namespace tessera::services {
@@ -14,6 +22,11 @@ namespace tessera::services {
 void GrpcAcceptorClient::SetMembers(const std::vector<MetaMember>& members) {
   absl::MutexLock lock(&mu_);
   addresses_.clear();
+  for (const MetaMember& m : members) addresses_[m.node_id] = m.address;
+}
+
+void GrpcAcceptorClient::AddMembers(const std::vector<MetaMember>& members) {
+  absl::MutexLock lock(&mu_);
   for (const MetaMember& m : members) addresses_[m.node_id] = m.address;
 }
 
@@ -176,21 +189,342 @@ LayoutView MetaClient::layout() const {
 
 uint32_t MetaClient::partitions() const { return layout().partitions(); }
 
+namespace {
+bool IsStaleEpoch(const absl::Status& s) {
+  return absl::IsFailedPrecondition(s) && absl::StrContains(s.message(), "stale layout epoch");
+}
+std::vector<MetaMember> AllRecordMembers(const tessera::v1::LayoutRecord& r) {
+  std::vector<MetaMember> out = RecordMembers(r);
+  for (MetaMember& m : RecordPreviousMembers(r)) {
+    bool known = false;
+    for (const MetaMember& o : out) known |= o.node_id == m.node_id;
+    if (!known) out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// Waits for `n` callbacks.
+class Waiter {
+ public:
+  explicit Waiter(int n) : pending_(n) {}
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    --pending_;
+  }
+  void Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* p) { return *p <= 0; }, &pending_));
+  }
+
+ private:
+  absl::Mutex mu_;
+  int pending_ ABSL_GUARDED_BY(mu_);
+};
+}  // namespace
+
+template <typename T>
+absl::StatusOr<T> MetaClient::WithLayoutRetry(const std::function<absl::StatusOr<T>()>& op) {
+  absl::StatusOr<T> result = op();
+  for (int attempt = 0; attempt < 3 && !result.ok() && IsStaleEpoch(result.status()); ++attempt) {
+    if (!layout_record().has_value()) break;
+    if (absl::StatusOr<tessera::v1::LayoutRecord> r = ReloadLayout(); !r.ok()) break;
+    result = op();
+  }
+  return result;
+}
+
 absl::StatusOr<MetaValue> MetaClient::Get(const tessera::v1::MetaKey& key) {
-  return proposer_.Read(layout(), key);
+  return WithLayoutRetry<MetaValue>([&] { return proposer_.Read(layout(), key); });
 }
 
 absl::StatusOr<MetaValue> MetaClient::CompareAndSet(const tessera::v1::MetaKey& key,
                                                     const UpdateFn& fn) {
-  return proposer_.CompareAndSet(layout(), key, fn);
+  // A stale-epoch refusal that ends the call comes before any Accept of this call reached a
+  // quorum, or the failure is outcome-unknown (not retried), so fn's update applies at most once.
+  return WithLayoutRetry<MetaValue>([&]() -> absl::StatusOr<MetaValue> {
+    absl::StatusOr<MetaValue> r = proposer_.CompareAndSet(layout(), key, fn);
+    return r;
+  });
 }
 
 absl::StatusOr<ScanResult> MetaClient::Scan(const std::string& bucket, const std::string& start,
                                             const std::string& end, uint32_t limit,
                                             const std::string& page_token) {
-  LayoutView view = layout();
-  return proposer_.Scan(view, PartitionForShard(bucket, 0, view.partitions()),
-                        tessera::v1::META_TABLE_OBJECT, bucket, start, end, limit, page_token);
+  return WithLayoutRetry<ScanResult>([&]() -> absl::StatusOr<ScanResult> {
+    LayoutView view = layout();
+    return proposer_.Scan(view, PartitionForShard(bucket, 0, view.partitions()),
+                          tessera::v1::META_TABLE_OBJECT, bucket, start, end, limit, page_token);
+  });
+}
+
+std::optional<tessera::v1::LayoutRecord> MetaClient::layout_record() const {
+  absl::MutexLock lock(&mu_);
+  return record_;
+}
+
+absl::StatusOr<std::optional<tessera::v1::LayoutRecord>> MetaClient::ReadRecord(
+    const LayoutView& view) {
+  transport_.AddMembers(view.current().members());
+  if (view.previous() != nullptr) transport_.AddMembers(view.previous()->members());
+  absl::StatusOr<MetaValue> v = proposer_.Read(view, LayoutRecordKey());
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<tessera::v1::LayoutRecord>();
+  tessera::v1::LayoutRecord record;
+  if (!record.ParseFromString(**v) || record.epoch() == 0 || record.members_size() == 0) {
+    return absl::DataLossError("corrupt metadata layout record");
+  }
+  return std::optional<tessera::v1::LayoutRecord>(std::move(record));
+}
+
+absl::Status MetaClient::Follow(const tessera::v1::LayoutRecord& record) {
+  absl::StatusOr<LayoutView> view = DataLayoutView(record);
+  if (!view.ok()) return view.status();
+  {
+    absl::MutexLock lock(&mu_);
+    if (record_.has_value() && record_->epoch() > record.epoch()) return absl::OkStatus();
+    record_ = record;
+  }
+  SetLayout(*std::move(view));
+  transport_.AddMembers(AllRecordMembers(record));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::LoadLayout(
+    const std::vector<MetaMember>& contacts) {
+  absl::StatusOr<LayoutView> view = MemberSetView(contacts);
+  if (!view.ok()) return view.status();
+  std::optional<tessera::v1::LayoutRecord> best;
+  // Follow records through their own member lists: epoch e + 1 was decided by a majority of
+  // epoch e's members, so reading those finds it.
+  for (int hop = 0; hop < 64; ++hop) {
+    absl::StatusOr<std::optional<tessera::v1::LayoutRecord>> got = ReadRecord(*view);
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) {
+      if (best.has_value()) break;
+      return absl::NotFoundError("no metadata layout record yet");
+    }
+    if (best.has_value() && (*got)->epoch() <= best->epoch()) break;
+    best = **got;
+    view = LayoutRecordView(*best);
+    if (!view.ok()) return view.status();
+  }
+  if (absl::Status s = Follow(*best); !s.ok()) return s;
+  return *best;
+}
+
+absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ReloadLayout() {
+  std::optional<tessera::v1::LayoutRecord> cur = layout_record();
+  if (!cur.has_value()) return absl::FailedPreconditionError("no layout record loaded");
+  return LoadLayout(AllRecordMembers(*cur));
+}
+
+absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<MetaMember> members,
+                                                                    const LayoutOptions& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  std::optional<tessera::v1::LayoutRecord> cur = layout_record();
+  tessera::v1::LayoutRecord next;
+  absl::StatusOr<LayoutView> view;
+  if (!cur.has_value()) {
+    next = MakeLayoutRecord(1, members, options);
+    view = MemberSetView(members);
+  } else {
+    next = MakeLayoutRecord(cur->epoch() + 1, members, RecordOptions(*cur));
+    next.set_in_transition(true);
+    next.set_previous_epoch(cur->epoch());
+    *next.mutable_previous_members() = cur->members();
+    view = LayoutRecordView(next);  // majorities of the old AND the new member list
+  }
+  if (!view.ok()) return view.status();
+  if (absl::Status s = DataLayoutView(next).status(); !s.ok()) return s;
+  transport_.AddMembers(members);
+  const uint64_t expected = cur.has_value() ? cur->epoch() : 0;
+  const std::string encoded = next.SerializeAsString();
+  absl::StatusOr<MetaValue> written = proposer_.CompareAndSet(
+      *view, LayoutRecordKey(), [&](const MetaValue& value) -> absl::StatusOr<MetaValue> {
+        uint64_t epoch = 0;
+        bool in_transition = false;
+        if (value.has_value()) {
+          tessera::v1::LayoutRecord r;
+          if (!r.ParseFromString(*value)) return absl::DataLossError("corrupt layout record");
+          epoch = r.epoch();
+          in_transition = r.in_transition();
+        }
+        if (epoch != expected) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("layout changed: epoch ", epoch, " is current, not ", expected));
+        }
+        if (in_transition) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("layout epoch ", epoch, " is still in transition"));
+        }
+        return MetaValue(encoded);
+      });
+  if (!written.ok()) {
+    if (absl::IsFailedPrecondition(written.status())) {
+      if (cur.has_value()) {
+        (void)ReloadLayout();
+      } else {
+        (void)LoadLayout(members);
+      }
+    }
+    return written.status();
+  }
+  TESSERA_LOG(INFO, "meta_layout_decided")
+      .Field("epoch", next.epoch())
+      .Field("members", next.members_size())
+      .Field("in_transition", next.in_transition());
+  if (absl::Status s = Follow(next); !s.ok()) return s;
+  return next;
+}
+
+absl::Status MetaClient::HandOffPartition(const LayoutView& view, uint32_t partition,
+                                          const ReplicaSet& from, const ReplicaSet& to,
+                                          uint64_t epoch) {
+  // 1. Whole-partition scans of every old replica, carrying the new epoch (fences them).
+  std::map<std::string, tessera::v1::ScanEntry> entries;  // by encoded key: highest ballot
+  std::set<std::string> in_progress;                      // keys with an accepted update
+  absl::Mutex mu;
+  int complete = 0;
+  absl::Status last_error;
+  {
+    std::vector<std::thread> threads;
+    for (const std::string& node : from.nodes) {
+      threads.emplace_back([&, node] {
+        std::string token;
+        while (true) {
+          tessera::v1::ScanRequest req;
+          req.set_partition(partition);
+          req.set_whole_partition(true);
+          req.set_limit(AcceptorStore::kDefaultScanLimit);
+          req.set_page_token(token);
+          req.set_layout_epoch(epoch);
+          absl::Notification done;
+          absl::StatusOr<tessera::v1::ScanResponse> resp;
+          transport_.Scan(node, req, [&](absl::StatusOr<tessera::v1::ScanResponse> r) {
+            resp = std::move(r);
+            done.Notify();
+          });
+          done.WaitForNotification();
+          absl::MutexLock lock(&mu);
+          if (!resp.ok()) {
+            last_error = resp.status();
+            return;
+          }
+          for (const auto& e : resp->entries()) {
+            if (e.in_progress()) in_progress.insert(EncodeMetaKey(e.key()));
+            if (e.committed_ballot().proposer().empty()) continue;
+            auto [it, inserted] = entries.emplace(EncodeMetaKey(e.key()), e);
+            if (!inserted && BallotLess(it->second.committed_ballot(), e.committed_ballot())) {
+              it->second = e;
+            }
+          }
+          if (resp->next_page_token().empty()) {
+            ++complete;
+            return;
+          }
+          token = resp->next_page_token();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  const uint32_t q = std::min(from.write_quorum, from.read_quorum);
+  const int needed = static_cast<int>(from.nodes.size() - q + 1);
+  if (complete < needed) {
+    return absl::UnavailableError(
+        absl::StrCat("hand-off of partition ", partition, ": ", complete, " of ", from.nodes.size(),
+                     " old replicas scanned, need ", needed,
+                     last_error.ok() ? "" : absl::StrCat("; last error: ", last_error.message())));
+  }
+  // 2. Settle updates in progress on the transition view (a Paxos read finishes a chosen value
+  //    on both sets), before copying, so an acknowledged write cannot be left behind.
+  for (const std::string& k : in_progress) {
+    absl::StatusOr<tessera::v1::MetaKey> key = DecodeMetaKey(k);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<MetaValue> settled = proposer_.Read(view, *key);
+    if (!settled.ok()) return settled.status();
+  }
+  // 2b. Re-scan is not needed for settled keys: the Paxos read committed them on W of each set.
+  // 3. Commit every entry to every new replica; W acks each.
+  std::vector<int> acks(entries.size(), 0);
+  Waiter waiter(static_cast<int>(entries.size() * to.nodes.size()));
+  size_t i = 0;
+  for (const auto& [k, e] : entries) {
+    tessera::v1::CommitRequest req;
+    *req.mutable_key() = e.key();
+    *req.mutable_ballot() = e.committed_ballot();
+    *req.mutable_value() = e.value();
+    req.set_layout_epoch(epoch);
+    for (const std::string& node : to.nodes) {
+      transport_.Commit(node, req, [&, i](absl::StatusOr<tessera::v1::CommitResponse> r) {
+        {
+          absl::MutexLock lock(&mu);
+          if (r.ok()) ++acks[i];
+        }
+        waiter.Done();
+      });
+    }
+    ++i;
+  }
+  waiter.Wait();
+  absl::MutexLock lock(&mu);
+  for (int a : acks) {
+    if (a < static_cast<int>(to.write_quorum)) {
+      return absl::UnavailableError(absl::StrCat("hand-off of partition ", partition,
+                                                 ": an entry reached ", a, " new replicas, need ",
+                                                 to.write_quorum));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MetaClient::CompleteHandOff() {
+  std::optional<tessera::v1::LayoutRecord> rec = layout_record();
+  if (!rec.has_value()) return absl::FailedPreconditionError("no layout record loaded");
+  if (!rec->in_transition()) return absl::OkStatus();
+  absl::StatusOr<LayoutView> data = DataLayoutView(*rec);
+  if (!data.ok()) return data.status();
+  int moved = 0;
+  for (uint32_t p = 0; p < data->partitions(); ++p) {
+    std::vector<ReplicaSet> sets = data->ReplicaSets(p);
+    if (sets.size() < 2) continue;
+    if (absl::Status s = HandOffPartition(*data, p, sets[1], sets[0], rec->epoch()); !s.ok())
+      return s;
+    ++moved;
+  }
+  tessera::v1::LayoutRecord done = *rec;
+  done.set_epoch(rec->epoch() + 1);
+  done.set_in_transition(false);
+  done.clear_previous_epoch();
+  done.clear_previous_members();
+  absl::StatusOr<LayoutView> view = LayoutRecordView(*rec);
+  if (!view.ok()) return view.status();
+  const std::string encoded = done.SerializeAsString();
+  const uint64_t expected = rec->epoch();
+  absl::StatusOr<MetaValue> written = proposer_.CompareAndSet(
+      *view, LayoutRecordKey(), [&](const MetaValue& value) -> absl::StatusOr<MetaValue> {
+        tessera::v1::LayoutRecord r;
+        if (!value.has_value() || !r.ParseFromString(*value)) {
+          return absl::DataLossError("layout record missing or corrupt");
+        }
+        if (r.epoch() == expected + 1 && !r.in_transition()) return value;  // done by another
+        if (r.epoch() != expected || !r.in_transition()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("layout changed: epoch ", r.epoch(), " is current, not ", expected));
+        }
+        return MetaValue(encoded);
+      });
+  if (!written.ok()) {
+    if (absl::IsFailedPrecondition(written.status())) (void)ReloadLayout();
+    return written.status();
+  }
+  TESSERA_LOG(INFO, "meta_layout_handoff_complete")
+      .Field("epoch", done.epoch())
+      .Field("partitions_moved", moved);
+  tessera::v1::LayoutRecord now;
+  if (written->has_value() && now.ParseFromString(**written)) return Follow(now);
+  return Follow(done);
 }
 
 }  // namespace tessera::services

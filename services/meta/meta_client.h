@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "services/meta/acceptor_client.h"
 #include "services/meta/hlc.h"
 #include "services/meta/layout.h"
+#include "services/meta/layout_record.h"
 #include "services/meta/paxos.h"
 
 namespace tessera::services {
@@ -50,6 +52,8 @@ class GrpcAcceptorClient final : public AcceptorClient {
 
   // Node id -> address, replacing the previous map (channels to unchanged addresses are kept).
   void SetMembers(const std::vector<MetaMember>& members);
+  // Adds (or updates) addresses without forgetting the others.
+  void AddMembers(const std::vector<MetaMember>& members);
 
   void Prepare(const std::string& node_id, const tessera::v1::PrepareRequest& request,
                Callback<tessera::v1::PrepareResponse> done) override;
@@ -119,8 +123,45 @@ class MetaClient {
 
   HybridClock* hlc() { return &hlc_; }
 
+  // ---- Consensus layouts (layout_record.h, docs/design/metadata.md "Consensus layouts") ----
+  // Once a layout record is loaded or proposed through this client, the client follows it: its
+  // view is DataLayoutView(record), every request carries the record's epoch, and a request
+  // refused with "stale layout epoch" reloads the record and is retried (up to 3 times).
+
+  // Reads the record from `contacts` (e.g. the members membership reports; majority quorum) and
+  // follows newer records through their own member lists until it finds the newest. NOT_FOUND
+  // when no record exists yet.
+  [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> LoadLayout(
+      const std::vector<MetaMember>& contacts);
+  // Re-reads the record from the members of the one this client follows.
+  [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> ReloadLayout();
+  // Proposes `members` as the next layout. Without a loaded record: creates epoch 1 (CAS on an
+  // absent key; FAILED_PRECONDITION if one exists, which is then loaded). Otherwise CAS epoch
+  // e -> e + 1, in transition from the current members, with quorums among both member lists;
+  // FAILED_PRECONDITION (and the newer record loaded) when the record is no longer epoch e or is
+  // still in transition. `options` are used for a new cluster only.
+  [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> ProposeLayout(
+      std::vector<MetaMember> members, const LayoutOptions& options = {});
+  // Hand-off of the record's transition: for every partition whose replica set changed, reads
+  // every committed entry from the old replicas (whole-partition scans carrying the new epoch,
+  // which fence those replicas against the old one; at least size - min(W, R) + 1 of them must
+  // answer completely), commits each to every new replica (W acks needed per entry), then CASes
+  // the record to epoch e + 1 without transition (old sets retired). OK with nothing to do when
+  // not in transition. Idempotent: any number of gateways may run it.
+  [[nodiscard]] absl::Status CompleteHandOff();
+  // The record this client follows, if any.
+  std::optional<tessera::v1::LayoutRecord> layout_record() const;
+
  private:
   MetaClient(LayoutView view, MetaClientOptions options);
+  // Reads the record on `view` (linearizable among its members).
+  absl::StatusOr<std::optional<tessera::v1::LayoutRecord>> ReadRecord(const LayoutView& view);
+  absl::Status Follow(const tessera::v1::LayoutRecord& record);
+  absl::Status HandOffPartition(const LayoutView& view, uint32_t partition, const ReplicaSet& from,
+                                const ReplicaSet& to, uint64_t epoch);
+  // Runs `op` again after reloading the layout when it failed with a stale layout epoch.
+  template <typename T>
+  absl::StatusOr<T> WithLayoutRetry(const std::function<absl::StatusOr<T>()>& op);
 
   const MetaClientOptions options_;
   HybridClock hlc_;
@@ -128,6 +169,7 @@ class MetaClient {
   PaxosProposer proposer_;
   mutable absl::Mutex mu_;
   LayoutView view_ ABSL_GUARDED_BY(mu_);
+  std::optional<tessera::v1::LayoutRecord> record_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tessera::services

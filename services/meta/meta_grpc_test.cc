@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/clock.h"
 #include "base/random.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -35,11 +36,12 @@ std::string TestDir(absl::string_view name) {
 
 class Node {
  public:
-  Node(std::string id, std::string dir) : id_(std::move(id)), dir_(std::move(dir)) {}
+  Node(std::string id, std::string dir, AcceptorStoreOptions options = {})
+      : id_(std::move(id)), dir_(std::move(dir)), options_(options) {}
   ~Node() { Kill(); }
 
   absl::Status Start() {
-    auto store = AcceptorStore::Open(dir_);
+    auto store = AcceptorStore::Open(dir_, options_);
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
     grpc::ServerBuilder builder;
@@ -59,10 +61,12 @@ class Node {
     store_.reset();
   }
   MetaMember member() const { return MetaMember{id_, "site-" + id_, address_}; }
+  AcceptorStore* store() { return store_.get(); }
 
  private:
   const std::string id_;
   const std::string dir_;
+  const AcceptorStoreOptions options_;
   std::string address_;
   std::unique_ptr<AcceptorStore> store_;
   std::unique_ptr<MetaServiceImpl> service_;
@@ -252,6 +256,183 @@ TEST_F(MetaGrpcTest, ScanListsMergedOrderedEntriesAcrossReplicas) {
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 29u);
   EXPECT_EQ(std::count(keys.begin(), keys.end(), "img/1005"), 0);
+}
+
+// ---- Consensus layouts and hand-off ----
+
+std::vector<MetaMember> MembersOf(const std::vector<std::unique_ptr<Node>>& nodes,
+                                  std::vector<int> which) {
+  std::vector<MetaMember> out;
+  for (int i : which) out.push_back(nodes[i]->member());
+  return out;
+}
+
+absl::StatusOr<MetaValue> Increment(MetaClient* c, const tessera::v1::MetaKey& key) {
+  return c->CompareAndSet(key, [](const MetaValue& cur) -> absl::StatusOr<MetaValue> {
+    int v = 0;
+    if (cur && !absl::SimpleAtoi(*cur, &v)) return absl::DataLossError("not a number");
+    return MetaValue(absl::StrCat(v + 1));
+  });
+}
+
+TEST_F(MetaGrpcTest, LayoutEpochsAreDecidedByCasAndHandOffMovesPartitionsUnderLoad) {
+  StartCluster("layout", 4);
+  LayoutOptions lo;
+  lo.partitions = 16;
+  auto admin = NewClient();
+  auto writer = NewClient();
+  ASSERT_OK_AND_ASSIGN(auto r1, admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2}), lo));
+  EXPECT_EQ(r1.epoch(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto loaded, writer->LoadLayout(MembersOf(nodes_, {0, 1, 2, 3})));
+  EXPECT_EQ(loaded.epoch(), 1u);
+  EXPECT_TRUE(writer->layout().epoch_decided());
+
+  constexpr int kKeys = 24;
+  auto key = [&](int k) { return BucketRecordKey(absl::StrCat("k", k), lo.partitions); };
+  std::vector<int> acked(kKeys, 0);
+  std::atomic<int> passes{0};
+  std::atomic<int> failures{0};
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    while (!stop.load()) {
+      for (int k = 0; k < kKeys; ++k) {
+        absl::StatusOr<MetaValue> r = Increment(writer.get(), key(k));
+        if (r.ok()) {
+          ++acked[k];
+        } else {
+          ++failures;
+          ADD_FAILURE() << "increment of k" << k << ": " << r.status();
+        }
+      }
+      ++passes;
+    }
+  });
+  auto wait_passes = [&](int n) {
+    while (passes.load() < n && failures.load() == 0) absl::SleepFor(absl::Milliseconds(1));
+  };
+  wait_passes(1);
+
+  ASSERT_OK_AND_ASSIGN(auto r2, admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2, 3})));
+  EXPECT_EQ(r2.epoch(), 2u);
+  EXPECT_TRUE(r2.in_transition());
+  EXPECT_TRUE(admin->layout().in_transition());
+  // A second change while the transition is active is refused.
+  EXPECT_THAT(admin->ProposeLayout(MembersOf(nodes_, {0, 1, 3})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in transition")));
+  const int before = passes.load();
+  wait_passes(before + 1);  // the writer works during the transition
+  ASSERT_OK(admin->CompleteHandOff());
+  ASSERT_TRUE(admin->layout_record().has_value());
+  EXPECT_EQ(admin->layout_record()->epoch(), 3u);
+  EXPECT_FALSE(admin->layout().in_transition());
+  const int after = passes.load();
+  wait_passes(after + 2);  // and after the old sets were retired
+  stop = true;
+  load.join();
+  ASSERT_EQ(failures.load(), 0);
+  // The writer was refused with a stale epoch and followed the record.
+  EXPECT_EQ(writer->layout_record()->epoch(), 3u);
+  EXPECT_EQ(nodes_[0]->store()->known_layout_epoch(), 3u);
+  tessera::v1::ReadRequest stale;
+  *stale.mutable_key() = key(0);
+  stale.set_layout_epoch(1);
+  EXPECT_THAT(nodes_[0]->store()->Read(stale),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stale layout epoch 1")));
+
+  // Every partition n3 joined holds a copy on n3; a fresh gateway reads every counter from the
+  // new replica sets only (R = 2 of 3).
+  ASSERT_OK_AND_ASSIGN(Layout old_layout, Layout::Compute(1, MembersOf(nodes_, {0, 1, 2}), lo));
+  ASSERT_OK_AND_ASSIGN(Layout new_layout, Layout::Compute(3, MembersOf(nodes_, {0, 1, 2, 3}), lo));
+  int moved_keys = 0;
+  auto fresh = NewClient();
+  ASSERT_OK(fresh->LoadLayout(MembersOf(nodes_, {0, 1, 2, 3})).status());
+  EXPECT_FALSE(fresh->layout().in_transition());
+  for (int k = 0; k < kKeys; ++k) {
+    EXPECT_THAT(fresh->Get(key(k)), IsOkAndHolds(MetaValue(absl::StrCat(acked[k])))) << "k" << k;
+    const auto& now = new_layout.Replicas(key(k).partition());
+    const auto& was = old_layout.Replicas(key(k).partition());
+    if (std::find(now.begin(), now.end(), "n3") == now.end()) continue;
+    ++moved_keys;
+    tessera::v1::ReadRequest read;
+    *read.mutable_key() = key(k);
+    ASSERT_OK_AND_ASSIGN(auto state, nodes_[3]->store()->Read(read));
+    EXPECT_EQ(state.state().committed_value().data(), absl::StrCat(acked[k])) << "k" << k;
+    // The replica n3 replaced is out of the key's set: with it down, reads still work.
+    for (const std::string& n : was) {
+      if (std::find(now.begin(), now.end(), n) == now.end()) {
+        EXPECT_NE(n, "n3");
+      }
+    }
+  }
+  EXPECT_GT(moved_keys, 0);
+}
+
+TEST_F(MetaGrpcTest, RacingLayoutProposalsDecideOneEpoch) {
+  StartCluster("layout_race", 5);
+  LayoutOptions lo;
+  lo.partitions = 8;
+  auto a = NewClient();
+  auto b = NewClient();
+  ASSERT_OK(a->ProposeLayout(MembersOf(nodes_, {0, 1, 2}), lo).status());
+  ASSERT_OK(b->LoadLayout(MembersOf(nodes_, {0, 1, 2})).status());
+  absl::StatusOr<tessera::v1::LayoutRecord> ra, rb;
+  std::thread ta([&] { ra = a->ProposeLayout(MembersOf(nodes_, {0, 1, 2, 3})); });
+  std::thread tb([&] { rb = b->ProposeLayout(MembersOf(nodes_, {0, 1, 2, 4})); });
+  ta.join();
+  tb.join();
+  ASSERT_NE(ra.ok(), rb.ok()) << ra.status() << " / " << rb.status();
+  const auto& winner = ra.ok() ? *ra : *rb;
+  const absl::Status& loser = ra.ok() ? rb.status() : ra.status();
+  EXPECT_THAT(loser, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("layout changed")));
+  EXPECT_EQ(winner.epoch(), 2u);
+  auto c = NewClient();
+  ASSERT_OK_AND_ASSIGN(auto seen, c->LoadLayout(MembersOf(nodes_, {0, 1, 2, 3, 4})));
+  EXPECT_EQ(seen.epoch(), 2u);
+  EXPECT_TRUE(SameMembers(RecordMembers(seen), RecordMembers(winner)));
+  // The loser followed the winner's record.
+  EXPECT_EQ((ra.ok() ? b : a)->layout_record()->epoch(), 2u);
+}
+
+class SkewedClock final : public Clock {
+ public:
+  explicit SkewedClock(absl::Duration skew) : skew_(skew) {}
+  absl::Time Now() override { return absl::Now() + skew_; }
+  void SleepFor(absl::Duration d) override { absl::SleepFor(d); }
+
+ private:
+  const absl::Duration skew_;
+};
+
+TEST_F(MetaGrpcTest, AcceptorsAndProposersRefuseSkewedClocks) {
+  SkewedClock ahead(absl::Seconds(2));
+  AcceptorStoreOptions skewed;
+  skewed.clock = &ahead;
+  for (int i = 0; i < 3; ++i) {
+    nodes_.push_back(std::make_unique<Node>(absl::StrCat("n", i),
+                                            TestDir(absl::StrCat("skew/n", i)),
+                                            i == 2 ? skewed : AcceptorStoreOptions{}));
+    ASSERT_OK(nodes_.back()->Start());
+  }
+  // A proposer with a good clock still reaches W = 2 of 3; the skewed acceptor refuses.
+  auto good = NewClient();
+  const auto k = BucketRecordKey("clocked", good->partitions());
+  ASSERT_OK(Increment(good.get(), k).status());
+  tessera::v1::PrepareRequest prep;
+  *prep.mutable_key() = k;
+  prep.mutable_ballot()->set_wall_micros(1);
+  prep.mutable_ballot()->set_proposer("probe");
+  prep.set_sender_wall_micros(absl::ToUnixMicros(absl::Now()));
+  EXPECT_THAT(nodes_[2]->store()->Prepare(prep),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("between the proposer and this acceptor exceeds max_offset")));
+  // A proposer whose clock is 2 s ahead is refused by the good acceptors, and says why.
+  MetaClientOptions options;
+  options.clock = &ahead;
+  options.paxos.max_rounds = 3;
+  ASSERT_OK_AND_ASSIGN(auto bad, MetaClient::Create(View(), options));
+  EXPECT_THAT(Increment(bad.get(), k),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("clock offset")));
+  EXPECT_THAT(good->Get(k), IsOkAndHolds(MetaValue("1")));
 }
 
 }  // namespace

@@ -97,6 +97,13 @@ Gathered<Resp> Gather(
   state->mu.Await(absl::Condition(&decided));
   out.results = state->results;
   if (out.success) return out;
+  // A refusal that retrying cannot fix (stale layout epoch, clock offset) is reported as such.
+  for (const auto& [node, r] : out.results) {
+    if (!r.ok() && absl::IsFailedPrecondition(r.status())) {
+      out.failure = absl::FailedPreconditionError(absl::StrCat(what, ": ", r.status().message()));
+      return out;
+    }
+  }
   // Describe the first set that failed.
   for (const ReplicaSet& set : sets) {
     const uint32_t q = write_quorum ? set.write_quorum : set.read_quorum;
@@ -130,6 +137,12 @@ Gathered<Resp> Gather(
   }
   if (out.failure.ok()) out.failure = absl::UnavailableError(absl::StrCat(what, ": no quorum"));
   return out;
+}
+
+// Requests on the layout record itself are not epoch-checked.
+uint64_t LayoutEpochFor(const LayoutView& view, const MetaKey& key) {
+  if (!view.epoch_decided() || key.table() == tessera::v1::META_TABLE_LAYOUT) return 0;
+  return view.current().epoch();
 }
 
 bool HasBallot(const Ballot& b) { return !b.proposer().empty(); }
@@ -200,11 +213,13 @@ struct PaxosProposer::Round {
   PaxosProposer* self;
   const std::vector<ReplicaSet>& sets;
   const MetaKey& key;
+  uint64_t layout_epoch = 0;
 
   Gathered<tessera::v1::PrepareResponse> Prepare(const Ballot& ballot) {
     tessera::v1::PrepareRequest req;
     *req.mutable_key() = key;
     *req.mutable_ballot() = ballot;
+    req.set_layout_epoch(layout_epoch);
     HybridClock* hlc = self->hlc_;
     AcceptorClient* client = self->client_;
     return Gather<tessera::v1::PrepareResponse>(
@@ -232,21 +247,25 @@ struct PaxosProposer::Round {
     *req.mutable_key() = key;
     *req.mutable_ballot() = ballot;
     *req.mutable_value() = value;
+    req.set_layout_epoch(layout_epoch);
     HybridClock* hlc = self->hlc_;
     AcceptorClient* client = self->client_;
     return Gather<tessera::v1::AcceptResponse>(
         sets, true, "accept",
         [&](const std::string& node, AcceptorClient::Callback<tessera::v1::AcceptResponse> done) {
-          req.set_sender_wall_micros(absl::ToUnixMicros(hlc->clock()->Now()));
-          client->Accept(
-              node, req,
-              [hlc, done = std::move(done)](absl::StatusOr<tessera::v1::AcceptResponse> r) {
-                if (r.ok()) {
-                  const Ballot& p = r->promised_ballot();
-                  hlc->Update(HlcTimestamp{p.wall_micros(), p.logical()});
-                }
-                done(std::move(r));
-              });
+          const absl::Time sent = hlc->clock()->Now();
+          req.set_sender_wall_micros(absl::ToUnixMicros(sent));
+          client->Accept(node, req,
+                         [hlc, node, sent,
+                          done = std::move(done)](absl::StatusOr<tessera::v1::AcceptResponse> r) {
+                           if (r.ok()) {
+                             hlc->ObservePeerClock(node, absl::FromUnixMicros(r->wall_micros()),
+                                                   sent, hlc->clock()->Now());
+                             const Ballot& p = r->promised_ballot();
+                             hlc->Update(HlcTimestamp{p.wall_micros(), p.logical()});
+                           }
+                           done(std::move(r));
+                         });
         },
         [](const tessera::v1::AcceptResponse& r) { return r.accepted(); });
   }
@@ -256,6 +275,7 @@ struct PaxosProposer::Round {
     *req.mutable_key() = key;
     *req.mutable_ballot() = ballot;
     *req.mutable_value() = value;
+    req.set_layout_epoch(layout_epoch);
     AcceptorClient* client = self->client_;
     HybridClock* hlc = self->hlc_;
     return Gather<tessera::v1::CommitResponse>(
@@ -324,7 +344,7 @@ void PaxosProposer::Backoff(int round) {
 absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, const MetaKey& key,
                                                        const UpdateFn& fn) {
   const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
-  Round round{this, sets, key};
+  Round round{this, sets, key, LayoutEpochFor(view, key)};
   const uint64_t op_id = NewOpId();
   // Set once an Accept of this call's value was sent without learning that it was chosen.
   std::optional<Ballot> first_in_flight;
@@ -346,6 +366,7 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
     auto prep = round.Prepare(ballot);
     if (!prep.success) {
       last_error = prep.failure;
+      if (absl::IsFailedPrecondition(last_error)) break;
       continue;
     }
     Current cur = Summarize(prep.results, promised, state_of);
@@ -420,6 +441,7 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
     absl::Status s = round.Propose(ballot, proposed, &chosen);
     if (chosen) return *next;
     last_error = s;
+    if (absl::IsFailedPrecondition(last_error)) break;
   }
   const std::string where = absl::StrCat(" (key partition ", key.partition(), ", after ",
                                          options_.max_rounds, " rounds)");
@@ -434,10 +456,11 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
 
 absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const MetaKey& key) {
   const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
-  Round round{this, sets, key};
+  Round round{this, sets, key, LayoutEpochFor(view, key)};
   absl::Status last_error = absl::UnavailableError("no round ran");
   tessera::v1::ReadRequest req;
   *req.mutable_key() = key;
+  req.set_layout_epoch(round.layout_epoch);
   const std::function<bool(const tessera::v1::ReadResponse&)> any = [](const auto&) {
     return true;
   };
@@ -462,6 +485,7 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
         any);
     if (!reads.success) {
       last_error = reads.failure;
+      if (absl::IsFailedPrecondition(last_error)) break;
       continue;
     }
     Current cur = Summarize(reads.results, any, read_state);
@@ -476,6 +500,7 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
           *c.mutable_key() = key;
           *c.mutable_ballot() = cur.committed_ballot;
           *c.mutable_value() = cur.committed;
+          c.set_layout_epoch(round.layout_epoch);
           client_->Commit(node, c, [](absl::StatusOr<tessera::v1::CommitResponse>) {});
         }
       }
@@ -486,6 +511,7 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
     auto prep = round.Prepare(ballot);
     if (!prep.success) {
       last_error = prep.failure;
+      if (absl::IsFailedPrecondition(last_error)) break;
       continue;
     }
     Current pc = Summarize(prep.results, promised, prep_state);
@@ -521,6 +547,7 @@ absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t 
     req.set_end_key(end);
     req.set_limit(std::max<uint32_t>(limit - static_cast<uint32_t>(out.items.size()), 16));
     req.set_page_token(token);
+    req.set_layout_epoch(view.epoch_decided() ? view.current().epoch() : 0);
     auto got = Gather<tessera::v1::ScanResponse>(
         sets, false, "scan",
         [&](const std::string& node, AcceptorClient::Callback<tessera::v1::ScanResponse> done) {
