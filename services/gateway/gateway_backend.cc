@@ -3,10 +3,23 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "services/meta/layout_record.h"
 #include "storage/crypto/key_file.h"
 
 namespace tessera::services {
+
+absl::Status LayoutMaintainerOptions::Validate() const {
+  if (grace_period < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("layout_maintainer.grace_period must be >= 0");
+  }
+  if (check_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("layout_maintainer.check_interval must be > 0");
+  }
+  return absl::OkStatus();
+}
 
 absl::Status GatewayBackendOptions::Validate() const {
   if (seeds.empty()) return absl::InvalidArgumentError("seeds: at least one storage node address");
@@ -30,6 +43,7 @@ absl::Status GatewayBackendOptions::Validate() const {
     return absl::InvalidArgumentError("meta_rpc_deadline must be > 0");
   }
   if (absl::Status s = EffectiveLayout().Validate(); !s.ok()) return s;
+  if (absl::Status s = layout_maintainer.Validate(); !s.ok()) return s;
   return data.Validate();
 }
 
@@ -45,9 +59,11 @@ LayoutOptions GatewayBackendOptions::EffectiveLayout() const {
 
 GatewayBackend::~GatewayBackend() {
   // Users are gone; stop what runs on its own in dependency order.
+  stop_.Notify();
+  if (maintainer_.joinable()) maintainer_.join();
   objects_.reset();
   pool_.reset();     // drains slice RPCs
-  cluster_.reset();  // stops the refresher (and with it the layout listener)
+  cluster_.reset();  // stops the membership refresher
   store_.reset();
   meta_.reset();
 }
@@ -76,22 +92,41 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   view_options.seeds = options.seeds;
   view_options.auth = b->auth_;
   view_options.refresh_interval = options.membership_refresh;
-  view_options.layout = options.EffectiveLayout();
   auto cluster = MembershipClusterView::Start(std::move(view_options));
   if (!cluster.ok()) return cluster.status();
   b->cluster_ = *std::move(cluster);
 
+  // The client starts on a placeholder view of the alive members (epoch 0: not sent, never used
+  // for data) and follows the decided record from here on.
+  const LayoutOptions layout_options = options.EffectiveLayout();
+  const std::vector<MetaMember> members = b->cluster_->members();
+  auto placeholder = Layout::Compute(0, members, layout_options);
+  if (!placeholder.ok()) return placeholder.status();
   MetaClientOptions meta_options;
   meta_options.auth = b->auth_;
   meta_options.rpc_deadline = options.meta_rpc_deadline;
   meta_options.rpc_observer = options.meta_rpc_observer;
-  auto meta = MetaClient::Create(b->cluster_->layout(), std::move(meta_options));
+  auto meta = MetaClient::Create(LayoutView(*std::move(placeholder)), std::move(meta_options));
   if (!meta.ok()) return meta.status();
   b->meta_ = *std::move(meta);
-  MetaClient* meta_client = b->meta_.get();
-  b->cluster_->SetLayoutListener([meta_client](const LayoutView& v) { meta_client->SetLayout(v); });
-  // A change between Create and the listener would be missed: apply the latest once more.
-  b->meta_->SetLayout(b->cluster_->layout());
+  absl::StatusOr<v1::LayoutRecord> record = b->meta_->LoadLayout(members);
+  if (absl::IsNotFound(record.status())) {
+    // A new cluster: propose epoch 1 from the members we see. A concurrent first proposer among
+    // the same members loses the CAS (FAILED_PRECONDITION) and loads the winner's record.
+    record = b->meta_->ProposeLayout(members, layout_options);
+    if (absl::IsFailedPrecondition(record.status())) record = b->meta_->LoadLayout(members);
+  }
+  if (!record.ok()) {
+    return absl::Status(record.status().code(),
+                        absl::StrCat("loading the metadata layout record from ", members.size(),
+                                     " members: ", record.status().message()));
+  }
+  TESSERA_LOG(INFO, "meta_layout_loaded")
+      .Field("epoch", record->epoch())
+      .Field("members", record->members_size())
+      .Field("in_transition", record->in_transition());
+  b->maintainer_options_ = options.layout_maintainer;
+  if (b->maintainer_options_.clock == nullptr) b->maintainer_options_.clock = Clock::Real();
 
   b->store_ = std::make_unique<ReplicatedManifestStore>(b->meta_.get());
 
@@ -110,7 +145,54 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   auto objects = ObjectService::Create(options.data, b->deps_, b->store_.get());
   if (!objects.ok()) return objects.status();
   b->objects_ = *std::move(objects);
+  if (b->maintainer_options_.run_thread) {
+    GatewayBackend* raw = b.get();
+    b->maintainer_ = std::thread([raw] { raw->MaintainLoop(); });
+  }
   return b;
+}
+
+void GatewayBackend::MaintainLoop() {
+  while (!stop_.WaitForNotificationWithTimeout(maintainer_options_.check_interval)) {
+    if (absl::Status s = MaintainLayoutOnce(); !s.ok()) {
+      TESSERA_LOG(WARNING, "meta_layout_maintenance_failed").Field("error", s.message());
+    }
+  }
+}
+
+absl::Status GatewayBackend::MaintainLayoutOnce() {
+  absl::MutexLock lock(&maintain_mu_);
+  const std::vector<MetaMember> alive = cluster_->members();
+  // Periodic refresh: another gateway may have decided a newer epoch (requests would also find
+  // out through "stale layout epoch" refusals, but only once the acceptors they touch know).
+  absl::StatusOr<v1::LayoutRecord> record = meta_->ReloadLayout();
+  if (!record.ok()) record = meta_->LoadLayout(alive);  // e.g. the record's members moved
+  if (!record.ok()) return record.status();
+  if (record->in_transition()) return meta_->CompleteHandOff();
+  if (SameMembers(RecordMembers(*record), alive)) {
+    members_differ_since_.reset();
+    return absl::OkStatus();
+  }
+  const absl::Time now = maintainer_options_.clock->Now();
+  if (!members_differ_since_.has_value()) {
+    members_differ_since_ = now;
+    TESSERA_LOG(INFO, "meta_layout_members_differ")
+        .Field("epoch", record->epoch())
+        .Field("decided_members", record->members_size())
+        .Field("alive_members", alive.size());
+  }
+  if (now - *members_differ_since_ < maintainer_options_.grace_period) return absl::OkStatus();
+  absl::StatusOr<v1::LayoutRecord> proposed = meta_->ProposeLayout(alive);
+  if (!proposed.ok()) {
+    // Another gateway changed the record first: it is reloaded; the next round continues.
+    if (absl::IsFailedPrecondition(proposed.status()) &&
+        absl::StrContains(proposed.status().message(), "layout")) {
+      return absl::OkStatus();
+    }
+    return proposed.status();
+  }
+  members_differ_since_.reset();
+  return meta_->CompleteHandOff();
 }
 
 }  // namespace tessera::services

@@ -11,10 +11,15 @@
 //   backend->objects().PutObject("photos", "cat.jpg", bytes);
 //
 // It assembles: ClusterAuth (from the secret file) -> MembershipClusterView (cluster learned
-// from the seeds' ClusterMembers, refreshed every second) -> MetaClient (authenticated, layout
-// fed by the view) -> ReplicatedManifestStore -> authenticated GrpcSliceClient + WorkPool +
-// master keyring -> ObjectService. Gateways keep no durable state: any number of backends over
-// the same nodes are one consistent store (docs/design/metadata.md "Consistency").
+// from the seeds' ClusterMembers, refreshed every second) -> MetaClient (authenticated; follows
+// the consensus-decided layout record, loaded at open or, in a new cluster, proposed as epoch 1
+// from the alive members) -> ReplicatedManifestStore -> authenticated GrpcSliceClient + WorkPool +
+// master keyring -> ObjectService, plus a layout maintainer thread (LayoutMaintainerOptions): it
+// re-reads the record periodically, proposes the alive member set as the next epoch once it has
+// differed from the decided members for longer than a grace period, and completes the hand-off
+// of a layout in transition (docs/design/metadata.md, "Wiring into the gateway"). Gateways keep no
+// durable state: any number of backends over the same nodes are one consistent store
+// (docs/design/metadata.md "Consistency").
 //
 // Thread-safety: the accessors' objects are thread-safe. Destroy the backend only after its users
 // (front ends, garbage collector) stopped.
@@ -22,10 +27,14 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "p2p/auth/cluster_auth.h"
@@ -40,6 +49,21 @@
 #include "storage/crypto/key_wrap.h"
 
 namespace tessera::services {
+
+// The backend's layout maintainer (one thread per gateway; any number of gateways may run it).
+struct LayoutMaintainerOptions {
+  // A change of the alive metadata members must persist this long before it is proposed as a new
+  // layout epoch (a restarting node should not move partitions twice).
+  absl::Duration grace_period = absl::Seconds(30);
+  // Time between two checks (record re-read, hand-off, proposal).
+  absl::Duration check_interval = absl::Seconds(1);
+  // Clock of the grace period and the checks; null = real. Not owned.
+  Clock* clock = nullptr;
+  // False: no thread (tests drive MaintainLayoutOnce() themselves).
+  bool run_thread = true;
+
+  [[nodiscard]] absl::Status Validate() const;
+};
 
 struct GatewayBackendOptions {
   // gRPC host:port of one or more storage nodes. Required.
@@ -62,6 +86,7 @@ struct GatewayBackendOptions {
   // EffectiveLayout(): metadata must survive the same m node losses the data survives.
   LayoutOptions layout{.replicas = 0, .write_quorum = 0, .read_quorum = 0};
   absl::Duration meta_rpc_deadline = absl::Seconds(2);
+  LayoutMaintainerOptions layout_maintainer;
 
   // --- Seams for tests and embedding (optional, not owned unless shared) ---
   // Used instead of cluster_secret_file when set.
@@ -105,10 +130,19 @@ class GatewayBackend {
   // Null when options.auth / a secret file was not given (insecure).
   const std::shared_ptr<const p2p::ClusterAuth>& auth() const { return auth_; }
 
+  // One round of the layout maintainer (what its thread runs every check_interval): re-reads the
+  // decided record; if it is in transition, CompleteHandOff; otherwise, when the alive members
+  // have differed from the record's for at least grace_period (measured on this backend's
+  // maintainer clock since the first round that saw the difference), ProposeLayout (losing the
+  // race to another gateway is fine: the record is reloaded) and then the hand-off. Returns the
+  // first error of the round (also logged by the thread).
+  absl::Status MaintainLayoutOnce();
+
  private:
   friend absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(
       GatewayBackendOptions options);
   GatewayBackend() = default;
+  void MaintainLoop();
 
   std::shared_ptr<const p2p::ClusterAuth> auth_;
   std::unique_ptr<storage::MasterKeyring> owned_keyring_;
@@ -119,11 +153,19 @@ class GatewayBackend {
   std::unique_ptr<WorkPool> pool_;
   DataPathDeps deps_;
   std::unique_ptr<ObjectService> objects_;
+
+  LayoutMaintainerOptions maintainer_options_;
+  absl::Mutex maintain_mu_;  // serializes MaintainLayoutOnce
+  std::optional<absl::Time> members_differ_since_ ABSL_GUARDED_BY(maintain_mu_);
+  absl::Notification stop_;
+  std::thread maintainer_;
 };
 
 // Opens the backend: loads the secret and keys, learns the cluster from the seeds (UNAVAILABLE
-// if none answers), and wires the replicated store and the data path. INVALID_ARGUMENT for bad
-// options; NOT_FOUND / FAILED_PRECONDITION for missing or unsafe key files.
+// if none answers), loads the layout record (or proposes epoch 1 when none exists; UNAVAILABLE
+// without a majority of the members), starts the layout maintainer, and wires the replicated store
+// and the data path. INVALID_ARGUMENT for bad options; NOT_FOUND / FAILED_PRECONDITION for missing
+// or unsafe key files.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(
     GatewayBackendOptions options);
 

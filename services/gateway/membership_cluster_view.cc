@@ -29,7 +29,7 @@ absl::Status MembershipClusterViewOptions::Validate() const {
   if (rpc_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("rpc_timeout must be > 0");
   }
-  return layout.Validate();
+  return absl::OkStatus();
 }
 
 MembershipClusterView::MembershipClusterView(MembershipClusterViewOptions options)
@@ -43,7 +43,7 @@ absl::StatusOr<std::unique_ptr<MembershipClusterView>> MembershipClusterView::St
   if (absl::Status s = view->RefreshNow(); !s.ok()) return s;
   {
     absl::MutexLock lock(&view->mu_);
-    if (!view->view_.has_value()) {
+    if (view->members_.empty()) {
       return absl::UnavailableError("cluster membership lists no alive storage node");
     }
   }
@@ -62,19 +62,9 @@ std::shared_ptr<const ClusterSnapshot> MembershipClusterView::Snapshot() const {
   return snapshot_;
 }
 
-LayoutView MembershipClusterView::layout() const {
+std::vector<MetaMember> MembershipClusterView::members() const {
   absl::MutexLock lock(&mu_);
-  return *view_;  // set before Start returns
-}
-
-uint64_t MembershipClusterView::epoch() const {
-  absl::MutexLock lock(&mu_);
-  return epoch_;
-}
-
-void MembershipClusterView::SetLayoutListener(LayoutListener listener) {
-  absl::MutexLock lock(&listener_mu_);
-  listener_ = std::move(listener);
+  return members_;
 }
 
 void MembershipClusterView::RefreshLoop() {
@@ -158,34 +148,14 @@ absl::Status MembershipClusterView::RefreshNow() {
     }
   }
 
-  std::optional<LayoutView> changed;
-  {
-    absl::MutexLock lock(&mu_);
-    snapshot_ = std::make_shared<ClusterSnapshot>(std::move(nodes));
-    if (!members.empty() && signature != member_signature_) {
-      absl::StatusOr<Layout> next = Layout::Compute(epoch_ + 1, members, options_.layout);
-      if (!next.ok()) return next.status();
-      std::optional<LayoutView> view;
-      if (layout_.has_value()) {
-        absl::StatusOr<LayoutView> transition = LayoutView::Transition(*layout_, *next);
-        if (!transition.ok()) return transition.status();
-        view = *std::move(transition);
-      } else {
-        view = LayoutView(*next);
-      }
-      ++epoch_;
-      member_signature_ = std::move(signature);
-      layout_ = *std::move(next);
-      view_ = view;
-      changed = std::move(view);
-      TESSERA_LOG(INFO, "meta_layout_changed")
-          .Field("epoch", epoch_)
-          .Field("members", members.size());
+  absl::MutexLock lock(&mu_);
+  snapshot_ = std::make_shared<ClusterSnapshot>(std::move(nodes));
+  if (!members.empty()) {
+    if (signature != member_signature_) {
+      TESSERA_LOG(INFO, "membership_meta_members_changed").Field("members", members.size());
     }
-  }
-  if (changed.has_value()) {
-    absl::MutexLock lock(&listener_mu_);
-    if (listener_) listener_(*changed);
+    members_ = std::move(members);
+    member_signature_ = std::move(signature);
   }
   return absl::OkStatus();
 }

@@ -8,26 +8,21 @@
 //     DRAINING and the answering node's failure detector says ALIVE; draining = DRAINING. Members
 //     that LEFT or are DEAD stay in the snapshot as not alive (their slices are still tried for
 //     reads), until membership forgets them.
-//   * the metadata layout: Layout::Compute(epoch, alive storage members, options) - the members
-//     that are ALIVE or DRAINING and not DEAD (SUSPECT counts as alive, so a slow probe does not
-//     move partitions), as (node id, site, gRPC address: MetaService shares the SliceService
-//     port). The epoch starts at 1 and grows by one whenever that member set (ids, sites,
-//     addresses) changes.
+//   * the metadata members: the members that are ALIVE or DRAINING and not DEAD (SUSPECT counts
+//     as alive, so a slow probe does not move partitions), as (node id, site, gRPC address:
+//     MetaService shares the SliceService port), sorted by node id.
 //
-// INTERIM (docs/design/metadata.md): epochs are decided locally by each gateway from the
-// membership it sees, not by consensus among the nodes, and partitions are not handed off. To
-// keep quorums overlapping across one change, the layout after a change is published as a
-// transition (previous + current: every quorum needed in both replica sets) until the next
-// change. Two gateways that momentarily see different member sets use different replica sets.
+// It does not decide metadata layouts: the layout is a consensus-decided record
+// (services/meta/layout_record.h) that the gateway backend's layout maintainer proposes from
+// these members once they differ from the decided ones for longer than a grace period
+// (docs/design/metadata.md, "Wiring into the gateway").
 //
 // Thread-safety: thread-safe. One background thread refreshes; listeners run on it.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,17 +49,12 @@ struct MembershipClusterViewOptions {
   absl::Duration refresh_interval = absl::Seconds(1);
   // Deadline of one ClusterMembers call. Default 2 s.
   absl::Duration rpc_timeout = absl::Seconds(2);
-  // Partitions, N, W, R of the metadata layout (must match every gateway of the cluster).
-  LayoutOptions layout;
-
   // OK, or INVALID_ARGUMENT naming the field.
   [[nodiscard]] absl::Status Validate() const;
 };
 
 class MembershipClusterView final : public ClusterView {
  public:
-  using LayoutListener = std::function<void(const LayoutView&)>;
-
   // Refreshes once synchronously (UNAVAILABLE, naming the last error, when no seed answers or no
   // member is alive), then starts the background refresher.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<MembershipClusterView>> Start(
@@ -73,12 +63,8 @@ class MembershipClusterView final : public ClusterView {
 
   std::shared_ptr<const ClusterSnapshot> Snapshot() const override;
 
-  // The current metadata layout view (a transition right after a member-set change).
-  LayoutView layout() const;
-  uint64_t epoch() const;
-  // Called with every new layout view (after a member-set change), on the refresher thread.
-  // Replaces any previous listener; call before concurrent use or accept a missed update.
-  void SetLayoutListener(LayoutListener listener);
+  // The metadata members of the latest answer (never empty once Start returned), sorted by id.
+  std::vector<MetaMember> members() const;
 
   // Refreshes now (blocking): OK when a node answered.
   absl::Status RefreshNow();
@@ -92,13 +78,9 @@ class MembershipClusterView final : public ClusterView {
   const MembershipClusterViewOptions options_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const ClusterSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
-  std::optional<Layout> layout_ ABSL_GUARDED_BY(mu_);
-  std::optional<LayoutView> view_ ABSL_GUARDED_BY(mu_);
+  std::vector<MetaMember> members_ ABSL_GUARDED_BY(mu_);
   std::string member_signature_ ABSL_GUARDED_BY(mu_);
-  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::unique_ptr<v1::SliceService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
-  absl::Mutex listener_mu_;
-  LayoutListener listener_ ABSL_GUARDED_BY(listener_mu_);
   absl::Mutex refresh_mu_;  // serializes refreshes
   absl::Notification stop_;
   std::thread refresher_;

@@ -316,6 +316,7 @@ PageCost MeasurePages(int nodes) {
   auto mu = std::make_shared<std::mutex>();
   auto contacted = std::make_shared<std::map<std::string, int>>();
   GatewayBackendOptions o = cluster.GatewayOptions();
+  o.layout_maintainer.run_thread = false;  // count the data path's RPCs only
   o.meta_rpc_observer = [mu, contacted](const std::string& node, const char*) {
     std::lock_guard<std::mutex> lock(*mu);
     ++(*contacted)[node];

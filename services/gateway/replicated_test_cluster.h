@@ -1,6 +1,7 @@
 // ReplicatedTestCluster: N real storage nodes (NodeServer in process on 127.0.0.1:0, cluster
 // secret on, gossip membership joined through node 0, MetaService hosted) and any number of
-// gateways opened over them with OpenGatewayBackend, as the gateway daemon does. For tests.
+// gateways opened over them with OpenGatewayBackend, as the gateway daemon does (layout grace
+// period 1 s instead of 30 s). Nodes can be added to a running cluster. For tests.
 #pragma once
 
 #include <cstdlib>
@@ -47,32 +48,17 @@ class ReplicatedTestCluster {
     auth_ = *std::move(auth);
     if (status_ = keyring_.Add(7, storage::SecretKey::Generate()); !status_.ok()) return;
     for (int i = 0; i < options_.nodes; ++i) {
-      NodeOptions node;
-      node.data_dir = absl::StrCat(root_, "/node", i);
-      node.listen = "127.0.0.1:0";
-      node.admin_listen = "127.0.0.1:0";
-      node.reserved_bytes = 0;
-      node.disk_threads = 2;
-      node.cluster_secret_file = secret_file_;
-      node.location.set_site(absl::StrCat("site", i % options_.sites));
-      node.gossip_listen = "127.0.0.1:0";
-      node.gossip.probe_interval = absl::Milliseconds(200);
-      node.gossip.probe_timeout = absl::Milliseconds(100);
-      node.gossip.join_retry_interval = absl::Milliseconds(100);
-      node.gossip.sync_interval = absl::Seconds(1);
-      node.leave_wait = absl::ZeroDuration();
-      if (i > 0) node.seeds = {nodes_[0]->gossip_address()};
-      registries_.push_back(std::make_unique<Registry>());
-      node.registry = registries_.back().get();
-      auto started = NodeServer::Start(node);
-      if (!started.ok()) {
-        status_ = started.status();
-        return;
-      }
-      nodes_.push_back(*std::move(started));
+      if (status_ = StartNode(); !status_.ok()) return;
     }
-    stopped_.assign(nodes_.size(), false);
     status_ = WaitForMembership(absl::Seconds(60));
+  }
+
+  // Starts one more node (site size() % sites, joining through node 0) and waits until every
+  // node sees every node alive (so: before any StopNode). Returns its index.
+  absl::StatusOr<int> AddNode() {
+    if (absl::Status s = StartNode(); !s.ok()) return s;
+    if (absl::Status s = WaitForMembership(absl::Seconds(60)); !s.ok()) return s;
+    return size() - 1;
   }
 
   ~ReplicatedTestCluster() {
@@ -103,6 +89,8 @@ class ReplicatedTestCluster {
     o.layout = options_.layout;
     o.data_path_threads = options_.pool_threads;
     o.membership_refresh = absl::Milliseconds(200);
+    o.layout_maintainer.grace_period = absl::Seconds(1);
+    o.layout_maintainer.check_interval = absl::Milliseconds(200);
     return o;
   }
   absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGateway() const {
@@ -116,6 +104,32 @@ class ReplicatedTestCluster {
   }
 
  private:
+  absl::Status StartNode() {
+    const int i = size();
+    NodeOptions node;
+    node.data_dir = absl::StrCat(root_, "/node", i);
+    node.listen = "127.0.0.1:0";
+    node.admin_listen = "127.0.0.1:0";
+    node.reserved_bytes = 0;
+    node.disk_threads = 2;
+    node.cluster_secret_file = secret_file_;
+    node.location.set_site(absl::StrCat("site", i % options_.sites));
+    node.gossip_listen = "127.0.0.1:0";
+    node.gossip.probe_interval = absl::Milliseconds(200);
+    node.gossip.probe_timeout = absl::Milliseconds(100);
+    node.gossip.join_retry_interval = absl::Milliseconds(100);
+    node.gossip.sync_interval = absl::Seconds(1);
+    node.leave_wait = absl::ZeroDuration();
+    if (i > 0) node.seeds = {nodes_[0]->gossip_address()};
+    registries_.push_back(std::make_unique<Registry>());
+    node.registry = registries_.back().get();
+    auto started = NodeServer::Start(node);
+    if (!started.ok()) return started.status();
+    nodes_.push_back(*std::move(started));
+    stopped_.push_back(false);
+    return absl::OkStatus();
+  }
+
   absl::Status WaitForMembership(absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
     while (absl::Now() < deadline) {
