@@ -25,7 +25,12 @@ done
 # S3 times have one-second granularity: files written in the same second as their upload could
 # look newer than the copy and be synced again. Date them an hour back.
 find tree -type f -exec touch -d '1 hour ago' {} +
-aws $EP s3 sync --only-show-errors tree s3://sync-bucket/tree
+if ! aws $EP s3 sync --only-show-errors --debug tree s3://sync-bucket/tree 2> sync.debug; then
+  echo "--- aws --debug (last request/response lines) ---"
+  grep -E "Sending http request|Response headers|Response body|Exception|Error|Traceback" \
+    sync.debug | tail -n 60
+  exit 1
+fi
 N=$(aws $EP s3 ls --recursive s3://sync-bucket/tree/ | wc -l)
 [ "$N" -eq 50 ] || { echo "FAIL: $N objects after sync"; exit 1; }
 # A second sync uploads nothing (sizes and times match).

@@ -20,7 +20,9 @@ start_s3_server() {
   rm -f port
   "$server" --credentials_file=creds.ini --port_file=port < /dev/null > server.out 2> server.err &
   SERVER_PID=$!
-  trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
+  # On failure, show what the gateway logged (its stderr) before stopping it.
+  trap 'rc=$?; [ $rc -ne 0 ] && { echo "--- s3_dev_server stderr (tail) ---"; tail -n 40 server.err; }
+        kill $SERVER_PID 2>/dev/null || true' EXIT
   for _ in $(seq 600); do
     [ -f port ] && break
     kill -0 $SERVER_PID 2>/dev/null || { cat server.err; exit 1; }

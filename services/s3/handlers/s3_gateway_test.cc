@@ -133,6 +133,9 @@ class S3GatewayTest : public ::testing::Test {
     req.target = target;
     req.request_id = absl::StrCat("REQ", ++request_counter_);
     req.headers.emplace_back("host", "127.0.0.1:9000");
+    if (method == "PUT" || method == "POST") {
+      req.headers.emplace_back("content-length", absl::StrCat(body.size()));
+    }
     for (auto& h : extra) req.headers.push_back(h);
     if (user.key != nullptr) {
       const std::string date =
@@ -240,6 +243,40 @@ TEST_F(S3GatewayTest, ObjectErrors) {
   EXPECT_EQ(r.status, 412);
   EXPECT_EQ(Do(kAlice, "HEAD", "/bk1/copy").status, 404);
   r = Do(kAlice, "PUT", "/bk1/copy", "", {{"x-amz-copy-source", "/bk1/none"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.HasCode("NoSuchKey")) << r.body;
+}
+
+TEST_F(S3GatewayTest, PutWithoutContentLengthIs411) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/len-b").status, 200);
+  HttpServerRequest req;
+  req.method = "PUT";
+  req.target = "/len-b/k";
+  req.request_id = "R411";
+  req.headers = {{"host", "127.0.0.1:9000"}};
+  Response r;
+  StringBody b("");
+  CapturingWriter w(&r);
+  gateway_->Handle(req, &b, &w);
+  EXPECT_EQ(r.status, 411);
+  EXPECT_TRUE(r.HasCode("MissingContentLength")) << r.body;
+  EXPECT_EQ(Do(kAlice, "HEAD", "/len-b/k").status, 404);
+}
+
+TEST_F(S3GatewayTest, ConditionalWrites) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/cw-b").status, 200);
+  EXPECT_EQ(Do(kAlice, "PUT", "/cw-b/k", "first", {{"if-none-match", "*"}}).status, 200);
+  Response r = Do(kAlice, "PUT", "/cw-b/k", "second", {{"if-none-match", "*"}});
+  EXPECT_EQ(r.status, 412);
+  EXPECT_TRUE(r.HasCode("PreconditionFailed")) << r.body;
+  r = Do(kAlice, "GET", "/cw-b/k");
+  EXPECT_EQ(r.body, "first");
+  const std::string etag = *r.Header("ETag");
+  r = Do(kAlice, "PUT", "/cw-b/k", "third", {{"if-match", "\"0123\""}});
+  EXPECT_EQ(r.status, 412);
+  EXPECT_EQ(Do(kAlice, "PUT", "/cw-b/k", "fourth", {{"if-match", etag}}).status, 200);
+  EXPECT_EQ(Do(kAlice, "GET", "/cw-b/k").body, "fourth");
+  r = Do(kAlice, "PUT", "/cw-b/none", "x", {{"if-match", etag}});
   EXPECT_EQ(r.status, 404);
   EXPECT_TRUE(r.HasCode("NoSuchKey")) << r.body;
 }

@@ -206,8 +206,9 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
   absl::Status Read(size_t max, std::string* out) override {
     out->clear();
     if (!body_status_.ok()) return body_status_;
-    if (parser_->is_done()) return absl::OkStatus();
-    if (!continue_sent_ && expect_continue_) {
+    // "100 Continue" is sent even for an empty body (as S3 does): a client that asked for it
+    // gets it whenever the handler accepts the body.
+    if (!continue_sent_ && expect_continue_ && !started_) {
       continue_sent_ = true;
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       Lowest(stream_).expires_after(D(opt().write_timeout));
@@ -216,6 +217,7 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
       });
       if (ec) return body_status_ = S3Status(S3ErrorCode::kIncompleteBody, "connection lost");
     }
+    if (parser_->is_done()) return absl::OkStatus();
     out->resize(max);
     while (true) {
       parser_->get().body().data = out->data();
@@ -393,6 +395,11 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
       has_request_id |= absl::EqualsIgnoreCase(k, "x-amz-request-id");
     }
     if (!has_request_id) res.set("x-amz-request-id", request_id_);
+    // A final answer to an "Expect: 100-continue" request that never got its 100 closes the
+    // connection: the client may or may not have sent the body (it may stop waiting for the
+    // 100 and send it anyway), and some clients (botocore) keep state from such an early answer
+    // that corrupts the next response read on the same connection.
+    if (expect_continue_ && !continue_sent_) keep_alive_ = false;
     res.keep_alive(keep_alive_ && !server_->stopping());
   }
 
@@ -476,6 +483,13 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
                                "100-continue");
     if (auto len = parser_->content_length(); len && *len > opt().max_body_bytes) {
       WriteErrorAndClose(S3ErrorCode::kEntityTooLarge, "", std::string(req.target()));
+      return false;
+    }
+    // RFC 9112 6.1: a request whose Transfer-Encoding does not end in chunked has no knowable
+    // length: 400 and close (never guess, which would let a body be read as the next request).
+    if (req.find(http::field::transfer_encoding) != req.end() && !parser_->chunked()) {
+      WriteErrorAndClose(S3ErrorCode::kInvalidRequest, "Transfer-Encoding must end with chunked",
+                         std::string(req.target()));
       return false;
     }
 

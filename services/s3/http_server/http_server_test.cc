@@ -147,6 +147,19 @@ TEST_F(HttpServerTest, HeaderLimitAndMalformedRequests) {
     EXPECT_TRUE(absl::StrContains(r.body(), "<Code>InvalidRequest</Code>")) << r.body();
     EXPECT_EQ(ReadUntilClosed(s), "");
   }
+  {
+    // A Transfer-Encoding that does not end in chunked: no knowable length, 400 and close (the
+    // "body" is never parsed as a second request).
+    tcp::socket s = Connect();
+    Send(s,
+         "PUT /b/k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n"
+         "GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n");
+    beast::flat_buffer buf;
+    auto r = Read(s, buf);
+    EXPECT_EQ(r.result_int(), 400);
+    EXPECT_TRUE(absl::StrContains(r.body(), "Transfer-Encoding")) << r.body();
+    EXPECT_EQ(ReadUntilClosed(s), "");
+  }
 }
 
 TEST_F(HttpServerTest, ExpectContinue) {
@@ -158,7 +171,34 @@ TEST_F(HttpServerTest, ExpectContinue) {
   EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
   Send(s, "data");
   beast::flat_buffer buf;
-  EXPECT_EQ(Read(s, buf).body(), "PUT /b/k note= body=data");
+  auto r = Read(s, buf);
+  EXPECT_EQ(r.body(), "PUT /b/k note= body=data");
+  EXPECT_TRUE(r.keep_alive());
+  // An empty body gets its 100 Continue too, and the connection stays open.
+  Send(s, "PUT /b/e HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n");
+  asio::read(s, asio::buffer(interim));
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  r = Read(s, buf);
+  EXPECT_EQ(r.body(), "PUT /b/e note= body=");
+  EXPECT_TRUE(r.keep_alive());
+}
+
+TEST_F(HttpServerTest, EarlyAnswerToExpectContinueClosesTheConnection) {
+  HttpServerOptions o;
+  o.streaming_handler = [](const HttpServerRequest&, HttpBodyReader*, HttpResponseWriter* w) {
+    HttpServerResponse res;
+    res.status = 403;
+    res.body = "denied";
+    (void)w->Send(std::move(res));  // answered without reading the body
+  };
+  StartServer(std::move(o));
+  tcp::socket s = Connect();
+  Send(s, "PUT /b/e HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n");
+  beast::flat_buffer buf;
+  auto r = Read(s, buf);
+  EXPECT_EQ(r.result_int(), 403);
+  EXPECT_FALSE(r.keep_alive());
+  EXPECT_EQ(ReadUntilClosed(s), "");
 }
 
 TEST_F(HttpServerTest, IdleAndSlowConnectionsAreClosed) {
