@@ -518,7 +518,8 @@ TEST(ReplicatedGatewayTest, NodeJoinMovesTheLayoutAndKeepsMetadata) { RunNodeJoi
 
 // KNOWN BUG (docs/design/metadata.md "Not guaranteed"): with PUTs running through the second
 // gateway while the layout changes, about one acknowledged PUT in a few hundred is missing
-// afterwards (GET: NOT_FOUND) after the 1 -> 2 -> 3 hand-off. Run with
+// afterwards (GET: NOT_FOUND) after the 1 -> 2 -> 3 hand-off: a chosen CAS whose commits were
+// refused as stale returns OK uncommitted (meta_commit_incomplete) and scans never see it. Run with
 // --test_filter='*ConcurrentWriter*' --test_arg=--gtest_also_run_disabled_tests.
 TEST(ReplicatedGatewayTest, DISABLED_NodeJoinUnderAConcurrentWriterLosesNoWrite) {
   RunNodeJoin(true);
