@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -405,8 +406,38 @@ absl::StatusOr<AuthResult> SigV4Verifier::Verify(const HttpRequest& request) con
   if (authorization != nullptr && presigned) {
     return S3Status(S3ErrorCode::kInvalidArgument, "Only one auth mechanism allowed");
   }
+  if (authorization != nullptr && absl::StartsWith(*authorization, "AWS ")) {
+    // SigV2: "AWS AKID:signature". The date is Date, or "" when x-amz-date is sent (it is then
+    // among the signed x-amz-* headers).
+    absl::string_view v = absl::string_view(*authorization).substr(4);
+    const size_t colon = v.rfind(':');
+    if (colon == absl::string_view::npos || colon == 0) {
+      return Malformed("the SigV2 Authorization header must be AWS AccessKeyId:Signature");
+    }
+    const std::string* xd = FindHeader(request, "x-amz-date");
+    const std::string* d = FindHeader(request, "date");
+    if (xd == nullptr && d == nullptr) {
+      return S3Status(S3ErrorCode::kAccessDenied,
+                      "AWS authentication requires a valid Date or x-amz-date header");
+    }
+    return VerifyV2(request, path, query, v.substr(0, colon), v.substr(colon + 1),
+                    xd != nullptr ? "" : absl::string_view(*d), false);
+  }
   if (authorization != nullptr) return VerifyHeader(request, path, query, *authorization);
   if (presigned) return VerifyPresigned(request, path, query);
+  if (absl::StrContains(query, "AWSAccessKeyId=") && absl::StrContains(query, "Signature=")) {
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params = ParseQuery(query);
+    if (!params.ok()) return params.status();
+    const std::string* key = FindParam(*params, "AWSAccessKeyId");
+    const std::string* sig = FindParam(*params, "Signature");
+    const std::string* expires = FindParam(*params, "Expires");
+    if (key == nullptr || sig == nullptr || expires == nullptr) {
+      return QueryError(
+          "Query-string authentication requires the Signature, Expires and "
+          "AWSAccessKeyId parameters");
+    }
+    return VerifyV2(request, path, query, *key, *sig, *expires, true);
+  }
   if (options_.allow_anonymous) {
     AuthResult anon;
     anon.anonymous = true;
@@ -493,6 +524,119 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyHeader(const HttpRequest& reques
   } else {
     OPENSSL_cleanse(signing_key.data(), signing_key.size());
   }
+  return result;
+}
+
+absl::StatusOr<AuthResult> SigV4Verifier::VerifyV2(const HttpRequest& request,
+                                                   absl::string_view path, absl::string_view query,
+                                                   absl::string_view access_key,
+                                                   absl::string_view signature,
+                                                   absl::string_view date, bool presigned) const {
+  const absl::Time now = clock_->Now();
+  absl::Time t = now;
+  if (presigned) {
+    int64_t expires = 0;
+    if (!absl::SimpleAtoi(date, &expires)) return QueryError("Invalid Expires parameter");
+    if (now > absl::FromUnixSeconds(expires)) {
+      return S3Status(S3ErrorCode::kAccessDenied, "Request has expired");
+    }
+  } else {
+    const std::string* xd = FindHeader(request, "x-amz-date");
+    const std::string& when = xd != nullptr ? *xd : *FindHeader(request, "date");
+    std::string err;
+    if (!absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", when, absl::UTCTimeZone(), &t, &err) &&
+        !absl::ParseTime("%a, %d %b %Y %H:%M:%S +0000", when, absl::UTCTimeZone(), &t, &err)) {
+      absl::StatusOr<absl::Time> amz = ParseAmzDate(when);
+      if (!amz.ok()) {
+        return S3Status(S3ErrorCode::kAccessDenied,
+                        "AWS authentication requires a valid Date or x-amz-date header");
+      }
+      t = *amz;
+    }
+    if (now - t > options_.max_skew || t - now > options_.max_skew) {
+      return S3Status(S3ErrorCode::kRequestTimeTooSkewed);
+    }
+  }
+  absl::StatusOr<Credential> cred = credentials_->Lookup(access_key);
+  if (!cred.ok()) return cred.status();
+  // StringToSign = VERB \n Content-MD5 \n Content-Type \n Date|Expires \n
+  //                CanonicalizedAmzHeaders CanonicalizedResource
+  auto header = [&](absl::string_view name) {
+    const std::string* v = FindHeader(request, name);
+    return v != nullptr ? std::string(absl::StripAsciiWhitespace(*v)) : std::string();
+  };
+  std::map<std::string, std::string> amz;
+  for (const auto& [k, v] : request.headers) {
+    std::string name = absl::AsciiStrToLower(k);
+    if (!absl::StartsWith(name, "x-amz-")) continue;
+    std::string value(absl::StripAsciiWhitespace(v));
+    auto [it, inserted] = amz.emplace(name, value);
+    if (!inserted) absl::StrAppend(&it->second, ",", value);
+  }
+  std::string to_sign = absl::StrCat(request.method, "\n", header("content-md5"), "\n",
+                                     header("content-type"), "\n", date, "\n");
+  for (const auto& [k, v] : amz) absl::StrAppend(&to_sign, k, ":", v, "\n");
+  // The resource is "/bucket/key"; a bucket alone is "/bucket/" (with the slash) however sent.
+  absl::StrAppend(&to_sign, path.empty() ? "/" : path);
+  if (path.size() > 1 && path.find('/', 1) == absl::string_view::npos) {
+    absl::StrAppend(&to_sign, "/");
+  }
+  // Sub-resources and response overrides that are part of the resource, sorted, decoded.
+  static constexpr absl::string_view kSubresources[] = {"acl",
+                                                        "cors",
+                                                        "delete",
+                                                        "lifecycle",
+                                                        "location",
+                                                        "logging",
+                                                        "notification",
+                                                        "partNumber",
+                                                        "policy",
+                                                        "requestPayment",
+                                                        "response-cache-control",
+                                                        "response-content-disposition",
+                                                        "response-content-encoding",
+                                                        "response-content-language",
+                                                        "response-content-type",
+                                                        "response-expires",
+                                                        "restore",
+                                                        "tagging",
+                                                        "torrent",
+                                                        "uploadId",
+                                                        "uploads",
+                                                        "versionId",
+                                                        "versioning",
+                                                        "versions",
+                                                        "website"};
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params = ParseQuery(query);
+  if (!params.ok()) return params.status();
+  std::vector<std::pair<std::string, std::string>> sub;
+  for (const auto& [k, v] : *params) {
+    for (absl::string_view s : kSubresources) {
+      if (k == s) sub.emplace_back(k, v);
+    }
+  }
+  std::sort(sub.begin(), sub.end());
+  for (size_t i = 0; i < sub.size(); ++i) {
+    absl::StrAppend(&to_sign, i == 0 ? "?" : "&", sub[i].first);
+    const bool has_value = absl::StrContains(query, absl::StrCat(sub[i].first, "="));
+    if (has_value) absl::StrAppend(&to_sign, "=", sub[i].second);
+  }
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha1(), cred->secret_key.data(), static_cast<int>(cred->secret_key.size()),
+       reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size(), mac, &mac_len);
+  const std::string expected =
+      absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(mac), mac_len));
+  OPENSSL_cleanse(mac, sizeof(mac));
+  if (!ConstantTimeEquals(expected, signature)) {
+    return S3Status(S3ErrorCode::kSignatureDoesNotMatch);
+  }
+  AuthResult result;
+  result.access_key = cred->access_key;
+  result.user_id = cred->user_id;
+  result.presigned = presigned;
+  result.payload_mode = PayloadMode::kUnsignedPayload;
+  result.request_time = t;
   return result;
 }
 

@@ -166,6 +166,13 @@ class SigV4Verifier {
   absl::StatusOr<AuthResult> VerifyPresigned(const HttpRequest& request, absl::string_view path,
                                              absl::string_view query) const;
   absl::Status CheckScope(const CredentialScope& scope, absl::string_view amz_date) const;
+  // Signature Version 2 (legacy; older SDKs still presign with it): "Authorization: AWS
+  // AKID:signature" and ?AWSAccessKeyId=&Expires=&Signature=. Path-style resources only; the
+  // payload is never signed (kUnsignedPayload).
+  absl::StatusOr<AuthResult> VerifyV2(const HttpRequest& request, absl::string_view path,
+                                      absl::string_view query, absl::string_view access_key,
+                                      absl::string_view signature, absl::string_view date,
+                                      bool presigned) const;
 
   const CredentialStore* credentials_;
   Clock* clock_;

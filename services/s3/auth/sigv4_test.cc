@@ -376,5 +376,37 @@ TEST(SigV4CanonicalTest, ParseAuthorizationHeader) {
                    .ok());
 }
 
+// Signature Version 2, AWS's documented example ("Signing and authenticating REST requests":
+// GET /photos/puppy.jpg of bucket johnsmith, path-style here).
+TEST(SigV2Test, AwsDocumentedExampleAndFailures) {
+  CredentialStore store;
+  ASSERT_OK(store.Add({kAccessKey, kSecret, "example-user"}));
+  absl::Time when;
+  std::string err;
+  ASSERT_TRUE(absl::ParseTime("%a, %d %b %Y %H:%M:%S +0000", "Tue, 27 Mar 2007 19:36:42 +0000",
+                              absl::UTCTimeZone(), &when, &err));
+  FakeClock clock(when + absl::Minutes(2));
+  SigV4Verifier verifier(&store, &clock);
+  HttpRequest r{"GET",
+                "/johnsmith/photos/puppy.jpg",
+                {{"Host", "s3.amazonaws.com"},
+                 {"Date", "Tue, 27 Mar 2007 19:36:42 +0000"},
+                 {"Authorization", "AWS AKIAIOSFODNN7EXAMPLE:bWq2s1WEIj+Ydj0vQ697zp+IXMU="}}};
+  ASSERT_OK_AND_ASSIGN(AuthResult a, verifier.Verify(r));
+  EXPECT_EQ(a.user_id, "example-user");
+  EXPECT_EQ(a.payload_mode, PayloadMode::kUnsignedPayload);
+  HttpRequest tampered = r;
+  tampered.target = "/johnsmith/photos/kitten.jpg";
+  EXPECT_EQ(ErrorCodeOf(verifier.Verify(tampered).status()), S3ErrorCode::kSignatureDoesNotMatch);
+  clock.Advance(absl::Minutes(20));
+  EXPECT_EQ(ErrorCodeOf(verifier.Verify(r).status()), S3ErrorCode::kRequestTimeTooSkewed);
+  // Presigned form: Expires is in the past -> AccessDenied.
+  HttpRequest q{"GET",
+                "/johnsmith/photos/puppy.jpg?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1175024202"
+                "&Signature=x",
+                {{"Host", "s3.amazonaws.com"}}};
+  EXPECT_EQ(ErrorCodeOf(verifier.Verify(q).status()), S3ErrorCode::kAccessDenied);
+}
+
 }  // namespace
 }  // namespace tessera::services::s3
