@@ -561,6 +561,10 @@ void S3HttpServer::Impl::Accept() {
   acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open() || stopping()) return;
     if (!ec) {
+      // Responses go out as several writes (status + headers, body chunks); without NODELAY
+      // Nagle holds the last small one for the client's delayed ACK (~40 ms per request).
+      beast::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       std::unique_ptr<SessionBase> session;
       const bool tls = tls_;
       if (tls) {
