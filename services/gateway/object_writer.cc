@@ -97,12 +97,25 @@ absl::StatusOr<v1::PartRecord> ObjectWriter::FinishPart() {
   part.set_size(total_);
   for (v1::StripeRecord& record : done_) *part.add_stripes() = std::move(record);
   done_.clear();
+  absl::StatusOr<std::string> md5 = PlaintextMd5();
+  if (!md5.ok()) return md5.status();
+  part.set_md5(*std::move(md5));
+  finished_ = true;
+  return part;
+}
+
+absl::StatusOr<std::string> ObjectWriter::PlaintextMd5() {
+  if (caller_md5_) {
+    if (caller_digest_.size() != 16) {
+      return absl::FailedPreconditionError(
+          "ObjectWriter: UseCallerMd5() needs SetPlaintextMd5() with a 16-byte digest");
+    }
+    return caller_digest_;
+  }
   unsigned char md5[EVP_MAX_MD_SIZE];
   unsigned int md5_len = 0;
   EVP_DigestFinal_ex(md5_, md5, &md5_len);
-  part.set_md5(std::string(reinterpret_cast<const char*>(md5), md5_len));
-  finished_ = true;
-  return part;
+  return std::string(reinterpret_cast<const char*>(md5), md5_len);
 }
 
 ObjectWriter::ObjectWriter(const DataPathOptions& options, const DataPathDeps& deps,
@@ -153,7 +166,7 @@ std::vector<std::string> ObjectWriter::Suspects() {
 absl::Status ObjectWriter::Write(absl::string_view data) {
   if (!status_.ok()) return status_;
   if (finished_) return absl::FailedPreconditionError("ObjectWriter: Write after Finish");
-  EVP_DigestUpdate(md5_, data.data(), data.size());
+  if (!caller_md5_) EVP_DigestUpdate(md5_, data.data(), data.size());
   total_ += data.size();
   while (!data.empty()) {
     if (!spilled_ && buffer_.size() + data.size() <= options_.inline_threshold) {
@@ -416,10 +429,12 @@ absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
     done_.clear();
   }
   buffer_.clear();
-  unsigned char md5[EVP_MAX_MD_SIZE];
-  unsigned int md5_len = 0;
-  EVP_DigestFinal_ex(md5_, md5, &md5_len);
-  const std::string digest(reinterpret_cast<const char*>(md5), md5_len);
+  absl::StatusOr<std::string> md5 = PlaintextMd5();
+  if (!md5.ok()) {
+    Fail(md5.status());
+    return status_;
+  }
+  const std::string digest = *std::move(md5);
   part.set_md5(digest);
   manifest_.set_size(total_);
   manifest_.set_etag(absl::StrCat("\"", absl::BytesToHexString(digest), "\""));

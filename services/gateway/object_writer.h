@@ -84,6 +84,13 @@ class ObjectWriter {
   // Abandons the upload and deletes what was stored (best-effort). Idempotent.
   void Abort();
 
+  // For callers that hash the plaintext themselves (the S3 front end must, to check Content-MD5
+  // before anything commits): call UseCallerMd5() before the first Write, so the writer skips its
+  // own MD5 pass (MD5 is serial and a large share of a PUT's CPU), and SetPlaintextMd5() with the
+  // 16-byte digest before Finish/FinishPart, which fail with FAILED_PRECONDITION without it.
+  void UseCallerMd5() { caller_md5_ = true; }
+  void SetPlaintextMd5(std::string digest) { caller_digest_ = std::move(digest); }
+
   // Checksums (algorithm -> base64, e.g. "CRC32" -> "...") recorded in the manifest by Finish.
   void set_checksums(const std::map<std::string, std::string>& checksums) {
     for (const auto& [k, v] : checksums) (*manifest_.mutable_checksums())[k] = v;
@@ -104,6 +111,8 @@ class ObjectWriter {
                storage::StripeCipher cipher, std::string wrapped_key, uint32_t key_id);
 
   absl::Status DispatchStripe(std::string plaintext);
+  // The plaintext's MD5: ours, or the caller's (UseCallerMd5).
+  absl::StatusOr<std::string> PlaintextMd5();
   absl::Status CompleteOldest();
   void PutSlice(StripeJob* job, int index);
   void Fail(absl::Status status);
@@ -133,6 +142,8 @@ class ObjectWriter {
   absl::Status status_;
   bool finished_ = false;
   evp_md_ctx_st* md5_ = nullptr;
+  bool caller_md5_ = false;    // UseCallerMd5(): md5_ is not fed
+  std::string caller_digest_;  // SetPlaintextMd5()
 
   std::atomic<int> replaced_{0};
   absl::Mutex suspects_mu_;

@@ -547,8 +547,11 @@ class S3Gateway::Call {
   }
 
   // Streams the payload into `writer`; OK only when the whole body arrived and verified.
+  // Streams the payload into `writer`. The payload already computes the MD5 (Content-MD5 must
+  // be checked before the commit), so the writer reuses it rather than hashing every byte twice.
   absl::Status StreamInto(ObjectWriter* writer, Payload* p) {
     if (absl::Status s = p->Init(); !s.ok()) return s;
+    writer->UseCallerMd5();
     std::string piece;
     while (true) {
       if (absl::Status s = p->Next(&piece); !s.ok()) return s;
@@ -556,7 +559,9 @@ class S3Gateway::Call {
       if (p->total() > g_->options_.max_object_bytes) return S3Status(S3ErrorCode::kEntityTooLarge);
       if (absl::Status s = writer->Write(piece); !s.ok()) return s;
     }
-    return p->Finish();
+    if (absl::Status s = p->Finish(); !s.ok()) return s;
+    writer->SetPlaintextMd5(p->md5());
+    return absl::OkStatus();
   }
 
   Headers ChecksumHeaders(const std::map<std::string, std::string>& checksums) {
