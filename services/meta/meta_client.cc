@@ -242,10 +242,40 @@ absl::StatusOr<MetaValue> MetaClient::CompareAndSet(const tessera::v1::MetaKey& 
                                                     const UpdateFn& fn) {
   // A stale-epoch refusal that ends the call comes before any Accept of this call reached a
   // quorum, or the failure is outcome-unknown (not retried), so fn's update applies at most once.
-  return WithLayoutRetry<MetaValue>([&]() -> absl::StatusOr<MetaValue> {
-    absl::StatusOr<MetaValue> r = proposer_.CompareAndSet(layout(), key, fn);
+  std::optional<ChosenUncommitted> unfinished;
+  absl::StatusOr<MetaValue> result = WithLayoutRetry<MetaValue>([&]() -> absl::StatusOr<MetaValue> {
+    unfinished.reset();
+    absl::StatusOr<MetaValue> r = proposer_.CompareAndSet(layout(), key, fn, &unfinished);
+    // Chosen: running fn again would apply the update twice, so never retry it as stale.
+    if (unfinished.has_value()) return absl::AbortedError(r.status().message());
     return r;
   });
+  if (result.ok() || !unfinished.has_value()) return result;
+  // The update was chosen but its commits failed, typically refused as "stale layout epoch"
+  // because the layout moved on meanwhile. Scans read committed values only, so it must not be
+  // acknowledged yet: reload the layout and finish it (a Paxos round on the new view) first.
+  absl::Status status = result.status();
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (layout_record().has_value()) {
+      if (absl::StatusOr<tessera::v1::LayoutRecord> r = ReloadLayout(); !r.ok()) {
+        status = r.status();
+        continue;
+      }
+    }
+    status = proposer_.FinishChosen(layout(), key, unfinished->ballot);
+    if (status.ok()) {
+      TESSERA_LOG(INFO, "meta_chosen_update_finished")
+          .Field("ballot", BallotToString(unfinished->ballot))
+          .Field("epoch", layout().current().epoch());
+      return unfinished->value;
+    }
+    if (!IsStaleEpoch(status) && !absl::IsUnavailable(status) && !absl::IsAborted(status)) break;
+  }
+  return MarkOutcomeUnknown(absl::Status(
+      status.code(), absl::StrCat("compare-and-set chosen but not committed after a layout "
+                                  "change; it is applied once a read or a later update "
+                                  "finishes it: ",
+                                  status.message())));
 }
 
 absl::StatusOr<ScanResult> MetaClient::Scan(const std::string& bucket, const std::string& start,

@@ -208,6 +208,11 @@ bool IsOutcomeUnknown(const absl::Status& status) {
   return !status.ok() && status.GetPayload(kOutcomePayload).has_value();
 }
 
+absl::Status MarkOutcomeUnknown(absl::Status status) {
+  if (status.ok()) return status;
+  return OutcomeUnknown(std::move(status));
+}
+
 // One proposer's view of one key during a CompareAndSet or Read.
 struct PaxosProposer::Round {
   PaxosProposer* self;
@@ -287,19 +292,27 @@ struct PaxosProposer::Round {
         [](const tessera::v1::CommitResponse&) { return true; });
   }
 
-  // Accept then Commit (with retries of the commit). OK once the value is chosen; the commit
-  // then only speeds up later reads (they finish a chosen value themselves if needed).
+  // Accept then Commit (with retries of the commit). OK only once the value is committed on W
+  // replicas of each set: scans read committed values only, so a chosen but uncommitted value
+  // is not yet visible to them. *chosen tells whether the Accept reached its quorums (then a
+  // failure is the commit's, e.g. "stale layout epoch" after a layout change).
   absl::Status Propose(const Ballot& ballot, const PaxosValue& value, bool* chosen) {
     *chosen = false;
     auto accepted = Accept(ballot, value);
     if (!accepted.success) return accepted.failure;
     *chosen = true;
+    absl::Status last = absl::UnavailableError("commit: not attempted");
     for (int attempt = 0; attempt <= self->options_.commit_retries; ++attempt) {
       if (attempt > 0) self->Backoff(attempt);
-      if (Commit(ballot, value).success) return absl::OkStatus();
+      auto committed = Commit(ballot, value);
+      if (committed.success) return absl::OkStatus();
+      last = committed.failure;
+      if (absl::IsFailedPrecondition(last)) break;  // stale layout epoch: retrying cannot help
     }
-    TESSERA_LOG(WARNING, "meta_commit_incomplete").Field("ballot", BallotToString(ballot));
-    return absl::OkStatus();
+    TESSERA_LOG(WARNING, "meta_commit_incomplete")
+        .Field("ballot", BallotToString(ballot))
+        .Field("error", last.message());
+    return last;
   }
 };
 
@@ -341,9 +354,24 @@ void PaxosProposer::Backoff(int round) {
   hlc_->clock()->SleepFor(absl::Microseconds(sleep));
 }
 
-absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, const MetaKey& key,
-                                                       const UpdateFn& fn) {
+absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(
+    const LayoutView& view, const MetaKey& key, const UpdateFn& fn,
+    std::optional<ChosenUncommitted>* unfinished) {
   const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
+  // A value of this call was chosen at `ballot` but its commits failed: finish it on this view,
+  // else fail outcome-unknown and report it so the caller can finish it on a newer view.
+  auto chosen_uncommitted = [&](const Ballot& ballot, MetaValue value,
+                                const absl::Status& commit_error) -> absl::StatusOr<MetaValue> {
+    absl::Status finish =
+        absl::IsFailedPrecondition(commit_error) ? commit_error : FinishChosen(view, key, ballot);
+    if (finish.ok()) return value;
+    if (unfinished != nullptr) *unfinished = ChosenUncommitted{ballot, std::move(value)};
+    return OutcomeUnknown(absl::Status(
+        finish.code(),
+        absl::StrCat(
+            "compare-and-set chosen but not committed (key partition ", key.partition(),
+            "); it is applied once a read or a later update finishes it: ", finish.message())));
+  };
   Round round{this, sets, key, LayoutEpochFor(view, key)};
   const uint64_t op_id = NewOpId();
   // Set once an Accept of this call's value was sent without learning that it was chosen.
@@ -377,8 +405,10 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
       if (cur.in_progress && cur.accepted.op_id() == op_id) {
         bool chosen = false;
         absl::Status s = round.Propose(ballot, cur.accepted, &chosen);
-        if (chosen) return ToMetaValue(cur.accepted);
+        if (s.ok()) return ToMetaValue(cur.accepted);
+        if (chosen) return chosen_uncommitted(ballot, ToMetaValue(cur.accepted), s);
         last_error = s;
+        if (absl::IsFailedPrecondition(last_error)) break;
         continue;
       }
       bool in_history = false;
@@ -408,7 +438,9 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
       // Finish someone else's update first, then start over.
       bool chosen = false;
       last_error = round.Propose(ballot, cur.accepted, &chosen);
-      if (chosen) last_error = absl::AbortedError("finished an in-progress update; retrying");
+      if (last_error.ok())
+        last_error = absl::AbortedError("finished an in-progress update; retrying");
+      if (absl::IsFailedPrecondition(last_error)) break;
       continue;
     }
 
@@ -439,7 +471,8 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
     if (!first_in_flight || BallotLess(ballot, *first_in_flight)) first_in_flight = ballot;
     bool chosen = false;
     absl::Status s = round.Propose(ballot, proposed, &chosen);
-    if (chosen) return *next;
+    if (s.ok()) return *next;
+    if (chosen) return chosen_uncommitted(ballot, *next, s);
     last_error = s;
     if (absl::IsFailedPrecondition(last_error)) break;
   }
@@ -518,12 +551,61 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
     if (!pc.in_progress) return ToMetaValue(pc.committed);
     bool chosen = false;
     absl::Status s = round.Propose(ballot, pc.accepted, &chosen);
-    if (chosen) return ToMetaValue(pc.accepted);
+    if (s.ok()) return ToMetaValue(pc.accepted);
     last_error = s;
+    if (absl::IsFailedPrecondition(last_error)) break;
   }
   return absl::Status(last_error.code(),
                       absl::StrCat(last_error.message(), " (key partition ", key.partition(),
                                    ", after ", options_.max_rounds, " rounds)"));
+}
+
+absl::Status PaxosProposer::FinishChosen(const LayoutView& view, const MetaKey& key,
+                                         const Ballot& chosen_ballot) {
+  const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
+  Round round{this, sets, key, LayoutEpochFor(view, key)};
+  absl::Status last_error = absl::UnavailableError("no round ran");
+  const std::function<bool(const tessera::v1::PrepareResponse&)> promised =
+      [](const tessera::v1::PrepareResponse& r) { return r.promised(); };
+  const std::function<const tessera::v1::AcceptorState&(const tessera::v1::PrepareResponse&)>
+      state_of = [](const tessera::v1::PrepareResponse& r) -> const tessera::v1::AcceptorState& {
+    return r.state();
+  };
+  for (int r = 0; r < options_.max_rounds; ++r) {
+    if (r > 0) Backoff(r);
+    const Ballot ballot = NewBallot();
+    auto prep = round.Prepare(ballot);
+    if (!prep.success) {
+      last_error = prep.failure;
+      if (absl::IsFailedPrecondition(last_error)) break;
+      continue;
+    }
+    Current cur = Summarize(prep.results, promised, state_of);
+    // A Prepare quorum of a view that overlaps the one the value was chosen on holds that value
+    // (accepted or committed) or a later one.
+    const Ballot& newest = cur.in_progress ? cur.accepted_ballot : cur.committed_ballot;
+    if (BallotLess(newest, chosen_ballot)) {
+      return absl::DataLossError(
+          absl::StrCat("finishing a chosen update: no replica of the view holds it (key partition ",
+                       key.partition(), ", ballot ", BallotToString(chosen_ballot), ")"));
+    }
+    if (cur.in_progress) {
+      // The chosen value, or a later update built on it: finish it at our ballot.
+      bool chosen = false;
+      last_error = round.Propose(ballot, cur.accepted, &chosen);
+      if (last_error.ok()) return absl::OkStatus();
+      if (absl::IsFailedPrecondition(last_error)) break;
+      continue;
+    }
+    // Committed somewhere: commit the current value (at its own ballot) on W of each set.
+    auto committed = round.Commit(cur.committed_ballot, cur.committed);
+    if (committed.success) return absl::OkStatus();
+    last_error = committed.failure;
+    if (absl::IsFailedPrecondition(last_error)) break;
+  }
+  return absl::Status(last_error.code(),
+                      absl::StrCat("finishing a chosen update: ", last_error.message(),
+                                   " (key partition ", key.partition(), ")"));
 }
 
 absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t partition,

@@ -13,7 +13,13 @@
 //   3. new = fn(current). fn may refuse (its status is returned as is, e.g. FAILED_PRECONDITION
 //      "bucket exists"). Accept(ballot, new) needs W acks in each set; then Commit(ballot, new),
 //      waiting for W commit acks in each set before returning OK, so a later read or scan of any
-//      R replicas sees it.
+//      R replicas sees it (scans read committed values only, so OK is never returned for a value
+//      that is chosen but not committed on W replicas of each set).
+// A chosen value whose commits cannot reach W replicas of each set (up to `commit_retries`
+// extra attempts, e.g. refused with "stale layout epoch" because the layout moved meanwhile) is
+// finished by FinishChosen on the same view; if that fails too, the call fails outcome-unknown
+// (IsOutcomeUnknown) and, when the caller asked for it, reports the chosen ballot and value so it
+// can finish the value on a newer layout view (MetaClient does: reload, FinishChosen, then OK).
 // Rounds that fail (contention, unreachable replicas) are retried after a randomized,
 // exponentially growing backoff, at most `max_rounds` times; then ABORTED (contention) or
 // UNAVAILABLE (too few replicas answered: the message says how many of how many).
@@ -70,6 +76,8 @@ struct PaxosOptions {
 
 // True for a CompareAndSet failure after which the update may or may not have been applied.
 bool IsOutcomeUnknown(const absl::Status& status);
+// `status` (not OK) marked so that IsOutcomeUnknown() is true.
+absl::Status MarkOutcomeUnknown(absl::Status status);
 
 // The value a CompareAndSet function sees and returns: nullopt = the key does not exist (or is
 // deleted); returning nullopt deletes it.
@@ -81,6 +89,13 @@ struct ScanItem {
   tessera::v1::MetaKey key;
   std::string value;
 };
+// A CompareAndSet whose value was chosen (accepted by W replicas of each set) but could not be
+// committed on W replicas of each set of the view it ran on.
+struct ChosenUncommitted {
+  tessera::v1::Ballot ballot;  // the ballot the value was chosen at
+  MetaValue value;             // what CompareAndSet would have returned
+};
+
 struct ScanResult {
   std::vector<ScanItem> items;
   std::string next_page_token;  // empty when the range is exhausted
@@ -93,13 +108,25 @@ class PaxosProposer {
   PaxosProposer(std::string proposer_id, HybridClock* hlc, AcceptorClient* client,
                 PaxosOptions options = {});
 
-  // Applies fn to the current value of `key` atomically; returns the value written.
-  [[nodiscard]] absl::StatusOr<MetaValue> CompareAndSet(const LayoutView& view,
-                                                        const tessera::v1::MetaKey& key,
-                                                        const UpdateFn& fn);
-  // Linearizable read of `key`.
+  // Applies fn to the current value of `key` atomically; returns the value written. When the
+  // value was chosen but could not be committed (see above) the call fails outcome-unknown and,
+  // if `unfinished` is not null, sets *unfinished (else leaves it unset).
+  [[nodiscard]] absl::StatusOr<MetaValue> CompareAndSet(
+      const LayoutView& view, const tessera::v1::MetaKey& key, const UpdateFn& fn,
+      std::optional<ChosenUncommitted>* unfinished = nullptr);
+  // Linearizable read of `key`. OK only once the value returned is committed on W replicas of
+  // each set when the read had to finish an update in progress.
   [[nodiscard]] absl::StatusOr<MetaValue> Read(const LayoutView& view,
                                                const tessera::v1::MetaKey& key);
+  // Makes sure that the value chosen for `key` at `chosen_ballot` (or a later value, which
+  // includes it) is committed on W replicas of each set of `view`: a Paxos round on `view` that
+  // finishes the update in progress (re-proposing the accepted value at a new ballot and
+  // committing it), or, when none is in progress, commits the current value again on every
+  // replica (W acks per set). FAILED_PRECONDITION for a stale view ("stale layout epoch"), and
+  // DATA_LOSS if `view` shows no value at or after `chosen_ballot` (the view does not overlap the
+  // one the value was chosen on).
+  [[nodiscard]] absl::Status FinishChosen(const LayoutView& view, const tessera::v1::MetaKey& key,
+                                          const tessera::v1::Ballot& chosen_ballot);
 
   // Committed entries of `table`/`bucket` in `partition` with start <= object key < end (empty
   // end: no bound), at most `limit` (>= 1) existing ones, merged from R replicas of each set

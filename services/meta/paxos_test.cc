@@ -314,6 +314,68 @@ TEST(PaxosTest, ConcurrentIncrementsUnderFaultsLoseAndDuplicateNothing) {
             << " failed=" << failed_tags.size() << " final=" << c.count << "\n";
 }
 
+// An update chosen under epoch 1 (accepted by 2 of 3 replicas) whose commits never arrived
+// before the replicas learned epoch 2: scans (committed values only) do not see it until
+// FinishChosen, which a stale view cannot run and an epoch-2 view does.
+TEST(PaxosTest, FinishChosenCommitsAChosenValueOnANewerEpoch) {
+  Cluster cluster("paxos_finish_chosen", 3);
+  HybridClock hlc(Clock::Real());
+  PaxosProposer p("gw", &hlc, &cluster.net, FastOptions());
+  LayoutView epoch1 = cluster.view;
+  epoch1.set_epoch_decided(true);
+  ASSERT_OK_AND_ASSIGN(Layout l2, Layout::Compute(2, Members(3, 3), LayoutOptions{}));
+  LayoutView epoch2(l2);
+  epoch2.set_epoch_decided(true);
+  const auto key = ObjectEntryKey("bkt", 0, "obj", "v1", 256);
+  const auto replicas = epoch1.current().Replicas(key.partition());
+  ASSERT_EQ(replicas, epoch2.current().Replicas(key.partition()));
+  tessera::v1::AcceptRequest acc;
+  *acc.mutable_key() = key;
+  const HlcTimestamp ts = hlc.Now();
+  acc.mutable_ballot()->set_wall_micros(ts.wall_micros);
+  acc.mutable_ballot()->set_logical(ts.logical);
+  acc.mutable_ballot()->set_proposer("gw-old");
+  acc.mutable_value()->set_exists(true);
+  acc.mutable_value()->set_data("manifest");
+  acc.mutable_value()->set_op_id(5);
+  acc.set_layout_epoch(1);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto r, cluster.net.store(replicas[i])->Accept(acc));
+    ASSERT_TRUE(r.accepted());
+  }
+  // Every replica learns epoch 2 (a hand-off or a newer proposer reached it).
+  for (const auto& node : replicas) {
+    tessera::v1::ReadRequest rr;
+    *rr.mutable_key() = key;
+    rr.set_layout_epoch(2);
+    ASSERT_OK(cluster.net.store(node)->Read(rr).status());
+  }
+  auto scan = [&] {
+    return p.Scan(epoch2, key.partition(), tessera::v1::META_TABLE_OBJECT, "bkt", "", "", 10, "");
+  };
+  ASSERT_OK_AND_ASSIGN(ScanResult before, scan());
+  EXPECT_TRUE(before.items.empty()) << "an uncommitted value was scanned";
+  EXPECT_THAT(p.FinishChosen(epoch1, key, acc.ballot()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stale layout epoch")));
+  ASSERT_OK(p.FinishChosen(epoch2, key, acc.ballot()));
+  ASSERT_OK_AND_ASSIGN(ScanResult after, scan());
+  ASSERT_EQ(after.items.size(), 1u);
+  EXPECT_EQ(after.items[0].value, "manifest");
+  int committed = 0;
+  for (const auto& node : replicas) {
+    tessera::v1::ReadRequest rr;
+    *rr.mutable_key() = key;
+    ASSERT_OK_AND_ASSIGN(auto state, cluster.net.store(node)->Read(rr));
+    committed += state.state().committed_value().data() == "manifest";
+  }
+  EXPECT_GE(committed, 2);
+  // Finishing it again is harmless; a ballot no replica has seen cannot be finished.
+  ASSERT_OK(p.FinishChosen(epoch2, key, acc.ballot()));
+  tessera::v1::Ballot unknown = acc.ballot();
+  unknown.set_wall_micros(ts.wall_micros + int64_t{3600} * 1000000);
+  EXPECT_THAT(p.FinishChosen(epoch2, key, unknown), StatusIs(absl::StatusCode::kDataLoss));
+}
+
 TEST(PaxosTest, ScanOfOneBucketContactsOnlyItsPartitionReplicas) {
   for (int nodes : {6, 12}) {
     Cluster cluster(absl::StrCat("paxos_scan_", nodes), nodes);
