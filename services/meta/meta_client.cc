@@ -72,17 +72,32 @@ void GrpcAcceptorClient::Call(const std::string& node_id, const char* name, cons
   state->node = node_id;
   state->context.set_deadline(std::chrono::system_clock::now() +
                               absl::ToChronoMilliseconds(deadline_));
+  {
+    absl::MutexLock lock(&in_flight_mu_);
+    ++in_flight_;
+  }
   (stub->async()->*method)(
-      &state->context, &state->request, &state->response, [state](grpc::Status s) {
-        std::unique_ptr<State> owned(state);
-        if (s.ok()) {
-          owned->done(std::move(owned->response));
-        } else {
-          absl::Status st = FromGrpcStatus(s);
-          owned->done(absl::Status(
-              st.code(), absl::StrCat("metadata node ", owned->node, ": ", st.message())));
+      &state->context, &state->request, &state->response, [this, state](grpc::Status s) {
+        {
+          std::unique_ptr<State> owned(state);
+          if (s.ok()) {
+            owned->done(std::move(owned->response));
+          } else {
+            absl::Status st = FromGrpcStatus(s);
+            owned->done(absl::Status(
+                st.code(), absl::StrCat("metadata node ", owned->node, ": ", st.message())));
+          }
         }
+        // Last touch of `this`: the destructor may run as soon as the count drops.
+        absl::MutexLock lock(&in_flight_mu_);
+        --in_flight_;
       });
+}
+
+GrpcAcceptorClient::~GrpcAcceptorClient() {
+  absl::MutexLock lock(&in_flight_mu_);
+  in_flight_mu_.Await(absl::Condition(
+      +[](int* n) { return *n == 0; }, &in_flight_));
 }
 
 void GrpcAcceptorClient::Prepare(const std::string& node_id,
@@ -243,9 +258,13 @@ absl::StatusOr<MetaValue> MetaClient::CompareAndSet(const tessera::v1::MetaKey& 
   // A stale-epoch refusal that ends the call comes before any Accept of this call reached a
   // quorum, or the failure is outcome-unknown (not retried), so fn's update applies at most once.
   std::optional<ChosenUncommitted> unfinished;
+  // Shared by every attempt: a retry after a stale-epoch refusal first checks whether an earlier
+  // attempt's unacknowledged proposal was applied, rather than applying fn a second time.
+  CasProgress progress;
   absl::StatusOr<MetaValue> result = WithLayoutRetry<MetaValue>([&]() -> absl::StatusOr<MetaValue> {
     unfinished.reset();
-    absl::StatusOr<MetaValue> r = proposer_.CompareAndSet(layout(), key, fn, &unfinished);
+    absl::StatusOr<MetaValue> r =
+        proposer_.CompareAndSet(layout(), key, fn, &unfinished, &progress);
     // Chosen: running fn again would apply the update twice, so never retry it as stale.
     if (unfinished.has_value()) return absl::AbortedError(r.status().message());
     return r;

@@ -49,6 +49,9 @@ class GrpcAcceptorClient final : public AcceptorClient {
                               std::shared_ptr<const p2p::ClusterAuth> auth = nullptr,
                               RpcObserver observer = nullptr)
       : deadline_(deadline), auth_(std::move(auth)), observer_(std::move(observer)) {}
+  // Waits for the callbacks of RPCs still in flight (each bounded by the deadline): they run
+  // code of the caller's (a proposer updating its clock) that must not outlive this client.
+  ~GrpcAcceptorClient() override;
 
   // Node id -> address, replacing the previous map (channels to unchanged addresses are kept).
   void SetMembers(const std::vector<MetaMember>& members);
@@ -77,6 +80,8 @@ class GrpcAcceptorClient final : public AcceptorClient {
   const absl::Duration deadline_;
   const std::shared_ptr<const p2p::ClusterAuth> auth_;
   const RpcObserver observer_;
+  absl::Mutex in_flight_mu_;
+  int in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> addresses_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<tessera::v1::MetaService::Stub>> stubs_

@@ -354,9 +354,10 @@ void PaxosProposer::Backoff(int round) {
   hlc_->clock()->SleepFor(absl::Microseconds(sleep));
 }
 
-absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(
-    const LayoutView& view, const MetaKey& key, const UpdateFn& fn,
-    std::optional<ChosenUncommitted>* unfinished) {
+absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, const MetaKey& key,
+                                                       const UpdateFn& fn,
+                                                       std::optional<ChosenUncommitted>* unfinished,
+                                                       CasProgress* progress) {
   const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
   // A value of this call was chosen at `ballot` but its commits failed: finish it on this view,
   // else fail outcome-unknown and report it so the caller can finish it on a newer view.
@@ -373,10 +374,14 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(
             "); it is applied once a read or a later update finishes it: ", finish.message())));
   };
   Round round{this, sets, key, LayoutEpochFor(view, key)};
-  const uint64_t op_id = NewOpId();
-  // Set once an Accept of this call's value was sent without learning that it was chosen.
-  std::optional<Ballot> first_in_flight;
-  PaxosValue proposed;
+  CasProgress local_progress;
+  CasProgress& state = progress != nullptr ? *progress : local_progress;
+  if (state.op_id == 0) state.op_id = NewOpId();
+  const uint64_t op_id = state.op_id;
+  // Set once an Accept of this operation's value was sent without learning that it was chosen
+  // (possibly by an earlier call of the same operation, see CasProgress).
+  std::optional<Ballot>& first_in_flight = state.first_in_flight;
+  PaxosValue& proposed = state.proposed;
   absl::Status last_error = absl::AbortedError("no round ran");
   const std::function<bool(const tessera::v1::PrepareResponse&)> promised =
       [](const tessera::v1::PrepareResponse& r) { return r.promised(); };

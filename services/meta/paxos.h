@@ -96,6 +96,16 @@ struct ChosenUncommitted {
   MetaValue value;             // what CompareAndSet would have returned
 };
 
+// What one logical CompareAndSet has done so far, carried across calls when the caller retries it
+// on a newer layout (MetaClient after a "stale layout epoch"): the retry keeps the operation id and
+// first asks whether the earlier, unacknowledged proposal was applied, so the update is applied at
+// most once instead of once per attempt.
+struct CasProgress {
+  uint64_t op_id = 0;  // 0 = not started
+  std::optional<tessera::v1::Ballot> first_in_flight;
+  tessera::v1::PaxosValue proposed;
+};
+
 struct ScanResult {
   std::vector<ScanItem> items;
   std::string next_page_token;  // empty when the range is exhausted
@@ -113,7 +123,7 @@ class PaxosProposer {
   // if `unfinished` is not null, sets *unfinished (else leaves it unset).
   [[nodiscard]] absl::StatusOr<MetaValue> CompareAndSet(
       const LayoutView& view, const tessera::v1::MetaKey& key, const UpdateFn& fn,
-      std::optional<ChosenUncommitted>* unfinished = nullptr);
+      std::optional<ChosenUncommitted>* unfinished = nullptr, CasProgress* progress = nullptr);
   // Linearizable read of `key`. OK only once the value returned is committed on W replicas of
   // each set when the read had to finish an update in progress.
   [[nodiscard]] absl::StatusOr<MetaValue> Read(const LayoutView& view,
