@@ -32,6 +32,14 @@
 namespace tessera::cli {
 namespace {
 
+// Appended to s3.env: Debian 12's awscli 2.9 predates AWS_ENDPOINT_URL, so a shell that sources
+// the file (set -a; . s3.env) also gets an `aws` that passes the endpoint explicitly. Tools that
+// read the file as KEY=VALUE lines skip the comment and the function line.
+constexpr char kAwsEndpointShim[] =
+    "# Shells that source this file get an aws that uses the endpoint above (awscli < 2.13\n"
+    "# ignores AWS_ENDPOINT_URL):\n"
+    "aws() { command aws --endpoint-url \"$AWS_ENDPOINT_URL\" \"$@\"; }\n";
+
 namespace fs = std::filesystem;
 
 struct Child {
@@ -406,10 +414,10 @@ int RunDevCluster(const DevOptions& in) {
     std::ofstream(path) << env_line;
   }
   const std::string s3_env_path = (dir / "s3.env").string();
-  if (!WritePrivateFile(s3_env_path, absl::StrCat("AWS_ENDPOINT_URL=", s3_endpoint,
-                                                  "\nAWS_ACCESS_KEY_ID=", s3_access_key,
-                                                  "\nAWS_SECRET_ACCESS_KEY=", s3_secret_key,
-                                                  "\nAWS_DEFAULT_REGION=us-east-1\n"))) {
+  if (!WritePrivateFile(s3_env_path,
+                        absl::StrCat("AWS_ENDPOINT_URL=", s3_endpoint, "\nAWS_ACCESS_KEY_ID=",
+                                     s3_access_key, "\nAWS_SECRET_ACCESS_KEY=", s3_secret_key,
+                                     "\nAWS_DEFAULT_REGION=us-east-1\n", kAwsEndpointShim))) {
     PrintError(absl::StrCat("cannot write ", s3_env_path));
     StopAll(children, gw_index, all);
     StopAll(children, 0, gw_index);
@@ -434,8 +442,7 @@ int RunDevCluster(const DevOptions& in) {
   }
   std::printf("  data, keys, logs   %s\n", dir.c_str());
   std::printf("Try: tessera mb demo && tessera put README.md demo/readme && tessera ls demo\n");
-  std::printf("     set -a; . %s; set +a; aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 ls\n",
-              s3_env_path.c_str());
+  std::printf("     set -a; . %s; set +a; aws s3 ls\n", s3_env_path.c_str());
   std::printf("Press Ctrl-C to stop.\n");
   std::fflush(stdout);
 

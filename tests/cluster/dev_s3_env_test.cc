@@ -58,6 +58,10 @@ TEST(DevS3EnvTest, AwsCliWorksWithTheDevClustersS3Env) {
   std::map<std::string, std::string> vars;
   std::vector<std::string> env = base_env;
   for (absl::string_view line : absl::StrSplit(ReadAll(env_file), '\n', absl::SkipEmpty())) {
+    if (!absl::StrContains(line, '=') || absl::StartsWith(line, "#") ||
+        absl::StrContains(line, "()")) {
+      continue;  // the comment and the aws() shim for shells
+    }
     std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
     vars[kv.first] = kv.second;
     env.push_back(std::string(line));
@@ -94,6 +98,14 @@ TEST(DevS3EnvTest, AwsCliWorksWithTheDevClustersS3Env) {
   r = aws({"s3", "cp", "s3://envcheck/docs/upload.bin", dst});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(ReadAll(dst) == data) << "downloaded bytes differ";
+
+  // Exactly what the README promises: a shell sources s3.env and runs `aws s3 ls`, no flags.
+  std::vector<std::string> shell_env = env;
+  shell_env.push_back("PATH=/usr/bin:/bin");
+  r = RunCommand({"/bin/bash", "-c", absl::StrCat("set -a; . '", env_file, "'; aws s3 ls")},
+                 shell_env);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "envcheck")) << r.out;
 
   // A wrong secret is refused (the endpoint checks signatures).
   std::vector<std::string> bad_env;
