@@ -220,30 +220,42 @@ struct PaxosProposer::Round {
   const MetaKey& key;
   uint64_t layout_epoch = 0;
 
+  // Sends `req` to every replica with `method`, stamping the sender's wall clock, and learns
+  // from each answer: the peer's clock offset (for the max-offset guard) and its promised ballot
+  // (so our hybrid clock never issues a ballot below one already seen).
+  template <typename Req, typename Resp>
+  Gathered<Resp> SendObserving(Req& req, const char* what,
+                               void (AcceptorClient::*method)(const std::string&, const Req&,
+                                                              AcceptorClient::Callback<Resp>),
+                               bool (*good)(const Resp&)) {
+    req.set_layout_epoch(layout_epoch);
+    HybridClock* hlc = self->hlc_;
+    AcceptorClient* client = self->client_;
+    return Gather<Resp>(
+        sets, true, what,
+        [&](const std::string& node, AcceptorClient::Callback<Resp> done) {
+          const absl::Time sent = hlc->clock()->Now();
+          req.set_sender_wall_micros(absl::ToUnixMicros(sent));
+          (client->*method)(node, req,
+                            [hlc, node, sent, done = std::move(done)](absl::StatusOr<Resp> r) {
+                              if (r.ok()) {
+                                hlc->ObservePeerClock(node, absl::FromUnixMicros(r->wall_micros()),
+                                                      sent, hlc->clock()->Now());
+                                const Ballot& p = r->promised_ballot();
+                                hlc->Update(HlcTimestamp{p.wall_micros(), p.logical()});
+                              }
+                              done(std::move(r));
+                            });
+        },
+        [good](const Resp& r) { return good(r); });
+  }
+
   Gathered<tessera::v1::PrepareResponse> Prepare(const Ballot& ballot) {
     tessera::v1::PrepareRequest req;
     *req.mutable_key() = key;
     *req.mutable_ballot() = ballot;
-    req.set_layout_epoch(layout_epoch);
-    HybridClock* hlc = self->hlc_;
-    AcceptorClient* client = self->client_;
-    return Gather<tessera::v1::PrepareResponse>(
-        sets, true, "prepare",
-        [&](const std::string& node, AcceptorClient::Callback<tessera::v1::PrepareResponse> done) {
-          const absl::Time sent = hlc->clock()->Now();
-          req.set_sender_wall_micros(absl::ToUnixMicros(sent));
-          client->Prepare(node, req,
-                          [hlc, node, sent,
-                           done = std::move(done)](absl::StatusOr<tessera::v1::PrepareResponse> r) {
-                            if (r.ok()) {
-                              hlc->ObservePeerClock(node, absl::FromUnixMicros(r->wall_micros()),
-                                                    sent, hlc->clock()->Now());
-                              const Ballot& p = r->promised_ballot();
-                              hlc->Update(HlcTimestamp{p.wall_micros(), p.logical()});
-                            }
-                            done(std::move(r));
-                          });
-        },
+    return SendObserving<tessera::v1::PrepareRequest, tessera::v1::PrepareResponse>(
+        req, "prepare", &AcceptorClient::Prepare,
         [](const tessera::v1::PrepareResponse& r) { return r.promised(); });
   }
 
@@ -252,26 +264,8 @@ struct PaxosProposer::Round {
     *req.mutable_key() = key;
     *req.mutable_ballot() = ballot;
     *req.mutable_value() = value;
-    req.set_layout_epoch(layout_epoch);
-    HybridClock* hlc = self->hlc_;
-    AcceptorClient* client = self->client_;
-    return Gather<tessera::v1::AcceptResponse>(
-        sets, true, "accept",
-        [&](const std::string& node, AcceptorClient::Callback<tessera::v1::AcceptResponse> done) {
-          const absl::Time sent = hlc->clock()->Now();
-          req.set_sender_wall_micros(absl::ToUnixMicros(sent));
-          client->Accept(node, req,
-                         [hlc, node, sent,
-                          done = std::move(done)](absl::StatusOr<tessera::v1::AcceptResponse> r) {
-                           if (r.ok()) {
-                             hlc->ObservePeerClock(node, absl::FromUnixMicros(r->wall_micros()),
-                                                   sent, hlc->clock()->Now());
-                             const Ballot& p = r->promised_ballot();
-                             hlc->Update(HlcTimestamp{p.wall_micros(), p.logical()});
-                           }
-                           done(std::move(r));
-                         });
-        },
+    return SendObserving<tessera::v1::AcceptRequest, tessera::v1::AcceptResponse>(
+        req, "accept", &AcceptorClient::Accept,
         [](const tessera::v1::AcceptResponse& r) { return r.accepted(); });
   }
 
