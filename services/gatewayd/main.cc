@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "base/env.h"
 #include "base/logging.h"
+#include "services/common/shutdown_signals.h"
 #include "services/gatewayd/gateway_server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:7500", "host:port for the gRPC Gateway service.");
@@ -55,12 +56,8 @@ namespace {
 }
 
 int Main(int argc, char** argv) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts: see services/common/shutdown_signals.h.
+  ShutdownSignals signals;
 
   absl::SetProgramUsageMessage(
       "tessera-gateway --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
@@ -107,9 +104,7 @@ int Main(int argc, char** argv) {
       .Field("grpc_port", (*server)->port())
       .Field("admin_port", (*server)->admin_port());
 
-  int sig = 0;
-  while (sigwait(&signals, &sig) != 0) {
-  }
+  const int sig = signals.Wait();
   TESSERA_LOG(INFO, "gateway_stopping").Field("signal", sig);
   (*server)->Shutdown(grace);
   server->reset();

@@ -25,6 +25,7 @@
 #include "base/env.h"
 #include "base/logging.h"
 #include "p2p/auth/cluster_secret.h"
+#include "services/common/shutdown_signals.h"
 #include "services/node/node_config.h"
 #include "services/node/node_server.h"
 
@@ -219,14 +220,8 @@ NodeOptions OptionsFromFlags() {
 }
 
 int Main(int argc, char** argv) {
-  // Block the shutdown signals before any thread starts, so every thread inherits the mask and
-  // only sigwait() below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts: see services/common/shutdown_signals.h.
+  ShutdownSignals signals;
 
   ParseArgs(argc, argv);
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
@@ -281,9 +276,7 @@ int Main(int argc, char** argv) {
       .Field("grpc_port", (*server)->port())
       .Field("admin_port", (*server)->admin_port());
 
-  int sig = 0;
-  while (sigwait(&signals, &sig) != 0) {
-  }
+  const int sig = signals.Wait();
   TESSERA_LOG(INFO, "node_stopping").Field("signal", sig).Field("grace", grace);
   (*server)->Shutdown(grace);
   server->reset();

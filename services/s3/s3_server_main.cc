@@ -29,6 +29,7 @@
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "services/common/admin_server.h"
+#include "services/common/shutdown_signals.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/multipart.h"
 #include "services/s3/auth/credential_store.h"
@@ -74,12 +75,8 @@ int Fail(const std::string& what, const absl::Status& status) {
 }
 
 int Main(int argc, char** argv) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts: see services/common/shutdown_signals.h.
+  ShutdownSignals signals;
 
   absl::SetProgramUsageMessage(
       "tessera-s3 --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
@@ -162,9 +159,7 @@ int Main(int argc, char** argv) {
       .Field("s3_port", (*server)->port())
       .Field("admin_port", (*admin)->port());
 
-  int sig = 0;
-  while (sigwait(&signals, &sig) != 0) {
-  }
+  const int sig = signals.Wait();
   TESSERA_LOG(INFO, "s3_stopping").Field("signal", sig);
   (*admin)->SetHealth(Health::kStopping);
   (*server)->Stop();  // joins the I/O threads: no handler runs after this

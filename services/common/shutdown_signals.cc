@@ -1,0 +1,22 @@
+#include "services/common/shutdown_signals.h"
+
+#include <pthread.h>
+
+namespace tessera::services {
+
+ShutdownSignals::ShutdownSignals() {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGTERM);
+  sigaddset(&signals_, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int ShutdownSignals::Wait() {
+  int sig = 0;
+  while (sigwait(&signals_, &sig) != 0) {
+  }
+  return sig;
+}
+
+}  // namespace tessera::services

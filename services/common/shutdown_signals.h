@@ -1,0 +1,23 @@
+// ShutdownSignals: how every Tessera daemon learns it should stop.
+//
+// Construct it first thing in main(), before any thread starts: it blocks SIGTERM and SIGINT in
+// the calling thread, so every thread started later inherits the mask and only Wait() receives
+// them (no handler runs on some random gRPC thread), and it ignores SIGPIPE (a peer closing a
+// socket is an error return, not a crash).
+#pragma once
+
+#include <csignal>
+
+namespace tessera::services {
+
+class ShutdownSignals {
+ public:
+  ShutdownSignals();
+  // Blocks until SIGTERM or SIGINT arrives and returns its number.
+  int Wait();
+
+ private:
+  sigset_t signals_;
+};
+
+}  // namespace tessera::services

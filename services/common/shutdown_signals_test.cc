@@ -1,0 +1,32 @@
+#include "services/common/shutdown_signals.h"
+
+#include <pthread.h>
+
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace tessera::services {
+namespace {
+
+TEST(ShutdownSignalsTest, WaitReturnsTheSignalSentToTheProcess) {
+  ShutdownSignals signals;
+  // A thread started afterwards inherits the mask: the signal is delivered to Wait(), not to a
+  // default handler that would kill the test.
+  std::thread sender([] { kill(getpid(), SIGTERM); });
+  EXPECT_EQ(signals.Wait(), SIGTERM);
+  sender.join();
+  std::thread sender2([] { kill(getpid(), SIGINT); });
+  EXPECT_EQ(signals.Wait(), SIGINT);
+  sender2.join();
+}
+
+TEST(ShutdownSignalsTest, SigpipeIsIgnored) {
+  ShutdownSignals signals;
+  struct sigaction current {};
+  ASSERT_EQ(sigaction(SIGPIPE, nullptr, &current), 0);
+  EXPECT_EQ(current.sa_handler, SIG_IGN);
+}
+
+}  // namespace
+}  // namespace tessera::services
