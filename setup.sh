@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev libpugixml-dev
   clang-format clang libclang-rt-14-dev
-  awscli python3-boto3 curl
+  awscli python3-boto3 curl openssl
   nodejs
 )
 
