@@ -32,6 +32,11 @@ else
 fi
 
 # The AWS SDK for JavaScript v3 for the S3 end-to-end test (versions pinned by package-lock.json).
+# Debian's nodejs comes without npm (a separate package); a nodejs that bundles npm conflicts with
+# Debian's npm, so it is installed only when missing.
+if ! command -v npm >/dev/null; then
+  $SUDO apt-get install -y -q --no-install-recommends npm
+fi
 if command -v npm >/dev/null; then
   echo "setup: npm ci in tests/e2e/js"
   (cd tests/e2e/js && npm ci --no-audit --no-fund --loglevel=error) ||
