@@ -31,7 +31,9 @@ class ClusterAuthTest : public ::testing::Test {
                             absl::string_view method) {
     AuthFailure failure = AuthFailure::kNone;
     absl::Status s = auth.VerifyToken(token, method, nullptr, &failure);
-    if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+    }
     return failure;
   }
   FakeClock clock_;

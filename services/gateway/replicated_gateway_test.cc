@@ -473,7 +473,9 @@ void RunNodeJoin(bool concurrent_writer) {
     replicated_by_joined += std::count(replicas.begin(), replicas.end(), joined_id);
   }
   EXPECT_GT(replicated_by_joined, 0);
-  if (concurrent_writer) ASSERT_GT(written.load(), 0);
+  if (concurrent_writer) {
+    ASSERT_GT(written.load(), 0);
+  }
 
   for (ObjectService* s : {&a, &b}) {
     for (const auto& [path, data] : expected) {
