@@ -61,6 +61,10 @@ GatewayBackend::~GatewayBackend() {
   // Users are gone; stop what runs on its own in dependency order.
   stop_.Notify();
   if (maintainer_.joinable()) maintainer_.join();
+  if (reclaimer_.joinable()) reclaimer_.join();
+  orphans_.reset();
+  lister_.reset();
+  gc_.reset();
   objects_.reset();
   pool_.reset();     // drains slice RPCs
   cluster_.reset();  // stops the membership refresher
@@ -149,7 +153,59 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
     GatewayBackend* raw = b.get();
     b->maintainer_ = std::thread([raw] { raw->MaintainLoop(); });
   }
+  if (options.gc_interval > absl::ZeroDuration()) {
+    if (absl::Status s = options.gc.Validate(); !s.ok()) return s;
+    b->gc_ = std::make_unique<SliceGarbageCollector>(options.gc, b->deps_, b->store_.get());
+  }
+  if (options.orphan_interval > absl::ZeroDuration()) {
+    if (absl::Status s = options.orphans.Validate(); !s.ok()) return s;
+    b->lister_ = NewGrpcSliceLister(b->auth_);
+    b->orphans_ = std::make_unique<OrphanReclaimer>(options.orphans, b->deps_, b->store_.get(),
+                                                    b->lister_.get());
+  }
+  if (b->gc_ != nullptr || b->orphans_ != nullptr) {
+    GatewayBackend* raw = b.get();
+    b->reclaimer_ = std::thread([raw, gc = options.gc_interval, orphan = options.orphan_interval] {
+      raw->ReclaimLoop(gc, orphan);
+    });
+  }
   return b;
+}
+
+void GatewayBackend::ReclaimLoop(absl::Duration gc_interval, absl::Duration orphan_interval) {
+  absl::Time next_gc = absl::Now() + gc_interval;
+  absl::Time next_orphans = absl::Now() + orphan_interval;
+  absl::Duration tick = absl::Seconds(1);
+  for (absl::Duration d : {gc_interval, orphan_interval}) {
+    if (d > absl::ZeroDuration()) tick = std::min(tick, d);
+  }
+  while (!stop_.WaitForNotificationWithTimeout(tick)) {
+    const absl::Time now = absl::Now();
+    if (gc_ != nullptr && now >= next_gc) {
+      absl::StatusOr<SliceGcStats> st = gc_->RunOnce();
+      if (!st.ok()) {
+        TESSERA_LOG(WARNING, "slice_gc_failed").Field("error", st.status().message());
+      } else if (st->versions_collected > 0 || st->slice_failures > 0) {
+        TESSERA_LOG(INFO, "slice_gc_pass")
+            .Field("versions", st->versions_collected)
+            .Field("slices_deleted", st->slices_deleted)
+            .Field("slice_failures", st->slice_failures);
+      }
+      next_gc = absl::Now() + gc_interval;
+    }
+    if (orphans_ != nullptr && now >= next_orphans) {
+      absl::StatusOr<OrphanReclaimStats> st = orphans_->RunOnce();
+      if (!st.ok()) {
+        TESSERA_LOG(WARNING, "orphan_reclaim_failed").Field("error", st.status().message());
+      } else if (st->orphan_versions > 0 || st->slice_failures > 0) {
+        TESSERA_LOG(INFO, "orphan_reclaim_pass")
+            .Field("orphan_versions", st->orphan_versions)
+            .Field("slices_deleted", st->slices_deleted)
+            .Field("slice_failures", st->slice_failures);
+      }
+      next_orphans = absl::Now() + orphan_interval;
+    }
+  }
 }
 
 void GatewayBackend::MaintainLoop() {

@@ -41,8 +41,10 @@
 #include "services/gateway/data_path.h"
 #include "services/gateway/membership_cluster_view.h"
 #include "services/gateway/object_service.h"
+#include "services/gateway/orphan_reclaimer.h"
 #include "services/gateway/replicated_manifest_store.h"
 #include "services/gateway/slice_client.h"
+#include "services/gateway/slice_gc.h"
 #include "services/gateway/work_pool.h"
 #include "services/meta/layout.h"
 #include "services/meta/meta_client.h"
@@ -87,6 +89,15 @@ struct GatewayBackendOptions {
   LayoutOptions layout{.replicas = 0, .write_quorum = 0, .read_quorum = 0};
   absl::Duration meta_rpc_deadline = absl::Seconds(2);
   LayoutMaintainerOptions layout_maintainer;
+  // Space reclamation on a background thread: the SliceGarbageCollector (slices of superseded and
+  // deleted versions, after gc.grace) every gc_interval, and the OrphanReclaimer (slices no
+  // manifest refers to, after orphans.grace) every orphan_interval. Both are stateless and
+  // idempotent, so any number of gateways may run them. Zero turns either off (the default here;
+  // the daemons turn both on).
+  absl::Duration gc_interval = absl::ZeroDuration();
+  SliceGcOptions gc;
+  absl::Duration orphan_interval = absl::ZeroDuration();
+  OrphanReclaimerOptions orphans;
 
   // --- Seams for tests and embedding (optional, not owned unless shared) ---
   // Used instead of cluster_secret_file when set.
@@ -159,6 +170,12 @@ class GatewayBackend {
   std::optional<absl::Time> members_differ_since_ ABSL_GUARDED_BY(maintain_mu_);
   absl::Notification stop_;
   std::thread maintainer_;
+  // Space reclamation (see GatewayBackendOptions::gc_interval).
+  void ReclaimLoop(absl::Duration gc_interval, absl::Duration orphan_interval);
+  std::unique_ptr<SliceGarbageCollector> gc_;
+  std::unique_ptr<SliceLister> lister_;
+  std::unique_ptr<OrphanReclaimer> orphans_;
+  std::thread reclaimer_;
 };
 
 // Opens the backend: loads the secret and keys, learns the cluster from the seeds (UNAVAILABLE

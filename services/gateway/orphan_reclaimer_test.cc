@@ -233,6 +233,40 @@ TEST_F(OrphanReclaimerTest, ManifestScanFailureDeletesNothing) {
   EXPECT_EQ(SlicesByVersion(), before);
 }
 
+// The backend's own reclamation thread (GatewayBackendOptions::gc_interval, as the daemons run
+// it): an overwritten version's slices leave the nodes after the grace period, with no caller
+// driving a pass, and the live version keeps all of its slices.
+TEST_F(OrphanReclaimerTest, BackendThreadCollectsSupersededSlices) {
+  GatewayBackendOptions go = cluster_->GatewayOptions();
+  go.gc_interval = absl::Milliseconds(100);
+  go.gc.grace = absl::Milliseconds(1500);  // long enough for the count just below
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GatewayBackend> collecting, OpenGatewayBackend(go));
+  ObjectService& objects = collecting->objects();
+  const std::string old_data = Data(3 * kStripe, 'o'), new_data = Data(2 * kStripe + 7, 'n');
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest old_version,
+                       objects.PutObject("orphans", "rewritten", old_data));
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest new_version,
+                       objects.PutObject("orphans", "rewritten", new_data));
+  EXPECT_EQ(SlicesByVersion()[DataVersionId(old_version)], 3 * 6);
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (SlicesByVersion().count(DataVersionId(old_version)) > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::map<std::string, int> slices = SlicesByVersion();
+  EXPECT_EQ(slices.count(DataVersionId(old_version)), 0u) << "superseded slices never collected";
+  EXPECT_EQ(slices[DataVersionId(new_version)], 3 * 6);  // 3 stripes (2 full + 7 bytes), k+m = 6
+  std::string got;
+  ASSERT_OK(objects
+                .GetObject("orphans", "rewritten", {},
+                           [&](absl::string_view d) {
+                             got.append(d.data(), d.size());
+                             return absl::OkStatus();
+                           })
+                .status());
+  EXPECT_TRUE(got == new_data);
+}
+
 TEST(OrphanReclaimerOptionsTest, Validate) {
   OrphanReclaimerOptions o;
   EXPECT_OK(o.Validate());

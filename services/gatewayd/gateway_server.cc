@@ -85,6 +85,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
   bo.data = o.data;
   bo.data_path_threads = o.data_path_threads;
   bo.membership_refresh = o.membership_refresh;
+  bo.gc_interval = o.gc_interval;
+  bo.gc.grace = o.gc_grace;
+  bo.orphan_interval = o.orphan_interval;
+  bo.orphans.grace = o.orphan_grace;
   auto backend = OpenGatewayBackend(std::move(bo));
   if (!backend.ok()) return backend.status();
   impl->backend = *std::move(backend);

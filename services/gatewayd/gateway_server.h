@@ -33,6 +33,13 @@ struct GatewayServerOptions {
   size_t data_path_threads = 32;  // slice RPC parallelism
   size_t handler_threads = 64;    // concurrent blocking handler work
   absl::Duration membership_refresh = absl::Seconds(1);
+  // Space reclamation (GatewayBackendOptions::gc_interval): superseded/deleted versions' slices
+  // after gc_grace, every gc_interval; orphan slices after orphan_grace, every orphan_interval.
+  // Zero intervals turn either off.
+  absl::Duration gc_interval = absl::Minutes(5);
+  absl::Duration gc_grace = absl::Minutes(15);
+  absl::Duration orphan_interval = absl::Hours(1);
+  absl::Duration orphan_grace = absl::Hours(6);
   Registry* registry = nullptr;  // nullptr = Registry::Default()
 
   [[nodiscard]] absl::Status Validate() const;
