@@ -47,89 +47,23 @@ absl::StatusOr<std::vector<std::unique_ptr<Client>>> Clients(const std::string& 
   return out;
 }
 
-struct Throughput {
-  double put_bps = 0, get_bps = 0;
-};
-
-absl::StatusOr<Throughput> Large(std::vector<std::unique_ptr<Client>>& clients, int n,
-                                 const std::string& payload, int per_client,
-                                 const std::string& tag) {
-  Throughput t;
-  const double bytes = static_cast<double>(payload.size()) * n * per_client;
-  auto put = RunWorkers(n, [&](int w) -> absl::Status {
-    for (int i = 0; i < per_client; ++i) {
-      auto info = clients[w]->PutObject("bench", absl::StrCat(tag, "/", w, "/", i), payload);
-      if (!info.ok()) return info.status();
-    }
-    return absl::OkStatus();
-  });
-  if (!put.ok()) return put.status();
-  t.put_bps = bytes / *put;
-  auto get = RunWorkers(n, [&](int w) -> absl::Status {
-    for (int i = 0; i < per_client; ++i) {
-      uint64_t got = 0;
-      auto info = clients[w]->GetObjectToSink("bench", absl::StrCat(tag, "/", w, "/", i),
-                                              [&](absl::string_view d) {
-                                                got += d.size();
-                                                return absl::OkStatus();
-                                              });
-      if (!info.ok()) return info.status();
-      if (got != payload.size()) return absl::DataLossError("short GET");
-    }
-    return absl::OkStatus();
-  });
-  if (!get.ok()) return get.status();
-  t.get_bps = bytes / *get;
-  return t;
+// The SDK as a benchmark protocol: worker w uses clients[w].
+PutFn SdkPut(std::vector<std::unique_ptr<Client>>& clients) {
+  return [&clients](int w, const std::string& key, absl::string_view data) {
+    return clients[w]->PutObject("bench", key, data).status();
+  };
 }
 
-struct Ops {
-  double put_ops = 0, get_ops = 0;
-  double put_p50 = 0, put_p99 = 0, get_p50 = 0, get_p99 = 0;
-};
-
-absl::StatusOr<Ops> Small(std::vector<std::unique_ptr<Client>>& clients, int n, double seconds) {
-  const std::string payload = RandomBytes(4096, 5);
-  std::vector<std::vector<double>> put_lat(n), get_lat(n);
-  std::vector<int> written(n, 0);
-  auto put = RunWorkers(n, [&](int w) -> absl::Status {
-    const double end = WallSeconds() + seconds;
-    while (WallSeconds() < end) {
-      const double t0 = WallSeconds();
-      auto info =
-          clients[w]->PutObject("bench", absl::StrCat("small/", w, "/", written[w]), payload);
-      if (!info.ok()) return info.status();
-      put_lat[w].push_back(WallSeconds() - t0);
-      ++written[w];
-    }
-    return absl::OkStatus();
-  });
-  if (!put.ok()) return put.status();
-  auto get = RunWorkers(n, [&](int w) -> absl::Status {
-    const double end = WallSeconds() + seconds;
-    for (int i = 0; WallSeconds() < end; i = (i + 1) % written[w]) {
-      const double t0 = WallSeconds();
-      auto data = clients[w]->GetObject("bench", absl::StrCat("small/", w, "/", i));
-      if (!data.ok()) return data.status();
-      if (data->size() != payload.size()) return absl::DataLossError("short GET");
-      get_lat[w].push_back(WallSeconds() - t0);
-    }
-    return absl::OkStatus();
-  });
-  if (!get.ok()) return get.status();
-  std::vector<double> all_put, all_get;
-  for (int w = 0; w < n; ++w) {
-    all_put.insert(all_put.end(), put_lat[w].begin(), put_lat[w].end());
-    all_get.insert(all_get.end(), get_lat[w].begin(), get_lat[w].end());
-  }
-  Ops o;
-  o.put_ops = all_put.size() / *put;
-  o.get_ops = all_get.size() / *get;
-  o.put_p50 = Percentile(all_put, 0.5);
-  o.put_p99 = Percentile(all_put, 0.99);
-  o.get_p50 = Percentile(all_get, 0.5);
-  o.get_p99 = Percentile(all_get, 0.99);
-  return o;
+GetFn SdkGet(std::vector<std::unique_ptr<Client>>& clients) {
+  return [&clients](int w, const std::string& key) -> absl::StatusOr<uint64_t> {
+    uint64_t got = 0;
+    auto info = clients[w]->GetObjectToSink("bench", key, [&](absl::string_view d) {
+      got += d.size();
+      return absl::OkStatus();
+    });
+    if (!info.ok()) return info.status();
+    return got;
+  };
 }
 
 int Main(int argc, char** argv) {
@@ -186,17 +120,23 @@ int Main(int argc, char** argv) {
   const std::string payload = RandomBytes(size_t(large_mib) << 20, 3);
   std::printf("\n%-34s %10s %10s\n", "gRPC API (SDK)", "MiB/s", "/ceiling");
   for (int n : {1, 8}) {
-    auto t = Large(*clients, n, payload, per_client, absl::StrCat("large", n));
-    if (!t.ok()) {
-      std::fprintf(stderr, "cluster_bench: large x%d: %s\n", n, t.status().ToString().c_str());
+    const std::string tag = absl::StrCat("large", n);
+    absl::StatusOr<double> put_bps = LargePut(n, per_client, payload, tag, SdkPut(*clients));
+    absl::StatusOr<double> get_bps =
+        put_bps.ok() ? LargeGet(n, per_client, payload.size(), tag, SdkGet(*clients))
+                     : put_bps.status();
+    if (!get_bps.ok()) {
+      std::fprintf(stderr, "cluster_bench: large x%d: %s\n", n,
+                   get_bps.status().ToString().c_str());
       return 1;
     }
     std::printf("PUT %d MiB x %d clients x %d%*s %10.1f %9.0f%%\n", large_mib, n, per_client,
-                n < 10 ? 8 : 7, "", MiB(t->put_bps), 100 * t->put_bps / put_ceiling);
+                n < 10 ? 8 : 7, "", MiB(*put_bps), 100 * *put_bps / put_ceiling);
     std::printf("GET %d MiB x %d clients x %d%*s %10.1f %9.0f%%\n", large_mib, n, per_client,
-                n < 10 ? 8 : 7, "", MiB(t->get_bps), 100 * t->get_bps / get_ceiling);
+                n < 10 ? 8 : 7, "", MiB(*get_bps), 100 * *get_bps / get_ceiling);
   }
-  auto ops = Small(*clients, small_n, absl::GetFlag(FLAGS_small_seconds));
+  auto ops = RunSmallObjects(small_n, absl::GetFlag(FLAGS_small_seconds), SdkPut(*clients),
+                             SdkGet(*clients));
   if (!ops.ok()) {
     std::fprintf(stderr, "cluster_bench: small: %s\n", ops.status().ToString().c_str());
     return 1;

@@ -535,4 +535,75 @@ void RssSampler::Stop() {
   end_ = CurrentRssBytes();
 }
 
+absl::StatusOr<double> LargePut(int n, int per, const std::string& payload, const std::string& tag,
+                                const PutFn& put) {
+  auto wall = RunWorkers(n, [&](int w) -> absl::Status {
+    for (int i = 0; i < per; ++i) {
+      if (absl::Status s = put(w, absl::StrCat(tag, "/", w, "/", i), payload); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  });
+  if (!wall.ok()) return wall.status();
+  return static_cast<double>(payload.size()) * n * per / *wall;
+}
+
+absl::StatusOr<double> LargeGet(int n, int per, uint64_t size, const std::string& tag,
+                                const GetFn& get) {
+  auto wall = RunWorkers(n, [&](int w) -> absl::Status {
+    for (int i = 0; i < per; ++i) {
+      auto got = get(w, absl::StrCat(tag, "/", w, "/", i));
+      if (!got.ok()) return got.status();
+      if (*got != size) return absl::DataLossError("short GET");
+    }
+    return absl::OkStatus();
+  });
+  if (!wall.ok()) return wall.status();
+  return static_cast<double>(size) * n * per / *wall;
+}
+
+absl::StatusOr<SmallOps> RunSmallObjects(int n, double seconds, const PutFn& put,
+                                         const GetFn& get) {
+  const std::string payload = RandomBytes(4096, 5);
+  std::vector<std::vector<double>> put_lat(n), get_lat(n);
+  std::vector<int> written(n, 0);
+  auto pw = RunWorkers(n, [&](int w) -> absl::Status {
+    const double end = WallSeconds() + seconds;
+    while (WallSeconds() < end) {
+      const double t0 = WallSeconds();
+      if (absl::Status s = put(w, absl::StrCat("small/", w, "/", written[w]), payload); !s.ok()) {
+        return s;
+      }
+      put_lat[w].push_back(WallSeconds() - t0);
+      ++written[w];
+    }
+    return absl::OkStatus();
+  });
+  if (!pw.ok()) return pw.status();
+  auto gw = RunWorkers(n, [&](int w) -> absl::Status {
+    const double end = WallSeconds() + seconds;
+    for (int i = 0; WallSeconds() < end; i = (i + 1) % written[w]) {
+      const double t0 = WallSeconds();
+      auto got = get(w, absl::StrCat("small/", w, "/", i));
+      if (!got.ok()) return got.status();
+      if (*got != payload.size()) return absl::DataLossError("short GET");
+      get_lat[w].push_back(WallSeconds() - t0);
+    }
+    return absl::OkStatus();
+  });
+  if (!gw.ok()) return gw.status();
+  std::vector<double> ap, ag;
+  for (int w = 0; w < n; ++w) {
+    ap.insert(ap.end(), put_lat[w].begin(), put_lat[w].end());
+    ag.insert(ag.end(), get_lat[w].begin(), get_lat[w].end());
+  }
+  SmallOps o;
+  o.put_ops = ap.size() / *pw;
+  o.get_ops = ag.size() / *gw;
+  o.put_p50 = Percentile(ap, 0.5);
+  o.put_p99 = Percentile(ap, 0.99);
+  o.get_p50 = Percentile(ag, 0.5);
+  o.get_p99 = Percentile(ag, 0.99);
+  return o;
+}
+
 }  // namespace tessera::bench

@@ -109,6 +109,27 @@ absl::StatusOr<double> RunWorkers(int workers, const std::function<absl::Status(
 // Latencies (seconds) -> percentile p in [0, 1].
 double Percentile(std::vector<double> v, double p);
 
+// Load shapes shared by the benchmarks: a protocol (SDK over gRPC, S3 over HTTP) plugs in as a
+// put and a get of one object by one worker; keys are "<tag>/<worker>/<i>".
+using PutFn = std::function<absl::Status(int worker, const std::string& key, absl::string_view)>;
+// Returns the number of bytes read.
+using GetFn = std::function<absl::StatusOr<uint64_t>(int worker, const std::string& key)>;
+
+// n workers each put `per` copies of `payload`; returns bytes per second of wall time.
+absl::StatusOr<double> LargePut(int n, int per, const std::string& payload, const std::string& tag,
+                                const PutFn& put);
+// n workers each get the `per` objects of `size` bytes LargePut wrote under `tag`; DATA_LOSS on a
+// short read. Returns bytes per second of wall time.
+absl::StatusOr<double> LargeGet(int n, int per, uint64_t size, const std::string& tag,
+                                const GetFn& get);
+
+struct SmallOps {
+  double put_ops = 0, get_ops = 0, put_p50 = 0, put_p99 = 0, get_p50 = 0, get_p99 = 0;
+};
+// 4 KiB objects: n workers put for `seconds`, then get what they wrote for `seconds`; ops/s and
+// latency percentiles (seconds).
+absl::StatusOr<SmallOps> RunSmallObjects(int n, double seconds, const PutFn& put, const GetFn& get);
+
 // Samples CurrentRssBytes() every `period_ms` on a thread until Stop().
 class RssSampler {
  public:
