@@ -156,6 +156,16 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   if (options.gc_interval > absl::ZeroDuration()) {
     if (absl::Status s = options.gc.Validate(); !s.ok()) return s;
     b->gc_ = std::make_unique<SliceGarbageCollector>(options.gc, b->deps_, b->store_.get());
+    storage::StripeCodecOptions codec_options;
+    codec_options.data_shards = options.data.data_shards;
+    codec_options.parity_shards = options.data.parity_shards;
+    codec_options.slice_alignment = options.data.slice_alignment;
+    auto codec = storage::StripeCodec::Create(codec_options);
+    if (!codec.ok()) return codec.status();
+    b->upload_codec_ = *std::move(codec);
+    b->upload_purger_ = std::make_unique<MultipartUploads>(options.data, b->deps_, b->store_.get(),
+                                                           b->upload_codec_.get());
+    b->completed_upload_retention_ = options.completed_upload_retention;
   }
   if (options.orphan_interval > absl::ZeroDuration()) {
     if (absl::Status s = options.orphans.Validate(); !s.ok()) return s;
@@ -190,6 +200,14 @@ void GatewayBackend::ReclaimLoop(absl::Duration gc_interval, absl::Duration orph
             .Field("versions", st->versions_collected)
             .Field("slices_deleted", st->slices_deleted)
             .Field("slice_failures", st->slice_failures);
+      }
+      if (upload_purger_ != nullptr) {
+        absl::StatusOr<int> purged = upload_purger_->PurgeFinished(completed_upload_retention_);
+        if (!purged.ok()) {
+          TESSERA_LOG(WARNING, "upload_purge_failed").Field("error", purged.status().message());
+        } else if (*purged > 0) {
+          TESSERA_LOG(INFO, "upload_purge_pass").Field("records", *purged);
+        }
       }
       next_gc = absl::Now() + gc_interval;
     }

@@ -40,6 +40,7 @@
 #include "p2p/auth/cluster_auth.h"
 #include "services/gateway/data_path.h"
 #include "services/gateway/membership_cluster_view.h"
+#include "services/gateway/multipart.h"
 #include "services/gateway/object_service.h"
 #include "services/gateway/orphan_reclaimer.h"
 #include "services/gateway/replicated_manifest_store.h"
@@ -98,6 +99,10 @@ struct GatewayBackendOptions {
   SliceGcOptions gc;
   absl::Duration orphan_interval = absl::ZeroDuration();
   OrphanReclaimerOptions orphans;
+  // Completed multipart upload records are kept this long (so a client's retried Complete gets
+  // its answer, as from S3), then purged with abandoned ones every gc_interval
+  // (MultipartUploads::PurgeFinished).
+  absl::Duration completed_upload_retention = absl::Hours(24);
 
   // --- Seams for tests and embedding (optional, not owned unless shared) ---
   // Used instead of cluster_secret_file when set.
@@ -173,6 +178,9 @@ class GatewayBackend {
   // Space reclamation (see GatewayBackendOptions::gc_interval).
   void ReclaimLoop(absl::Duration gc_interval, absl::Duration orphan_interval);
   std::unique_ptr<SliceGarbageCollector> gc_;
+  std::unique_ptr<storage::StripeCodec> upload_codec_;
+  std::unique_ptr<MultipartUploads> upload_purger_;  // runs beside gc_
+  absl::Duration completed_upload_retention_;
   std::unique_ptr<SliceLister> lister_;
   std::unique_ptr<OrphanReclaimer> orphans_;
   std::thread reclaimer_;

@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -13,15 +14,49 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 
 namespace tessera::services {
 namespace {
 
 const std::string kSep(1, '\0');
 
-std::string UploadKey(const std::string& bucket, const std::string& key,
+// Upload entries are keyed by the bucket's random id, not its name: a bucket deleted and
+// created again (by anyone) starts with no uploads, whatever the old one left behind.
+std::string BucketTag(const v1::BucketRecord& bucket) {
+  return bucket.bucket_id().empty() ? absl::StrCat("name:", bucket.name())
+                                    : absl::BytesToHexString(bucket.bucket_id());
+}
+
+std::string UploadKey(const v1::BucketRecord& bucket, const std::string& key,
                       const std::string& upload_id) {
-  return absl::StrCat(bucket, kSep, key, kSep, upload_id);
+  return absl::StrCat(BucketTag(bucket), kSep, key, kSep, upload_id);
+}
+
+// A record that a Complete has claimed (or finished): no more parts, not listed, not abortable.
+bool IsCompleting(const v1::ObjectManifest& record) {
+  return !record.completing_manifest().empty();
+}
+
+// The internal number of the upload's current copy of S3 part `n`, 0 if none.
+uint32_t InternalPartNumber(const v1::ObjectManifest& record, int n) {
+  for (const v1::PartRecord& p : record.parts()) {
+    if (static_cast<int>(p.number() & kPartNumberMask) == n) return p.number();
+  }
+  return 0;
+}
+
+// The multipart ETag of `chosen`: MD5 of the parts' MD5s, "-N".
+std::string MultipartEtag(const std::vector<ChosenPart>& chosen) {
+  std::string md5s;
+  for (const ChosenPart& c : chosen) md5s += c.md5;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  EVP_Digest(md5s.data(), md5s.size(), digest, &digest_len, EVP_md5(), nullptr);
+  return absl::StrCat(
+      "\"",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), digest_len)),
+      "-", chosen.size(), "\"");
 }
 
 absl::Status NoSuchUpload(const std::string& upload_id) {
@@ -62,7 +97,8 @@ absl::Status MultipartUploads::Init() {
 absl::StatusOr<UploadInfo> MultipartUploads::Create(const std::string& bucket,
                                                     const std::string& key,
                                                     v1::ObjectManifest base) {
-  if (absl::StatusOr<v1::BucketRecord> b = store_->GetBucket(bucket); !b.ok()) return b.status();
+  absl::StatusOr<v1::BucketRecord> b = store_->GetBucket(bucket);
+  if (!b.ok()) return b.status();
   if (key.empty() || key.size() > 1024) return absl::InvalidArgumentError("bad object key");
   UploadInfo info;
   info.bucket = bucket;
@@ -75,7 +111,7 @@ absl::StatusOr<UploadInfo> MultipartUploads::Create(const std::string& bucket,
   v1::ObjectManifest& r = base;
   r.set_schema_version(kManifestSchemaVersion);
   r.set_bucket(kUploadsBucket);
-  r.set_key(UploadKey(bucket, key, info.upload_id));
+  r.set_key(UploadKey(*b, key, info.upload_id));
   r.set_version_id(version_id);
   Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
   r.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
@@ -90,14 +126,24 @@ absl::StatusOr<UploadInfo> MultipartUploads::Create(const std::string& bucket,
   return info;
 }
 
-absl::StatusOr<UploadInfo> MultipartUploads::Get(const std::string& bucket, const std::string& key,
-                                                 const std::string& upload_id) {
+absl::StatusOr<UploadInfo> MultipartUploads::Lookup(const std::string& bucket,
+                                                    const std::string& key,
+                                                    const std::string& upload_id) {
   if (!ValidUploadId(upload_id)) return NoSuchUpload(upload_id);
-  absl::StatusOr<v1::ObjectManifest> r = store_->Get(
-      kUploadsBucket, UploadKey(bucket, key, upload_id), absl::HexStringToBytes(upload_id));
+  absl::StatusOr<v1::BucketRecord> b = store_->GetBucket(bucket);
+  if (!b.ok()) return absl::IsNotFound(b.status()) ? NoSuchUpload(upload_id) : b.status();
+  absl::StatusOr<v1::ObjectManifest> r =
+      store_->Get(kUploadsBucket, UploadKey(*b, key, upload_id), absl::HexStringToBytes(upload_id));
   if (!r.ok()) return absl::IsNotFound(r.status()) ? NoSuchUpload(upload_id) : r.status();
   if (r->delete_marker()) return NoSuchUpload(upload_id);
   UploadInfo info{bucket, key, upload_id, *std::move(r)};
+  return info;
+}
+
+absl::StatusOr<UploadInfo> MultipartUploads::Get(const std::string& bucket, const std::string& key,
+                                                 const std::string& upload_id) {
+  absl::StatusOr<UploadInfo> info = Lookup(bucket, key, upload_id);
+  if (info.ok() && IsCompleting(info->record)) return NoSuchUpload(upload_id);
   return info;
 }
 
@@ -135,7 +181,10 @@ absl::Status MultipartUploads::CommitPart(const UploadInfo& upload, v1::PartReco
       [&](const std::optional<v1::ObjectManifest>& current)
           -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
         replaced.reset();
-        if (!current.has_value() || current->delete_marker()) return NoSuchUpload(upload.upload_id);
+        // A Complete has claimed the upload: its parts are fixed (S3 answers NoSuchUpload).
+        if (!current.has_value() || current->delete_marker() || IsCompleting(*current)) {
+          return NoSuchUpload(upload.upload_id);
+        }
         v1::ObjectManifest next = *current;
         std::vector<v1::PartRecord> parts(next.parts().begin(), next.parts().end());
         auto it = std::find_if(parts.begin(), parts.end(),
@@ -166,7 +215,9 @@ absl::Status MultipartUploads::CommitPart(const UploadInfo& upload, v1::PartReco
         return std::optional<v1::ObjectManifest>(std::move(next));
       });
   if (!s.ok()) {
-    DeleteSlices(upload.record.version_id(), part);
+    // Outcome unknown: the part may be recorded, so its slices stay (the orphan reclaimer checks
+    // the upload record before it deletes anything).
+    if (!IsOutcomeUnknown(s)) DeleteSlices(upload.record.version_id(), part);
     return absl::IsNotFound(s) ? NoSuchUpload(upload.upload_id) : s;
   }
   if (replaced.has_value() && replaced->number() != part.number()) {
@@ -191,17 +242,59 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
                                                               const std::vector<ChosenPart>& chosen,
                                                               CompleteError* why) {
   *why = CompleteError::kOther;
-  absl::StatusOr<UploadInfo> upload = Get(bucket, key, upload_id);
-  if (!upload.ok()) return upload.status();
+  // A part re-uploaded between our read and our claim makes the claim fail; we then read again
+  // and check the list against the new part (a few times, then the client retries).
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    absl::StatusOr<UploadInfo> upload = Lookup(bucket, key, upload_id);
+    if (!upload.ok()) return upload.status();
+    if (IsCompleting(upload->record)) return FinishCompletion(*upload, MultipartEtag(chosen), why);
+    absl::StatusOr<v1::ObjectManifest> m = BuildCompletedManifest(*upload, chosen, why);
+    if (!m.ok()) return m.status();
+    // Claim the upload: the intent (the manifest about to be committed) goes into the upload
+    // record, fenced on the parts we chose being the ones recorded now. From here on no part
+    // can be replaced or added, Abort refuses, and any retry of Complete finishes THIS manifest.
+    const v1::ObjectManifest& record = upload->record;
+    bool replaced_meanwhile = false;
+    Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+    absl::Status claimed = store_->CompareAndSet(
+        kUploadsBucket, record.key(), record.version_id(),
+        [&](const std::optional<v1::ObjectManifest>& current)
+            -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+          replaced_meanwhile = false;
+          if (!current.has_value() || current->delete_marker()) return NoSuchUpload(upload_id);
+          if (IsCompleting(*current)) return current;  // another Complete won: finish its intent
+          for (const ChosenPart& c : chosen) {
+            if (InternalPartNumber(*current, c.part_number) !=
+                InternalPartNumber(record, c.part_number)) {
+              replaced_meanwhile = true;
+              return absl::AbortedError("a part was replaced during Complete");
+            }
+          }
+          v1::ObjectManifest next = *current;
+          next.set_completing_manifest(m->SerializeAsString());
+          next.set_completing_unix_micros(absl::ToUnixMicros(clock->Now()));
+          return std::optional<v1::ObjectManifest>(std::move(next));
+        });
+    if (replaced_meanwhile) continue;
+    if (!claimed.ok()) return claimed;
+    absl::StatusOr<UploadInfo> claimed_upload = Lookup(bucket, key, upload_id);
+    if (!claimed_upload.ok()) return claimed_upload.status();
+    return FinishCompletion(*claimed_upload, MultipartEtag(chosen), why);
+  }
+  return absl::AbortedError("parts kept changing during Complete; retry");
+}
+
+absl::StatusOr<v1::ObjectManifest> MultipartUploads::BuildCompletedManifest(
+    const UploadInfo& upload, const std::vector<ChosenPart>& chosen, CompleteError* why) {
   if (chosen.empty()) {
     *why = CompleteError::kInvalidPart;
     return absl::InvalidArgumentError("You must specify at least one part");
   }
-  const v1::ObjectManifest& record = upload->record;
+  const v1::ObjectManifest& record = upload.record;
   v1::ObjectManifest m;
   m.set_schema_version(kManifestSchemaVersion);
-  m.set_bucket(bucket);
-  m.set_key(key);
+  m.set_bucket(upload.bucket);
+  m.set_key(upload.key);
   // A fresh version id, taken now, so the completed object is the newest version of its key even
   // if another PUT landed after the upload began; the data stays under the upload's id.
   m.set_version_id(versions_.Next());
@@ -218,7 +311,6 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
   coding->set_stripe_size(options_.stripe_size);
   coding->set_slice_alignment(static_cast<uint32_t>(options_.slice_alignment));
   coding->set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
-  std::string md5s;
   uint64_t size = 0;
   int previous = 0;
   std::vector<const v1::PartRecord*> used;
@@ -252,17 +344,10 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
       return absl::InvalidArgumentError(absl::StrCat(
           "part ", chosen[i].part_number, " is smaller than the minimum allowed size (5 MiB)"));
     }
-    md5s += found->md5();
     size += found->size();
     if (found->size() > 0 || chosen.size() == 1) *m.add_parts() = *found;
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  EVP_Digest(md5s.data(), md5s.size(), digest, &digest_len, EVP_md5(), nullptr);
-  m.set_etag(absl::StrCat(
-      "\"",
-      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), digest_len)),
-      "-", chosen.size(), "\""));
+  m.set_etag(MultipartEtag(chosen));
   m.set_size(size);
   if (m.parts_size() == 1 && m.parts(0).stripes_size() == 0) {
     // A single empty part: store an empty inline object under the same key.
@@ -288,26 +373,69 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
   for (const auto& [k, v] : record.checksums()) {
     if (k.find(':') == std::string::npos) (*m.mutable_checksums())[k] = v;
   }
-  // Remove the upload first (so a concurrent Complete or Abort cannot also use its parts), then
-  // make the object visible.
-  absl::Status removed = store_->CompareAndSet(
-      kUploadsBucket, record.key(), record.version_id(),
-      [&](const std::optional<v1::ObjectManifest>& current)
-          -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
-        if (!current.has_value() || current->delete_marker()) return NoSuchUpload(upload_id);
-        if (current->parts_size() != record.parts_size()) {
-          return absl::AbortedError("a part was uploaded during Complete; retry");
-        }
-        return std::optional<v1::ObjectManifest>();
-      });
-  if (!removed.ok()) return removed;
-  if (absl::Status s = store_->PutIfAbsent(m); !s.ok()) {
-    for (const v1::PartRecord& p : record.parts()) DeleteSlices(record.version_id(), p);
-    return s;
+  return m;
+}
+
+absl::StatusOr<v1::ObjectManifest> MultipartUploads::FinishCompletion(
+    const UploadInfo& upload, const std::string& requested_etag, CompleteError* why) {
+  const v1::ObjectManifest& record = upload.record;
+  v1::ObjectManifest m;
+  if (!m.ParseFromString(record.completing_manifest())) {
+    return absl::DataLossError(absl::StrCat("upload ", upload.upload_id, ": unreadable intent"));
   }
-  for (const v1::PartRecord& p : record.parts()) {
-    if (std::find(used.begin(), used.end(), &p) == used.end()) {
-      DeleteSlices(record.version_id(), p);
+  // A retry must ask for the object the first Complete chose (AWS answers a repeated Complete
+  // with the same result); another part list would be a different object.
+  if (requested_etag != m.etag()) {
+    *why = CompleteError::kInvalidPart;
+    return absl::InvalidArgumentError(
+        "the upload is already completed (or being completed) with a different list of parts");
+  }
+  if (record.completed_unix_micros() == 0) {
+    absl::Status put = store_->PutIfAbsent(m);
+    if (absl::IsAlreadyExists(put)) {
+      // Ours from an earlier attempt (the version id is ours alone), or a collision to report.
+      absl::StatusOr<v1::ObjectManifest> stored = store_->Get(m.bucket(), m.key(), m.version_id());
+      if (stored.ok() && stored->SerializeAsString() == m.SerializeAsString()) {
+        put = absl::OkStatus();
+      }
+    }
+    // Any failure keeps every part and the intent: the client's retry of Complete comes back
+    // here and commits the same manifest (never a second object, never lost parts).
+    if (!put.ok()) return put;
+    Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+    std::vector<v1::PartRecord> unused;
+    absl::Status marked = store_->CompareAndSet(
+        kUploadsBucket, record.key(), record.version_id(),
+        [&](const std::optional<v1::ObjectManifest>& current)
+            -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+          unused.clear();
+          if (!current.has_value() || current->delete_marker() ||
+              current->completing_manifest() != record.completing_manifest()) {
+            return absl::AbortedError("upload record changed");
+          }
+          if (current->completed_unix_micros() != 0) return current;
+          v1::ObjectManifest next = *current;
+          next.clear_parts();
+          for (const v1::PartRecord& p : current->parts()) {
+            bool in_object = false;
+            for (const v1::PartRecord& q : m.parts()) in_object |= q.number() == p.number();
+            if (in_object) {
+              *next.add_parts() = p;
+            } else {
+              unused.push_back(p);
+            }
+          }
+          next.set_completed_unix_micros(absl::ToUnixMicros(clock->Now()));
+          return std::optional<v1::ObjectManifest>(std::move(next));
+        });
+    if (marked.ok()) {
+      // Parts the object does not use share its data version id, so only their numbers tell
+      // them apart: they are deleted here, by number, once the record no longer lists them.
+      for (const v1::PartRecord& p : unused) DeleteSlices(record.version_id(), p);
+    } else {
+      // The object is committed; the record is marked (and unused parts freed) by a retry or
+      // by PurgeFinished.
+      TESSERA_LOG(WARNING, "multipart_complete_mark_failed").Field("status", marked);
     }
   }
   *why = CompleteError::kNone;
@@ -319,15 +447,16 @@ absl::Status MultipartUploads::Abort(const std::string& bucket, const std::strin
   absl::StatusOr<UploadInfo> upload = Get(bucket, key, upload_id);
   if (!upload.ok()) return upload.status();
   std::optional<v1::ObjectManifest> last;
-  absl::Status s =
-      store_->CompareAndSet(kUploadsBucket, upload->record.key(), upload->record.version_id(),
-                            [&](const std::optional<v1::ObjectManifest>& current)
-                                -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
-                              if (!current.has_value() || current->delete_marker())
-                                return NoSuchUpload(upload_id);
-                              last = current;
-                              return std::optional<v1::ObjectManifest>();
-                            });
+  absl::Status s = store_->CompareAndSet(
+      kUploadsBucket, upload->record.key(), upload->record.version_id(),
+      [&](const std::optional<v1::ObjectManifest>& current)
+          -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+        if (!current.has_value() || current->delete_marker() || IsCompleting(*current)) {
+          return NoSuchUpload(upload_id);
+        }
+        last = current;
+        return std::optional<v1::ObjectManifest>();
+      });
   if (!s.ok()) return s;
   if (last.has_value()) {
     for (const v1::PartRecord& p : last->parts()) DeleteSlices(last->version_id(), p);
@@ -342,10 +471,13 @@ absl::StatusOr<std::vector<UploadInfo>> MultipartUploads::List(const std::string
                                                                int max, bool* truncated) {
   *truncated = false;
   std::vector<UploadInfo> out;
-  // Every upload key of `bucket` sorts after "<bucket>" and before any other bucket's.
-  std::string after = bucket;
+  absl::StatusOr<v1::BucketRecord> b = store_->GetBucket(bucket);
+  if (!b.ok()) return b.status();
+  const std::string tag = BucketTag(*b);
+  // Every upload key of `bucket` sorts after "<tag>" and before any other bucket's.
+  std::string after = tag;
   if (!key_marker.empty()) {
-    after = absl::StrCat(bucket, kSep, key_marker, kSep,
+    after = absl::StrCat(tag, kSep, key_marker, kSep,
                          upload_id_marker.empty() ? "\xff" : upload_id_marker);
   }
   while (true) {
@@ -355,22 +487,84 @@ absl::StatusOr<std::vector<UploadInfo>> MultipartUploads::List(const std::string
     if (batch->empty()) return out;
     for (const KeyVersions& kv : *batch) {
       after = kv.key;
-      if (!absl::StartsWith(kv.key, absl::StrCat(bucket, kSep))) {
-        if (kv.key > absl::StrCat(bucket, kSep)) return out;
+      if (!absl::StartsWith(kv.key, absl::StrCat(tag, kSep))) {
+        if (kv.key > absl::StrCat(tag, kSep)) return out;
         continue;
       }
       std::vector<std::string> parts = absl::StrSplit(kv.key, kSep);
       if (parts.size() != 3) continue;
       if (!absl::StartsWith(parts[1], prefix)) continue;
       for (const v1::ObjectManifest& v : kv.versions) {
-        if (v.delete_marker()) continue;
+        if (v.delete_marker() || IsCompleting(v)) continue;
         if (static_cast<int>(out.size()) >= max) {
           *truncated = true;
           return out;
         }
-        out.push_back(UploadInfo{parts[0], parts[1], parts[2], v});
+        out.push_back(UploadInfo{bucket, parts[1], parts[2], v});
       }
     }
+  }
+}
+
+absl::StatusOr<int> MultipartUploads::PurgeFinished(absl::Duration retention) {
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  const int64_t cutoff = absl::ToUnixMicros(clock->Now() - retention);
+  absl::StatusOr<std::vector<v1::BucketRecord>> buckets = store_->ListBuckets();
+  if (!buckets.ok()) return buckets.status();
+  std::set<std::string> live_tags;
+  for (const v1::BucketRecord& b : *buckets) live_tags.insert(BucketTag(b));
+  int removed = 0;
+  std::string after;
+  for (;;) {
+    absl::StatusOr<std::vector<KeyVersions>> batch =
+        store_->ScanVersions(kUploadsBucket, after, 500);
+    if (absl::IsNotFound(batch.status())) return removed;
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return removed;
+    for (const KeyVersions& kv : *batch) {
+      after = kv.key;
+      const std::vector<std::string> parts = absl::StrSplit(kv.key, kSep);
+      for (const v1::ObjectManifest& v : kv.versions) {
+        if (v.delete_marker()) continue;
+        const bool bucket_gone = parts.empty() || live_tags.count(parts[0]) == 0;
+        bool remove = false;
+        if (v.completed_unix_micros() != 0) {
+          remove = v.completed_unix_micros() <= cutoff;
+        } else if (IsCompleting(v) && v.completing_unix_micros() <= cutoff) {
+          // A Complete that never finished (its client gave up). If its object is committed,
+          // finish the bookkeeping (frees unused parts); if not, drop the intent: the parts are
+          // then referenced by nothing and the orphan reclaimer takes them.
+          v1::ObjectManifest m;
+          if (m.ParseFromString(v.completing_manifest())) {
+            absl::StatusOr<v1::ObjectManifest> stored =
+                store_->Get(m.bucket(), m.key(), m.version_id());
+            if (stored.ok() && parts.size() == 3) {
+              CompleteError why;
+              UploadInfo info{m.bucket(), m.key(), parts[2], v};
+              (void)FinishCompletion(info, m.etag(), &why);
+              continue;  // removed by a later pass, after its retention
+            }
+            if (!stored.ok() && !absl::IsNotFound(stored.status())) continue;  // ask again later
+          }
+          remove = true;
+        } else if (bucket_gone && v.created_unix_micros() <= cutoff) {
+          remove = true;  // an upload left in a deleted bucket: nobody can reach it any more
+        }
+        if (!remove) continue;
+        absl::Status s =
+            store_->CompareAndSet(kUploadsBucket, v.key(), v.version_id(),
+                                  [&](const std::optional<v1::ObjectManifest>& current)
+                                      -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                                    if (!current.has_value()) return current;
+                                    if (current->SerializeAsString() != v.SerializeAsString()) {
+                                      return absl::AbortedError("upload record changed");
+                                    }
+                                    return std::optional<v1::ObjectManifest>();
+                                  });
+        if (s.ok()) ++removed;
+      }
+    }
+    if (batch->size() < 500) return removed;
   }
 }
 

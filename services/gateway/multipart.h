@@ -8,8 +8,12 @@
 //
 // Upload state lives in the ManifestStore, not in gateway memory (gateways keep no durable
 // state): one entry per upload in the internal bucket kUploadsBucket under the key
-// "<bucket>\0<key>\0<upload id>", holding the object's metadata, the encryption params and the
-// PartRecords uploaded so far. Every change is a CompareAndSet on that entry.
+// "<bucket id>\0<key>\0<upload id>" (the bucket's random id in hex, so a bucket deleted and
+// created again starts without the old one's uploads), holding the object's metadata, the
+// encryption params and the PartRecords uploaded so far. Every change is a CompareAndSet on that
+// entry. Its life: open (parts may be added or replaced) -> claimed by a Complete (the intent:
+// completing_manifest; no more parts, hidden from List) -> completed (the object's manifest is
+// committed; kept for retried Completes) -> purged (PurgeFinished).
 //
 // Part numbers: every part upload gets a fresh internal number (random generation << 14 | S3
 // number, the generation never one already recorded for that S3 number) so its slices never
@@ -30,6 +34,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "api/manifest.pb.h"
 #include "services/gateway/data_path.h"
 #include "services/gateway/manifest_store.h"
@@ -82,14 +87,22 @@ class MultipartUploads {
   // upload is gone meanwhile the part's slices are deleted and NOT_FOUND returned.
   [[nodiscard]] absl::Status CommitPart(const UploadInfo& upload, v1::PartRecord part,
                                         const std::map<std::string, std::string>& checksums);
-  // Validates `chosen` (ascending, each uploaded with that MD5, non-last parts >= 5 MiB),
-  // writes the object's manifest, removes the upload and deletes unused parts' slices.
+  // Validates `chosen` (ascending, each uploaded with that MD5, non-last parts >= 5 MiB), claims
+  // the upload by writing the object's manifest into the upload record as an intent (fenced on
+  // the chosen parts being the ones recorded: a part replaced meanwhile is re-checked against
+  // `chosen`, so the object holds the part the client named or Complete fails InvalidPart),
+  // commits the manifest, marks the record completed and deletes unused parts' slices.
+  // Atomic and retryable: after any failure (including outcome-unknown) every part is kept,
+  // and calling Complete again with the same list finishes and returns the same object (also
+  // after it succeeded, for `completed_retention`, as S3 does for retried Completes). Another
+  // list for a claimed upload fails with kInvalidPart. NOT_FOUND "no such upload".
   [[nodiscard]] absl::StatusOr<v1::ObjectManifest> Complete(const std::string& bucket,
                                                             const std::string& key,
                                                             const std::string& upload_id,
                                                             const std::vector<ChosenPart>& chosen,
                                                             CompleteError* why);
-  // Removes the upload and deletes its parts' slices. NOT_FOUND "no such upload".
+  // Removes the upload and deletes its parts' slices. NOT_FOUND "no such upload" (also once a
+  // Complete has claimed it).
   [[nodiscard]] absl::Status Abort(const std::string& bucket, const std::string& key,
                                    const std::string& upload_id);
   // Uploads of `bucket` in (key, upload id) order, keys starting with `prefix`, after
@@ -100,6 +113,14 @@ class MultipartUploads {
                                                              const std::string& upload_id_marker,
                                                              int max, bool* truncated);
 
+  // Removes upload records that no request needs any more: completed ones older than
+  // `retention` (kept so a retried Complete gets its answer; 24 h by default in the daemons),
+  // intents of Completes abandoned for longer than `retention` (committed ones are first
+  // finished; uncommitted ones leave their parts to the orphan reclaimer), and uploads of
+  // deleted buckets older than `retention`. Returns how many records it removed. Idempotent;
+  // any number of gateways may run it.
+  [[nodiscard]] absl::StatusOr<int> PurgeFinished(absl::Duration retention);
+
   // The S3 part number of a PartRecord.
   static int S3PartNumber(const v1::PartRecord& part) {
     return static_cast<int>(part.number() & kPartNumberMask);
@@ -108,6 +129,18 @@ class MultipartUploads {
   static std::map<std::string, std::string> PartChecksums(const v1::ObjectManifest& record, int n);
 
  private:
+  // The upload record whatever its state (Get hides claimed ones).
+  absl::StatusOr<UploadInfo> Lookup(const std::string& bucket, const std::string& key,
+                                    const std::string& upload_id);
+  // The manifest Complete would commit for `chosen`, validated against `upload`'s parts.
+  absl::StatusOr<v1::ObjectManifest> BuildCompletedManifest(const UploadInfo& upload,
+                                                            const std::vector<ChosenPart>& chosen,
+                                                            CompleteError* why);
+  // Commits the intent in `upload` (idempotently), marks the record completed and frees unused
+  // parts. `requested_etag` must be the intent's (the same part list).
+  absl::StatusOr<v1::ObjectManifest> FinishCompletion(const UploadInfo& upload,
+                                                      const std::string& requested_etag,
+                                                      CompleteError* why);
   void DeleteSlices(const std::string& version_id, const v1::PartRecord& part);
 
   const DataPathOptions options_;

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/utf8.h"
 #include "storage/crypto/sodium.h"
 
 namespace tessera::services {
@@ -18,6 +19,23 @@ namespace {
 absl::Status CheckKey(const std::string& key) {
   if (key.empty()) return absl::InvalidArgumentError("object key is empty");
   if (key.size() > 1024) return absl::InvalidArgumentError("object key is over 1024 bytes");
+  if (!IsValidUtf8(key)) return absl::InvalidArgumentError("object key is not valid UTF-8");
+  return absl::OkStatus();
+}
+
+// Everything a PUT stores as text in the manifest must be UTF-8 (protobuf string fields).
+absl::Status CheckStoredText(const PutObjectOptions& o) {
+  auto bad = [](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is not valid UTF-8"));
+  };
+  if (!IsValidUtf8(o.content_type)) return bad("Content-Type");
+  if (!IsValidUtf8(o.owner)) return bad("the owner");
+  for (const auto& [k, v] : o.user_metadata) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) return bad("user metadata");
+  }
+  for (const auto& [k, v] : o.headers) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) return bad(absl::StrCat("header ", k));
+  }
   return absl::OkStatus();
 }
 
@@ -115,6 +133,7 @@ absl::StatusOr<std::vector<v1::BucketRecord>> ObjectService::ListBuckets() {
 absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
     const std::string& bucket, const std::string& key, const PutObjectOptions& options) {
   if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  if (absl::Status s = CheckStoredText(options); !s.ok()) return s;
   absl::StatusOr<v1::BucketRecord> record = store_->GetBucket(bucket);
   if (!record.ok()) return record.status();
   v1::ObjectManifest base;
@@ -191,6 +210,10 @@ absl::Status ObjectService::DeleteObject(const std::string& bucket, const std::s
 
 absl::StatusOr<ListResult> ObjectService::ListObjects(const std::string& bucket,
                                                       const ListRequest& request) {
+  if (!IsValidUtf8(request.prefix) || !IsValidUtf8(request.delimiter) ||
+      !IsValidUtf8(request.start_after)) {
+    return absl::InvalidArgumentError("prefix, delimiter and start-after must be valid UTF-8");
+  }
   return store_->List(bucket, request);
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 #include "p2p/placement/placement.h"
 
 namespace tessera::services {
@@ -443,7 +444,18 @@ absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
   *manifest_.add_parts() = part;
   absl::Status put = store_->PutIfAbsent(manifest_);
   if (!put.ok()) {
-    // Give the stripes back to done_ so their slices are deleted.
+    if (IsOutcomeUnknown(put)) {
+      // The manifest may be visible (now or once a reader finishes the commit): its slices must
+      // stay. If it was not stored they are orphans, and the orphan reclaimer, which looks for a
+      // referencing manifest before it deletes anything, takes them after its grace period.
+      TESSERA_LOG(WARNING, "put_outcome_unknown")
+          .Field("bucket", manifest_.bucket())
+          .Field("status", put);
+      status_ = put;
+      finished_ = true;
+      return status_;
+    }
+    // Known not stored: give the stripes back to done_ so their slices are deleted.
     for (const v1::StripeRecord& record : manifest_.parts(0).stripes()) done_.push_back(record);
     Fail(put);
     return status_;

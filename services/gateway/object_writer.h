@@ -21,7 +21,9 @@
 // while that many are. peak_buffered_bytes() reports the most bytes held at once.
 //
 // Finish() writes the manifest with ManifestStore::PutIfAbsent (that one write makes the object
-// visible) and returns it. A writer destroyed without a successful Finish() deletes its slices.
+// visible) and returns it. A writer destroyed without a successful Finish() deletes its slices,
+// except after a Finish that failed outcome-unknown (IsOutcomeUnknown, base/status_reasons.h):
+// the manifest may be visible, so its slices stay and the orphan reclaimer decides later.
 //
 // Thread-safety: not thread-safe (one writer per upload stream); it uses deps.pool internally.
 #pragma once

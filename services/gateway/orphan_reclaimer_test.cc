@@ -159,7 +159,14 @@ TEST_F(OrphanReclaimerTest, KilledWriterReclaimedAfterGraceLiveAndInFlightUntouc
   ASSERT_OK_AND_ASSIGN(auto inflight, objects.PutObject("orphans", "inflight"));
   ASSERT_OK(inflight->Write(flight_data.substr(0, 2 * kStripe)));
 
+  // Write() returns once a stripe is dispatched, not stored: wait (generously: the machine may be
+  // busy) until a full stripe of the writer in flight has landed.
   std::map<std::string, int> before = SlicesByVersion();
+  for (absl::Time deadline = absl::Now() + absl::Seconds(60);
+       before[inflight->version_id()] < 6 && absl::Now() < deadline;) {
+    absl::SleepFor(absl::Milliseconds(50));
+    before = SlicesByVersion();
+  }
   ASSERT_GE(before[killed_version], 6);  // at least one full stripe landed (k+m = 6)
   ASSERT_GE(before[inflight->version_id()], 6);
   ASSERT_GE(before[live.version_id()], 4 * 6);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_reasons.h"
 #include "services/gateway/in_memory_manifest_store.h"
 #include "services/meta/meta_key.h"
 
@@ -418,10 +419,16 @@ absl::Status ReplicatedManifestStore::PutIfAbsent(const v1::ObjectManifest& mani
           }
           return MetaValue(bytes);
         });
-    if (!written.ok()) return written.status();
-    // Re-check the shard map: a split may have moved the key's range while we wrote.
+    if (!written.ok()) {
+      // After a first write whose shard then moved, ours may be visible already (copied by the
+      // split's drain): a failure now cannot say it was not stored.
+      return moved ? MarkOutcomeUnknown(written.status()) : written.status();
+    }
+    // Re-check the shard map: a split may have moved the key's range while we wrote. The entry
+    // is committed from here on: any failure is outcome-unknown, never "not stored", so callers
+    // keep the slices it references.
     auto after = Record(manifest.bucket());
-    if (!after.ok()) return after.status();
+    if (!after.ok()) return MarkOutcomeUnknown(after.status());
     if (SegmentFor(Segments(*after), manifest.key()).primary == field) {
       uint32_t number = 0;
       for (const auto& shard : after->shards()) {
@@ -435,7 +442,8 @@ absl::Status ReplicatedManifestStore::PutIfAbsent(const v1::ObjectManifest& mani
     record = *std::move(after);
     moved = true;
   }
-  return absl::AbortedError("shard map kept changing during the write; retry");
+  return MarkOutcomeUnknown(
+      absl::AbortedError("shard map kept changing during the write; it may be stored"));
 }
 
 absl::Status ReplicatedManifestStore::CompareAndSet(const std::string& bucket,

@@ -19,12 +19,7 @@ using tessera::v1::Ballot;
 using tessera::v1::MetaKey;
 using tessera::v1::PaxosValue;
 
-constexpr char kOutcomePayload[] = "tessera.meta/outcome";
-
-absl::Status OutcomeUnknown(absl::Status status) {
-  status.SetPayload(kOutcomePayload, absl::Cord("unknown"));
-  return status;
-}
+absl::Status OutcomeUnknown(absl::Status status) { return MarkOutcomeUnknown(std::move(status)); }
 
 // The outcome of sending one request to every replica of a set of replica sets.
 template <typename Resp>
@@ -202,15 +197,6 @@ absl::Status PaxosOptions::Validate() const {
     return absl::InvalidArgumentError("PaxosOptions.commit_retries must be >= 0");
   }
   return absl::OkStatus();
-}
-
-bool IsOutcomeUnknown(const absl::Status& status) {
-  return !status.ok() && status.GetPayload(kOutcomePayload).has_value();
-}
-
-absl::Status MarkOutcomeUnknown(absl::Status status) {
-  if (status.ok()) return status;
-  return OutcomeUnknown(std::move(status));
 }
 
 // One proposer's view of one key during a CompareAndSet or Read.

@@ -54,6 +54,7 @@
 #include "absl/synchronization/mutex.h"
 #include "api/metadata.pb.h"
 #include "base/random.h"
+#include "base/status_reasons.h"
 #include "services/meta/acceptor_client.h"
 #include "services/meta/hlc.h"
 #include "services/meta/layout.h"
@@ -74,10 +75,10 @@ struct PaxosOptions {
   [[nodiscard]] absl::Status Validate() const;
 };
 
-// True for a CompareAndSet failure after which the update may or may not have been applied.
-bool IsOutcomeUnknown(const absl::Status& status);
-// `status` (not OK) marked so that IsOutcomeUnknown() is true.
-absl::Status MarkOutcomeUnknown(absl::Status status);
+// A CompareAndSet failure after which the update may or may not have been applied carries the
+// typed reason IsOutcomeUnknown() (base/status_reasons.h).
+using ::tessera::IsOutcomeUnknown;
+using ::tessera::MarkOutcomeUnknown;
 
 // The value a CompareAndSet function sees and returns: nullopt = the key does not exist (or is
 // deleted); returning nullopt deletes it.

@@ -137,6 +137,24 @@ bool Contains(const std::vector<std::string>& v, absl::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+// AWS refuses a SigV4 request (header or presigned) that carries an x-amz-* header the
+// signature does not cover: the router and handlers act on such headers (x-amz-copy-source turns
+// a PUT into a copy, x-amz-acl sets permissions), so an unsigned one could be added by anybody
+// who holds a presigned URL or sits on the path.
+absl::Status CheckAmzHeadersSigned(const HttpRequest& request,
+                                   const std::vector<std::string>& signed_headers) {
+  for (const auto& [name, value] : request.headers) {
+    const std::string lower = absl::AsciiStrToLower(name);
+    if (absl::StartsWith(lower, "x-amz-") && !Contains(signed_headers, lower)) {
+      return S3Status(S3ErrorCode::kAccessDenied,
+                      absl::StrCat("There were headers present in the request which were not "
+                                   "signed: ",
+                                   lower));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // --- Canonicalisation ---------------------------------------------------------------------------
@@ -393,7 +411,8 @@ absl::Status SigV4Verifier::CheckScope(const CredentialScope& scope,
   return absl::OkStatus();
 }
 
-absl::StatusOr<AuthResult> SigV4Verifier::Verify(const HttpRequest& request) const {
+absl::StatusOr<AuthResult> SigV4Verifier::Verify(const HttpRequest& request,
+                                                 absl::string_view virtual_hosted_bucket) const {
   absl::string_view path, query;
   SplitTarget(request.target, &path, &query);
   const std::string* authorization = FindHeader(request, "authorization");
@@ -420,8 +439,8 @@ absl::StatusOr<AuthResult> SigV4Verifier::Verify(const HttpRequest& request) con
       return S3Status(S3ErrorCode::kAccessDenied,
                       "AWS authentication requires a valid Date or x-amz-date header");
     }
-    return VerifyV2(request, path, query, v.substr(0, colon), v.substr(colon + 1),
-                    xd != nullptr ? "" : absl::string_view(*d), false);
+    return VerifyV2(request, virtual_hosted_bucket, path, query, v.substr(0, colon),
+                    v.substr(colon + 1), xd != nullptr ? "" : absl::string_view(*d), false);
   }
   if (authorization != nullptr) return VerifyHeader(request, path, query, *authorization);
   if (presigned) return VerifyPresigned(request, path, query);
@@ -436,7 +455,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::Verify(const HttpRequest& request) con
           "Query-string authentication requires the Signature, Expires and "
           "AWSAccessKeyId parameters");
     }
-    return VerifyV2(request, path, query, *key, *sig, *expires, true);
+    return VerifyV2(request, virtual_hosted_bucket, path, query, *key, *sig, *expires, true);
   }
   if (options_.allow_anonymous) {
     AuthResult anon;
@@ -455,6 +474,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyHeader(const HttpRequest& reques
   if (!Contains(auth->signed_headers, "host")) {
     return Malformed("the host header must be signed");
   }
+  if (absl::Status s = CheckAmzHeadersSigned(request, auth->signed_headers); !s.ok()) return s;
   // Request time: x-amz-date, else Date (RFC 7231 IMF-fixdate).
   absl::Time t;
   std::string amz_date;
@@ -528,6 +548,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyHeader(const HttpRequest& reques
 }
 
 absl::StatusOr<AuthResult> SigV4Verifier::VerifyV2(const HttpRequest& request,
+                                                   absl::string_view bucket_in_host,
                                                    absl::string_view path, absl::string_view query,
                                                    absl::string_view access_key,
                                                    absl::string_view signature,
@@ -577,8 +598,12 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyV2(const HttpRequest& request,
                                      header("content-type"), "\n", date, "\n");
   for (const auto& [k, v] : amz) absl::StrAppend(&to_sign, k, ":", v, "\n");
   // The resource is "/bucket/key"; a bucket alone is "/bucket/" (with the slash) however sent.
-  absl::StrAppend(&to_sign, path.empty() ? "/" : path);
-  if (path.size() > 1 && path.find('/', 1) == absl::string_view::npos) {
+  // A virtual-hosted request names its bucket in Host, which SigV2 does not sign: the bucket
+  // goes into the resource (as AWS builds it), so the signature covers it.
+  std::string resource(path.empty() ? "/" : path);
+  if (!bucket_in_host.empty()) resource = absl::StrCat("/", bucket_in_host, resource);
+  absl::StrAppend(&to_sign, resource);
+  if (resource.size() > 1 && resource.find('/', 1) == std::string::npos) {
     absl::StrAppend(&to_sign, "/");
   }
   // Sub-resources and response overrides that are part of the resource, sorted, decoded.
@@ -678,6 +703,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyPresigned(const HttpRequest& req
   absl::StatusOr<std::vector<std::string>> headers = ParseSignedHeaders(*signed_headers);
   if (!headers.ok()) return QueryError(headers.status().message());
   if (!Contains(*headers, "host")) return QueryError("the host header must be signed");
+  if (absl::Status s = CheckAmzHeadersSigned(request, *headers); !s.ok()) return s;
   if (absl::Status s = CheckScope(*scope, *date); !s.ok()) {
     return QueryError(s.message());
   }

@@ -157,7 +157,12 @@ class SigV4Verifier {
   SigV4Verifier(const CredentialStore* credentials, Clock* clock, VerifierOptions options = {});
 
   // Verifies the request's signature (header or presigned form). Thread-safe.
-  [[nodiscard]] absl::StatusOr<AuthResult> Verify(const HttpRequest& request) const;
+  // `virtual_hosted_bucket`: the bucket the Host header names in a virtual-hosted-style request
+  // (bucket.s3.example.com) as the router resolves it, "" for path-style. SigV2 does not sign
+  // Host, so its resource string carries this bucket (as AWS builds it): otherwise one
+  // signature would be valid for the same key in every bucket.
+  [[nodiscard]] absl::StatusOr<AuthResult> Verify(
+      const HttpRequest& request, absl::string_view virtual_hosted_bucket = "") const;
 
  private:
   absl::StatusOr<AuthResult> VerifyHeader(const HttpRequest& request, absl::string_view path,
@@ -167,12 +172,12 @@ class SigV4Verifier {
                                              absl::string_view query) const;
   absl::Status CheckScope(const CredentialScope& scope, absl::string_view amz_date) const;
   // Signature Version 2 (legacy; older SDKs still presign with it): "Authorization: AWS
-  // AKID:signature" and ?AWSAccessKeyId=&Expires=&Signature=. Path-style resources only; the
-  // payload is never signed (kUnsignedPayload).
-  absl::StatusOr<AuthResult> VerifyV2(const HttpRequest& request, absl::string_view path,
-                                      absl::string_view query, absl::string_view access_key,
-                                      absl::string_view signature, absl::string_view date,
-                                      bool presigned) const;
+  // AKID:signature" and ?AWSAccessKeyId=&Expires=&Signature=. The payload is never signed
+  // (kUnsignedPayload).
+  absl::StatusOr<AuthResult> VerifyV2(const HttpRequest& request, absl::string_view bucket_in_host,
+                                      absl::string_view path, absl::string_view query,
+                                      absl::string_view access_key, absl::string_view signature,
+                                      absl::string_view date, bool presigned) const;
 
   const CredentialStore* credentials_;
   Clock* clock_;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "base/fake_clock.h"
@@ -299,6 +300,37 @@ TEST_F(SigV4Test, SignerRoundTripsThroughVerifier) {
   EXPECT_EQ(a.payload_mode, PayloadMode::kUnsignedPayload);
 }
 
+// A presigned PUT URL must not become a copy of another object: x-amz-copy-source (like any
+// x-amz-* header) counts only when the signer signed it.
+TEST_F(SigV4Test, UnsignedAmzHeadersAreRefused) {
+  HttpRequest presigned = PresignExample();
+  ASSERT_OK(Verify(presigned));
+  presigned.headers.emplace_back("X-Amz-Copy-Source", "/private-bucket/secret.txt");
+  absl::Status s = Verify(presigned).status();
+  EXPECT_EQ(ErrorCodeOf(s), S3ErrorCode::kAccessDenied) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "not signed")) << s;
+
+  HttpRequest header_auth = GetObjectExample();
+  ASSERT_OK(Verify(header_auth));
+  header_auth.headers.emplace_back("x-amz-acl", "public-read");
+  EXPECT_EQ(CodeOf(header_auth), S3ErrorCode::kAccessDenied);
+
+  // The same header, signed, is fine.
+  HttpRequest r{"PUT",
+                "/bucket/copy",
+                {{"Host", "localhost:9000"},
+                 {"x-amz-date", "20130524T000000Z"},
+                 {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"},
+                 {"x-amz-copy-source", "/bucket/source"}}};
+  ASSERT_OK_AND_ASSIGN(
+      std::string header,
+      SignAuthorizationHeader(
+          r, "AKIAOTHERUSER0000001", "another-secret-key-0000000", "us-east-1", "20130524T000000Z",
+          {"host", "x-amz-content-sha256", "x-amz-copy-source", "x-amz-date"}, "UNSIGNED-PAYLOAD"));
+  r.headers.emplace_back("authorization", header);
+  EXPECT_OK(Verify(r));
+}
+
 TEST(SigV4CanonicalTest, UriEncode) {
   EXPECT_EQ(UriEncode("AZaz09-._~", true), "AZaz09-._~");
   EXPECT_EQ(UriEncode("a b/c$d", false), "a%20b/c%24d");
@@ -406,6 +438,32 @@ TEST(SigV2Test, AwsDocumentedExampleAndFailures) {
                 "&Signature=x",
                 {{"Host", "s3.amazonaws.com"}}};
   EXPECT_EQ(ErrorCodeOf(verifier.Verify(q).status()), S3ErrorCode::kAccessDenied);
+}
+
+// AWS's documented SigV2 example is virtual-hosted: Host johnsmith.s3.amazonaws.com, path
+// /photos/puppy.jpg, resource /johnsmith/photos/puppy.jpg. SigV2 does not sign Host, so the
+// bucket from Host must be part of the signed resource: otherwise the same signature would be
+// accepted with any other bucket in Host.
+TEST(SigV2Test, VirtualHostedBucketIsPartOfTheSignedResource) {
+  CredentialStore store;
+  ASSERT_OK(store.Add({kAccessKey, kSecret, "example-user"}));
+  absl::Time when;
+  std::string err;
+  ASSERT_TRUE(absl::ParseTime("%a, %d %b %Y %H:%M:%S +0000", "Tue, 27 Mar 2007 19:36:42 +0000",
+                              absl::UTCTimeZone(), &when, &err));
+  FakeClock clock(when + absl::Minutes(2));
+  SigV4Verifier verifier(&store, &clock);
+  HttpRequest r{"GET",
+                "/photos/puppy.jpg",
+                {{"Host", "johnsmith.s3.amazonaws.com"},
+                 {"Date", "Tue, 27 Mar 2007 19:36:42 +0000"},
+                 {"Authorization", "AWS AKIAIOSFODNN7EXAMPLE:bWq2s1WEIj+Ydj0vQ697zp+IXMU="}}};
+  ASSERT_OK_AND_ASSIGN(AuthResult a, verifier.Verify(r, "johnsmith"));
+  EXPECT_EQ(a.user_id, "example-user");
+  HttpRequest other_bucket = r;
+  other_bucket.headers[0].second = "victim.s3.amazonaws.com";
+  EXPECT_EQ(ErrorCodeOf(verifier.Verify(other_bucket, "victim").status()),
+            S3ErrorCode::kSignatureDoesNotMatch);
 }
 
 }  // namespace

@@ -194,15 +194,21 @@ class S3Gateway::Call {
       : g_(g), req_(req), body_(body), out_(out) {}
 
   void Run() {
+    // Authenticate before routing: a request the router would refuse (unknown method or
+    // subresource, bad part number) must not tell an unauthenticated caller anything beyond
+    // "access denied", and a signed request altered on the way must fail as altered.
+    HttpRequest h{req_.method, req_.target, req_.headers};
+    absl::StatusOr<AuthResult> auth =
+        g_->verifier_.Verify(h, VirtualHostedBucket(req_.headers, g_->options_.router));
     absl::StatusOr<S3Request> routed =
         RouteRequest(req_.method, req_.target, req_.headers, g_->options_.router);
-    if (!routed.ok()) return Fail(routed.status());
-    r_ = *std::move(routed);
-    resource_ =
-        r_.bucket.empty() ? "/" : absl::StrCat("/", r_.bucket, r_.key.empty() ? "" : "/", r_.key);
-    HttpRequest h{req_.method, req_.target, req_.headers};
-    absl::StatusOr<AuthResult> auth = g_->verifier_.Verify(h);
+    if (routed.ok()) {
+      r_ = *std::move(routed);
+      resource_ =
+          r_.bucket.empty() ? "/" : absl::StrCat("/", r_.bucket, r_.key.empty() ? "" : "/", r_.key);
+    }
     if (!auth.ok()) return Fail(auth.status());
+    if (!routed.ok()) return Fail(routed.status());
     auth_ = *std::move(auth);
     absl::Status s = Dispatch();
     if (!s.ok()) Fail(s);
@@ -414,7 +420,9 @@ class S3Gateway::Call {
     bool truncated = false;
     absl::StatusOr<std::vector<UploadInfo>> ups =
         g_->uploads_->List(r_.bucket, "", "", "", 1, &truncated);
-    if (ups.ok() && !ups->empty()) {
+    // Fail closed: a bucket whose uploads cannot be listed is not known to have none.
+    if (!ups.ok()) return ups.status();
+    if (!ups->empty()) {
       return S3Status(S3ErrorCode::kBucketNotEmpty, "the bucket has multipart uploads in progress");
     }
     absl::Status s = g_->objects_->DeleteBucket(r_.bucket);

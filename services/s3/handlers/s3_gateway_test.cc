@@ -3,11 +3,13 @@
 // (6 in-process nodes, in-memory manifest store).
 #include "services/s3/handlers/s3_gateway.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -147,11 +149,21 @@ class S3GatewayTest : public ::testing::Test {
       req.headers.emplace_back("x-amz-content-sha256", payload);
       HttpRequest h{req.method, req.target, req.headers};
       std::vector<std::string> signed_headers = {"host", "x-amz-content-sha256", "x-amz-date"};
+      for (const auto& [name, value] : extra) {
+        const std::string lower = absl::AsciiStrToLower(name);
+        if (absl::StartsWith(lower, "x-amz-") && !unsigned_extras_) {
+          signed_headers.push_back(lower);
+        }
+      }
+      std::sort(signed_headers.begin(), signed_headers.end());
+      signed_headers.erase(std::unique(signed_headers.begin(), signed_headers.end()),
+                           signed_headers.end());
       auto auth =
           SignAuthorizationHeader(h, user.key, user.secret, region_, date, signed_headers, payload);
       EXPECT_TRUE(auth.ok()) << auth.status();
       req.headers.emplace_back("authorization", *auth);
     }
+    if (!method_after_signing_.empty()) req.method = method_after_signing_;
     Response r;
     StringBody b(std::move(body));
     CapturingWriter w(&r);
@@ -172,7 +184,10 @@ class S3GatewayTest : public ::testing::Test {
   std::unique_ptr<MultipartUploads> uploads_;
   std::unique_ptr<S3Gateway> gateway_;
   int request_counter_ = 0;
-  absl::Duration sign_offset_;  // added to the signing time
+  absl::Duration sign_offset_;    // added to the signing time
+  bool unsigned_extras_ = false;  // true: `extra` x-amz-* headers are sent but not signed
+  // Replaces the method after signing (a request altered on the way).
+  std::string method_after_signing_;
   std::string region_;
 };
 
@@ -379,6 +394,54 @@ TEST_F(S3GatewayTest, BadSignaturesAreRefused) {
   EXPECT_EQ(Do(kAlice, "PUT", "/sig/k", "x").status, 200);
 }
 
+// A signed PUT with an unsigned x-amz-copy-source added must not turn into a copy of an object
+// the signer can read (nor be a PUT): AccessDenied, and nothing is written.
+TEST_F(S3GatewayTest, UnsignedCopySourceIsRefused) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/bucket").status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/bucket/private", "secret").status, 200);
+  unsigned_extras_ = true;
+  Response r = Do(kAlice, "PUT", "/bucket/copy", "", {{"x-amz-copy-source", "/bucket/private"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_TRUE(r.HasCode("AccessDenied")) << r.body;
+  unsigned_extras_ = false;
+  EXPECT_EQ(Do(kAlice, "GET", "/bucket/copy").status, 404);
+  // Signed, the same copy is allowed.
+  EXPECT_EQ(
+      Do(kAlice, "PUT", "/bucket/copy", "", {{"x-amz-copy-source", "/bucket/private"}}).status,
+      200);
+  EXPECT_EQ(Do(kAlice, "GET", "/bucket/copy").body, "secret");
+}
+
+// A request is authenticated before it is routed: changing the method of a signed request
+// answers SignatureDoesNotMatch, not the router's NotImplemented/MethodNotAllowed.
+TEST_F(S3GatewayTest, RequestsAreAuthenticatedBeforeRouting) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/bucket").status, 200);
+  method_after_signing_ = "POST";  // POST /bucket without ?delete: NotImplemented when routed
+  Response r = Do(kAlice, "GET", "/bucket");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_TRUE(r.HasCode("SignatureDoesNotMatch")) << r.body;
+  method_after_signing_ = "PATCH";
+  r = Do(kAlice, "GET", "/bucket/key");
+  EXPECT_EQ(r.status, 403) << r.body;
+  method_after_signing_.clear();
+  // Signed as sent, the router's answer comes through.
+  r = Do(kAlice, "POST", "/bucket");
+  EXPECT_EQ(r.status, 501) << r.body;
+}
+
+// Keys and listing parameters that are not UTF-8 are the client's error (400), not a 500 from
+// the metadata layer.
+TEST_F(S3GatewayTest, KeysThatAreNotUtf8AreBadRequests) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/bucket").status, 200);
+  Response r = Do(kAlice, "PUT", "/bucket/a%C0%AFb", "x");  // overlong '/'
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_TRUE(r.HasCode("InvalidArgument")) << r.body;
+  EXPECT_EQ(Do(kAlice, "GET", "/bucket/%ED%A0%80").status, 400);  // lone surrogate
+  EXPECT_EQ(Do(kAlice, "GET", "/bucket?list-type=2&prefix=%FF").status, 400);
+  EXPECT_EQ(Do(kAlice, "PUT", "/bucket/caf%C3%A9", "ok").status, 200);
+  EXPECT_EQ(Do(kAlice, "GET", "/bucket/caf%C3%A9").body, "ok");
+}
+
 TEST_F(S3GatewayTest, MultipartErrors) {
   ASSERT_EQ(Do(kAlice, "PUT", "/mpb").status, 200);
   Response r = Do(kAlice, "POST", "/mpb/obj?uploads");
@@ -430,9 +493,27 @@ TEST_F(S3GatewayTest, MultipartErrors) {
   r = Do(kAlice, "GET", "/mpb/obj?partNumber=2");
   EXPECT_EQ(r.status, 416);
   EXPECT_TRUE(r.HasCode("InvalidPartNumber")) << r.body;
+  // Clients retry Complete after a timeout: as AWS, a repeated Complete answers 200 with the
+  // same result (it answered NoSuchUpload before Complete became retryable).
+  const std::string first_result = Do(kAlice, "GET", "/mpb/obj").body;
   r = complete(part(2, etag2));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, "-1&quot;") || absl::StrContains(r.body, "-1\"")) << r.body;
+  EXPECT_EQ(Do(kAlice, "GET", "/mpb/obj").body, first_result);
+  // The completed upload takes no parts, is not listed and cannot be aborted.
+  r = Do(kAlice, "PUT", absl::StrCat("/mpb/obj?partNumber=3&uploadId=", id), "late part");
   EXPECT_EQ(r.status, 404);
   EXPECT_TRUE(r.HasCode("NoSuchUpload")) << r.body;
+  r = Do(kAlice, "GET", "/mpb?uploads");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(absl::StrContains(r.body, id)) << r.body;
+  r = Do(kAlice, "DELETE", absl::StrCat("/mpb/obj?uploadId=", id));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.HasCode("NoSuchUpload")) << r.body;
+  // A different part list for the completed upload is refused.
+  r = complete(part(1, etag1));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.HasCode("InvalidPart")) << r.body;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/utf8.h"
 #include "services/s3/errors/errors.h"
 
 namespace tessera::services::s3 {
@@ -172,6 +173,18 @@ bool IsValidBucketName(absl::string_view name) {
   return true;
 }
 
+std::string VirtualHostedBucket(const HeaderList& headers, const RouterOptions& options) {
+  const std::string* host_header = FindHeader(headers, "host");
+  const std::string host = host_header ? HostName(*host_header) : "";
+  for (const std::string& base : options.base_domains) {
+    const std::string suffix = absl::StrCat(".", absl::AsciiStrToLower(base));
+    if (host.size() > suffix.size() && absl::EndsWith(host, suffix)) {
+      return host.substr(0, host.size() - suffix.size());
+    }
+  }
+  return "";
+}
+
 absl::StatusOr<S3Request> RouteRequest(absl::string_view method, absl::string_view target,
                                        const HeaderList& headers, const RouterOptions& options) {
   S3Request req;
@@ -196,17 +209,8 @@ absl::StatusOr<S3Request> RouteRequest(absl::string_view method, absl::string_vi
     return S3Status(S3ErrorCode::kInvalidArgument, "malformed percent-encoding in path");
   }
 
-  // Virtual-hosted style?
-  const std::string* host_header = FindHeader(headers, "host");
-  std::string host = host_header ? HostName(*host_header) : "";
-  for (const std::string& base : options.base_domains) {
-    std::string suffix = absl::StrCat(".", absl::AsciiStrToLower(base));
-    if (host.size() > suffix.size() && absl::EndsWith(host, suffix)) {
-      req.bucket = host.substr(0, host.size() - suffix.size());
-      req.virtual_hosted = true;
-      break;
-    }
-  }
+  req.bucket = VirtualHostedBucket(headers, options);
+  req.virtual_hosted = !req.bucket.empty();
   if (req.virtual_hosted) {
     req.key = path.substr(1);
   } else {
@@ -216,6 +220,16 @@ absl::StatusOr<S3Request> RouteRequest(absl::string_view method, absl::string_vi
     if (slash != absl::string_view::npos) req.key = std::string(rest.substr(slash + 1));
   }
   if (req.key.size() > options.max_key_bytes) return S3Status(S3ErrorCode::kKeyTooLongError);
+  // Names and listing parameters are stored or compared as UTF-8 text in the metadata; anything
+  // else (overlong forms, lone surrogates, stray bytes) is the client's error, not ours.
+  if (!IsValidUtf8(req.bucket) || !IsValidUtf8(req.key)) {
+    return S3Status(S3ErrorCode::kInvalidArgument, "The object key is not valid UTF-8");
+  }
+  for (const auto& [k, v] : req.query) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) {
+      return S3Status(S3ErrorCode::kInvalidArgument, "A query parameter is not valid UTF-8");
+    }
+  }
 
   for (absl::string_view sub : kUnsupportedSubresources) {
     if (HasParam(req.query, sub)) {

@@ -74,6 +74,11 @@ struct S3Request {
   const std::string* QueryParam(absl::string_view name) const;
 };
 
+// The bucket named by the Host header when it is a subdomain of one of options.base_domains
+// (virtual-hosted-style addressing), else "" (path-style). RouteRequest uses the same rule; the
+// authenticator needs it on its own because it runs before (and whether or not) routing succeeds.
+std::string VirtualHostedBucket(const HeaderList& headers, const RouterOptions& options);
+
 // Decides the operation. Errors: MethodNotAllowed, NotImplemented (unsupported subresource
 // such as ?versioning, ?policy, ?tagging, or POST object forms), InvalidArgument (bad partNumber,
 // uploadId without partNumber on PUT, list-type other than 2, malformed %-escapes),

@@ -1,0 +1,26 @@
+#include "base/status_reasons.h"
+
+#include "gtest/gtest.h"
+
+namespace tessera {
+namespace {
+
+TEST(StatusReasonsTest, ReasonTravelsWithTheStatusAndKeepsCodeAndMessage) {
+  absl::Status s = MarkOutcomeUnknown(absl::UnavailableError("commit lost"));
+  EXPECT_TRUE(IsOutcomeUnknown(s));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "commit lost");
+  absl::Status copy = s;
+  EXPECT_TRUE(IsOutcomeUnknown(copy));
+}
+
+TEST(StatusReasonsTest, PlainErrorsAndOkHaveNoReason) {
+  EXPECT_FALSE(IsOutcomeUnknown(absl::UnavailableError("x")));
+  EXPECT_FALSE(IsOutcomeUnknown(absl::OkStatus()));
+  EXPECT_TRUE(MarkOutcomeUnknown(absl::OkStatus()).ok());
+  // The reason is not in the message: text matching cannot fake or lose it.
+  EXPECT_FALSE(IsOutcomeUnknown(absl::UnavailableError("outcome_unknown")));
+}
+
+}  // namespace
+}  // namespace tessera

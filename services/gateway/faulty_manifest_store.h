@@ -1,0 +1,116 @@
+// FaultyManifestStore (tests only): a ManifestStore that forwards to another and injects the
+// failures a replicated metadata store can produce around a commit, so callers' cleanup rules
+// can be tested deterministically:
+//   - a PutIfAbsent that fails WITHOUT being applied (a plain UNAVAILABLE);
+//   - a PutIfAbsent that IS applied but reports failure with IsOutcomeUnknown (the commit went
+//     through, its acknowledgement was lost);
+//   - a hook run just before the next CompareAndSet on a given bucket (to interleave another
+//     request at the worst moment).
+//
+// Thread-safety: the knobs are set by the test thread while no request is running; calls are
+// then safe from any thread (a mutex guards the counters).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "base/status_reasons.h"
+#include "services/gateway/manifest_store.h"
+
+namespace tessera::services::testing {
+
+class FaultyManifestStore : public ManifestStore {
+ public:
+  explicit FaultyManifestStore(ManifestStore* base) : base_(base) {}
+
+  // The next `n` PutIfAbsent calls into bucket `bucket` fail UNAVAILABLE and write nothing.
+  void FailPutsNotApplied(const std::string& bucket, int n) {
+    absl::MutexLock lock(&mu_);
+    bucket_ = bucket;
+    not_applied_ = n;
+  }
+  // The next `n` PutIfAbsent calls into `bucket` are written, then fail outcome-unknown.
+  void FailPutsAfterApplying(const std::string& bucket, int n) {
+    absl::MutexLock lock(&mu_);
+    bucket_ = bucket;
+    after_applying_ = n;
+  }
+  // Runs `hook` once, right before the next CompareAndSet on `bucket` is forwarded.
+  void BeforeNextCompareAndSet(const std::string& bucket, std::function<void()> hook) {
+    absl::MutexLock lock(&mu_);
+    cas_bucket_ = bucket;
+    cas_hook_ = std::move(hook);
+  }
+
+  absl::Status CreateBucket(const v1::BucketRecord& record) override {
+    return base_->CreateBucket(record);
+  }
+  absl::StatusOr<v1::BucketRecord> GetBucket(const std::string& name) override {
+    return base_->GetBucket(name);
+  }
+  absl::Status DeleteBucketIfEmpty(const std::string& name) override {
+    return base_->DeleteBucketIfEmpty(name);
+  }
+  absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets() override {
+    return base_->ListBuckets();
+  }
+  absl::StatusOr<v1::ObjectManifest> GetLatest(const std::string& bucket,
+                                               const std::string& key) override {
+    return base_->GetLatest(bucket, key);
+  }
+  absl::StatusOr<v1::ObjectManifest> Get(const std::string& bucket, const std::string& key,
+                                         const std::string& version_id) override {
+    return base_->Get(bucket, key, version_id);
+  }
+  absl::Status PutIfAbsent(const v1::ObjectManifest& manifest) override {
+    bool not_applied = false, after_applying = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (manifest.bucket() == bucket_ && not_applied_ > 0) {
+        --not_applied_;
+        not_applied = true;
+      } else if (manifest.bucket() == bucket_ && after_applying_ > 0) {
+        --after_applying_;
+        after_applying = true;
+      }
+    }
+    if (not_applied) return absl::UnavailableError("injected: metadata quorum unreachable");
+    absl::Status s = base_->PutIfAbsent(manifest);
+    if (after_applying && s.ok()) {
+      return MarkOutcomeUnknown(absl::UnavailableError("injected: commit acknowledgement lost"));
+    }
+    return s;
+  }
+  absl::Status CompareAndSet(const std::string& bucket, const std::string& key,
+                             const std::string& version_id, const ManifestUpdate& update) override {
+    std::function<void()> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cas_hook_ && bucket == cas_bucket_) hook = std::exchange(cas_hook_, nullptr);
+    }
+    if (hook) hook();
+    return base_->CompareAndSet(bucket, key, version_id, update);
+  }
+  absl::StatusOr<ListResult> List(const std::string& bucket, const ListRequest& request) override {
+    return base_->List(bucket, request);
+  }
+  absl::StatusOr<std::vector<KeyVersions>> ScanVersions(const std::string& bucket,
+                                                        const std::string& start_after,
+                                                        int max_keys) override {
+    return base_->ScanVersions(bucket, start_after, max_keys);
+  }
+
+ private:
+  ManifestStore* const base_;
+  absl::Mutex mu_;
+  std::string bucket_ ABSL_GUARDED_BY(mu_);
+  int not_applied_ ABSL_GUARDED_BY(mu_) = 0;
+  int after_applying_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string cas_bucket_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> cas_hook_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace tessera::services::testing
