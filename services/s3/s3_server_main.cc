@@ -6,12 +6,14 @@
 //   tessera-s3 --seeds=10.0.0.5:7400 --cluster_secret_file=cluster.secret
 //              --master_key_file=master.key --credentials_file=s3users.ini [--listen=HOST:PORT]
 //              [--tls_cert=cert.pem --tls_key=key.pem]
+//              [--worker_threads=64 --max_connections=1024 --max_handshakes=256]
 //
 // On start one line goes to stdout:
 //   tessera-s3 started s3_port=<port> admin_port=<port>
 // and, with --port_file, `s3_port=.. admin_port=..` is written there atomically. A bad flag exits
 // 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT stop the listener and exit 0.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -57,7 +59,14 @@ ABSL_FLAG(uint64_t, stripe_size, 8ull << 20, "Plaintext bytes per stripe.");
 ABSL_FLAG(uint64_t, inline_threshold, 64 << 10,
           "Objects up to this many bytes are kept (encrypted) in the manifest.");
 ABSL_FLAG(uint64_t, max_object_bytes, 5ull << 30, "Largest single PUT or part, in bytes.");
-ABSL_FLAG(int32_t, io_threads, 4, "HTTP I/O threads.");
+ABSL_FLAG(int32_t, io_threads, 4, "HTTP I/O threads (accept, TLS, waiting for requests).");
+ABSL_FLAG(int32_t, worker_threads, 64,
+          "Requests served at once (threads running the S3 handler); more wait in line.");
+ABSL_FLAG(int32_t, max_connections, 1024,
+          "Open client connections; when full, the oldest one that has not sent a request yet is "
+          "dropped, else newcomers get 503 SlowDown.");
+ABSL_FLAG(int32_t, max_handshakes, 256,
+          "TLS handshakes in progress at once; a new one drops the oldest.");
 ABSL_FLAG(std::string, port_file, "", "If set, s3_port/admin_port are written here.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
@@ -67,6 +76,25 @@ namespace {
 [[noreturn]] void BadConfig(const std::string& message) {
   std::fprintf(stderr, "tessera-s3: %s\n", message.c_str());
   std::exit(2);
+}
+
+// Every client connection is a descriptor, on top of the cluster's: raise the soft limit to the
+// hard one (the default soft 1024 would run out before --max_connections does) and warn if even
+// that leaves too little headroom.
+void RaiseDescriptorLimit(size_t max_connections) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  constexpr size_t kHeadroom = 256;  // cluster channels, files, the admin server
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < max_connections + kHeadroom) {
+    TESSERA_LOG(WARNING, "s3_descriptor_limit_low")
+        .Field("nofile", static_cast<uint64_t>(rl.rlim_cur))
+        .Field("max_connections", static_cast<uint64_t>(max_connections));
+  }
 }
 
 int Fail(const std::string& what, const absl::Status& status) {
@@ -94,6 +122,10 @@ int Main(int argc, char** argv) {
     BadConfig("--tls_cert and --tls_key go together");
   }
   if (absl::GetFlag(FLAGS_io_threads) < 1) BadConfig("--io_threads must be positive");
+  if (absl::GetFlag(FLAGS_worker_threads) < 1) BadConfig("--worker_threads must be positive");
+  if (absl::GetFlag(FLAGS_max_connections) < 1) BadConfig("--max_connections must be positive");
+  if (absl::GetFlag(FLAGS_max_handshakes) < 1) BadConfig("--max_handshakes must be positive");
+  RaiseDescriptorLimit(static_cast<size_t>(absl::GetFlag(FLAGS_max_connections)));
 
   GatewayBackendOptions bo;
   bo.seeds = absl::GetFlag(FLAGS_seeds);
@@ -139,6 +171,9 @@ int Main(int argc, char** argv) {
   s3::HttpServerOptions ho;
   ho.listen = absl::GetFlag(FLAGS_listen);
   ho.io_threads = absl::GetFlag(FLAGS_io_threads);
+  ho.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  ho.max_connections = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
+  ho.max_handshakes = static_cast<size_t>(absl::GetFlag(FLAGS_max_handshakes));
   ho.max_body_bytes = 1ull << 40;  // objects stream; the gateway enforces max_object_bytes
   ho.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   ho.tls_key_file = absl::GetFlag(FLAGS_tls_key);

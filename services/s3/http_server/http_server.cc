@@ -1,8 +1,5 @@
 #include "services/s3/http_server/http_server.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -10,23 +7,30 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <exception>
 #include <future>
+#include <memory>
+#include <system_error>
 #include <thread>
-#include <unordered_set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "base/logging.h"
 #include "services/common/host_port.h"
 #include "services/s3/errors/errors.h"
+#include "services/s3/http_server/connection_table.h"
+#include "services/s3/http_server/worker_pool.h"
 #include "services/s3/xml/s3_xml.h"
 
 namespace tessera::services::s3 {
@@ -43,9 +47,13 @@ absl::Status HttpServerOptions::Validate() const {
   }
   if (io_threads < 1 || io_threads > 256) return absl::InvalidArgumentError("io_threads");
   if (max_header_bytes < 1024) return absl::InvalidArgumentError("max_header_bytes < 1024");
+  if (worker_threads < 1 || worker_threads > 4096) {
+    return absl::InvalidArgumentError("worker_threads");
+  }
   if (max_connections < 1) return absl::InvalidArgumentError("max_connections < 1");
+  if (max_handshakes < 1) return absl::InvalidArgumentError("max_handshakes < 1");
   if (read_timeout <= absl::ZeroDuration() || idle_timeout <= absl::ZeroDuration() ||
-      write_timeout <= absl::ZeroDuration()) {
+      write_timeout <= absl::ZeroDuration() || handshake_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeouts must be positive");
   }
   if (static_cast<bool>(handler) == static_cast<bool>(streaming_handler)) {
@@ -57,10 +65,12 @@ absl::Status HttpServerOptions::Validate() const {
   return absl::OkStatus();
 }
 
-class SessionBase {
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
   virtual ~SessionBase() = default;
-  virtual void Close() = 0;  // from any thread
+  // Closes the socket: pending operations fail and the session ends. From any thread, with a
+  // reference held.
+  virtual void Close() = 0;
 };
 
 class S3HttpServer::Impl {
@@ -69,7 +79,9 @@ class S3HttpServer::Impl {
       : options_(std::move(options)),
         work_(asio::make_work_guard(io_)),
         acceptor_(asio::make_strand(io_)),
-        ssl_ctx_(ssl::context::tls_server) {}
+        accept_retry_(acceptor_.get_executor()),
+        ssl_ctx_(ssl::context::tls_server),
+        table_(options_.max_connections, options_.max_handshakes) {}
 
   absl::Status Bind() {
     if (!options_.tls_cert_file.empty()) {
@@ -102,55 +114,123 @@ class S3HttpServer::Impl {
     return absl::OkStatus();
   }
 
-  void Run() {
-    Accept();
-    for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  // Starts the worker pool, the I/O threads and the accept loop. RESOURCE_EXHAUSTED (nothing
+  // left running) if a thread cannot be created.
+  absl::Status Run() {
+    absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Start(options_.worker_threads);
+    if (!pool.ok()) return pool.status();
+    pool_ = *std::move(pool);
+    for (int i = 0; i < options_.io_threads; ++i) {
+      try {
+        threads_.emplace_back([this] { RunIo(); });
+      } catch (const std::system_error& e) {
+        work_.reset();
+        io_.stop();
+        for (std::thread& t : threads_) t.join();
+        threads_.clear();
+        pool_->Stop();
+        return absl::ResourceExhaustedError(
+            absl::StrCat("s3 http server: cannot start I/O thread: ", e.what()));
+      }
+    }
+    asio::post(acceptor_.get_executor(), [this] { Accept(); });
+    return absl::OkStatus();
   }
 
   void Stop();
 
   const HttpServerOptions& options() const { return options_; }
   uint16_t port() const { return port_; }
-  size_t open_connections() const { return open_.load(std::memory_order_acquire); }
+  size_t open_connections() const {
+    absl::MutexLock lock(&mu_);
+    return table_.open();
+  }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   ssl::context& ssl_ctx() { return ssl_ctx_; }
   std::string NextRequestId() {
     return absl::StrFormat("%016X", next_request_id_.fetch_add(1, std::memory_order_relaxed));
   }
 
-  // Connection accounting; false if the new connection is over the limit.
-  bool Register(SessionBase* s) {
-    size_t now = open_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  // Runs `task` on the worker pool; false once the server is stopping.
+  bool Submit(std::function<void()> task) { return pool_->Submit(std::move(task)); }
+
+  // Admission state changes (see ConnectionTable); false if the connection was evicted.
+  bool HandshakeDone(uint64_t id) {
     absl::MutexLock lock(&mu_);
-    sessions_.insert(s);
-    return now <= options_.max_connections;
+    return table_.HandshakeDone(id);
   }
-  // Called by the connection thread as its last action.
-  void Unregister(SessionBase* s) {
+  bool FirstRequest(uint64_t id) {
     absl::MutexLock lock(&mu_);
-    sessions_.erase(s);
-    open_.fetch_sub(1, std::memory_order_acq_rel);
+    return table_.FirstRequest(id);
+  }
+  // Called by a session's destructor: forgets it and frees its slot (or its rejection).
+  void Untrack(uint64_t id, bool rejecting) {
+    absl::MutexLock lock(&mu_);
+    sessions_.erase(id);
+    table_.Release(id);
+    if (rejecting) --rejecting_;
   }
 
  private:
+  // At most this many refused plain connections are being answered 503 at once; beyond that
+  // they are closed without an answer (under a flood the answer would only feed it).
+  static constexpr int kMaxRejecting = 64;
+
   void Accept();
+  void OnAccepted(tcp::socket socket);
+  void OnAcceptError(const beast::error_code& ec);
+  // One I/O thread: nothing thrown by a handler may end it (or the process).
+  void RunIo() {
+    while (true) {
+      try {
+        io_.run();
+        return;  // stopped
+      } catch (const std::exception& e) {
+        TESSERA_LOG(ERROR, "s3_http_io_exception").Field("what", e.what());
+      } catch (...) {
+        TESSERA_LOG(ERROR, "s3_http_io_exception").Field("what", "unknown exception");
+      }
+    }
+  }
+  // References to the live sessions `ids`, to Close() once mu_ is released: a reference taken
+  // here may become a session's last, and its destructor takes mu_.
+  void CollectLocked(const std::vector<uint64_t>& ids,
+                     std::vector<std::shared_ptr<SessionBase>>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (uint64_t id : ids) {
+      auto it = sessions_.find(id);
+      if (it == sessions_.end()) continue;
+      // Null for a session whose destructor is already running (waiting for mu_).
+      if (std::shared_ptr<SessionBase> s = it->second->weak_from_this().lock()) {
+        out->push_back(std::move(s));
+      }
+    }
+  }
+  static void CloseAll(std::vector<std::shared_ptr<SessionBase>> sessions) {
+    for (const auto& s : sessions) s->Close();
+  }
 
   HttpServerOptions options_;
   asio::io_context io_;
-  // Connection threads start operations at any time: keep run() going until Stop().
+  // Sessions start operations from worker threads at any time: keep run() going until Stop().
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;  // on the acceptor's strand
   ssl::context ssl_ctx_;
   bool tls_ = false;
   uint16_t port_ = 0;
+  std::unique_ptr<WorkerPool> pool_;
   std::vector<std::thread> threads_;
-  std::atomic<size_t> open_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> next_request_id_{1};
+  uint64_t next_session_id_ = 1;  // on the acceptor's strand
   absl::Mutex stop_mu_;
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
-  absl::Mutex mu_;
-  std::unordered_set<SessionBase*> sessions_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex mu_;
+  // Every live session (admitted, evicted but not yet gone, or being refused), for Stop().
+  absl::flat_hash_map<uint64_t, SessionBase*> sessions_ ABSL_GUARDED_BY(mu_);
+  ConnectionTable table_ ABSL_GUARDED_BY(mu_);
+  int rejecting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 namespace {
@@ -163,14 +243,38 @@ beast::tcp_stream& Lowest(Stream& s) {
   return beast::get_lowest_layer(s);
 }
 
-// One connection, served by its own thread. Socket operations are started on the connection's
-// strand (so Close() from Stop() is serialised with them) and awaited by the thread.
+// Errors on reading a request header that deserve an HTTP answer (the rest: EOF, reset,
+// timeout, eviction, shutdown, just close).
+bool IsParseError(beast::error_code ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_buffer;
+}
+bool HeaderErrorIsAnswered(beast::error_code ec) {
+  return ec == http::error::header_limit || ec == http::error::buffer_overflow ||
+         ec == http::error::body_limit || IsParseError(ec);
+}
+
+// One connection. Waiting is asynchronous on the I/O threads (the TLS handshake, every request
+// header, the refusal of an over-limit connection, the closing drain), so an idle or silent
+// connection holds no thread. Once a request header has arrived the request is served on a pool
+// worker, which may block (handlers do); its socket operations are started on the connection's
+// strand (so Close() is serialised with them) and awaited. When the response is done the worker
+// hands the connection back to the I/O side for the next header.
+//
+// Lifetime: shared_ptr-owned by whatever is pending (an I/O completion handler or a worker task);
+// the destructor releases the connection's slot.
 template <class Stream>
 class Session : public SessionBase, public HttpBodyReader, public HttpResponseWriter {
  public:
+  static constexpr bool kTls = std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>;
+
   template <class... Args>
-  Session(S3HttpServer::Impl* server, tcp::socket socket, Args&&... args)
+  Session(S3HttpServer::Impl* server, uint64_t id, bool refusing, tcp::socket socket,
+          Args&&... args)
       : server_(server),
+        id_(id),
+        refusing_(refusing),
         strand_(socket.get_executor()),
         stream_(std::move(socket), std::forward<Args>(args)...),
         buffer_(server->options().max_header_bytes + 8192) {
@@ -179,30 +283,50 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
     if (!ec) remote_ = absl::StrCat(ep.address().to_string(), ":", ep.port());
   }
 
+  ~Session() override {
+    beast::error_code ec;
+    Lowest(stream_).socket().close(ec);
+    server_->Untrack(id_, refusing_);
+  }
+
   void Close() override {
-    asio::post(strand_, [this] {
+    asio::post(strand_, [this, self = shared_from_this()] {
       beast::error_code ec;
       Lowest(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
       Lowest(stream_).socket().close(ec);
     });
   }
 
-  // The connection's whole life; runs on its own thread.
-  void Run(bool over_limit, bool tls) {
-    if (tls && !Handshake()) return;
-    if (over_limit) {
-      WriteErrorAndClose(S3ErrorCode::kSlowDown, "Too many open connections; please retry", "");
-      return;
-    }
-    bool first = true;
-    while (!server_->stopping()) {
-      if (!ServeOne(first)) break;
-      first = false;
-    }
-    Shutdown();
+  // An admitted connection: TLS handshake (if any), then the first request.
+  void Start() {
+    asio::dispatch(strand_, [self = Self()] {
+      if (self->server_->stopping()) return self->CloseGracefully();
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->ReadHeader(/*first=*/true);
+      }
+    });
   }
 
-  // --- HttpBodyReader -----------------------------------------------------------------------
+  // A plain connection over the limit (constructed with `refusing`): 503 SlowDown, then closed.
+  void Refuse() {
+    asio::dispatch(strand_, [self = Self()] {
+      self->request_id_ = self->server_->NextRequestId();
+      self->keep_alive_ = false;
+      HttpServerResponse out = self->ErrorResponse(S3ErrorCode::kSlowDown,
+                                                   "Too many open connections; please retry", "");
+      auto& res = self->refusal_.emplace();
+      self->PrepareHeader(res, out.status, out.headers);
+      res.body() = std::move(out.body);
+      res.prepare_payload();
+      Lowest(self->stream_).expires_after(D(std::min(self->opt().write_timeout, absl::Seconds(5))));
+      http::async_write(self->stream_, res,
+                        [self](beast::error_code, size_t) { self->CloseGracefully(); });
+    });
+  }
+
+  // --- HttpBodyReader (on the worker) -----------------------------------------------------
   absl::Status Read(size_t max, std::string* out) override {
     out->clear();
     if (!body_status_.ok()) return body_status_;
@@ -211,8 +335,7 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
     if (!continue_sent_ && expect_continue_ && !started_) {
       continue_sent_ = true;
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      Lowest(stream_).expires_after(D(opt().write_timeout));
-      auto [ec, n] = Await([&](auto h) {
+      auto [ec, n] = Await(opt().write_timeout, [&](auto h) {
         asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1), std::move(h));
       });
       if (ec) return body_status_ = S3Status(S3ErrorCode::kIncompleteBody, "connection lost");
@@ -222,9 +345,9 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
     while (true) {
       parser_->get().body().data = out->data();
       parser_->get().body().size = max;
-      Lowest(stream_).expires_after(D(opt().read_timeout));
-      auto [ec, n] =
-          Await([&](auto h) { http::async_read(stream_, buffer_, *parser_, std::move(h)); });
+      auto [ec, n] = Await(opt().read_timeout, [&](auto h) {
+        http::async_read(stream_, buffer_, *parser_, std::move(h));
+      });
       const size_t got = max - parser_->get().body().size;
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
@@ -256,7 +379,7 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
   }
   bool done() const override { return parser_->is_done(); }
 
-  // --- HttpResponseWriter -------------------------------------------------------------------
+  // --- HttpResponseWriter (on the worker) -------------------------------------------------
   absl::Status Send(HttpServerResponse out) override {
     if (started_) return absl::FailedPreconditionError("response already started");
     started_ = true;
@@ -293,8 +416,7 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
       keep_alive_ = false;
       return write_status_ = absl::InvalidArgumentError("more body bytes than announced");
     }
-    Lowest(stream_).expires_after(D(opt().write_timeout));
-    auto [ec, n] = Await([&](auto h) {
+    auto [ec, n] = Await(opt().write_timeout, [&](auto h) {
       asio::async_write(stream_, asio::buffer(data.data(), data.size()), std::move(h));
     });
     if (ec) {
@@ -319,68 +441,122 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
 
  private:
   const HttpServerOptions& opt() const { return server_->options(); }
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
 
-  static bool IsParseError(beast::error_code ec) {
-    return ec.category() == http::make_error_code(http::error::bad_method).category() &&
-           ec != http::error::end_of_stream && ec != http::error::partial_message &&
-           ec != http::error::need_buffer;
+  // --- I/O side (on the strand) -----------------------------------------------------------
+  void Handshake() {
+    if constexpr (kTls) {
+      Lowest(stream_).expires_after(D(opt().handshake_timeout));
+      stream_.async_handshake(ssl::stream_base::server, [self = Self()](beast::error_code ec) {
+        if (ec || !self->server_->HandshakeDone(self->id_)) return self->CloseGracefully();
+        self->handshake_done_ = true;
+        self->ReadHeader(/*first=*/true);
+      });
+    }
   }
 
-  // Starts an operation on the strand and waits for it.
+  // Waits for the next request header; a complete one (or one that deserves an error answer)
+  // goes to a worker.
+  void ReadHeader(bool first) {
+    if (server_->stopping()) return CloseGracefully();
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(opt().max_header_bytes));
+    parser_->body_limit(opt().max_body_bytes);
+    Lowest(stream_).expires_after(D(first ? opt().read_timeout : opt().idle_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = Self(), first](beast::error_code ec, size_t) {
+                              if (first && !self->server_->FirstRequest(self->id_)) {
+                                return self->CloseGracefully();  // evicted while waiting
+                              }
+                              if (ec && !HeaderErrorIsAnswered(ec)) return self->CloseGracefully();
+                              self->header_ec_ = ec;
+                              if (!self->server_->Submit([self] { self->ServeOnWorker(); })) {
+                                self->CloseGracefully();  // stopping
+                              }
+                            });
+  }
+
+  // Closes the connection, letting the peer read what was sent: TLS close_notify (1 s at
+  // most), our half closed, unread input drained for up to 200 ms (closing with unread input
+  // would reset the connection and could destroy the response in flight), then the socket.
+  void CloseGracefully() {
+    if (closing_) return;
+    closing_ = true;
+    if (!Lowest(stream_).socket().is_open()) return;
+    if constexpr (kTls) {
+      if (handshake_done_) {
+        Lowest(stream_).expires_after(std::chrono::seconds(1));
+        stream_.async_shutdown([self = Self()](beast::error_code) { self->Drain(); });
+        return;
+      }
+    }
+    Drain();
+  }
+
+  void Drain() {
+    beast::error_code ec;
+    Lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec || !Lowest(stream_).socket().is_open()) return;
+    Lowest(stream_).expires_after(std::chrono::milliseconds(200));
+    sink_ = std::make_unique<char[]>(kSinkBytes);
+    DrainSome(64);
+  }
+
+  void DrainSome(int reads_left) {
+    Lowest(stream_).async_read_some(asio::buffer(sink_.get(), kSinkBytes),
+                                    [self = Self(), reads_left](beast::error_code ec, size_t) {
+                                      if (ec || reads_left <= 1) {
+                                        beast::error_code ignored;
+                                        Lowest(self->stream_).socket().close(ignored);
+                                        return;
+                                      }
+                                      self->DrainSome(reads_left - 1);
+                                    });
+  }
+
+  // --- Worker side ------------------------------------------------------------------------
+  // Serves the request whose header arrived, then hands the connection back to the I/O side.
+  // Nothing thrown by a handler escapes (the connection is closed instead).
+  void ServeOnWorker() {
+    bool keep = false;
+    bool threw = false;
+    try {
+      keep = !server_->stopping() && ServeRequest();
+    } catch (const std::exception& e) {
+      threw = true;
+      TESSERA_LOG(ERROR, "s3_http_handler_exception")
+          .Field("what", e.what())
+          .Field("request_id", request_id_);
+    } catch (...) {
+      threw = true;
+      TESSERA_LOG(ERROR, "s3_http_handler_exception")
+          .Field("what", "unknown exception")
+          .Field("request_id", request_id_);
+    }
+    if (threw && !started_) {
+      keep_alive_ = false;
+      try {
+        (void)Send(ErrorResponse(S3ErrorCode::kInternalError, "", ""));
+      } catch (...) {
+      }
+    }
+    if (keep) {
+      asio::post(strand_, [self = Self()] { self->ReadHeader(/*first=*/false); });
+    } else {
+      asio::post(strand_, [self = Self()] { self->CloseGracefully(); });
+    }
+  }
+
+  // Starts an operation on the strand (with its deadline) and waits for it. Worker only.
   template <class Start>
-  std::pair<beast::error_code, size_t> Await(Start&& start) {
+  std::pair<beast::error_code, size_t> Await(absl::Duration timeout, Start&& start) {
     std::promise<std::pair<beast::error_code, size_t>> done;
     auto result = done.get_future();
     asio::dispatch(strand_, [&] {
+      Lowest(stream_).expires_after(D(timeout));
       start([&done](beast::error_code ec, size_t n) { done.set_value({ec, n}); });
     });
     return result.get();
-  }
-
-  bool Handshake() {
-    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
-      Lowest(stream_).expires_after(D(opt().read_timeout));
-      auto [ec, n] = Await([&](auto h) {
-        stream_.async_handshake(ssl::stream_base::server,
-                                [h = std::move(h)](beast::error_code e) mutable { h(e, 0); });
-      });
-      return !ec;
-    }
-    return true;
-  }
-
-  void Shutdown() {
-    beast::error_code ec;
-    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
-      Lowest(stream_).expires_after(std::chrono::seconds(1));
-      Await([&](auto h) {
-        stream_.async_shutdown([h = std::move(h)](beast::error_code e) mutable { h(e, 0); });
-      });
-    }
-    int fd = -1;
-    Await([&](auto h) {
-      Lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
-      if (Lowest(stream_).socket().is_open()) fd = Lowest(stream_).socket().native_handle();
-      h(ec, 0);
-    });
-    // Give the peer a moment to read what was sent before the socket is closed (closing with
-    // unread input would reset the connection): drain briefly.
-    if (fd >= 0) {
-      const auto until = Clock::now() + std::chrono::milliseconds(200);
-      char sink[4096];
-      for (int i = 0; i < 64 && Clock::now() < until; ++i) {
-        pollfd p{fd, POLLIN, 0};
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
-        if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0))) <= 0) break;
-        if ((p.revents & POLLIN) == 0) break;
-        if (::recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0) break;
-      }
-    }
-    Await([&](auto h) {
-      Lowest(stream_).socket().close(ec);
-      h(ec, 0);
-    });
   }
 
   template <class Res>
@@ -405,8 +581,7 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
 
   template <class Serializer>
   absl::Status WriteSerializer(Serializer& sr, bool header_only) {
-    Lowest(stream_).expires_after(D(opt().write_timeout));
-    auto [ec, n] = Await([&](auto h) {
+    auto [ec, n] = Await(opt().write_timeout, [&](auto h) {
       if (header_only) {
         http::async_write_header(stream_, sr, std::move(h));
       } else {
@@ -439,11 +614,9 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
     return r;
   }
 
-  // Reads and answers one request; false to close the connection.
-  bool ServeOne(bool first) {
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(opt().max_header_bytes));
-    parser_->body_limit(opt().max_body_bytes);
+  // Answers the request whose header (or header error, header_ec_) arrived; false to close the
+  // connection.
+  bool ServeRequest() {
     request_id_.clear();
     started_ = false;
     stream_res_.reset();
@@ -452,21 +625,20 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
     write_status_ = absl::OkStatus();
     body_status_ = absl::OkStatus();
     continue_sent_ = false;
+    expect_continue_ = false;
+    head_ = false;
     version_ = 11;
     keep_alive_ = true;
 
-    Lowest(stream_).expires_after(D(first ? opt().read_timeout : opt().idle_timeout));
-    auto [ec, n] =
-        Await([&](auto h) { http::async_read_header(stream_, buffer_, *parser_, std::move(h)); });
-    if (ec) {
+    if (beast::error_code ec = header_ec_) {
       if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
         WriteErrorAndClose(S3ErrorCode::kRequestHeaderSectionTooLarge, "", "");
       } else if (ec == http::error::body_limit) {
         WriteErrorAndClose(S3ErrorCode::kEntityTooLarge, "", "");
-      } else if (IsParseError(ec)) {
+      } else {
         WriteErrorAndClose(S3ErrorCode::kInvalidRequest, "Malformed HTTP request", "");
       }
-      return false;  // EOF, reset, timeout, shutdown
+      return false;
     }
     ++requests_;
     request_id_ = server_->NextRequestId();
@@ -501,7 +673,7 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
     }
     in.remote = remote_;
     in.request_id = request_id_;
-    in.tls = std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>;
+    in.tls = kTls;
 
     if (opt().streaming_handler) {
       opt().streaming_handler(in, this, this);
@@ -534,13 +706,20 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
     return keep_alive_ && !server_->stopping();
   }
 
-  S3HttpServer::Impl* server_;
+  static constexpr size_t kSinkBytes = 4096;
+
+  S3HttpServer::Impl* const server_;
+  const uint64_t id_;
+  const bool refusing_;  // counted by the server as a refusal in progress until destroyed
   asio::any_io_executor strand_;
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::buffer_body>> parser_;
+  beast::error_code header_ec_;
   std::optional<http::response<http::empty_body>> stream_res_;
   std::optional<http::response_serializer<http::empty_body>> stream_sr_;
+  std::optional<http::response<http::string_body>> refusal_;
+  std::unique_ptr<char[]> sink_;  // closing drain
   uint64_t stream_left_ = 0;
   std::string remote_;
   std::string request_id_;
@@ -551,40 +730,104 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
   bool started_ = false;
   bool expect_continue_ = false;
   bool continue_sent_ = false;
+  bool handshake_done_ = false;  // strand
+  bool closing_ = false;         // strand
   absl::Status write_status_;
   absl::Status body_status_;
 };
+
+using PlainSession = Session<beast::tcp_stream>;
+using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace
 
 void S3HttpServer::Impl::Accept() {
   acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open() || stopping()) return;
-    if (!ec) {
-      // Responses go out as several writes (status + headers, body chunks); without NODELAY
-      // Nagle holds the last small one for the client's delayed ACK (~40 ms per request).
-      beast::error_code nodelay_ec;
-      socket.set_option(tcp::no_delay(true), nodelay_ec);
-      std::unique_ptr<SessionBase> session;
-      const bool tls = tls_;
-      if (tls) {
-        session = std::make_unique<Session<beast::ssl_stream<beast::tcp_stream>>>(
-            this, std::move(socket), ssl_ctx_);
-      } else {
-        session = std::make_unique<Session<beast::tcp_stream>>(this, std::move(socket));
-      }
-      const bool ok = Register(session.get());
-      std::thread([this, tls, ok, s = std::move(session)]() mutable {
-        if (tls) {
-          static_cast<Session<beast::ssl_stream<beast::tcp_stream>>*>(s.get())->Run(!ok, true);
-        } else {
-          static_cast<Session<beast::tcp_stream>*>(s.get())->Run(!ok, false);
-        }
-        SessionBase* raw = s.get();
-        s.reset();
-        Unregister(raw);
-      }).detach();
+    if (ec) return OnAcceptError(ec);
+    // Whatever happens to this connection, the accept loop goes on.
+    try {
+      OnAccepted(std::move(socket));
+    } catch (const std::exception& e) {
+      TESSERA_LOG(ERROR, "s3_http_accept_exception").Field("what", e.what());
+    } catch (...) {
+      TESSERA_LOG(ERROR, "s3_http_accept_exception").Field("what", "unknown exception");
     }
+    Accept();
+  });
+}
+
+void S3HttpServer::Impl::OnAccepted(tcp::socket socket) {
+  // Responses go out as several writes (status + headers, body chunks); without NODELAY Nagle
+  // holds the last small one for the client's delayed ACK (~40 ms per request).
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  const uint64_t id = next_session_id_++;
+  // Declared before the lock: if the last reference went at the end of the locked block, the
+  // session's destructor would take mu_ again.
+  std::shared_ptr<SessionBase> session;
+  std::vector<std::shared_ptr<SessionBase>> evicted_sessions;  // closed after the lock
+  bool refuse = false;
+  {
+    absl::MutexLock lock(&mu_);
+    // Checked under mu_: either Stop() has not closed the sessions yet (and will close this one)
+    // or this sees it stopping.
+    if (stopping()) return;
+    // Admission first, before any TLS work: an over-limit connection costs no handshake.
+    std::vector<uint64_t> evicted;
+    const bool admitted = table_.Admit(id, tls_, &evicted);
+    CollectLocked(evicted, &evicted_sessions);
+    if (!admitted) {
+      // TLS over the limit is closed without a handshake; plain gets a 503 while few are.
+      if (tls_ || rejecting_ >= kMaxRejecting) return;  // the socket closes with it
+      refuse = true;
+      ++rejecting_;
+    }
+    try {
+      if (tls_) {
+        session = std::make_shared<TlsSession>(this, id, refuse, std::move(socket), ssl_ctx_);
+      } else {
+        session = std::make_shared<PlainSession>(this, id, refuse, std::move(socket));
+      }
+    } catch (...) {
+      table_.Release(id);
+      if (refuse) --rejecting_;
+      throw;
+    }
+    sessions_.emplace(id, session.get());
+  }
+  CloseAll(std::move(evicted_sessions));
+  if (refuse) {
+    static_cast<PlainSession*>(session.get())->Refuse();
+  } else if (tls_) {
+    static_cast<TlsSession*>(session.get())->Start();
+  } else {
+    static_cast<PlainSession*>(session.get())->Start();
+  }
+}
+
+void S3HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
+  const bool out_of_resources =
+      ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+      ec == asio::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;
+  if (!out_of_resources) {
+    Accept();  // e.g. the client gave up before accept(): nothing to wait for
+    return;
+  }
+  // Out of descriptors: make room by dropping the oldest connection that never sent a request,
+  // and retry a little later (retrying at once would spin on the same error).
+  TESSERA_LOG(WARNING, "s3_http_accept_failed").Field("error", ec.message());
+  std::vector<std::shared_ptr<SessionBase>> victims;
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::optional<uint64_t> victim = table_.EvictOldestEmbryonic()) {
+      CollectLocked({*victim}, &victims);
+    }
+  }
+  CloseAll(std::move(victims));
+  accept_retry_.expires_after(std::chrono::milliseconds(100));
+  accept_retry_.async_wait([this](beast::error_code wait_ec) {
+    if (wait_ec || !acceptor_.is_open() || stopping()) return;
     Accept();
   });
 }
@@ -597,18 +840,25 @@ void S3HttpServer::Impl::Stop() {
   asio::post(acceptor_.get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
+    accept_retry_.cancel();
   });
+  // Every session sees its socket fail and ends (sessions admitted after this see stopping()
+  // when they start); wait for all of them, then stop the workers and the I/O threads (which
+  // their pending operations needed).
+  std::vector<std::shared_ptr<SessionBase>> all;
   {
     absl::MutexLock l(&mu_);
-    for (SessionBase* s : sessions_) s->Close();
+    std::vector<uint64_t> ids;
+    for (const auto& [id, s] : sessions_) ids.push_back(id);
+    CollectLocked(ids, &all);
   }
-  // Connection threads see their sockets fail and exit; wait for all of them, then stop the
-  // I/O threads (which their pending operations needed).
+  CloseAll(std::move(all));
   {
     absl::MutexLock l(&mu_);
     mu_.Await(absl::Condition(
-        +[](std::unordered_set<SessionBase*>* s) { return s->empty(); }, &sessions_));
+        +[](absl::flat_hash_map<uint64_t, SessionBase*>* s) { return s->empty(); }, &sessions_));
   }
+  pool_->Stop();
   work_.reset();
   io_.stop();
   for (std::thread& t : threads_) t.join();
@@ -618,7 +868,7 @@ absl::StatusOr<std::unique_ptr<S3HttpServer>> S3HttpServer::Start(HttpServerOpti
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   auto impl = std::make_unique<Impl>(std::move(options));
   if (absl::Status s = impl->Bind(); !s.ok()) return s;
-  impl->Run();
+  if (absl::Status s = impl->Run(); !s.ok()) return s;
   return std::unique_ptr<S3HttpServer>(new S3HttpServer(std::move(impl)));
 }
 

@@ -5,11 +5,17 @@
 //   * Keep-alive per HTTP/1.1 rules (Connection: close honoured; HTTP/1.0 closes by default);
 //     optional cap on requests per connection.
 //   * Limits: header section (RequestHeaderSectionTooLarge) and body (EntityTooLarge) sizes, both
-//     answered with an S3 XML error and a closed connection; at most max_connections open
-//     connections (more get 503 SlowDown and are closed).
-//   * Deadlines: read_timeout for receiving a request once it has started (header, then body),
-//     idle_timeout for a kept-alive connection waiting for its next request, write_timeout for
-//     sending a response. Expired connections are closed.
+//     answered with an S3 XML error and a closed connection.
+//   * Connections (checked when accepted, before any TLS work): at most max_connections open.
+//     When full, the oldest connection that has not yet sent a complete request header (still
+//     in its TLS handshake, or silent) is closed to make room; if every open connection has sent
+//     a request the new one is refused (plain HTTP: 503 SlowDown, then closed; TLS: closed).
+//     At most max_handshakes TLS handshakes at once (a new one closes the oldest), each within
+//     handshake_timeout. So a flood of silent connections cannot lock real clients out.
+//   * Deadlines: handshake_timeout for the TLS handshake, read_timeout for receiving a request
+//     (the first request's header, then every body read), idle_timeout for a kept-alive
+//     connection waiting for its next request, write_timeout for sending a response. Expired
+//     connections are closed.
 //   * "Expect: 100-continue" gets an interim 100 response before the body is read (aws-cli and
 //     the SDKs send it on PUT), unless the declared body is already too large.
 //   * Malformed HTTP gets 400 InvalidRequest and a closed connection.
@@ -21,8 +27,14 @@
 //     max_body_bytes and the handler fills an HttpServerResponse.
 //   * HTTPS when tls_cert_file and tls_key_file are given (OpenSSL via Asio ssl::stream).
 //
-// Each connection is served by its own thread (handlers may block, e.g. on the object data
-// path); the Asio I/O threads only drive socket operations and deadlines.
+// Threads: a fixed number, whatever the number of connections. io_threads Asio threads do all the
+// waiting asynchronously (accept, TLS handshakes, request headers, idle keep-alive connections,
+// closing), so a silent or idle connection holds no thread. Once a request header has arrived the
+// request is served on one of worker_threads pool threads, where the handler may block (e.g. on
+// the object data path); requests beyond that wait in FIFO order for a free worker. A worker is
+// held from the header until the response is sent, including while the handler reads the body
+// (each read bounded by read_timeout). Nothing a handler throws escapes: the request gets a 500
+// if nothing was sent yet, the connection is closed, and the server keeps serving.
 // Thread-safety: all public methods are thread-safe.
 #pragma once
 
@@ -101,10 +113,13 @@ using StreamingHttpHandler =
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
   int io_threads = 2;
+  int worker_threads = 64;  // requests served (handlers running) at once; 1..4096
   size_t max_header_bytes = 16 << 10;
   uint64_t max_body_bytes = 64ull << 20;
   size_t max_connections = 1024;
+  size_t max_handshakes = 256;             // TLS handshakes in progress at once
   size_t max_requests_per_connection = 0;  // 0 = unlimited
+  absl::Duration handshake_timeout = absl::Seconds(10);
   absl::Duration read_timeout = absl::Seconds(30);
   absl::Duration idle_timeout = absl::Seconds(60);
   absl::Duration write_timeout = absl::Seconds(30);
@@ -120,8 +135,8 @@ struct HttpServerOptions {
 
 class S3HttpServer {
  public:
-  // Binds and starts the I/O threads. INVALID_ARGUMENT for bad options, UNAVAILABLE if the
-  // address cannot be bound.
+  // Binds and starts the I/O and worker threads. INVALID_ARGUMENT for bad options, UNAVAILABLE
+  // if the address cannot be bound, RESOURCE_EXHAUSTED if a thread cannot be created.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<S3HttpServer>> Start(
       HttpServerOptions options);
   ~S3HttpServer();
@@ -129,9 +144,10 @@ class S3HttpServer {
   S3HttpServer& operator=(const S3HttpServer&) = delete;
 
   uint16_t port() const;
-  // Currently open connections.
+  // Connections currently holding one of the max_connections slots (refused ones do not).
   size_t open_connections() const;
-  // Closes the listener and every connection; joins the I/O threads. Idempotent.
+  // Closes the listener and every connection; waits for running handlers to return (their
+  // sockets fail) and joins the worker and I/O threads. Idempotent.
   void Stop();
 
   class Impl;

@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -254,6 +255,31 @@ TEST_F(HttpServerTest, ConnectionLimitAnswersSlowDown) {
   EXPECT_EQ(server_->open_connections(), 1u);
 }
 
+// A handler that throws gets its request a 500 and its connection closed; the server (and the
+// process) keeps serving.
+TEST_F(HttpServerTest, HandlerExceptionsDoNotEscape) {
+  HttpServerOptions o;
+  o.worker_threads = 1;
+  o.handler = [](const HttpServerRequest& req, HttpServerResponse* res) {
+    if (req.target == "/throw") throw std::runtime_error("handler bug");
+    Echo(req, res);
+  };
+  StartServer(std::move(o));
+  for (int i = 0; i < 3; ++i) {
+    tcp::socket s = Connect();
+    Send(s, "GET /throw HTTP/1.1\r\nHost: h\r\n\r\n");
+    beast::flat_buffer buf;
+    auto r = Read(s, buf);
+    EXPECT_EQ(r.result_int(), 500);
+    EXPECT_TRUE(absl::StrContains(r.body(), "<Code>InternalError</Code>")) << r.body();
+    EXPECT_EQ(ReadUntilClosed(s), "");
+  }
+  tcp::socket s = Connect();
+  Send(s, "GET /ok HTTP/1.1\r\nHost: h\r\n\r\n");
+  beast::flat_buffer buf;
+  EXPECT_EQ(Read(s, buf).body(), "GET /ok note= body=");
+}
+
 TEST_F(HttpServerTest, StopClosesOpenConnections) {
   StartServer({});
   tcp::socket s = Connect();
@@ -340,6 +366,16 @@ TEST(HttpServerOptionsTest, Validate) {
   o.io_threads = 0;
   EXPECT_FALSE(o.Validate().ok());
   o.io_threads = 2;
+  o.worker_threads = 0;
+  EXPECT_FALSE(o.Validate().ok());
+  o.worker_threads = 4;
+  o.max_handshakes = 0;
+  EXPECT_FALSE(o.Validate().ok());
+  o.max_handshakes = 1;
+  o.handshake_timeout = absl::ZeroDuration();
+  EXPECT_FALSE(o.Validate().ok());
+  o.handshake_timeout = absl::Seconds(1);
+  EXPECT_OK(o.Validate());
   o.idle_timeout = absl::ZeroDuration();
   EXPECT_FALSE(o.Validate().ok());
   EXPECT_FALSE(S3HttpServer::Start(o).ok());
