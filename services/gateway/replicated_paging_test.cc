@@ -21,11 +21,13 @@
 #include "gtest/gtest.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/gateway_test_util.h"
+#include "services/gateway/manifest_chunks.h"
 #include "services/gateway/multipart.h"
 #include "services/gateway/orphan_reclaimer.h"
 #include "services/gateway/replicated_manifest_store.h"
 #include "services/gateway/replicated_test_cluster.h"
 #include "services/gateway/slice_gc.h"
+#include "services/meta/meta_limits.h"
 #include "storage/pipeline/stripe_codec.h"
 
 namespace tessera::services {
@@ -101,6 +103,8 @@ class ReplicatedPagingTest : public ::testing::Test {
     for (auto& t : threads) t.join();
     ASSERT_EQ(failures.load(), 0);
   }
+
+  ObjectService& s() { return gw_->objects(); }
 
   std::unique_ptr<ReplicatedTestCluster> cluster_;
   std::unique_ptr<GatewayBackend> gw_;
@@ -272,6 +276,109 @@ TEST_F(ReplicatedPagingTest, ThousandsOfManifestsListThroughEveryScan) {
     ASSERT_NO_FATAL_FAILURE(ListAll(s, ListRequest{}, &keys, &prefixes, &pages));
     EXPECT_EQ(keys, all_keys);
   }
+}
+
+// A manifest of a 50 GiB object in 8 MiB stripes (6,400 stripes of six slices, about 2.8 MB of
+// stripe records: over twice the metadata message cap), built synthetically: it is written
+// (stripes out of line in chunk records, the head small), read back whole, listed as a head,
+// updated one stripe at a time and deleted with its chunk records.
+TEST_F(ReplicatedPagingTest, FiftyGibManifestIsStoredOutOfLine) {
+  constexpr uint64_t kBigStripe = 8ull << 20;
+  const std::vector<int> part_stripes = {3000, 3000, 400};  // 6,400 stripes = 50 GiB
+  v1::ObjectManifest m;
+  m.set_schema_version(1);
+  m.set_bucket(kBucket);
+  m.set_key("big/object");
+  m.set_version_id(std::string(16, '\x07'));
+  m.set_etag("\"0123456789abcdef-3\"");
+  m.set_created_unix_micros(absl::ToUnixMicros(absl::Now()));
+  m.mutable_coding()->set_data_shards(4);  // the default 4 + 2: six slices per stripe
+  m.mutable_coding()->set_parity_shards(2);
+  m.mutable_coding()->set_stripe_size(kBigStripe);
+  uint64_t total = 0;
+  for (size_t p = 0; p < part_stripes.size(); ++p) {
+    v1::PartRecord* part = m.add_parts();
+    part->set_number(static_cast<uint32_t>(p + 1));
+    part->set_md5(std::string(16, static_cast<char>(p)));
+    for (int i = 0; i < part_stripes[p]; ++i) {
+      v1::StripeRecord* st = part->add_stripes();
+      st->set_index(static_cast<uint32_t>(i));
+      st->set_plaintext_size(kBigStripe);
+      st->set_sealed_size(kBigStripe + 16);
+      st->set_slice_size(kBigStripe / 4 + 64);
+      for (int j = 0; j < 6; ++j) {
+        v1::SliceRef* ref = st->add_slices();
+        ref->set_node_id(cluster_->node_id((i + j) % cluster_->size()));
+        ref->set_hash(std::string(32, static_cast<char>(i * 6 + j)));
+      }
+    }
+    part->set_size(static_cast<uint64_t>(part_stripes[p]) * kBigStripe);
+    total += part->size();
+  }
+  m.set_size(total);
+  ASSERT_EQ(total, 50ull << 30);
+  ASSERT_GT(m.ByteSizeLong(), 2 * kMaxMetaRequestBytes);
+
+  ManifestStore& store = gw_->store();
+  ASSERT_OK(store.PutIfAbsent(m));
+  EXPECT_THAT(store.PutIfAbsent(m), StatusIs(absl::StatusCode::kAlreadyExists));
+
+  // Read back whole, by version and as the latest.
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest got, store.Get(kBucket, m.key(), m.version_id()));
+  EXPECT_TRUE(got.SerializeAsString() == m.SerializeAsString());
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest latest, store.GetLatest(kBucket, m.key()));
+  EXPECT_TRUE(latest.SerializeAsString() == m.SerializeAsString());
+
+  // Stored: a small head, and 26 chunk records (3000 = 11 x 256 + 184, twice; 400 = 256 + 144).
+  ASSERT_OK_AND_ASSIGN(ScanResult chunks,
+                       gw_->meta().Scan(ChunkField(m.version_id()), "", "", 1000));
+  EXPECT_EQ(chunks.items.size(), 26u);
+  for (const ScanItem& item : chunks.items) EXPECT_LT(item.value.size(), 128u << 10);
+
+  // Listed as a head (parts with stripe counts, no stripes), with its size.
+  ListRequest r;
+  r.prefix = "big/";
+  ASSERT_OK_AND_ASSIGN(ListResult listed, s().ListObjects(kBucket, r));
+  ASSERT_EQ(listed.objects.size(), 1u);
+  const v1::ObjectManifest& head = listed.objects[0];
+  EXPECT_EQ(head.size(), 50ull << 30);
+  EXPECT_EQ(head.schema_version(), kManifestSchemaOutOfLine);
+  EXPECT_EQ(head.stripe_chunks(), 26u);
+  ASSERT_EQ(head.parts_size(), 3);
+  EXPECT_EQ(head.parts(0).stripe_count(), 3000u);
+  EXPECT_EQ(head.parts(0).stripes_size(), 0);
+  EXPECT_LT(head.ByteSizeLong(), 4096u);
+  ASSERT_OK_AND_ASSIGN(std::vector<KeyVersions> versions, store.ScanVersions(kBucket, "big/", 10));
+  ASSERT_FALSE(versions.empty());
+  EXPECT_EQ(versions[0].key, m.key());
+  EXPECT_EQ(versions[0].versions[0].stripe_chunks(), 26u);
+
+  // A repair-like update of one stripe: read back with the change, everything else unchanged.
+  const std::string moved_to = cluster_->node_id(3);
+  ASSERT_OK(store.CompareAndSet(
+      kBucket, m.key(), m.version_id(),
+      [&](const std::optional<v1::ObjectManifest>& cur)
+          -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+        if (!cur.has_value()) return absl::NotFoundError("gone");
+        v1::ObjectManifest next = *cur;
+        if (next.parts(1).stripes_size() != 3000) return absl::InternalError("not whole");
+        next.mutable_parts(1)->mutable_stripes(2000)->mutable_slices(0)->set_node_id(moved_to);
+        return std::optional<v1::ObjectManifest>(next);
+      }));
+  ASSERT_OK_AND_ASSIGN(got, store.Get(kBucket, m.key(), m.version_id()));
+  EXPECT_EQ(got.parts(1).stripes(2000).slices(0).node_id(), moved_to);
+  m.mutable_parts(1)->mutable_stripes(2000)->mutable_slices(0)->set_node_id(moved_to);
+  EXPECT_TRUE(got.SerializeAsString() == m.SerializeAsString());
+
+  // Deleted (as the GC does once the slices are gone): the head and every chunk record.
+  ASSERT_OK(store.CompareAndSet(kBucket, m.key(), m.version_id(),
+                                [](const std::optional<v1::ObjectManifest>&)
+                                    -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                                  return std::optional<v1::ObjectManifest>();
+                                }));
+  EXPECT_THAT(store.Get(kBucket, m.key(), m.version_id()), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(chunks, gw_->meta().Scan(ChunkField(m.version_id()), "", "", 1000));
+  EXPECT_TRUE(chunks.items.empty());
 }
 
 }  // namespace
