@@ -91,6 +91,9 @@ class ManifestStore {
                                                    const std::string& key,
                                                    const std::string& version_id,
                                                    const ManifestUpdate& update) = 0;
+  // List and ScanVersions may return a large manifest's head only (ObjectManifest.stripe_chunks
+  // > 0: parts carry stripe_count but no stripes; see manifest_chunks.h); Get and GetLatest
+  // always return whole manifests.
   // A LIST page over the latest live version of each key (S3 ListObjectsV2 semantics).
   [[nodiscard]] virtual absl::StatusOr<ListResult> List(const std::string& bucket,
                                                         const ListRequest& request) = 0;

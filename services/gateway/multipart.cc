@@ -34,9 +34,7 @@ std::string UploadKey(const v1::BucketRecord& bucket, const std::string& key,
 }
 
 // A record that a Complete has claimed (or finished): no more parts, not listed, not abortable.
-bool IsCompleting(const v1::ObjectManifest& record) {
-  return !record.completing_manifest().empty();
-}
+bool IsCompleting(const v1::ObjectManifest& record) { return record.has_completion(); }
 
 // The internal number of the upload's current copy of S3 part `n`, 0 if none.
 uint32_t InternalPartNumber(const v1::ObjectManifest& record, int n) {
@@ -248,11 +246,11 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
     absl::StatusOr<UploadInfo> upload = Lookup(bucket, key, upload_id);
     if (!upload.ok()) return upload.status();
     if (IsCompleting(upload->record)) return FinishCompletion(*upload, MultipartEtag(chosen), why);
-    absl::StatusOr<v1::ObjectManifest> m = BuildCompletedManifest(*upload, chosen, why);
-    if (!m.ok()) return m.status();
-    // Claim the upload: the intent (the manifest about to be committed) goes into the upload
-    // record, fenced on the parts we chose being the ones recorded now. From here on no part
-    // can be replaced or added, Abort refuses, and any retry of Complete finishes THIS manifest.
+    absl::StatusOr<v1::CompletionIntent> intent = PlanCompletion(*upload, chosen, why);
+    if (!intent.ok()) return intent.status();
+    // Claim the upload: the intent goes into the upload record, fenced on the parts we chose
+    // being the ones recorded now. From here on no part can be replaced or added, Abort refuses,
+    // and any retry of Complete finishes THIS object.
     const v1::ObjectManifest& record = upload->record;
     bool replaced_meanwhile = false;
     Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
@@ -271,7 +269,7 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
             }
           }
           v1::ObjectManifest next = *current;
-          next.set_completing_manifest(m->SerializeAsString());
+          *next.mutable_completion() = *intent;
           next.set_completing_unix_micros(absl::ToUnixMicros(clock->Now()));
           return std::optional<v1::ObjectManifest>(std::move(next));
         });
@@ -284,34 +282,13 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
   return absl::AbortedError("parts kept changing during Complete; retry");
 }
 
-absl::StatusOr<v1::ObjectManifest> MultipartUploads::BuildCompletedManifest(
+absl::StatusOr<v1::CompletionIntent> MultipartUploads::PlanCompletion(
     const UploadInfo& upload, const std::vector<ChosenPart>& chosen, CompleteError* why) {
   if (chosen.empty()) {
     *why = CompleteError::kInvalidPart;
     return absl::InvalidArgumentError("You must specify at least one part");
   }
   const v1::ObjectManifest& record = upload.record;
-  v1::ObjectManifest m;
-  m.set_schema_version(kManifestSchemaVersion);
-  m.set_bucket(upload.bucket);
-  m.set_key(upload.key);
-  // A fresh version id, taken now, so the completed object is the newest version of its key even
-  // if another PUT landed after the upload began; the data stays under the upload's id.
-  m.set_version_id(versions_.Next());
-  m.set_data_version_id(record.version_id());
-  m.set_content_type(record.content_type());
-  *m.mutable_user_metadata() = record.user_metadata();
-  *m.mutable_headers() = record.headers();
-  m.set_owner(record.owner());
-  *m.mutable_encryption() = record.encryption();
-  v1::CodingParams* coding = m.mutable_coding();
-  coding->set_code_id(kCodeIdRsCauchyIsal);
-  coding->set_data_shards(options_.data_shards);
-  coding->set_parity_shards(options_.parity_shards);
-  coding->set_stripe_size(options_.stripe_size);
-  coding->set_slice_alignment(static_cast<uint32_t>(options_.slice_alignment));
-  coding->set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
-  uint64_t size = 0;
   int previous = 0;
   std::vector<const v1::PartRecord*> used;
   // As AWS: the list is checked whole for order and for parts that were not uploaded (or whose
@@ -337,6 +314,8 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::BuildCompletedManifest(
     }
     used.push_back(found);
   }
+  v1::CompletionIntent intent;
+  uint64_t size = 0;
   for (size_t i = 0; i < chosen.size(); ++i) {
     const v1::PartRecord* found = used[i];
     if (i + 1 < chosen.size() && found->size() < kMinPartSize) {
@@ -345,13 +324,21 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::BuildCompletedManifest(
           "part ", chosen[i].part_number, " is smaller than the minimum allowed size (5 MiB)"));
     }
     size += found->size();
-    if (found->size() > 0 || chosen.size() == 1) *m.add_parts() = *found;
+    // Empty parts add nothing to the object (but one empty part alone is the object).
+    if (found->size() > 0 || chosen.size() == 1) intent.add_part_numbers(found->number());
   }
-  m.set_etag(MultipartEtag(chosen));
-  m.set_size(size);
-  if (m.parts_size() == 1 && m.parts(0).stripes_size() == 0) {
-    // A single empty part: store an empty inline object under the same key.
-    m.clear_parts();
+  intent.set_bucket(upload.bucket);
+  intent.set_key(upload.key);
+  // A fresh version id, taken now, so the completed object is the newest version of its key even
+  // if another PUT landed after the upload began; the data stays under the upload's id.
+  intent.set_version_id(versions_.Next());
+  intent.set_etag(MultipartEtag(chosen));
+  intent.set_size(size);
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  intent.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
+  if (size == 0 && chosen.size() == 1) {
+    // A single empty part: the object is an empty inline one (sealed once, here, so a rebuilt
+    // manifest is byte-identical to the committed one).
     absl::StatusOr<storage::WrappedKey> wrapped =
         storage::WrappedKey::Parse(record.encryption().wrapped_data_key());
     if (!wrapped.ok()) return wrapped.status();
@@ -363,13 +350,52 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::BuildCompletedManifest(
     storage::StripeContext context{record.version_id(), 0, 0};
     absl::StatusOr<std::string> sealed = cipher->SealToString(context, "");
     if (!sealed.ok()) return sealed.status();
-    m.set_inline_sealed(*std::move(sealed));
-    v1::PartRecord* p = m.add_parts();
-    p->set_number(0);
-    p->set_md5(used[0]->md5());
+    intent.set_inline_sealed(*std::move(sealed));
   }
-  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
-  m.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
+  return intent;
+}
+
+absl::StatusOr<v1::ObjectManifest> MultipartUploads::ManifestFromIntent(
+    const v1::ObjectManifest& record, const v1::CompletionIntent& intent) const {
+  v1::ObjectManifest m;
+  m.set_schema_version(kManifestSchemaVersion);
+  m.set_bucket(intent.bucket());
+  m.set_key(intent.key());
+  m.set_version_id(intent.version_id());
+  m.set_data_version_id(record.version_id());
+  m.set_content_type(record.content_type());
+  *m.mutable_user_metadata() = record.user_metadata();
+  *m.mutable_headers() = record.headers();
+  m.set_owner(record.owner());
+  *m.mutable_encryption() = record.encryption();
+  v1::CodingParams* coding = m.mutable_coding();
+  coding->set_code_id(kCodeIdRsCauchyIsal);
+  coding->set_data_shards(options_.data_shards);
+  coding->set_parity_shards(options_.parity_shards);
+  coding->set_stripe_size(options_.stripe_size);
+  coding->set_slice_alignment(static_cast<uint32_t>(options_.slice_alignment));
+  coding->set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
+  for (uint32_t number : intent.part_numbers()) {
+    const v1::PartRecord* found = nullptr;
+    for (const v1::PartRecord& p : record.parts()) {
+      if (p.number() == number) found = &p;
+    }
+    if (found == nullptr) {
+      return absl::DataLossError(absl::StrCat("upload record lost part ", number & kPartNumberMask,
+                                              " named by its Complete intent"));
+    }
+    if (!intent.inline_sealed().empty()) {
+      v1::PartRecord* p = m.add_parts();
+      p->set_number(0);
+      p->set_md5(found->md5());
+    } else {
+      *m.add_parts() = *found;
+    }
+  }
+  if (!intent.inline_sealed().empty()) m.set_inline_sealed(intent.inline_sealed());
+  m.set_etag(intent.etag());
+  m.set_size(intent.size());
+  m.set_created_unix_micros(intent.created_unix_micros());
   for (const auto& [k, v] : record.checksums()) {
     if (k.find(':') == std::string::npos) (*m.mutable_checksums())[k] = v;
   }
@@ -379,17 +405,16 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::BuildCompletedManifest(
 absl::StatusOr<v1::ObjectManifest> MultipartUploads::FinishCompletion(
     const UploadInfo& upload, const std::string& requested_etag, CompleteError* why) {
   const v1::ObjectManifest& record = upload.record;
-  v1::ObjectManifest m;
-  if (!m.ParseFromString(record.completing_manifest())) {
-    return absl::DataLossError(absl::StrCat("upload ", upload.upload_id, ": unreadable intent"));
-  }
   // A retry must ask for the object the first Complete chose (AWS answers a repeated Complete
   // with the same result); another part list would be a different object.
-  if (requested_etag != m.etag()) {
+  if (requested_etag != record.completion().etag()) {
     *why = CompleteError::kInvalidPart;
     return absl::InvalidArgumentError(
         "the upload is already completed (or being completed) with a different list of parts");
   }
+  absl::StatusOr<v1::ObjectManifest> built = ManifestFromIntent(record, record.completion());
+  if (!built.ok()) return built.status();
+  const v1::ObjectManifest& m = *built;
   if (record.completed_unix_micros() == 0) {
     absl::Status put = store_->PutIfAbsent(m);
     if (absl::IsAlreadyExists(put)) {
@@ -403,31 +428,33 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::FinishCompletion(
     // here and commits the same manifest (never a second object, never lost parts).
     if (!put.ok()) return put;
     Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+    const std::string intent_bytes = record.completion().SerializeAsString();
     std::vector<v1::PartRecord> unused;
-    absl::Status marked = store_->CompareAndSet(
-        kUploadsBucket, record.key(), record.version_id(),
-        [&](const std::optional<v1::ObjectManifest>& current)
-            -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
-          unused.clear();
-          if (!current.has_value() || current->delete_marker() ||
-              current->completing_manifest() != record.completing_manifest()) {
-            return absl::AbortedError("upload record changed");
-          }
-          if (current->completed_unix_micros() != 0) return current;
-          v1::ObjectManifest next = *current;
-          next.clear_parts();
-          for (const v1::PartRecord& p : current->parts()) {
-            bool in_object = false;
-            for (const v1::PartRecord& q : m.parts()) in_object |= q.number() == p.number();
-            if (in_object) {
-              *next.add_parts() = p;
-            } else {
-              unused.push_back(p);
-            }
-          }
-          next.set_completed_unix_micros(absl::ToUnixMicros(clock->Now()));
-          return std::optional<v1::ObjectManifest>(std::move(next));
-        });
+    absl::Status marked =
+        store_->CompareAndSet(kUploadsBucket, record.key(), record.version_id(),
+                              [&](const std::optional<v1::ObjectManifest>& current)
+                                  -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                                unused.clear();
+                                if (!current.has_value() || current->delete_marker() ||
+                                    current->completion().SerializeAsString() != intent_bytes) {
+                                  return absl::AbortedError("upload record changed");
+                                }
+                                if (current->completed_unix_micros() != 0) return current;
+                                v1::ObjectManifest next = *current;
+                                next.clear_parts();
+                                for (const v1::PartRecord& p : current->parts()) {
+                                  bool in_object = false;
+                                  for (uint32_t n : current->completion().part_numbers())
+                                    in_object |= n == p.number();
+                                  if (in_object) {
+                                    *next.add_parts() = p;
+                                  } else {
+                                    unused.push_back(p);
+                                  }
+                                }
+                                next.set_completed_unix_micros(absl::ToUnixMicros(clock->Now()));
+                                return std::optional<v1::ObjectManifest>(std::move(next));
+                              });
     if (marked.ok()) {
       // Parts the object does not use share its data version id, so only their numbers tell
       // them apart: they are deleted here, by number, once the record no longer lists them.
@@ -534,18 +561,16 @@ absl::StatusOr<int> MultipartUploads::PurgeFinished(absl::Duration retention) {
           // A Complete that never finished (its client gave up). If its object is committed,
           // finish the bookkeeping (frees unused parts); if not, drop the intent: the parts are
           // then referenced by nothing and the orphan reclaimer takes them.
-          v1::ObjectManifest m;
-          if (m.ParseFromString(v.completing_manifest())) {
-            absl::StatusOr<v1::ObjectManifest> stored =
-                store_->Get(m.bucket(), m.key(), m.version_id());
-            if (stored.ok() && parts.size() == 3) {
-              CompleteError why;
-              UploadInfo info{m.bucket(), m.key(), parts[2], v};
-              (void)FinishCompletion(info, m.etag(), &why);
-              continue;  // removed by a later pass, after its retention
-            }
-            if (!stored.ok() && !absl::IsNotFound(stored.status())) continue;  // ask again later
+          const v1::CompletionIntent& intent = v.completion();
+          absl::StatusOr<v1::ObjectManifest> stored =
+              store_->Get(intent.bucket(), intent.key(), intent.version_id());
+          if (stored.ok() && parts.size() == 3) {
+            CompleteError why;
+            UploadInfo info{intent.bucket(), intent.key(), parts[2], v};
+            (void)FinishCompletion(info, intent.etag(), &why);
+            continue;  // removed by a later pass, after its retention
           }
+          if (!stored.ok() && !absl::IsNotFound(stored.status())) continue;  // ask again later
           remove = true;
         } else if (bucket_gone && v.created_unix_micros() <= cutoff) {
           remove = true;  // an upload left in a deleted bucket: nobody can reach it any more

@@ -12,7 +12,7 @@
 // created again starts without the old one's uploads), holding the object's metadata, the
 // encryption params and the PartRecords uploaded so far. Every change is a CompareAndSet on that
 // entry. Its life: open (parts may be added or replaced) -> claimed by a Complete (the intent:
-// completing_manifest; no more parts, hidden from List) -> completed (the object's manifest is
+// `completion`; no more parts, hidden from List) -> completed (the object's manifest is
 // committed; kept for retried Completes) -> purged (PurgeFinished).
 //
 // Part numbers: every part upload gets a fresh internal number (random generation << 14 | S3
@@ -132,10 +132,15 @@ class MultipartUploads {
   // The upload record whatever its state (Get hides claimed ones).
   absl::StatusOr<UploadInfo> Lookup(const std::string& bucket, const std::string& key,
                                     const std::string& upload_id);
-  // The manifest Complete would commit for `chosen`, validated against `upload`'s parts.
-  absl::StatusOr<v1::ObjectManifest> BuildCompletedManifest(const UploadInfo& upload,
-                                                            const std::vector<ChosenPart>& chosen,
-                                                            CompleteError* why);
+  // Validates `chosen` against `upload`'s parts and returns the Complete intent (which object,
+  // from which parts): small whatever the object's size.
+  absl::StatusOr<v1::CompletionIntent> PlanCompletion(const UploadInfo& upload,
+                                                      const std::vector<ChosenPart>& chosen,
+                                                      CompleteError* why);
+  // The object manifest an intent describes, built from the upload record's parts (fixed once
+  // the intent is written). DATA_LOSS if the record lacks a part the intent names.
+  absl::StatusOr<v1::ObjectManifest> ManifestFromIntent(const v1::ObjectManifest& record,
+                                                        const v1::CompletionIntent& intent) const;
   // Commits the intent in `upload` (idempotently), marks the record completed and frees unused
   // parts. `requested_etag` must be the intent's (the same part list).
   absl::StatusOr<v1::ObjectManifest> FinishCompletion(const UploadInfo& upload,

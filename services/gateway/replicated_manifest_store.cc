@@ -3,14 +3,21 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <optional>
+#include <thread>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
 #include "base/status_reasons.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/gateway/in_memory_manifest_store.h"
+#include "services/gateway/manifest_chunks.h"
 #include "services/meta/meta_key.h"
 
 namespace tessera::services {
@@ -28,6 +35,28 @@ absl::StatusOr<v1::ObjectManifest> ParseManifest(const std::string& bytes) {
   if (!m.ParseFromString(bytes)) return absl::DataLossError("unparsable object manifest entry");
   return m;
 }
+
+// Deterministic encoding (map fields in key order), to compare stored forms byte for byte.
+std::string Canonical(const google::protobuf::Message& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+// CompareAndSet's signal from inside an entry CAS: the entry is (or becomes) stored out of line,
+// or changed since it was read; nothing was written.
+constexpr char kOutOfLinePayload[] = "tessera.gateway/out-of-line";
+absl::Status OutOfLine() {
+  absl::Status s = absl::AbortedError("manifest stored out of line");
+  s.SetPayload(kOutOfLinePayload, absl::Cord("1"));
+  return s;
+}
+bool IsOutOfLine(const absl::Status& s) { return s.GetPayload(kOutOfLinePayload).has_value(); }
 
 absl::StatusOr<std::optional<v1::BucketRecord>> ParseRecord(const MetaValue& value) {
   if (!value.has_value()) return std::optional<v1::BucketRecord>();
@@ -366,12 +395,23 @@ absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::GetLatest(const std:
   if (!*found || item.key.object_key() != key) {
     return absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key));
   }
-  return ParseManifest(item.value);
+  auto manifest = ParseManifest(item.value);
+  if (!manifest.ok()) return manifest.status();
+  if (absl::Status s = Hydrate(*manifest); !s.ok()) return s;
+  return manifest;
 }
 
 absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::Get(const std::string& bucket,
                                                                 const std::string& key,
                                                                 const std::string& version_id) {
+  auto manifest = GetStored(bucket, key, version_id);
+  if (!manifest.ok()) return manifest.status();
+  if (absl::Status s = Hydrate(*manifest); !s.ok()) return s;
+  return manifest;
+}
+
+absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::GetStored(
+    const std::string& bucket, const std::string& key, const std::string& version_id) {
   auto record = Record(bucket);
   if (!record.ok()) return record.status();
   const std::vector<Segment> segments = Segments(*record);
@@ -405,7 +445,10 @@ absl::Status ReplicatedManifestStore::PutIfAbsent(const v1::ObjectManifest& mani
   if (manifest.version_id().empty()) return absl::InvalidArgumentError("version id is empty");
   auto record = Record(manifest.bucket());
   if (!record.ok()) return record.status();
-  const std::string bytes = manifest.SerializeAsString();
+  // A large manifest's stripes go to their chunk records first; `bytes` is then the small head.
+  absl::StatusOr<std::string> stored = StoreChunks(manifest);
+  if (!stored.ok()) return stored.status();
+  const std::string& bytes = *stored;
   bool moved = false;  // a split moved the key after our first write: ours may be there already
   for (int attempt = 0; attempt < 8; ++attempt) {
     const std::string field = SegmentFor(Segments(*record), manifest.key()).primary;
@@ -446,10 +489,9 @@ absl::Status ReplicatedManifestStore::PutIfAbsent(const v1::ObjectManifest& mani
       absl::AbortedError("shard map kept changing during the write; it may be stored"));
 }
 
-absl::Status ReplicatedManifestStore::CompareAndSet(const std::string& bucket,
-                                                    const std::string& key,
-                                                    const std::string& version_id,
-                                                    const ManifestUpdate& update) {
+absl::Status ReplicatedManifestStore::CasStored(const std::string& bucket, const std::string& key,
+                                                const std::string& version_id,
+                                                const ManifestUpdate& update) {
   auto record = Record(bucket);
   if (!record.ok()) return record.status();
   const Segment seg = SegmentFor(Segments(*record), key);
@@ -599,6 +641,148 @@ absl::StatusOr<std::vector<KeyVersions>> ReplicatedManifestStore::ScanVersions(
     if (!manifest.ok()) return manifest.status();
     out.back().versions.push_back(*std::move(manifest));
   }
+}
+
+// --- Large manifests: stripes out of line (manifest_chunks.h) -----------------------------------
+
+absl::StatusOr<std::string> ReplicatedManifestStore::StoreChunks(
+    const v1::ObjectManifest& manifest) {
+  SplitManifest split = Split(manifest);
+  if (absl::Status s = WriteChunks(manifest.version_id(), split.chunks, {}); !s.ok()) return s;
+  return split.head.SerializeAsString();
+}
+
+absl::Status ReplicatedManifestStore::WriteChunks(const std::string& version_id,
+                                                  const std::vector<v1::StripeChunk>& chunks,
+                                                  const std::vector<v1::StripeChunk>& unchanged) {
+  // Chunks are independent keys: write them a few at a time (a 5 TiB object has ~2,600).
+  constexpr size_t kParallel = 8;
+  const std::string field = ChunkField(version_id);
+  std::atomic<size_t> next{0};
+  absl::Mutex mu;
+  absl::Status first_error;
+  auto work = [&] {
+    for (size_t i = next++; i < chunks.size(); i = next++) {
+      const std::string bytes = Canonical(chunks[i]);
+      if (i < unchanged.size() && Canonical(unchanged[i]) == bytes) continue;
+      auto written = meta_->CompareAndSet(
+          ObjectEntryKey(field, 0, ChunkKey(static_cast<uint32_t>(i)), "", meta_->partitions()),
+          [&](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(bytes); });
+      if (!written.ok()) {
+        absl::MutexLock lock(&mu);
+        if (first_error.ok()) first_error = written.status();
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min(kParallel, chunks.size()); ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  return first_error;
+}
+
+absl::Status ReplicatedManifestStore::Hydrate(v1::ObjectManifest& manifest) {
+  if (manifest.stripe_chunks() == 0) return absl::OkStatus();
+  std::vector<v1::StripeChunk> chunks;
+  std::string token;
+  do {
+    auto page = meta_->Scan(ChunkField(manifest.version_id()), "",
+                            ChunkKey(manifest.stripe_chunks()), kScanBatch, token);
+    if (!page.ok()) return page.status();
+    for (const ScanItem& item : page->items) {
+      if (!chunks.emplace_back().ParseFromString(item.value)) {
+        return absl::DataLossError("unparsable stripe chunk record");
+      }
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
+  return Join(manifest, chunks);
+}
+
+void ReplicatedManifestStore::DropChunks(const std::string& version_id, size_t from, size_t to) {
+  const std::string field = ChunkField(version_id);
+  for (size_t i = from; i < to; ++i) {
+    auto erased = meta_->CompareAndSet(
+        ObjectEntryKey(field, 0, ChunkKey(static_cast<uint32_t>(i)), "", meta_->partitions()),
+        [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(); });
+    if (!erased.ok()) {
+      // Unreachable once the head no longer counts it; only space is lost.
+      TESSERA_LOG(WARNING, "manifest_chunk_drop_failed").Field("status", erased.status());
+      return;
+    }
+  }
+}
+
+absl::Status ReplicatedManifestStore::CompareAndSet(const std::string& bucket,
+                                                    const std::string& key,
+                                                    const std::string& version_id,
+                                                    const ManifestUpdate& update) {
+  // Entries stored whole that stay whole (nearly all): the update runs inside the entry's CAS.
+  bool out_of_line = false;
+  absl::Status status =
+      CasStored(bucket, key, version_id,
+                [&](const std::optional<v1::ObjectManifest>& current)
+                    -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                  out_of_line = current.has_value() && current->stripe_chunks() > 0;
+                  if (out_of_line) return OutOfLine();
+                  absl::StatusOr<std::optional<v1::ObjectManifest>> next = update(current);
+                  if (!next.ok() || !next->has_value()) return next;
+                  out_of_line = !Split(**next).chunks.empty();
+                  if (out_of_line) return OutOfLine();
+                  return next;
+                });
+  if (!out_of_line || !IsOutOfLine(status)) return status;
+  // Stripes out of line before or after: read and update the whole manifest, write the chunks
+  // that change, then CAS the head only if it is still the one read (else start again). Chunks
+  // are written before the head that counts them, so a reader never joins a head with missing
+  // chunks; a reader of the old head may see a rewritten chunk, which (as any stripe update,
+  // e.g. repair) points at slices that are already stored.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::optional<v1::ObjectManifest> head;
+    absl::StatusOr<v1::ObjectManifest> stored = GetStored(bucket, key, version_id);
+    if (stored.ok()) {
+      head = *std::move(stored);
+    } else if (!absl::IsNotFound(stored.status()) ||
+               absl::StrContains(stored.status().message(), "no such bucket")) {
+      return stored.status();
+    }
+    std::optional<v1::ObjectManifest> full = head;
+    if (full.has_value()) {
+      if (absl::Status s = Hydrate(*full); !s.ok()) return s;
+    }
+    absl::StatusOr<std::optional<v1::ObjectManifest>> next = update(full);
+    if (!next.ok()) return next.status();
+    if (next->has_value() && ((*next)->bucket() != bucket || (*next)->key() != key ||
+                              (*next)->version_id() != version_id)) {
+      return absl::InvalidArgumentError("CompareAndSet may not change bucket, key or version");
+    }
+    const SplitManifest before = full.has_value() ? Split(*full) : SplitManifest{};
+    std::optional<SplitManifest> after;
+    if (next->has_value()) {
+      after = Split(**next);
+      if (absl::Status s = WriteChunks(version_id, after->chunks, before.chunks); !s.ok()) {
+        return s;
+      }
+    }
+    const std::string seen = head.has_value() ? Canonical(*head) : "";
+    status = CasStored(bucket, key, version_id,
+                       [&](const std::optional<v1::ObjectManifest>& current)
+                           -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                         if (current.has_value() != head.has_value() ||
+                             (current.has_value() && Canonical(*current) != seen)) {
+                           return OutOfLine();  // changed since read: start again
+                         }
+                         if (!after.has_value()) return std::optional<v1::ObjectManifest>();
+                         return std::optional<v1::ObjectManifest>(after->head);
+                       });
+    if (IsOutOfLine(status)) continue;
+    if (!status.ok()) return status;
+    const size_t keep = after.has_value() ? after->chunks.size() : 0;
+    DropChunks(version_id, keep, before.chunks.size());
+    return absl::OkStatus();
+  }
+  return absl::AbortedError("manifest kept changing during the update; retry");
 }
 
 // --- Shard splits (docs/design/metadata.md "Listing") ------------------------------------------

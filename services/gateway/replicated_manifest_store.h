@@ -27,6 +27,14 @@
 // the same bucket_id). Not atomic across keys: a PUT racing with the bucket's deletion may leave
 // an unreachable entry under the old bucket_id (reclaimed by a future bucket GC).
 //
+// Large manifests (more than kStripesPerChunk stripes) are stored out of line (manifest_chunks.h):
+// the entry holds a small head (schema_version 2) and the stripes live in chunk records keyed by
+// (version id, chunk number), written before the head. Get / GetLatest return whole manifests
+// (chunks joined back); List and ScanVersions return heads (parts with stripe_count, no stripes),
+// so listings never read stripe lists. CompareAndSet of such an entry reads the whole manifest,
+// applies the update, rewrites only the chunks that changed, then CASes the head if it is still
+// the one read (else starts again); chunks beyond the new count are removed afterwards.
+//
 // Errors: see manifest_store.h; quorum failures are UNAVAILABLE from the MetaClient.
 //
 // Thread-safety: thread-safe.
@@ -111,6 +119,22 @@ class ReplicatedManifestStore final : public ManifestStore {
   absl::Status ResumeSplit(const std::string& bucket, v1::BucketRecord record);
   // Counts a write to `field` and runs a size check of that shard every split_check_interval.
   void CountWrite(const std::string& bucket, const std::string& field, uint32_t shard_number);
+  // The entry as stored (a head for out-of-line manifests). NOT_FOUND as Get.
+  absl::StatusOr<v1::ObjectManifest> GetStored(const std::string& bucket, const std::string& key,
+                                               const std::string& version_id);
+  // CompareAndSet on the stored form of the entry (`update` sees and returns stored forms).
+  absl::Status CasStored(const std::string& bucket, const std::string& key,
+                         const std::string& version_id, const ManifestUpdate& update);
+  // Writes `manifest`'s chunk records if it is stored out of line; returns the entry's value.
+  absl::StatusOr<std::string> StoreChunks(const v1::ObjectManifest& manifest);
+  // Writes every chunk of `chunks` that differs from the same-numbered one in `unchanged`.
+  absl::Status WriteChunks(const std::string& version_id,
+                           const std::vector<v1::StripeChunk>& chunks,
+                           const std::vector<v1::StripeChunk>& unchanged);
+  // Joins an out-of-line head with its chunk records (one paged scan); no-op for schema 1.
+  absl::Status Hydrate(v1::ObjectManifest& manifest);
+  // Deletes chunk records [from, to) of `version_id` (best effort: logged, not returned).
+  void DropChunks(const std::string& version_id, size_t from, size_t to);
   // Rewrites the entry key/version of shard `from` into shard `to` (overwrite=false: only if
   // absent there). Used when a split moved a key under a writer.
   absl::Status CopyEntry(const std::string& from, const std::string& to, const std::string& key,

@@ -21,8 +21,16 @@ SliceGarbageCollector::SliceGarbageCollector(SliceGcOptions options, const DataP
                                              ManifestStore* store)
     : options_(options), deps_(deps), store_(store) {}
 
-absl::Status SliceGarbageCollector::Collect(const v1::ObjectManifest& manifest,
-                                            SliceGcStats& stats) {
+absl::Status SliceGarbageCollector::Collect(const v1::ObjectManifest& listed, SliceGcStats& stats) {
+  // Scans return the heads of manifests stored out of line: fetch the stripe list.
+  v1::ObjectManifest full;
+  if (listed.stripe_chunks() > 0) {
+    absl::StatusOr<v1::ObjectManifest> got =
+        store_->Get(listed.bucket(), listed.key(), listed.version_id());
+    if (!got.ok()) return got.status();
+    full = *std::move(got);
+  }
+  const v1::ObjectManifest& manifest = listed.stripe_chunks() > 0 ? full : listed;
   std::shared_ptr<const ClusterSnapshot> snapshot = deps_.cluster->Snapshot();
   std::atomic<int> deleted{0};
   std::atomic<int> failed{0};

@@ -35,6 +35,13 @@ absl::Status CheckBallot(const tessera::v1::Ballot& b) {
   return absl::OkStatus();
 }
 
+// Encoded size of a length-delimited field of `n` bytes: tag, length varint, payload.
+size_t FieldBytes(size_t n) {
+  size_t varint = 1;
+  for (size_t v = n; v >= 0x80; v >>= 7) ++varint;
+  return 1 + varint + n;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AcceptorStore>> AcceptorStore::Open(const std::string& dir,
@@ -300,6 +307,7 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   std::string last;
+  size_t bytes = 0;  // encoded size of the entries so far
   for (it->Seek(lower); it->Valid(); it->Next()) {
     rocksdb::Slice raw = it->value();
     AcceptorState state;
@@ -317,11 +325,28 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
     absl::StatusOr<tessera::v1::MetaKey> key =
         DecodeMetaKey(absl::string_view(it->key().data(), it->key().size()));
     if (!key.ok()) return key.status();
-    tessera::v1::ScanEntry* entry = response.add_entries();
-    *entry->mutable_key() = *std::move(key);
-    *entry->mutable_committed_ballot() = state.committed_ballot();
-    *entry->mutable_value() = state.committed_value();
-    entry->set_in_progress(in_progress);
+    tessera::v1::ScanEntry entry;
+    *entry.mutable_key() = *std::move(key);
+    *entry.mutable_committed_ballot() = state.committed_ballot();
+    *entry.mutable_value() = std::move(*state.mutable_committed_value());
+    entry.set_in_progress(in_progress);
+    // Bytes the entry adds to the encoded response, and what the page token would add if the
+    // page ended here (the token is an encoded key, like this entry's).
+    const size_t entry_bytes = FieldBytes(entry.ByteSizeLong());
+    const size_t token_bytes = FieldBytes(it->key().size());
+    if (response.entries_size() > 0 &&
+        bytes + entry_bytes + token_bytes > options_.scan_page_bytes) {
+      response.set_next_page_token(last);
+      break;
+    }
+    if (response.entries_size() == 0 && entry_bytes + token_bytes > options_.max_response_bytes) {
+      return absl::InternalError(absl::StrCat(
+          "metadata entry of ", entry_bytes, " bytes (partition ", entry.key().partition(),
+          ", object key of ", entry.key().object_key().size(), " bytes) exceeds the largest ",
+          "scan response of ", options_.max_response_bytes, " bytes"));
+    }
+    bytes += entry_bytes;
+    *response.add_entries() = std::move(entry);
     last = it->key().ToString();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan");

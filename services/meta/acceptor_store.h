@@ -18,7 +18,9 @@
 // epoch waits for requests already admitted under the old one, so once a request with epoch E
 // returned, no request with an epoch below E is applied afterwards (hand-off relies on this).
 // Scan returns committed values (including deletions, exists = false) of one bucket in one
-// partition and table, in key order, for listings.
+// partition and table, in key order, for listings. A page ends at `limit` entries or before the
+// entry that would take the encoded response past scan_page_bytes, whichever comes first, so it
+// always fits the node's gRPC message cap (meta_limits.h); it holds at least one entry.
 //
 // Thread-safety: all methods are thread-safe; updates of one key are serialized by a striped
 // lock.
@@ -34,6 +36,7 @@
 #include "api/metadata.pb.h"
 #include "base/clock.h"
 #include "rocksdb/db.h"
+#include "services/meta/meta_limits.h"
 
 namespace tessera::services {
 
@@ -46,6 +49,11 @@ struct AcceptorStoreOptions {
   // refused with FAILED_PRECONDITION naming the offset (the clock guard, enforced on the acceptor
   // side too). Zero or negative: not checked. Requests without a sender time are not checked.
   absl::Duration max_clock_offset = absl::Milliseconds(500);
+  // Byte budget of one scan page (encoded ScanResponse). Default kMetaScanPageBytes.
+  size_t scan_page_bytes = kMetaScanPageBytes;
+  // Largest response the transport carries (the node's gRPC max send size). A single entry that
+  // cannot fit in it is refused (INTERNAL, naming the key and sizes) instead of failing in gRPC.
+  size_t max_response_bytes = kMaxMetaResponseBytes;
 };
 
 class AcceptorStore {
@@ -75,7 +83,8 @@ class AcceptorStore {
   // The highest layout epoch this acceptor has seen (0: none).
   uint64_t known_layout_epoch();
 
-  // INVALID_ARGUMENT for a page token that does not belong to the requested bucket.
+  // INVALID_ARGUMENT for a page token that does not belong to the requested bucket; INTERNAL when
+  // the first entry of the page alone exceeds max_response_bytes (cannot be sent).
   [[nodiscard]] absl::StatusOr<tessera::v1::ScanResponse> Scan(
       const tessera::v1::ScanRequest& request);
 

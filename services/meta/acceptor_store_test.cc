@@ -1,10 +1,12 @@
 #include "services/meta/acceptor_store.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -184,6 +186,71 @@ TEST(AcceptorStoreTest, ScanReturnsCommittedEntriesOfOneBucketInOrderWithPages) 
 
   scan.set_page_token(EncodeBucketPrefix(0, tessera::v1::META_TABLE_OBJECT, "other"));
   EXPECT_THAT(store->Scan(scan), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Pages are bounded by bytes as well as by count: a page of many large entries stops before its
+// encoded size passes scan_page_bytes, always holds at least one entry (a single entry larger
+// than the budget travels alone), and an entry too large for any response is refused with a
+// clear INTERNAL error instead of failing in the transport.
+TEST(AcceptorStoreTest, ScanPagesAreBoundedByBytes) {
+  AcceptorStoreOptions options;
+  options.scan_page_bytes = 10 << 10;
+  options.max_response_bytes = 64 << 10;
+  ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(TestDir("acceptor_scan_bytes"), options));
+  auto commit = [&](const std::string& obj, size_t size) {
+    tessera::v1::CommitRequest c;
+    *c.mutable_key() = ObjectEntryKey("b", 0, obj, "", 1);
+    *c.mutable_ballot() = B(1);
+    *c.mutable_value() = V(std::string(size, 'x'));
+    ASSERT_OK(store->Commit(c));
+  };
+  // 40 entries of 1 KiB, one of 30 KiB (over the page budget), 10 empty ones.
+  for (int i = 0; i < 40; ++i) commit(absl::StrFormat("a%03d", i), 1 << 10);
+  commit("m", 30 << 10);
+  for (int i = 0; i < 10; ++i) commit(absl::StrFormat("z%03d", i), 0);
+
+  for (bool whole : {false, true}) {
+    tessera::v1::ScanRequest scan;
+    if (whole) {
+      scan.set_whole_partition(true);
+    } else {
+      scan.set_table(tessera::v1::META_TABLE_OBJECT);
+      scan.set_bucket("b");
+    }
+    scan.set_limit(1000);
+    std::vector<std::string> seen;
+    int pages = 0;
+    for (; pages < 100; ++pages) {
+      ASSERT_OK_AND_ASSIGN(auto r, store->Scan(scan));
+      ASSERT_GE(r.entries_size(), 1);
+      if (r.entries_size() > 1) {
+        EXPECT_LE(r.ByteSizeLong(), options.scan_page_bytes);
+      }
+      EXPECT_LE(r.ByteSizeLong(), options.max_response_bytes);
+      for (const auto& e : r.entries()) seen.push_back(e.key().object_key());
+      if (r.next_page_token().empty()) break;
+      scan.set_page_token(r.next_page_token());
+    }
+    ASSERT_EQ(seen.size(), 51u) << "whole partition: " << whole;
+    EXPECT_EQ(seen[40], "m");
+    EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+    EXPECT_GE(pages, 5);  // 40 KiB + 30 KiB of values in pages of at most 10 KiB
+  }
+
+  // Too large to send in any response: a typed error, not a transport failure.
+  commit("n", 80 << 10);
+  tessera::v1::ScanRequest scan;
+  scan.set_table(tessera::v1::META_TABLE_OBJECT);
+  scan.set_bucket("b");
+  scan.set_start_key("n");
+  EXPECT_THAT(store->Scan(scan), StatusIs(absl::StatusCode::kInternal,
+                                          ::testing::HasSubstr("exceeds the largest scan")));
+  // Pages before it are unaffected: it is left for the next page.
+  scan.set_start_key("m");
+  ASSERT_OK_AND_ASSIGN(auto r, store->Scan(scan));
+  ASSERT_EQ(r.entries_size(), 1);
+  EXPECT_EQ(r.entries(0).key().object_key(), "m");
+  EXPECT_FALSE(r.next_page_token().empty());
 }
 
 }  // namespace

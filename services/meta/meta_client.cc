@@ -15,6 +15,7 @@
 #include "base/logging.h"
 #include "services/meta/acceptor_store.h"
 #include "services/meta/meta_key.h"
+#include "services/meta/meta_limits.h"
 #include "services/meta/meta_service.h"
 
 namespace tessera::services {
@@ -38,11 +39,14 @@ std::shared_ptr<tessera::v1::MetaService::Stub> GrpcAcceptorClient::StubFor(
   *address = it->second;
   auto& stub = stubs_[it->second];
   if (!stub) {
+    // Responses up to what nodes send (meta_limits.h: a Prepare carrying two large values).
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(static_cast<int>(kMaxMetaResponseBytes));
     stub = tessera::v1::MetaService::NewStub(
         auth_ != nullptr
-            ? p2p::CreateAuthenticatedChannel(it->second, grpc::InsecureChannelCredentials(),
-                                              grpc::ChannelArguments(), auth_)
-            : grpc::CreateChannel(it->second, grpc::InsecureChannelCredentials()));
+            ? p2p::CreateAuthenticatedChannel(it->second, grpc::InsecureChannelCredentials(), args,
+                                              auth_)
+            : grpc::CreateCustomChannel(it->second, grpc::InsecureChannelCredentials(), args));
   }
   return stub;
 }

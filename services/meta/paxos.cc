@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "services/meta/meta_key.h"
+#include "services/meta/meta_limits.h"
 
 namespace tessera::services {
 namespace {
@@ -431,6 +432,12 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
 
     absl::StatusOr<MetaValue> next = fn(ToMetaValue(cur.committed));
     if (!next.ok()) return next.status();
+    if (next->has_value() && (*next)->size() > kMaxMetaValueBytes) {
+      // Acceptors could not receive it (meta_limits.h): refuse before proposing anything.
+      return absl::InvalidArgumentError(absl::StrCat("metadata value of ", (*next)->size(),
+                                                     " bytes exceeds the limit of ",
+                                                     kMaxMetaValueBytes, " bytes"));
+    }
 
     proposed.Clear();
     proposed.set_format_version(1);
@@ -601,6 +608,7 @@ absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t 
   if (limit == 0) return absl::InvalidArgumentError("scan limit must be >= 1");
   const std::vector<ReplicaSet> sets = view.ReplicaSets(partition);
   ScanResult out;
+  size_t bytes = 0;  // values in `out`
   std::string token = page_token;
   const std::function<bool(const tessera::v1::ScanResponse&)> any = [](const auto&) {
     return true;
@@ -646,7 +654,8 @@ absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t 
       if (cut && k > *cut) break;
       if (!e->value().exists()) continue;
       out.items.push_back(ScanItem{e->key(), e->value().data()});
-      if (out.items.size() == limit) {
+      bytes += e->value().data().size();
+      if (out.items.size() == limit || bytes >= kScanResultBytes) {
         // More may follow unless every replica reached the end of the range here.
         if (cut || k != merged.rbegin()->first) out.next_page_token = k;
         return out;

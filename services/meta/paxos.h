@@ -141,8 +141,10 @@ class PaxosProposer {
 
   // Committed entries of `table`/`bucket` in `partition` with start <= object key < end (empty
   // end: no bound), at most `limit` (>= 1) existing ones, merged from R replicas of each set
-  // (highest committed ballot wins per key; deletions hidden), in key order. `page_token`: from a
-  // previous result. Contacts only the replicas of `partition`.
+  // (highest committed ballot wins per key; deletions hidden), in key order. The result also ends
+  // once its values reach kScanResultBytes, so callers must follow next_page_token rather than
+  // count entries (replicas' pages are bounded by bytes too; see meta_limits.h). `page_token`:
+  // from a previous result. Contacts only the replicas of `partition`.
   [[nodiscard]] absl::StatusOr<ScanResult> Scan(const LayoutView& view, uint32_t partition,
                                                 tessera::v1::MetaTable table,
                                                 const std::string& bucket, const std::string& start,
@@ -150,6 +152,9 @@ class PaxosProposer {
                                                 const std::string& page_token);
 
   const std::string& proposer_id() const { return proposer_id_; }
+
+  // Bytes of values after which Scan returns a short result (with a page token).
+  static constexpr size_t kScanResultBytes = 4u << 20;
 
  private:
   struct Round;

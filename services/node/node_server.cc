@@ -16,6 +16,7 @@
 #include "services/common/admin_server.h"
 #include "services/common/host_port.h"
 #include "services/meta/acceptor_store.h"
+#include "services/meta/meta_limits.h"
 #include "services/meta/meta_service.h"
 #include "services/node/bounded_executor.h"
 #include "services/node/node_metrics.h"
@@ -203,10 +204,12 @@ class NodeServer::Impl {
       // Same port and the same per-call token check as the SliceService.
       meta_service_ = RegisterMetaService(builder, meta_store_.get(), auth_.get());
     }
-    // One data chunk (1 MiB) plus the header fields and framing.
-    builder.SetMaxReceiveMessageSize(
-        static_cast<int>(SliceServiceCore::kMaxChunkBytes + 64 * 1024));
-    builder.SetMaxSendMessageSize(static_cast<int>(SliceServiceCore::kMaxChunkBytes + 64 * 1024));
+    // Requests: one data chunk (1 MiB) plus the header fields and framing; a MetaService request
+    // has the same cap. Responses: MetaService answers may carry two values of that size (a
+    // Prepare with an accepted and a committed value; meta_limits.h), slice reads one chunk.
+    static_assert(kMaxMetaRequestBytes == SliceServiceCore::kMaxChunkBytes + 64 * 1024);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMetaRequestBytes));
+    builder.SetMaxSendMessageSize(static_cast<int>(kMaxMetaResponseBytes));
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || port == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
