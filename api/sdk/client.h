@@ -2,8 +2,11 @@
 //
 //   #include "api/sdk/client.h"
 //
+//   tessera::sdk::ClientOptions options;
+//   options.access_key_id = "...";        // a user of the gateway's --credentials_file
+//   options.secret_access_key = "...";    // (the same users and keys as S3)
 //   absl::StatusOr<std::unique_ptr<tessera::sdk::Client>> client =
-//       tessera::sdk::Client::Connect("127.0.0.1:7500");
+//       tessera::sdk::Client::Connect("127.0.0.1:7500", options);
 //   if (!client.ok()) { std::cerr << client.status().message() << "\n"; return 1; }
 //   absl::Status s = (*client)->CreateBucket("photos");          // ALREADY_EXISTS if taken
 //   auto info = (*client)->PutObject("photos", "cat.jpg", jpeg_bytes);
@@ -18,11 +21,18 @@
 //         return absl::OkStatus();
 //       });
 //
+// Every call is signed with the access key's secret (HMAC-SHA256 over the method, the time and a
+// fresh nonce: services/gatewayd/call_signature.h); the secret itself never leaves the client.
+// The gateway acts as that user: buckets the user created, and public-read buckets for reading.
+// Over untrusted networks connect with TLS (options.tls / tls_root_certs_file).
+//
 // Errors are absl::Status with the gateway's code and message, e.g. NOT_FOUND "no such key:
 // photos/cat.jpg", ALREADY_EXISTS "bucket exists: photos", FAILED_PRECONDITION "bucket not
 // empty: photos", INVALID_ARGUMENT (bad name / range), OUT_OF_RANGE (offset past the end),
 // UNAVAILABLE (gateway unreachable - the message names the endpoint - or too few storage nodes),
-// DATA_LOSS (object unreadable), DEADLINE_EXCEEDED (options.timeout passed).
+// DATA_LOSS (object unreadable), DEADLINE_EXCEEDED (options.timeout passed), UNAUTHENTICATED
+// (no, unknown or wrong credentials, or this machine's clock is over 15 min off), PERMISSION_DENIED
+// (the user may not read or write that bucket).
 //
 // Reads never return wrong bytes: a read that fails part way returns the error, and
 // GetObjectToFile leaves no file behind (it writes a temporary file and renames it on success).
@@ -50,6 +60,15 @@ class Gateway;
 namespace tessera::sdk {
 
 struct ClientOptions {
+  // The user's credentials (as for S3: access key id and secret access key). Without them every
+  // call is refused UNAUTHENTICATED. The `tessera` CLI finds them by itself (sdk_cli.md).
+  std::string access_key_id;
+  std::string secret_access_key;
+  // TLS: required when the gateway serves TLS (--tls_cert_file). `tls_root_certs_file` is a PEM
+  // file of the CAs to trust (e.g. the gateway's self-signed certificate); empty = the system's.
+  // Setting it implies `tls`.
+  bool tls = false;
+  std::string tls_root_certs_file;
   // How long Connect waits for the gateway to accept a connection. Default 5 s.
   absl::Duration connect_timeout = absl::Seconds(5);
   // Deadline of each unary call (buckets, head, delete, list, status). Default 30 s.
@@ -132,7 +151,9 @@ struct ClusterStatus {
 class Client {
  public:
   // Connects to a gateway at "host:port". UNAVAILABLE "cannot connect to the Tessera gateway at
-  // ..." if it does not accept a connection within options.connect_timeout.
+  // ..." if it does not accept a connection (or TLS handshake) within options.connect_timeout;
+  // INVALID_ARGUMENT if only one of access_key_id / secret_access_key is set, or NOT_FOUND if
+  // tls_root_certs_file cannot be read. Credentials are checked by the first call, not here.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Client>> Connect(
       const std::string& endpoint, const ClientOptions& options = {});
   ~Client();

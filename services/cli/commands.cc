@@ -37,8 +37,15 @@ bool SplitPath(const std::string& path, bool key_required, std::string* bucket, 
   return !key_required || !key->empty();
 }
 
+// Set by RunCommand when it found no credentials: said after an UNAUTHENTICATED answer.
+const char* missing_credentials_hint = nullptr;
+
 int Fail(const absl::Status& s) {
-  PrintError(std::string(s.message()));
+  std::string message(s.message());
+  if (absl::IsUnauthenticated(s) && missing_credentials_hint != nullptr) {
+    absl::StrAppend(&message, " (", missing_credentials_hint, ")");
+  }
+  PrintError(message);
   return kExitError;
 }
 
@@ -63,23 +70,92 @@ std::string DevEnvPath() {
   return absl::StrCat(home, "/.tessera/dev.env");
 }
 
+std::map<std::string, std::string> ReadEnvFile(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view v = absl::StripAsciiWhitespace(line);
+    if (v.empty() || v.front() == '#') continue;
+    const size_t eq = v.find('=');
+    if (eq == absl::string_view::npos || eq == 0) continue;
+    const absl::string_view name = v.substr(0, eq);
+    if (name.find_first_of(" \t(") != absl::string_view::npos) continue;  // not KEY=VALUE
+    out[std::string(name)] = std::string(v.substr(eq + 1));
+  }
+  return out;
+}
+
 std::string ResolveEndpoint(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("TESSERA_ENDPOINT"); env != nullptr && *env != '\0') {
     return env;
   }
   if (const std::string path = DevEnvPath(); !path.empty()) {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-      absl::string_view v = absl::StripAsciiWhitespace(line);
-      if (absl::ConsumePrefix(&v, "TESSERA_ENDPOINT=") && !v.empty()) return std::string(v);
+    std::map<std::string, std::string> dev = ReadEnvFile(path);
+    if (auto it = dev.find("TESSERA_ENDPOINT"); it != dev.end() && !it->second.empty()) {
+      return it->second;
     }
   }
   return kDefaultEndpoint;
 }
 
-int RunCommand(const std::string& endpoint, const std::vector<std::string>& args) {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+// A key pair under either naming (TESSERA_* first), from `vars`; false if neither is complete.
+bool PickKeys(const std::map<std::string, std::string>& vars, sdk::ClientOptions* options) {
+  for (const auto& [id, secret] :
+       {std::pair<const char*, const char*>{"TESSERA_ACCESS_KEY_ID", "TESSERA_SECRET_ACCESS_KEY"},
+        {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}}) {
+    auto i = vars.find(id);
+    auto s = vars.find(secret);
+    if (i != vars.end() && s != vars.end() && !i->second.empty() && !s->second.empty()) {
+      options->access_key_id = i->second;
+      options->secret_access_key = s->second;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status ResolveClientOptions(const std::string& credentials_file,
+                                  const std::string& tls_ca_file, bool tls,
+                                  sdk::ClientOptions* options) {
+  options->tls_root_certs_file = !tls_ca_file.empty() ? tls_ca_file : Env("TESSERA_TLS_CA_FILE");
+  options->tls = tls || Env("TESSERA_TLS") == "1";
+  if (!credentials_file.empty()) {
+    if (!PickKeys(ReadEnvFile(credentials_file), options)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no credentials in ", credentials_file,
+          " (expected TESSERA_ACCESS_KEY_ID= and TESSERA_SECRET_ACCESS_KEY= lines, or the AWS_ "
+          "ones)"));
+    }
+    return absl::OkStatus();
+  }
+  std::map<std::string, std::string> env;
+  for (const char* name : {"TESSERA_ACCESS_KEY_ID", "TESSERA_SECRET_ACCESS_KEY",
+                           "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
+    env[name] = Env(name);
+  }
+  if (PickKeys(env, options)) return absl::OkStatus();
+  if (const std::string path = DevEnvPath(); !path.empty()) {
+    std::map<std::string, std::string> dev = ReadEnvFile(path);
+    if (auto it = dev.find("TESSERA_CREDENTIALS_FILE"); it != dev.end() && !it->second.empty()) {
+      (void)PickKeys(ReadEnvFile(it->second), options);
+    }
+  }
+  return absl::OkStatus();
+}
+
+int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
+               const std::vector<std::string>& args) {
   const std::string& cmd = args[0];
   const size_t n = args.size() - 1;
   // Validate the command line before connecting.
@@ -103,7 +179,12 @@ int RunCommand(const std::string& endpoint, const std::vector<std::string>& args
     return Usage(absl::StrCat("expected BUCKET/KEY, got \"", args[1], "\""));
   }
 
-  absl::StatusOr<std::unique_ptr<sdk::Client>> client = sdk::Client::Connect(endpoint);
+  if (options.access_key_id.empty()) {
+    missing_credentials_hint =
+        "the CLI found no credentials: set TESSERA_ACCESS_KEY_ID and TESSERA_SECRET_ACCESS_KEY, "
+        "pass --credentials_file, or run `tessera dev` for a local cluster";
+  }
+  absl::StatusOr<std::unique_ptr<sdk::Client>> client = sdk::Client::Connect(endpoint, options);
   if (!client.ok()) return Fail(client.status());
   sdk::Client& c = **client;
 

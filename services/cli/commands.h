@@ -1,8 +1,12 @@
 // The `tessera` CLI's object and cluster commands (everything but `dev`), over the C++ SDK.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
+#include "api/sdk/client.h"
 
 namespace tessera::cli {
 
@@ -18,8 +22,31 @@ std::string ResolveEndpoint(const std::string& flag);
 // The dev cluster's endpoint file: $HOME/.tessera/dev.env (empty if HOME is not set).
 std::string DevEnvPath();
 
-// Runs one command (`args` = {"mb", "b"}, {"put", "f", "b/k"}, ...). Returns the exit code.
-int RunCommand(const std::string& endpoint, const std::vector<std::string>& args);
+// Reads KEY=VALUE lines (blank lines, comments and other lines are skipped; quotes are not
+// interpreted). Empty map if the file cannot be read.
+std::map<std::string, std::string> ReadEnvFile(const std::string& path);
+
+// The gateway user's credentials and TLS settings, into `options` (the first source that has a
+// key pair wins):
+//   1. `credentials_file` (--credentials_file), a KEY=VALUE file with TESSERA_ACCESS_KEY_ID and
+//      TESSERA_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (as the s3.env
+//      `tessera dev` writes);
+//   2. $TESSERA_ACCESS_KEY_ID and $TESSERA_SECRET_ACCESS_KEY;
+//   3. $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (the same keys as S3);
+//   4. the file named by the TESSERA_CREDENTIALS_FILE= line of ~/.tessera/dev.env (`tessera dev`
+//      points it at its s3.env), so the CLI works against `tessera dev` with no configuration.
+// None found: options are left without credentials (the gateway then says UNAUTHENTICATED).
+// TLS: `tls_ca_file` (--tls_ca_file), else $TESSERA_TLS_CA_FILE: trust that PEM file; `tls`
+// (--tls) or $TESSERA_TLS=1: TLS with the system's roots.
+// FAILED_PRECONDITION if `credentials_file` is given but holds no key pair.
+[[nodiscard]] absl::Status ResolveClientOptions(const std::string& credentials_file,
+                                                const std::string& tls_ca_file, bool tls,
+                                                sdk::ClientOptions* options);
+
+// Runs one command (`args` = {"mb", "b"}, {"put", "f", "b/k"}, ...) against the gateway at
+// `endpoint` with `options`. Returns the exit code.
+int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
+               const std::vector<std::string>& args);
 
 // Prints one error line "tessera: <message>" to stderr.
 void PrintError(const std::string& message);

@@ -335,6 +335,7 @@ int RunDevCluster(const DevOptions& in) {
                                       "--admin_listen=127.0.0.1:0",
                                       "--master_key_file=" + key_file,
                                       "--cluster_secret_file=" + secret_file,
+                                      "--credentials_file=" + s3_credentials,
                                       "--seeds=" + absl::StrJoin(node_addresses, ","),
                                       absl::StrCat("--k=", o.k),
                                       absl::StrCat("--m=", o.m),
@@ -388,7 +389,10 @@ int RunDevCluster(const DevOptions& in) {
   bool healthy = false;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (!healthy && absl::Now() < deadline) {
-    auto client = sdk::Client::Connect(endpoint);
+    sdk::ClientOptions co;
+    co.access_key_id = s3_access_key;
+    co.secret_access_key = s3_secret_key;
+    auto client = sdk::Client::Connect(endpoint, co);
     if (client.ok()) {
       auto st = (*client)->GetClusterStatus();
       if (st.ok()) {
@@ -407,12 +411,6 @@ int RunDevCluster(const DevOptions& in) {
     return kExitError;
   }
 
-  const std::string env_line = absl::StrCat("TESSERA_ENDPOINT=", endpoint, "\n");
-  { std::ofstream((dir / "dev.env").string()) << env_line; }
-  if (const std::string path = DevEnvPath(); !path.empty()) {
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    std::ofstream(path) << env_line;
-  }
   const std::string s3_env_path = (dir / "s3.env").string();
   if (!WritePrivateFile(s3_env_path,
                         absl::StrCat("AWS_ENDPOINT_URL=", s3_endpoint, "\nAWS_ACCESS_KEY_ID=",
@@ -422,6 +420,15 @@ int RunDevCluster(const DevOptions& in) {
     StopAll(children, gw_index, all);
     StopAll(children, 0, gw_index);
     return kExitError;
+  }
+  // The CLI's defaults: this gateway, as the dev user (whose keys stay in the private s3.env;
+  // dev.env only points at it).
+  const std::string env_lines =
+      absl::StrCat("TESSERA_ENDPOINT=", endpoint, "\nTESSERA_CREDENTIALS_FILE=", s3_env_path, "\n");
+  { std::ofstream((dir / "dev.env").string()) << env_lines; }
+  if (const std::string path = DevEnvPath(); !path.empty()) {
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    std::ofstream(path) << env_lines;
   }
 
   std::printf("Tessera dev cluster is up: %d nodes in %d sites, erasure coding %d+%d\n", o.nodes,

@@ -4,11 +4,13 @@
 // and secret; all 0600) under `dir`, starts `nodes` tessera-node processes spread over `sites`
 // simulated sites (site labels site0, site1, ...; one gossip membership; every call authenticated
 // with the cluster secret), one tessera-gateway on 127.0.0.1 (port 7500 by default) and one
-// tessera-s3 on 127.0.0.1 (port 9000 by default), both joined to the cluster by --seeds, all data
-// under `dir`. Waits until the gateway sees every node alive, prints the endpoints and the dev
-// user's keys, writes the gateway endpoint to ~/.tessera/dev.env (so the CLI needs no flag) and
-// the S3 settings to <dir>/s3.env (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-// AWS_DEFAULT_REGION; 0600). Then stays in the foreground until SIGINT or SIGTERM and stops the
+// tessera-s3 on 127.0.0.1 (port 9000 by default), both joined to the cluster by --seeds and both
+// serving the dev user (--credentials_file), all data under `dir`. Waits until the gateway sees
+// every node alive, prints the endpoints and the dev user's keys, writes the S3 settings to
+// <dir>/s3.env (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION;
+// 0600) and the gateway endpoint and the path of s3.env to ~/.tessera/dev.env
+// (TESSERA_ENDPOINT=, TESSERA_CREDENTIALS_FILE=), so the CLI needs no flag and signs as the dev
+// user. Then stays in the foreground until SIGINT or SIGTERM and stops the
 // front ends, then the nodes (SIGTERM; SIGKILL after 15 s).
 //
 // Layout of `dir`: master.key, cluster.secret, s3-credentials.ini, node<i>/ (node data),

@@ -16,7 +16,8 @@ namespace tessera::cli {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: tessera [--endpoint=HOST:PORT] COMMAND [ARGS]\n"
+    "usage: tessera [--endpoint=HOST:PORT] [--credentials_file=FILE] [--tls_ca_file=PEM]\n"
+    "               [--tls] COMMAND [ARGS]\n"
     "\n"
     "Objects and buckets:\n"
     "  mb BUCKET                 create a bucket\n"
@@ -37,6 +38,11 @@ constexpr char kUsage[] =
     "\n"
     "The gateway endpoint is --endpoint, else $TESSERA_ENDPOINT, else the one `tessera dev`\n"
     "wrote to ~/.tessera/dev.env, else 127.0.0.1:7500.\n"
+    "Calls are signed as a user (the same access keys as S3): from --credentials_file (KEY=VALUE\n"
+    "lines, e.g. the s3.env of `tessera dev`), else $TESSERA_ACCESS_KEY_ID and\n"
+    "$TESSERA_SECRET_ACCESS_KEY, else $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else the\n"
+    "dev user of the cluster `tessera dev` runs. TLS: --tls_ca_file (or $TESSERA_TLS_CA_FILE)\n"
+    "trusts that certificate; --tls (or TESSERA_TLS=1) uses the system's roots.\n"
     "Exit codes: 0 success, 1 the operation failed, 2 bad command line.\n";
 
 // Splits "--name=value" / "--name value"; returns false if `arg` is not a flag.
@@ -97,13 +103,26 @@ int Dev(const std::vector<std::string>& args, const char* argv0) {
 int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> all(argv + 1, argv + argc);
-  std::string endpoint_flag;
+  std::string endpoint_flag, credentials_file, tls_ca_file;
+  bool tls = false;
   std::vector<std::string> args;
   bool dev = false;
   for (size_t i = 0; i < all.size(); ++i) {
     std::string v;
     if (!dev && FlagValue(all, &i, "endpoint", &v)) {
       endpoint_flag = v;
+      continue;
+    }
+    if (!dev && FlagValue(all, &i, "credentials_file", &v)) {
+      credentials_file = v;
+      continue;
+    }
+    if (!dev && FlagValue(all, &i, "tls_ca_file", &v)) {
+      tls_ca_file = v;
+      continue;
+    }
+    if (!dev && all[i] == "--tls") {
+      tls = true;
       continue;
     }
     if (args.empty() && (all[i] == "help" || all[i] == "--help" || all[i] == "-h")) {
@@ -122,7 +141,13 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   if (dev) return Dev(args, argv[0]);
-  return RunCommand(ResolveEndpoint(endpoint_flag), args);
+  sdk::ClientOptions options;
+  if (absl::Status s = ResolveClientOptions(credentials_file, tls_ca_file, tls, &options);
+      !s.ok()) {
+    PrintError(std::string(s.message()));
+    return kExitUsage;
+  }
+  return RunCommand(ResolveEndpoint(endpoint_flag), options, args);
 }
 
 }  // namespace

@@ -130,6 +130,30 @@ absl::StatusOr<std::vector<v1::BucketRecord>> ObjectService::ListBuckets() {
   return all;
 }
 
+absl::StatusOr<v1::BucketRecord> ObjectService::Authorize(const Principal& who,
+                                                          const std::string& bucket,
+                                                          BucketAccess access) {
+  absl::StatusOr<v1::BucketRecord> record = store_->GetBucket(bucket);
+  if (!record.ok()) return record.status();
+  if (absl::Status s = CheckBucketAccess(who, *record, access); !s.ok()) return s;
+  return record;
+}
+
+absl::StatusOr<std::vector<v1::BucketRecord>> ObjectService::ListBuckets(const Principal& who) {
+  if (absl::Status s = RequireUser(who, "list buckets"); !s.ok()) return s;
+  absl::StatusOr<std::vector<v1::BucketRecord>> all = ListBuckets();
+  if (!all.ok()) return all;
+  all->erase(std::remove_if(all->begin(), all->end(),
+                            [&who](const v1::BucketRecord& b) { return !OwnsBucket(who, b); }),
+             all->end());
+  return all;
+}
+
+absl::Status ObjectService::CreateBucket(const std::string& name, const Principal& owner) {
+  if (absl::Status s = RequireUser(owner, "create buckets"); !s.ok()) return s;
+  return CreateBucket(name, owner.user_id);
+}
+
 absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
     const std::string& bucket, const std::string& key, const PutObjectOptions& options) {
   if (absl::Status s = CheckKey(key); !s.ok()) return s;

@@ -11,6 +11,10 @@
 // see the newest. Superseded versions are deleted by the SliceGarbageCollector after its grace
 // period (the bucket behaves as an unversioned S3 bucket).
 //
+// Authorisation: Authorize, ListBuckets(Principal) and CreateBucket(name, Principal) apply the one
+// access rule (access_policy.h) for a caller. The other methods trust their caller: a front end
+// asks Authorize for the bucket first (S3 and gRPC both do), so the rule lives here only.
+//
 // Thread-safety: thread-safe. Each ObjectWriter returned is used by one thread.
 #pragma once
 
@@ -24,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/gateway/access_policy.h"
 #include "services/gateway/data_path.h"
 #include "services/gateway/manifest_store.h"
 #include "services/gateway/object_reader.h"
@@ -61,6 +66,18 @@ class ObjectService {
   [[nodiscard]] absl::Status DeleteBucket(const std::string& name);
   [[nodiscard]] absl::StatusOr<v1::BucketRecord> HeadBucket(const std::string& name);
   [[nodiscard]] absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets();
+
+  // Authorisation for a caller (access_policy.h).
+  // The bucket's record if `who` may have `access` to it; NOT_FOUND "no such bucket: b", or
+  // PERMISSION_DENIED "access denied: ...".
+  [[nodiscard]] absl::StatusOr<v1::BucketRecord> Authorize(const Principal& who,
+                                                           const std::string& bucket,
+                                                           BucketAccess access);
+  // The buckets `who` owns (never internal ones); PERMISSION_DENIED for an anonymous caller.
+  [[nodiscard]] absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets(const Principal& who);
+  // A private bucket owned by `owner`; PERMISSION_DENIED for an anonymous caller, else as
+  // CreateBucket(name, owner id).
+  [[nodiscard]] absl::Status CreateBucket(const std::string& name, const Principal& owner);
 
   // Objects. PutObject returns a writer to stream into (Write... Finish); NOT_FOUND if the
   // bucket does not exist, INVALID_ARGUMENT for an empty key or one over 1024 bytes.

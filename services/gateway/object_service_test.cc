@@ -63,6 +63,43 @@ TEST_F(ObjectServiceTest, BucketLifecycleAndErrors) {
   EXPECT_TRUE(buckets.empty());
 }
 
+TEST_F(ObjectServiceTest, AuthorizeAppliesTheAccessPolicyPerCaller) {
+  const Principal alice = Principal::User("alice");
+  const Principal bob = Principal::User("bob");
+  EXPECT_THAT(service_->CreateBucket("anon-bucket", Principal::Anonymous()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK(service_->CreateBucket("alices", alice));
+  ASSERT_OK(service_->CreateBucket("bobs", bob));
+  ASSERT_OK_AND_ASSIGN(v1::BucketRecord r,
+                       service_->Authorize(alice, "alices", BucketAccess::kWrite));
+  EXPECT_EQ(r.owner(), "alice");
+  EXPECT_EQ(r.acl(), "private");
+  EXPECT_THAT(service_->Authorize(bob, "alices", BucketAccess::kRead),
+              StatusIs(absl::StatusCode::kPermissionDenied, ::testing::HasSubstr("alices")));
+  EXPECT_THAT(service_->Authorize(Principal::Anonymous(), "alices", BucketAccess::kRead),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(service_->Authorize(alice, "nope", BucketAccess::kRead),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("no such bucket")));
+
+  // Each user lists only their own buckets; anonymous callers list nothing.
+  ASSERT_OK_AND_ASSIGN(auto mine, service_->ListBuckets(alice));
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].name(), "alices");
+  EXPECT_THAT(service_->ListBuckets(Principal::Anonymous()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+
+  // public-read opens reading, not writing, to everyone.
+  v1::BucketRecord pub = r;
+  pub.set_name("alices-pub");
+  pub.set_acl("public-read");
+  ASSERT_OK(store_.CreateBucket(pub));
+  EXPECT_OK(service_->Authorize(bob, "alices-pub", BucketAccess::kRead).status());
+  EXPECT_OK(
+      service_->Authorize(Principal::Anonymous(), "alices-pub", BucketAccess::kRead).status());
+  EXPECT_THAT(service_->Authorize(bob, "alices-pub", BucketAccess::kWrite),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
 TEST_F(ObjectServiceTest, ObjectsOverwriteDeleteAndReportErrors) {
   ASSERT_OK(service_->CreateBucket("bkt"));
   EXPECT_THAT(service_->PutObject("nope", "k", "x").status(),

@@ -1,22 +1,53 @@
 #include "services/gatewayd/gateway_server.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "base/logging.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/admin_server.h"
 #include "services/gateway/cluster_view.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/work_pool.h"
+#include "services/gatewayd/call_verifier.h"
 #include "services/gatewayd/gateway_service.h"
+#include "services/s3/auth/credential_store.h"
 
 namespace tessera::services {
+namespace {
+
+// Reads a PEM file whole; NOT_FOUND naming the file (never its contents) if unreadable.
+absl::Status ReadPem(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in || ss.str().empty()) {
+    return absl::NotFoundError(absl::StrCat("cannot read TLS file ", path));
+  }
+  *out = ss.str();
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status GatewayServerOptions::Validate() const {
   if (listen.empty()) return absl::InvalidArgumentError("--listen is required");
   if (admin_listen.empty()) return absl::InvalidArgumentError("--admin_listen is required");
+  if (credentials_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--credentials_file is required (the users who may call the gateway; same format as "
+        "tessera-s3's, see services/s3/auth/credential_store.h)");
+  }
+  if (tls_cert_file.empty() != tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  if (max_clock_skew <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("max_clock_skew must be positive");
+  }
   if (master_key_file.empty()) {
     return absl::InvalidArgumentError(
         "--master_key_file is required (a file of cluster master keys, mode 0600)");
@@ -43,6 +74,8 @@ absl::Status GatewayServerOptions::Validate() const {
 class GatewayServer::Impl {
  public:
   GatewayServerOptions options;
+  std::unique_ptr<s3::CredentialStore> credentials;
+  std::unique_ptr<CallVerifier> verifier;
   std::unique_ptr<GatewayBackend> backend;
   std::unique_ptr<WorkPool> handler_pool;
   std::unique_ptr<GatewayService> service;
@@ -77,6 +110,24 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
   const GatewayServerOptions& o = impl->options;
   Registry* registry = o.registry != nullptr ? o.registry : &Registry::Default();
 
+  auto credentials = s3::CredentialStore::LoadFromFile(o.credentials_file);
+  if (!credentials.ok()) {
+    return absl::Status(credentials.status().code(),
+                        absl::StrCat("--credentials_file: ", credentials.status().message()));
+  }
+  impl->credentials = *std::move(credentials);
+  impl->verifier = std::make_unique<CallVerifier>(
+      impl->credentials.get(), Clock::Real(), CallVerifierOptions{.max_skew = o.max_clock_skew});
+  std::shared_ptr<grpc::ServerCredentials> transport = grpc::InsecureServerCredentials();
+  if (!o.tls_cert_file.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+    if (absl::Status s = ReadPem(o.tls_key_file, &pair.private_key); !s.ok()) return s;
+    if (absl::Status s = ReadPem(o.tls_cert_file, &pair.cert_chain); !s.ok()) return s;
+    ssl.pem_key_cert_pairs.push_back(std::move(pair));
+    transport = grpc::SslServerCredentials(ssl);
+  }
+
   GatewayBackendOptions bo;
   bo.seeds = o.seeds;
   bo.cluster_secret_file = o.cluster_secret_file;
@@ -103,6 +154,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
   Impl* raw = impl.get();
   sdeps.cluster_status = [raw] { return raw->Status(); };
   sdeps.registry = registry;
+  sdeps.verifier = impl->verifier.get();
   auto service = GatewayService::Create(std::move(sdeps));
   if (!service.ok()) return service.status();
   impl->service = *std::move(service);
@@ -115,7 +167,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
   impl->admin = *std::move(admin_server);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &impl->port);
+  builder.AddListeningPort(o.listen, transport, &impl->port);
   builder.RegisterService(impl->service.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxChunkBytes + (64 << 10)));
   builder.SetMaxSendMessageSize(static_cast<int>(kMaxChunkBytes + (64 << 10)));

@@ -1,7 +1,8 @@
 // GatewayServer: assembles a tessera-gateway process: the GatewayBackend (OpenGatewayBackend:
 // cluster learned from the seeds' membership, metadata replicated on the storage nodes,
-// authenticated slice client, master keyring, ObjectService), the gRPC Gateway service and the
-// admin HTTP server.
+// authenticated slice client, master keyring, ObjectService), the gRPC Gateway service with its
+// caller authentication (the users of a credentials file, as tessera-s3; CallVerifier), optionally
+// over TLS, and the admin HTTP server.
 //
 // Gateways keep no durable state: bucket and object metadata live on the storage nodes
 // (services/meta via ReplicatedManifestStore), slices too. Any number of gateways over the same
@@ -23,12 +24,19 @@
 namespace tessera::services {
 
 struct GatewayServerOptions {
-  std::string listen = "127.0.0.1:0";        // gRPC Gateway service
-  std::string admin_listen = "127.0.0.1:0";  // /metrics, /healthz
-  std::string master_key_file;               // required (storage/crypto/key_file.h)
-  std::vector<std::string> seeds;            // some storage nodes' gRPC addresses; at least one
-  std::string cluster_secret_file;           // required unless insecure_no_auth
-  bool insecure_no_auth = false;             // development only: nodes run without auth
+  std::string listen = "127.0.0.1:0";  // gRPC Gateway service
+  // Users who may call the Gateway service: the same file format and users as tessera-s3
+  // (services/s3/auth/credential_store.h; mode 0600). Required.
+  std::string credentials_file;
+  // PEM certificate chain and private key: serve gRPC over TLS. Both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  absl::Duration max_clock_skew = absl::Minutes(15);  // of a call's signing time
+  std::string admin_listen = "127.0.0.1:0";           // /metrics, /healthz
+  std::string master_key_file;                        // required (storage/crypto/key_file.h)
+  std::vector<std::string> seeds;   // some storage nodes' gRPC addresses; at least one
+  std::string cluster_secret_file;  // required unless insecure_no_auth
+  bool insecure_no_auth = false;    // development only: nodes run without auth
   DataPathOptions data;
   size_t data_path_threads = 32;  // slice RPC parallelism
   size_t handler_threads = 64;    // concurrent blocking handler work
@@ -47,8 +55,9 @@ struct GatewayServerOptions {
 
 class GatewayServer {
  public:
-  // Starts serving. INVALID_ARGUMENT for bad options; the key and secret files' own errors
-  // (NOT_FOUND / FAILED_PRECONDITION); UNAVAILABLE if no seed answers or a port cannot be bound.
+  // Starts serving. INVALID_ARGUMENT for bad options; the key, secret and credentials files' own
+  // errors (NOT_FOUND / FAILED_PRECONDITION / PERMISSION_DENIED), NOT_FOUND for an unreadable TLS
+  // file; UNAVAILABLE if no seed answers or a port cannot be bound.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
       GatewayServerOptions options);
   ~GatewayServer();  // Shutdown(0) if not done

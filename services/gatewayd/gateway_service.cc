@@ -1,6 +1,7 @@
 #include "services/gatewayd/gateway_service.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -9,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
+#include "services/gatewayd/call_signature.h"
 
 namespace tessera::services {
 namespace {
@@ -43,6 +45,7 @@ absl::Status GatewayServiceDeps::Validate() const {
   if (store == nullptr) return absl::InvalidArgumentError("store is required");
   if (handler_pool == nullptr) return absl::InvalidArgumentError("handler_pool is required");
   if (!cluster_status) return absl::InvalidArgumentError("cluster_status is required");
+  if (verifier == nullptr) return absl::InvalidArgumentError("verifier is required");
   return data_path.Validate();
 }
 
@@ -118,26 +121,49 @@ GatewayService::GatewayService(GatewayServiceDeps deps, std::unique_ptr<storage:
 
 GatewayService::~GatewayService() = default;
 
-grpc::ServerUnaryReactor* GatewayService::RunUnary(grpc::CallbackServerContext* ctx,
-                                                   const char* method,
-                                                   std::function<absl::Status()> work) {
+absl::StatusOr<Principal> GatewayService::Authenticate(grpc::CallbackServerContext* ctx,
+                                                       const char* method) {
+  const std::multimap<grpc::string_ref, grpc::string_ref>& metadata = ctx->client_metadata();
+  auto value = [&metadata](const char* name) {
+    auto it = metadata.find(name);
+    return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
+  };
+  CallSignature call;
+  call.access_key = value(kCallAccessKeyHeader);
+  call.date = value(kCallDateHeader);
+  call.nonce = value(kCallNonceHeader);
+  call.signature = value(kCallSignatureHeader);
+  return deps_.verifier->Verify(absl::StrCat(kGatewayServicePath, method), call);
+}
+
+grpc::ServerUnaryReactor* GatewayService::RunUnary(
+    grpc::CallbackServerContext* ctx, const char* method,
+    std::function<absl::Status(const Principal&)> work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  metrics_->inflight->Increment();
   const absl::Time start = absl::Now();
-  deps_.handler_pool->Submit([this, reactor, method, start, work = std::move(work)] {
-    absl::Status status = work();
-    metrics_->Record(method, status, start);
-    metrics_->inflight->Decrement();
-    reactor->Finish(ToGrpcStatus(status));
-  });
+  absl::StatusOr<Principal> caller = Authenticate(ctx, method);
+  if (!caller.ok()) {
+    // Refused before any work is queued.
+    metrics_->Record(method, caller.status(), start);
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  metrics_->inflight->Increment();
+  deps_.handler_pool->Submit(
+      [this, reactor, method, start, caller = *std::move(caller), work = std::move(work)] {
+        absl::Status status = work(caller);
+        metrics_->Record(method, status, start);
+        metrics_->inflight->Decrement();
+        reactor->Finish(ToGrpcStatus(status));
+      });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* GatewayService::CreateBucket(grpc::CallbackServerContext* ctx,
                                                        const v1::CreateBucketRequest* req,
                                                        v1::CreateBucketResponse* resp) {
-  return RunUnary(ctx, "CreateBucket", [this, req, resp]() -> absl::Status {
-    if (absl::Status s = deps_.objects->CreateBucket(req->bucket()); !s.ok()) return s;
+  return RunUnary(ctx, "CreateBucket", [this, req, resp](const Principal& caller) -> absl::Status {
+    if (absl::Status s = deps_.objects->CreateBucket(req->bucket(), caller); !s.ok()) return s;
     absl::StatusOr<v1::BucketRecord> b = deps_.objects->HeadBucket(req->bucket());
     if (b.ok()) *resp->mutable_bucket() = ToBucket(*b);
     return absl::OkStatus();
@@ -147,15 +173,20 @@ grpc::ServerUnaryReactor* GatewayService::CreateBucket(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* GatewayService::DeleteBucket(grpc::CallbackServerContext* ctx,
                                                        const v1::DeleteBucketRequest* req,
                                                        v1::DeleteBucketResponse*) {
-  return RunUnary(ctx, "DeleteBucket",
-                  [this, req] { return deps_.objects->DeleteBucket(req->bucket()); });
+  return RunUnary(ctx, "DeleteBucket", [this, req](const Principal& caller) -> absl::Status {
+    absl::StatusOr<v1::BucketRecord> b =
+        deps_.objects->Authorize(caller, req->bucket(), BucketAccess::kWrite);
+    if (!b.ok()) return b.status();
+    return deps_.objects->DeleteBucket(req->bucket());
+  });
 }
 
 grpc::ServerUnaryReactor* GatewayService::HeadBucket(grpc::CallbackServerContext* ctx,
                                                      const v1::HeadBucketRequest* req,
                                                      v1::HeadBucketResponse* resp) {
-  return RunUnary(ctx, "HeadBucket", [this, req, resp]() -> absl::Status {
-    absl::StatusOr<v1::BucketRecord> b = deps_.objects->HeadBucket(req->bucket());
+  return RunUnary(ctx, "HeadBucket", [this, req, resp](const Principal& caller) -> absl::Status {
+    absl::StatusOr<v1::BucketRecord> b =
+        deps_.objects->Authorize(caller, req->bucket(), BucketAccess::kRead);
     if (!b.ok()) return b.status();
     *resp->mutable_bucket() = ToBucket(*b);
     return absl::OkStatus();
@@ -165,8 +196,8 @@ grpc::ServerUnaryReactor* GatewayService::HeadBucket(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* GatewayService::ListBuckets(grpc::CallbackServerContext* ctx,
                                                       const v1::ListBucketsRequest*,
                                                       v1::ListBucketsResponse* resp) {
-  return RunUnary(ctx, "ListBuckets", [this, resp]() -> absl::Status {
-    auto buckets = deps_.objects->ListBuckets();
+  return RunUnary(ctx, "ListBuckets", [this, resp](const Principal& caller) -> absl::Status {
+    auto buckets = deps_.objects->ListBuckets(caller);
     if (!buckets.ok()) return buckets.status();
     for (const v1::BucketRecord& b : *buckets) *resp->add_buckets() = ToBucket(b);
     return absl::OkStatus();
@@ -176,7 +207,10 @@ grpc::ServerUnaryReactor* GatewayService::ListBuckets(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* GatewayService::HeadObject(grpc::CallbackServerContext* ctx,
                                                      const v1::HeadObjectRequest* req,
                                                      v1::HeadObjectResponse* resp) {
-  return RunUnary(ctx, "HeadObject", [this, req, resp]() -> absl::Status {
+  return RunUnary(ctx, "HeadObject", [this, req, resp](const Principal& caller) -> absl::Status {
+    absl::StatusOr<v1::BucketRecord> b =
+        deps_.objects->Authorize(caller, req->bucket(), BucketAccess::kRead);
+    if (!b.ok()) return b.status();
     absl::StatusOr<v1::ObjectManifest> m;
     if (req->version_id().empty()) {
       m = deps_.objects->HeadObject(req->bucket(), req->key());
@@ -196,14 +230,21 @@ grpc::ServerUnaryReactor* GatewayService::HeadObject(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* GatewayService::DeleteObject(grpc::CallbackServerContext* ctx,
                                                        const v1::DeleteObjectRequest* req,
                                                        v1::DeleteObjectResponse*) {
-  return RunUnary(ctx, "DeleteObject",
-                  [this, req] { return deps_.objects->DeleteObject(req->bucket(), req->key()); });
+  return RunUnary(ctx, "DeleteObject", [this, req](const Principal& caller) -> absl::Status {
+    absl::StatusOr<v1::BucketRecord> b =
+        deps_.objects->Authorize(caller, req->bucket(), BucketAccess::kWrite);
+    if (!b.ok()) return b.status();
+    return deps_.objects->DeleteObject(req->bucket(), req->key());
+  });
 }
 
 grpc::ServerUnaryReactor* GatewayService::ListObjects(grpc::CallbackServerContext* ctx,
                                                       const v1::ListObjectsRequest* req,
                                                       v1::ListObjectsResponse* resp) {
-  return RunUnary(ctx, "ListObjects", [this, req, resp]() -> absl::Status {
+  return RunUnary(ctx, "ListObjects", [this, req, resp](const Principal& caller) -> absl::Status {
+    absl::StatusOr<v1::BucketRecord> b =
+        deps_.objects->Authorize(caller, req->bucket(), BucketAccess::kRead);
+    if (!b.ok()) return b.status();
     if (req->max_keys() > 1000) {
       return absl::InvalidArgumentError(
           absl::StrCat("max_keys is ", req->max_keys(), "; at most 1000 keys per page"));
@@ -227,7 +268,7 @@ grpc::ServerUnaryReactor* GatewayService::ListObjects(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* GatewayService::ClusterStatus(grpc::CallbackServerContext* ctx,
                                                         const v1::ClusterStatusRequest*,
                                                         v1::ClusterStatusResponse* resp) {
-  return RunUnary(ctx, "ClusterStatus", [this, resp]() -> absl::Status {
+  return RunUnary(ctx, "ClusterStatus", [this, resp](const Principal&) -> absl::Status {
     *resp = deps_.cluster_status();
     resp->set_data_shards(deps_.objects->options().data_shards);
     resp->set_parity_shards(deps_.objects->options().parity_shards);
@@ -244,6 +285,12 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
   PutReactor(GatewayService* service, grpc::CallbackServerContext* ctx, v1::PutObjectResponse* resp)
       : service_(service), ctx_(ctx), resp_(resp), start_(absl::Now()) {
     service_->metrics_->inflight->Increment();
+    absl::StatusOr<Principal> caller = service_->Authenticate(ctx, "PutObject");
+    if (!caller.ok()) {
+      Fail(caller.status());  // before any message is read
+      return;
+    }
+    caller_ = *std::move(caller);
     StartRead(&msg_);
   }
 
@@ -284,6 +331,9 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
         return absl::InvalidArgumentError(
             absl::StrCat("declared size ", header_.size(), " is invalid; use -1 for unknown"));
       }
+      absl::StatusOr<v1::BucketRecord> bucket =
+          service_->deps_.objects->Authorize(caller_, header_.bucket(), BucketAccess::kWrite);
+      if (!bucket.ok()) return bucket.status();
       if (header_.if_none_match()) {
         absl::StatusOr<v1::ObjectManifest> existing =
             service_->deps_.objects->HeadObject(header_.bucket(), header_.key());
@@ -295,6 +345,7 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
       }
       PutObjectOptions options;
       options.content_type = header_.content_type();
+      options.owner = caller_.user_id;
       for (const auto& [k, v] : header_.user_metadata()) options.user_metadata[k] = v;
       auto writer = service_->deps_.objects->PutObject(header_.bucket(), header_.key(), options);
       if (!writer.ok()) return writer.status();
@@ -369,6 +420,7 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
   grpc::CallbackServerContext* const ctx_;
   v1::PutObjectResponse* const resp_;
   const absl::Time start_;
+  Principal caller_;
   v1::PutObjectRequest msg_;
   v1::PutObjectRequest::Header header_;
   std::unique_ptr<ObjectWriter> writer_;
@@ -386,9 +438,17 @@ grpc::ServerReadReactor<v1::PutObjectRequest>* GatewayService::PutObject(
 
 class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::GetObjectResponse> {
  public:
-  GetReactor(GatewayService* service, const v1::GetObjectRequest* req)
+  GetReactor(GatewayService* service, grpc::CallbackServerContext* ctx,
+             const v1::GetObjectRequest* req)
       : service_(service), req_(req), start_(absl::Now()) {
     service_->metrics_->inflight->Increment();
+    absl::StatusOr<Principal> caller = service_->Authenticate(ctx, "GetObject");
+    if (!caller.ok()) {
+      service_->metrics_->Record("GetObject", caller.status(), start_);
+      Finish(ToGrpcStatus(caller.status()));  // nothing was read
+      return;
+    }
+    caller_ = *std::move(caller);
     service_->deps_.handler_pool->Submit([this] { Run(); });
   }
 
@@ -414,6 +474,9 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
   }
 
   absl::Status Serve() {
+    absl::StatusOr<v1::BucketRecord> bucket =
+        service_->deps_.objects->Authorize(caller_, req_->bucket(), BucketAccess::kRead);
+    if (!bucket.ok()) return bucket.status();
     absl::StatusOr<v1::ObjectManifest> m;
     if (req_->version_id().empty()) {
       m = service_->deps_.objects->HeadObject(req_->bucket(), req_->key());
@@ -467,6 +530,7 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
   GatewayService* const service_;
   const v1::GetObjectRequest* const req_;
   const absl::Time start_;
+  Principal caller_;
   v1::GetObjectResponse out_;
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -474,8 +538,8 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
 };
 
 grpc::ServerWriteReactor<v1::GetObjectResponse>* GatewayService::GetObject(
-    grpc::CallbackServerContext*, const v1::GetObjectRequest* req) {
-  return new GetReactor(this, req);
+    grpc::CallbackServerContext* ctx, const v1::GetObjectRequest* req) {
+  return new GetReactor(this, ctx, req);
 }
 
 }  // namespace tessera::services

@@ -18,6 +18,14 @@
 //               Bytes are only ever sent from authenticated, decoded stripes; if the object
 //               cannot be read the stream ends with DATA_LOSS / UNAVAILABLE (never wrong bytes).
 //
+// Authentication and authorisation: every call is authenticated first, by its CallSignature
+// metadata (call_signature.h) checked by the CallVerifier, before any work is queued or any
+// message read: a call without valid credentials ends UNAUTHENTICATED. The handler then acts as
+// that user through the object layer's rule (ObjectService::Authorize, access_policy.h), the same
+// one S3 applies: PERMISSION_DENIED for a bucket the user may not read or write. CreateBucket
+// makes the caller the owner; ListBuckets shows the caller's buckets; ClusterStatus is open to
+// every authenticated user.
+//
 // Errors: absl codes cross as the gRPC code of the same number, with ObjectService's messages
 // (e.g. NOT_FOUND "no such key: b/k"); see grpc_status.h.
 //
@@ -31,10 +39,12 @@
 #include "absl/status/status.h"
 #include "api/gateway.grpc.pb.h"
 #include "base/metrics.h"
+#include "services/gateway/access_policy.h"
 #include "services/gateway/manifest_store.h"
 #include "services/gateway/object_reader.h"
 #include "services/gateway/object_service.h"
 #include "services/gateway/work_pool.h"
+#include "services/gatewayd/call_verifier.h"
 #include "storage/pipeline/stripe_codec.h"
 
 namespace tessera::services {
@@ -51,6 +61,7 @@ struct GatewayServiceDeps {
   DataPathDeps data_path;            // for the service's own ObjectReader
   WorkPool* handler_pool = nullptr;  // required; runs every handler's blocking work
   ClusterStatusFn cluster_status;    // required
+  CallVerifier* verifier = nullptr;  // required: authenticates every call
   Registry* registry = nullptr;      // metrics; nullptr = Registry::Default()
 
   [[nodiscard]] absl::Status Validate() const;
@@ -100,8 +111,11 @@ class GatewayService final : public v1::Gateway::CallbackService {
  private:
   GatewayService(GatewayServiceDeps deps, std::unique_ptr<storage::StripeCodec> codec,
                  std::unique_ptr<Metrics> metrics);
+  // The caller of `method` (a Gateway method's short name) from the call's metadata.
+  absl::StatusOr<Principal> Authenticate(grpc::CallbackServerContext* ctx, const char* method);
+  // Authenticates, then runs `work` as the caller on the handler pool.
   grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const char* method,
-                                     std::function<absl::Status()> work);
+                                     std::function<absl::Status(const Principal&)> work);
 
   const GatewayServiceDeps deps_;
   std::unique_ptr<storage::StripeCodec> codec_;

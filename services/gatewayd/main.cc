@@ -1,7 +1,12 @@
 // tessera-gateway: the gRPC Gateway daemon (api/gateway.proto); see docs/design/sdk_cli.md.
 //
 //   tessera-gateway --seeds=10.0.0.5:7400,10.0.0.6:7400 --cluster_secret_file=cluster.secret
-//                   --master_key_file=master.key
+//                   --master_key_file=master.key --credentials_file=users.ini
+//                   [--listen=HOST:PORT] [--tls_cert_file=cert.pem --tls_key_file=key.pem]
+//
+// Every call must be signed by a user of --credentials_file (the same users as tessera-s3; see
+// call_signature.h and docs/design/security.md). It listens on loopback unless told otherwise:
+// serve other hosts with --listen=0.0.0.0:7500, and then with TLS.
 //
 // The gateway learns the cluster from the seeds' membership and keeps no durable state: object
 // and bucket metadata are replicated on the storage nodes. On start one line goes to stdout:
@@ -18,6 +23,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -26,8 +32,15 @@
 #include "services/common/shutdown_signals.h"
 #include "services/gatewayd/gateway_server.h"
 
-ABSL_FLAG(std::string, listen, "0.0.0.0:7500", "host:port for the gRPC Gateway service.");
-ABSL_FLAG(std::string, admin_listen, "0.0.0.0:7501", "host:port for /metrics and /healthz.");
+ABSL_FLAG(std::string, listen, "127.0.0.1:7500",
+          "host:port for the gRPC Gateway service (loopback by default).");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:7501", "host:port for /metrics and /healthz.");
+ABSL_FLAG(std::string, credentials_file, "",
+          "Users who may call the gateway: access key, secret and user id, as tessera-s3's "
+          "--credentials_file (mode 0600). Required.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls_key_file).");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for --tls_cert_file.");
 ABSL_FLAG(std::string, master_key_file, "", "Cluster master key file (mode 0600). Required.");
 ABSL_FLAG(int32_t, k, 4, "Data slices per stripe.");
 ABSL_FLAG(int32_t, m, 2, "Parity slices per stripe (losses tolerated).");
@@ -69,7 +82,7 @@ int Main(int argc, char** argv) {
 
   absl::SetProgramUsageMessage(
       "tessera-gateway --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
-      "[--listen=HOST:PORT]");
+      "--credentials_file=FILE [--listen=HOST:PORT] [--tls_cert_file=FILE --tls_key_file=FILE]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) BadConfig(absl::StrCat("unexpected argument \"", rest[1], "\""));
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
@@ -80,6 +93,9 @@ int Main(int argc, char** argv) {
   o.listen = absl::GetFlag(FLAGS_listen);
   o.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   o.master_key_file = absl::GetFlag(FLAGS_master_key_file);
+  o.credentials_file = absl::GetFlag(FLAGS_credentials_file);
+  o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  o.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   o.seeds = absl::GetFlag(FLAGS_seeds);
   o.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
   o.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
@@ -108,6 +124,13 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "tessera-gateway: cannot write --port_file: %s\n", s.ToString().c_str());
       return 1;
     }
+  }
+  if (o.tls_cert_file.empty() && !absl::StartsWith(o.listen, "127.") &&
+      !absl::StartsWith(o.listen, "localhost:") && !absl::StartsWith(o.listen, "[::1]:")) {
+    // Signatures protect who calls, not what the messages say or who reads them.
+    TESSERA_LOG(WARNING, "gateway_plaintext_listen")
+        .Field("listen", o.listen)
+        .Field("hint", "object data crosses the network unencrypted; use --tls_cert_file");
   }
   std::printf("tessera-gateway started %s nodes=%d/%d\n", ports.c_str(), (*server)->alive_nodes(),
               (*server)->known_nodes());

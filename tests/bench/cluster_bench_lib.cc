@@ -26,6 +26,7 @@
 #include "services/gateway/multipart.h"
 #include "services/gateway/replicated_test_cluster.h"
 #include "services/gateway/work_pool.h"
+#include "services/gatewayd/call_verifier.h"
 #include "services/gatewayd/gateway_service.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/handlers/s3_gateway.h"
@@ -376,6 +377,7 @@ class BenchCluster::Impl {
     if (s3_server) s3_server->Stop();
     if (grpc_server) grpc_server->Shutdown(std::chrono::system_clock::now());
     grpc_server.reset();
+    verifier.reset();
     s3_server.reset();
     s3_gateway.reset();
     uploads.reset();
@@ -389,6 +391,7 @@ class BenchCluster::Impl {
   std::unique_ptr<services::WorkPool> handler_pool;
   Registry registry;
   std::unique_ptr<services::GatewayService> service;
+  std::unique_ptr<services::CallVerifier> verifier;  // over `credentials`
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
   std::unique_ptr<storage::StripeCodec> codec;
@@ -418,6 +421,13 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(const BenchClu
   if (!backend.ok()) return backend.status();
   impl->backend = *std::move(backend);
 
+  // One user for both front ends (as tessera dev): the SDK clients sign as it, as S3 clients do.
+  impl->credentials = std::make_unique<services::s3::CredentialStore>();
+  if (absl::Status s = impl->credentials->Add({o.s3_access_key, o.s3_secret_key, "bench"});
+      !s.ok()) {
+    return s;
+  }
+  impl->verifier = std::make_unique<services::CallVerifier>(impl->credentials.get(), Clock::Real());
   impl->handler_pool = std::make_unique<services::WorkPool>(o.handler_threads);
   services::GatewayServiceDeps deps;
   deps.objects = &impl->backend->objects();
@@ -426,6 +436,7 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(const BenchClu
   deps.handler_pool = impl->handler_pool.get();
   deps.cluster_status = [] { return v1::ClusterStatusResponse(); };
   deps.registry = &impl->registry;
+  deps.verifier = impl->verifier.get();
   auto service = services::GatewayService::Create(std::move(deps));
   if (!service.ok()) return service.status();
   impl->service = *std::move(service);
@@ -453,11 +464,6 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(const BenchClu
     impl->uploads = std::make_unique<services::MultipartUploads>(
         data, impl->backend->deps(), &impl->backend->store(), impl->codec.get());
     if (absl::Status s = impl->uploads->Init(); !s.ok()) return s;
-    impl->credentials = std::make_unique<services::s3::CredentialStore>();
-    if (absl::Status s = impl->credentials->Add({o.s3_access_key, o.s3_secret_key, "bench"});
-        !s.ok()) {
-      return s;
-    }
     impl->s3_gateway = std::make_unique<services::s3::S3Gateway>(
         services::s3::S3GatewayOptions{}, &impl->backend->objects(), impl->uploads.get(),
         &impl->backend->store(), impl->backend->deps(), impl->credentials.get(), Clock::Real());

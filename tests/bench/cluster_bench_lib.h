@@ -83,6 +83,7 @@ struct BenchClusterOptions {
   size_t data_path_threads = 16;
   size_t handler_threads = 64;
   bool s3 = false;
+  // The one user (id "bench") of both front ends; SDK clients sign with these keys too.
   std::string s3_access_key = "BENCHACCESSKEY000001";
   std::string s3_secret_key = "bench-secret-key-not-a-real-secret-0001";
 };

@@ -78,8 +78,11 @@ int Main(int argc, char** argv) {
 
   std::vector<std::unique_ptr<sdk::Client>> grpc_clients;
   std::vector<std::unique_ptr<S3LoadClient>> s3_clients, s3_signed;
+  sdk::ClientOptions grpc_options;
+  grpc_options.access_key_id = co.s3_access_key;
+  grpc_options.secret_access_key = co.s3_secret_key;
   for (int i = 0; i < n; ++i) {
-    auto c = sdk::Client::Connect((*cluster)->grpc_endpoint());
+    auto c = sdk::Client::Connect((*cluster)->grpc_endpoint(), grpc_options);
     if (!c.ok()) return Fail("sdk connect", c.status());
     grpc_clients.push_back(*std::move(c));
     S3LoadClientOptions so;

@@ -6,12 +6,14 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/process_cluster.h"
 
@@ -25,9 +27,9 @@ struct Result {
 
 std::vector<std::string> Env() { return {absl::StrCat("HOME=", TmpDir(), "/home")}; }
 
-Result Tessera(std::vector<std::string> args) {
+Result Tessera(std::vector<std::string> args, const std::vector<std::string>& env = Env()) {
   args.insert(args.begin(), Runfile("services/cli/tessera"));
-  Process p("tessera", args, Env());
+  Process p("tessera", args, env);
   const int status = p.Wait(absl::Seconds(60));
   Result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -86,6 +88,46 @@ TEST(CliClusterTest, DevClusterAndEveryCommand) {
   r = Tessera({"ls", "demo/dir/"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat(data.size(), "  dir/file.bin"))) << r.out;
+
+  // Issue 8: with an empty HOME and the endpoint alone, `tessera ls` listed the dev user's
+  // buckets. Now the gateway refuses a caller without credentials, or with a wrong secret.
+  std::string endpoint;
+  for (absl::string_view line :
+       absl::StrSplit(ReadAll(TmpDir() + "/home/.tessera/dev.env"), '\n', absl::SkipEmpty())) {
+    if (absl::ConsumePrefix(&line, "TESSERA_ENDPOINT=")) endpoint = std::string(line);
+  }
+  ASSERT_FALSE(endpoint.empty());
+  const std::string empty_home = TmpDir() + "/empty-home";
+  ::mkdir(empty_home.c_str(), 0700);
+  r = Tessera({"--endpoint", endpoint, "ls"}, {"HOME=" + empty_home});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_FALSE(absl::StrContains(r.out, "demo")) << r.out;
+  EXPECT_TRUE(OneLine(r.err) && absl::StrContains(r.err, "not authenticated") &&
+              absl::StrContains(r.err, "TESSERA_ACCESS_KEY_ID"))
+      << r.err;
+  const std::map<std::string, std::string> s3env = [&] {
+    std::map<std::string, std::string> m;
+    for (absl::string_view line : absl::StrSplit(ReadAll(dir + "/s3.env"), '\n')) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+      m[kv.first] = kv.second;
+    }
+    return m;
+  }();
+  r = Tessera({"--endpoint", endpoint, "ls"},
+              {"HOME=" + empty_home, "TESSERA_ACCESS_KEY_ID=" + s3env.at("AWS_ACCESS_KEY_ID"),
+               "TESSERA_SECRET_ACCESS_KEY=wrong-secret-wrong-secret-000"});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.err, "signature does not match")) << r.err;
+  // The dev user's keys work from anywhere: a credentials file, or the environment.
+  r = Tessera({"--endpoint", endpoint, "--credentials_file", dir + "/s3.env", "ls"},
+              {"HOME=" + empty_home});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "demo")) << r.out;
+  r = Tessera({"--endpoint", endpoint, "ls"},
+              {"HOME=" + empty_home, "TESSERA_ACCESS_KEY_ID=" + s3env.at("AWS_ACCESS_KEY_ID"),
+               "TESSERA_SECRET_ACCESS_KEY=" + s3env.at("AWS_SECRET_ACCESS_KEY")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "demo")) << r.out;
 
   const std::string dst = TmpDir() + "/dst.bin";
   r = Tessera({"get", "demo/dir/file.bin", dst});

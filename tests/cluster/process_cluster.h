@@ -1,12 +1,14 @@
 // ProcessCluster: real tessera-node processes (in simulated sites, one gossip membership, every
 // call authenticated with a generated cluster secret) and one or more tessera-gateway processes
 // that learn the cluster from --seeds and keep their metadata on the nodes, for process-level
-// tests. Everything listens on 127.0.0.1 port 0; data lives under TEST_TMPDIR. Children are
-// killed (SIGKILL) when the cluster is destroyed. Every wait is bounded.
+// tests. The gateways serve one user (credentials_file(), access_key() / secret_key()), whom
+// client() signs as. Everything listens on 127.0.0.1 port 0; data lives under TEST_TMPDIR. Children
+// are killed (SIGKILL) when the cluster is destroyed. Every wait is bounded.
 #pragma once
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,6 +166,12 @@ class ProcessCluster {
     secret_file_ = root_ + "/cluster.secret";
     EXPECT_TRUE(storage::GenerateMasterKeyFile(key_file_, 1).ok());
     EXPECT_TRUE(p2p::ClusterSecret::Generate(secret_file_).ok());
+    credentials_file_ = root_ + "/users.ini";
+    {
+      std::ofstream out(credentials_file_);
+      out << "[tester]\naccess_key = " << access_key() << "\nsecret_key = " << secret_key() << "\n";
+    }
+    EXPECT_EQ(::chmod(credentials_file_.c_str(), 0600), 0);
     // node0 first: its gossip address seeds the others' membership.
     std::string gossip_seed;
     for (int i = 0; i < o.nodes; ++i) {
@@ -215,6 +223,16 @@ class ProcessCluster {
   }
 
   sdk::Client& client(int gateway = 0) { return *clients_[gateway]; }
+  // The gateways' user (user id "tester") and a client's options signing as that user.
+  static std::string access_key() { return "TESTERACCESSKEY00001"; }
+  static std::string secret_key() { return "tester-secret-key-not-secret-01"; }
+  static sdk::ClientOptions client_options() {
+    sdk::ClientOptions o;
+    o.access_key_id = access_key();
+    o.secret_access_key = secret_key();
+    return o;
+  }
+  const std::string& credentials_file() const { return credentials_file_; }
   const std::string& endpoint(int gateway = 0) const { return endpoints_[gateway]; }
   const ProcessClusterOptions& options() const { return options_; }
   const std::string& secret_file() const { return secret_file_; }
@@ -256,20 +274,20 @@ class ProcessCluster {
         std::vector<std::string>{
             Runfile("services/gatewayd/tessera-gateway"), "--listen=127.0.0.1:0",
             "--admin_listen=127.0.0.1:0", "--master_key_file=" + key_file_,
-            "--cluster_secret_file=" + secret_file_,
+            "--cluster_secret_file=" + secret_file_, "--credentials_file=" + credentials_file_,
             "--seeds=" + absl::StrJoin(node_addresses_, ","), absl::StrCat("--k=", o.k),
             absl::StrCat("--m=", o.m), absl::StrCat("--stripe_size=", o.stripe_size),
             "--log_level=warning", "--shutdown_grace=2s", "--port_file=" + gw_ports});
     auto ports = WaitPortFile(gw_ports, gateways_[g].get());
     endpoints_[g] = absl::StrCat("127.0.0.1:", ports["grpc_port"]);
-    auto client = sdk::Client::Connect(endpoints_[g]);
+    auto client = sdk::Client::Connect(endpoints_[g], client_options());
     EXPECT_TRUE(client.ok()) << client.status();
     if (client.ok()) clients_[g] = *std::move(client);
     EXPECT_TRUE(WaitAlive(live_nodes(), g)) << "gateway " << g << " does not see every live node";
   }
 
   ProcessClusterOptions options_;
-  std::string root_, key_file_, secret_file_;
+  std::string root_, key_file_, secret_file_, credentials_file_;
   std::vector<std::string> port_files_, node_addresses_;
   std::vector<std::unique_ptr<Process>> nodes_;
   std::vector<std::unique_ptr<Process>> gateways_;

@@ -277,16 +277,17 @@ class S3Gateway::Call {
   }
 
   // --- authorisation ----------------------------------------------------------------------
-  enum class Access { kRead, kWrite };
+  // The rule itself is the object layer's (services/gateway/access_policy.h), shared with gRPC.
+  using Access = BucketAccess;
+  Principal Caller() const {
+    return auth_.anonymous ? Principal::Anonymous() : Principal::User(auth_.user_id);
+  }
   absl::StatusOr<v1::BucketRecord> Authorize(const std::string& bucket, Access access) {
-    absl::StatusOr<v1::BucketRecord> b = g_->objects_->HeadBucket(bucket);
-    if (!b.ok()) {
-      if (absl::IsNotFound(b.status())) return S3Status(S3ErrorCode::kNoSuchBucket);
-      return b.status();
-    }
-    if (!auth_.anonymous && b->owner() == auth_.user_id) return b;
-    if (access == Access::kRead && b->acl() == "public-read") return b;
-    return S3Status(S3ErrorCode::kAccessDenied);
+    absl::StatusOr<v1::BucketRecord> b = g_->objects_->Authorize(Caller(), bucket, access);
+    if (b.ok()) return b;
+    if (absl::IsNotFound(b.status())) return S3Status(S3ErrorCode::kNoSuchBucket);
+    if (absl::IsPermissionDenied(b.status())) return S3Status(S3ErrorCode::kAccessDenied);
+    return b.status();
   }
 
   absl::Status RequireUser() {
@@ -352,11 +353,10 @@ class S3Gateway::Call {
   // --- buckets ----------------------------------------------------------------------------
   absl::Status ListBuckets() {
     if (absl::Status s = RequireUser(); !s.ok()) return s;
-    absl::StatusOr<std::vector<v1::BucketRecord>> all = g_->objects_->ListBuckets();
+    absl::StatusOr<std::vector<v1::BucketRecord>> all = g_->objects_->ListBuckets(Caller());
     if (!all.ok()) return all.status();
     std::vector<BucketEntry> mine;
     for (const v1::BucketRecord& b : *all) {
-      if (absl::StartsWith(b.name(), ".") || b.owner() != auth_.user_id) continue;
       mine.push_back({b.name(), absl::FromUnixMicros(b.created_unix_micros())});
     }
     return SendXml(200, WriteListAllMyBuckets(OwnerOf(auth_.user_id), mine));

@@ -1,0 +1,556 @@
+// The Gateway gRPC API authenticates every call and authorises it as S3 does. A real
+// GatewayServer (in process, gRPC over a loopback socket) over a ReplicatedTestCluster, and an
+// S3Gateway over the same nodes and master key, so both front ends see one store:
+//   * every RPC refuses calls with no credentials, a wrong secret, an unknown access key, an
+//     expired signing time, another method's signature, and a replayed signature
+//     (UNAUTHENTICATED), and changes nothing;
+//   * a second user cannot read, write or delete the first user's private bucket
+//     (PERMISSION_DENIED) but can read a public-read one, and S3 answers the same;
+//   * TLS: a TLS gateway serves a client that trusts its certificate, and refuses plaintext.
+#include <openssl/sha.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/gateway.grpc.pb.h"
+#include "api/sdk/client.h"
+#include "base/clock.h"
+#include "base/testing/status_matchers.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/gateway/multipart.h"
+#include "services/gateway/replicated_test_cluster.h"
+#include "services/gatewayd/call_signature.h"
+#include "services/gatewayd/gateway_server.h"
+#include "services/s3/auth/credential_store.h"
+#include "services/s3/auth/sigv4.h"
+#include "services/s3/handlers/s3_gateway.h"
+#include "storage/crypto/key_file.h"
+#include "storage/pipeline/stripe_codec.h"
+
+namespace tessera::services {
+namespace {
+
+using ::tessera::testing::StatusIs;
+
+struct User {
+  std::string key, secret, id;
+};
+const User kAlice{"ALICEACCESSKEY000001", "alice-secret-key-000000000001", "alice"};
+const User kBob{"BOBACCESSKEY00000001", "bob-secret-key-00000000000001", "bob"};
+
+std::string TmpDir() {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return tmp != nullptr ? tmp : "/tmp";
+}
+
+// --- S3 requests handed straight to S3Gateway::Handle (signed with SigV4) ------------------------
+
+class StringBody : public s3::HttpBodyReader {
+ public:
+  explicit StringBody(std::string data) : data_(std::move(data)) {}
+  absl::Status Read(size_t max, std::string* out) override {
+    *out = data_.substr(pos_, max);
+    pos_ += out->size();
+    return absl::OkStatus();
+  }
+  std::optional<uint64_t> content_length() const override { return data_.size(); }
+  bool done() const override { return pos_ == data_.size(); }
+
+ private:
+  std::string data_;
+  size_t pos_ = 0;
+};
+
+struct S3Response {
+  int status = 0;
+  std::string body;
+};
+
+class CapturingWriter : public s3::HttpResponseWriter {
+ public:
+  explicit CapturingWriter(S3Response* r) : r_(r) {}
+  absl::Status Send(s3::HttpServerResponse response) override {
+    started_ = true;
+    r_->status = response.status;
+    r_->body = std::move(response.body);
+    return absl::OkStatus();
+  }
+  absl::Status StartBody(int status, std::vector<std::pair<std::string, std::string>>,
+                         uint64_t) override {
+    started_ = true;
+    r_->status = status;
+    return absl::OkStatus();
+  }
+  absl::Status WriteBody(absl::string_view data) override {
+    r_->body.append(data.data(), data.size());
+    return absl::OkStatus();
+  }
+  absl::Status EndBody() override { return absl::OkStatus(); }
+  bool started() const override { return started_; }
+
+ private:
+  S3Response* r_;
+  bool started_ = false;
+};
+
+// --- The Gateway RPCs, called with raw stubs so a test controls the metadata
+// -----------------------
+
+enum Rpc {
+  kCreateBucket,
+  kDeleteBucket,
+  kHeadBucket,
+  kListBuckets,
+  kPutObject,
+  kGetObject,
+  kHeadObject,
+  kDeleteObject,
+  kListObjects,
+  kClusterStatus,
+  kRpcCount
+};
+constexpr const char* kRpcNames[] = {"CreateBucket", "DeleteBucket", "HeadBucket", "ListBuckets",
+                                     "PutObject",    "GetObject",    "HeadObject", "DeleteObject",
+                                     "ListObjects",  "ClusterStatus"};
+static_assert(sizeof(kRpcNames) / sizeof(kRpcNames[0]) == kRpcCount);
+
+std::string FullMethod(int rpc) { return absl::StrCat(kGatewayServicePath, kRpcNames[rpc]); }
+
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+Metadata ToMetadata(const CallSignature& s) {
+  return {{kCallAccessKeyHeader, s.access_key},
+          {kCallDateHeader, s.date},
+          {kCallNonceHeader, s.nonce},
+          {kCallSignatureHeader, s.signature}};
+}
+
+Metadata Signed(const std::string& method, const std::string& key, const std::string& secret,
+                absl::Time at) {
+  absl::StatusOr<CallSignature> s = SignCall(key, secret, method, at);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? ToMetadata(*s) : Metadata();
+}
+
+// What each RPC targets in the authentication tests: all of it exists (or, for CreateBucket,
+// does not) and belongs to Alice, so that an accepted call would succeed and change something.
+constexpr char kAuthBucket[] = "auth-alice";
+constexpr char kAuthEmptyBucket[] = "auth-alice-empty";
+constexpr char kAuthNewBucket[] = "auth-made-by-call";
+constexpr char kAuthNewKey[] = "put-by-call";
+constexpr char kAuthDoomedKey[] = "doomed";
+
+class GatewayAuthTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    testing::ReplicatedClusterOptions co;
+    co.data.stripe_size = 64 << 10;
+    co.data.inline_threshold = 1 << 10;
+    cluster_ = new testing::ReplicatedTestCluster(co);
+    ASSERT_OK(cluster_->status());
+    key_file_ = new std::string(TmpDir() + "/master.key");
+    ASSERT_OK(storage::GenerateMasterKeyFile(*key_file_, 1));
+    credentials_file_ = new std::string(TmpDir() + "/users.ini");
+    {
+      std::ofstream out(*credentials_file_);
+      for (const User& u : {kAlice, kBob}) {
+        out << "[" << u.id << "]\naccess_key = " << u.key << "\nsecret_key = " << u.secret << "\n";
+      }
+    }
+    ASSERT_EQ(::chmod(credentials_file_->c_str(), 0600), 0);
+
+    registry_ = new Registry();
+    ASSERT_OK_AND_ASSIGN(auto server, GatewayServer::Start(ServerOptions(registry_)));
+    server_ = server.release();
+    endpoint_ = new std::string(absl::StrCat("127.0.0.1:", server_->port()));
+    channel_ = new std::shared_ptr<grpc::Channel>(
+        grpc::CreateChannel(*endpoint_, grpc::InsecureChannelCredentials()));
+
+    // S3 over the same nodes, master key and users.
+    GatewayBackendOptions bo = cluster_->GatewayOptions();
+    bo.keyring = nullptr;
+    bo.master_key_file = *key_file_;
+    ASSERT_OK_AND_ASSIGN(auto backend, OpenGatewayBackend(std::move(bo)));
+    s3_backend_ = backend.release();
+    storage::StripeCodecOptions codec;
+    codec.data_shards = co.data.data_shards;
+    codec.parity_shards = co.data.parity_shards;
+    codec.slice_alignment = co.data.slice_alignment;
+    ASSERT_OK_AND_ASSIGN(auto c, storage::StripeCodec::Create(codec));
+    s3_codec_ = c.release();
+    s3_uploads_ =
+        new MultipartUploads(co.data, s3_backend_->deps(), &s3_backend_->store(), s3_codec_);
+    ASSERT_OK(s3_uploads_->Init());
+    ASSERT_OK_AND_ASSIGN(auto creds, s3::CredentialStore::LoadFromFile(*credentials_file_));
+    s3_credentials_ = creds.release();
+    s3_ = new s3::S3Gateway(s3::S3GatewayOptions{}, &s3_backend_->objects(), s3_uploads_,
+                            &s3_backend_->store(), s3_backend_->deps(), s3_credentials_,
+                            Clock::Real());
+  }
+
+  static void TearDownTestSuite() {
+    delete s3_;
+    delete s3_credentials_;
+    delete s3_uploads_;
+    delete s3_codec_;
+    delete s3_backend_;
+    delete channel_;
+    delete server_;
+    delete registry_;
+    delete endpoint_;
+    delete credentials_file_;
+    delete key_file_;
+    delete cluster_;
+  }
+
+  static GatewayServerOptions ServerOptions(Registry* registry) {
+    GatewayServerOptions o;
+    for (int i = 0; i < cluster_->size(); ++i) o.seeds.push_back(cluster_->address(i));
+    o.cluster_secret_file = cluster_->secret_file();
+    o.master_key_file = *key_file_;
+    o.credentials_file = *credentials_file_;
+    o.data.stripe_size = 64 << 10;
+    o.data.inline_threshold = 1 << 10;
+    o.gc_interval = absl::ZeroDuration();
+    o.orphan_interval = absl::ZeroDuration();
+    o.registry = registry;
+    return o;
+  }
+
+  // An SDK client signing as `user`.
+  static std::unique_ptr<sdk::Client> ClientFor(const User& user) {
+    sdk::ClientOptions o;
+    o.access_key_id = user.key;
+    o.secret_access_key = user.secret;
+    auto c = sdk::Client::Connect(*endpoint_, o);
+    EXPECT_OK(c.status());
+    return c.ok() ? *std::move(c) : nullptr;
+  }
+
+  // Calls `rpc` on the auth-test targets with exactly `md` as metadata.
+  static grpc::Status Invoke(int rpc, const Metadata& md) {
+    auto stub = v1::Gateway::NewStub(*channel_);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    for (const auto& [k, v] : md) ctx.AddMetadata(k, v);
+    switch (rpc) {
+      case kCreateBucket: {
+        v1::CreateBucketRequest req;
+        req.set_bucket(kAuthNewBucket);
+        v1::CreateBucketResponse resp;
+        return stub->CreateBucket(&ctx, req, &resp);
+      }
+      case kDeleteBucket: {
+        v1::DeleteBucketRequest req;
+        req.set_bucket(kAuthEmptyBucket);
+        v1::DeleteBucketResponse resp;
+        return stub->DeleteBucket(&ctx, req, &resp);
+      }
+      case kHeadBucket: {
+        v1::HeadBucketRequest req;
+        req.set_bucket(kAuthBucket);
+        v1::HeadBucketResponse resp;
+        return stub->HeadBucket(&ctx, req, &resp);
+      }
+      case kListBuckets: {
+        v1::ListBucketsResponse resp;
+        grpc::Status s = stub->ListBuckets(&ctx, v1::ListBucketsRequest(), &resp);
+        if (!s.ok()) {
+          EXPECT_EQ(resp.buckets_size(), 0);
+        }
+        return s;
+      }
+      case kPutObject: {
+        v1::PutObjectResponse resp;
+        auto writer = stub->PutObject(&ctx, &resp);
+        v1::PutObjectRequest msg;
+        msg.mutable_header()->set_bucket(kAuthBucket);
+        msg.mutable_header()->set_key(kAuthNewKey);
+        msg.mutable_header()->set_size(3);
+        msg.set_data("abc");
+        writer->Write(msg);
+        writer->WritesDone();
+        return writer->Finish();
+      }
+      case kGetObject: {
+        v1::GetObjectRequest req;
+        req.set_bucket(kAuthBucket);
+        req.set_key("k");
+        auto reader = stub->GetObject(&ctx, req);
+        v1::GetObjectResponse resp;
+        std::string data;
+        while (reader->Read(&resp)) data += resp.data();
+        grpc::Status s = reader->Finish();
+        if (!s.ok()) {
+          EXPECT_EQ(data, "");  // not one byte to a refused caller
+        }
+        return s;
+      }
+      case kHeadObject: {
+        v1::HeadObjectRequest req;
+        req.set_bucket(kAuthBucket);
+        req.set_key("k");
+        v1::HeadObjectResponse resp;
+        return stub->HeadObject(&ctx, req, &resp);
+      }
+      case kDeleteObject: {
+        v1::DeleteObjectRequest req;
+        req.set_bucket(kAuthBucket);
+        req.set_key(kAuthDoomedKey);
+        v1::DeleteObjectResponse resp;
+        return stub->DeleteObject(&ctx, req, &resp);
+      }
+      case kListObjects: {
+        v1::ListObjectsRequest req;
+        req.set_bucket(kAuthBucket);
+        v1::ListObjectsResponse resp;
+        return stub->ListObjects(&ctx, req, &resp);
+      }
+      case kClusterStatus: {
+        v1::ClusterStatusResponse resp;
+        return stub->ClusterStatus(&ctx, v1::ClusterStatusRequest(), &resp);
+      }
+    }
+    return grpc::Status(grpc::StatusCode::INTERNAL, "no such rpc");
+  }
+
+  // Sends an S3 request as `user` (nullptr: anonymous).
+  static S3Response S3(const User* user, const std::string& method, const std::string& target,
+                       std::string body = "",
+                       std::vector<std::pair<std::string, std::string>> extra = {}) {
+    s3::HttpServerRequest req;
+    req.method = method;
+    req.target = target;
+    req.request_id = "REQ";
+    req.headers.emplace_back("host", "127.0.0.1:9000");
+    if (method == "PUT") req.headers.emplace_back("content-length", absl::StrCat(body.size()));
+    for (auto& h : extra) req.headers.push_back(h);
+    if (user != nullptr) {
+      const std::string date = absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone());
+      unsigned char digest[SHA256_DIGEST_LENGTH];
+      SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
+      const std::string payload = absl::BytesToHexString(
+          absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+      req.headers.emplace_back("x-amz-date", date);
+      req.headers.emplace_back("x-amz-content-sha256", payload);
+      s3::HttpRequest h{req.method, req.target, req.headers};
+      auto auth =
+          s3::SignAuthorizationHeader(h, user->key, user->secret, "us-east-1", date,
+                                      {"host", "x-amz-content-sha256", "x-amz-date"}, payload);
+      EXPECT_OK(auth.status());
+      if (auth.ok()) req.headers.emplace_back("authorization", *auth);
+    }
+    S3Response r;
+    StringBody b(std::move(body));
+    CapturingWriter w(&r);
+    s3_->Handle(req, &b, &w);
+    return r;
+  }
+
+  static testing::ReplicatedTestCluster* cluster_;
+  static std::string* key_file_;
+  static std::string* credentials_file_;
+  static Registry* registry_;
+  static GatewayServer* server_;
+  static std::string* endpoint_;
+  static std::shared_ptr<grpc::Channel>* channel_;
+  static GatewayBackend* s3_backend_;
+  static storage::StripeCodec* s3_codec_;
+  static MultipartUploads* s3_uploads_;
+  static s3::CredentialStore* s3_credentials_;
+  static s3::S3Gateway* s3_;
+};
+testing::ReplicatedTestCluster* GatewayAuthTest::cluster_ = nullptr;
+std::string* GatewayAuthTest::key_file_ = nullptr;
+std::string* GatewayAuthTest::credentials_file_ = nullptr;
+Registry* GatewayAuthTest::registry_ = nullptr;
+GatewayServer* GatewayAuthTest::server_ = nullptr;
+std::string* GatewayAuthTest::endpoint_ = nullptr;
+std::shared_ptr<grpc::Channel>* GatewayAuthTest::channel_ = nullptr;
+GatewayBackend* GatewayAuthTest::s3_backend_ = nullptr;
+storage::StripeCodec* GatewayAuthTest::s3_codec_ = nullptr;
+MultipartUploads* GatewayAuthTest::s3_uploads_ = nullptr;
+s3::CredentialStore* GatewayAuthTest::s3_credentials_ = nullptr;
+s3::S3Gateway* GatewayAuthTest::s3_ = nullptr;
+
+TEST_F(GatewayAuthTest, EveryRpcRefusesCallsThatAreNotValidlySigned) {
+  std::unique_ptr<sdk::Client> alice = ClientFor(kAlice);
+  ASSERT_NE(alice, nullptr);
+  ASSERT_OK(alice->CreateBucket(kAuthBucket).status());
+  ASSERT_OK(alice->CreateBucket(kAuthEmptyBucket).status());
+  ASSERT_OK(alice->PutObject(kAuthBucket, "k", "alice's data").status());
+  ASSERT_OK(alice->PutObject(kAuthBucket, kAuthDoomedKey, "still here").status());
+
+  const absl::Time now = absl::Now();
+  for (int rpc = 0; rpc < kRpcCount; ++rpc) {
+    const std::string method = FullMethod(rpc);
+    const std::string other = FullMethod((rpc + 1) % kRpcCount);
+    const std::vector<std::pair<const char*, Metadata>> cases = {
+        {"no credentials", {}},
+        {"wrong secret", Signed(method, kAlice.key, "not-alices-secret-0000000001", now)},
+        {"another user's secret", Signed(method, kAlice.key, kBob.secret, now)},
+        {"unknown access key", Signed(method, "UNKNOWNACCESSKEY0001", kAlice.secret, now)},
+        {"expired", Signed(method, kAlice.key, kAlice.secret, now - absl::Minutes(20))},
+        {"from the future", Signed(method, kAlice.key, kAlice.secret, now + absl::Minutes(20))},
+        {"signed for another method", Signed(other, kAlice.key, kAlice.secret, now)},
+        {"key id only", {{kCallAccessKeyHeader, kAlice.key}}},
+    };
+    for (const auto& [what, md] : cases) {
+      grpc::Status s = Invoke(rpc, md);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+          << kRpcNames[rpc] << " with " << what << ": " << s.error_code() << " "
+          << s.error_message();
+    }
+  }
+  // Nothing any of those calls asked for happened.
+  EXPECT_THAT(alice->HeadBucket(kAuthNewBucket), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_OK(alice->HeadBucket(kAuthEmptyBucket).status());
+  EXPECT_THAT(alice->HeadObject(kAuthBucket, kAuthNewKey), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(std::string doomed, alice->GetObject(kAuthBucket, kAuthDoomedKey));
+  EXPECT_EQ(doomed, "still here");
+
+  // A valid signature works once; the same metadata again is a replay.
+  for (int rpc = 0; rpc < kRpcCount; ++rpc) {
+    const Metadata md = Signed(FullMethod(rpc), kAlice.key, kAlice.secret, absl::Now());
+    grpc::Status first = Invoke(rpc, md);
+    EXPECT_TRUE(first.ok()) << kRpcNames[rpc] << ": " << first.error_code() << " "
+                            << first.error_message();
+    grpc::Status again = Invoke(rpc, md);
+    EXPECT_EQ(again.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << kRpcNames[rpc] << " replayed: " << again.error_code() << " " << again.error_message();
+  }
+}
+
+TEST_F(GatewayAuthTest, UsersReachOnlyTheirOwnAndPublicReadBucketsAndS3Agrees) {
+  std::unique_ptr<sdk::Client> alice = ClientFor(kAlice);
+  std::unique_ptr<sdk::Client> bob = ClientFor(kBob);
+  ASSERT_NE(alice, nullptr);
+  ASSERT_NE(bob, nullptr);
+
+  // Alice: a private bucket through gRPC, a public-read one through S3.
+  ASSERT_OK_AND_ASSIGN(sdk::Bucket made, alice->CreateBucket("perm-private"));
+  EXPECT_EQ(made.owner, "alice");
+  ASSERT_OK(alice->PutObject("perm-private", "secret.txt", "alice only").status());
+  ASSERT_EQ(S3(&kAlice, "PUT", "/perm-public", "", {{"x-amz-acl", "public-read"}}).status, 200);
+  ASSERT_EQ(S3(&kAlice, "PUT", "/perm-public/hello.txt", "hello world").status, 200);
+
+  // Bob, through gRPC, cannot read, write or delete in Alice's private bucket...
+  const auto denied = StatusIs(absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(bob->HeadBucket("perm-private"), denied);
+  EXPECT_THAT(bob->GetObject("perm-private", "secret.txt"), denied);
+  EXPECT_THAT(bob->HeadObject("perm-private", "secret.txt"), denied);
+  EXPECT_THAT(bob->ListObjects("perm-private"), denied);
+  EXPECT_THAT(bob->PutObject("perm-private", "bobs.txt", "x"), denied);
+  EXPECT_THAT(bob->DeleteObject("perm-private", "secret.txt"), denied);
+  EXPECT_THAT(bob->DeleteBucket("perm-private"), denied);
+  // ... and S3 says the same.
+  EXPECT_EQ(S3(&kBob, "GET", "/perm-private/secret.txt").status, 403);
+  EXPECT_EQ(S3(&kBob, "DELETE", "/perm-private/secret.txt").status, 403);
+  EXPECT_EQ(S3(nullptr, "GET", "/perm-private/secret.txt").status, 403);
+
+  // Bob may read the public-read bucket (through both) but not write it.
+  ASSERT_OK_AND_ASSIGN(std::string pub, bob->GetObject("perm-public", "hello.txt"));
+  EXPECT_EQ(pub, "hello world");
+  EXPECT_OK(bob->ListObjects("perm-public").status());
+  EXPECT_THAT(bob->PutObject("perm-public", "bobs.txt", "x"), denied);
+  EXPECT_THAT(bob->DeleteObject("perm-public", "hello.txt"), denied);
+  EXPECT_EQ(S3(&kBob, "GET", "/perm-public/hello.txt").body, "hello world");
+  EXPECT_EQ(S3(&kBob, "PUT", "/perm-public/bobs.txt", "x").status, 403);
+
+  // Nothing Bob tried changed Alice's data; she sees it through both front ends.
+  ASSERT_OK_AND_ASSIGN(std::string mine, alice->GetObject("perm-private", "secret.txt"));
+  EXPECT_EQ(mine, "alice only");
+  EXPECT_EQ(S3(&kAlice, "GET", "/perm-private/secret.txt").body, "alice only");
+  EXPECT_THAT(alice->HeadObject("perm-private", "bobs.txt"), StatusIs(absl::StatusCode::kNotFound));
+
+  // Each lists only their own buckets, through gRPC as through S3.
+  ASSERT_OK_AND_ASSIGN(auto bobs_buckets, bob->ListBuckets());
+  for (const sdk::Bucket& b : bobs_buckets) EXPECT_EQ(b.owner, "bob") << b.name;
+  ASSERT_OK(bob->CreateBucket("perm-bob").status());
+  ASSERT_OK_AND_ASSIGN(auto alices_buckets, alice->ListBuckets());
+  std::set<std::string> grpc_names;
+  for (const sdk::Bucket& b : alices_buckets) grpc_names.insert(b.name);
+  EXPECT_TRUE(grpc_names.count("perm-private") == 1 && grpc_names.count("perm-public") == 1);
+  EXPECT_EQ(grpc_names.count("perm-bob"), 0u);
+  const S3Response listed = S3(&kAlice, "GET", "/");
+  ASSERT_EQ(listed.status, 200);
+  for (const std::string& name : grpc_names) {
+    EXPECT_TRUE(absl::StrContains(listed.body, absl::StrCat("<Name>", name, "</Name>"))) << name;
+  }
+  EXPECT_FALSE(absl::StrContains(listed.body, "perm-bob")) << listed.body;
+  // Bob's gRPC-made bucket is his in S3 too.
+  EXPECT_EQ(S3(&kBob, "PUT", "/perm-bob/b.txt", "bob's").status, 200);
+  EXPECT_EQ(S3(&kAlice, "GET", "/perm-bob/b.txt").status, 403);
+}
+
+int RunShell(const std::string& command) { return std::system(command.c_str()); }
+
+TEST_F(GatewayAuthTest, TlsGatewayServesTrustingClientsOnly) {
+  const std::string cert = TmpDir() + "/gw_cert.pem", key = TmpDir() + "/gw_key.pem";
+  ASSERT_EQ(RunShell(absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+                                  "/CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost"
+                                  " -keyout ",
+                                  key, " -out ", cert, " 2>/dev/null")),
+            0);
+  Registry registry;
+  GatewayServerOptions o = ServerOptions(&registry);
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  ASSERT_OK_AND_ASSIGN(auto server, GatewayServer::Start(o));
+  const std::string endpoint = absl::StrCat("127.0.0.1:", server->port());
+
+  sdk::ClientOptions co;
+  co.access_key_id = kAlice.key;
+  co.secret_access_key = kAlice.secret;
+  co.tls_root_certs_file = cert;
+  ASSERT_OK_AND_ASSIGN(auto client, sdk::Client::Connect(endpoint, co));
+  ASSERT_OK(client->CreateBucket("tls-bucket").status());
+  ASSERT_OK(client->PutObject("tls-bucket", "k", "over tls").status());
+  ASSERT_OK_AND_ASSIGN(std::string got, client->GetObject("tls-bucket", "k"));
+  EXPECT_EQ(got, "over tls");
+
+  // TLS does not replace signatures: without credentials the call is still refused.
+  sdk::ClientOptions anonymous;
+  anonymous.tls_root_certs_file = cert;
+  ASSERT_OK_AND_ASSIGN(auto stranger, sdk::Client::Connect(endpoint, anonymous));
+  EXPECT_THAT(stranger->ListBuckets(), StatusIs(absl::StatusCode::kUnauthenticated));
+
+  // A plaintext client never gets through to the service.
+  sdk::ClientOptions plain;
+  plain.access_key_id = kAlice.key;
+  plain.secret_access_key = kAlice.secret;
+  plain.connect_timeout = absl::Seconds(2);
+  auto p = sdk::Client::Connect(endpoint, plain);
+  if (p.ok()) {
+    EXPECT_FALSE((*p)->ListBuckets().ok());
+  }
+  server->Shutdown(absl::ZeroDuration());
+}
+
+TEST_F(GatewayAuthTest, ServerRefusesToStartWithoutUsers) {
+  Registry registry;
+  GatewayServerOptions o = ServerOptions(&registry);
+  o.credentials_file = "";
+  EXPECT_THAT(GatewayServer::Start(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                ::testing::HasSubstr("--credentials_file")));
+  o.credentials_file = TmpDir() + "/no-such-users.ini";
+  EXPECT_FALSE(GatewayServer::Start(o).ok());
+  o.credentials_file = *credentials_file_;
+  o.tls_cert_file = "cert.pem";  // without a key
+  EXPECT_THAT(GatewayServer::Start(o), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace tessera::services
