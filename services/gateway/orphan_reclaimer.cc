@@ -118,6 +118,16 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
     ++(failed ? stats.node_failures : stats.nodes_listed);
   }
 
+  // A node we could not list may hold a version's newest slices (a slow but live upload whose
+  // early stripes are on listed nodes): the listed ones alone cannot show that a version is
+  // idle, so a pass with any listing failure deletes nothing.
+  if (stats.node_failures > 0) {
+    TESSERA_LOG(WARNING, "orphan_pass_skipped")
+        .Field("reason", "a node could not be listed")
+        .Field("node_failures", stats.node_failures);
+    return stats;
+  }
+
   // 2. Candidates: nothing about them is recent.
   std::set<std::string> candidates;
   for (const auto& [version_id, v] : versions) {

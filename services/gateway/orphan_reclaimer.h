@@ -18,7 +18,9 @@
 //   3. If there are candidates, scan all buckets (plus options.internal_buckets); any failure
 //      aborts the pass WITHOUT deleting anything. Candidates met in the scan are live.
 //   4. Delete every slice of the remaining candidates (NOT_FOUND counts as gone).
-// Unreachable nodes are skipped (their orphans are found on a later pass).
+// If any node cannot be listed the pass deletes nothing: a version's newest slices may be on that
+// node, and only all of them together show that it is idle (a slow but live upload's early
+// stripes would otherwise look abandoned).
 //
 // Safety argument and limits: a version is deleted only if no manifest entry referred to it
 // when the scan ran, its id is older than `grace`, and none of its slices was written in the

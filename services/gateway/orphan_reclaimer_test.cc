@@ -240,6 +240,51 @@ TEST_F(OrphanReclaimerTest, ManifestScanFailureDeletesNothing) {
   EXPECT_EQ(SlicesByVersion(), before);
 }
 
+// One node cannot be listed: its slices are unknown, so no version can be shown to be idle.
+// Before, the pass deleted the slices it saw on the other nodes: a live upload whose recent
+// stripes sat on the unlisted node lost its early ones.
+class OneNodeFailsLister : public SliceLister {
+ public:
+  OneNodeFailsLister(SliceLister* real, std::string failing) : real_(real), failing_(failing) {}
+  absl::StatusOr<v1::ListSlicesResponse> List(const std::string& address,
+                                              const std::string& token) override {
+    if (address == failing_) return absl::UnavailableError("node unreachable");
+    return real_->List(address, token);
+  }
+
+ private:
+  SliceLister* const real_;
+  const std::string failing_;
+};
+
+TEST_F(OrphanReclaimerTest, PassWithAnUnlistedNodeDeletesNothing) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto writer, backend_->objects().PutObject("orphans", "idle-looking"));
+    ASSERT_OK(writer->Write(Data(2 * kStripe, 'w')));
+    ASSERT_OK(writer->Write(Data(10, 'w')));
+    slices_->drop_deletes = true;
+  }
+  slices_->drop_deletes = false;
+  std::map<std::string, int> before = SlicesByVersion();
+  ASSERT_FALSE(before.empty());
+  OneNodeFailsLister partial(lister_.get(), cluster_->address(0));
+  deps_ = backend_->deps();
+  FakeClock later(absl::Now() + absl::Hours(2));
+  deps_.clock = &later;
+  OrphanReclaimerOptions o;
+  o.grace = absl::Hours(1);
+  OrphanReclaimer reclaimer(o, deps_, &backend_->store(), &partial);
+  ASSERT_OK_AND_ASSIGN(OrphanReclaimStats s, reclaimer.RunOnce());
+  EXPECT_EQ(s.node_failures, 1);
+  EXPECT_EQ(s.slices_deleted, 0);
+  EXPECT_EQ(SlicesByVersion(), before);
+  // With every node listed, the same orphan goes.
+  OrphanReclaimer full(o, deps_, &backend_->store(), lister_.get());
+  ASSERT_OK_AND_ASSIGN(OrphanReclaimStats s2, full.RunOnce());
+  EXPECT_EQ(s2.orphan_versions, 1);
+  EXPECT_GT(s2.slices_deleted, 0);
+}
+
 // The backend's own reclamation thread (GatewayBackendOptions::gc_interval, as the daemons run
 // it): an overwritten version's slices leave the nodes after the grace period, with no caller
 // driving a pass, and the live version keeps all of its slices.

@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/fuzz/fuzz_targets.h"
+#include "tests/fuzz/node_fuzz_targets.h"
 
 namespace tessera::fuzz {
 namespace {
@@ -69,6 +70,9 @@ TEST(FuzzCorpusTest, S3Request) { RunCorpus("s3_request", &FuzzS3Request); }
 TEST(FuzzCorpusTest, SigV4) { RunCorpus("sigv4", &FuzzSigV4); }
 TEST(FuzzCorpusTest, ChunkedDecoder) { RunCorpus("chunked_decoder", &FuzzChunkedDecoder); }
 TEST(FuzzCorpusTest, S3Xml) { RunCorpus("s3_xml", &FuzzS3Xml); }
+TEST(FuzzCorpusTest, GossipDatagram) { RunCorpus("gossip", &FuzzGossipDatagram); }
+TEST(FuzzCorpusTest, SliceRecords) { RunCorpus("slice_records", &FuzzSliceRecords); }
+TEST(FuzzCorpusTest, NodeRpc) { RunCorpus("node_rpc", &FuzzNodeRpc); }
 
 }  // namespace
 }  // namespace tessera::fuzz

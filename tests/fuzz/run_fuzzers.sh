@@ -23,6 +23,7 @@ absl_libs=$(sed -n '/name = "absl"/,/)/p' third_party/BUILD.bazel | grep -o '"-l
   tr -d '"' | tr '\n' ' ')
 
 srcs=(
+  base/utf8.cc
   services/s3/errors/errors.cc
   services/s3/checksum/checksum.cc
   services/s3/checksum/crc64nvme.cc
@@ -44,12 +45,39 @@ for s in "${srcs[@]}"; do
   objs+=("$o")
 done
 
+# The node's untrusted inputs (gossip datagrams, slice records on disk). The membership protos
+# come from Bazel's generated sources (test.sh builds //... first).
+gen="$(bazel info bazel-bin 2>/dev/null)"
+node_srcs=(
+  "$gen/api/membership.pb.cc"
+  "$gen/api/node.pb.cc"
+  base/env_posix.cc
+  p2p/identity/node_identity.cc
+  p2p/membership/membership_view.cc
+  p2p/membership/records.cc
+  p2p/membership/protocol.cc
+  storage/slice/crc32c.cc
+  storage/slice/slice_format.cc
+  storage/index/index_entry.cc
+  tests/fuzz/node_fuzz_targets.cc
+)
+node_objs=()
+for s in "${node_srcs[@]}"; do
+  o="$out/node_$(basename "$s").o"
+  "$CXX" "${flags[@]}" -I"$gen" -c "$s" -o "$o"
+  node_objs+=("$o")
+done
+
 status=0
-for name in s3_request sigv4 chunked_decoder s3_xml; do
+for name in s3_request sigv4 chunked_decoder s3_xml gossip slice_records; do
   echo "== $name: build"
   bin="$out/${name}_fuzzer"
+  case "$name" in
+    gossip|slice_records) link=("${node_objs[@]}" -lprotobuf -lsodium) ;;
+    *) link=("${objs[@]}") ;;
+  esac
   # shellcheck disable=SC2086
-  "$CXX" "${flags[@]}" -fsanitize=fuzzer "tests/fuzz/${name}_fuzzer.cc" "${objs[@]}" -o "$bin" \
+  "$CXX" "${flags[@]}" -fsanitize=fuzzer "tests/fuzz/${name}_fuzzer.cc" "${link[@]}" -o "$bin" \
     $absl_libs -lisal -lssl -lcrypto -lpugixml -lpthread
   work="$out/corpus_$name"
   rm -rf "$work"

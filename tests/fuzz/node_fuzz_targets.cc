@@ -1,0 +1,82 @@
+#include "tests/fuzz/node_fuzz_targets.h"
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "api/membership.pb.h"
+#include "p2p/identity/node_identity.h"
+#include "p2p/membership/protocol.h"
+#include "storage/index/index_entry.h"
+#include "storage/slice/slice_format.h"
+
+namespace tessera::fuzz {
+namespace {
+
+void Check(bool ok) {
+  if (!ok) std::abort();
+}
+
+absl::string_view Bytes(const uint8_t* data, size_t size) {
+  return absl::string_view(reinterpret_cast<const char*>(data), size);
+}
+
+const p2p::NodeIdentity& Identity() {
+  static const p2p::NodeIdentity* identity = [] {
+    auto id = p2p::NodeIdentity::Generate();
+    Check(id.ok());
+    return id->release();
+  }();
+  return *identity;
+}
+
+}  // namespace
+
+int FuzzGossipDatagram(const uint8_t* data, size_t size) {
+  p2p::MembershipOptions options;
+  options.random_seed = 7;
+  p2p::LocalMember self;
+  self.gossip_address = "127.0.0.1:7000";
+  self.grpc_address = "127.0.0.1:7100";
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  auto protocol =
+      p2p::MembershipProtocol::Create(options, &Identity(), self, {"127.0.0.1:7001"}, now);
+  Check(protocol.ok());
+  std::vector<p2p::Outgoing> out =
+      (*protocol)->HandleMessage(now, "127.0.0.1:7001", Bytes(data, size));
+  std::vector<p2p::Outgoing> later = (*protocol)->Tick(now + absl::Seconds(2));
+  out.insert(out.end(), later.begin(), later.end());
+  for (const p2p::Outgoing& o : out) {
+    Check(o.payload.size() <= options.max_message_bytes);
+    tessera::v1::GossipMessage parsed;
+    Check(parsed.ParseFromString(o.payload));
+  }
+  return 0;
+}
+
+int FuzzSliceRecords(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const absl::string_view record = Bytes(data + 1, size - 1);
+  if ((data[0] & 1) == 0) {
+    absl::StatusOr<storage::slice::SliceHeader> h = storage::slice::DecodeHeader(record);
+    if (!h.ok()) return 0;
+    absl::StatusOr<storage::slice::SliceHeader> again =
+        storage::slice::DecodeHeader(storage::slice::EncodeHeader(*h));
+    Check(again.ok());
+    Check(again->version == h->version && again->block_size == h->block_size &&
+          again->length == h->length && again->id == h->id);
+  } else {
+    absl::StatusOr<storage::IndexEntry> e = storage::DecodeIndexEntry(record);
+    if (!e.ok()) return 0;
+    absl::StatusOr<storage::IndexEntry> again =
+        storage::DecodeIndexEntry(storage::EncodeIndexEntry(*e));
+    Check(again.ok());
+    Check(*again == *e);
+  }
+  return 0;
+}
+
+}  // namespace tessera::fuzz
