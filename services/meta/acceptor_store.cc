@@ -1,11 +1,13 @@
 #include "services/meta/acceptor_store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "rocksdb/write_batch.h"
 #include "services/meta/meta_key.h"
 
 namespace tessera::services {
@@ -29,6 +31,16 @@ absl::Status CheckKey(const tessera::v1::MetaKey& key) {
 constexpr char kEpochKey[] =
     "\xff\xff\xff\xff\xff"
     "layout_epoch";
+// The purge floor (a serialized Ballot), beside the epoch.
+constexpr char kFloorKey[] =
+    "\xff\xff\xff\xff\xff"
+    "purge_floor";
+// Where bucket and object records end (the epoch and floor keys sort after every MetaKey).
+constexpr char kRecordsEnd[] = "\xff\xff\xff\xff\xff";
+
+const tessera::v1::Ballot& MaxBallot(const tessera::v1::Ballot& a, const tessera::v1::Ballot& b) {
+  return BallotLess(a, b) ? b : a;
+}
 
 absl::Status CheckBallot(const tessera::v1::Ballot& b) {
   if (b.proposer().empty()) return absl::InvalidArgumentError("ballot without a proposer id");
@@ -76,6 +88,17 @@ absl::StatusOr<std::unique_ptr<AcceptorStore>> AcceptorStore::Open(const std::st
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "read layout epoch");
   }
+  std::string floor;
+  s = store->db_->Get(rocksdb::ReadOptions(), kFloorKey, &floor);
+  if (s.ok()) {
+    absl::MutexLock lock(&store->purge_mu_);
+    if (!store->floor_.ParseFromString(floor)) {
+      return absl::DataLossError("corrupt purge floor in metadata store");
+    }
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "read purge floor");
+  }
+  store->opened_micros_ = store->WallMicros();
   return store;
 }
 
@@ -133,12 +156,16 @@ absl::Mutex& AcceptorStore::LockFor(const std::string& encoded_key) {
 
 int64_t AcceptorStore::WallMicros() const { return absl::ToUnixMicros(options_.clock->Now()); }
 
-absl::StatusOr<AcceptorState> AcceptorStore::Load(const std::string& encoded_key) {
+absl::StatusOr<AcceptorState> AcceptorStore::Load(const std::string& encoded_key, bool* absent) {
   std::string raw;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), encoded_key, &raw);
   AcceptorState state;
+  if (absent != nullptr) *absent = s.IsNotFound();
   if (s.IsNotFound()) {
     state.set_format_version(kFormatVersion);
+    // A key without a record may have been purged: it answers as if it had promised the floor.
+    absl::MutexLock lock(&purge_mu_);
+    if (!floor_.proposer().empty()) *state.mutable_promised() = floor_;
     return state;
   }
   if (!s.ok()) return FromRocks(s, "read");
@@ -191,13 +218,16 @@ absl::StatusOr<tessera::v1::AcceptResponse> AcceptorStore::Accept(
   if (absl::Status s = CheckEpoch(request.layout_epoch()); !s.ok()) return s;
   const std::string k = EncodeMetaKey(request.key());
   absl::MutexLock lock(&LockFor(k));
-  absl::StatusOr<AcceptorState> state = Load(k);
+  bool absent = false;
+  absl::StatusOr<AcceptorState> state = Load(k, &absent);
   if (!state.ok()) return state.status();
   tessera::v1::AcceptResponse response;
   // Refused below the promise, and at or below a commit already learned (that proposal belongs
-  // to an instance that is over).
+  // to an instance that is over); on a key without a record, at or below the purge floor.
   if (!BallotLess(request.ballot(), state->promised()) &&
-      BallotLess(state->committed_ballot(), request.ballot())) {
+      BallotLess(state->committed_ballot(), request.ballot()) &&
+      !(absent && CompareBallots(request.ballot(), state->promised()) == 0 &&
+        !state->promised().proposer().empty())) {
     *state->mutable_promised() = request.ballot();
     *state->mutable_accepted_ballot() = request.ballot();
     *state->mutable_accepted_value() = request.value();
@@ -227,8 +257,26 @@ absl::StatusOr<tessera::v1::CommitResponse> AcceptorStore::Commit(
     if (absl::Status s = CheckEpoch(request.layout_epoch()); !s.ok()) return s;
     const std::string k = EncodeMetaKey(request.key());
     absl::MutexLock lock(&LockFor(k));
-    absl::StatusOr<AcceptorState> state = Load(k);
+    bool absent = false;
+    absl::StatusOr<AcceptorState> state = Load(k, &absent);
     if (!state.ok()) return state.status();
+    // A key without a record and a ballot at or below the floor (state->promised() then): the key
+    // may have been purged. Its deletion is already what the key reads as; an old live value is
+    // applied only if it was observed as the newest after this partition's last purge, else it
+    // may be a late copy of a value the purged deletion superseded.
+    const bool at_or_below_floor = absent && !state->promised().proposer().empty() &&
+                                   !BallotLess(state->promised(), request.ballot());
+    if (at_or_below_floor && !request.value().exists()) {
+      tessera::v1::CommitResponse response;
+      response.set_wall_micros(WallMicros());
+      return response;
+    }
+    if (at_or_below_floor &&
+        !ObservedAfterPurge(request.key().partition(), request.observed_wall_micros())) {
+      return absl::AbortedError(
+          "commit of an old value to a purged key, observed before the key's partition was "
+          "last purged here; read the key again");
+    }
     if (BallotLess(state->committed_ballot(), request.ballot())) {
       *state->mutable_committed_ballot() = request.ballot();
       *state->mutable_committed_value() = request.value();
@@ -308,7 +356,12 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   std::string last;
   size_t bytes = 0;  // encoded size of the entries so far
+  uint32_t examined = 0;
   for (it->Seek(lower); it->Valid(); it->Next()) {
+    if (++examined > options_.scan_max_examined && !last.empty()) {
+      response.set_next_page_token(last);  // bounded work per page; the caller continues
+      break;
+    }
     rocksdb::Slice raw = it->value();
     AcceptorState state;
     if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
@@ -317,7 +370,10 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
     }
     const bool in_progress = request.whole_partition() && state.has_accepted() &&
                              BallotLess(state.committed_ballot(), state.accepted_ballot());
-    if (state.committed_ballot().proposer().empty() && !in_progress) continue;
+    if (state.committed_ballot().proposer().empty() && !in_progress) {
+      last = it->key().ToString();  // a page may end here (the token is strictly-after)
+      continue;
+    }
     if (static_cast<uint32_t>(response.entries_size()) == limit) {
       response.set_next_page_token(last);
       break;
@@ -351,6 +407,115 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan");
   return response;
+}
+
+bool AcceptorStore::IsPurgeCandidate(const AcceptorState& state) const {
+  if (state.committed_ballot().proposer().empty() || state.committed_value().exists()) return false;
+  if (state.has_accepted()) return false;  // an update in progress (accepted above committed)
+  const tessera::v1::Ballot& newest = MaxBallot(state.promised(), state.committed_ballot());
+  return newest.wall_micros() < WallMicros() - absl::ToInt64Microseconds(options_.tombstone_grace);
+}
+
+bool AcceptorStore::ObservedAfterPurge(uint32_t partition, int64_t observed_wall_micros) {
+  if (observed_wall_micros <= 0) return false;
+  int64_t purged = opened_micros_;
+  {
+    absl::MutexLock lock(&purge_mu_);
+    auto it = last_purge_micros_.find(partition);
+    if (it != last_purge_micros_.end()) purged = it->second;
+  }
+  const int64_t margin = std::max<int64_t>(absl::ToInt64Microseconds(options_.max_clock_offset), 0);
+  return observed_wall_micros > purged + margin;
+}
+
+absl::StatusOr<std::vector<PurgeCandidate>> AcceptorStore::ListPurgeCandidates(
+    const std::string& after, size_t max_candidates, size_t max_examined, std::string* resume) {
+  std::vector<PurgeCandidate> out;
+  resume->clear();
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(kRecordsEnd, sizeof(kRecordsEnd) - 1);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  size_t examined = 0;
+  std::string last;  // the last record examined
+  if (after.empty()) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(after + std::string(1, '\0'));
+  }
+  for (; it->Valid(); it->Next()) {
+    if (out.size() >= max_candidates || examined >= max_examined) break;
+    ++examined;
+    last = it->key().ToString();
+    absl::StatusOr<tessera::v1::MetaKey> key = DecodeMetaKey(last);
+    if (!key.ok()) return key.status();
+    if (key->table() != tessera::v1::META_TABLE_BUCKET &&
+        key->table() != tessera::v1::META_TABLE_OBJECT) {
+      continue;
+    }
+    rocksdb::Slice raw = it->value();
+    AcceptorState state;
+    if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
+        !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
+      return absl::DataLossError("corrupt acceptor state record in metadata store");
+    }
+    if (!IsPurgeCandidate(state)) continue;
+    out.push_back(
+        PurgeCandidate{*std::move(key), state.committed_ballot(), state.committed_value()});
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "list purge candidates");
+  *resume = it->Valid() ? last : std::string();  // empty: walked to the end
+  return out;
+}
+
+absl::StatusOr<bool> AcceptorStore::PurgeTombstone(const tessera::v1::MetaKey& key,
+                                                   const tessera::v1::Ballot& committed_ballot) {
+  if (key.table() != tessera::v1::META_TABLE_BUCKET &&
+      key.table() != tessera::v1::META_TABLE_OBJECT) {
+    return absl::InvalidArgumentError("only bucket and object records can be purged");
+  }
+  const std::string k = EncodeMetaKey(key);
+  absl::MutexLock lock(&LockFor(k));
+  bool absent = false;
+  absl::StatusOr<AcceptorState> state = Load(k, &absent);
+  if (!state.ok()) return state.status();
+  if (absent || !IsPurgeCandidate(*state) ||
+      CompareBallots(state->committed_ballot(), committed_ballot) != 0) {
+    return false;
+  }
+  absl::MutexLock purge_lock(&purge_mu_);
+  const tessera::v1::Ballot floor =
+      MaxBallot(floor_, MaxBallot(state->promised(), state->committed_ballot()));
+  rocksdb::WriteBatch batch;
+  batch.Delete(k);
+  batch.Put(kFloorKey, floor.SerializeAsString());
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  if (absl::Status s = FromRocks(db_->Write(wo, &batch), "purge"); !s.ok()) return s;
+  floor_ = floor;
+  last_purge_micros_[key.partition()] = WallMicros();
+  return true;
+}
+
+tessera::v1::Ballot AcceptorStore::purge_floor() {
+  absl::MutexLock lock(&purge_mu_);
+  return floor_;
+}
+
+absl::StatusOr<uint64_t> AcceptorStore::CountRecords() {
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(kRecordsEnd, sizeof(kRecordsEnd) - 1);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  uint64_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  if (!it->status().ok()) return FromRocks(it->status(), "count records");
+  return n;
+}
+
+absl::Status AcceptorStore::CompactStorage() {
+  return FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr),
+                   "compact range");
 }
 
 }  // namespace tessera::services

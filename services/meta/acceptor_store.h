@@ -20,7 +20,22 @@
 // Scan returns committed values (including deletions, exists = false) of one bucket in one
 // partition and table, in key order, for listings. A page ends at `limit` entries or before the
 // entry that would take the encoded response past scan_page_bytes, whichever comes first, so it
-// always fits the node's gRPC message cap (meta_limits.h); it holds at least one entry.
+// always fits the node's gRPC message cap (meta_limits.h); it holds at least one entry, unless it
+// ended after examining scan_max_examined records without an entry (records that only hold a
+// promise), so the work of one page is bounded too.
+//
+// Compaction (docs/design/metadata.md, "Compaction"): a tombstone (committed deletion, nothing
+// accepted above it) whose ballots are older than tombstone_grace is a purge candidate
+// (ListPurgeCandidates). The caller (MetaCompactor) first makes sure every replica of the key holds
+// the deletion or something newer, then PurgeTombstone drops the record. What a purge forgets is
+// summed up by the store's purge floor, a ballot at least as high as every ballot purged: a key
+// without a record answers as if it had promised the floor (Prepare and Accept at or below it are
+// refused, so a proposer that read the key before the purge cannot complete), and a Commit of an
+// old-ballot live value to a key without a record is applied only if its sender observed the value
+// after this partition's last purge (CommitRequest.observed_wall_micros, allowing
+// max_clock_offset), else refused (ABORTED): it may be a late copy of a value the purged deletion
+// had superseded. A deletion at or below the floor on a key without a record is acknowledged and
+// not written (the key already reads as absent).
 //
 // Thread-safety: all methods are thread-safe; updates of one key are serialized by a striped
 // lock.
@@ -29,7 +44,9 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -54,6 +71,19 @@ struct AcceptorStoreOptions {
   // Largest response the transport carries (the node's gRPC max send size). A single entry that
   // cannot fit in it is refused (INTERNAL, naming the key and sizes) instead of failing in gRPC.
   size_t max_response_bytes = kMaxMetaResponseBytes;
+  // Records a scan page examines at most (entries or not) before it ends with a page token.
+  uint32_t scan_max_examined = 10000;
+  // A tombstone becomes a purge candidate once its ballots are older than this. Longer than any
+  // Paxos round, commit retry or hand-off page (seconds) plus max_clock_offset, by a wide margin;
+  // safety does not depend on it (see above), only how often a slow proposer is refused.
+  absl::Duration tombstone_grace = absl::Minutes(10);
+};
+
+// A tombstone ListPurgeCandidates found.
+struct PurgeCandidate {
+  tessera::v1::MetaKey key;
+  tessera::v1::Ballot committed_ballot;     // of the deletion
+  tessera::v1::PaxosValue committed_value;  // the deletion (exists = false)
 };
 
 class AcceptorStore {
@@ -88,10 +118,32 @@ class AcceptorStore {
   [[nodiscard]] absl::StatusOr<tessera::v1::ScanResponse> Scan(
       const tessera::v1::ScanRequest& request);
 
+  // ---- Compaction ----
+  // Purge candidates (see above) among the records after encoded key `after` (empty: from the
+  // start), in key order: at most `max_candidates`, examining at most `max_examined` records.
+  // *resume is set to the encoded key to continue after, or empty once the store was walked.
+  // Bucket and object tables only (never the layout record).
+  [[nodiscard]] absl::StatusOr<std::vector<PurgeCandidate>> ListPurgeCandidates(
+      const std::string& after, size_t max_candidates, size_t max_examined, std::string* resume);
+  // Drops the record of `key` if it is still a purge candidate whose deletion was committed at
+  // `committed_ballot` (true), else leaves it (false: it changed since it was listed). The purge
+  // floor is raised and the record deleted in one synced write.
+  [[nodiscard]] absl::StatusOr<bool> PurgeTombstone(const tessera::v1::MetaKey& key,
+                                                    const tessera::v1::Ballot& committed_ballot);
+  // The purge floor (no proposer: nothing purged yet).
+  tessera::v1::Ballot purge_floor();
+  // Records (keys) in the store, the epoch key excluded; walks the whole store (tests, metrics).
+  [[nodiscard]] absl::StatusOr<uint64_t> CountRecords();
+  // Asks RocksDB to compact the whole key range now (tests; RocksDB does it on its own later).
+  [[nodiscard]] absl::Status CompactStorage();
+
  private:
   AcceptorStore(std::unique_ptr<rocksdb::DB> db, AcceptorStoreOptions options);
   absl::Mutex& LockFor(const std::string& encoded_key);
-  absl::StatusOr<tessera::v1::AcceptorState> Load(const std::string& encoded_key);
+  // The record of `encoded_key`; a key without one (*absent = true) reads as an empty state that
+  // promised the purge floor.
+  absl::StatusOr<tessera::v1::AcceptorState> Load(const std::string& encoded_key,
+                                                  bool* absent = nullptr);
   absl::Status Save(const std::string& encoded_key, const tessera::v1::AcceptorState& state);
   int64_t WallMicros() const;
   // Raises the known epoch to `epoch` if higher (waits for admitted requests; persists it).
@@ -99,12 +151,24 @@ class AcceptorStore {
   // OK, or FAILED_PRECONDITION for an epoch below the known one. Caller holds epoch_mu_ (shared).
   absl::Status CheckEpoch(uint64_t epoch) ABSL_SHARED_LOCKS_REQUIRED(epoch_mu_);
   absl::Status CheckSenderClock(int64_t sender_wall_micros) const;
+  // Whether `state` (of a bucket or object key) may be purged now.
+  bool IsPurgeCandidate(const tessera::v1::AcceptorState& state) const;
+  // For a Commit of a live value at or below the floor to a key without a record: whether it was
+  // observed after the partition's last purge here.
+  bool ObservedAfterPurge(uint32_t partition, int64_t observed_wall_micros)
+      ABSL_LOCKS_EXCLUDED(purge_mu_);
 
   std::unique_ptr<rocksdb::DB> db_;
   const AcceptorStoreOptions options_;
   std::array<absl::Mutex, 64> locks_;
   absl::Mutex epoch_mu_;  // shared by admitted requests, exclusive to raise the epoch
   uint64_t known_epoch_ ABSL_GUARDED_BY(epoch_mu_) = 0;
+  absl::Mutex purge_mu_;
+  tessera::v1::Ballot floor_ ABSL_GUARDED_BY(purge_mu_);
+  // Wall micros of the last purge per partition since the store was opened; partitions without
+  // an entry count as purged at opened_micros_ (purges before a restart are not remembered).
+  absl::flat_hash_map<uint32_t, int64_t> last_purge_micros_ ABSL_GUARDED_BY(purge_mu_);
+  int64_t opened_micros_ = 0;
 };
 
 }  // namespace tessera::services

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/fake_clock.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,6 +16,7 @@
 namespace tessera::services {
 namespace {
 
+using ::tessera::testing::IsOkAndHolds;
 using ::tessera::testing::StatusIs;
 using tessera::v1::Ballot;
 using tessera::v1::MetaKey;
@@ -251,6 +253,265 @@ TEST(AcceptorStoreTest, ScanPagesAreBoundedByBytes) {
   ASSERT_EQ(r.entries_size(), 1);
   EXPECT_EQ(r.entries(0).key().object_key(), "m");
   EXPECT_FALSE(r.next_page_token().empty());
+}
+
+// ---- Compaction (docs/design/metadata.md, "Compaction") ----
+
+constexpr int64_t kNow = int64_t{1'800'000'000} * 1'000'000;  // fake "now", in micros
+constexpr int64_t kMinute = 60'000'000;
+
+struct Compactable {
+  explicit Compactable(absl::string_view name)
+      : clock(absl::FromUnixMicros(kNow)), dir(TestDir(name)) {
+    options.clock = &clock;
+    options.tombstone_grace = absl::Minutes(10);
+    options.sync = false;  // thousands of writes; durability is tested elsewhere
+    Reopen();
+  }
+  void Reopen() {
+    store.reset();
+    auto s = AcceptorStore::Open(dir, options);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store = *std::move(s);
+  }
+  // A full Paxos instance for `key` at ballot t: prepare, accept, commit.
+  void Write(const MetaKey& key, int64_t t, const tessera::v1::PaxosValue& v) {
+    tessera::v1::PrepareRequest p;
+    *p.mutable_key() = key;
+    *p.mutable_ballot() = B(t);
+    ASSERT_OK_AND_ASSIGN(auto promise, store->Prepare(p));
+    ASSERT_TRUE(promise.promised());
+    tessera::v1::AcceptRequest a;
+    *a.mutable_key() = key;
+    *a.mutable_ballot() = B(t);
+    *a.mutable_value() = v;
+    ASSERT_OK_AND_ASSIGN(auto acc, store->Accept(a));
+    ASSERT_TRUE(acc.accepted());
+    tessera::v1::CommitRequest c;
+    *c.mutable_key() = key;
+    *c.mutable_ballot() = B(t);
+    *c.mutable_value() = v;
+    ASSERT_OK(store->Commit(c));
+  }
+  // Lists every candidate and purges it (the all-replica confirmation is MetaCompactor's job).
+  std::vector<std::string> PurgeAll() {
+    std::vector<std::string> purged;
+    std::string after;
+    do {
+      std::string resume;
+      auto listed = store->ListPurgeCandidates(after, 7, 50, &resume);
+      EXPECT_TRUE(listed.ok()) << listed.status();
+      if (!listed.ok()) break;
+      for (const PurgeCandidate& c : *listed) {
+        auto done = store->PurgeTombstone(c.key, c.committed_ballot);
+        EXPECT_TRUE(done.ok() && *done);
+        purged.push_back(c.key.object_key());
+      }
+      after = resume;
+    } while (!after.empty());
+    return purged;
+  }
+  uint64_t Count() {
+    auto n = store->CountRecords();
+    EXPECT_TRUE(n.ok());
+    return n.ok() ? *n : 0;
+  }
+
+  FakeClock clock;
+  std::string dir;
+  AcceptorStoreOptions options;
+  std::unique_ptr<AcceptorStore> store;
+};
+
+MetaKey Obj(absl::string_view key, absl::string_view version = "v") {
+  return ObjectEntryKey("bkt", 3, std::string(key), std::string(version), 8);
+}
+
+TEST(AcceptorStoreCompactionTest, DropsOldSettledTombstonesAndKeepsWhatPaxosNeeds) {
+  Compactable c("compaction_rules");
+  c.Write(Obj("old-deleted"), kNow - 30 * kMinute, V("x"));
+  c.Write(Obj("old-deleted"), kNow - 20 * kMinute, V("", false));
+  c.Write(Obj("old-deleted-2"), kNow - 20 * kMinute, V("", false));
+  c.Write(Obj("recent-deleted"), kNow - 1 * kMinute, V("", false));  // inside the grace
+  c.Write(Obj("old-live"), kNow - 40 * kMinute, V("live"));
+  // Deleted long ago, then an update accepted but never committed: Paxos may still need it.
+  c.Write(Obj("accepted"), kNow - 30 * kMinute, V("", false));
+  {
+    tessera::v1::PrepareRequest p;
+    *p.mutable_key() = Obj("accepted");
+    *p.mutable_ballot() = B(kNow - 25 * kMinute);
+    ASSERT_OK(c.store->Prepare(p));
+    tessera::v1::AcceptRequest a;
+    *a.mutable_key() = Obj("accepted");
+    *a.mutable_ballot() = B(kNow - 25 * kMinute);
+    *a.mutable_value() = V("in-progress");
+    ASSERT_OK_AND_ASSIGN(auto acc, c.store->Accept(a));
+    ASSERT_TRUE(acc.accepted());
+  }
+  // Deleted long ago, then promised to a recent round: kept until that promise is old too.
+  c.Write(Obj("promised"), kNow - 30 * kMinute, V("", false));
+  {
+    tessera::v1::PrepareRequest p;
+    *p.mutable_key() = Obj("promised");
+    *p.mutable_ballot() = B(kNow - 2 * kMinute);
+    ASSERT_OK(c.store->Prepare(p));
+  }
+  // The layout record is never a candidate.
+  {
+    MetaKey layout;
+    layout.set_table(tessera::v1::META_TABLE_LAYOUT);
+    layout.set_bucket("layout");
+    c.Write(layout, kNow - 30 * kMinute, V("", false));
+  }
+  EXPECT_EQ(c.Count(), 7u);
+  EXPECT_THAT(c.PurgeAll(), ::testing::UnorderedElementsAre("old-deleted", "old-deleted-2"));
+  EXPECT_EQ(c.Count(), 5u);
+  EXPECT_EQ(c.store->purge_floor().wall_micros(), kNow - 20 * kMinute);
+
+  // What was kept still reads as before.
+  tessera::v1::ReadRequest read;
+  *read.mutable_key() = Obj("accepted");
+  ASSERT_OK_AND_ASSIGN(auto r, c.store->Read(read));
+  ASSERT_TRUE(r.state().has_accepted());
+  EXPECT_EQ(r.state().accepted_value().data(), "in-progress");
+  *read.mutable_key() = Obj("recent-deleted");
+  ASSERT_OK_AND_ASSIGN(r, c.store->Read(read));
+  EXPECT_EQ(r.state().committed_ballot().wall_micros(), kNow - 1 * kMinute);
+
+  // A purged key reads as absent, having promised the floor: a proposer that prepared before
+  // the purge (or any ballot at or below the floor) can neither prepare nor accept.
+  *read.mutable_key() = Obj("old-deleted");
+  ASSERT_OK_AND_ASSIGN(r, c.store->Read(read));
+  EXPECT_TRUE(r.state().committed_ballot().proposer().empty());
+  EXPECT_EQ(r.state().promised().wall_micros(), kNow - 20 * kMinute);
+  tessera::v1::PrepareRequest prepare;
+  *prepare.mutable_key() = Obj("old-deleted");
+  *prepare.mutable_ballot() = B(kNow - 25 * kMinute);
+  ASSERT_OK_AND_ASSIGN(auto promise, c.store->Prepare(prepare));
+  EXPECT_FALSE(promise.promised());
+  EXPECT_EQ(promise.promised_ballot().wall_micros(), kNow - 20 * kMinute);
+  tessera::v1::AcceptRequest accept;
+  *accept.mutable_key() = Obj("old-deleted");
+  *accept.mutable_ballot() = B(kNow - 20 * kMinute);  // exactly the floor: refused too
+  *accept.mutable_value() = V("zombie");
+  ASSERT_OK_AND_ASSIGN(auto acc, c.store->Accept(accept));
+  EXPECT_FALSE(acc.accepted());
+  EXPECT_EQ(c.Count(), 5u);  // refusals write nothing
+
+  // A late commit of the value the deletion superseded is refused: it was observed before the
+  // purge (or its observation time is unknown).
+  tessera::v1::CommitRequest late;
+  *late.mutable_key() = Obj("old-deleted");
+  *late.mutable_ballot() = B(kNow - 30 * kMinute);
+  *late.mutable_value() = V("x");
+  EXPECT_THAT(c.store->Commit(late), StatusIs(absl::StatusCode::kAborted));
+  late.set_observed_wall_micros(kNow - 1);
+  EXPECT_THAT(c.store->Commit(late), StatusIs(absl::StatusCode::kAborted));
+  // A deletion at or below the floor is acknowledged and not written back.
+  *late.mutable_value() = V("", false);
+  ASSERT_OK(c.store->Commit(late));
+  EXPECT_EQ(c.Count(), 5u);
+  *read.mutable_key() = Obj("old-deleted");
+  ASSERT_OK_AND_ASSIGN(r, c.store->Read(read));
+  EXPECT_TRUE(r.state().committed_ballot().proposer().empty());
+
+  // An old-ballot live value observed after the purge (a hand-off copy, a read repair) applies.
+  c.clock.Advance(absl::Seconds(5));
+  *late.mutable_key() = Obj("old-deleted-2");
+  *late.mutable_value() = V("copied");
+  late.set_observed_wall_micros(kNow + 4'000'000);
+  ASSERT_OK(c.store->Commit(late));
+  *read.mutable_key() = Obj("old-deleted-2");
+  ASSERT_OK_AND_ASSIGN(r, c.store->Read(read));
+  EXPECT_EQ(r.state().committed_value().data(), "copied");
+
+  // A new round (ballot above the floor) works normally on a purged key.
+  *prepare.mutable_ballot() = B(kNow);
+  ASSERT_OK_AND_ASSIGN(promise, c.store->Prepare(prepare));
+  EXPECT_TRUE(promise.promised());
+
+  // The floor survives a restart; after it, every partition counts as purged at the restart.
+  c.Reopen();
+  EXPECT_EQ(c.store->purge_floor().wall_micros(), kNow - 20 * kMinute);
+  *prepare.mutable_key() = Obj("never-written");
+  *prepare.mutable_ballot() = B(kNow - 21 * kMinute);
+  ASSERT_OK_AND_ASSIGN(promise, c.store->Prepare(prepare));
+  EXPECT_FALSE(promise.promised());
+
+  // Purging something that changed since it was listed does nothing.
+  EXPECT_THAT(c.store->PurgeTombstone(Obj("recent-deleted"), B(kNow - 1 * kMinute)),
+              IsOkAndHolds(false));
+  EXPECT_THAT(c.store->PurgeTombstone(Obj("old-live"), B(kNow - 40 * kMinute)),
+              IsOkAndHolds(false));
+}
+
+TEST(AcceptorStoreCompactionTest, ChurnOfCreateAndDeleteStaysBounded) {
+  // The same object key written and deleted over and over, each time as a new version (as S3
+  // PUT + DELETE of a versioned key do): every version leaves a tombstone. Without purges the
+  // store keeps all of them (checked first); with a sweep every 100 cycles it stays bounded by
+  // what the grace keeps.
+  Compactable c("compaction_churn");
+  int64_t t = kNow;
+  auto cycle = [&](int i) {
+    const std::string version = absl::StrFormat("%08d", i);
+    c.Write(Obj("hot", version), t, V(absl::StrCat("data", i)));
+    c.Write(Obj("hot", version), t + 1, V("", false));
+    t += 2'000'000;  // 2 s per cycle
+    c.clock.Advance(absl::Seconds(2));
+  };
+  for (int i = 0; i < 600; ++i) cycle(i);
+  EXPECT_EQ(c.Count(), 600u);  // no compaction: one record per version ever written
+  uint64_t most = 0;
+  for (int i = 600; i < 3000; ++i) {
+    cycle(i);
+    if (i % 100 == 0) c.PurgeAll();
+    most = std::max(most, c.Count());
+  }
+  // grace 10 min / 2 s = 300 tombstones inside the grace, + 100 between sweeps.
+  EXPECT_LE(most, 420u);
+  // A scan of the hot key (what GetLatest does) now walks only those.
+  tessera::v1::ScanRequest scan;
+  scan.set_partition(Obj("hot").partition());
+  scan.set_table(tessera::v1::META_TABLE_OBJECT);
+  scan.set_bucket("bkt");
+  scan.set_start_key("hot");
+  scan.set_end_key(std::string("hot\0", 4));
+  scan.set_limit(AcceptorStore::kMaxScanLimit);
+  ASSERT_OK_AND_ASSIGN(auto page, c.store->Scan(scan));
+  EXPECT_LE(page.entries_size(), 420);
+  EXPECT_GE(page.entries_size(), 250);  // the tombstones inside the grace are still there
+  EXPECT_TRUE(page.next_page_token().empty());
+  ASSERT_OK(c.store->CompactStorage());
+}
+
+TEST(AcceptorStoreCompactionTest, ScanPagesAreBoundedByRecordsExamined) {
+  // Records that only hold a promise are not entries; a page still stops after examining
+  // scan_max_examined of them, with a token to go on from.
+  Compactable c("compaction_scan_examined");
+  c.options.scan_max_examined = 10;
+  c.Reopen();
+  for (int i = 0; i < 25; ++i) {
+    tessera::v1::PrepareRequest p;
+    *p.mutable_key() = Obj(absl::StrFormat("k%02d", i));
+    *p.mutable_ballot() = B(kNow);
+    ASSERT_OK(c.store->Prepare(p));
+  }
+  c.Write(Obj("k99"), kNow, V("last"));
+  tessera::v1::ScanRequest scan;
+  scan.set_partition(Obj("k99").partition());
+  scan.set_table(tessera::v1::META_TABLE_OBJECT);
+  scan.set_bucket("bkt");
+  int pages = 0;
+  std::vector<std::string> seen;
+  do {
+    ASSERT_OK_AND_ASSIGN(auto page, c.store->Scan(scan));
+    for (const auto& e : page.entries()) seen.push_back(e.key().object_key());
+    scan.set_page_token(page.next_page_token());
+    ++pages;
+    ASSERT_LT(pages, 10);
+  } while (!scan.page_token().empty());
+  EXPECT_EQ(pages, 3);
+  EXPECT_THAT(seen, ::testing::ElementsAre("k99"));
 }
 
 }  // namespace

@@ -435,6 +435,7 @@ absl::Status MetaClient::HandOffPartition(const LayoutView& view, uint32_t parti
                                           const ReplicaSet& from, const ReplicaSet& to,
                                           uint64_t epoch) {
   // 1. Whole-partition scans of every old replica, carrying the new epoch (fences them).
+  const int64_t observed = absl::ToUnixMicros(hlc_.clock()->Now());  // for purged keys' acceptors
   std::map<std::string, tessera::v1::ScanEntry> entries;  // by encoded key: highest ballot
   std::set<std::string> in_progress;                      // keys with an accepted update
   absl::Mutex mu;
@@ -509,6 +510,7 @@ absl::Status MetaClient::HandOffPartition(const LayoutView& view, uint32_t parti
     *req.mutable_ballot() = e.committed_ballot();
     *req.mutable_value() = e.value();
     req.set_layout_epoch(epoch);
+    req.set_observed_wall_micros(observed);
     for (const std::string& node : to.nodes) {
       transport_.Commit(node, req, [&, i](absl::StatusOr<tessera::v1::CommitResponse> r) {
         {

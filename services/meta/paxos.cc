@@ -256,12 +256,16 @@ struct PaxosProposer::Round {
         [](const tessera::v1::AcceptResponse& r) { return r.accepted(); });
   }
 
-  Gathered<tessera::v1::CommitResponse> Commit(const Ballot& ballot, const PaxosValue& value) {
+  // `observed`: when this proposer started the requests that showed `value` to be the newest
+  // (acceptors that purged the key check it; CommitRequest.observed_wall_micros).
+  Gathered<tessera::v1::CommitResponse> Commit(const Ballot& ballot, const PaxosValue& value,
+                                               absl::Time observed) {
     tessera::v1::CommitRequest req;
     *req.mutable_key() = key;
     *req.mutable_ballot() = ballot;
     *req.mutable_value() = value;
     req.set_layout_epoch(layout_epoch);
+    req.set_observed_wall_micros(absl::ToUnixMicros(observed));
     AcceptorClient* client = self->client_;
     HybridClock* hlc = self->hlc_;
     return Gather<tessera::v1::CommitResponse>(
@@ -279,13 +283,14 @@ struct PaxosProposer::Round {
   // failure is the commit's, e.g. "stale layout epoch" after a layout change).
   absl::Status Propose(const Ballot& ballot, const PaxosValue& value, bool* chosen) {
     *chosen = false;
+    const absl::Time observed = self->hlc_->clock()->Now();
     auto accepted = Accept(ballot, value);
     if (!accepted.success) return accepted.failure;
     *chosen = true;
     absl::Status last = absl::UnavailableError("commit: not attempted");
     for (int attempt = 0; attempt <= self->options_.commit_retries; ++attempt) {
       if (attempt > 0) self->Backoff(attempt);
-      auto committed = Commit(ballot, value);
+      auto committed = Commit(ballot, value, observed);
       if (committed.success) return absl::OkStatus();
       last = committed.failure;
       if (absl::IsFailedPrecondition(last)) break;  // stale layout epoch: retrying cannot help
@@ -502,6 +507,7 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
 
   for (int r = 0; r < options_.max_rounds; ++r) {
     if (r > 0) Backoff(r);
+    const absl::Time observed = hlc_->clock()->Now();
     auto reads = Gather<tessera::v1::ReadResponse>(
         sets, false, "read",
         [&](const std::string& node, AcceptorClient::Callback<tessera::v1::ReadResponse> done) {
@@ -526,6 +532,8 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
           *c.mutable_ballot() = cur.committed_ballot;
           *c.mutable_value() = cur.committed;
           c.set_layout_epoch(round.layout_epoch);
+          c.set_sender_wall_micros(absl::ToUnixMicros(hlc_->clock()->Now()));
+          c.set_observed_wall_micros(absl::ToUnixMicros(observed));
           client_->Commit(node, c, [](absl::StatusOr<tessera::v1::CommitResponse>) {});
         }
       }
@@ -566,6 +574,7 @@ absl::Status PaxosProposer::FinishChosen(const LayoutView& view, const MetaKey& 
   for (int r = 0; r < options_.max_rounds; ++r) {
     if (r > 0) Backoff(r);
     const Ballot ballot = NewBallot();
+    const absl::Time observed = hlc_->clock()->Now();
     auto prep = round.Prepare(ballot);
     if (!prep.success) {
       last_error = prep.failure;
@@ -590,7 +599,7 @@ absl::Status PaxosProposer::FinishChosen(const LayoutView& view, const MetaKey& 
       continue;
     }
     // Committed somewhere: commit the current value (at its own ballot) on W of each set.
-    auto committed = round.Commit(cur.committed_ballot, cur.committed);
+    auto committed = round.Commit(cur.committed_ballot, cur.committed, observed);
     if (committed.success) return absl::OkStatus();
     last_error = committed.failure;
     if (absl::IsFailedPrecondition(last_error)) break;

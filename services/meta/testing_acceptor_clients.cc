@@ -6,8 +6,8 @@
 
 namespace tessera::services {
 
-SimNetwork::SimNetwork(std::string base_dir, uint64_t seed)
-    : base_dir_(std::move(base_dir)), random_(seed) {}
+SimNetwork::SimNetwork(std::string base_dir, uint64_t seed, AcceptorStoreOptions store_options)
+    : base_dir_(std::move(base_dir)), store_options_(store_options), random_(seed) {}
 
 SimNetwork::~SimNetwork() {
   absl::MutexLock lock(&mu_);
@@ -16,7 +16,7 @@ SimNetwork::~SimNetwork() {
 
 absl::Status SimNetwork::AddNode(const std::string& node_id) {
   auto node = std::make_unique<Node>();
-  auto store = AcceptorStore::Open(absl::StrCat(base_dir_, "/", node_id));
+  auto store = AcceptorStore::Open(absl::StrCat(base_dir_, "/", node_id), store_options_);
   if (!store.ok()) return store.status();
   {
     absl::MutexLock lock(&node->mu);
@@ -45,7 +45,7 @@ absl::Status SimNetwork::Restart(const std::string& node_id) {
   if (node == nullptr) return absl::NotFoundError(node_id);
   absl::WriterMutexLock lock(&node->mu);
   if (node->store) return absl::OkStatus();
-  auto store = AcceptorStore::Open(absl::StrCat(base_dir_, "/", node_id));
+  auto store = AcceptorStore::Open(absl::StrCat(base_dir_, "/", node_id), store_options_);
   if (!store.ok()) return store.status();
   node->store = std::move(*store);
   return absl::OkStatus();

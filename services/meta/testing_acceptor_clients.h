@@ -30,7 +30,8 @@ struct SimFaults {
 
 class SimNetwork final : public AcceptorClient {
  public:
-  SimNetwork(std::string base_dir, uint64_t seed);
+  // `store_options`: for every acceptor store opened (AddNode, Restart).
+  SimNetwork(std::string base_dir, uint64_t seed, AcceptorStoreOptions store_options = {});
   ~SimNetwork() override;
 
   // Adds (and opens) an acceptor under base_dir/node_id.
@@ -68,6 +69,7 @@ class SimNetwork final : public AcceptorClient {
   void MaybeDeliverDelayed();
 
   const std::string base_dir_;
+  const AcceptorStoreOptions store_options_;
   absl::Mutex mu_;
   Random random_ ABSL_GUARDED_BY(mu_);
   SimFaults faults_ ABSL_GUARDED_BY(mu_);

@@ -189,6 +189,7 @@ class ProcessCluster {
                                        "--shutdown_grace=2s",
                                        "--port_file=" + port_file};
       if (!gossip_seed.empty()) args.push_back("--seeds=" + gossip_seed);
+      node_args_.push_back(args);
       nodes_.push_back(std::make_unique<Process>(absl::StrCat("node", i), std::move(args)));
       port_files_.push_back(port_file);
       if (i == 0) {
@@ -243,6 +244,29 @@ class ProcessCluster {
   int site_of(int node) const { return node % options_.sites; }
 
   void KillNode(int i) { nodes_[i]->Kill(SIGKILL); }
+  // Starts node `i` again (after KillNode) on its data directory and its previous gRPC port, so
+  // its address is unchanged; waits for its port file. False if it did not come up.
+  bool RestartNode(int i) {
+    if (nodes_[i]->running()) nodes_[i]->Kill(SIGKILL);
+    std::vector<std::string> args = node_args_[i];
+    const std::string port = node_addresses_[i].substr(node_addresses_[i].rfind(':') + 1);
+    for (std::string& a : args) {
+      if (a == "--listen=127.0.0.1:0") a = "--listen=127.0.0.1:" + port;
+    }
+    std::filesystem::remove(port_files_[i]);
+    // The old process's port may linger briefly; retry the start a few times.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      nodes_[i] = std::make_unique<Process>(absl::StrCat("node", i), args);
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      while (absl::Now() < deadline && nodes_[i]->running() &&
+             ::access(port_files_[i].c_str(), R_OK) != 0) {
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      if (nodes_[i]->running() && ::access(port_files_[i].c_str(), R_OK) == 0) return true;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    return false;
+  }
   int live_nodes() const {
     int n = 0;
     for (const auto& p : nodes_) n += p->running() ? 1 : 0;
@@ -290,6 +314,7 @@ class ProcessCluster {
   std::string root_, key_file_, secret_file_, credentials_file_;
   std::vector<std::string> port_files_, node_addresses_;
   std::vector<std::unique_ptr<Process>> nodes_;
+  std::vector<std::vector<std::string>> node_args_;
   std::vector<std::unique_ptr<Process>> gateways_;
   std::vector<std::string> endpoints_;
   std::vector<std::unique_ptr<sdk::Client>> clients_;
