@@ -42,6 +42,17 @@ absl::Status DataPathDeps::Validate() const {
   return absl::OkStatus();
 }
 
+v1::CodingParams CodingParamsFor(const DataPathOptions& options) {
+  v1::CodingParams coding;
+  coding.set_code_id(kCodeIdRsCauchyIsal);
+  coding.set_data_shards(options.data_shards);
+  coding.set_parity_shards(options.parity_shards);
+  coding.set_stripe_size(options.stripe_size);
+  coding.set_slice_alignment(static_cast<uint32_t>(options.slice_alignment));
+  coding.set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
+  return coding;
+}
+
 v1::SliceId MakeSliceId(const std::string& version_id, uint32_t part, uint32_t stripe,
                         uint32_t index) {
   v1::SliceId id;

@@ -68,6 +68,11 @@ inline const std::string& DataVersionId(const v1::ObjectManifest& m) {
   return m.data_version_id().empty() ? m.version_id() : m.data_version_id();
 }
 
+// The coding parameters a manifest records for data written with `options` (Reed-Solomon
+// Cauchy on ISA-L, SHA-256 slice hashes): one place, so single PUTs and multipart objects can
+// never record different codes for the same options.
+v1::CodingParams CodingParamsFor(const DataPathOptions& options);
+
 // The slice id of slice `index` of stripe `stripe` of part `part` of a version.
 v1::SliceId MakeSliceId(const std::string& version_id, uint32_t part, uint32_t stripe,
                         uint32_t index);

@@ -368,13 +368,7 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::ManifestFromIntent(
   *m.mutable_headers() = record.headers();
   m.set_owner(record.owner());
   *m.mutable_encryption() = record.encryption();
-  v1::CodingParams* coding = m.mutable_coding();
-  coding->set_code_id(kCodeIdRsCauchyIsal);
-  coding->set_data_shards(options_.data_shards);
-  coding->set_parity_shards(options_.parity_shards);
-  coding->set_stripe_size(options_.stripe_size);
-  coding->set_slice_alignment(static_cast<uint32_t>(options_.slice_alignment));
-  coding->set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
+  *m.mutable_coding() = CodingParamsFor(options_);
   for (uint32_t number : intent.part_numbers()) {
     const v1::PartRecord* found = nullptr;
     for (const v1::PartRecord& p : record.parts()) {

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "services/gateway/gateway_test_util.h"
 #include "services/gateway/object_reader.h"
 #include "services/gateway/test_cluster.h"
 #include "storage/pipeline/stripe_codec.h"
@@ -17,18 +18,10 @@
 namespace tessera::services {
 namespace {
 
-std::string Md5(const std::string& data) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), d, &n, EVP_md5(), nullptr);
-  return std::string(reinterpret_cast<char*>(d), n);
-}
+using testing::Md5Raw;
 
-std::string Data(size_t n, char seed) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 31 + (i >> 9));
-  return s;
-}
+std::string Md5(const std::string& data) { return Md5Raw(data); }
+std::string Data(size_t n, char seed) { return testing::PatternData(n, seed); }
 
 class MultipartTest : public ::testing::Test {
  protected:

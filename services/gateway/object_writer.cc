@@ -134,13 +134,7 @@ ObjectWriter::ObjectWriter(const DataPathOptions& options, const DataPathDeps& d
   manifest_.set_schema_version(kManifestSchemaVersion);
   manifest_.set_version_id(version_id_);
   manifest_.set_delete_marker(false);
-  v1::CodingParams* coding = manifest_.mutable_coding();
-  coding->set_code_id(kCodeIdRsCauchyIsal);
-  coding->set_data_shards(options_.data_shards);
-  coding->set_parity_shards(options_.parity_shards);
-  coding->set_stripe_size(options_.stripe_size);
-  coding->set_slice_alignment(static_cast<uint32_t>(options_.slice_alignment));
-  coding->set_slice_hash_id(static_cast<uint32_t>(storage::SliceHashId::kSha256));
+  *manifest_.mutable_coding() = CodingParamsFor(options_);
   v1::EncryptionParams* enc = manifest_.mutable_encryption();
   enc->set_aead_algorithm(static_cast<uint32_t>(options_.aead));
   enc->set_key_source(deps_.key_source);

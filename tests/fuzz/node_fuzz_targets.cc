@@ -12,17 +12,10 @@
 #include "p2p/membership/protocol.h"
 #include "storage/index/index_entry.h"
 #include "storage/slice/slice_format.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace tessera::fuzz {
 namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-absl::string_view Bytes(const uint8_t* data, size_t size) {
-  return absl::string_view(reinterpret_cast<const char*>(data), size);
-}
 
 const p2p::NodeIdentity& Identity() {
   static const p2p::NodeIdentity* identity = [] {

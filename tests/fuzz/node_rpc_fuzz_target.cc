@@ -10,20 +10,10 @@
 #include "api/node.pb.h"
 #include "services/node/fake_slice_store.h"
 #include "services/node/slice_service_core.h"
+#include "tests/fuzz/fuzz_util.h"
 #include "tests/fuzz/node_fuzz_targets.h"
 
 namespace tessera::fuzz {
-namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-absl::string_view Bytes(const uint8_t* data, size_t size) {
-  return absl::string_view(reinterpret_cast<const char*>(data), size);
-}
-
-}  // namespace
 
 int FuzzNodeRpc(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
