@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -21,9 +23,15 @@ namespace {
 
 using tessera::v1::MetaKey;
 
+// A fresh (emptied) directory: stores left by an earlier run (--gtest_repeat) would start the
+// keys from that run's last values, which the histories here do not include.
 std::string TestDir(absl::string_view name) {
   const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
+  const std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  EXPECT_FALSE(ec) << dir << ": " << ec.message();
+  return dir;
 }
 
 LayoutView View3() {
