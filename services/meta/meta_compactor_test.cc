@@ -349,7 +349,7 @@ TEST(MetaCompactorTest, ALateRepairCannotResurrectAKeyConfirmedDeletedWithoutARe
 // with it): AnUpdateChosenBeforeAPurgeIsNotAppliedAgain. The same workload without compactors
 // showed nothing in 40 runs. (Runs with --gtest_repeat also failed at once because the stores of
 // the previous repetition were reused: TestDir now empties the directory.)
-TEST(MetaCompactorTest, DISABLED_HistoriesStayLinearizableWhileCompacting) {
+TEST(MetaCompactorTest, HistoriesStayLinearizableWhileCompacting) {
   Nodes nodes("compactor_lin", NoGrace());
   SimNetwork& net = nodes.net;
   SimFaults faults;
