@@ -163,9 +163,13 @@ absl::StatusOr<AcceptorState> AcceptorStore::Load(const std::string& encoded_key
   if (absent != nullptr) *absent = s.IsNotFound();
   if (s.IsNotFound()) {
     state.set_format_version(kFormatVersion);
-    // A key without a record may have been purged: it answers as if it had promised the floor.
+    // A key without a record may have been purged: it answers as if it had promised the floor,
+    // and says that its history may be forgotten up to there (AcceptorState.purged_floor).
     absl::MutexLock lock(&purge_mu_);
-    if (!floor_.proposer().empty()) *state.mutable_promised() = floor_;
+    if (!floor_.proposer().empty()) {
+      *state.mutable_promised() = floor_;
+      *state.mutable_purged_floor() = floor_;
+    }
     return state;
   }
   if (!s.ok()) return FromRocks(s, "read");
@@ -267,6 +271,13 @@ absl::StatusOr<tessera::v1::CommitResponse> AcceptorStore::Commit(
     const bool at_or_below_floor = absent && !state->promised().proposer().empty() &&
                                    !BallotLess(state->promised(), request.ballot());
     if (at_or_below_floor && !request.value().exists()) {
+      // This acknowledgment confirms the deletion here (MetaCompactor may purge the others' copies
+      // on the strength of it) as a purge would: from now on, an old live value of this partition
+      // observed before it may be what the deletion superseded, and is refused like after a purge.
+      {
+        absl::MutexLock purge_lock(&purge_mu_);
+        last_purge_micros_[request.key().partition()] = WallMicros();
+      }
       tessera::v1::CommitResponse response;
       response.set_wall_micros(WallMicros());
       return response;

@@ -35,7 +35,11 @@
 // after this partition's last purge (CommitRequest.observed_wall_micros, allowing
 // max_clock_offset), else refused (ABORTED): it may be a late copy of a value the purged deletion
 // had superseded. A deletion at or below the floor on a key without a record is acknowledged and
-// not written (the key already reads as absent).
+// not written (the key already reads as absent); that acknowledgment counts as a purge of the
+// key's partition for the rule above (it may be the confirmation that lets the other replicas
+// purge their copies). A key without a record also reports the floor as
+// AcceptorState.purged_floor (kept by a record a Prepare or Accept then creates), so proposers do
+// not take its empty history as proof that an update was never applied (paxos.h).
 //
 // Thread-safety: all methods are thread-safe; updates of one key are serialized by a striped
 // lock.

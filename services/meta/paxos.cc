@@ -160,6 +160,10 @@ struct Current {
   bool in_progress = false;
   Ballot accepted_ballot;
   PaxosValue accepted;
+  // The highest AcceptorState.purged_floor among the responses (no proposer: none). When no
+  // responder holds a committed value, the key's earlier values and their op histories may have
+  // been purged at or below it.
+  Ballot purged_floor;
 };
 
 template <typename Resp>
@@ -181,6 +185,7 @@ Current Summarize(const std::map<std::string, absl::StatusOr<Resp>>& results,
       c.accepted_ballot = s.accepted_ballot();
       c.accepted = s.accepted_value();
     }
+    if (BallotLess(c.purged_floor, s.purged_floor())) c.purged_floor = s.purged_floor();
   }
   c.in_progress = have_accepted && BallotLess(c.committed_ballot, c.accepted_ballot);
   return c;
@@ -408,7 +413,12 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
       // Every update committed at or after our first Accept must be listed to rule ours out.
       bool complete = !BallotLess(*first_in_flight, cur.committed_ballot) &&
                       CompareBallots(*first_in_flight, cur.committed_ballot) != 0;
-      if (!complete) {
+      if (!HasBallot(cur.committed_ballot) && HasBallot(cur.purged_floor)) {
+        // No value, but the key was purged: ours may have been applied and then purged with its
+        // op id (it would have been committed at or after our first Accept), unless the purges
+        // only forgot updates committed before it.
+        complete = BallotLess(cur.purged_floor, *first_in_flight);
+      } else if (!complete) {
         if (!cur.committed.history_truncated()) {
           complete = true;
         } else if (cur.committed.history_size() > 0) {
@@ -435,13 +445,25 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
       continue;
     }
 
+    // Refusing now proposes nothing, but an earlier proposal of this update above the current
+    // value is not yet ruled out: a replica outside this round's quorum may hold it accepted, and
+    // a later round (another proposer's) may finish it. Only a value committed above it does.
+    const bool earlier_may_apply =
+        first_in_flight && BallotLess(cur.committed_ballot, *first_in_flight);
+    auto refuse = [&](absl::Status status) -> absl::Status {
+      if (!earlier_may_apply) return status;
+      return OutcomeUnknown(absl::Status(
+          status.code(), absl::StrCat(status.message(),
+                                      " (an earlier proposal of this compare-and-set may yet "
+                                      "be applied, at most once)")));
+    };
     absl::StatusOr<MetaValue> next = fn(ToMetaValue(cur.committed));
-    if (!next.ok()) return next.status();
+    if (!next.ok()) return refuse(next.status());
     if (next->has_value() && (*next)->size() > kMaxMetaValueBytes) {
       // Acceptors could not receive it (meta_limits.h): refuse before proposing anything.
-      return absl::InvalidArgumentError(absl::StrCat("metadata value of ", (*next)->size(),
-                                                     " bytes exceeds the limit of ",
-                                                     kMaxMetaValueBytes, " bytes"));
+      return refuse(absl::InvalidArgumentError(absl::StrCat("metadata value of ", (*next)->size(),
+                                                            " bytes exceeds the limit of ",
+                                                            kMaxMetaValueBytes, " bytes")));
     }
 
     proposed.Clear();
@@ -455,6 +477,14 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
       h->set_op_id(cur.committed.op_id());
       h->set_commit_wall_micros(cur.committed_ballot.wall_micros());
       h->set_commit_logical(cur.committed_ballot.logical());
+    }
+    if (!HasBallot(cur.committed_ballot) && HasBallot(cur.purged_floor)) {
+      // A value on a purged key: the updates before it are forgotten up to the floor. Op id 0
+      // (never an update's) marks how far, as the oldest entry of a truncated history.
+      auto* h = proposed.add_history();
+      h->set_commit_wall_micros(cur.purged_floor.wall_micros());
+      h->set_commit_logical(cur.purged_floor.logical());
+      truncated = true;
     }
     for (const auto& h : cur.committed.history()) {
       if (static_cast<uint32_t>(proposed.history_size()) >= options_.op_history) {

@@ -31,6 +31,13 @@
 // OK without applying fn again; if the history proves it was not, fn runs again on the new current
 // value. If neither can be shown before the rounds run out, the call fails with a status for which
 // IsOutcomeUnknown() is true (the update may or may not have been applied, once at most).
+// Purged tombstones (MetaCompactor) take their histories with them: a key without a value whose
+// replicas report a purge floor (AcceptorState.purged_floor) proves nothing about updates whose
+// first Accept is not above that floor, and a value written on such a key starts a truncated
+// history whose oldest entry (op id 0) is the floor. A call whose fn refuses (or whose value is
+// too large) in a later round, while its earlier proposal is above the current value and so not
+// yet ruled out (a replica outside this round's quorum may hold it accepted), also fails
+// outcome-unknown, keeping fn's status code.
 //
 // Read(key): a quorum read (R replicas per set). If no responder has an accepted value above the
 // highest committed one, that committed value is the answer (stale responders are repaired with

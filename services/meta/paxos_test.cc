@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -312,6 +313,87 @@ TEST(PaxosTest, ConcurrentIncrementsUnderFaultsLoseAndDuplicateNothing) {
   EXPECT_GT(ok_tags.size(), static_cast<size_t>(kThreads * kOpsPerThread / 2));
   std::cout << "ok=" << ok_tags.size() << " unknown=" << unknown_tags.size()
             << " failed=" << failed_tags.size() << " final=" << c.count << "\n";
+}
+
+// Between a proposer and the network: `fault(method, node)` decides per request whether it is
+// delivered, lost on the way (never applied), or applied with its answer lost.
+enum class Fate { kDeliver, kLoseRequest, kLoseResponse };
+class Scripted final : public AcceptorClient {
+ public:
+  using FaultFn = std::function<Fate(absl::string_view method, const std::string& node)>;
+  Scripted(AcceptorClient* inner, FaultFn fault) : inner_(inner), fault_(std::move(fault)) {}
+
+  void Prepare(const std::string& node, const tessera::v1::PrepareRequest& request,
+               Callback<tessera::v1::PrepareResponse> done) override {
+    Route("prepare", node, done, [&](auto cb) { inner_->Prepare(node, request, std::move(cb)); });
+  }
+  void Accept(const std::string& node, const tessera::v1::AcceptRequest& request,
+              Callback<tessera::v1::AcceptResponse> done) override {
+    Route("accept", node, done, [&](auto cb) { inner_->Accept(node, request, std::move(cb)); });
+  }
+  void Commit(const std::string& node, const tessera::v1::CommitRequest& request,
+              Callback<tessera::v1::CommitResponse> done) override {
+    Route("commit", node, done, [&](auto cb) { inner_->Commit(node, request, std::move(cb)); });
+  }
+  void Read(const std::string& node, const tessera::v1::ReadRequest& request,
+            Callback<tessera::v1::ReadResponse> done) override {
+    Route("read", node, done, [&](auto cb) { inner_->Read(node, request, std::move(cb)); });
+  }
+  void Scan(const std::string& node, const tessera::v1::ScanRequest& request,
+            Callback<tessera::v1::ScanResponse> done) override {
+    Route("scan", node, done, [&](auto cb) { inner_->Scan(node, request, std::move(cb)); });
+  }
+
+ private:
+  template <typename Resp, typename Send>
+  void Route(absl::string_view method, const std::string& node, Callback<Resp>& done, Send send) {
+    switch (fault_(method, node)) {
+      case Fate::kDeliver:
+        return send(std::move(done));
+      case Fate::kLoseRequest:
+        return done(absl::DeadlineExceededError("test: request lost"));
+      case Fate::kLoseResponse:
+        return send([done = std::move(done)](absl::StatusOr<Resp>) {
+          done(absl::DeadlineExceededError("test: response lost"));
+        });
+    }
+  }
+  AcceptorClient* const inner_;
+  const FaultFn fault_;
+};
+
+// A retried update whose function refuses on the second round (it is free to: it may look at
+// more than the current value) must not report "not applied" while its first proposal, accepted
+// by one replica outside the second round's quorum, can still be finished by another proposer.
+TEST(PaxosTest, ARefusalAfterAnUnsettledProposalIsOutcomeUnknown) {
+  Cluster cluster("paxos_refusal_after_proposal", 3);
+  HybridClock hlc(Clock::Real());
+  const auto key = BucketRecordKey("b", 256);
+  const auto replicas = cluster.view.current().Replicas(key.partition());
+  ASSERT_EQ(replicas.size(), 3u);
+  const std::string& lone = replicas[0];
+  int prepares = 0;
+  // Round 1: prepared everywhere; the Accept reaches `lone` only, and its answer is lost.
+  // Round 2: `lone` does not answer the Prepare; the other two promise and show no update.
+  Scripted scripted(&cluster.net, [&](absl::string_view method, const std::string& node) {
+    if (method == "prepare" && ++prepares > 3 && node == lone) return Fate::kLoseRequest;
+    if (method == "accept") return node == lone ? Fate::kLoseResponse : Fate::kLoseRequest;
+    return Fate::kDeliver;
+  });
+  PaxosOptions options = FastOptions();
+  options.max_rounds = 2;
+  PaxosProposer p("gw", &hlc, &scripted, options);
+  int calls = 0;
+  absl::StatusOr<MetaValue> r =
+      p.CompareAndSet(cluster.view, key, [&](const MetaValue&) -> absl::StatusOr<MetaValue> {
+        if (++calls == 1) return MetaValue("x");
+        return absl::FailedPreconditionError("changed its mind");
+      });
+  ASSERT_EQ(calls, 2);
+  EXPECT_TRUE(IsOutcomeUnknown(r.status())) << r.status();
+  // Indeed: the next reader finishes the first proposal.
+  PaxosProposer reader("reader", &hlc, &cluster.net, FastOptions());
+  EXPECT_THAT(reader.Read(cluster.view, key), IsOkAndHolds(MetaValue("x")));
 }
 
 // An update chosen under epoch 1 (accepted by 2 of 3 replicas) whose commits never arrived
