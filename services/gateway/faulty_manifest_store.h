@@ -5,7 +5,9 @@
 //   - a PutIfAbsent that IS applied but reports failure with IsOutcomeUnknown (the commit went
 //     through, its acknowledgement was lost);
 //   - a hook run just before the next CompareAndSet on a given bucket (to interleave another
-//     request at the worst moment).
+//     request at the worst moment);
+//   - a CompareAndSet that loses to concurrent updates (ABORTED), without being applied or
+//     applied with its acknowledgement lost (outcome unknown).
 //
 // Thread-safety: the knobs are set by the test thread while no request is running; calls are
 // then safe from any thread (a mutex guards the counters).
@@ -37,6 +39,14 @@ class FaultyManifestStore : public ManifestStore {
     absl::MutexLock lock(&mu_);
     bucket_ = bucket;
     after_applying_ = n;
+  }
+  // The next `not_applied` CompareAndSet calls on `bucket` fail ABORTED and write nothing; the
+  // `after_applying` after them are forwarded, then reported ABORTED with IsOutcomeUnknown.
+  void AbortCompareAndSets(const std::string& bucket, int not_applied, int after_applying) {
+    absl::MutexLock lock(&mu_);
+    abort_bucket_ = bucket;
+    cas_not_applied_ = not_applied;
+    cas_after_applying_ = after_applying;
   }
   // Runs `hook` once, right before the next CompareAndSet on `bucket` is forwarded.
   void BeforeNextCompareAndSet(const std::string& bucket, std::function<void()> hook) {
@@ -87,12 +97,25 @@ class FaultyManifestStore : public ManifestStore {
   absl::Status CompareAndSet(const std::string& bucket, const std::string& key,
                              const std::string& version_id, const ManifestUpdate& update) override {
     std::function<void()> hook;
+    bool not_applied = false, after_applying = false;
     {
       absl::MutexLock lock(&mu_);
       if (cas_hook_ && bucket == cas_bucket_) hook = std::exchange(cas_hook_, nullptr);
+      if (bucket == abort_bucket_ && cas_not_applied_ > 0) {
+        --cas_not_applied_;
+        not_applied = true;
+      } else if (bucket == abort_bucket_ && cas_after_applying_ > 0) {
+        --cas_after_applying_;
+        after_applying = true;
+      }
     }
     if (hook) hook();
-    return base_->CompareAndSet(bucket, key, version_id, update);
+    if (not_applied) return absl::AbortedError("injected: lost to concurrent updates");
+    absl::Status s = base_->CompareAndSet(bucket, key, version_id, update);
+    if (after_applying && s.ok()) {
+      return MarkOutcomeUnknown(absl::AbortedError("injected: applied, acknowledgement lost"));
+    }
+    return s;
   }
   absl::StatusOr<ListResult> List(const std::string& bucket, const ListRequest& request) override {
     return base_->List(bucket, request);
@@ -111,6 +134,9 @@ class FaultyManifestStore : public ManifestStore {
   int after_applying_ ABSL_GUARDED_BY(mu_) = 0;
   std::string cas_bucket_ ABSL_GUARDED_BY(mu_);
   std::function<void()> cas_hook_ ABSL_GUARDED_BY(mu_);
+  std::string abort_bucket_ ABSL_GUARDED_BY(mu_);
+  int cas_not_applied_ ABSL_GUARDED_BY(mu_) = 0;
+  int cas_after_applying_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tessera::services::testing

@@ -174,11 +174,43 @@ absl::Status MultipartUploads::CommitPart(const UploadInfo& upload, v1::PartReco
                                           const std::map<std::string, std::string>& checksums) {
   const int n = S3PartNumber(part);
   std::optional<v1::PartRecord> replaced;
-  absl::Status s = store_->CompareAndSet(
+  // Every UploadPart of an upload updates its one record, so clients that send parts in
+  // parallel (the aws CLI sends 10) contend on it, and the metadata store gives up on a CAS that
+  // keeps losing (ABORTED, possibly applied: outcome unknown). Recording part N is idempotent
+  // (an update already applied is applied again unchanged), so a CAS lost to contention is
+  // retried after a randomized, growing pause: kContentionAttempts tries, about 4 s at most.
+  constexpr int kContentionAttempts = 8;
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  absl::Status s;
+  for (int attempt = 0; attempt < kContentionAttempts; ++attempt) {
+    if (attempt > 0) {
+      const uint32_t cap_ms = std::min(25u << attempt, 1000u);
+      clock->SleepFor(absl::Milliseconds(cap_ms / 2 + randombytes_uniform(cap_ms / 2 + 1)));
+    }
+    s = RecordPart(upload, part, n, checksums, &replaced);
+    if (!absl::IsAborted(s)) break;
+  }
+  if (!s.ok()) {
+    // Outcome unknown: the part may be recorded, so its slices stay (the orphan reclaimer checks
+    // the upload record before it deletes anything).
+    if (!IsOutcomeUnknown(s)) DeleteSlices(upload.record.version_id(), part);
+    return absl::IsNotFound(s) ? NoSuchUpload(upload.upload_id) : s;
+  }
+  if (replaced.has_value() && replaced->number() != part.number()) {
+    DeleteSlices(upload.record.version_id(), *replaced);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MultipartUploads::RecordPart(const UploadInfo& upload, const v1::PartRecord& part,
+                                          int n,
+                                          const std::map<std::string, std::string>& checksums,
+                                          std::optional<v1::PartRecord>* replaced) {
+  return store_->CompareAndSet(
       kUploadsBucket, upload.record.key(), upload.record.version_id(),
       [&](const std::optional<v1::ObjectManifest>& current)
           -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
-        replaced.reset();
+        replaced->reset();
         // A Complete has claimed the upload: its parts are fixed (S3 answers NoSuchUpload).
         if (!current.has_value() || current->delete_marker() || IsCompleting(*current)) {
           return NoSuchUpload(upload.upload_id);
@@ -188,7 +220,7 @@ absl::Status MultipartUploads::CommitPart(const UploadInfo& upload, v1::PartReco
         auto it = std::find_if(parts.begin(), parts.end(),
                                [&](const v1::PartRecord& p) { return S3PartNumber(p) == n; });
         if (it != parts.end()) {
-          replaced = *it;
+          *replaced = *it;
           *it = part;
         } else {
           parts.push_back(part);
@@ -212,16 +244,6 @@ absl::Status MultipartUploads::CommitPart(const UploadInfo& upload, v1::PartReco
         }
         return std::optional<v1::ObjectManifest>(std::move(next));
       });
-  if (!s.ok()) {
-    // Outcome unknown: the part may be recorded, so its slices stay (the orphan reclaimer checks
-    // the upload record before it deletes anything).
-    if (!IsOutcomeUnknown(s)) DeleteSlices(upload.record.version_id(), part);
-    return absl::IsNotFound(s) ? NoSuchUpload(upload.upload_id) : s;
-  }
-  if (replaced.has_value() && replaced->number() != part.number()) {
-    DeleteSlices(upload.record.version_id(), *replaced);
-  }
-  return absl::OkStatus();
 }
 
 std::map<std::string, std::string> MultipartUploads::PartChecksums(const v1::ObjectManifest& record,

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,9 @@ class MultipartUploads {
                                                                          int part_number);
   // Records a finished part (replacing an earlier upload of the same number, whose slices are
   // then deleted). `checksums` (algorithm -> base64) are kept for ListParts/Complete. If the
-  // upload is gone meanwhile the part's slices are deleted and NOT_FOUND returned.
+  // upload is gone meanwhile the part's slices are deleted and NOT_FOUND returned. An update of
+  // the upload record lost to concurrent ones (ABORTED, parts uploaded in parallel) is retried
+  // for a few seconds before ABORTED is returned.
   [[nodiscard]] absl::Status CommitPart(const UploadInfo& upload, v1::PartRecord part,
                                         const std::map<std::string, std::string>& checksums);
   // Validates `chosen` (ascending, each uploaded with that MD5, non-last parts >= 5 MiB), claims
@@ -147,6 +150,11 @@ class MultipartUploads {
                                                       const std::string& requested_etag,
                                                       CompleteError* why);
   void DeleteSlices(const std::string& version_id, const v1::PartRecord& part);
+  // One CompareAndSet of the upload record setting S3 part `n` to `part`; `replaced` gets the
+  // record's previous part `n`, if any.
+  absl::Status RecordPart(const UploadInfo& upload, const v1::PartRecord& part, int n,
+                          const std::map<std::string, std::string>& checksums,
+                          std::optional<v1::PartRecord>* replaced);
 
   const DataPathOptions options_;
   const DataPathDeps deps_;

@@ -42,6 +42,10 @@ std::shared_ptr<tessera::v1::MetaService::Stub> GrpcAcceptorClient::StubFor(
     // Responses up to what nodes send (meta_limits.h: a Prepare carrying two large values).
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(static_cast<int>(kMaxMetaResponseBytes));
+    // Retry a refused connection at least every second (gRPC's default backoff grows to 120 s):
+    // a node restarted at its address must count towards quorums again at once, not minutes
+    // later, or the next failure in that window costs quorums the cluster actually has.
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     stub = tessera::v1::MetaService::NewStub(
         auth_ != nullptr
             ? p2p::CreateAuthenticatedChannel(it->second, grpc::InsecureChannelCredentials(), args,

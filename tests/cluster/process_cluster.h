@@ -1,9 +1,11 @@
 // ProcessCluster: real tessera-node processes (in simulated sites, one gossip membership, every
 // call authenticated with a generated cluster secret) and one or more tessera-gateway processes
-// that learn the cluster from --seeds and keep their metadata on the nodes, for process-level
-// tests. The gateways serve one user (credentials_file(), access_key() / secret_key()), whom
-// client() signs as. Everything listens on 127.0.0.1 port 0; data lives under TEST_TMPDIR. Children
-// are killed (SIGKILL) when the cluster is destroyed. Every wait is bounded.
+// (and optionally tessera-s3 processes) that learn the cluster from --seeds and keep their
+// metadata on the nodes, for process-level tests. The front ends serve one user
+// (credentials_file(), access_key() / secret_key()), whom client() signs as. Everything listens
+// on 127.0.0.1 port 0; data lives under TEST_TMPDIR. A killed node can be restarted on its data
+// directory and ports (RestartNode), a front end replaced by a new process (RestartGateway,
+// RestartS3). Children are killed (SIGKILL) when the cluster is destroyed. Every wait is bounded.
 #pragma once
 
 #include <fcntl.h>
@@ -153,6 +155,8 @@ struct ProcessClusterOptions {
   int m = 2;
   uint64_t stripe_size = 1 << 20;
   int gateways = 1;
+  int s3_gateways = 0;  // tessera-s3 processes (S3 over HTTP, same user as the gateways)
+  std::string front_end_log_level = "warning";  // --log_level of tessera-gateway and tessera-s3
 };
 
 class ProcessCluster {
@@ -175,25 +179,11 @@ class ProcessCluster {
     // node0 first: its gossip address seeds the others' membership.
     std::string gossip_seed;
     for (int i = 0; i < o.nodes; ++i) {
-      const std::string port_file = absl::StrCat(root_, "/node", i, ".ports");
-      std::vector<std::string> args = {Runfile("services/node/tessera-node"),
-                                       absl::StrCat("--data_dir=", root_, "/node", i),
-                                       "--listen=127.0.0.1:0",
-                                       "--admin_listen=127.0.0.1:0",
-                                       "--gossip_listen=127.0.0.1:0",
-                                       "--cluster_secret_file=" + secret_file_,
-                                       absl::StrCat("--site=site", i % o.sites),
-                                       "--reserved_bytes=0",
-                                       "--gossip_suspicion_timeout=3s",
-                                       "--log_level=warning",
-                                       "--shutdown_grace=2s",
-                                       "--port_file=" + port_file};
-      if (!gossip_seed.empty()) args.push_back("--seeds=" + gossip_seed);
-      node_args_.push_back(args);
-      nodes_.push_back(std::make_unique<Process>(absl::StrCat("node", i), std::move(args)));
-      port_files_.push_back(port_file);
+      port_files_.push_back(absl::StrCat(root_, "/node", i, ".ports"));
+      nodes_.push_back(
+          StartNodeProcess(i, {"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"}, gossip_seed));
       if (i == 0) {
-        auto ports = WaitPortFile(port_file, nodes_[0].get());
+        auto ports = WaitPortFile(port_files_[0], nodes_[0].get());
         gossip_seed = ports["gossip_address"];
         EXPECT_FALSE(gossip_seed.empty()) << "node0 has no gossip address";
       }
@@ -201,8 +191,13 @@ class ProcessCluster {
     for (int i = 0; i < o.nodes; ++i) {
       auto ports = WaitPortFile(port_files_[i], nodes_[i].get());
       node_addresses_.push_back(absl::StrCat("127.0.0.1:", ports["grpc_port"]));
+      node_listen_.push_back({node_addresses_.back(),
+                              absl::StrCat("127.0.0.1:", ports["admin_port"]),
+                              ports["gossip_address"]});
+      node_ids_.push_back(ports["node_id"]);
     }
     for (int g = 0; g < o.gateways; ++g) StartGateway();
+    for (int s = 0; s < o.s3_gateways; ++s) StartS3();
   }
 
   // Starts one more gateway over the same nodes and waits until it sees every live node.
@@ -222,6 +217,21 @@ class ProcessCluster {
     gateways_[g]->Kill(sig);
     StartGatewayAt(g);
   }
+
+  // Starts one more tessera-s3 over the same nodes; returns its index once it serves.
+  int StartS3() {
+    const int s = static_cast<int>(s3_.size());
+    s3_.emplace_back();
+    s3_ports_.push_back(0);
+    StartS3At(s);
+    return s;
+  }
+  // Sends `sig` to tessera-s3 `s` and waits for its exit; returns the wait status.
+  int KillS3(int s, int sig = SIGKILL) { return s3_[s]->Kill(sig); }
+  // Starts a new tessera-s3 in place of `s` (which must have exited; new port). S3 front ends
+  // keep no state of their own: everything they acknowledged lives on the nodes.
+  void RestartS3(int s) { StartS3At(s); }
+  int s3_port(int s = 0) const { return s3_ports_[s]; }
 
   sdk::Client& client(int gateway = 0) { return *clients_[gateway]; }
   // The gateways' user (user id "tester") and a client's options signing as that user.
@@ -244,29 +254,44 @@ class ProcessCluster {
   int site_of(int node) const { return node % options_.sites; }
 
   void KillNode(int i) { nodes_[i]->Kill(SIGKILL); }
-  // Starts node `i` again (after KillNode) on its data directory and its previous gRPC port, so
-  // its address is unchanged; waits for its port file. False if it did not come up.
+  // Starts node `i` again after KillNode (a running node is killed first) on its data directory
+  // (node key, slices, metadata) and its previous gRPC, admin and gossip addresses, as a
+  // production node restarts on its configured ports, joining through the gossip address of a
+  // live node. Waits for its port file; false (with the reason added as a test failure) if it did
+  // not come up as the same node at the same address. The old process's ports may linger
+  // briefly: up to 5 attempts.
   bool RestartNode(int i) {
     if (nodes_[i]->running()) nodes_[i]->Kill(SIGKILL);
-    std::vector<std::string> args = node_args_[i];
-    const std::string port = node_addresses_[i].substr(node_addresses_[i].rfind(':') + 1);
-    for (std::string& a : args) {
-      if (a == "--listen=127.0.0.1:0") a = "--listen=127.0.0.1:" + port;
+    std::string seed;
+    for (int j = 0; j < options_.nodes && seed.empty(); ++j) {
+      if (j != i && nodes_[j]->running()) seed = node_listen_[j].gossip;
     }
-    std::filesystem::remove(port_files_[i]);
-    // The old process's port may linger briefly; retry the start a few times.
     for (int attempt = 0; attempt < 5; ++attempt) {
-      nodes_[i] = std::make_unique<Process>(absl::StrCat("node", i), args);
+      std::filesystem::remove(port_files_[i]);
+      nodes_[i] = StartNodeProcess(i, node_listen_[i], seed);
       const absl::Time deadline = absl::Now() + absl::Seconds(30);
       while (absl::Now() < deadline && nodes_[i]->running() &&
              ::access(port_files_[i].c_str(), R_OK) != 0) {
         absl::SleepFor(absl::Milliseconds(20));
       }
-      if (nodes_[i]->running() && ::access(port_files_[i].c_str(), R_OK) == 0) return true;
+      if (nodes_[i]->running() && ::access(port_files_[i].c_str(), R_OK) == 0) {
+        auto ports = WaitPortFile(port_files_[i], nodes_[i].get());
+        if (ports["node_id"] != node_ids_[i] ||
+            absl::StrCat("127.0.0.1:", ports["grpc_port"]) != node_addresses_[i]) {
+          ADD_FAILURE() << "node" << i << " came back as " << ports["node_id"] << " on port "
+                        << ports["grpc_port"] << ", not " << node_ids_[i] << " at "
+                        << node_addresses_[i];
+          return false;
+        }
+        return true;
+      }
+      if (nodes_[i]->running()) nodes_[i]->Kill(SIGKILL);
       absl::SleepFor(absl::Milliseconds(500));
     }
+    ADD_FAILURE() << "node" << i << " did not restart: " << nodes_[i]->err();
     return false;
   }
+  const std::vector<std::string>& node_ids() const { return node_ids_; }
   int live_nodes() const {
     int n = 0;
     for (const auto& p : nodes_) n += p->running() ? 1 : 0;
@@ -289,6 +314,47 @@ class ProcessCluster {
   }
 
  private:
+  struct NodeListen {
+    std::string grpc, admin, gossip;  // host:port each
+  };
+
+  std::unique_ptr<Process> StartNodeProcess(int i, const NodeListen& listen,
+                                            const std::string& gossip_seed) {
+    std::vector<std::string> args = {Runfile("services/node/tessera-node"),
+                                     absl::StrCat("--data_dir=", root_, "/node", i),
+                                     "--listen=" + listen.grpc,
+                                     "--admin_listen=" + listen.admin,
+                                     "--gossip_listen=" + listen.gossip,
+                                     "--cluster_secret_file=" + secret_file_,
+                                     absl::StrCat("--site=site", i % options_.sites),
+                                     "--reserved_bytes=0",
+                                     "--gossip_suspicion_timeout=3s",
+                                     "--log_level=warning",
+                                     "--shutdown_grace=2s",
+                                     "--port_file=" + port_files_[i]};
+    if (!gossip_seed.empty()) args.push_back("--seeds=" + gossip_seed);
+    return std::make_unique<Process>(absl::StrCat("node", i), std::move(args));
+  }
+
+  void StartS3At(int s) {
+    const ProcessClusterOptions& o = options_;
+    static int restarts = 0;
+    const std::string port_file = absl::StrCat(root_, "/s3_", s, "_", ++restarts, ".ports");
+    s3_[s] = std::make_unique<Process>(
+        absl::StrCat("s3_", s),
+        std::vector<std::string>{
+            Runfile("services/s3/tessera-s3"), "--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+            "--master_key_file=" + key_file_, "--cluster_secret_file=" + secret_file_,
+            "--credentials_file=" + credentials_file_,
+            "--seeds=" + absl::StrJoin(node_addresses_, ","), absl::StrCat("--k=", o.k),
+            absl::StrCat("--m=", o.m), absl::StrCat("--stripe_size=", o.stripe_size),
+            "--log_level=" + o.front_end_log_level, "--port_file=" + port_file});
+    auto ports = WaitPortFile(port_file, s3_[s].get());
+    int port = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(ports["s3_port"], &port)) << "tessera-s3 " << s << " has no port";
+    s3_ports_[s] = port;
+  }
+
   void StartGatewayAt(int g) {
     const ProcessClusterOptions& o = options_;
     static int restarts = 0;
@@ -301,7 +367,8 @@ class ProcessCluster {
             "--cluster_secret_file=" + secret_file_, "--credentials_file=" + credentials_file_,
             "--seeds=" + absl::StrJoin(node_addresses_, ","), absl::StrCat("--k=", o.k),
             absl::StrCat("--m=", o.m), absl::StrCat("--stripe_size=", o.stripe_size),
-            "--log_level=warning", "--shutdown_grace=2s", "--port_file=" + gw_ports});
+            "--log_level=" + o.front_end_log_level, "--shutdown_grace=2s",
+            "--port_file=" + gw_ports});
     auto ports = WaitPortFile(gw_ports, gateways_[g].get());
     endpoints_[g] = absl::StrCat("127.0.0.1:", ports["grpc_port"]);
     auto client = sdk::Client::Connect(endpoints_[g], client_options());
@@ -312,12 +379,14 @@ class ProcessCluster {
 
   ProcessClusterOptions options_;
   std::string root_, key_file_, secret_file_, credentials_file_;
-  std::vector<std::string> port_files_, node_addresses_;
+  std::vector<std::string> port_files_, node_addresses_, node_ids_;
+  std::vector<NodeListen> node_listen_;
   std::vector<std::unique_ptr<Process>> nodes_;
-  std::vector<std::vector<std::string>> node_args_;
   std::vector<std::unique_ptr<Process>> gateways_;
   std::vector<std::string> endpoints_;
   std::vector<std::unique_ptr<sdk::Client>> clients_;
+  std::vector<std::unique_ptr<Process>> s3_;
+  std::vector<int> s3_ports_;
 };
 
 // Deterministic pseudo-random bytes (a seeded xorshift), different per seed.

@@ -6,7 +6,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/s3_e2e_lib.sh"
 require_aws_boto3
 MIB="${S3_E2E_BIG_MIB:-1024}"
-start_s3_server "$1"
+use_s3_cluster
 aws $EP s3 mb s3://big-bucket
 head -c $((MIB << 20)) /dev/urandom > big
 aws $EP s3 cp --only-show-errors big s3://big-bucket/big

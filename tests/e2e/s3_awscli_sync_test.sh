@@ -5,7 +5,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/s3_e2e_lib.sh"
 require_aws_boto3
-start_s3_server "$1"
+use_s3_cluster
 aws $EP s3 mb s3://sync-bucket
 # A tree of 50 files in nested directories, sizes from 0 bytes to ~9 MiB (multipart threshold is
 # 8 MiB), names with spaces and non-ASCII characters.

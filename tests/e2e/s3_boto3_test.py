@@ -1,5 +1,5 @@
 """boto3 (Debian python3-boto3) against the S3 gateway: listing, conditionals, copy, multi-delete,
-checksums, digests. Run by s3_boto3_test.sh with PORT set to a fresh s3_dev_server."""
+checksums, digests. Run by s3_boto3_test.sh with PORT set to a fresh cluster's tessera-s3."""
 import base64
 import datetime
 import hashlib

@@ -4,7 +4,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/s3_e2e_lib.sh"
 require_aws_boto3
-start_s3_server "$1"
+use_s3_cluster
 python3 "$HERE/s3_boto3_test.py"
 assert_server_alive
 echo "e2e boto3: PASS"

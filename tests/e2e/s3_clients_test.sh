@@ -1,25 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end: unmodified aws CLI and boto3 against s3_dev_server (6 real nodes, k=4 m=2).
+# End-to-end: unmodified aws CLI and boto3 against tessera-s3 over 6 real nodes (k=4 m=2).
 set -euo pipefail
-SERVER="$(realpath "$1")"
-T="${TEST_TMPDIR:-$(mktemp -d)}"
-cd "$T"
-# The clients are Debian's packages (setup.sh installs awscli and python3-boto3); put their
-# directory first so a user-level Python or aws install cannot change what is tested.
-export PATH="/usr/bin:$PATH"
-if ! command -v aws >/dev/null || ! python3 -c "import boto3" 2>/dev/null; then
-  echo "aws CLI / boto3 missing (setup.sh installs them)"; exit 1
-fi
-printf '[alice]\naccess_key = AKIAALICE00000000001\nsecret_key = alicesecretalicesecret0123456789\n' > creds.ini
-chmod 600 creds.ini
-"$SERVER" --credentials_file=creds.ini --port_file=port < /dev/null > server.out 2> server.err &
-PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 300); do [ -f port ] && break; kill -0 $PID || { cat server.err; exit 1; }; sleep 0.1; done
-PORT=$(cat port)
-export AWS_ACCESS_KEY_ID=AKIAALICE00000000001 AWS_SECRET_ACCESS_KEY=alicesecretalicesecret0123456789
-export AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-EP="--endpoint-url http://127.0.0.1:$PORT"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/s3_e2e_lib.sh"
+require_aws_boto3
+use_s3_cluster
 aws $EP s3 mb s3://e2e-bucket
 head -c 40000000 /dev/urandom > big
 aws $EP s3 cp --only-show-errors big s3://e2e-bucket/big          # multipart (5 parts)
@@ -70,5 +55,5 @@ print('boto3 checks passed')
 PY
 aws $EP s3 rm s3://e2e-bucket --recursive --only-show-errors
 aws $EP s3 rb s3://e2e-bucket
-kill -0 $PID  # the gateway is still up
+assert_server_alive  # every server is still up
 echo "e2e: PASS"

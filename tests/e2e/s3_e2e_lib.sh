@@ -1,38 +1,22 @@
-# Shared by the S3 end-to-end tests: starts s3_dev_server (6 real nodes, k=4 m=2, S3 on
-# 127.0.0.1:0) with two users, alice and bob, and exports the aws CLI / boto3 environment for
-# alice. Usage: source s3_e2e_lib.sh; start_s3_server PATH_TO_SERVER. Sets PORT, EP, SERVER_PID.
+# Shared by the S3 end-to-end tests. Each test runs under s3_cluster.py (see e2e.bzl): real
+# tessera-node processes (6 in 3 sites, k=4 m=2, metadata replicated on the nodes) behind the
+# production tessera-s3 on 127.0.0.1, with two S3 users, alice and bob. The launcher exports PORT,
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (alice), ALICE_KEY/_SECRET, BOB_KEY/_SECRET and
+# TESSERA_E2E_PIDS. Usage: source s3_e2e_lib.sh; use_s3_cluster. Sets EP and the aws CLI / boto3
+# environment, and cds to a scratch directory.
 # The clients are Debian's packages (setup.sh installs awscli and python3-boto3); their directory
 # goes first so a user-level Python or aws install cannot change what is tested.
 export PATH="/usr/bin:$PATH"
-ALICE_KEY=AKIAALICE00000000001
-ALICE_SECRET=alicesecretalicesecret0123456789
-BOB_KEY=AKIABOB0000000000001
-BOB_SECRET=bobsecretbobsecretbob0123456789x
 
-start_s3_server() {
-  local server
-  server="$(realpath "$1")"
-  T="${TEST_TMPDIR:-$(mktemp -d)}"
+use_s3_cluster() {
+  if [ -z "${PORT:-}" ] || [ -z "${TESSERA_E2E_PIDS:-}" ]; then
+    echo "no cluster: run this script under tests/e2e/s3_cluster.py (bazel test //tests/e2e/...)"
+    exit 1
+  fi
+  T="${TEST_TMPDIR:-$(mktemp -d)}/client"
+  mkdir -p "$T"
   cd "$T"
-  printf '[alice]\naccess_key = %s\nsecret_key = %s\n[bob]\naccess_key = %s\nsecret_key = %s\n' \
-    "$ALICE_KEY" "$ALICE_SECRET" "$BOB_KEY" "$BOB_SECRET" > creds.ini
-  chmod 600 creds.ini
-  rm -f port
-  "$server" --credentials_file=creds.ini --port_file=port < /dev/null > server.out 2> server.err &
-  SERVER_PID=$!
-  # On failure, show what the gateway logged (its stderr) before stopping it.
-  trap 'rc=$?; [ $rc -ne 0 ] && { echo "--- s3_dev_server stderr (tail) ---"; tail -n 40 server.err; }
-        kill $SERVER_PID 2>/dev/null || true' EXIT
-  for _ in $(seq 600); do
-    [ -f port ] && break
-    kill -0 $SERVER_PID 2>/dev/null || { cat server.err; exit 1; }
-    sleep 0.1
-  done
-  [ -f port ] || { echo "s3_dev_server did not start"; exit 1; }
-  PORT=$(cat port)
   EP="--endpoint-url http://127.0.0.1:$PORT"
-  export PORT AWS_ACCESS_KEY_ID=$ALICE_KEY AWS_SECRET_ACCESS_KEY=$ALICE_SECRET
-  export BOB_KEY BOB_SECRET
   export AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
   export AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
 }
@@ -43,8 +27,11 @@ require_aws_boto3() {
   fi
 }
 
-# The gateway process is alive and answers a signed request.
+# Every server process is alive and the S3 endpoint answers a signed request.
 assert_server_alive() {
-  kill -0 $SERVER_PID || { echo "s3_dev_server died"; cat server.err; exit 1; }
+  local pid
+  for pid in $TESSERA_E2E_PIDS; do
+    kill -0 "$pid" || { echo "server process $pid died"; exit 1; }
+  done
   aws $EP s3api list-buckets > /dev/null || { echo "gateway no longer serves"; exit 1; }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end: AWS SDK for JavaScript v3 (@aws-sdk/client-s3 + lib-storage from npm, pinned by
-# js/package-lock.json; setup.sh runs `npm ci` in tests/e2e/js) against s3_dev_server.
+# js/package-lock.json; setup.sh runs `npm ci` in tests/e2e/js) against tessera-s3.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/s3_e2e_lib.sh"
@@ -12,7 +12,7 @@ fi
 if [ ! -d "$(dirname "$JS")/node_modules/@aws-sdk/client-s3" ]; then
   echo "$(dirname "$JS")/node_modules is missing: run ./setup.sh (it runs npm ci there)"; exit 1
 fi
-start_s3_server "$1"
+use_s3_cluster
 node --no-warnings "$JS"
 require_aws_boto3
 assert_server_alive
