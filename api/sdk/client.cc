@@ -239,6 +239,7 @@ absl::StatusOr<ObjectInfo> Client::PutObjectFromReader(const std::string& bucket
   h->set_content_type(options.content_type);
   for (const auto& [k, v] : options.user_metadata) (*h->mutable_user_metadata())[k] = v;
   h->set_if_none_match(options.if_none_match);
+  h->set_if_match(options.if_match);
   h->set_size(size);
   std::string buffer(options_.chunk_bytes, '\0');
   uint64_t done = 0;

@@ -108,6 +108,10 @@ struct PutOptions {
   std::string content_type;
   std::map<std::string, std::string> user_metadata;
   bool if_none_match = false;  // FAILED_PRECONDITION if the key already exists
+  // Overwrite only the object with this ETag ("*": any object): FAILED_PRECONDITION on another
+  // ETag, NOT_FOUND if there is no object. Empty: no condition. Both are decided atomically with
+  // the commit.
+  std::string if_match;
   ProgressFn progress;
 };
 

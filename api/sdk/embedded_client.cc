@@ -40,6 +40,8 @@ services::PutObjectOptions ToPutOptions(const PutOptions& options) {
   services::PutObjectOptions o;
   o.content_type = options.content_type;
   o.user_metadata = options.user_metadata;
+  o.condition.if_none_match = options.if_none_match;  // decided inside the commit
+  o.condition.if_match = options.if_match;
   return o;
 }
 

@@ -107,8 +107,8 @@ class EmbeddedClient {
   [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket);
   [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets();
 
-  // Uploads (all-or-nothing). options.if_none_match is checked before the upload starts (not
-  // atomically against a concurrent writer of the same key).
+  // Uploads (all-or-nothing). options.if_none_match / if_match are decided atomically with the
+  // commit (also checked before the upload starts, to fail early).
   [[nodiscard]] absl::StatusOr<ObjectInfo> PutObject(const std::string& bucket,
                                                      const std::string& key, absl::string_view data,
                                                      const PutOptions& options = {});

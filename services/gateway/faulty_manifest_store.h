@@ -1,8 +1,8 @@
 // FaultyManifestStore (tests only): a ManifestStore that forwards to another and injects the
 // failures a replicated metadata store can produce around a commit, so callers' cleanup rules
 // can be tested deterministically:
-//   - a PutIfAbsent that fails WITHOUT being applied (a plain UNAVAILABLE);
-//   - a PutIfAbsent that IS applied but reports failure with IsOutcomeUnknown (the commit went
+//   - a commit (Commit or PutIfAbsent) that fails WITHOUT being applied (a plain UNAVAILABLE);
+//   - a commit that IS applied but reports failure with IsOutcomeUnknown (the commit went
 //     through, its acknowledgement was lost);
 //   - a hook run just before the next CompareAndSet on a given bucket (to interleave another
 //     request at the worst moment);
@@ -28,13 +28,14 @@ class FaultyManifestStore : public ManifestStore {
  public:
   explicit FaultyManifestStore(ManifestStore* base) : base_(base) {}
 
-  // The next `n` PutIfAbsent calls into bucket `bucket` fail UNAVAILABLE and write nothing.
+  // The next `n` commits (Commit or PutIfAbsent) into bucket `bucket` fail UNAVAILABLE and write
+  // nothing.
   void FailPutsNotApplied(const std::string& bucket, int n) {
     absl::MutexLock lock(&mu_);
     bucket_ = bucket;
     not_applied_ = n;
   }
-  // The next `n` PutIfAbsent calls into `bucket` are written, then fail outcome-unknown.
+  // The next `n` commits into `bucket` are written, then fail outcome-unknown.
   void FailPutsAfterApplying(const std::string& bucket, int n) {
     absl::MutexLock lock(&mu_);
     bucket_ = bucket;
@@ -75,24 +76,18 @@ class FaultyManifestStore : public ManifestStore {
                                          const std::string& version_id) override {
     return base_->Get(bucket, key, version_id);
   }
+  absl::StatusOr<v1::ObjectManifest> Commit(const v1::ObjectManifest& manifest,
+                                            const CommitCondition& condition) override {
+    absl::StatusOr<v1::ObjectManifest> out;
+    absl::Status s = Inject(manifest.bucket(), [&] {
+      out = base_->Commit(manifest, condition);
+      return out.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
   absl::Status PutIfAbsent(const v1::ObjectManifest& manifest) override {
-    bool not_applied = false, after_applying = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (manifest.bucket() == bucket_ && not_applied_ > 0) {
-        --not_applied_;
-        not_applied = true;
-      } else if (manifest.bucket() == bucket_ && after_applying_ > 0) {
-        --after_applying_;
-        after_applying = true;
-      }
-    }
-    if (not_applied) return absl::UnavailableError("injected: metadata quorum unreachable");
-    absl::Status s = base_->PutIfAbsent(manifest);
-    if (after_applying && s.ok()) {
-      return MarkOutcomeUnknown(absl::UnavailableError("injected: commit acknowledgement lost"));
-    }
-    return s;
+    return Inject(manifest.bucket(), [&] { return base_->PutIfAbsent(manifest); });
   }
   absl::Status CompareAndSet(const std::string& bucket, const std::string& key,
                              const std::string& version_id, const ManifestUpdate& update) override {
@@ -127,6 +122,27 @@ class FaultyManifestStore : public ManifestStore {
   }
 
  private:
+  // Runs `commit` unless a failure is due for `bucket`, and applies the failure knobs.
+  absl::Status Inject(const std::string& bucket, const std::function<absl::Status()>& commit) {
+    bool not_applied = false, after_applying = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (bucket == bucket_ && not_applied_ > 0) {
+        --not_applied_;
+        not_applied = true;
+      } else if (bucket == bucket_ && after_applying_ > 0) {
+        --after_applying_;
+        after_applying = true;
+      }
+    }
+    if (not_applied) return absl::UnavailableError("injected: metadata quorum unreachable");
+    absl::Status s = commit();
+    if (after_applying && s.ok()) {
+      return MarkOutcomeUnknown(absl::UnavailableError("injected: commit acknowledgement lost"));
+    }
+    return s;
+  }
+
   ManifestStore* const base_;
   absl::Mutex mu_;
   std::string bucket_ ABSL_GUARDED_BY(mu_);

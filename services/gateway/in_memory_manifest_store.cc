@@ -24,6 +24,16 @@ bool HasLiveObject(const std::map<std::string, std::map<std::string, v1::ObjectM
 
 }  // namespace
 
+void SortVersions(bool first_is_head, std::vector<v1::ObjectManifest>& versions) {
+  // Superseded versions by decided position, newest first; entries from before head registers
+  // (commit_sequence 0) after them, in their version-id order (already newest first).
+  const auto from = versions.begin() + (first_is_head && !versions.empty() ? 1 : 0);
+  std::stable_sort(from, versions.end(),
+                   [](const v1::ObjectManifest& a, const v1::ObjectManifest& b) {
+                     return a.commit_sequence() > b.commit_sequence();
+                   });
+}
+
 std::string EncodeContinuationToken(bool is_prefix, const std::string& key) {
   return absl::BytesToHexString(absl::StrCat(is_prefix ? "P" : "K", key));
 }
@@ -101,11 +111,44 @@ absl::StatusOr<v1::ObjectManifest> InMemoryManifestStore::Get(const std::string&
   auto b = FindBucket(bucket);
   if (!b.ok()) return b.status();
   auto it = (*b)->keys.find(key);
-  if (it != (*b)->keys.end()) {
+  if (it != (*b)->keys.end() && !version_id.empty()) {
     auto v = it->second.find(version_id);
-    if (v != it->second.end()) return v->second;
+    if (v == it->second.end()) v = it->second.find(kHead);
+    if (v != it->second.end() && v->second.version_id() == version_id) return v->second;
   }
   return absl::NotFoundError(absl::StrCat("no such version of ", bucket, "/", key));
+}
+
+absl::StatusOr<v1::ObjectManifest> InMemoryManifestStore::Commit(const v1::ObjectManifest& manifest,
+                                                                 const CommitCondition& condition) {
+  if (manifest.key().empty()) return absl::InvalidArgumentError("object key is empty");
+  if (manifest.version_id().empty()) return absl::InvalidArgumentError("version id is empty");
+  absl::MutexLock lock(&mu_);
+  auto b = FindBucket(manifest.bucket());
+  if (!b.ok()) return b.status();
+  auto key_it = (*b)->keys.find(manifest.key());
+  const v1::ObjectManifest* head = nullptr;
+  const v1::ObjectManifest* latest = nullptr;  // the head, or the newest entry of an older key
+  if (key_it != (*b)->keys.end() && !key_it->second.empty()) {
+    latest = &key_it->second.begin()->second;
+    if (key_it->second.begin()->first == kHead) head = latest;
+  }
+  if (head != nullptr && head->version_id() == manifest.version_id()) return *head;
+  if (absl::Status s = CheckCommitCondition(condition, manifest.bucket(), manifest.key(), latest);
+      !s.ok()) {
+    return s;
+  }
+  v1::ObjectManifest next = manifest;
+  next.set_commit_sequence(head != nullptr ? head->commit_sequence() + 1 : 1);
+  next.set_superseded_unix_micros(0);
+  Versions& versions = (*b)->keys[manifest.key()];
+  if (head != nullptr && KeepWhenSuperseded(*head)) {
+    v1::ObjectManifest superseded = *head;
+    superseded.set_superseded_unix_micros(manifest.created_unix_micros());
+    versions.try_emplace(superseded.version_id(), std::move(superseded));
+  }
+  versions[kHead] = next;
+  return next;
 }
 
 absl::Status InMemoryManifestStore::PutIfAbsent(const v1::ObjectManifest& manifest) {
@@ -130,7 +173,16 @@ absl::Status InMemoryManifestStore::CompareAndSet(const std::string& bucket, con
   if (!b.ok()) return b.status();
   Versions& versions = (*b)->keys[key];
   std::optional<v1::ObjectManifest> current;
-  auto it = versions.find(version_id);
+  // The version's own entry, else the head if it holds this version, else (absent) its own entry.
+  auto it = version_id.empty() ? versions.end() : versions.find(version_id);
+  std::string slot = version_id;
+  if (it == versions.end() && !version_id.empty()) {
+    auto head = versions.find(kHead);
+    if (head != versions.end() && head->second.version_id() == version_id) {
+      it = head;
+      slot = kHead;
+    }
+  }
   if (it != versions.end()) current = it->second;
   absl::StatusOr<std::optional<v1::ObjectManifest>> next = update(current);
   absl::Status status = next.status();
@@ -141,7 +193,7 @@ absl::Status InMemoryManifestStore::CompareAndSet(const std::string& bucket, con
                (*next)->version_id() != version_id) {
       status = absl::InvalidArgumentError("CompareAndSet may not change bucket, key or version");
     } else {
-      versions[version_id] = **std::move(next);
+      versions[slot] = **std::move(next);
     }
   }
   if (versions.empty()) (*b)->keys.erase(key);
@@ -227,6 +279,7 @@ absl::StatusOr<std::vector<KeyVersions>> InMemoryManifestStore::ScanVersions(
     KeyVersions kv;
     kv.key = it->first;
     for (const auto& [id, manifest] : it->second) kv.versions.push_back(manifest);
+    SortVersions(it->second.begin()->first == kHead, kv.versions);
     out.push_back(std::move(kv));
   }
   return out;

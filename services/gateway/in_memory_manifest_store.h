@@ -1,6 +1,7 @@
 // InMemoryManifestStore: a ManifestStore in one process's memory, for tests and single-process
-// setups. Not durable. The replicated metadata service replaces it in a cluster (see
-// manifest_store.h); it implements the same contract, including the continuation-token format.
+// setups. Not durable. Head registers (manifest_store.h) are the entries at version id "". The
+// replicated metadata service replaces it in a cluster (see manifest_store.h); it implements the
+// same contract, including the continuation-token format.
 //
 // Thread-safety: thread-safe (one mutex; every operation is atomic).
 #pragma once
@@ -28,6 +29,8 @@ class InMemoryManifestStore final : public ManifestStore {
                                                const std::string& key) override;
   absl::StatusOr<v1::ObjectManifest> Get(const std::string& bucket, const std::string& key,
                                          const std::string& version_id) override;
+  absl::StatusOr<v1::ObjectManifest> Commit(const v1::ObjectManifest& manifest,
+                                            const CommitCondition& condition) override;
   absl::Status PutIfAbsent(const v1::ObjectManifest& manifest) override;
   absl::Status CompareAndSet(const std::string& bucket, const std::string& key,
                              const std::string& version_id, const ManifestUpdate& update) override;
@@ -37,8 +40,10 @@ class InMemoryManifestStore final : public ManifestStore {
                                                         int max_keys) override;
 
  private:
-  // version id -> entry; version ids sort newest first.
+  // version id -> entry; kHead ("") is the head register and sorts first; the other version ids
+  // sort newest first among themselves.
   using Versions = std::map<std::string, v1::ObjectManifest>;
+  static constexpr char kHead[] = "";
   struct Bucket {
     v1::BucketRecord record;
     std::map<std::string, Versions> keys;  // empty Versions are erased
@@ -49,6 +54,11 @@ class InMemoryManifestStore final : public ManifestStore {
   absl::Mutex mu_;
   std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
+
+// Orders one key's versions as ScanVersions returns them, given all of its entries in version-id
+// order (the head register, if any, first): superseded versions by commit_sequence, newest first,
+// then entries written before head registers. Exposed for the replicated store.
+void SortVersions(bool first_is_head, std::vector<v1::ObjectManifest>& versions);
 
 // Continuation tokens: opaque to clients; "K"+key (resume after a key) or "P"+prefix (resume
 // after every key under a common prefix), hex-encoded. Exposed for tests and for the replicated

@@ -73,6 +73,81 @@ TEST(InMemoryManifestStoreTest, BucketLifecycle) {
   EXPECT_THAT(store.PutIfAbsent(Object("b", "k", "v3")), StatusIs(absl::StatusCode::kNotFound));
 }
 
+// Commit: one decision per write on the key's head register (manifest_store.h).
+TEST(InMemoryManifestStoreTest, CommitsOrderVersionsAndDecideConditions) {
+  InMemoryManifestStore store;
+  ASSERT_OK(store.CreateBucket(Bucket("b")));
+  VersionIdGenerator ids;
+  const std::string old_id = ids.Next(), new_id = ids.Next(), third_id = ids.Next();
+  // Committed in the opposite order of their ids: the commit order decides.
+  v1::ObjectManifest striped = Object("b", "k", new_id);
+  striped.add_parts()->add_stripes()->set_index(0);
+  striped.set_created_unix_micros(100);
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest first, store.Commit(striped, {}));
+  EXPECT_EQ(first.commit_sequence(), 1u);
+  v1::ObjectManifest later = Object("b", "k", old_id);
+  later.set_etag("\"e2\"");
+  later.set_created_unix_micros(200);
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest second, store.Commit(later, {}));
+  EXPECT_EQ(second.commit_sequence(), 2u);
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest latest, store.GetLatest("b", "k"));
+  EXPECT_EQ(latest.version_id(), old_id);
+  // The striped version it replaced is kept, superseded at the replacing commit's time.
+  ASSERT_OK_AND_ASSIGN(std::vector<KeyVersions> versions, store.ScanVersions("b", "", 10));
+  ASSERT_EQ(versions.size(), 1u);
+  ASSERT_EQ(versions[0].versions.size(), 2u);
+  EXPECT_EQ(versions[0].versions[0].version_id(), old_id);
+  EXPECT_EQ(versions[0].versions[1].version_id(), new_id);
+  EXPECT_EQ(versions[0].versions[1].superseded_unix_micros(), 200);
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest got, store.Get("b", "k", new_id));
+  EXPECT_EQ(got.commit_sequence(), 1u);
+  ASSERT_OK_AND_ASSIGN(got, store.Get("b", "k", old_id));  // the head holds it
+  EXPECT_EQ(got.commit_sequence(), 2u);
+  // Idempotent: the head's own version commits again without a new position.
+  ASSERT_OK_AND_ASSIGN(got, store.Commit(later, {}));
+  EXPECT_EQ(got.commit_sequence(), 2u);
+
+  // Conditions, decided against the head.
+  CommitCondition none_match;
+  none_match.if_none_match = true;
+  EXPECT_TRUE(IsConditionNotMet(store.Commit(Object("b", "k", third_id), none_match).status()));
+  CommitCondition match;
+  match.if_match = "\"stale\"";
+  EXPECT_TRUE(IsConditionNotMet(store.Commit(Object("b", "k", third_id), match).status()));
+  EXPECT_THAT(store.Commit(Object("b", "absent", third_id), match).status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("no such key")));
+  match.if_match = "e2";  // unquoted matches too
+  ASSERT_OK(store.Commit(Object("b", "k", third_id, /*marker=*/true), match).status());
+  // The inline version replaced by the marker held nothing to collect: not kept.
+  ASSERT_OK_AND_ASSIGN(versions, store.ScanVersions("b", "", 10));
+  ASSERT_EQ(versions[0].versions.size(), 2u);
+  EXPECT_TRUE(versions[0].versions[0].delete_marker());
+  EXPECT_THAT(store.Get("b", "k", old_id), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK(store.Commit(Object("b", "k", ids.Next()), none_match).status());  // over a marker
+  CommitCondition live;
+  live.if_live = true;
+  EXPECT_THAT(store.Commit(Object("b", "gone", ids.Next(), true), live).status(),
+              StatusIs(absl::StatusCode::kNotFound));
+
+  // A key written before head registers: its newest entry counts until the first commit.
+  ASSERT_OK(store.PutIfAbsent(Object("b", "legacy", ids.Next())));
+  EXPECT_TRUE(
+      IsConditionNotMet(store.Commit(Object("b", "legacy", ids.Next()), none_match).status()));
+  const std::string head_id = ids.Next();
+  ASSERT_OK(store.Commit(Object("b", "legacy", head_id), {}).status());
+  ASSERT_OK_AND_ASSIGN(latest, store.GetLatest("b", "legacy"));
+  EXPECT_EQ(latest.version_id(), head_id);
+  // CompareAndSet reaches the head's version; removing it leaves the older entry.
+  ASSERT_OK(store.CompareAndSet("b", "legacy", head_id,
+                                [](const std::optional<v1::ObjectManifest>& cur)
+                                    -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                                  EXPECT_TRUE(cur.has_value());
+                                  return std::optional<v1::ObjectManifest>();
+                                }));
+  ASSERT_OK_AND_ASSIGN(latest, store.GetLatest("b", "legacy"));
+  EXPECT_NE(latest.version_id(), head_id);
+}
+
 TEST(InMemoryManifestStoreTest, VersionsNewestFirstAndCompareAndSet) {
   InMemoryManifestStore store;
   ASSERT_OK(store.CreateBucket(Bucket("b")));

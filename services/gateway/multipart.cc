@@ -256,18 +256,18 @@ std::map<std::string, std::string> MultipartUploads::PartChecksums(const v1::Obj
   return out;
 }
 
-absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string& bucket,
-                                                              const std::string& key,
-                                                              const std::string& upload_id,
-                                                              const std::vector<ChosenPart>& chosen,
-                                                              CompleteError* why) {
+absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(
+    const std::string& bucket, const std::string& key, const std::string& upload_id,
+    const std::vector<ChosenPart>& chosen, CompleteError* why, const CommitCondition& condition) {
   *why = CompleteError::kOther;
   // A part re-uploaded between our read and our claim makes the claim fail; we then read again
   // and check the list against the new part (a few times, then the client retries).
   for (int attempt = 0; attempt < 4; ++attempt) {
     absl::StatusOr<UploadInfo> upload = Lookup(bucket, key, upload_id);
     if (!upload.ok()) return upload.status();
-    if (IsCompleting(upload->record)) return FinishCompletion(*upload, MultipartEtag(chosen), why);
+    if (IsCompleting(upload->record)) {
+      return FinishCompletion(*upload, MultipartEtag(chosen), why, condition);
+    }
     absl::StatusOr<v1::CompletionIntent> intent = PlanCompletion(*upload, chosen, why);
     if (!intent.ok()) return intent.status();
     // Claim the upload: the intent goes into the upload record, fenced on the parts we chose
@@ -299,7 +299,7 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::Complete(const std::string&
     if (!claimed.ok()) return claimed;
     absl::StatusOr<UploadInfo> claimed_upload = Lookup(bucket, key, upload_id);
     if (!claimed_upload.ok()) return claimed_upload.status();
-    return FinishCompletion(*claimed_upload, MultipartEtag(chosen), why);
+    return FinishCompletion(*claimed_upload, MultipartEtag(chosen), why, condition);
   }
   return absl::AbortedError("parts kept changing during Complete; retry");
 }
@@ -351,8 +351,9 @@ absl::StatusOr<v1::CompletionIntent> MultipartUploads::PlanCompletion(
   }
   intent.set_bucket(upload.bucket);
   intent.set_key(upload.key);
-  // A fresh version id, taken now, so the completed object is the newest version of its key even
-  // if another PUT landed after the upload began; the data stays under the upload's id.
+  // A fresh version id for the completed object (its own id: a retried Complete finds it by that);
+  // the data stays under the upload's id. Its position among the key's versions is decided by its
+  // commit (ManifestStore::Commit), not by this id.
   intent.set_version_id(versions_.Next());
   intent.set_etag(MultipartEtag(chosen));
   intent.set_size(size);
@@ -419,7 +420,8 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::ManifestFromIntent(
 }
 
 absl::StatusOr<v1::ObjectManifest> MultipartUploads::FinishCompletion(
-    const UploadInfo& upload, const std::string& requested_etag, CompleteError* why) {
+    const UploadInfo& upload, const std::string& requested_etag, CompleteError* why,
+    const CommitCondition& condition) {
   const v1::ObjectManifest& record = upload.record;
   // A retry must ask for the object the first Complete chose (AWS answers a repeated Complete
   // with the same result); another part list would be a different object.
@@ -432,13 +434,25 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::FinishCompletion(
   if (!built.ok()) return built.status();
   const v1::ObjectManifest& m = *built;
   if (record.completed_unix_micros() == 0) {
-    absl::Status put = store_->PutIfAbsent(m);
-    if (absl::IsAlreadyExists(put)) {
-      // Ours from an earlier attempt (the version id is ours alone), or a collision to report.
-      absl::StatusOr<v1::ObjectManifest> stored = store_->Get(m.bucket(), m.key(), m.version_id());
-      if (stored.ok() && stored->SerializeAsString() == m.SerializeAsString()) {
-        put = absl::OkStatus();
+    // Committed by an earlier attempt? The version id is ours alone; the commit may have been
+    // superseded since (then it is a superseded entry, and committing again would bring it back).
+    absl::Status put;
+    absl::StatusOr<v1::ObjectManifest> stored = store_->Get(m.bucket(), m.key(), m.version_id());
+    if (stored.ok()) {
+      v1::ObjectManifest as_built = *stored;
+      as_built.clear_commit_sequence();
+      as_built.clear_superseded_unix_micros();
+      if (as_built.SerializeAsString() != m.SerializeAsString()) {
+        put = absl::AlreadyExistsError(
+            absl::StrCat("another version of ", m.bucket(), "/", m.key(), " has this version id"));
       }
+    } else if (absl::IsNotFound(stored.status()) &&
+               !absl::StrContains(stored.status().message(), "no such bucket")) {
+      // Not yet: commit it (the condition is decided in the commit; a commit that an earlier,
+      // outcome-unknown attempt left in progress is found by the head's CAS and counts as done).
+      put = store_->Commit(m, condition).status();
+    } else {
+      put = stored.status();
     }
     // Any failure keeps every part and the intent: the client's retry of Complete comes back
     // here and commits the same manifest (never a second object, never lost parts).

@@ -3,8 +3,9 @@
 // An upload is created with a version id and a data key (wrapped by the cluster master keyring,
 // bound to the version id) that every part shares. Each UploadPart streams through an
 // ObjectWriter::CreatePart writer: its stripes are sealed with the part's number in the AEAD
-// context and stored under slice ids that carry it. Complete writes ONE manifest (the upload's
-// version id) whose parts are the chosen PartRecords in order; ObjectReader reads it part by part.
+// context and stored under slice ids that carry it. Complete commits ONE manifest (ManifestStore::
+// Commit: a version id taken at Complete, the data under the upload's id) whose parts are the
+// chosen PartRecords in order; ObjectReader reads it part by part.
 //
 // Upload state lives in the ManifestStore, not in gateway memory (gateways keep no durable
 // state): one entry per upload in the internal bucket kUploadsBucket under the key
@@ -99,11 +100,16 @@ class MultipartUploads {
   // and calling Complete again with the same list finishes and returns the same object (also
   // after it succeeded, for `completed_retention`, as S3 does for retried Completes). Another
   // list for a claimed upload fails with kInvalidPart. NOT_FOUND "no such upload".
+  // `condition` (S3 If-None-Match / If-Match on Complete) is decided inside the object's commit:
+  // ConditionNotMet or NOT_FOUND "no such key" then, with the upload left claimed (as after any
+  // failed commit: parts kept; a retry with the same list decides again). A retry after a
+  // successful commit returns the object without deciding it again.
   [[nodiscard]] absl::StatusOr<v1::ObjectManifest> Complete(const std::string& bucket,
                                                             const std::string& key,
                                                             const std::string& upload_id,
                                                             const std::vector<ChosenPart>& chosen,
-                                                            CompleteError* why);
+                                                            CompleteError* why,
+                                                            const CommitCondition& condition = {});
   // Removes the upload and deletes its parts' slices. NOT_FOUND "no such upload" (also once a
   // Complete has claimed it).
   [[nodiscard]] absl::Status Abort(const std::string& bucket, const std::string& key,
@@ -148,7 +154,8 @@ class MultipartUploads {
   // parts. `requested_etag` must be the intent's (the same part list).
   absl::StatusOr<v1::ObjectManifest> FinishCompletion(const UploadInfo& upload,
                                                       const std::string& requested_etag,
-                                                      CompleteError* why);
+                                                      CompleteError* why,
+                                                      const CommitCondition& condition = {});
   void DeleteSlices(const std::string& version_id, const v1::PartRecord& part);
   // One CompareAndSet of the upload record setting S3 part `n` to `part`; `replaced` gets the
   // record's previous part `n`, if any.

@@ -167,8 +167,10 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
   base.set_owner(options.owner);
   for (const auto& [k, v] : options.user_metadata) (*base.mutable_user_metadata())[k] = v;
   for (const auto& [k, v] : options.headers) (*base.mutable_headers())[k] = v;
-  return ObjectWriter::Create(options_, deps_, store_, codec_.get(), std::move(base),
-                              versions_.Next());
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> writer = ObjectWriter::Create(
+      options_, deps_, store_, codec_.get(), std::move(base), versions_.Next());
+  if (writer.ok()) (*writer)->set_condition(options.condition);
+  return writer;
 }
 
 absl::StatusOr<v1::ObjectManifest> ObjectService::PutObject(const std::string& bucket,
@@ -217,10 +219,6 @@ absl::Status ObjectService::DeleteObject(const std::string& bucket, const std::s
   if (absl::Status s = CheckKey(key); !s.ok()) return s;
   // No such bucket is an error; no such key is not (S3 answers 204 either way).
   if (absl::StatusOr<v1::BucketRecord> b = store_->GetBucket(bucket); !b.ok()) return b.status();
-  absl::StatusOr<v1::ObjectManifest> latest = store_->GetLatest(bucket, key);
-  if (absl::IsNotFound(latest.status())) return absl::OkStatus();
-  if (!latest.ok()) return latest.status();
-  if (latest->delete_marker()) return absl::OkStatus();
   v1::ObjectManifest marker;
   marker.set_schema_version(kManifestSchemaVersion);
   marker.set_bucket(bucket);
@@ -229,7 +227,12 @@ absl::Status ObjectService::DeleteObject(const std::string& bucket, const std::s
   marker.set_delete_marker(true);
   Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
   marker.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
-  return store_->PutIfAbsent(marker);
+  // A marker only over a live version (decided in the commit): none over nothing or a marker.
+  CommitCondition only_if_live;
+  only_if_live.if_live = true;
+  absl::Status s = store_->Commit(marker, only_if_live).status();
+  if (absl::IsNotFound(s) && absl::StrContains(s.message(), "no such key")) return absl::OkStatus();
+  return s;
 }
 
 absl::StatusOr<ListResult> ObjectService::ListObjects(const std::string& bucket,

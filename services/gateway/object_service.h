@@ -7,9 +7,11 @@
 //   OUT_OF_RANGE for a range outside the object; UNAVAILABLE when too few storage nodes answer;
 //   DATA_LOSS when an object cannot be read back intact (more than m slices of a stripe lost).
 //
-// Versioning: every PUT and DELETE creates a new version entry (delete = delete marker); reads
-// see the newest. Superseded versions are deleted by the SliceGarbageCollector after its grace
-// period (the bucket behaves as an unversioned S3 bucket).
+// Versioning: every PUT and DELETE commits a new version (delete = delete marker) in one
+// compare-and-set of the key's head register; reads see the newest. The order of versions is the
+// order of their commits (the last PUT to commit wins, as in S3), never the gateways' clocks.
+// Superseded versions' slices are deleted by the SliceGarbageCollector after its grace period (the
+// bucket behaves as an unversioned S3 bucket).
 //
 // Authorisation: Authorize, ListBuckets(Principal) and CreateBucket(name, Principal) apply the one
 // access rule (access_policy.h) for a caller. The other methods trust their caller: a front end
@@ -43,6 +45,9 @@ struct PutObjectOptions {
   std::string owner;
   // Standard headers stored with the object (Cache-Control, Content-Disposition, ...).
   std::map<std::string, std::string> headers;
+  // Decided inside the commit (S3 If-None-Match: * / If-Match, gRPC if_none_match / if_match):
+  // the PUT fails ConditionNotMet (or NOT_FOUND "no such key" for If-Match on no object) instead.
+  CommitCondition condition;
 };
 
 // Bytes [offset, offset + length) of an object; length nullopt = to the end.

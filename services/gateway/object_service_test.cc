@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "base/fake_clock.h"
 #include "base/random.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
@@ -131,11 +132,55 @@ TEST_F(ObjectServiceTest, ObjectsOverwriteDeleteAndReportErrors) {
   EXPECT_THAT(GetAll(*service_, "bkt", "k").status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_OK(service_->DeleteObject("bkt", "never-existed"));
   EXPECT_THAT(service_->DeleteObject("nope", "k"), StatusIs(absl::StatusCode::kNotFound));
-  // Three versions of "k" remain until the garbage collector runs: two objects, one marker.
+  // "k" is now its head, the marker (commit 3). The inline objects it superseded held no slices,
+  // so nothing of them was kept for the garbage collector.
   ASSERT_OK_AND_ASSIGN(auto versions, store_.ScanVersions("bkt", "", 10));
   ASSERT_EQ(versions.size(), 1u);
-  EXPECT_EQ(versions[0].versions.size(), 3u);
+  ASSERT_EQ(versions[0].versions.size(), 1u);
   EXPECT_TRUE(versions[0].versions[0].delete_marker());
+  EXPECT_EQ(versions[0].versions[0].commit_sequence(), 3u);
+}
+
+// Version order is decided where the commit happens, never by a writer's clock or start time.
+TEST_F(ObjectServiceTest, TheLastPutToCommitWinsWhicheverStartedFirst) {
+  ASSERT_OK(service_->CreateBucket("order"));
+  ASSERT_OK_AND_ASSIGN(auto first, service_->PutObject("order", "k"));   // starts first
+  ASSERT_OK_AND_ASSIGN(auto second, service_->PutObject("order", "k"));  // starts later
+  ASSERT_OK(first->Write("started first, committed last"));
+  ASSERT_OK(second->Write("started second, committed first"));
+  ASSERT_OK(second->Finish().status());
+  ASSERT_OK(first->Finish().status());
+  auto got = GetAll(*service_, "order", "k");
+  ASSERT_OK(got.status);
+  EXPECT_EQ(got.data, "started first, committed last");
+  ASSERT_OK_AND_ASSIGN(ListResult page, service_->ListObjects("order", ListRequest()));
+  ASSERT_EQ(page.objects.size(), 1u);
+  EXPECT_EQ(page.objects[0].etag(), Md5Etag("started first, committed last"));
+}
+
+TEST_F(ObjectServiceTest, AGatewayWhoseClockIsBehindStillWritesTheNewestVersion) {
+  // Two gateways over one store; the second's clock is 2 s behind the first's.
+  FakeClock ahead(absl::Now() + absl::Seconds(2));
+  FakeClock behind(absl::Now());
+  DataPathDeps deps_ahead = deps_, deps_behind = deps_;
+  deps_ahead.clock = &ahead;
+  deps_behind.clock = &behind;
+  ASSERT_OK_AND_ASSIGN(auto gw_ahead,
+                       ObjectService::Create(DataPathOptions(), deps_ahead, &store_));
+  ASSERT_OK_AND_ASSIGN(auto gw_behind,
+                       ObjectService::Create(DataPathOptions(), deps_behind, &store_));
+  ASSERT_OK(gw_ahead->CreateBucket("skew"));
+  ASSERT_OK(gw_ahead->PutObject("skew", "k", "older, from the gateway ahead").status());
+  ASSERT_OK(gw_behind->PutObject("skew", "k", "newer, from the gateway behind").status());
+  for (ObjectService* s : {gw_ahead.get(), gw_behind.get()}) {
+    auto got = GetAll(*s, "skew", "k");
+    ASSERT_OK(got.status);
+    EXPECT_EQ(got.data, "newer, from the gateway behind");
+  }
+  // A delete through the gateway behind hides the object the gateway ahead wrote.
+  ASSERT_OK(gw_ahead->PutObject("skew", "d", "doomed").status());
+  ASSERT_OK(gw_behind->DeleteObject("skew", "d"));
+  EXPECT_THAT(gw_ahead->HeadObject("skew", "d"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(ObjectServiceTest, ListObjectsSeesLatestLiveVersions) {

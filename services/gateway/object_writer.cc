@@ -436,7 +436,8 @@ absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
   Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
   manifest_.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
   *manifest_.add_parts() = part;
-  absl::Status put = store_->PutIfAbsent(manifest_);
+  absl::StatusOr<v1::ObjectManifest> committed = store_->Commit(manifest_, condition_);
+  const absl::Status put = committed.status();
   if (!put.ok()) {
     if (IsOutcomeUnknown(put)) {
       // The manifest may be visible (now or once a reader finishes the commit): its slices must
@@ -455,6 +456,7 @@ absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
     return status_;
   }
   finished_ = true;
+  manifest_ = *std::move(committed);
   return manifest_;
 }
 

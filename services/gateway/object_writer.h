@@ -20,10 +20,11 @@
 // Memory: at most options.max_stripes_in_flight stripes are encoded and in flight; Write blocks
 // while that many are. peak_buffered_bytes() reports the most bytes held at once.
 //
-// Finish() writes the manifest with ManifestStore::PutIfAbsent (that one write makes the object
-// visible) and returns it. A writer destroyed without a successful Finish() deletes its slices,
-// except after a Finish that failed outcome-unknown (IsOutcomeUnknown, base/status_reasons.h):
-// the manifest may be visible, so its slices stay and the orphan reclaimer decides later.
+// Finish() commits the manifest with ManifestStore::Commit (that one compare-and-set makes the
+// object the key's newest version, if the writer's CommitCondition holds) and returns it. A writer
+// destroyed without a successful Finish() deletes its slices, except after a Finish that failed
+// outcome-unknown (IsOutcomeUnknown, base/status_reasons.h): the manifest may be visible, so its
+// slices stay and the orphan reclaimer decides later.
 //
 // Thread-safety: not thread-safe (one writer per upload stream); it uses deps.pool internally.
 #pragma once
@@ -75,8 +76,9 @@ class ObjectWriter {
   // every later call returns the same error.
   [[nodiscard]] absl::Status Write(absl::string_view data);
 
-  // Stores the rest, writes the manifest and returns it. Errors: UNAVAILABLE (too few nodes),
-  // NOT_FOUND (bucket gone), ALREADY_EXISTS (version id taken), or what a store returned.
+  // Stores the rest, commits the manifest and returns it. Errors: UNAVAILABLE (too few nodes),
+  // NOT_FOUND (bucket gone), ConditionNotMet / NOT_FOUND "no such key" (the condition did not
+  // hold: manifest_store.h), or what a store returned.
   [[nodiscard]] absl::StatusOr<v1::ObjectManifest> Finish();
 
   // For CreatePart writers: stores the rest and returns the part's record (size, MD5, stripes);
@@ -94,6 +96,9 @@ class ObjectWriter {
   void SetPlaintextMd5(std::string digest) { caller_digest_ = std::move(digest); }
 
   // Checksums (algorithm -> base64, e.g. "CRC32" -> "...") recorded in the manifest by Finish.
+  // The condition Finish commits on (S3 If-None-Match / If-Match), decided inside the commit.
+  void set_condition(CommitCondition condition) { condition_ = std::move(condition); }
+
   void set_checksums(const std::map<std::string, std::string>& checksums) {
     for (const auto& [k, v] : checksums) (*manifest_.mutable_checksums())[k] = v;
   }
@@ -127,6 +132,7 @@ class ObjectWriter {
   ManifestStore* const store_;
   const storage::StripeCodec* const codec_;
   v1::ObjectManifest manifest_;
+  CommitCondition condition_;
   const std::string version_id_;
   storage::StripeCipher cipher_;
   std::shared_ptr<const ClusterSnapshot> snapshot_;

@@ -61,6 +61,10 @@ class FailingScanStore final : public ManifestStore {
                                          const std::string& v) override {
     return s_->Get(b, k, v);
   }
+  absl::StatusOr<v1::ObjectManifest> Commit(const v1::ObjectManifest& m,
+                                            const CommitCondition& c) override {
+    return s_->Commit(m, c);
+  }
   absl::Status PutIfAbsent(const v1::ObjectManifest& m) override { return s_->PutIfAbsent(m); }
   absl::Status CompareAndSet(const std::string& b, const std::string& k, const std::string& v,
                              const ManifestUpdate& u) override {

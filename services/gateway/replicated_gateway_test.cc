@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "base/fake_clock.h"
 #include "base/random.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
@@ -26,6 +27,7 @@
 #include "services/gateway/membership_cluster_view.h"
 #include "services/gateway/replicated_manifest_store.h"
 #include "services/gateway/replicated_test_cluster.h"
+#include "services/gateway/slice_gc.h"
 #include "services/gateway/version_id.h"
 #include "services/meta/layout.h"
 
@@ -369,6 +371,84 @@ TEST(ReplicatedGatewayTest, ListPageCostDoesNotGrowWithTheCluster) {
   for (const std::string& node : six.nodes) EXPECT_TRUE(six.allowed.count(node)) << node;
 }
 
+// Version order across gateways is decided by the metadata's consensus, not by the gateways'
+// clocks: a PUT through a gateway 2 s behind, after a PUT through the gateway ahead, is the object
+// both return, and the slice GC (grace 0, run from either gateway) collects the older version's
+// slices only. Then, through one gateway, the PUT that commits last wins even though it started
+// first. Prints the metadata RPCs of one small PUT (a new key, then an overwrite).
+TEST(ReplicatedGatewayTest, SkewedGatewayClocksDoNotReorderVersions) {
+  ReplicatedTestCluster cluster(Options(6));
+  ASSERT_OK(cluster.status());
+  FakeClock ahead(absl::Now() + absl::Seconds(2));
+  FakeClock behind(absl::Now());
+  auto counter = std::make_shared<RpcCounter>();
+  GatewayBackendOptions o = cluster.GatewayOptions();
+  o.layout_maintainer.run_thread = false;  // count the data path's RPCs only
+  o.clock = &ahead;
+  ASSERT_OK_AND_ASSIGN(auto gw_ahead, OpenGatewayBackend(o));
+  o.clock = &behind;
+  o.meta_rpc_observer = [counter](const std::string& node, const char*) {
+    std::lock_guard<std::mutex> lock(counter->mu);
+    ++counter->per_node[node];
+    ++counter->total;
+  };
+  ASSERT_OK_AND_ASSIGN(auto gw_behind, OpenGatewayBackend(o));
+  ObjectService& a = gw_ahead->objects();
+  ObjectService& b = gw_behind->objects();
+  ASSERT_OK(a.CreateBucket("skew"));
+
+  const std::string older = RandomBytes(2 * kStripe + 7, 31);
+  const std::string newer = RandomBytes(2 * kStripe + 9, 32);
+  ASSERT_OK(a.PutObject("skew", "k", older).status());
+  ASSERT_OK(b.PutObject("skew", "k", newer).status());
+  for (ObjectService* s : {&a, &b}) {
+    auto got = GetAll(*s, "skew", "k");
+    ASSERT_OK(got.status);
+    EXPECT_TRUE(got.data == newer) << "a GET returned the version committed first";
+  }
+  for (GatewayBackend* gw : {gw_ahead.get(), gw_behind.get()}) {
+    SliceGcOptions gc_options;
+    gc_options.grace = absl::ZeroDuration();
+    SliceGarbageCollector gc(gc_options, gw->deps(), &gw->store());
+    ASSERT_OK(gc.RunOnce().status());
+  }
+  for (ObjectService* s : {&a, &b}) {
+    auto got = GetAll(*s, "skew", "k");
+    ASSERT_TRUE(got.status.ok()) << "the GC deleted the latest version's slices: " << got.status;
+    EXPECT_TRUE(got.data == newer);
+  }
+  ASSERT_OK_AND_ASSIGN(auto versions, gw_behind->store().ScanVersions("skew", "", 10));
+  ASSERT_EQ(versions.size(), 1u);
+  EXPECT_EQ(versions[0].versions.size(), 1u) << "the superseded version was not collected";
+
+  // One gateway: the writer that starts first and commits last wins.
+  ASSERT_OK_AND_ASSIGN(auto first, b.PutObject("skew", "race"));
+  ASSERT_OK_AND_ASSIGN(auto second, b.PutObject("skew", "race"));
+  ASSERT_OK(first->Write("started first, committed last"));
+  ASSERT_OK(second->Write("started second, committed first"));
+  ASSERT_OK(second->Finish().status());
+  ASSERT_OK(first->Finish().status());
+  for (ObjectService* s : {&a, &b}) {
+    auto got = GetAll(*s, "skew", "race");
+    ASSERT_OK(got.status);
+    EXPECT_EQ(got.data, "started first, committed last");
+  }
+
+  // Metadata cost of one small PUT through a warm gateway.
+  counter->Reset();
+  ASSERT_OK(b.PutObject("skew", "cost", "v1").status());
+  int new_key = 0;
+  {
+    std::lock_guard<std::mutex> lock(counter->mu);
+    new_key = counter->total;
+  }
+  counter->Reset();
+  ASSERT_OK(b.PutObject("skew", "cost", "v2").status());
+  std::lock_guard<std::mutex> lock(counter->mu);
+  std::cout << "small PUT: " << new_key << " MetaService RPCs for a new key, " << counter->total
+            << " for an overwrite\n";
+}
+
 TEST(ReplicatedGatewayTest, MetadataSurvivesAReplicaDown) {
   ReplicatedTestCluster cluster(Options(6));
   ASSERT_OK(cluster.status());
@@ -550,6 +630,29 @@ TEST(ReplicatedGatewayTest, ListingMatchesTheInMemoryStore) {
     ASSERT_OK(replicated.PutIfAbsent(m));
     ASSERT_OK(reference.PutIfAbsent(m));
   }
+  // Then commits through head registers over those older entries, some conditional, some of
+  // striped objects (kept when superseded), decided the same way by both stores.
+  for (int i = 0; i < 40; ++i) {
+    v1::ObjectManifest m;
+    m.set_bucket("ref");
+    m.set_key(absl::StrCat(stems[random.Uniform(stems.size())], random.Uniform(4)));
+    m.set_version_id(versions.Next());
+    m.set_delete_marker(random.OneIn(5));
+    m.set_size(100 + i);
+    m.set_etag(absl::StrCat("\"e", i % 3, "\""));
+    m.set_created_unix_micros(1000 + i);
+    if (!m.delete_marker() && random.OneIn(2)) m.add_parts()->add_stripes()->set_index(0);
+    CommitCondition c;
+    c.if_none_match = random.OneIn(4);
+    if (random.OneIn(4)) c.if_match = absl::StrCat("\"e", random.Uniform(3), "\"");
+    auto got = replicated.Commit(m, c);
+    auto want = reference.Commit(m, c);
+    ASSERT_EQ(got.status().code(), want.status().code()) << got.status() << " vs " << want.status();
+    ASSERT_EQ(IsConditionNotMet(got.status()), IsConditionNotMet(want.status()));
+    if (got.ok()) {
+      EXPECT_EQ(got->commit_sequence(), want->commit_sequence());
+    }
+  }
   const std::vector<std::string> prefixes = {"", "a", "a/", "b/", "zz"};
   const std::vector<std::string> delimiters = {"", "/", "b"};
   const std::vector<std::string> starts = {"", "a/b", "b"};
@@ -588,12 +691,25 @@ TEST(ReplicatedGatewayTest, ListingMatchesTheInMemoryStore) {
   for (size_t i = 0; i < got_versions.size(); ++i) {
     EXPECT_EQ(got_versions[i].key, want_versions[i].key);
     ASSERT_EQ(got_versions[i].versions.size(), want_versions[i].versions.size());
+    for (size_t v = 0; v < got_versions[i].versions.size(); ++v) {
+      EXPECT_EQ(got_versions[i].versions[v].version_id(),
+                want_versions[i].versions[v].version_id());
+      EXPECT_EQ(got_versions[i].versions[v].superseded_unix_micros(),
+                want_versions[i].versions[v].superseded_unix_micros());
+    }
     ASSERT_OK_AND_ASSIGN(auto latest, replicated.GetLatest("ref", got_versions[i].key));
     EXPECT_EQ(latest.version_id(), want_versions[i].versions[0].version_id());
   }
   // A version id cannot be written twice.
-  v1::ObjectManifest dup = got_versions[0].versions[0];
-  EXPECT_THAT(replicated.PutIfAbsent(dup), StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_OK_AND_ASSIGN(auto all_versions, replicated.ScanVersions("ref", "", 1000));
+  std::optional<v1::ObjectManifest> dup;
+  for (const auto& kv : all_versions) {
+    for (const auto& v : kv.versions) {
+      if (v.commit_sequence() == 0) dup = v;  // an entry of its own (not a head register)
+    }
+  }
+  ASSERT_TRUE(dup.has_value());
+  EXPECT_THAT(replicated.PutIfAbsent(*dup), StatusIs(absl::StatusCode::kAlreadyExists));
   ListRequest bad_token;
   bad_token.continuation_token = "zz";
   EXPECT_THAT(replicated.List("ref", bad_token), StatusIs(absl::StatusCode::kInvalidArgument));

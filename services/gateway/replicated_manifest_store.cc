@@ -58,6 +58,42 @@ absl::Status OutOfLine() {
 }
 bool IsOutOfLine(const absl::Status& s) { return s.GetPayload(kOutOfLinePayload).has_value(); }
 
+// CompareAndSet's signal that the version is not in the entry tried (its own, or the head).
+constexpr char kNotHerePayload[] = "tessera.gateway/not-here";
+absl::Status NotHere() {
+  absl::Status s = absl::NotFoundError("version not in this entry");
+  s.SetPayload(kNotHerePayload, absl::Cord("1"));
+  return s;
+}
+bool IsNotHere(const absl::Status& s) { return s.GetPayload(kNotHerePayload).has_value(); }
+
+// Commit's signal from inside the head's CAS: the head already is this version; nothing written.
+constexpr char kCommittedPayload[] = "tessera.gateway/already-committed";
+absl::Status AlreadyCommitted() {
+  absl::Status s = absl::AbortedError("version already committed");
+  s.SetPayload(kCommittedPayload, absl::Cord("1"));
+  return s;
+}
+bool IsAlreadyCommitted(const absl::Status& s) {
+  return s.GetPayload(kCommittedPayload).has_value();
+}
+
+// Whether an entry copied in from a split's source (`incoming`) must replace the copy the new
+// shard holds already (`held`). Version entries are written once: the held copy is the same or
+// newer. A head register changes with every commit, so the one with the later commit wins (the
+// split's copy step may have copied a head that commits to the source then replaced).
+bool ReplacesHeld(const std::string& version_id, const std::string& held,
+                  const std::string& incoming) {
+  if (!version_id.empty()) return false;
+  v1::ObjectManifest a, b;
+  if (!a.ParseFromString(held) || !b.ParseFromString(incoming)) return false;
+  return b.commit_sequence() > a.commit_sequence();
+}
+
+bool IsNoSuchBucket(const absl::Status& s) {
+  return absl::IsNotFound(s) && absl::StrContains(s.message(), "no such bucket");
+}
+
 absl::StatusOr<std::optional<v1::BucketRecord>> ParseRecord(const MetaValue& value) {
   if (!value.has_value()) return std::optional<v1::BucketRecord>();
   v1::BucketRecord r;
@@ -177,6 +213,10 @@ class EntryCursor {
       streams_[best].buf.pop_front();
       for (size_t i = best + 1; i < streams_.size(); ++i) {  // the same entry in the source
         if (!streams_[i].buf.empty() && SameEntry(streams_[i].buf.front(), *out)) {
+          // The destination's copy wins, except a head register the source committed to later.
+          if (ReplacesHeld(out->key.version_id(), out->value, streams_[i].buf.front().value)) {
+            *out = std::move(streams_[i].buf.front());
+          }
           streams_[i].buf.pop_front();
         }
       }
@@ -404,21 +444,35 @@ absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::GetLatest(const std:
 absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::Get(const std::string& bucket,
                                                                 const std::string& key,
                                                                 const std::string& version_id) {
-  auto manifest = GetStored(bucket, key, version_id);
+  auto manifest = GetVersionStored(bucket, key, version_id);
   if (!manifest.ok()) return manifest.status();
   if (absl::Status s = Hydrate(*manifest); !s.ok()) return s;
   return manifest;
 }
 
-absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::GetStored(
+absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::GetVersionStored(
     const std::string& bucket, const std::string& key, const std::string& version_id) {
+  if (!version_id.empty()) {
+    auto own = GetStored(bucket, key, version_id);
+    if (!absl::IsNotFound(own.status()) || IsNoSuchBucket(own.status())) return own;
+    // Not superseded (yet): the head, if it holds this version.
+    auto head = GetStored(bucket, key, kHeadSlot);
+    if (head.ok() && head->version_id() == version_id) return head;
+    if (!head.ok() && !absl::IsNotFound(head.status())) return head.status();
+  }
+  return absl::NotFoundError(absl::StrCat("no such version of ", bucket, "/", key));
+}
+
+absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::GetStored(const std::string& bucket,
+                                                                      const std::string& key,
+                                                                      const std::string& slot) {
   auto record = Record(bucket);
   if (!record.ok()) return record.status();
   const std::vector<Segment> segments = Segments(*record);
   const Segment& seg = SegmentFor(segments, key);
   for (const std::string* field : {&seg.primary, &seg.secondary}) {
     if (field->empty()) continue;
-    auto value = meta_->Get(ObjectEntryKey(*field, 0, key, version_id, meta_->partitions()));
+    auto value = meta_->Get(ObjectEntryKey(*field, 0, key, slot, meta_->partitions()));
     if (!value.ok()) return value.status();
     if (value->has_value()) return ParseManifest(**value);
   }
@@ -434,7 +488,10 @@ absl::Status ReplicatedManifestStore::CopyEntry(const std::string& from, const s
   return meta_
       ->CompareAndSet(ObjectEntryKey(to, 0, key, version_id, meta_->partitions()),
                       [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
-                        if (current.has_value() && !overwrite) return current;
+                        if (current.has_value() && !overwrite &&
+                            !(value->has_value() && ReplacesHeld(version_id, *current, **value))) {
+                          return current;
+                        }
                         return *value;
                       })
       .status();
@@ -489,7 +546,143 @@ absl::Status ReplicatedManifestStore::PutIfAbsent(const v1::ObjectManifest& mani
       absl::AbortedError("shard map kept changing during the write; it may be stored"));
 }
 
+absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::Commit(
+    const v1::ObjectManifest& manifest, const CommitCondition& condition) {
+  if (manifest.key().empty()) return absl::InvalidArgumentError("object key is empty");
+  if (manifest.version_id().empty()) return absl::InvalidArgumentError("version id is empty");
+  const std::string& bucket = manifest.bucket();
+  const std::string& key = manifest.key();
+  auto record = Record(bucket);
+  if (!record.ok()) return record.status();
+  // A condition needs the key's newest version. Usually the head's CAS sees it; a key written
+  // before head registers existed has none, so its newest entry is read first (nothing writes
+  // such entries any more, so it cannot change meanwhile except by the GC removing it).
+  std::optional<v1::ObjectManifest> older;
+  if (condition.any()) {
+    EntryCursor cursor(meta_, Segments(*record), key, After(key), 1);
+    ScanItem item;
+    auto found = cursor.Next(&item);
+    if (!found.ok()) return found.status();
+    if (*found && item.key.object_key() == key && !item.key.version_id().empty()) {
+      auto parsed = ParseManifest(item.value);
+      if (!parsed.ok()) return parsed.status();
+      older = *std::move(parsed);
+    }
+  }
+  // A large manifest's stripes go to their chunk records (keyed by its version id) first.
+  absl::StatusOr<std::string> stored = StoreChunks(manifest);
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<v1::ObjectManifest> head_form = ParseManifest(*stored);
+  if (!head_form.ok()) return head_form.status();
+  head_form->set_superseded_unix_micros(0);
+
+  bool moved = false;  // a split moved the key after our commit: carry it to the new owner
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const Segment seg = SegmentFor(Segments(*record), key);
+    absl::Status s;
+    // Mid-split: the new owner continues from the source's head (its sequence, its version).
+    if (!seg.secondary.empty()) s = CopyEntry(seg.secondary, seg.primary, key, kHeadSlot, false);
+    std::optional<v1::ObjectManifest> replaced;
+    v1::ObjectManifest written;
+    if (s.ok()) {
+      s = meta_
+              ->CompareAndSet(
+                  ObjectEntryKey(seg.primary, 0, key, kHeadSlot, meta_->partitions()),
+                  [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
+                    replaced.reset();
+                    if (current.has_value()) {
+                      auto head = ParseManifest(*current);
+                      if (!head.ok()) return head.status();
+                      replaced = *std::move(head);
+                    }
+                    if (replaced.has_value() && replaced->version_id() == manifest.version_id()) {
+                      written = *replaced;
+                      return AlreadyCommitted();
+                    }
+                    // Decided here, against the head this commit replaces: atomic with it.
+                    // A commit carried to a new owner was decided in the old one.
+                    if (!moved) {
+                      const v1::ObjectManifest* latest =
+                          replaced.has_value() ? &*replaced : (older ? &*older : nullptr);
+                      if (absl::Status c = CheckCommitCondition(condition, bucket, key, latest);
+                          !c.ok()) {
+                        return c;
+                      }
+                    }
+                    written = *head_form;
+                    written.set_commit_sequence(
+                        replaced.has_value() ? replaced->commit_sequence() + 1 : 1);
+                    return MetaValue(written.SerializeAsString());
+                  })
+              .status();
+      if (IsAlreadyCommitted(s)) {
+        replaced.reset();
+        s = absl::OkStatus();
+      }
+    }
+    if (!s.ok()) {
+      // After a first commit whose shard then moved, ours is visible already: a failure now
+      // cannot say it was not stored.
+      return moved ? MarkOutcomeUnknown(s) : s;
+    }
+    // Committed. From here on any failure is outcome-unknown, never "not stored", so callers
+    // keep the slices the commit references.
+    if (!seg.secondary.empty()) {
+      // The source's copy of the head must not resurface in merged reads.
+      auto erased = meta_->CompareAndSet(
+          ObjectEntryKey(seg.secondary, 0, key, kHeadSlot, meta_->partitions()),
+          [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(); });
+      if (!erased.ok()) return MarkOutcomeUnknown(erased.status());
+    }
+    if (replaced.has_value()) KeepSuperseded(seg.primary, *replaced, manifest);
+    auto after = Record(bucket);
+    if (!after.ok()) return MarkOutcomeUnknown(after.status());
+    if (SegmentFor(Segments(*after), key).primary == seg.primary) {
+      uint32_t number = 0;
+      for (const auto& shard : after->shards()) {
+        if (ShardField(after->bucket_id(), shard.id() & kShardNumberMask) == seg.primary) {
+          number = shard.id() & kShardNumberMask;
+        }
+      }
+      CountWrite(bucket, seg.primary, number);
+      v1::ObjectManifest result = manifest;
+      result.set_commit_sequence(written.commit_sequence());
+      result.set_superseded_unix_micros(0);
+      return result;
+    }
+    // A split moved the key's range while we wrote: commit again in the new owner (on top of
+    // whatever it holds, unless it already is ours), so the commit is not lost with the source.
+    record = *std::move(after);
+    moved = true;
+  }
+  return MarkOutcomeUnknown(
+      absl::AbortedError("shard map kept changing during the commit; it may be stored"));
+}
+
+void ReplicatedManifestStore::KeepSuperseded(const std::string& field,
+                                             const v1::ObjectManifest& replaced,
+                                             const v1::ObjectManifest& by) {
+  if (!KeepWhenSuperseded(replaced)) return;
+  v1::ObjectManifest entry = replaced;  // as stored (a head for out-of-line manifests)
+  entry.set_superseded_unix_micros(by.created_unix_micros());
+  const std::string bytes = entry.SerializeAsString();
+  auto written = meta_->CompareAndSet(
+      ObjectEntryKey(field, 0, replaced.key(), replaced.version_id(), meta_->partitions()),
+      [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
+        if (current.has_value()) return current;  // kept already (a retried or carried commit)
+        return MetaValue(bytes);
+      });
+  if (!written.ok()) {
+    // Only its slices' reclamation moves: no manifest refers to them now, so the orphan
+    // reclaimer takes them after its grace period instead of the slice GC after its own.
+    TESSERA_LOG(WARNING, "superseded_version_not_kept")
+        .Field("bucket", replaced.bucket())
+        .Field("status", written.status());
+  }
+}
+
 absl::Status ReplicatedManifestStore::CasStored(const std::string& bucket, const std::string& key,
+                                                const std::string& slot,
                                                 const std::string& version_id,
                                                 const ManifestUpdate& update) {
   auto record = Record(bucket);
@@ -497,12 +690,12 @@ absl::Status ReplicatedManifestStore::CasStored(const std::string& bucket, const
   const Segment seg = SegmentFor(Segments(*record), key);
   // Mid-split: make sure the owner holds the entry before updating it there.
   if (!seg.secondary.empty()) {
-    if (absl::Status s = CopyEntry(seg.secondary, seg.primary, key, version_id, false); !s.ok()) {
+    if (absl::Status s = CopyEntry(seg.secondary, seg.primary, key, slot, false); !s.ok()) {
       return s;
     }
   }
   auto written = meta_->CompareAndSet(
-      ObjectEntryKey(seg.primary, 0, key, version_id, meta_->partitions()),
+      ObjectEntryKey(seg.primary, 0, key, slot, meta_->partitions()),
       [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
         std::optional<v1::ObjectManifest> cur;
         if (current.has_value()) {
@@ -523,7 +716,7 @@ absl::Status ReplicatedManifestStore::CasStored(const std::string& bucket, const
   if (!seg.secondary.empty()) {
     // The source's stale copy must not resurface in merged reads (e.g. after a deletion).
     auto erased = meta_->CompareAndSet(
-        ObjectEntryKey(seg.secondary, 0, key, version_id, meta_->partitions()),
+        ObjectEntryKey(seg.secondary, 0, key, slot, meta_->partitions()),
         [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(); });
     if (!erased.ok()) return erased.status();
   }
@@ -532,7 +725,7 @@ absl::Status ReplicatedManifestStore::CasStored(const std::string& bucket, const
   const std::string owner = SegmentFor(Segments(*after), key).primary;
   if (owner == seg.primary) return absl::OkStatus();
   // A split moved the key while we wrote: carry our result to the new owner.
-  return CopyEntry(seg.primary, owner, key, version_id, true);
+  return CopyEntry(seg.primary, owner, key, slot, true);
 }
 
 absl::StatusOr<ListResult> ReplicatedManifestStore::List(const std::string& bucket,
@@ -628,14 +821,18 @@ absl::StatusOr<std::vector<KeyVersions>> ReplicatedManifestStore::ScanVersions(
   EntryCursor cursor(meta_, Segments(*record), start_after.empty() ? "" : After(start_after), "",
                      FirstBatch(max_keys));
   ScanItem item;
+  bool head = false;  // out.back() started with its head register
   while (true) {
     auto more = cursor.Next(&item);
     if (!more.ok()) return more.status();
+    const bool key_done = !*more || out.empty() || out.back().key != item.key.object_key();
+    if (key_done && !out.empty()) SortVersions(head, out.back().versions);
     if (!*more) return out;
     const std::string& key = item.key.object_key();
-    if (out.empty() || out.back().key != key) {
+    if (key_done) {
       if (static_cast<int>(out.size()) == max_keys) return out;
       out.push_back(KeyVersions{key, {}});
+      head = item.key.version_id().empty();
     }
     auto manifest = ParseManifest(item.value);
     if (!manifest.ok()) return manifest.status();
@@ -718,10 +915,40 @@ absl::Status ReplicatedManifestStore::CompareAndSet(const std::string& bucket,
                                                     const std::string& key,
                                                     const std::string& version_id,
                                                     const ManifestUpdate& update) {
+  if (version_id.empty()) return absl::InvalidArgumentError("version id is empty");
+  // The version's own entry (superseded versions, records outside head registers) ...
+  absl::Status status = CasVersion(bucket, key, version_id, version_id,
+                                   [&](const std::optional<v1::ObjectManifest>& current)
+                                       -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                                     if (!current.has_value()) return NotHere();
+                                     return update(current);
+                                   });
+  if (!IsNotHere(status)) return status;
+  // ... else the head, if it holds this version ...
+  status = CasVersion(bucket, key, kHeadSlot, version_id,
+                      [&](const std::optional<v1::ObjectManifest>& current)
+                          -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                        if (!current.has_value() || current->version_id() != version_id) {
+                          return NotHere();
+                        }
+                        return update(current);
+                      });
+  if (!IsNotHere(status)) return status;
+  // ... else it exists nowhere: `update` sees nullopt, and what it returns goes to its own entry.
+  absl::StatusOr<std::optional<v1::ObjectManifest>> probe = update(std::nullopt);
+  if (!probe.ok()) return probe.status();
+  if (!probe->has_value()) return absl::OkStatus();  // nothing to delete
+  return CasVersion(bucket, key, version_id, version_id, update);
+}
+
+absl::Status ReplicatedManifestStore::CasVersion(const std::string& bucket, const std::string& key,
+                                                 const std::string& slot,
+                                                 const std::string& version_id,
+                                                 const ManifestUpdate& update) {
   // Entries stored whole that stay whole (nearly all): the update runs inside the entry's CAS.
   bool out_of_line = false;
   absl::Status status =
-      CasStored(bucket, key, version_id,
+      CasStored(bucket, key, slot, version_id,
                 [&](const std::optional<v1::ObjectManifest>& current)
                     -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
                   out_of_line = current.has_value() && current->stripe_chunks() > 0;
@@ -740,7 +967,7 @@ absl::Status ReplicatedManifestStore::CompareAndSet(const std::string& bucket,
   // e.g. repair) points at slices that are already stored.
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::optional<v1::ObjectManifest> head;
-    absl::StatusOr<v1::ObjectManifest> stored = GetStored(bucket, key, version_id);
+    absl::StatusOr<v1::ObjectManifest> stored = GetStored(bucket, key, slot);
     if (stored.ok()) {
       head = *std::move(stored);
     } else if (!absl::IsNotFound(stored.status()) ||
@@ -766,7 +993,7 @@ absl::Status ReplicatedManifestStore::CompareAndSet(const std::string& bucket,
       }
     }
     const std::string seen = head.has_value() ? Canonical(*head) : "";
-    status = CasStored(bucket, key, version_id,
+    status = CasStored(bucket, key, slot, version_id,
                        [&](const std::optional<v1::ObjectManifest>& current)
                            -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
                          if (current.has_value() != head.has_value() ||
@@ -922,12 +1149,14 @@ absl::Status ReplicatedManifestStore::ResumeSplit(const std::string& bucket,
       for (const ScanItem& item : page->items) {
         const std::string& key = item.key.object_key();
         const std::string& version = item.key.version_id();
-        auto copied =
-            meta_->CompareAndSet(ObjectEntryKey(dst, 0, key, version, meta_->partitions()),
-                                 [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
-                                   if (current.has_value()) return current;
-                                   return MetaValue(item.value);
-                                 });
+        auto copied = meta_->CompareAndSet(
+            ObjectEntryKey(dst, 0, key, version, meta_->partitions()),
+            [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
+              if (current.has_value() && !ReplacesHeld(version, *current, item.value)) {
+                return current;
+              }
+              return MetaValue(item.value);
+            });
         if (!copied.ok()) return copied.status();
         if (drain) {
           auto erased = meta_->CompareAndSet(

@@ -5,8 +5,13 @@
 // Keys (all in the meta OBJECT table, so every listing is one MetaClient::Scan):
 //   bucket name entry   bucket = kBucketDirectory, object key = bucket name, version id = ""
 //                       value  = serialized BucketRecord (deleted = true: the name is free)
-//   object entry        bucket = the bucket's random 16-byte bucket_id, object key, version id
-//                       value  = serialized ObjectManifest (delete markers too)
+//   head register       bucket = the bucket's shard field, object key, version id = "" (sorts
+//                       first among the key's entries); value = the newest version's
+//                       ObjectManifest (commit_sequence set), replaced by Commit's one CAS
+//   object entry        bucket = the bucket's shard field, object key, 16-byte version id
+//                       value  = serialized ObjectManifest: a superseded version awaiting the GC
+//                       (superseded_unix_micros set), a multipart upload record, or an entry
+//                       written before head registers existed
 // The bucket directory is one index shard: ListBuckets is a scan of one partition, and a name
 // lookup is one linearizable read.
 //
@@ -57,6 +62,9 @@ namespace tessera::services {
 // bucket can collide with this 15-byte name).
 inline constexpr char kBucketDirectory[] = "tessera.buckets";
 
+// The version id of a key's head register (manifest_store.h): sorts before every real version id.
+inline constexpr char kHeadSlot[] = "";
+
 // Split state flags in BucketRecord.Shard.id (the low 30 bits are the shard number).
 inline constexpr uint32_t kShardCopying = 1u << 31;   // being filled; ignored by reads and writes
 inline constexpr uint32_t kShardDraining = 1u << 30;  // owns its range; reads merge the source
@@ -92,6 +100,8 @@ class ReplicatedManifestStore final : public ManifestStore {
                                                const std::string& key) override;
   absl::StatusOr<v1::ObjectManifest> Get(const std::string& bucket, const std::string& key,
                                          const std::string& version_id) override;
+  absl::StatusOr<v1::ObjectManifest> Commit(const v1::ObjectManifest& manifest,
+                                            const CommitCondition& condition) override;
   absl::Status PutIfAbsent(const v1::ObjectManifest& manifest) override;
   absl::Status CompareAndSet(const std::string& bucket, const std::string& key,
                              const std::string& version_id, const ManifestUpdate& update) override;
@@ -119,12 +129,28 @@ class ReplicatedManifestStore final : public ManifestStore {
   absl::Status ResumeSplit(const std::string& bucket, v1::BucketRecord record);
   // Counts a write to `field` and runs a size check of that shard every split_check_interval.
   void CountWrite(const std::string& bucket, const std::string& field, uint32_t shard_number);
-  // The entry as stored (a head for out-of-line manifests). NOT_FOUND as Get.
+  // The entry at version id `slot` (kHeadSlot: the key's head register) as stored (a head for
+  // out-of-line manifests). NOT_FOUND "no such version" / "no such bucket".
   absl::StatusOr<v1::ObjectManifest> GetStored(const std::string& bucket, const std::string& key,
-                                               const std::string& version_id);
-  // CompareAndSet on the stored form of the entry (`update` sees and returns stored forms).
-  absl::Status CasStored(const std::string& bucket, const std::string& key,
+                                               const std::string& slot);
+  // Version `version_id` as stored: its own entry, else the head register if it holds it.
+  absl::StatusOr<v1::ObjectManifest> GetVersionStored(const std::string& bucket,
+                                                      const std::string& key,
+                                                      const std::string& version_id);
+  // CompareAndSet of version `version_id` in the entry at `slot` (its own, or kHeadSlot), whole
+  // manifests in and out (chunk records rewritten as needed).
+  absl::Status CasVersion(const std::string& bucket, const std::string& key,
+                          const std::string& slot, const std::string& version_id,
+                          const ManifestUpdate& update);
+  // CompareAndSet on the stored form of the entry at `slot` (`update` sees and returns stored
+  // forms, which must keep `version_id`).
+  absl::Status CasStored(const std::string& bucket, const std::string& key, const std::string& slot,
                          const std::string& version_id, const ManifestUpdate& update);
+  // Writes `replaced`, just replaced in the head register of shard `field` by `by`, to its own
+  // entry marked superseded, if KeepWhenSuperseded (best effort: a failure is logged and leaves
+  // its slices to the orphan reclaimer).
+  void KeepSuperseded(const std::string& field, const v1::ObjectManifest& replaced,
+                      const v1::ObjectManifest& by);
   // Writes `manifest`'s chunk records if it is stored out of line; returns the entry's value.
   absl::StatusOr<std::string> StoreChunks(const v1::ObjectManifest& manifest);
   // Writes every chunk of `chunks` that differs from the same-numbered one in `unchanged`.

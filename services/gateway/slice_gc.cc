@@ -21,10 +21,11 @@ SliceGarbageCollector::SliceGarbageCollector(SliceGcOptions options, const DataP
                                              ManifestStore* store)
     : options_(options), deps_(deps), store_(store) {}
 
-absl::Status SliceGarbageCollector::Collect(const v1::ObjectManifest& listed, SliceGcStats& stats) {
+absl::Status SliceGarbageCollector::Collect(const v1::ObjectManifest& listed, bool delete_slices,
+                                            SliceGcStats& stats) {
   // Scans return the heads of manifests stored out of line: fetch the stripe list.
   v1::ObjectManifest full;
-  if (listed.stripe_chunks() > 0) {
+  if (listed.stripe_chunks() > 0 && delete_slices) {
     absl::StatusOr<v1::ObjectManifest> got =
         store_->Get(listed.bucket(), listed.key(), listed.version_id());
     if (!got.ok()) return got.status();
@@ -36,6 +37,7 @@ absl::Status SliceGarbageCollector::Collect(const v1::ObjectManifest& listed, Sl
   std::atomic<int> failed{0};
   TaskGroup group;
   for (const v1::PartRecord& part : manifest.parts()) {
+    if (!delete_slices) break;
     for (const v1::StripeRecord& stripe : part.stripes()) {
       for (int i = 0; i < stripe.slices_size(); ++i) {
         const std::string& node_id = stripe.slices(i).node_id();
@@ -90,14 +92,25 @@ absl::StatusOr<SliceGcStats> SliceGarbageCollector::RunOnce() {
       if (absl::IsNotFound(batch.status())) break;  // bucket deleted meanwhile
       if (!batch.ok()) return batch.status();
       for (const KeyVersions& kv : *batch) {
+        // versions[0] is the key's newest version (its head register), never collected here;
+        // every other entry is superseded in the order the commits decided.
+        const v1::ObjectManifest& latest = kv.versions.front();
         bool all_older_gone = true;
         for (size_t i = 1; i < kv.versions.size(); ++i) {
-          // Superseded when the next newer version became visible.
-          if (kv.versions[i - 1].created_unix_micros() > horizon) {
+          const v1::ObjectManifest& v = kv.versions[i];
+          // Superseded when the commit that replaced it was made (recorded on the entry); for
+          // entries written before head registers, when the next newer one was created.
+          const int64_t superseded = v.superseded_unix_micros() != 0
+                                         ? v.superseded_unix_micros()
+                                         : kv.versions[i - 1].created_unix_micros();
+          if (superseded > horizon) {
             all_older_gone = false;
             continue;
           }
-          absl::Status s = Collect(kv.versions[i], stats);
+          // An entry sharing the newest version's data (left by a commit that was repeated after
+          // being superseded) is removed without touching the slices the newest one reads.
+          const bool own_data = DataVersionId(v) != DataVersionId(latest);
+          absl::Status s = Collect(v, own_data, stats);
           if (!s.ok()) {
             all_older_gone = false;
             TESSERA_LOG(WARNING, "gc_version_failed")
@@ -105,9 +118,8 @@ absl::StatusOr<SliceGcStats> SliceGarbageCollector::RunOnce() {
                 .Field("status", s);
           }
         }
-        const v1::ObjectManifest& latest = kv.versions.front();
         if (all_older_gone && latest.delete_marker() && latest.created_unix_micros() <= horizon) {
-          absl::Status s = Collect(latest, stats);
+          absl::Status s = Collect(latest, true, stats);
           if (!s.ok()) {
             TESSERA_LOG(WARNING, "gc_marker_failed")
                 .Field("bucket", bucket.name())

@@ -2,9 +2,12 @@
 // their manifest entries.
 //
 // A version is garbage when a newer version of its key (a newer object or a delete marker)
-// became visible at least `grace` ago: the grace period lets reads that fetched the old manifest
-// just before it was superseded finish. A delete marker that is the only entry of its key and is
-// older than `grace` is removed too (the key then simply does not exist).
+// replaced it at least `grace` ago: the grace period lets reads that fetched the old manifest
+// just before it was superseded finish. "Newer" is the order the metadata's commits decided
+// (manifest_store.h: the key's head register is its newest version, every other entry is
+// superseded, with the time it was replaced); gateways' clocks never decide it. A delete marker
+// that is the only entry of its key and is older than `grace` is removed too (the key then simply
+// does not exist).
 //
 // The collector is stateless: each pass scans the ManifestStore (ScanVersions), so nothing is
 // lost when a gateway restarts, and slice deletes that fail (node down) are retried on the next
@@ -50,8 +53,9 @@ class SliceGarbageCollector {
   [[nodiscard]] absl::StatusOr<SliceGcStats> RunOnce();
 
  private:
-  // Deletes the slices of `manifest`, then its entry. OK only if all of it is gone.
-  absl::Status Collect(const v1::ObjectManifest& manifest, SliceGcStats& stats);
+  // Deletes the slices of `manifest` (unless !delete_slices), then its entry. OK only if all of
+  // it is gone.
+  absl::Status Collect(const v1::ObjectManifest& manifest, bool delete_slices, SliceGcStats& stats);
 
   const SliceGcOptions options_;
   const DataPathDeps deps_;

@@ -506,6 +506,42 @@ TEST_F(GatewayAuthTest, UsersReachOnlyTheirOwnAndPublicReadBucketsAndS3Agrees) {
   EXPECT_EQ(S3(&kAlice, "GET", "/perm-bob/b.txt").status, 403);
 }
 
+// gRPC if_none_match is decided by the commit itself: a stream that passed the check when its
+// header arrived still fails FAILED_PRECONDITION if the key was created before it committed.
+TEST_F(GatewayAuthTest, ConditionalPutIsDecidedWhenItCommits) {
+  std::unique_ptr<sdk::Client> alice = ClientFor(kAlice);
+  ASSERT_NE(alice, nullptr);
+  ASSERT_OK(alice->CreateBucket("cond-grpc").status());
+  auto stub = v1::Gateway::NewStub(*channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  for (const auto& [k, v] :
+       Signed(FullMethod(kPutObject), kAlice.key, kAlice.secret, absl::Now())) {
+    ctx.AddMetadata(k, v);
+  }
+  v1::PutObjectResponse resp;
+  auto writer = stub->PutObject(&ctx, &resp);
+  v1::PutObjectRequest msg;
+  msg.mutable_header()->set_bucket("cond-grpc");
+  msg.mutable_header()->set_key("k");
+  msg.mutable_header()->set_size(-1);
+  msg.mutable_header()->set_if_none_match(true);
+  msg.set_data("from the conditional stream");
+  ASSERT_TRUE(writer->Write(msg));
+  // Give the gateway time to look at the header first (its only check before); the expectation
+  // below holds in either order.
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_OK(alice->PutObject("cond-grpc", "k", "created meanwhile").status());
+  v1::PutObjectRequest last;
+  last.set_last(true);
+  ASSERT_TRUE(writer->Write(last));
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  ASSERT_OK_AND_ASSIGN(std::string got, alice->GetObject("cond-grpc", "k"));
+  EXPECT_EQ(got, "created meanwhile");
+}
+
 int RunShell(const std::string& command) { return std::system(command.c_str()); }
 
 TEST_F(GatewayAuthTest, TlsGatewayServesTrustingClientsOnly) {

@@ -346,6 +346,9 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
       PutObjectOptions options;
       options.content_type = header_.content_type();
       options.owner = caller_.user_id;
+      // Decided again inside the commit: the check above only saves uploading a doomed body.
+      options.condition.if_none_match = header_.if_none_match();
+      options.condition.if_match = header_.if_match();
       for (const auto& [k, v] : header_.user_metadata()) options.user_metadata[k] = v;
       auto writer = service_->deps_.objects->PutObject(header_.bucket(), header_.key(), options);
       if (!writer.ok()) return writer.status();

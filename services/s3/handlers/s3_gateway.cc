@@ -584,8 +584,28 @@ class S3Gateway::Call {
 
   // Conditional writes (PutObject, CompleteMultipartUpload): If-None-Match: * fails with 412 if
   // the key exists; If-Match: <etag> fails with 412 on another ETag and 404 NoSuchKey if there
-  // is no object. Checked before the body is read and again just before the commit; a write
-  // racing between that check and the commit is not detected (not atomic, unlike AWS).
+  // is no object. Decided inside the commit (WriteCondition -> ManifestStore::Commit), so of two
+  // racing conditional writes at most one passes; CheckWriteConditions only refuses early, before
+  // a body is read, what is already known to fail.
+  CommitCondition WriteCondition() const {
+    CommitCondition c;
+    c.if_none_match = FindHeader(req_.headers, "if-none-match") != nullptr;
+    if (const std::string* match = FindHeader(req_.headers, "if-match")) c.if_match = *match;
+    return c;
+  }
+
+  // The S3 error for a commit refused by its condition; other statuses pass through.
+  static absl::Status CommitConditionStatus(const absl::Status& s) {
+    if (IsConditionNotMet(s)) {
+      return S3Status(S3ErrorCode::kPreconditionFailed,
+                      "At least one of the pre-conditions you specified did not hold");
+    }
+    if (absl::IsNotFound(s) && absl::StrContains(s.message(), "no such key")) {
+      return S3Status(S3ErrorCode::kNoSuchKey);
+    }
+    return s;
+  }
+
   absl::Status CheckWriteConditions() {
     const std::string* none_match = FindHeader(req_.headers, "if-none-match");
     const std::string* match = FindHeader(req_.headers, "if-match");
@@ -618,6 +638,7 @@ class S3Gateway::Call {
     if (absl::Status s = CheckWriteConditions(); !s.ok()) return s;
     PutObjectOptions o;
     MetadataFromRequest(&o);
+    o.condition = WriteCondition();
     if (absl::Status s = CheckMetadataSize(o); !s.ok()) return s;
     absl::StatusOr<std::unique_ptr<ObjectWriter>> writer =
         g_->objects_->PutObject(r_.bucket, r_.key, o);
@@ -628,12 +649,8 @@ class S3Gateway::Call {
       return s;
     }
     (*writer)->set_checksums(p.checksums());
-    if (absl::Status s = CheckWriteConditions(); !s.ok()) {
-      (*writer)->Abort();
-      return s;
-    }
     absl::StatusOr<v1::ObjectManifest> m = (*writer)->Finish();
-    if (!m.ok()) return m.status();
+    if (!m.ok()) return CommitConditionStatus(m.status());
     Headers h = ChecksumHeaders(p.checksums());
     h.emplace_back("ETag", m->etag());
     return SendEmpty(200, std::move(h));
@@ -925,8 +942,11 @@ class S3Gateway::Call {
     }
     CompleteError why = CompleteError::kNone;
     absl::StatusOr<v1::ObjectManifest> m =
-        g_->uploads_->Complete(r_.bucket, r_.key, r_.upload_id, chosen, &why);
+        g_->uploads_->Complete(r_.bucket, r_.key, r_.upload_id, chosen, &why, WriteCondition());
     if (!m.ok()) {
+      if (IsConditionNotMet(m.status()) || absl::IsNotFound(m.status())) {
+        return CommitConditionStatus(m.status());  // 412, 404 NoSuchKey, or NoSuchUpload as is
+      }
       switch (why) {
         case CompleteError::kInvalidPart:
           return S3Status(S3ErrorCode::kInvalidPart, m.status().message());

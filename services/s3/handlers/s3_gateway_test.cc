@@ -4,8 +4,10 @@
 #include "services/s3/handlers/s3_gateway.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "services/gateway/faulty_manifest_store.h"
 #include "services/gateway/multipart.h"
 #include "services/gateway/test_cluster.h"
 #include "services/s3/auth/credential_store.h"
@@ -85,6 +88,38 @@ class CapturingWriter : public HttpResponseWriter {
   bool started_ = false;
 };
 
+// Makes two requests meet: every GetLatest of `key` reads, then waits (up to 30 s) until `parties`
+// callers have read in its round, so two conditional PUTs both see the key as it was before either
+// committed, at every point where they look at it.
+class RendezvousStore : public services::testing::FaultyManifestStore {
+ public:
+  RendezvousStore(ManifestStore* base, std::string key, int parties)
+      : FaultyManifestStore(base), key_(std::move(key)), parties_(parties) {}
+  absl::StatusOr<v1::ObjectManifest> GetLatest(const std::string& bucket,
+                                               const std::string& key) override {
+    absl::StatusOr<v1::ObjectManifest> latest = FaultyManifestStore::GetLatest(bucket, key);
+    if (key == key_) {  // answer only once the other request has read too
+      absl::MutexLock lock(&mu_);
+      Round round{&arrived_, (arrived_ / parties_ + 1) * parties_};
+      ++arrived_;
+      mu_.AwaitWithTimeout(absl::Condition(&Met, &round), absl::Seconds(30));
+    }
+    return latest;
+  }
+
+ private:
+  struct Round {
+    const int* arrived;
+    int target;
+  };
+  static bool Met(Round* r) { return *r->arrived >= r->target; }
+
+  const std::string key_;
+  const int parties_;
+  absl::Mutex mu_;
+  int arrived_ = 0;
+};
+
 constexpr char kAliceKey[] = "AKIAALICE00000000001";
 constexpr char kAliceSecret[] = "alicesecretalicesecret0123456789";
 constexpr char kBobKey[] = "AKIABOB0000000000001";
@@ -133,7 +168,8 @@ class S3GatewayTest : public ::testing::Test {
     HttpServerRequest req;
     req.method = method;
     req.target = target;
-    req.request_id = absl::StrCat("REQ", ++request_counter_);
+    const int request_number = ++request_counter_;
+    req.request_id = absl::StrCat("REQ", request_number);
     req.headers.emplace_back("host", "127.0.0.1:9000");
     if (method == "PUT" || method == "POST") {
       req.headers.emplace_back("content-length", absl::StrCat(body.size()));
@@ -167,11 +203,11 @@ class S3GatewayTest : public ::testing::Test {
     Response r;
     StringBody b(std::move(body));
     CapturingWriter w(&r);
-    gateway_->Handle(req, &b, &w);
+    (through_ != nullptr ? through_ : gateway_.get())->Handle(req, &b, &w);
     EXPECT_TRUE(w.started()) << method << " " << target << " sent nothing";
     if (r.status >= 400 && method != "HEAD") {
       // Every error body names its request id and the resource.
-      EXPECT_TRUE(absl::StrContains(r.body, absl::StrCat("<RequestId>REQ", request_counter_)))
+      EXPECT_TRUE(absl::StrContains(r.body, absl::StrCat("<RequestId>REQ", request_number)))
           << r.body;
     }
     return r;
@@ -183,7 +219,8 @@ class S3GatewayTest : public ::testing::Test {
   std::unique_ptr<storage::StripeCodec> codec_;
   std::unique_ptr<MultipartUploads> uploads_;
   std::unique_ptr<S3Gateway> gateway_;
-  int request_counter_ = 0;
+  std::atomic<int> request_counter_{0};
+  S3Gateway* through_ = nullptr;  // set: requests go to this gateway instead of gateway_
   absl::Duration sign_offset_;    // added to the signing time
   bool unsigned_extras_ = false;  // true: `extra` x-amz-* headers are sent but not signed
   // Replaces the method after signing (a request altered on the way).
@@ -294,6 +331,40 @@ TEST_F(S3GatewayTest, ConditionalWrites) {
   r = Do(kAlice, "PUT", "/cw-b/none", "x", {{"if-match", etag}});
   EXPECT_EQ(r.status, 404);
   EXPECT_TRUE(r.HasCode("NoSuchKey")) << r.body;
+}
+
+// Two conditional PUTs that both look at the key before either commits: exactly one may win,
+// because the condition is decided in the commit itself.
+TEST_F(S3GatewayTest, ConcurrentConditionalWritesHaveOneWinner) {
+  ASSERT_EQ(Do(kAlice, "PUT", "/race-b").status, 200);
+  ASSERT_EQ(Do(kAlice, "PUT", "/race-b/matched", "base").status, 200);
+  const std::string base_etag = *Do(kAlice, "HEAD", "/race-b/matched").Header("ETag");
+  struct Case {
+    std::string key;
+    Headers condition;
+  };
+  for (const Case& c :
+       {Case{"fresh", {{"if-none-match", "*"}}}, Case{"matched", {{"if-match", base_etag}}}}) {
+    SCOPED_TRACE(c.key);
+    RendezvousStore store(&cluster_.store(), c.key, 2);
+    auto objects = ObjectService::Create(options_.data, cluster_.deps(), &store);
+    ASSERT_TRUE(objects.ok()) << objects.status();
+    S3Gateway racing(S3GatewayOptions{}, objects->get(), uploads_.get(), &store, cluster_.deps(),
+                     &credentials_, Clock::Real());
+    Response r1, r2;
+    through_ = &racing;
+    std::thread t([&] { r1 = Do(kAlice, "PUT", "/race-b/" + c.key, "one", c.condition); });
+    r2 = Do(kAlice, "PUT", "/race-b/" + c.key, "two", c.condition);
+    t.join();
+    through_ = nullptr;
+    const int wins = (r1.status == 200) + (r2.status == 200);
+    EXPECT_EQ(wins, 1) << r1.status << " " << r2.status;
+    const Response& loser = r1.status == 200 ? r2 : r1;
+    EXPECT_EQ(loser.status, 412);
+    EXPECT_TRUE(loser.HasCode("PreconditionFailed")) << loser.body;
+    const std::string winner = r1.status == 200 ? "one" : "two";
+    EXPECT_EQ(Do(kAlice, "GET", "/race-b/" + c.key).body, winner);
+  }
 }
 
 TEST_F(S3GatewayTest, UnknownSubresourcesAreNotImplemented) {
