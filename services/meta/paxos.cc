@@ -20,8 +20,6 @@ using tessera::v1::Ballot;
 using tessera::v1::MetaKey;
 using tessera::v1::PaxosValue;
 
-absl::Status OutcomeUnknown(absl::Status status) { return MarkOutcomeUnknown(std::move(status)); }
-
 // The outcome of sending one request to every replica of a set of replica sets.
 template <typename Resp>
 struct Gathered {
@@ -358,7 +356,7 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
         absl::IsFailedPrecondition(commit_error) ? commit_error : FinishChosen(view, key, ballot);
     if (finish.ok()) return value;
     if (unfinished != nullptr) *unfinished = ChosenUncommitted{ballot, std::move(value)};
-    return OutcomeUnknown(absl::Status(
+    return MarkOutcomeUnknown(absl::Status(
         finish.code(),
         absl::StrCat(
             "compare-and-set chosen but not committed (key partition ", key.partition(),
@@ -428,7 +426,7 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
         }
       }
       if (!complete) {
-        return OutcomeUnknown(absl::AbortedError(
+        return MarkOutcomeUnknown(absl::AbortedError(
             "compare-and-set outcome unknown: too many concurrent updates of the key since this "
             "update's proposal; it was applied at most once"));
       }
@@ -452,7 +450,7 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
         first_in_flight && BallotLess(cur.committed_ballot, *first_in_flight);
     auto refuse = [&](absl::Status status) -> absl::Status {
       if (!earlier_may_apply) return status;
-      return OutcomeUnknown(absl::Status(
+      return MarkOutcomeUnknown(absl::Status(
           status.code(), absl::StrCat(status.message(),
                                       " (an earlier proposal of this compare-and-set may yet "
                                       "be applied, at most once)")));
@@ -506,7 +504,7 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
   const std::string where = absl::StrCat(" (key partition ", key.partition(), ", after ",
                                          options_.max_rounds, " rounds)");
   if (first_in_flight) {
-    return OutcomeUnknown(absl::Status(
+    return MarkOutcomeUnknown(absl::Status(
         last_error.code(), absl::StrCat("compare-and-set outcome unknown, it may yet be applied "
                                         "(at most once): ",
                                         last_error.message(), where)));
