@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "base/fake_clock.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/meta/meta_key.h"
@@ -21,10 +22,8 @@ using ::tessera::testing::StatusIs;
 using tessera::v1::Ballot;
 using tessera::v1::MetaKey;
 
-std::string TestDir(absl::string_view name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
+// A fresh directory per call: unique per test and per --gtest_repeat repetition.
+std::string TestDir(absl::string_view name) { return ::tessera::testing::UniqueTestDir(name); }
 
 Ballot B(int64_t t, absl::string_view who = "p") {
   Ballot b;
