@@ -240,8 +240,18 @@ TEST(MembershipServiceTest, ForgedAndStaleRecordsFromAnAttackerAreRejectedAndCou
            now.records_stale >= before.records_stale + 1 &&
            now.malformed_messages >= before.malformed_messages + 1;
   }));
-  // Nothing of it was believed, by member 0 or by anyone it gossips with.
-  absl::SleepFor(TestTiming().probe_interval * 5);
+  // Nothing of it was believed, by member 0 or by anyone it gossips with. Give the forgery every
+  // chance to spread: wait (by progress, not a fixed sleep that a busy machine could outrun) until
+  // member 0 has sent 10 more messages and every member has received 5 more.
+  std::vector<MembershipCounters> mark;
+  for (int i = 0; i < c.size(); ++i) mark.push_back(c.service(i).counters());
+  ASSERT_TRUE(WaitFor([&] {
+    if (c.service(0).counters().messages_sent < mark[0].messages_sent + 10) return false;
+    for (int i = 0; i < c.size(); ++i) {
+      if (c.service(i).counters().messages_received < mark[i].messages_received + 5) return false;
+    }
+    return true;
+  })) << "gossip made no progress";
   for (int i = 0; i < c.size(); ++i) {
     auto view = c.service(i).view();
     const MemberInfo* m = view->Find(c.id(1));

@@ -261,10 +261,15 @@ TEST(PaxosTest, ConcurrentIncrementsUnderFaultsLoseAndDuplicateNothing) {
       last = c.tags;
     }
   });
+  // Writers retry far longer than FastOptions: "more than half succeed" (checked below) is a
+  // liveness claim, and on a busy machine five contending proposers plus the crash loop can burn
+  // through 40 rounds; the safety checks do not depend on how many rounds are allowed.
+  PaxosOptions writer_options = FastOptions();
+  writer_options.max_rounds = 400;
   std::vector<std::thread> writers;
   for (int t = 0; t < kThreads; ++t) {
     writers.emplace_back([&, t] {
-      PaxosProposer p(absl::StrCat("gw", t), &hlc, &cluster.net, FastOptions());
+      PaxosProposer p(absl::StrCat("gw", t), &hlc, &cluster.net, writer_options);
       for (int i = 0; i < kOpsPerThread; ++i) {
         const std::string tag = absl::StrCat("t", t, "-", i);
         auto s = p.CompareAndSet(cluster.view, key,
