@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/env.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,11 +28,8 @@ using ::testing::UnorderedElementsAre;
 class FaultInjectionEnvTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    ASSERT_NE(tmp, nullptr);
-    dir_ = absl::StrCat(tmp, "/fault_env_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_OK(Env::Default()->CreateDirs(dir_));
+    dir_ = ::tessera::testing::UniqueTestDir(absl::StrCat(
+        "fault_env_", ::testing::UnitTest::GetInstance()->current_test_info()->name()));
     env_ = std::make_unique<FaultInjectionEnv>(Env::Default());
   }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/replicated_test_cluster.h"
@@ -34,9 +35,8 @@ std::string TmpDir() {
 }
 
 std::string NewKeyFile(const std::string& name) {
-  const std::string dir = TmpDir() + "/keys";
-  std::filesystem::create_directories(dir);
-  return absl::StrCat(dir, "/", name);
+  // A fresh directory per key: "never overwrites" would refuse a previous repetition's file.
+  return absl::StrCat(::tessera::testing::UniqueTestDir("keys"), "/", name);
 }
 
 // The raw 32 key bytes in a freshly generated key file (one "<id> <base64>" line).

@@ -7,16 +7,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/env.h"
+#include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace tessera::p2p {
 namespace {
 
 std::string TestDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/identity_", name);
-  EXPECT_TRUE(Env::Default()->CreateDirs(dir).ok());
-  return dir;
+  return ::tessera::testing::UniqueTestDir("identity_" + name);  // fresh per call and repetition
 }
 
 mode_t ModeOf(const std::string& path) {

@@ -100,7 +100,11 @@ void MembershipService::SetCapacity(uint64_t capacity_bytes, uint64_t free_bytes
 void MembershipService::SendAll(const std::vector<Outgoing>& out) {
   for (const Outgoing& o : out) {
     // A datagram that cannot be sent is as good as lost; SWIM copes with loss.
-    (void)socket_->SendTo(o.address, o.payload);
+    if (options_.datagram_auth != nullptr) {
+      (void)socket_->SendTo(o.address, options_.datagram_auth->Seal(o.payload));
+    } else {
+      (void)socket_->SendTo(o.address, o.payload);
+    }
   }
 }
 
@@ -109,6 +113,8 @@ void MembershipService::Publish() {
   {
     absl::MutexLock lock(&mu_);
     counters_ = protocol_->counters();
+    counters_.datagrams_unauthenticated = dropped_unauthenticated_;
+    counters_.datagrams_replayed = dropped_replayed_;
     if (view_->generation() == protocol_->generation()) return;
     fresh = protocol_->Snapshot();
     view_ = fresh;
@@ -132,6 +138,22 @@ void MembershipService::Run() {
     for (int i = 0; i < kMaxBurst && !stopping_.load(); ++i) {
       absl::StatusOr<bool> got = socket_->Receive(wait, &payload, &from);
       if (!got.ok() || !*got) break;
+      wait = absl::ZeroDuration();
+      if (options_.datagram_auth != nullptr) {
+        GossipRejection why = GossipRejection::kNone;
+        absl::StatusOr<std::string> opened = options_.datagram_auth->Open(payload, &why);
+        if (!opened.ok()) {
+          // Dropped before the protocol: no state changes, no answer (an answer would let an
+          // outsider use us as a reflector).
+          if (why == GossipRejection::kMalformed || why == GossipRejection::kBadMac) {
+            ++dropped_unauthenticated_;
+          } else {
+            ++dropped_replayed_;
+          }
+          continue;
+        }
+        payload = *std::move(opened);
+      }
       SendAll(protocol_->HandleMessage(clock_->Now(), from, payload));
       wait = absl::ZeroDuration();
     }

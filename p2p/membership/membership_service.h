@@ -5,6 +5,12 @@
 // that the service swaps atomically whenever the membership changes, and may register
 // on_change to hear of every new snapshot. Datagrams are at most protocol.max_message_bytes.
 //
+// With datagram_auth (every tessera-node with a cluster secret) each datagram sent is sealed and
+// each received one opened by p2p::GossipAuth: MAC keyed from the cluster secret, replay window,
+// send-time skew. A datagram that fails is dropped before the protocol sees it and counted
+// (counters().datagrams_unauthenticated / datagrams_replayed); nodes with different secrets never
+// hear each other. Without it (insecure mode, some tests) datagrams are plain protobufs.
+//
 // Thread-safety: all public methods are thread-safe. on_change runs on the service thread; it
 // must not block for long and must not call Stop().
 #pragma once
@@ -23,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "p2p/auth/gossip_auth.h"
 #include "p2p/identity/node_identity.h"
 #include "p2p/membership/membership_view.h"
 #include "p2p/membership/protocol.h"
@@ -54,6 +61,9 @@ struct MembershipServiceOptions {
   Clock* clock = nullptr;
   // How long the service thread waits for a datagram before it ticks again. Default 10 ms.
   absl::Duration poll_interval = absl::Milliseconds(10);
+  // Seals sent and opens received datagrams (see above); null: none (unauthenticated gossip).
+  // Shared so the owner may keep using it; each node should have its own (own session).
+  std::shared_ptr<GossipAuth> datagram_auth;
   // Called with every new snapshot, on the service thread. May be empty.
   std::function<void(const std::shared_ptr<const MembershipView>&)> on_change;
 
@@ -111,6 +121,9 @@ class MembershipService {
   mutable absl::Mutex mu_;
   std::shared_ptr<const MembershipView> view_ ABSL_GUARDED_BY(mu_);
   MembershipCounters counters_ ABSL_GUARDED_BY(mu_);
+  // Datagrams dropped at the seam (service thread only; copied into counters_ by Publish).
+  uint64_t dropped_unauthenticated_ = 0;
+  uint64_t dropped_replayed_ = 0;
   std::vector<std::function<void(MembershipProtocol&)>> commands_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -16,6 +16,8 @@
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "p2p/auth/cluster_secret.h"
+#include "p2p/auth/gossip_auth.h"
 #include "p2p/identity/node_identity.h"
 #include "p2p/membership/membership_view.h"
 #include "p2p/membership/records.h"
@@ -46,9 +48,14 @@ bool WaitFor(const std::function<bool()>& done, absl::Duration limit = kWaitLimi
   return done();
 }
 
+// Members share one cluster secret (as tessera-nodes do): every datagram is sealed and opened by
+// a GossipAuth of their own keyed from it.
 class Cluster {
  public:
   explicit Cluster(int n) {
+    auto secret = ClusterSecret::Random();
+    EXPECT_TRUE(secret.ok());
+    secret_ = std::make_unique<ClusterSecret>(*secret);
     for (int i = 0; i < n; ++i) {
       auto id = NodeIdentity::Generate();
       EXPECT_TRUE(id.ok());
@@ -57,9 +64,19 @@ class Cluster {
     }
   }
 
-  // Starts member i; it knows only `seed`'s address (none for -1).
-  absl::Status Start(int i, int seed, uint64_t incarnation = 0) {
+  // A GossipAuth keyed from `secret` (default: the cluster's), as a member or an insider has.
+  std::shared_ptr<GossipAuth> NewAuth(const ClusterSecret* secret = nullptr) {
+    auto auth = GossipAuth::Create(secret != nullptr ? *secret : *secret_);
+    EXPECT_TRUE(auth.ok());
+    return auth.ok() ? std::shared_ptr<GossipAuth>(*std::move(auth)) : nullptr;
+  }
+
+  // Starts member i; it knows only `seed`'s address (none for -1). It seals and opens datagrams
+  // with `secret` (default: the cluster's).
+  absl::Status Start(int i, int seed, uint64_t incarnation = 0,
+                     const ClusterSecret* secret = nullptr) {
     MembershipServiceOptions o;
+    o.datagram_auth = NewAuth(secret);
     o.protocol = TestTiming();
     o.protocol.random_seed = 1000 + i;
     if (seed >= 0) o.seeds = {services_[seed]->gossip_address()};
@@ -120,6 +137,7 @@ class Cluster {
   }
 
  private:
+  std::unique_ptr<ClusterSecret> secret_;
   std::vector<std::unique_ptr<NodeIdentity>> identities_;
   std::vector<std::unique_ptr<MembershipService>> services_;
   absl::Mutex mu_;
@@ -198,8 +216,11 @@ TEST(MembershipServiceTest, CrashedMemberBecomesSuspectThenDeadAndRevivesOnResta
   }
 }
 
+// The attacker holds the cluster secret (an insider, or a stolen secret) but not member 1's key:
+// its datagrams pass the MAC and the records inside must still be refused.
 TEST(MembershipServiceTest, ForgedAndStaleRecordsFromAnAttackerAreRejectedAndCounted) {
   Cluster c(3);
+  std::shared_ptr<GossipAuth> insider = c.NewAuth();
   StartChain(c);
   ASSERT_TRUE(WaitFor([&] { return c.Agree(c.All(), c.All(), {}); }));
   ASSERT_OK_AND_ASSIGN(auto attacker_key, NodeIdentity::Generate());
@@ -232,16 +253,28 @@ TEST(MembershipServiceTest, ForgedAndStaleRecordsFromAnAttackerAreRejectedAndCou
   msg.mutable_ping()->set_target_id(c.id(0));
 
   const MembershipCounters before = c.service(0).counters();
-  ASSERT_OK(attacker->SendTo(c.service(0).gossip_address(), msg.SerializeAsString()));
-  ASSERT_OK(attacker->SendTo(c.service(0).gossip_address(), "not a protobuf \xff\xff"));
+  ASSERT_OK(
+      attacker->SendTo(c.service(0).gossip_address(), insider->Seal(msg.SerializeAsString())));
+  ASSERT_OK(
+      attacker->SendTo(c.service(0).gossip_address(), insider->Seal("not a protobuf \xff\xff")));
   ASSERT_TRUE(WaitFor([&] {
     MembershipCounters now = c.service(0).counters();
     return now.records_forged >= before.records_forged + 2 &&
            now.records_stale >= before.records_stale + 1 &&
            now.malformed_messages >= before.malformed_messages + 1;
   }));
-  // Nothing of it was believed, by member 0 or by anyone it gossips with.
-  absl::SleepFor(TestTiming().probe_interval * 5);
+  // Nothing of it was believed, by member 0 or by anyone it gossips with. Give the forgery every
+  // chance to spread: wait (by progress, not a fixed sleep that a busy machine could outrun) until
+  // member 0 has sent 10 more messages and every member has received 5 more.
+  std::vector<MembershipCounters> mark;
+  for (int i = 0; i < c.size(); ++i) mark.push_back(c.service(i).counters());
+  ASSERT_TRUE(WaitFor([&] {
+    if (c.service(0).counters().messages_sent < mark[0].messages_sent + 10) return false;
+    for (int i = 0; i < c.size(); ++i) {
+      if (c.service(i).counters().messages_received < mark[i].messages_received + 5) return false;
+    }
+    return true;
+  })) << "gossip made no progress";
   for (int i = 0; i < c.size(); ++i) {
     auto view = c.service(i).view();
     const MemberInfo* m = view->Find(c.id(1));
@@ -252,6 +285,79 @@ TEST(MembershipServiceTest, ForgedAndStaleRecordsFromAnAttackerAreRejectedAndCou
     EXPECT_EQ(view->Find(attacker_key->node_id()), nullptr);
   }
   EXPECT_TRUE(c.Agree(c.All(), c.All(), {}));
+}
+
+// Datagrams without this cluster's MAC (unkeyed, keyed with another secret), stale ones and
+// replays are dropped before the protocol: a lone member's view and protocol counters do not move,
+// only the drop counters do. The same message sealed properly is taken, once.
+TEST(MembershipServiceTest, UnauthenticatedStaleAndReplayedDatagramsChangeNothing) {
+  Cluster c(1);
+  ASSERT_OK(c.Start(0, -1));
+  ASSERT_OK_AND_ASSIGN(auto newcomer, NodeIdentity::Generate());
+  ASSERT_OK_AND_ASSIGN(auto sender, UdpSocket::Bind("127.0.0.1:0"));
+  tessera::v1::NodeRecord r;
+  r.set_format_version(1);
+  r.set_node_id(newcomer->node_id());
+  r.set_public_key(newcomer->public_key());
+  r.set_incarnation(1);
+  r.set_state(tessera::v1::MEMBER_STATE_ALIVE);
+  r.set_gossip_address(sender->local_address());
+  r.set_grpc_address("127.0.0.1:9999");
+  tessera::v1::GossipMessage msg;
+  msg.set_protocol_version(1);
+  msg.set_sender_id(newcomer->node_id());
+  *msg.add_updates()->mutable_record() = SignRecord(*newcomer, r);
+  msg.mutable_ping()->set_seq(1);
+  msg.mutable_ping()->set_target_id(c.id(0));
+  const std::string plain = msg.SerializeAsString();
+  const std::string to = c.service(0).gossip_address();
+  const auto knows_newcomer = [&] { return c.service(0).view()->Find(newcomer->node_id()); };
+
+  ASSERT_OK_AND_ASSIGN(ClusterSecret other_secret, ClusterSecret::Random());
+  std::shared_ptr<GossipAuth> stranger = c.NewAuth(&other_secret);
+  std::shared_ptr<GossipAuth> insider = c.NewAuth();
+  ASSERT_OK(sender->SendTo(to, plain));                  // unkeyed
+  ASSERT_OK(sender->SendTo(to, stranger->Seal(plain)));  // another cluster's key
+  std::string tampered = insider->Seal(plain);
+  tampered[tampered.size() / 2] ^= 0x20;
+  ASSERT_OK(sender->SendTo(to, tampered));  // altered on the way
+  ASSERT_OK(sender->SendTo(to, insider->SealAt(plain, 7, absl::Now() - absl::Minutes(10))));
+  ASSERT_TRUE(WaitFor([&] {
+    const MembershipCounters n = c.service(0).counters();
+    return n.datagrams_unauthenticated >= 3 && n.datagrams_replayed >= 1;
+  })) << "datagrams not counted";
+  MembershipCounters now = c.service(0).counters();
+  EXPECT_EQ(now.datagrams_unauthenticated, 3u);
+  EXPECT_EQ(now.datagrams_replayed, 1u);
+  EXPECT_EQ(now.messages_received, 0u);
+  EXPECT_EQ(now.malformed_messages, 0u);
+  EXPECT_EQ(knows_newcomer(), nullptr);
+
+  // Sealed with the cluster's key: taken (the newcomer joins the view) ...
+  const std::string genuine = insider->Seal(plain);
+  ASSERT_OK(sender->SendTo(to, genuine));
+  ASSERT_TRUE(WaitFor([&] { return knows_newcomer() != nullptr; }));
+  EXPECT_EQ(c.service(0).counters().messages_received, 1u);
+  // ... once: the same datagram again is dropped before the protocol.
+  ASSERT_OK(sender->SendTo(to, genuine));
+  ASSERT_TRUE(WaitFor([&] { return c.service(0).counters().datagrams_replayed >= 2; }));
+  EXPECT_EQ(c.service(0).counters().messages_received, 1u);
+}
+
+// Two nodes with different cluster secrets drop each other's datagrams: no cluster forms.
+TEST(MembershipServiceTest, NodesWithDifferentSecretsDoNotFormACluster) {
+  Cluster c(2);
+  ASSERT_OK_AND_ASSIGN(ClusterSecret other_secret, ClusterSecret::Random());
+  ASSERT_OK(c.Start(0, -1));
+  ASSERT_OK(c.Start(1, 0, /*incarnation=*/0, &other_secret));
+  // Member 1 keeps trying to join through member 0 (join retries every 100 ms): wait until
+  // member 0 has dropped several of its datagrams, then neither knows the other.
+  ASSERT_TRUE(WaitFor([&] { return c.service(0).counters().datagrams_unauthenticated >= 5; }))
+      << "member 1's join attempts never arrived";
+  EXPECT_EQ(c.service(0).counters().messages_received, 0u);
+  EXPECT_EQ(c.service(0).view()->Find(c.id(1)), nullptr);
+  EXPECT_EQ(c.service(1).view()->Find(c.id(0)), nullptr);
+  EXPECT_EQ(c.service(1).counters().messages_received, 0u);
 }
 
 TEST(MembershipServiceTest, DrainingAndCapacityPropagate) {

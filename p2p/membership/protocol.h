@@ -109,6 +109,10 @@ struct MembershipCounters {
   uint64_t suspicions_raised = 0;  // by this node's own probes
   uint64_t deaths_declared = 0;    // by this node's own suspicion timeouts
   uint64_t refutations = 0;        // times this node raised its incarnation to refute
+  // Filled by MembershipService (the transport seam), never by the protocol: datagrams dropped
+  // before the protocol saw them (p2p/auth/gossip_auth.h).
+  uint64_t datagrams_unauthenticated = 0;  // no valid cluster MAC (unkeyed, forged, malformed)
+  uint64_t datagrams_replayed = 0;  // valid MAC but already seen, or stale / too many sessions
 };
 
 struct Outgoing {

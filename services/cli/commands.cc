@@ -303,11 +303,24 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
   std::printf("gateway %s: %d of %zu nodes alive, erasure coding %u+%u (tolerates %u lost)\n",
               endpoint.c_str(), alive, st->nodes.size(), st->data_shards, st->parity_shards,
               st->parity_shards);
-  std::printf("%-32s  %-21s  %-8s  %-6s  %10s\n", "NODE", "ADDRESS", "SITE", "STATE", "FREE");
+  // Totals are sums of what each node reports (nodes sharing a disk, as in `tessera dev`, each
+  // count it); exact byte counts as well, for scripts.
+  uint64_t total_capacity = 0, total_free = 0;
   for (const sdk::NodeStatus& node : st->nodes) {
-    std::printf("%-32s  %-21s  %-8s  %-6s  %10s\n",
+    total_capacity += node.capacity_bytes;
+    total_free += node.free_bytes;
+  }
+  std::printf("capacity %s, free %s (%llu / %llu bytes)\n",
+              sdk::FormatBytes(total_capacity).c_str(), sdk::FormatBytes(total_free).c_str(),
+              static_cast<unsigned long long>(total_capacity),
+              static_cast<unsigned long long>(total_free));
+  std::printf("%-32s  %-21s  %-8s  %-6s  %10s  %10s\n", "NODE", "ADDRESS", "SITE", "STATE",
+              "CAPACITY", "FREE");
+  for (const sdk::NodeStatus& node : st->nodes) {
+    std::printf("%-32s  %-21s  %-8s  %-6s  %10s  %10s\n",
                 node.node_id.empty() ? "(unknown)" : node.node_id.c_str(), node.address.c_str(),
                 node.site.empty() ? "-" : node.site.c_str(), node.state.c_str(),
+                sdk::FormatBytes(node.capacity_bytes).c_str(),
                 sdk::FormatBytes(node.free_bytes).c_str());
   }
   return kExitOk;

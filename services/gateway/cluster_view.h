@@ -29,6 +29,9 @@ struct StorageNode {
   uint64_t free_bytes = 0;
   bool alive = true;      // false: suspected down; never placed on, still tried for reads
   bool draining = false;  // true: being emptied; read from, never placed on
+  // What the node's slice store may hold in all (its data dirs' file systems, capped by
+  // --capacity_bytes), as the node reports it through membership. For status, not placement.
+  uint64_t capacity_bytes = 0;
 };
 
 class ClusterSnapshot {

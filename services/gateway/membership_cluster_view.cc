@@ -138,6 +138,7 @@ absl::Status MembershipClusterView::RefreshNow() {
     n.isp = m.location().isp();
     n.zone = m.location().zone();
     n.free_bytes = m.free_bytes();
+    n.capacity_bytes = m.capacity_bytes();
     n.alive = SaysAliveOrDraining(m) && m.liveness() == v1::ClusterMember::LIVENESS_ALIVE;
     n.draining = m.state() == v1::ClusterMember::STATE_DRAINING;
     nodes.push_back(n);

@@ -291,11 +291,15 @@ TEST_F(OrphanReclaimerTest, PassWithAnUnlistedNodeDeletesNothing) {
 
 // The backend's own reclamation thread (GatewayBackendOptions::gc_interval, as the daemons run
 // it): an overwritten version's slices leave the nodes after the grace period, with no caller
-// driving a pass, and the live version keeps all of its slices.
+// driving a pass, and the live version keeps all of its slices. The grace period runs on a fake
+// data-path clock, moved past it only after the count: with a real 1.5 s grace a busy machine
+// could let the GC thread collect before the count was taken.
 TEST_F(OrphanReclaimerTest, BackendThreadCollectsSupersededSlices) {
+  FakeClock data_clock(absl::Now());
   GatewayBackendOptions go = cluster_->GatewayOptions();
+  go.clock = &data_clock;
   go.gc_interval = absl::Milliseconds(100);
-  go.gc.grace = absl::Milliseconds(1500);  // long enough for the count just below
+  go.gc.grace = absl::Hours(1);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<GatewayBackend> collecting, OpenGatewayBackend(go));
   ObjectService& objects = collecting->objects();
   const std::string old_data = Data(3 * kStripe, 'o'), new_data = Data(2 * kStripe + 7, 'n');
@@ -305,7 +309,8 @@ TEST_F(OrphanReclaimerTest, BackendThreadCollectsSupersededSlices) {
                        objects.PutObject("orphans", "rewritten", new_data));
   EXPECT_EQ(SlicesByVersion()[DataVersionId(old_version)], 3 * 6);
 
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  data_clock.Advance(absl::Hours(2));  // past the grace period
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (SlicesByVersion().count(DataVersionId(old_version)) > 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(100));
   }

@@ -9,6 +9,7 @@
 //   * TLS: a TLS gateway serves a client that trusts its certificate, and refuses plaintext.
 #include <openssl/sha.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -597,6 +598,25 @@ TEST_F(GatewayAuthTest, ServerRefusesToStartWithoutUsers) {
   o.credentials_file = *credentials_file_;
   o.tls_cert_file = "cert.pem";  // without a key
   EXPECT_THAT(GatewayServer::Start(o), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// ClusterStatus reports every node's capacity and free space as its slice store measures them
+// (statvfs of its data dir; the test nodes have no --capacity_bytes cap and no reserve). Before,
+// the gateway dropped capacity on the way (StorageNode had no field for it): 0 for every node.
+TEST_F(GatewayAuthTest, ClusterStatusReportsNodeCapacityFromTheirDisks) {
+  struct statvfs vfs {};
+  ASSERT_EQ(::statvfs(TmpDir().c_str(), &vfs), 0);
+  const uint64_t disk = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+  ASSERT_GT(disk, 0u);
+  auto client = ClientFor(kAlice);
+  ASSERT_NE(client, nullptr);
+  ASSERT_OK_AND_ASSIGN(sdk::ClusterStatus st, client->GetClusterStatus());
+  ASSERT_EQ(st.nodes.size(), static_cast<size_t>(cluster_->size()));
+  for (const sdk::NodeStatus& node : st.nodes) {
+    EXPECT_EQ(node.capacity_bytes, disk) << node.node_id;
+    EXPECT_GT(node.free_bytes, 0u) << node.node_id;
+    EXPECT_LE(node.free_bytes, node.capacity_bytes) << node.node_id;
+  }
 }
 
 }  // namespace

@@ -94,6 +94,7 @@ class GatewayServer::Impl {
       n->set_isp(node.isp);
       n->set_zone(node.zone);
       n->set_state(node.draining ? "draining" : node.alive ? "alive" : "dead");
+      n->set_capacity_bytes(node.capacity_bytes);
       n->set_free_bytes(node.free_bytes);
     }
     return out;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/write_batch.h"
+#include "services/meta/layout.h"
 #include "services/meta/meta_key.h"
 
 namespace tessera::services {
@@ -35,6 +36,10 @@ constexpr char kEpochKey[] =
 constexpr char kFloorKey[] =
     "\xff\xff\xff\xff\xff"
     "purge_floor";
+// The key formats the records were written in: "meta_key=<v> partition_hash=<v>".
+constexpr char kKeyFormatKey[] =
+    "\xff\xff\xff\xff\xff"
+    "key_format";
 // Where bucket and object records end (the epoch and floor keys sort after every MetaKey).
 constexpr char kRecordsEnd[] = "\xff\xff\xff\xff\xff";
 
@@ -55,6 +60,11 @@ size_t FieldBytes(size_t n) {
 }
 
 }  // namespace
+
+std::string KeyFormatStamp() {
+  return absl::StrCat("meta_key=", kMetaKeyFormatVersion,
+                      " partition_hash=", kPartitionHashVersion);
+}
 
 absl::StatusOr<std::unique_ptr<AcceptorStore>> AcceptorStore::Open(const std::string& dir,
                                                                    AcceptorStoreOptions options) {
@@ -77,6 +87,27 @@ absl::StatusOr<std::unique_ptr<AcceptorStore>> AcceptorStore::Open(const std::st
   }
   std::unique_ptr<AcceptorStore> store(
       new AcceptorStore(std::unique_ptr<rocksdb::DB>(raw), options));
+  // Refuse a store whose keys were encoded or partitioned differently: reading it would find
+  // nothing (everything orphaned) rather than fail.
+  const std::string format = KeyFormatStamp();
+  std::string stored_format;
+  s = store->db_->Get(rocksdb::ReadOptions(), kKeyFormatKey, &stored_format);
+  if (s.IsNotFound()) {
+    // New, or written before the stamp existed (version 1 of both, as this binary): stamp it.
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (absl::Status w = FromRocks(store->db_->Put(wo, kKeyFormatKey, format), "write key format");
+        !w.ok()) {
+      return w;
+    }
+  } else if (!s.ok()) {
+    return FromRocks(s, "read key format");
+  } else if (stored_format != format) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("metadata store in ", dir, " was written with key format \"", stored_format,
+                     "\"; this binary uses \"", format,
+                     "\" (its keys would be unreachable): migrate it, or run a matching binary"));
+  }
   std::string epoch;
   s = store->db_->Get(rocksdb::ReadOptions(), kEpochKey, &epoch);
   if (s.ok()) {

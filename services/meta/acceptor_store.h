@@ -83,6 +83,10 @@ struct AcceptorStoreOptions {
   absl::Duration tombstone_grace = absl::Minutes(10);
 };
 
+// What Open records and checks: "meta_key=<kMetaKeyFormatVersion> partition_hash=
+// <kPartitionHashVersion>" (exposed for tests).
+std::string KeyFormatStamp();
+
 // A tombstone ListPurgeCandidates found.
 struct PurgeCandidate {
   tessera::v1::MetaKey key;
@@ -96,7 +100,11 @@ class AcceptorStore {
   static constexpr uint32_t kDefaultScanLimit = 1000;
   static constexpr uint32_t kMaxScanLimit = 10000;
 
-  // Opens (creating it and missing parent directories) the database in `dir`.
+  // Opens (creating it and missing parent directories) the database in `dir`. The store records
+  // the formats its keys were written in (kMetaKeyFormatVersion, kPartitionHashVersion; a store
+  // from before the record existed was written in version 1 of both and is stamped so).
+  // FAILED_PRECONDITION, touching nothing, when the recorded formats are not this binary's: its
+  // keys would be unreachable (orphaned) under the new encoding or partitioning.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<AcceptorStore>> Open(
       const std::string& dir, AcceptorStoreOptions options = {});
   ~AcceptorStore();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,8 +11,10 @@
 #include "absl/strings/str_format.h"
 #include "base/fake_clock.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "services/meta/meta_key.h"
 
 namespace tessera::services {
@@ -20,11 +24,10 @@ using ::tessera::testing::IsOkAndHolds;
 using ::tessera::testing::StatusIs;
 using tessera::v1::Ballot;
 using tessera::v1::MetaKey;
+using ::testing::HasSubstr;
 
-std::string TestDir(absl::string_view name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
+// A fresh directory per call: unique per test and per --gtest_repeat repetition.
+std::string TestDir(absl::string_view name) { return ::tessera::testing::UniqueTestDir(name); }
 
 Ballot B(int64_t t, absl::string_view who = "p") {
   Ballot b;
@@ -73,6 +76,38 @@ TEST(MetaKeyTest, BallotOrder) {
   l.set_logical(1);
   EXPECT_TRUE(BallotLess(B(2, "z"), l));
   EXPECT_EQ(CompareBallots(B(3, "x"), B(3, "x")), 0);
+}
+
+// The key-format stamp: a store written with another key encoding or partition hash is refused
+// (its keys would be unreachable); a store from before the stamp existed is stamped and opens.
+TEST(AcceptorStoreTest, RefusesAStoreWrittenInAnotherKeyFormat) {
+  const std::string stamp_key = std::string(5, '\xff') + "key_format";
+  const std::string dir = TestDir("acceptor_format");
+  { ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(dir)); }
+  const auto with_db = [&](const std::function<void(rocksdb::DB*)>& fn) {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    fn(db.get());
+  };
+  with_db([&](rocksdb::DB* db) {
+    std::string v;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), stamp_key, &v).ok());
+    EXPECT_EQ(v, KeyFormatStamp());
+    EXPECT_EQ(v, "meta_key=1 partition_hash=1");
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), stamp_key, "meta_key=2 partition_hash=1").ok());
+  });
+  EXPECT_THAT(AcceptorStore::Open(dir),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("meta_key=2")));
+  // Written before the stamp existed: opens, and is stamped with this binary's formats.
+  with_db(
+      [&](rocksdb::DB* db) { ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), stamp_key).ok()); });
+  { ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(dir)); }
+  with_db([&](rocksdb::DB* db) {
+    std::string v;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), stamp_key, &v).ok());
+    EXPECT_EQ(v, KeyFormatStamp());
+  });
 }
 
 TEST(AcceptorStoreTest, PaxosRulesAndDurabilityAcrossReopen) {

@@ -50,6 +50,12 @@ struct LayoutOptions {
   [[nodiscard]] absl::Status Validate() const;
 };
 
+// Version of the three hashes below (inputs, BLAKE2b-256, first 8 bytes big-endian, mod). A change
+// moves keys to other partitions, where no reader looks: stored metadata would be orphaned, not
+// lost loudly. Acceptor stores record this version and refuse to open under another one; the
+// hashes are pinned by known-answer tests (meta_key_test.cc). Bump only with a migration.
+inline constexpr uint32_t kPartitionHashVersion = 1;
+
 // Rendezvous score of `node_id` for `partition` (see above).
 uint64_t RendezvousScore(uint32_t partition, absl::string_view node_id);
 // Partition of a bucket record: BLAKE2b("bucket" || 0 || bucket id) mod partitions.

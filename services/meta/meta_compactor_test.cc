@@ -13,6 +13,7 @@
 #include "base/fake_clock.h"
 #include "base/random.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "services/meta/hlc.h"
 #include "services/meta/meta_key.h"
@@ -27,14 +28,8 @@ using tessera::v1::MetaKey;
 
 // A fresh (emptied) directory: stores left by an earlier run (--gtest_repeat) would start the
 // keys from that run's last values, which the histories here do not include.
-std::string TestDir(absl::string_view name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  EXPECT_FALSE(ec) << dir << ": " << ec.message();
-  return dir;
-}
+// A fresh directory per call: unique per test and per --gtest_repeat repetition.
+std::string TestDir(absl::string_view name) { return ::tessera::testing::UniqueTestDir(name); }
 
 LayoutView View3() {
   std::vector<MetaMember> m;
@@ -348,7 +343,7 @@ TEST(MetaCompactorTest, ALateRepairCannotResurrectAKeyConfirmedDeletedWithoutARe
 // purged, then applied a second time by that proposer's next round (the purge took its op id
 // with it): AnUpdateChosenBeforeAPurgeIsNotAppliedAgain. The same workload without compactors
 // showed nothing in 40 runs. (Runs with --gtest_repeat also failed at once because the stores of
-// the previous repetition were reused: TestDir now empties the directory.)
+// the previous repetition were reused: TestDir now makes a fresh one.)
 TEST(MetaCompactorTest, HistoriesStayLinearizableWhileCompacting) {
   Nodes nodes("compactor_lin", NoGrace());
   SimNetwork& net = nodes.net;

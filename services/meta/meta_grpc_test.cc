@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/meta/meta_client.h"
@@ -29,10 +30,8 @@ using ::tessera::testing::IsOkAndHolds;
 using ::tessera::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string TestDir(absl::string_view name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
+// A fresh directory per call: unique per test and per --gtest_repeat repetition.
+std::string TestDir(absl::string_view name) { return ::tessera::testing::UniqueTestDir(name); }
 
 class Node {
  public:

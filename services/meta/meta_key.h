@@ -18,6 +18,12 @@
 
 namespace tessera::services {
 
+// Version of the byte encoding above (EncodeMetaKey). Every acceptor store records it (with
+// kPartitionHashVersion, services/meta/layout.h) and refuses to open a store written under another
+// version: a changed encoding would make every stored key unreachable (silently orphaned), not
+// fail. Pinned by known-answer tests (meta_key_test.cc); bump only together with a migration.
+inline constexpr uint32_t kMetaKeyFormatVersion = 1;
+
 // -1, 0, 1 as a <, ==, > b in the order (wall_micros, logical, proposer).
 int CompareBallots(const tessera::v1::Ballot& a, const tessera::v1::Ballot& b);
 inline bool BallotLess(const tessera::v1::Ballot& a, const tessera::v1::Ballot& b) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "services/meta/meta_client.h"
 #include "services/meta/meta_key.h"
@@ -59,8 +60,7 @@ class Node {
 };
 
 TEST(MetaReconnectTest, NodeBackAtItsAddressAfterALongOutageServesWithinSeconds) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  Node node(absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/reconnect-n0"));
+  Node node(::tessera::testing::UniqueTestDir("reconnect-n0"));
   ASSERT_OK(node.Start());
   // One replica, so every call needs this node.
   const LayoutOptions one{.partitions = 16, .replicas = 1, .write_quorum = 1, .read_quorum = 1};

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "base/fake_clock.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/meta/meta_key.h"
@@ -26,10 +27,8 @@ using ::tessera::testing::IsOkAndHolds;
 using ::tessera::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string TestDir(absl::string_view name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
+// A fresh directory per call: unique per test and per --gtest_repeat repetition.
+std::string TestDir(absl::string_view name) { return ::tessera::testing::UniqueTestDir(name); }
 
 std::vector<MetaMember> Members(int n, int sites) {
   std::vector<MetaMember> m;
@@ -262,10 +261,15 @@ TEST(PaxosTest, ConcurrentIncrementsUnderFaultsLoseAndDuplicateNothing) {
       last = c.tags;
     }
   });
+  // Writers retry far longer than FastOptions: "more than half succeed" (checked below) is a
+  // liveness claim, and on a busy machine five contending proposers plus the crash loop can burn
+  // through 40 rounds; the safety checks do not depend on how many rounds are allowed.
+  PaxosOptions writer_options = FastOptions();
+  writer_options.max_rounds = 400;
   std::vector<std::thread> writers;
   for (int t = 0; t < kThreads; ++t) {
     writers.emplace_back([&, t] {
-      PaxosProposer p(absl::StrCat("gw", t), &hlc, &cluster.net, FastOptions());
+      PaxosProposer p(absl::StrCat("gw", t), &hlc, &cluster.net, writer_options);
       for (int i = 0; i < kOpsPerThread; ++i) {
         const std::string tag = absl::StrCat("t", t, "-", i);
         auto s = p.CompareAndSet(cluster.view, key,

@@ -11,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "p2p/auth/cluster_auth.h"
 #include "p2p/auth/cluster_secret.h"
+#include "p2p/auth/gossip_auth.h"
 #include "p2p/identity/node_identity.h"
 #include "p2p/membership/membership_service.h"
 #include "services/common/admin_server.h"
@@ -153,6 +154,13 @@ class NodeServer::Impl {
       auto auth = p2p::ClusterAuth::Create(*secret, auth_options);
       if (!auth.ok()) return auth.status();
       auth_ = *std::move(auth);
+      // Gossip datagrams are MACed with a key derived from the same secret ("gossip"), with the
+      // same clock tolerance as RPC tokens.
+      p2p::GossipAuthOptions gossip_auth_options;
+      gossip_auth_options.max_skew = options_.auth_max_skew;
+      auto gossip_auth = p2p::GossipAuth::Create(*secret, gossip_auth_options);
+      if (!gossip_auth.ok()) return gossip_auth.status();
+      gossip_auth_ = *std::move(gossip_auth);
     } else {
       TESSERA_LOG(WARNING, "node_auth_disabled")
           .Field("detail",
@@ -228,6 +236,7 @@ class NodeServer::Impl {
     m.advertise_address = options_.gossip_advertise;
     m.seeds = options_.seeds;
     m.protocol = options_.gossip;
+    m.datagram_auth = gossip_auth_;  // null in insecure mode: unauthenticated gossip
     m.location = {options_.location.site(), options_.location.isp(), options_.location.zone(),
                   options_.location.host()};
     const storage::StoreStats stats = store_->Stats();
@@ -338,6 +347,7 @@ class NodeServer::Impl {
   NodeOptions options_;
   std::unique_ptr<p2p::NodeIdentity> identity_;
   std::unique_ptr<p2p::ClusterAuth> auth_;
+  std::shared_ptr<p2p::GossipAuth> gossip_auth_;  // with a cluster secret only
   mutable absl::Mutex membership_mu_;
   std::shared_ptr<p2p::MembershipService> membership_ ABSL_GUARDED_BY(membership_mu_);
   std::thread refresher_;

@@ -8,6 +8,7 @@
 #include "base/env.h"
 #include "base/fault_injection_env.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace tessera::storage {
@@ -18,8 +19,7 @@ using ::tessera::testing::IsOkAndHolds;
 using ::tessera::testing::StatusIs;
 
 std::string TestDir(const std::string& name) {
-  const char* root = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(root != nullptr ? root : "/tmp", "/slice_index_", name);
+  return ::tessera::testing::UniqueTestDir("slice_index_" + name);  // fresh per call and repetition
 }
 
 IndexEntry Entry(uint64_t length) {

@@ -9,19 +9,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/env.h"
+#include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "storage/store/slice_store.h"
 
 namespace tessera::storage::testing {
 
-// A fresh directory under TEST_TMPDIR named after the running test (plus `suffix`).
+// A fresh, empty directory under TEST_TMPDIR named after the running test (plus `suffix`, slashes
+// flattened) and a random tail: unique per call, so --gtest_repeat never reopens an earlier run's
+// store.
 inline std::string FreshDir(const std::string& suffix = "") {
-  const char* root = std::getenv("TEST_TMPDIR");
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string dir = absl::StrCat(root != nullptr ? root : "/tmp", "/", info->test_suite_name(), ".",
-                                 info->name(), suffix);
-  EXPECT_TRUE(Env::Default()->CreateDirs(dir).ok());
-  return dir;
+  return ::tessera::testing::UniqueTestDir(
+      absl::StrCat(info->test_suite_name(), ".", info->name(), suffix));
 }
 
 // Deterministic pseudo-random bytes.

@@ -3,8 +3,10 @@
 // codes, one-line errors, and a clean stop on SIGTERM.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <string>
@@ -65,6 +67,24 @@ TEST(CliClusterTest, DevClusterAndEveryCommand) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, "6 of 6 nodes alive")) << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, "site2")) << r.out;
+  {
+    // Capacity is the sum of the nodes' reports, each the statvfs size of its data dir (all six
+    // share this file system; `tessera dev` sets no cap). Before: "capacity 0 B".
+    struct statvfs vfs {};
+    ASSERT_EQ(::statvfs(dir.c_str(), &vfs), 0);
+    const unsigned long long disk = static_cast<unsigned long long>(vfs.f_blocks) * vfs.f_frsize;
+    unsigned long long capacity = 0, free = 0;
+    const size_t at = r.out.find("capacity ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const size_t paren = r.out.find('(', at);
+    ASSERT_NE(paren, std::string::npos) << r.out;
+    ASSERT_EQ(std::sscanf(r.out.c_str() + paren, "(%llu / %llu bytes)", &capacity, &free), 2)
+        << r.out;
+    EXPECT_GT(disk, 0u);
+    EXPECT_EQ(capacity, 6 * disk) << r.out;
+    EXPECT_GT(free, 0u) << r.out;
+    EXPECT_LE(free, capacity) << r.out;
+  }
 
   r = Tessera({"mb", "demo"});
   ASSERT_EQ(r.code, 0) << r.err;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/process_cluster.h"
 
@@ -139,14 +140,21 @@ TEST(FaultClusterTest, KillsDuringWriteLoadLoseNoAcknowledgedObject) {
       }
     });
   }
-  // Kill two nodes (in two sites) while writes are in flight.
-  while (written.load() < 8) absl::SleepFor(absl::Milliseconds(5));
-  cluster.KillNode(1);
-  while (written.load() < 16) absl::SleepFor(absl::Milliseconds(5));
-  cluster.KillNode(2);
-  while (written.load() < 40) absl::SleepFor(absl::Milliseconds(5));
+  // Kill two nodes (in two sites) while writes are in flight. Each wait has a deadline (generous:
+  // a busy 2-core machine), so a stalled writer fails the test instead of hanging it.
+  const auto wait_written = [&](int n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(120);
+    while (written.load() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+    return written.load() >= n;
+  };
+  const bool reached_8 = wait_written(8);
+  if (reached_8) cluster.KillNode(1);
+  const bool reached_16 = reached_8 && wait_written(16);
+  if (reached_16) cluster.KillNode(2);
+  const bool reached_40 = reached_16 && wait_written(40);
   stop = true;
   for (std::thread& t : writers) t.join();
+  ASSERT_TRUE(reached_40) << "writers stalled at " << written.load() << " writes";
 
   // Writes succeed until the second kill (a stripe needs k+1 = 5 live nodes), then fail.
   ASSERT_GE(acked.size(), 8u);

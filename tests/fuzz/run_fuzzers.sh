@@ -51,7 +51,10 @@ gen="$(bazel info bazel-bin 2>/dev/null)"
 node_srcs=(
   "$gen/api/membership.pb.cc"
   "$gen/api/node.pb.cc"
+  base/clock.cc
   base/env_posix.cc
+  p2p/auth/cluster_secret.cc
+  p2p/auth/gossip_auth.cc
   p2p/identity/node_identity.cc
   p2p/membership/membership_view.cc
   p2p/membership/records.cc
