@@ -24,6 +24,9 @@ absl::Status DataPathOptions::Validate() const {
   if (max_replacements_per_slice < 0) {
     return absl::InvalidArgumentError("DataPathOptions.max_replacements_per_slice must be >= 0");
   }
+  if (max_write_stall < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("DataPathOptions.max_write_stall must not be negative");
+  }
   if (!storage::AeadAlgorithmAvailable(aead)) {
     return absl::InvalidArgumentError("DataPathOptions.aead is not available on this CPU");
   }
