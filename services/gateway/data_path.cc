@@ -37,6 +37,9 @@ absl::Status DataPathDeps::Validate() const {
   if (cluster == nullptr) return absl::InvalidArgumentError("DataPathDeps.cluster is null");
   if (slices == nullptr) return absl::InvalidArgumentError("DataPathDeps.slices is null");
   if (keyring == nullptr) return absl::InvalidArgumentError("DataPathDeps.keyring is null");
+  if (gc_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("DataPathDeps.gc_grace must not be negative");
+  }
   if (pool == nullptr) return absl::InvalidArgumentError("DataPathDeps.pool is null");
   if (key_source != v1::EncryptionParams::CLUSTER_MASTER_KEY &&
       key_source != v1::EncryptionParams::CLIENT_KEY) {

@@ -20,6 +20,8 @@
 
 namespace tessera::services {
 
+class ManifestStore;
+
 struct DataPathOptions {
   // Erasure coding: k data and m parity slices per stripe. Defaults 4 + 2.
   int data_shards = 4;
@@ -66,6 +68,12 @@ struct DataPathDeps {
   v1::EncryptionParams::KeySource key_source = v1::EncryptionParams::CLUSTER_MASTER_KEY;
   WorkPool* pool = nullptr;  // runs slice RPCs; size it to the parallelism wanted (e.g. 16)
   Clock* clock = nullptr;    // nullptr = Clock::Real()
+  // Long reads (ObjectReader, docs/design/gateway.md "Long reads"): the metadata a reader
+  // re-checks its version in once it has read for half of `gc_grace`, and the slice GC's grace
+  // (cluster-wide: never more than any collector's SliceGcOptions::grace). Null `versions` = no
+  // re-check (a reader outliving the grace may then meet collected slices: DATA_LOSS).
+  ManifestStore* versions = nullptr;
+  absl::Duration gc_grace = absl::Minutes(15);
 
   [[nodiscard]] absl::Status Validate() const;
 };

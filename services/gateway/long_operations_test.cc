@@ -89,5 +89,90 @@ TEST(LongOperationsTest, WriterStalledPastOrphanGraceFailsInsteadOfCommitting) {
   EXPECT_TRUE(got.data == data);
 }
 
+// An ObjectService whose readers re-check their version (as a GatewayBackend's do), with the GC's
+// grace `grace`.
+std::unique_ptr<ObjectService> CheckingService(TestCluster& cluster, absl::Duration grace,
+                                               DataPathDeps* deps) {
+  *deps = cluster.deps();
+  deps->versions = &cluster.store();
+  deps->gc_grace = grace;
+  auto service = ObjectService::Create(cluster.service().options(), *deps, &cluster.store());
+  EXPECT_OK(service.status());
+  return service.ok() ? *std::move(service) : nullptr;
+}
+
+// A client reading 6 stripes slowly (4 minutes per stripe, fake clock); after the first stripe
+// the object is overwritten, and the slice GC (grace 10 min) runs after every stripe, so it
+// collects the old version while the read is still going.
+TEST(LongOperationsTest, SlowReadOfReplacedObjectStopsRetryablyBeforeGcDeletesItsSlices) {
+  FakeClock clock(absl::Now());
+  TestCluster cluster(Options(&clock));
+  ASSERT_OK(cluster.status());
+  DataPathDeps deps;
+  std::unique_ptr<ObjectService> service = CheckingService(cluster, absl::Minutes(10), &deps);
+  ASSERT_NE(service, nullptr);
+  ObjectService& s = *service;
+  SliceGcOptions gc_options;
+  gc_options.grace = absl::Minutes(10);
+  SliceGarbageCollector gc(gc_options, deps, &cluster.store());
+  ASSERT_OK(s.CreateBucket("bkt"));
+  const std::string v1 = RandomBytes(6 * kStripe, 1);
+  const std::string v2 = RandomBytes(2 * kStripe + 9, 2);
+  ASSERT_OK(s.PutObject("bkt", "k", v1).status());
+
+  std::string got;
+  int pieces = 0;
+  int collected = 0;
+  absl::StatusOr<v1::ObjectManifest> read =
+      s.GetObject("bkt", "k", {}, [&](absl::string_view piece) -> absl::Status {
+        got.append(piece.data(), piece.size());
+        if (++pieces == 1) {
+          if (auto put = s.PutObject("bkt", "k", v2); !put.ok()) return put.status();
+        }
+        clock.Advance(absl::Minutes(4));
+        absl::StatusOr<SliceGcStats> pass = gc.RunOnce();
+        if (!pass.ok()) return pass.status();
+        collected += pass->versions_collected;
+        return absl::OkStatus();
+      });
+  // Before the re-check the reader went on fetching the collected slices: DATA_LOSS.
+  EXPECT_THAT(read.status(), StatusIs(absl::StatusCode::kUnavailable,
+                                      ::testing::HasSubstr("retry to read the newest version")));
+  EXPECT_EQ(collected, 1);  // the GC did take the old version during the read
+  EXPECT_GT(got.size(), 0u);
+  EXPECT_LT(got.size(), v1.size());
+  EXPECT_TRUE(got == v1.substr(0, got.size()));  // what was delivered is the old version's
+  auto retry = GetAll(s, "bkt", "k");
+  ASSERT_OK(retry.status);
+  EXPECT_TRUE(retry.data == v2);
+}
+
+// The same slow client on an object nobody replaces reads it whole, however long it takes: the
+// re-checks find the version still current.
+TEST(LongOperationsTest, SlowReadOfUnreplacedObjectCompletes) {
+  FakeClock clock(absl::Now());
+  TestCluster cluster(Options(&clock));
+  ASSERT_OK(cluster.status());
+  DataPathDeps deps;
+  std::unique_ptr<ObjectService> service = CheckingService(cluster, absl::Minutes(10), &deps);
+  ASSERT_NE(service, nullptr);
+  ObjectService& s = *service;
+  SliceGcOptions gc_options;
+  gc_options.grace = absl::Minutes(10);
+  SliceGarbageCollector gc(gc_options, deps, &cluster.store());
+  ASSERT_OK(s.CreateBucket("bkt"));
+  const std::string v1 = RandomBytes(6 * kStripe, 3);
+  ASSERT_OK(s.PutObject("bkt", "k", v1).status());
+  std::string got;
+  absl::StatusOr<v1::ObjectManifest> read =
+      s.GetObject("bkt", "k", {}, [&](absl::string_view piece) -> absl::Status {
+        got.append(piece.data(), piece.size());
+        clock.Advance(absl::Minutes(30));
+        return gc.RunOnce().status();
+      });
+  ASSERT_OK(read.status());
+  EXPECT_TRUE(got == v1);
+}
+
 }  // namespace
 }  // namespace tessera::services
