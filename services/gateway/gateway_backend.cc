@@ -146,6 +146,17 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   b->deps_.key_source = options.key_source;
   b->deps_.pool = b->pool_.get();
   b->deps_.clock = options.clock;
+  // Readers re-check their version against the slice GC's grace (ObjectReader "Long reads"),
+  // whether or not this backend runs the collector.
+  b->deps_.versions = b->store_.get();
+  b->deps_.gc_grace = options.gc.grace;
+  // A writer gives up before the orphan reclaimer (of this or any gateway configured alike) could
+  // take its slices as abandoned: its stall guard is at most half the orphan grace.
+  const absl::Duration stall_cap = options.orphans.grace / 2;
+  if (options.data.max_write_stall == absl::ZeroDuration() ||
+      options.data.max_write_stall > stall_cap) {
+    options.data.max_write_stall = stall_cap;
+  }
   auto objects = ObjectService::Create(options.data, b->deps_, b->store_.get());
   if (!objects.ok()) return objects.status();
   b->objects_ = *std::move(objects);

@@ -98,6 +98,8 @@ struct GatewayBackendOptions {
   absl::Duration gc_interval = absl::ZeroDuration();
   SliceGcOptions gc;
   absl::Duration orphan_interval = absl::ZeroDuration();
+  // orphans.grace also caps data.max_write_stall at half of it (a stalled PUT fails before the
+  // reclaimer could take its slices), whether or not this backend runs the reclaimer.
   OrphanReclaimerOptions orphans;
   // Completed multipart upload records are kept this long (so a client's retried Complete gets
   // its answer, as from S3), then purged with abandoned ones every gc_interval

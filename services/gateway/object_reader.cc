@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
+#include "services/gateway/manifest_store.h"
 
 namespace tessera::services {
 namespace {
@@ -218,12 +219,49 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
     return fetch;
   };
 
+  // Long reads (see the header): slices are fetched only before `safe_until`, the time until
+  // which this version's slices are certain to be kept; past it the version is re-checked.
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  const absl::Duration window = deps_.gc_grace / 2;
+  absl::Time safe_until = manifest.superseded_unix_micros() != 0
+                              ? absl::FromUnixMicros(manifest.superseded_unix_micros()) + window
+                              : clock->Now() + window;
+  auto still_kept = [&]() -> absl::Status {
+    if (deps_.versions == nullptr) return absl::OkStatus();
+    const absl::Time now = clock->Now();
+    if (now < safe_until) return absl::OkStatus();
+    absl::StatusOr<v1::ObjectManifest> current =
+        deps_.versions->Get(manifest.bucket(), manifest.key(), manifest.version_id());
+    if (current.ok()) {
+      safe_until = current->superseded_unix_micros() == 0
+                       ? now + window
+                       : absl::FromUnixMicros(current->superseded_unix_micros()) + window;
+      if (now < safe_until) return absl::OkStatus();
+    } else if (!absl::IsNotFound(current.status())) {
+      return absl::Status(current.status().code(),
+                          absl::StrCat("cannot re-check that the data of ", name,
+                                       " is still kept: ", current.status().message()));
+    }
+    TESSERA_LOG(WARNING, "read_outlived_version")
+        .Field("bucket", manifest.bucket())
+        .Field("superseded_micros", current.ok() ? current->superseded_unix_micros() : 0);
+    return absl::UnavailableError(absl::StrCat(
+        "cannot finish reading ", name, ": a newer version replaced it during this read, and ",
+        "the read outlasted the ", absl::FormatDuration(window),
+        " its data is guaranteed to be kept after that; retry to read the newest version"));
+  };
+
+  if (absl::Status kept = still_kept(); !kept.ok()) return kept;
   std::unique_ptr<StripeFetch> next = start_fetch(first);
   absl::Status result;
   for (int s = first; s <= last; ++s) {
     std::unique_ptr<StripeFetch> fetch = std::move(next);
     fetch->group.Wait();
-    if (s < last) next = start_fetch(s + 1);  // prefetch while this one decodes
+    absl::Status kept;  // not OK: stripe s+1 must not be fetched; stop after delivering s
+    if (s < last) {
+      kept = still_kept();
+      if (kept.ok()) next = start_fetch(s + 1);  // prefetch while this one decodes
+    }
     const v1::StripeRecord& record = *fetch->record;
     if (record.slices_size() != n) {
       result = absl::DataLossError(absl::StrCat("manifest of ", name, ": stripe ", s, " lists ",
@@ -248,6 +286,7 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
     storage::StripeContext context{DataVersionId(manifest), part.number(), record.index()};
     absl::StatusOr<std::string> plain;
     storage::DecodeReport report;
+    absl::Status replaced;  // not OK: parity was needed but may no longer be fetched
     for (int round = 0; round < 2; ++round) {
       std::vector<std::optional<absl::string_view>> views(n);
       int have = 0;
@@ -267,6 +306,10 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
       bool more = false;
       for (int i = 0; i < n; ++i) more = more || !fetch->requested[i];
       if (!more) break;
+      if (absl::Status k = still_kept(); !k.ok()) {
+        replaced = k;
+        break;
+      }
       request(*fetch, 0, n);
       fetch->group.Wait();
     }
@@ -275,6 +318,10 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
       if (fetch->requested[i] && !fetch->errors[i].ok()) ++stats->slice_failures;
     }
     stats->corrupt_slices += static_cast<int>(report.corrupt.size());
+    if (!replaced.ok()) {
+      result = replaced;
+      break;
+    }
     if (!plain.ok()) {
       bool lost = false;
       std::vector<std::string> why;
@@ -314,6 +361,10 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
     const uint64_t to = std::min(end, stripe_start + plain->size()) - stripe_start;
     result = sink(absl::string_view(*plain).substr(from, to - from));
     if (!result.ok()) break;
+    if (!kept.ok()) {
+      result = kept;
+      break;
+    }
   }
   if (next != nullptr) next->group.Wait();  // never leave tasks pointing at a dead fetch
   return result;

@@ -11,6 +11,17 @@
 // The message names the object, the stripe and each slice's failure. Wrong bytes are never
 // delivered: every stripe is authenticated (AEAD) after decoding.
 //
+// Long reads: the slice GC deletes a superseded version's slices `deps.gc_grace` after it was
+// replaced (slice_gc.h), also under a read still streaming it. A reader therefore fetches slices
+// only while its version is certain to be kept: until half the grace after it last saw the
+// version current (or after the version was superseded). Past that point, before fetching more,
+// it re-reads the version's entry (deps.versions->Get): still the newest -> another half grace;
+// superseded less than half a grace ago -> until then; otherwise (or gone) the read stops with
+// UNAVAILABLE ("retry to read the newest version") after delivering what it already fetched.
+// So a read never meets collected slices (no DATA_LOSS, no wrong bytes), reads shorter than half
+// the grace cost no metadata call, and an unreplaced object reads for any length of time. The
+// half grace left over covers clock skew between gateways and slice-fetch deadlines.
+//
 // Memory: one stripe being delivered plus the next one being prefetched.
 //
 // Thread-safety: thread-safe (Read may run concurrently); it uses deps.pool for slice RPCs.

@@ -130,7 +130,8 @@ ObjectWriter::ObjectWriter(const DataPathOptions& options, const DataPathDeps& d
       manifest_(std::move(base)),
       version_id_(std::move(version_id)),
       cipher_(std::move(cipher)),
-      snapshot_(deps.cluster->Snapshot()) {
+      snapshot_(deps.cluster->Snapshot()),
+      last_progress_((deps.clock != nullptr ? deps.clock : Clock::Real())->Now()) {
   manifest_.set_schema_version(kManifestSchemaVersion);
   manifest_.set_version_id(version_id_);
   manifest_.set_delete_marker(false);
@@ -190,10 +191,35 @@ absl::Status ObjectWriter::Write(absl::string_view data) {
   return absl::OkStatus();
 }
 
+absl::Status ObjectWriter::CheckStall(const char* before) {
+  if (part_mode_ || options_.max_write_stall == absl::ZeroDuration()) return absl::OkStatus();
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  const absl::Time now = clock->Now();
+  const absl::Duration idle = now - last_progress_;
+  if (idle <= options_.max_write_stall) {
+    last_progress_ = now;
+    return absl::OkStatus();
+  }
+  // The orphan reclaimer may have judged this version abandoned and taken its slices: committing
+  // now could publish a manifest that points at missing slices. Nothing is committed; the slices
+  // left are deleted (those already reclaimed answer NOT_FOUND).
+  TESSERA_LOG(WARNING, "put_stalled")
+      .Field("bucket", manifest_.bucket())
+      .Field("idle_s", absl::ToInt64Seconds(idle))
+      .Field("before", before);
+  Fail(absl::UnavailableError(
+      absl::StrCat("upload of ", manifest_.bucket(), "/", manifest_.key(), " stalled for ",
+                   absl::FormatDuration(idle), " before ", before, ", more than the ",
+                   absl::FormatDuration(options_.max_write_stall),
+                   " its stored data is guaranteed to be kept unreferenced; retry the upload")));
+  return status_;
+}
+
 absl::Status ObjectWriter::DispatchStripe(std::string plaintext) {
   while (static_cast<int>(in_flight_.size()) >= options_.max_stripes_in_flight) {
     if (absl::Status s = CompleteOldest(); !s.ok()) return s;
   }
+  if (absl::Status s = CheckStall("a stripe"); !s.ok()) return s;
   auto job = std::make_unique<StripeJob>();
   job->index = next_stripe_++;
   job->plaintext_size = plaintext.size();
@@ -420,6 +446,7 @@ absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
     while (!in_flight_.empty()) {
       if (absl::Status s = CompleteOldest(); !s.ok()) return s;
     }
+    if (absl::Status s = CheckStall("the commit"); !s.ok()) return s;
     for (v1::StripeRecord& record : done_) *part.add_stripes() = std::move(record);
     done_.clear();
   }

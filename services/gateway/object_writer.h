@@ -20,6 +20,11 @@
 // Memory: at most options.max_stripes_in_flight stripes are encoded and in flight; Write blocks
 // while that many are. peak_buffered_bytes() reports the most bytes held at once.
 //
+// Stall guard: a single-part writer that goes longer than options.max_write_stall without
+// dispatching a stripe (measured with deps.clock at each stripe and before the commit) fails
+// UNAVAILABLE and deletes its slices rather than commit a manifest whose early slices the orphan
+// reclaimer may have taken meanwhile.
+//
 // Finish() commits the manifest with ManifestStore::Commit (that one compare-and-set makes the
 // object the key's newest version, if the writer's CommitCondition holds) and returns it. A writer
 // destroyed without a successful Finish() deletes its slices, except after a Finish that failed
@@ -76,7 +81,8 @@ class ObjectWriter {
   // every later call returns the same error.
   [[nodiscard]] absl::Status Write(absl::string_view data);
 
-  // Stores the rest, commits the manifest and returns it. Errors: UNAVAILABLE (too few nodes),
+  // Stores the rest, commits the manifest and returns it. Errors: UNAVAILABLE (too few nodes, or
+  // stalled longer than max_write_stall: nothing committed, retry the PUT),
   // NOT_FOUND (bucket gone), ConditionNotMet / NOT_FOUND "no such key" (the condition did not
   // hold: manifest_store.h), or what a store returned.
   [[nodiscard]] absl::StatusOr<v1::ObjectManifest> Finish();
@@ -118,6 +124,9 @@ class ObjectWriter {
                storage::StripeCipher cipher, std::string wrapped_key, uint32_t key_id);
 
   absl::Status DispatchStripe(std::string plaintext);
+  // OK, or (single-part writers) the stall-guard failure when more than max_write_stall passed
+  // since the last stripe was dispatched (or the writer was created); fails the writer.
+  absl::Status CheckStall(const char* before);
   // The plaintext's MD5: ours, or the caller's (UseCallerMd5).
   absl::StatusOr<std::string> PlaintextMd5();
   absl::Status CompleteOldest();
@@ -136,6 +145,7 @@ class ObjectWriter {
   const std::string version_id_;
   storage::StripeCipher cipher_;
   std::shared_ptr<const ClusterSnapshot> snapshot_;
+  absl::Time last_progress_;  // creation, then each stripe's dispatch (deps.clock)
 
   uint32_t part_ = 0;       // part number (0: single-part object)
   bool part_mode_ = false;  // created by CreatePart

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 #include "services/gatewayd/call_signature.h"
 
 namespace tessera::services {
@@ -21,7 +22,27 @@ absl::Status NameObject(absl::Status s, const std::string& bucket, const std::st
   if (s.ok()) return s;
   const std::string name = absl::StrCat(bucket, "/", key);
   if (absl::StrContains(s.message(), name)) return s;
-  return absl::Status(s.code(), absl::StrCat(name, ": ", s.message()));
+  absl::Status named(s.code(), absl::StrCat(name, ": ", s.message()));
+  // Keep the typed reasons (outcome unknown, ...): callers act on them, not on the text.
+  s.ForEachPayload([&named](absl::string_view url, const absl::Cord& payload) {
+    named.SetPayload(url, payload);
+  });
+  return named;
+}
+
+// The status a gRPC client receives. An outcome-unknown failure (base/status_reasons.h: a commit
+// sent past the point of no return, then failed) carries whatever code its CAS function last
+// returned, e.g. ALREADY_EXISTS for "bucket exists" after our own first round landed, or
+// FAILED_PRECONDITION / NOT_FOUND: passing that code on would give the client a definite answer
+// nobody knows to be true. It is answered UNAVAILABLE (retry; the retry sees what happened).
+grpc::Status ToClientStatus(const absl::Status& s) {
+  if (IsOutcomeUnknown(s)) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("outcome unknown, the request may or may not have taken effect; retry: ",
+                     s.message()));
+  }
+  return ToGrpcStatus(s);
 }
 
 }  // namespace
@@ -154,7 +175,7 @@ grpc::ServerUnaryReactor* GatewayService::RunUnary(
         absl::Status status = work(caller);
         metrics_->Record(method, status, start);
         metrics_->inflight->Decrement();
-        reactor->Finish(ToGrpcStatus(status));
+        reactor->Finish(ToClientStatus(status));
       });
   return reactor;
 }
@@ -416,7 +437,7 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
         .Field("key", header_.key())
         .Field("status", status);
     service_->metrics_->Record("PutObject", status, start_);
-    Finish(ToGrpcStatus(status));  // last use of `this`
+    Finish(ToClientStatus(status));  // last use of `this`
   }
 
   GatewayService* const service_;
@@ -473,7 +494,7 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
   void Run() {
     absl::Status s = NameObject(Serve(), req_->bucket(), req_->key());
     service_->metrics_->Record("GetObject", s, start_);
-    Finish(ToGrpcStatus(s));  // last use of `this`
+    Finish(ToClientStatus(s));  // last use of `this`
   }
 
   absl::Status Serve() {

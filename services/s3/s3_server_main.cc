@@ -7,7 +7,11 @@
 //              --master_key_file=master.key --credentials_file=s3users.ini [--listen=HOST:PORT]
 //              [--tls_cert=cert.pem --tls_key=key.pem]
 //              [--worker_threads=64 --max_connections=1024 --max_handshakes=256]
+//              [--reclaim=true --gc_interval=5m --gc_grace=15m --orphan_interval=1h
+//               --orphan_grace=6h]
 //
+// Space reclamation (slice GC with the multipart purge, orphan reclaimer) runs in the backend's
+// thread as in tessera-gateway; the flags are shared (services/gateway/reclaim_flags.h).
 // On start one line goes to stdout:
 //   tessera-s3 started s3_port=<port> admin_port=<port>
 // and, with --port_file, `s3_port=.. admin_port=..` is written there atomically. A bad flag exits
@@ -34,6 +38,7 @@
 #include "services/common/shutdown_signals.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/multipart.h"
+#include "services/gateway/reclaim_flags.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/handlers/s3_gateway.h"
 #include "services/s3/http_server/http_server.h"
@@ -137,6 +142,11 @@ int Main(int argc, char** argv) {
   bo.data.parity_shards = absl::GetFlag(FLAGS_m);
   bo.data.stripe_size = absl::GetFlag(FLAGS_stripe_size);
   bo.data.inline_threshold = absl::GetFlag(FLAGS_inline_threshold);
+  // Space reclamation, as tessera-gateway runs it (services/gateway/reclaim_flags.h): an S3-only
+  // deployment must reclaim overwritten, deleted and orphaned data too.
+  absl::StatusOr<ReclaimSettings> reclaim = ReclaimSettingsFromFlags();
+  if (!reclaim.ok()) BadConfig(std::string(reclaim.status().message()));
+  ApplyReclaimSettings(*reclaim, &bo);
   if (absl::Status s = bo.Validate(); !s.ok()) BadConfig(std::string(s.message()));
 
   auto credentials = s3::CredentialStore::LoadFromFile(absl::GetFlag(FLAGS_credentials_file));
