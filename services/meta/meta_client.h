@@ -68,6 +68,9 @@ class GrpcAcceptorClient final : public AcceptorClient {
             Callback<tessera::v1::ReadResponse> done) override;
   void Scan(const std::string& node_id, const tessera::v1::ScanRequest& request,
             Callback<tessera::v1::ScanResponse> done) override;
+  // Layout changes only (MetaClient::ProposeLayout, CompleteHandOff); not part of AcceptorClient.
+  void JoinPartitions(const std::string& node_id, const tessera::v1::JoinPartitionsRequest& request,
+                      Callback<tessera::v1::JoinPartitionsResponse> done);
 
  private:
   // The stub for `node_id`, or nullptr (unknown node).
@@ -164,6 +167,15 @@ class MetaClient {
   absl::Status Follow(const tessera::v1::LayoutRecord& record);
   absl::Status HandOffPartition(const LayoutView& view, uint32_t partition, const ReplicaSet& from,
                                 const ReplicaSet& to, uint64_t epoch);
+  // Sends `requests` (node id -> request) as JoinPartitions; returns how many succeeded and the
+  // last failure (OK if none).
+  int JoinEach(const std::map<std::string, tessera::v1::JoinPartitionsRequest>& requests,
+               absl::Status* last_error);
+  // Before proposing `next` over `cur` (not in transition): wipes, on every member of `next`,
+  // the partitions it replicates in `next` but in no replica set of `cur` (their records there
+  // are stale copies from an earlier membership), at cur's epoch. Every such member must answer.
+  absl::Status WipeJoiners(const tessera::v1::LayoutRecord& cur,
+                           const tessera::v1::LayoutRecord& next);
   // Runs `op` again after reloading the layout when it failed with a stale layout epoch.
   template <typename T>
   absl::StatusOr<T> WithLayoutRetry(const std::function<absl::StatusOr<T>()>& op);

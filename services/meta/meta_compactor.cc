@@ -52,6 +52,7 @@ std::vector<bool> MetaCompactor::Confirm(const LayoutView& view,
     *req.mutable_ballot() = batch[i].committed_ballot;
     *req.mutable_value() = batch[i].committed_value;
     req.set_layout_epoch(epoch);
+    req.set_purge_confirmation(true);  // acceptors without a record count it as a purge
     for (const std::string& node : replicas[i]) {
       // This node's own store is asked like the others: it must still hold the tombstone.
       client_->Commit(node, req, [shared, i](absl::StatusOr<tessera::v1::CommitResponse> r) {
