@@ -395,7 +395,10 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
   absl::StatusOr<LayoutView> view;
   if (!cur.has_value()) {
     next = MakeLayoutRecord(1, members, options);
-    view = MemberSetView(members);
+    // Every member the proposer sees must take part: two first gateways with different partial
+    // views of a new cluster (gossip not converged) could otherwise both decide epoch 1 on
+    // disjoint majorities. With W = N they conflict on any node their views share.
+    view = UnanimousMemberSetView(members);
   } else {
     next = MakeLayoutRecord(cur->epoch() + 1, members, RecordOptions(*cur));
     next.set_in_transition(true);
@@ -419,15 +422,18 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
   }
   const uint64_t expected = cur.has_value() ? cur->epoch() : 0;
   const std::string encoded = next.SerializeAsString();
+  std::optional<tessera::v1::LayoutRecord> seen;  // the record that made the CAS refuse
   absl::StatusOr<MetaValue> written = proposer_.CompareAndSet(
       *view, LayoutRecordKey(), [&](const MetaValue& value) -> absl::StatusOr<MetaValue> {
         uint64_t epoch = 0;
         bool in_transition = false;
+        seen.reset();
         if (value.has_value()) {
           tessera::v1::LayoutRecord r;
           if (!r.ParseFromString(*value)) return absl::DataLossError("corrupt layout record");
           epoch = r.epoch();
           in_transition = r.in_transition();
+          seen = std::move(r);
         }
         if (epoch != expected) {
           return absl::FailedPreconditionError(
@@ -443,6 +449,11 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
     if (absl::IsFailedPrecondition(written.status())) {
       if (cur.has_value()) {
         (void)ReloadLayout();
+      } else if (seen.has_value() && seen->epoch() > 0 && seen->members_size() > 0) {
+        // Lost the bootstrap race: the record the CAS read is decided (a Paxos round read it).
+        // Follow it, then newer epochs through its members; the proposer's own view may not
+        // hold a majority of them, so LoadLayout(members) could miss it.
+        if (Follow(*seen).ok()) (void)ReloadLayout();
       } else {
         (void)LoadLayout(members);
       }
@@ -513,6 +524,20 @@ absl::Status MetaClient::WipeJoiners(const tessera::v1::LayoutRecord& cur,
       .Field("epoch", cur.epoch())
       .Field("nodes", static_cast<int64_t>(requests.size()));
   return absl::OkStatus();
+}
+
+absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::LoadOrCreateLayout(
+    const std::vector<MetaMember>& members, const LayoutOptions& options) {
+  absl::StatusOr<tessera::v1::LayoutRecord> record = LoadLayout(members);
+  if (!absl::IsNotFound(record.status())) return record;
+  record = ProposeLayout(members, options);
+  if (record.ok() || !absl::IsFailedPrecondition(record.status())) return record;
+  // Another bootstrapper won; ProposeLayout followed its record.
+  if (std::optional<tessera::v1::LayoutRecord> followed = layout_record(); followed.has_value()) {
+    absl::StatusOr<tessera::v1::LayoutRecord> newest = ReloadLayout();
+    return newest.ok() ? newest : *followed;
+  }
+  return LoadLayout(members);
 }
 
 absl::Status MetaClient::HandOffPartition(const LayoutView& view, uint32_t partition,

@@ -141,10 +141,18 @@ class MetaClient {
   // when no record exists yet.
   [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> LoadLayout(
       const std::vector<MetaMember>& contacts);
+  // What a gateway does on start: LoadLayout(members); when no record exists, ProposeLayout
+  // (epoch 1, needing every member of `members`: UnanimousMemberSetView); when another first
+  // proposer won that race, follows the winner's record (and any newer one). Exactly one epoch 1
+  // is decided among bootstrappers whose member lists share at least one node. UNAVAILABLE when
+  // a member does not answer (retry later).
+  [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> LoadOrCreateLayout(
+      const std::vector<MetaMember>& members, const LayoutOptions& options);
   // Re-reads the record from the members of the one this client follows.
   [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> ReloadLayout();
   // Proposes `members` as the next layout. Without a loaded record: creates epoch 1 (CAS on an
-  // absent key; FAILED_PRECONDITION if one exists, which is then loaded). Otherwise CAS epoch
+  // absent key, every member of `members` must take part; FAILED_PRECONDITION if one exists,
+  // which is then followed). Otherwise CAS epoch
   // e -> e + 1, in transition from the current members, with quorums among both member lists;
   // FAILED_PRECONDITION (and the newer record loaded) when the record is no longer epoch e or is
   // still in transition. `options` are used for a new cluster only.

@@ -486,6 +486,67 @@ TEST_F(MetaGrpcTest, ReAddedReplicaDoesNotServeAValuePurgedWhileItWasOut) {
   EXPECT_FALSE(BallotLess(n3_state.state().purged_floor(), old_floor));
 }
 
+// Issue 11, bootstrap race: two first gateways of a new cluster whose member views differ (gossip
+// not converged) used to be able to decide two epoch-1 records on disjoint majorities. Epoch 1
+// now needs every member the proposer sees, so views sharing a node cannot both win.
+TEST_F(MetaGrpcTest, BootstrapNeedsEveryMemberItSeesSoOverlappingViewsCannotBothCreateEpochOne) {
+  StartCluster("bootstrap_overlap", 5);
+  LayoutOptions lo;
+  lo.partitions = 8;
+  auto g1 = NewClient();
+  ASSERT_OK_AND_ASSIGN(auto first, g1->LoadOrCreateLayout(MembersOf(nodes_, {0, 1, 2}), lo));
+  EXPECT_EQ(first.epoch(), 1u);
+  // The only node both views share is down: the second gateway must not create its own epoch 1
+  // on {n3, n4}.
+  nodes_[2]->Kill();
+  auto g2 = NewClient();
+  EXPECT_THAT(g2->LoadOrCreateLayout(MembersOf(nodes_, {2, 3, 4}), lo),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_FALSE(g2->layout_record().has_value());
+  // Once it is back, the second gateway adopts the first one's record.
+  ASSERT_OK(nodes_[2]->Start());
+  ASSERT_OK_AND_ASSIGN(auto adopted, g2->LoadOrCreateLayout(MembersOf(nodes_, {2, 3, 4}), lo));
+  EXPECT_EQ(adopted.epoch(), 1u);
+  EXPECT_TRUE(SameMembers(RecordMembers(adopted), RecordMembers(first)));
+  // It writes where the first gateway reads.
+  const auto key = BucketRecordKey("after-bootstrap", lo.partitions);
+  ASSERT_OK(g2->CompareAndSet(key, CreateBucket("g2")).status());
+  EXPECT_THAT(g1->Get(key), IsOkAndHolds(MetaValue("g2")));
+}
+
+TEST_F(MetaGrpcTest, ConcurrentBootstrappersWithOverlappingViewsAdoptOneRecord) {
+  constexpr int kRounds = 8;
+  LayoutOptions lo;
+  lo.partitions = 8;
+  int both_ok = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    nodes_.clear();
+    StartCluster(absl::StrCat("bootstrap_race_", round), 5);
+    auto g1 = NewClient();
+    auto g2 = NewClient();
+    absl::StatusOr<tessera::v1::LayoutRecord> r1, r2;
+    std::thread t1([&] { r1 = g1->LoadOrCreateLayout(MembersOf(nodes_, {0, 1, 2}), lo); });
+    std::thread t2([&] { r2 = g2->LoadOrCreateLayout(MembersOf(nodes_, {2, 3, 4}), lo); });
+    t1.join();
+    t2.join();
+    // Contention may exhaust a round (ABORTED) but never yields two records.
+    if (!r1.ok() || !r2.ok()) {
+      EXPECT_FALSE(absl::IsUnavailable(r1.status()) || absl::IsUnavailable(r2.status()))
+          << r1.status() << " / " << r2.status();
+      continue;
+    }
+    ++both_ok;
+    EXPECT_EQ(r1->epoch(), 1u);
+    EXPECT_EQ(r2->epoch(), 1u);
+    EXPECT_TRUE(SameMembers(RecordMembers(*r1), RecordMembers(*r2)))
+        << "round " << round << ": two epoch-1 records decided";
+    auto reader = NewClient();
+    ASSERT_OK_AND_ASSIGN(auto seen, reader->LoadLayout(MembersOf(nodes_, {0, 1, 2, 3, 4})));
+    EXPECT_TRUE(SameMembers(RecordMembers(seen), RecordMembers(*r1)));
+  }
+  EXPECT_GE(both_ok, kRounds / 2);
+}
+
 class SkewedClock final : public Clock {
  public:
   explicit SkewedClock(absl::Duration skew) : skew_(skew) {}
