@@ -113,13 +113,10 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   auto meta = MetaClient::Create(LayoutView(*std::move(placeholder)), std::move(meta_options));
   if (!meta.ok()) return meta.status();
   b->meta_ = *std::move(meta);
-  absl::StatusOr<v1::LayoutRecord> record = b->meta_->LoadLayout(members);
-  if (absl::IsNotFound(record.status())) {
-    // A new cluster: propose epoch 1 from the members we see. A concurrent first proposer among
-    // the same members loses the CAS (FAILED_PRECONDITION) and loads the winner's record.
-    record = b->meta_->ProposeLayout(members, layout_options);
-    if (absl::IsFailedPrecondition(record.status())) record = b->meta_->LoadLayout(members);
-  }
+  // A new cluster: epoch 1 is proposed from the members we see, all of which must take part; a
+  // concurrent first gateway whose view shares any node with ours loses the CAS and follows the
+  // winner's record.
+  absl::StatusOr<v1::LayoutRecord> record = b->meta_->LoadOrCreateLayout(members, layout_options);
   if (!record.ok()) {
     return absl::Status(record.status().code(),
                         absl::StrCat("loading the metadata layout record from ", members.size(),

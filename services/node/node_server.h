@@ -70,6 +70,12 @@ struct NodeOptions {
 
   // Host the replicated-metadata acceptor (MetaService over <data_dir>/meta). Default true.
   bool enable_meta_service = true;
+  // Metadata compaction (docs/design/metadata.md, "Compaction"): with the MetaService on, a
+  // MetaCompactor purges this node's old tombstones every interval (zero: never), confirming
+  // each with every replica of the layout record this node holds. Tombstones younger than the
+  // grace are kept (safety does not depend on it; see AcceptorStoreOptions.tombstone_grace).
+  absl::Duration meta_compaction_interval = absl::Minutes(1);
+  absl::Duration meta_tombstone_grace = absl::Minutes(10);
 
   // --- Authentication (docs/design/security.md) ---
   // Cluster secret file (p2p/auth/cluster_secret.h); every RPC then needs a token.
