@@ -312,9 +312,14 @@ TEST_F(NodeAuthTest, TransportRefusesPlaintextOtherClustersAndTheWrongNode) {
     Prepare(&ctx, Cred::kRight, p2p::kNodeInfoMethod);
     ASSERT_TRUE(slices_->NodeInfo(&ctx, v1::NodeInfoRequest(), &info).ok());
   }
-  grpc::Status s =
-      put(grpc::CreateChannel(address, right_->tls()->ChannelCredentials(info.node_id())));
+  auto exact = v1::SliceService::NewStub(
+      grpc::CreateChannel(address, right_->tls()->ChannelCredentials(info.node_id())));
+  grpc::ClientContext ctx;
+  Prepare(&ctx, Cred::kRight, p2p::kNodeInfoMethod);
+  v1::NodeInfoResponse again;
+  grpc::Status s = exact->NodeInfo(&ctx, v1::NodeInfoRequest(), &again);
   EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.node_id(), info.node_id());
 }
 
 }  // namespace
