@@ -6,6 +6,8 @@
 //   bazel run -c opt //tests/bench:slice_rpc_bench -- --dir=/tmp/tessera_slice_rpc_bench
 //
 // Benchmark only: asserts nothing.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -38,7 +40,18 @@ namespace {
 struct Result {
   double put_mibps = 0;
   double get_mibps = 0;
+  // Process CPU seconds (client and node share the process) per GiB moved: steadier than
+  // MiB/s on a loaded machine.
+  double put_cpu_s_per_gib = 0;
+  double get_cpu_s_per_gib = 0;
 };
+
+double CpuSeconds() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 v1::SliceId IdFor(int rep, int worker, int i) {
   v1::SliceId id;
@@ -98,24 +111,28 @@ absl::StatusOr<Result> OnePass(const std::string& root, const std::string& secre
   const int per_worker = absl::GetFlag(FLAGS_slices);
   const double total_mib = static_cast<double>(payload.size()) * workers * per_worker / (1 << 20);
   std::atomic<int> failures{0};
+  const double cpu0 = CpuSeconds();
   const double put_s = RunWorkers(workers, [&](int w) {
     for (int i = 0; i < per_worker; ++i) {
       if (!client.Put(address, IdFor(rep, w, i), payload).ok()) failures++;
     }
   });
+  const double cpu1 = CpuSeconds();
   const double get_s = RunWorkers(workers, [&](int w) {
     for (int i = 0; i < per_worker; ++i) {
       auto got = client.Get(address, IdFor(rep, w, i), 0, 0);
       if (!got.ok() || got->size() != payload.size()) failures++;
     }
   });
+  const double cpu2 = CpuSeconds();
   (*node)->Shutdown(absl::Seconds(5));
   node->reset();
   std::filesystem::remove_all(data_dir);
   if (failures.load() != 0) {
     return absl::InternalError(absl::StrCat(failures.load(), " calls failed"));
   }
-  return Result{total_mib / put_s, total_mib / get_s};
+  const double gib = total_mib / 1024;
+  return Result{total_mib / put_s, total_mib / get_s, (cpu1 - cpu0) / gib, (cpu2 - cpu1) / gib};
 }
 
 double Median(std::vector<double> v) {
@@ -132,7 +149,8 @@ int Main() {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 1;
   }
-  std::vector<double> put[2], get[2];  // [0] plaintext + tokens, [1] mutual TLS + tokens
+  // [0] plaintext + tokens, [1] mutual TLS + tokens
+  std::vector<double> put[2], get[2], put_cpu[2], get_cpu[2];
   for (int rep = 0; rep < absl::GetFlag(FLAGS_reps); ++rep) {
     for (int tls = 0; tls < 2; ++tls) {
       absl::StatusOr<Result> r = OnePass(root, secret_file, tls == 1, rep);
@@ -140,10 +158,15 @@ int Main() {
         std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
         return 1;
       }
-      std::printf("rep %d %-9s PutSlice %8.1f MiB/s  GetSlice %8.1f MiB/s\n", rep,
-                  tls ? "tls" : "plaintext", r->put_mibps, r->get_mibps);
+      std::printf(
+          "rep %d %-9s PutSlice %8.1f MiB/s %6.2f cpu-s/GiB  GetSlice %8.1f MiB/s %6.2f "
+          "cpu-s/GiB\n",
+          rep, tls ? "tls" : "plaintext", r->put_mibps, r->put_cpu_s_per_gib, r->get_mibps,
+          r->get_cpu_s_per_gib);
       put[tls].push_back(r->put_mibps);
       get[tls].push_back(r->get_mibps);
+      put_cpu[tls].push_back(r->put_cpu_s_per_gib);
+      get_cpu[tls].push_back(r->get_cpu_s_per_gib);
     }
   }
   std::printf(
@@ -151,6 +174,11 @@ int Main() {
       "ratio tls/plaintext Put %.2f Get %.2f\n",
       Median(put[0]), Median(get[0]), Median(put[1]), Median(get[1]),
       Median(put[1]) / Median(put[0]), Median(get[1]) / Median(get[0]));
+  std::printf(
+      "median cpu-s/GiB: plaintext Put %.2f Get %.2f; tls Put %.2f Get %.2f; "
+      "ratio tls/plaintext Put %.2f Get %.2f\n",
+      Median(put_cpu[0]), Median(get_cpu[0]), Median(put_cpu[1]), Median(get_cpu[1]),
+      Median(put_cpu[1]) / Median(put_cpu[0]), Median(get_cpu[1]) / Median(get_cpu[0]));
   std::filesystem::remove(secret_file);
   return 0;
 }
