@@ -46,11 +46,9 @@ std::shared_ptr<tessera::v1::MetaService::Stub> GrpcAcceptorClient::StubFor(
     // a node restarted at its address must count towards quorums again at once, not minutes
     // later, or the next failure in that window costs quorums the cluster actually has.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    stub = tessera::v1::MetaService::NewStub(
-        auth_ != nullptr
-            ? p2p::CreateAuthenticatedChannel(it->second, grpc::InsecureChannelCredentials(), args,
-                                              auth_)
-            : grpc::CreateCustomChannel(it->second, grpc::InsecureChannelCredentials(), args));
+    // Mutual TLS: the server must prove it is `node_id` (p2p/auth/cluster_tls.h).
+    stub =
+        tessera::v1::MetaService::NewStub(p2p::CreateNodeChannel(it->second, args, auth_, node_id));
   }
   return stub;
 }

@@ -161,6 +161,9 @@ class NodeServer::Impl {
       p2p::ClusterAuthOptions auth_options;
       auth_options.caller_id = identity_->node_id();
       auth_options.max_skew = options_.auth_max_skew;
+      // Mutual TLS with this node's own key: callers check they reached this node id.
+      auth_options.identity = identity_.get();
+      auth_options.transport_tls = options_.transport_tls;
       auto auth = p2p::ClusterAuth::Create(*secret, auth_options);
       if (!auth.ok()) return auth.status();
       auth_ = *std::move(auth);
@@ -218,7 +221,13 @@ class NodeServer::Impl {
 
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+    // With a cluster secret the port speaks only mutual TLS (cluster_tls.h): a plaintext or
+    // foreign-cluster caller fails the handshake before any RPC exists.
+    builder.AddListeningPort(options_.listen,
+                             auth_ != nullptr && auth_->tls() != nullptr
+                                 ? auth_->tls()->ServerCredentials()
+                                 : grpc::InsecureServerCredentials(),
+                             &port);
     builder.RegisterService(service_.get());
     if (meta_store_ != nullptr) {
       // Same port and the same per-call token check as the SliceService.

@@ -19,8 +19,10 @@
 // MetaService (services/meta, docs/design/metadata.md) is served on the same gRPC port as the
 // SliceService, over <data_dir>/meta, unless enable_meta_service is false.
 //
-// Authentication: with cluster_secret_file every RPC (SliceService and MetaService) needs a valid
-// x-tessera-auth token (p2p/auth/cluster_auth.h); with neither it nor insecure_no_auth, the node
+// Authentication: with cluster_secret_file the gRPC port speaks only mutual TLS with the
+// cluster's certificates, this node presenting its identity key (p2p/auth/cluster_tls.h), and
+// every RPC (SliceService and MetaService) also needs a valid x-tessera-auth token
+// (p2p/auth/cluster_auth.h); with neither it nor insecure_no_auth, the node
 // still starts but trusts every caller and logs a warning (tessera-node itself refuses to start
 // that way).
 //
@@ -84,6 +86,10 @@ struct NodeOptions {
   bool insecure_no_auth = false;
   // Accepted clock difference for tokens.
   absl::Duration auth_max_skew = absl::Minutes(5);
+  // With a cluster secret: serve only mutual TLS (p2p/auth/cluster_tls.h). false = tokens over
+  // plaintext, for benchmarks comparing the two (clients must then use
+  // ClusterAuthOptions::transport_tls = false too); tessera-node has no flag for it.
+  bool transport_tls = true;
 
   // --- Cluster membership (docs/design/membership.md) ---
   bool enable_membership = true;
