@@ -108,6 +108,7 @@ Bucket FromProto(const v1::Bucket& p) {
   b.name = p.name();
   b.created = absl::FromUnixMicros(p.created_unix_micros());
   b.owner = p.owner();
+  b.acl = p.acl();
   return b;
 }
 
@@ -180,11 +181,13 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& endpo
   return std::unique_ptr<Client>(new Client(endpoint, options, std::move(impl)));
 }
 
-absl::StatusOr<Bucket> Client::CreateBucket(const std::string& bucket) {
+absl::StatusOr<Bucket> Client::CreateBucket(const std::string& bucket,
+                                            const CreateBucketOptions& options) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(options_.timeout));
   v1::CreateBucketRequest req;
   req.set_bucket(bucket);
+  req.set_acl(options.acl);
   v1::CreateBucketResponse resp;
   grpc::Status s = impl_->stub->CreateBucket(&ctx, req, &resp);
   if (!s.ok()) return Convert(s, endpoint_);

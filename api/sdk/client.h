@@ -83,6 +83,14 @@ struct Bucket {
   std::string name;
   absl::Time created;
   std::string owner;
+  std::string acl;  // canned ACL: "private" or "public-read"
+};
+
+struct CreateBucketOptions {
+  // Canned ACL as S3's x-amz-acl: "private" (default, also when empty) or "public-read" (every
+  // user, and anonymous S3 callers, may also read). S3's other canned ACLs are UNIMPLEMENTED, any
+  // other value INVALID_ARGUMENT; the bucket is then not created.
+  std::string acl;
 };
 
 struct ObjectInfo {
@@ -167,7 +175,8 @@ class Client {
   const std::string& endpoint() const { return endpoint_; }
 
   // Buckets.
-  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket);
+  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket,
+                                                    const CreateBucketOptions& options = {});
   [[nodiscard]] absl::Status DeleteBucket(const std::string& bucket);  // must be empty
   [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket);
   [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets();

@@ -91,10 +91,13 @@ ObjectService::ObjectService(const DataPathOptions& options, const DataPathDeps&
       reader_(deps, codec_.get()),
       versions_(deps.clock) {}
 
-absl::Status ObjectService::CreateBucket(const std::string& name, const std::string& owner) {
+absl::Status ObjectService::CreateBucket(const std::string& name, const std::string& owner,
+                                         absl::string_view acl) {
   if (!IsValidBucketName(name)) {
     return absl::InvalidArgumentError(absl::StrCat("invalid bucket name: ", name));
   }
+  absl::StatusOr<std::string> canned = ParseCannedAcl(acl);
+  if (!canned.ok()) return canned.status();
   storage::EnsureSodiumInitialized();
   v1::BucketRecord record;
   record.set_schema_version(kManifestSchemaVersion);
@@ -105,7 +108,7 @@ absl::Status ObjectService::CreateBucket(const std::string& name, const std::str
   record.set_owner(owner);
   Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
   record.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
-  record.set_acl("private");
+  record.set_acl(*canned);
   record.add_shards()->set_id(0);
   return store_->CreateBucket(record);
 }
@@ -149,9 +152,10 @@ absl::StatusOr<std::vector<v1::BucketRecord>> ObjectService::ListBuckets(const P
   return all;
 }
 
-absl::Status ObjectService::CreateBucket(const std::string& name, const Principal& owner) {
+absl::Status ObjectService::CreateBucket(const std::string& name, const Principal& owner,
+                                         absl::string_view acl) {
   if (absl::Status s = RequireUser(owner, "create buckets"); !s.ok()) return s;
-  return CreateBucket(name, owner.user_id);
+  return CreateBucket(name, owner.user_id, acl);
 }
 
 absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(

@@ -506,6 +506,43 @@ TEST_F(GatewayAuthTest, UsersReachOnlyTheirOwnAndPublicReadBucketsAndS3Agrees) {
   EXPECT_EQ(S3(&kAlice, "GET", "/perm-bob/b.txt").status, 403);
 }
 
+// CreateBucketRequest.acl: the canned ACLs S3's x-amz-acl takes, enforced by the same policy.
+TEST_F(GatewayAuthTest, CreateBucketTakesCannedAcl) {
+  std::unique_ptr<sdk::Client> alice = ClientFor(kAlice);
+  std::unique_ptr<sdk::Client> bob = ClientFor(kBob);
+  ASSERT_NE(alice, nullptr);
+  ASSERT_NE(bob, nullptr);
+  ASSERT_OK_AND_ASSIGN(sdk::Bucket pub, alice->CreateBucket("acl-public", {.acl = "public-read"}));
+  EXPECT_EQ(pub.acl, "public-read");
+  ASSERT_OK_AND_ASSIGN(sdk::Bucket priv, alice->CreateBucket("acl-private"));
+  EXPECT_EQ(priv.acl, "private");
+  ASSERT_OK(alice->PutObject("acl-public", "k", "for everyone").status());
+  ASSERT_OK(alice->PutObject("acl-private", "k", "for alice").status());
+
+  // Bob (gRPC and S3) and anonymous S3 callers may read the public-read bucket, not write it.
+  ASSERT_OK_AND_ASSIGN(std::string got, bob->GetObject("acl-public", "k"));
+  EXPECT_EQ(got, "for everyone");
+  ASSERT_OK_AND_ASSIGN(sdk::Bucket seen, bob->HeadBucket("acl-public"));
+  EXPECT_EQ(seen.acl, "public-read");
+  EXPECT_EQ(S3(&kBob, "GET", "/acl-public/k").body, "for everyone");
+  EXPECT_EQ(S3(nullptr, "GET", "/acl-public/k").body, "for everyone");
+  const auto denied = StatusIs(absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(bob->PutObject("acl-public", "bobs", "x"), denied);
+  EXPECT_THAT(bob->DeleteObject("acl-public", "k"), denied);
+  EXPECT_THAT(bob->DeleteBucket("acl-public"), denied);
+  // The default stays private.
+  EXPECT_THAT(bob->GetObject("acl-private", "k"), denied);
+  EXPECT_EQ(S3(nullptr, "GET", "/acl-private/k").status, 403);
+
+  // Unsupported or unknown ACLs are refused, not narrowed to private, and create nothing.
+  EXPECT_THAT(alice->CreateBucket("acl-rw", {.acl = "public-read-write"}),
+              StatusIs(absl::StatusCode::kUnimplemented));
+  EXPECT_THAT(alice->CreateBucket("acl-bogus", {.acl = "everyone"}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(alice->HeadBucket("acl-rw"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(alice->HeadBucket("acl-bogus"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 // gRPC if_none_match is decided by the commit itself: a stream that passed the check when its
 // header arrived still fails FAILED_PRECONDITION if the key was created before it committed.
 TEST_F(GatewayAuthTest, ConditionalPutIsDecidedWhenItCommits) {

@@ -72,6 +72,7 @@ v1::Bucket ToBucket(const v1::BucketRecord& record) {
   b.set_name(record.name());
   b.set_created_unix_micros(record.created_unix_micros());
   b.set_owner(record.owner());
+  b.set_acl(record.acl());
   return b;
 }
 
@@ -163,7 +164,9 @@ grpc::ServerUnaryReactor* GatewayService::CreateBucket(grpc::CallbackServerConte
                                                        const v1::CreateBucketRequest* req,
                                                        v1::CreateBucketResponse* resp) {
   return RunUnary(ctx, "CreateBucket", [this, req, resp](const Principal& caller) -> absl::Status {
-    if (absl::Status s = deps_.objects->CreateBucket(req->bucket(), caller); !s.ok()) return s;
+    if (absl::Status s = deps_.objects->CreateBucket(req->bucket(), caller, req->acl()); !s.ok()) {
+      return s;
+    }
     absl::StatusOr<v1::BucketRecord> b = deps_.objects->HeadBucket(req->bucket());
     if (b.ok()) *resp->mutable_bucket() = ToBucket(*b);
     return absl::OkStatus();
