@@ -160,6 +160,18 @@ absl::Status ObjectService::CreateBucket(const std::string& name, const Principa
 
 absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
     const std::string& bucket, const std::string& key, const PutObjectOptions& options) {
+  return NewWriter(bucket, key, options, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutSealedObject(
+    const std::string& bucket, const std::string& key, const PutObjectOptions& options,
+    const v1::EncryptionParams& client_sealing) {
+  return NewWriter(bucket, key, options, &client_sealing);
+}
+
+absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::NewWriter(
+    const std::string& bucket, const std::string& key, const PutObjectOptions& options,
+    const v1::EncryptionParams* client_sealing) {
   if (absl::Status s = CheckKey(key); !s.ok()) return s;
   if (absl::Status s = CheckStoredText(options); !s.ok()) return s;
   absl::StatusOr<v1::BucketRecord> record = store_->GetBucket(bucket);
@@ -171,8 +183,12 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
   base.set_owner(options.owner);
   for (const auto& [k, v] : options.user_metadata) (*base.mutable_user_metadata())[k] = v;
   for (const auto& [k, v] : options.headers) (*base.mutable_headers())[k] = v;
-  absl::StatusOr<std::unique_ptr<ObjectWriter>> writer = ObjectWriter::Create(
-      options_, deps_, store_, codec_.get(), std::move(base), versions_.Next());
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> writer =
+      client_sealing != nullptr
+          ? ObjectWriter::CreateSealed(options_, deps_, store_, codec_.get(), std::move(base),
+                                       versions_.Next(), *client_sealing)
+          : ObjectWriter::Create(options_, deps_, store_, codec_.get(), std::move(base),
+                                 versions_.Next());
   if (writer.ok()) (*writer)->set_condition(options.condition);
   return writer;
 }

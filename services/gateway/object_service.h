@@ -91,6 +91,12 @@ class ObjectService {
   // bucket does not exist, INVALID_ARGUMENT for an empty key or one over 1024 bytes.
   [[nodiscard]] absl::StatusOr<std::unique_ptr<ObjectWriter>> PutObject(
       const std::string& bucket, const std::string& key, const PutObjectOptions& options = {});
+  // A client-sealed object (docs/design/e2e_mode.md): a CreateSealed writer (WriteSealedStripe
+  // ... Finish) that records `client_sealing` (key source CLIENT_SEALED) and holds no key.
+  // Errors as PutObject, INVALID_ARGUMENT for other key sources.
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<ObjectWriter>> PutSealedObject(
+      const std::string& bucket, const std::string& key, const PutObjectOptions& options,
+      const v1::EncryptionParams& client_sealing);
   // Convenience: the whole object in one call.
   [[nodiscard]] absl::StatusOr<v1::ObjectManifest> PutObject(const std::string& bucket,
                                                              const std::string& key,
@@ -114,6 +120,11 @@ class ObjectService {
   const DataPathOptions& options() const { return options_; }
 
  private:
+  // PutObject / PutSealedObject (client_sealing != nullptr).
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> NewWriter(
+      const std::string& bucket, const std::string& key, const PutObjectOptions& options,
+      const v1::EncryptionParams* client_sealing);
+
   ObjectService(const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
                 std::unique_ptr<storage::StripeCodec> codec);
 
