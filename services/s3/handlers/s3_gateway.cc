@@ -674,8 +674,9 @@ class S3Gateway::Call {
       // Refused before any header goes out: its plaintext never reached the cluster, and its
       // ciphertext must not pass for the object's data (docs/design/e2e_mode.md).
       return S3Status(S3ErrorCode::kInvalidRequest,
-                      absl::StrCat(r_.key, " is sealed end to end by its client; read it with "
-                                           "the Tessera SDK's sealing client"));
+                      absl::StrCat(r_.key,
+                                   " is sealed end to end by its client; read it with "
+                                   "the Tessera SDK's sealing client"));
     }
     const absl::Time modified = ModifiedTime(*m);
     Headers h;
