@@ -244,5 +244,30 @@ TEST(GatewayClusterTest, SealedStripesAreCodedPlacedAndReturnedAsGiven) {
   EXPECT_EQ(sunk, 0);
 }
 
+// Objects of the former in-process end-to-end client (key source CLIENT_KEY) are refused before
+// any unwrap or slice fetch, as before the SDK moved to client sealing.
+TEST(GatewayClusterTest, LegacyClientKeyObjectsAreRefusedUnopened) {
+  TestCluster cluster(SmallStripes());
+  ASSERT_OK(cluster.status());
+  ObjectService& s = cluster.service();
+  ASSERT_OK(s.CreateBucket("bkt"));
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest m, s.PutObject("bkt", "k", RandomBytes(2 * kStripe, 5)));
+  m.mutable_encryption()->set_key_source(v1::EncryptionParams::CLIENT_KEY);
+  ObjectReader reader(cluster.deps(), nullptr);
+  ReadStats stats;
+  int sunk = 0;
+  EXPECT_THAT(reader.Read(
+                  m, 0, m.size(),
+                  [&sunk](absl::string_view) {
+                    ++sunk;
+                    return absl::OkStatus();
+                  },
+                  &stats),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("encrypted with a client key")));
+  EXPECT_EQ(sunk, 0);
+  EXPECT_EQ(stats.slices_fetched, 0);
+}
+
 }  // namespace
 }  // namespace tessera::services

@@ -96,7 +96,8 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
   if (enc.key_source() == v1::EncryptionParams::CLIENT_KEY && !client_reader) {
     return absl::FailedPreconditionError(
         absl::StrCat(name, " is end-to-end encrypted with a client key (key id ", enc.key_id(),
-                     "); read it with the SDK's embedded client and that key"));
+                     ") by the former in-process SDK client; only a reader holding that key can "
+                     "open it (docs/design/e2e_mode.md)"));
   }
   if (enc.key_source() == v1::EncryptionParams::CLUSTER_MASTER_KEY && client_reader) {
     return absl::FailedPreconditionError(
