@@ -253,6 +253,20 @@ TEST_F(EmbeddedClientTest, RoundTripThroughTheGatewayWhichNeverSeesPlaintextOrKe
   EXPECT_FALSE(FilesContaining({"small.txt"}).empty());
 }
 
+// The default stripe size: the largest sealed stripe still fits one gateway message.
+TEST_F(EmbeddedClientTest, DefaultStripeSizeFitsTheGatewaysMessages) {
+  const std::string key_file = NewKeyFile("default.key");
+  ASSERT_OK(GenerateClientKeyFile(key_file));
+  EmbeddedClientOptions o = Options(key_file);
+  o.stripe_size = EmbeddedClientOptions().stripe_size;
+  ASSERT_OK_AND_ASSIGN(auto client, EmbeddedClient::Open(o));
+  ASSERT_OK(client->CreateBucket("e2e-default").status());
+  const std::string data = MarkedData(2 * kMaxSealedStripePlaintext + 4321);  // 3 stripes
+  ASSERT_OK(client->PutObject("e2e-default", "k", data).status());
+  ASSERT_OK_AND_ASSIGN(std::string back, client->GetObject("e2e-default", "k"));
+  EXPECT_TRUE(back == data);
+}
+
 TEST_F(EmbeddedClientTest, PlainApiRefusesSealedObjectsAndViceVersa) {
   const std::string key_file = NewKeyFile("plain.key");
   ASSERT_OK(GenerateClientKeyFile(key_file));
