@@ -51,6 +51,15 @@ struct ReadStats {
   int reconstructed_stripes = 0;  // stripes that needed parity
 };
 
+// One stored stripe of a client-sealed object, as the client sealed it.
+struct SealedStripeData {
+  uint32_t index = 0;             // stripe index
+  uint64_t plaintext_offset = 0;  // where its plaintext starts in the object (per the manifest)
+  uint64_t plaintext_size = 0;    // its plaintext bytes (per the manifest)
+  std::string sealed;
+};
+using SealedStripeSink = std::function<absl::Status(SealedStripeData)>;
+
 class ObjectReader {
  public:
   // `codec` is used for manifests whose coding matches it; others get a codec of their own.
@@ -67,8 +76,25 @@ class ObjectReader {
   [[nodiscard]] absl::Status Read(const v1::ObjectManifest& manifest, uint64_t offset,
                                   uint64_t length, const ByteSink& sink,
                                   ReadStats* stats = nullptr) const;
+  // A client-sealed object (key source CLIENT_SEALED) can't be read this way: FAILED_PRECONDITION
+  // naming ReadSealed, before any slice is fetched.
+
+  // Client-sealed objects (ObjectWriter::CreateSealed): delivers, in order, every whole sealed
+  // stripe that holds a byte of [offset, offset + length) (an empty range at offset 0 delivers the
+  // first stripe, so a client can still check it). Slices are fetched, verified and reconstructed
+  // as Read does; nothing is opened. FAILED_PRECONDITION for an object that is not client-sealed;
+  // OUT_OF_RANGE, DATA_LOSS, UNAVAILABLE as Read.
+  [[nodiscard]] absl::Status ReadSealed(const v1::ObjectManifest& manifest, uint64_t offset,
+                                        uint64_t length, const SealedStripeSink& sink,
+                                        ReadStats* stats = nullptr) const;
 
  private:
+  // The stripe loop shared by Read (cipher + sink: plaintext) and ReadSealed (sealed_sink).
+  absl::Status ReadStripes(const v1::ObjectManifest& manifest, const std::string& name,
+                           uint64_t offset, uint64_t length, const storage::StripeCipher* cipher,
+                           const ByteSink* sink, const SealedStripeSink* sealed_sink,
+                           ReadStats* stats) const;
+
   const DataPathDeps deps_;
   const storage::StripeCodec* const codec_;
 };

@@ -386,9 +386,13 @@ class S3Gateway::Call {
                         absl::StrCat("this endpoint serves region ", g_->options_.region));
       }
     }
-    std::string acl = absl::AsciiStrToLower(HeaderOr(req_.headers, "x-amz-acl", "private"));
-    if (acl != "private" && acl != "public-read") {
-      return S3Status(S3ErrorCode::kNotImplemented, "only the private and public-read ACLs");
+    // The same canned ACLs as gRPC CreateBucket (access_policy.h).
+    absl::StatusOr<std::string> acl = ParseCannedAcl(HeaderOr(req_.headers, "x-amz-acl", ""));
+    if (absl::IsUnimplemented(acl.status())) {
+      return S3Status(S3ErrorCode::kNotImplemented, std::string(acl.status().message()));
+    }
+    if (!acl.ok()) {
+      return S3Status(S3ErrorCode::kInvalidArgument, std::string(acl.status().message()));
     }
     v1::BucketRecord record;
     record.set_schema_version(kManifestSchemaVersion);
@@ -398,7 +402,7 @@ class S3Gateway::Call {
     record.set_bucket_id(id);
     record.set_owner(auth_.user_id);
     record.set_created_unix_micros(absl::ToUnixMicros(g_->clock_->Now()));
-    record.set_acl(acl);
+    record.set_acl(*acl);
     record.set_region(g_->options_.region);
     record.add_shards()->set_id(0);
     absl::Status s = g_->store_->CreateBucket(record);
@@ -679,6 +683,14 @@ class S3Gateway::Call {
         return S3Status(S3ErrorCode::kNoSuchKey);
       }
       return m.status();
+    }
+    if (!head && m->encryption().key_source() == v1::EncryptionParams::CLIENT_SEALED) {
+      // Refused before any header goes out: its plaintext never reached the cluster, and its
+      // ciphertext must not pass for the object's data (docs/design/e2e_mode.md).
+      return S3Status(S3ErrorCode::kInvalidRequest,
+                      absl::StrCat(r_.key,
+                                   " is sealed end to end by its client; read it with "
+                                   "the Tessera SDK's sealing client"));
     }
     const absl::Time modified = ModifiedTime(*m);
     Headers h;
