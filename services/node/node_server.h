@@ -78,6 +78,10 @@ struct NodeOptions {
   bool insecure_no_auth = false;
   // Accepted clock difference for tokens.
   absl::Duration auth_max_skew = absl::Minutes(5);
+  // TEST ONLY (tessera-node --test_meta_clock_offset): the metadata acceptor reads its wall clock
+  // this far off the real one, to test the clock guard and linearizability under acceptor clock
+  // skew with real processes. Zero (default) in production.
+  absl::Duration test_meta_clock_offset = absl::ZeroDuration();
 
   // --- Cluster membership (docs/design/membership.md) ---
   bool enable_membership = true;
