@@ -11,8 +11,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev libpugixml-dev
   clang-format clang libclang-rt-14-dev
-  awscli python3-boto3 curl openssl
+  awscli python3-boto3 curl openssl jq
   nodejs
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
 )
 
 SUDO=""
@@ -41,6 +42,10 @@ if command -v npm >/dev/null; then
   echo "setup: npm ci in tests/e2e/js"
   (cd tests/e2e/js && npm ci --no-audit --no-fund --loglevel=error) ||
     echo "setup: WARNING: npm ci failed; //tests/e2e:s3_js_sdk_test will fail until it succeeds"
+  # kubernetes-models (Kubernetes' OpenAPI schemas) for the Helm chart's validation.
+  echo "setup: npm ci in deploy/helm/check"
+  (cd deploy/helm/check && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "setup: WARNING: npm ci failed; //deploy/helm:chart_test will fail until it succeeds"
 fi
 
 echo "setup: building //..."

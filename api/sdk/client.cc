@@ -108,6 +108,7 @@ Bucket FromProto(const v1::Bucket& p) {
   b.name = p.name();
   b.created = absl::FromUnixMicros(p.created_unix_micros());
   b.owner = p.owner();
+  b.acl = p.acl();
   return b;
 }
 
@@ -180,11 +181,13 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& endpo
   return std::unique_ptr<Client>(new Client(endpoint, options, std::move(impl)));
 }
 
-absl::StatusOr<Bucket> Client::CreateBucket(const std::string& bucket) {
+absl::StatusOr<Bucket> Client::CreateBucket(const std::string& bucket,
+                                            const CreateBucketOptions& options) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(options_.timeout));
   v1::CreateBucketRequest req;
   req.set_bucket(bucket);
+  req.set_acl(options.acl);
   v1::CreateBucketResponse resp;
   grpc::Status s = impl_->stub->CreateBucket(&ctx, req, &resp);
   if (!s.ok()) return Convert(s, endpoint_);
@@ -518,6 +521,123 @@ absl::StatusOr<ClusterStatus> Client::GetClusterStatus() {
     out.nodes.push_back(std::move(ns));
   }
   return out;
+}
+
+absl::StatusOr<ObjectInfo> Client::PutSealedObject(const std::string& bucket,
+                                                   const std::string& key,
+                                                   const ClientSealing& sealing,
+                                                   const SealedStripeSource& next,
+                                                   const PutOptions& options) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(options_.transfer_timeout));
+  v1::PutSealedObjectResponse resp;
+  std::unique_ptr<grpc::ClientWriter<v1::PutSealedObjectRequest>> stream =
+      impl_->stub->PutSealedObject(&ctx, &resp);
+  v1::PutSealedObjectRequest msg;
+  v1::PutSealedObjectRequest::Header* h = msg.mutable_header();
+  h->set_bucket(bucket);
+  h->set_key(key);
+  h->set_content_type(options.content_type);
+  for (const auto& [k, v] : options.user_metadata) (*h->mutable_user_metadata())[k] = v;
+  h->set_if_none_match(options.if_none_match);
+  h->set_if_match(options.if_match);
+  v1::ClientSealing* hs = h->mutable_sealing();
+  hs->set_format(sealing.format);
+  hs->set_key_id(sealing.key_id);
+  hs->set_wrapped_data_key(sealing.wrapped_data_key);
+  hs->set_upload_nonce(sealing.upload_nonce);
+  absl::Status local;
+  bool server_gone = false;
+  uint64_t done = 0;
+  if (options.progress) options.progress(0, -1);
+  while (true) {
+    absl::StatusOr<SealedStripe> stripe = next();
+    if (!stripe.ok()) {
+      local = stripe.status();
+      break;
+    }
+    const bool last = stripe->last;
+    done += stripe->plaintext_size;
+    v1::SealedStripe* out = msg.mutable_stripe();
+    out->set_index(stripe->index);
+    out->set_plaintext_offset(stripe->plaintext_offset);
+    out->set_plaintext_size(stripe->plaintext_size);
+    out->set_last(last);
+    out->set_sealed(std::move(stripe->sealed));
+    if (!stream->Write(msg)) {
+      server_gone = true;  // the gateway ended the call; Finish() has its status
+      break;
+    }
+    if (options.progress) options.progress(done, -1);
+    msg.Clear();
+    if (last) break;
+  }
+  if (!local.ok()) {
+    ctx.TryCancel();  // the gateway aborts the upload; nothing becomes visible
+    (void)stream->Finish();
+    return local;
+  }
+  if (!server_gone) stream->WritesDone();
+  grpc::Status s = stream->Finish();
+  if (!s.ok()) return Convert(s, endpoint_);
+  return FromProto(resp.object());
+}
+
+absl::StatusOr<ObjectInfo> Client::GetSealedObject(const std::string& bucket,
+                                                   const std::string& key,
+                                                   const GetOptions& options,
+                                                   const SealedHeaderFn& on_header,
+                                                   const SealedStripeFn& on_stripe) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(options_.transfer_timeout));
+  v1::GetSealedObjectRequest req;
+  req.set_bucket(bucket);
+  req.set_key(key);
+  req.set_version_id(options.version_id);
+  req.set_offset(options.offset);
+  req.set_length(options.length);
+  std::unique_ptr<grpc::ClientReader<v1::GetSealedObjectResponse>> stream =
+      impl_->stub->GetSealedObject(&ctx, req);
+  v1::GetSealedObjectResponse msg;
+  ObjectInfo info;
+  bool have_info = false;
+  absl::Status local;
+  while (stream->Read(&msg)) {
+    if (msg.has_object()) {
+      info = FromProto(msg.object());
+      have_info = true;
+      ClientSealing sealing;
+      sealing.format = msg.sealing().format();
+      sealing.key_id = msg.sealing().key_id();
+      sealing.wrapped_data_key = msg.sealing().wrapped_data_key();
+      sealing.upload_nonce = msg.sealing().upload_nonce();
+      local = on_header(info, sealing, msg.stripe_count());
+      if (!local.ok()) break;
+    }
+    if (msg.has_stripe()) {
+      if (!have_info) {
+        local = absl::DataLossError("the gateway sent a stripe before the object's header");
+        break;
+      }
+      SealedStripe stripe;
+      stripe.index = msg.stripe().index();
+      stripe.plaintext_offset = msg.stripe().plaintext_offset();
+      stripe.plaintext_size = msg.stripe().plaintext_size();
+      stripe.last = msg.stripe().last();
+      stripe.sealed = std::move(*msg.mutable_stripe()->mutable_sealed());
+      local = on_stripe(std::move(stripe));
+      if (!local.ok()) break;
+    }
+  }
+  if (!local.ok()) {
+    ctx.TryCancel();
+    (void)stream->Finish();
+    return local;
+  }
+  grpc::Status s = stream->Finish();
+  if (!s.ok()) return Convert(s, endpoint_);
+  if (!have_info) return absl::InternalError("the gateway sent no object info");
+  return info;
 }
 
 std::string FormatBytes(uint64_t bytes) {

@@ -83,6 +83,14 @@ struct Bucket {
   std::string name;
   absl::Time created;
   std::string owner;
+  std::string acl;  // canned ACL: "private" or "public-read"
+};
+
+struct CreateBucketOptions {
+  // Canned ACL as S3's x-amz-acl: "private" (default, also when empty) or "public-read" (every
+  // user, and anonymous S3 callers, may also read). S3's other canned ACLs are UNIMPLEMENTED, any
+  // other value INVALID_ARGUMENT; the bucket is then not created.
+  std::string acl;
 };
 
 struct ObjectInfo {
@@ -137,6 +145,32 @@ struct ListPage {
   std::string next_continuation_token;
 };
 
+// Client-sealed objects (end-to-end mode): the raw calls a sealing layer (api/sdk/
+// embedded_client.h, which applications should use) builds on. The gateway stores the sealed
+// stripes as given and never sees a key that opens them.
+struct ClientSealing {
+  uint32_t format = 0;           // the sealing layer's format version (>= 1)
+  uint32_t key_id = 0;           // the client key id that wrapped the data key
+  std::string wrapped_data_key;  // <= 256 bytes
+  std::string upload_nonce;      // 16 random bytes
+};
+
+struct SealedStripe {
+  uint32_t index = 0;
+  uint64_t plaintext_offset = 0;
+  uint64_t plaintext_size = 0;
+  std::string sealed;  // 1 byte .. 1 MiB
+  bool last = false;
+};
+
+// Produces the next stripe to upload; the upload ends after the one marked last.
+using SealedStripeSource = std::function<absl::StatusOr<SealedStripe>()>;
+// Called first on a sealed download: the object, how it was sealed, its stripe count.
+using SealedHeaderFn = std::function<absl::Status(
+    const ObjectInfo& info, const ClientSealing& sealing, uint32_t stripe_count)>;
+// Receives each stripe of a sealed download, in order.
+using SealedStripeFn = std::function<absl::Status(SealedStripe stripe)>;
+
 struct NodeStatus {
   std::string node_id;
   std::string address;
@@ -167,7 +201,8 @@ class Client {
   const std::string& endpoint() const { return endpoint_; }
 
   // Buckets.
-  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket);
+  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket,
+                                                    const CreateBucketOptions& options = {});
   [[nodiscard]] absl::Status DeleteBucket(const std::string& bucket);  // must be empty
   [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket);
   [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets();
@@ -216,6 +251,24 @@ class Client {
       const std::function<absl::Status(const std::string&)>& on_prefix = nullptr);
 
   [[nodiscard]] absl::StatusOr<ClusterStatus> GetClusterStatus();
+
+  // Raw client-sealed transfers (gateway PutSealedObject / GetSealedObject; use
+  // EmbeddedClient, which seals and opens). Authorised as PutObject / GetObject. PutSealedObject
+  // streams stripes from `next` until one is marked last (all-or-nothing as PutObject);
+  // options.content_type, user_metadata, if_none_match and if_match apply. GetSealedObject
+  // delivers every whole stripe holding a byte of the range (options.offset / length, plaintext
+  // bytes; version_id as GetObject). FAILED_PRECONDITION for an object that was not client-sealed
+  // (and GetObject of a client-sealed one).
+  [[nodiscard]] absl::StatusOr<ObjectInfo> PutSealedObject(const std::string& bucket,
+                                                           const std::string& key,
+                                                           const ClientSealing& sealing,
+                                                           const SealedStripeSource& next,
+                                                           const PutOptions& options = {});
+  [[nodiscard]] absl::StatusOr<ObjectInfo> GetSealedObject(const std::string& bucket,
+                                                           const std::string& key,
+                                                           const GetOptions& options,
+                                                           const SealedHeaderFn& on_header,
+                                                           const SealedStripeFn& on_stripe);
 
   class Impl;
 

@@ -2,50 +2,15 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "services/gateway/gateway_backend.h"
+#include "api/sdk/sealing.h"
 #include "storage/crypto/key_file.h"
 #include "storage/crypto/sodium.h"
 
 namespace tessera::sdk {
-namespace {
-
-Bucket ToBucket(const v1::BucketRecord& r) {
-  Bucket b;
-  b.name = r.name();
-  b.created = absl::FromUnixMicros(r.created_unix_micros());
-  b.owner = r.owner();
-  return b;
-}
-
-ObjectInfo ToInfo(const v1::ObjectManifest& m) {
-  ObjectInfo info;
-  info.bucket = m.bucket();
-  info.key = m.key();
-  info.version_id = m.version_id();
-  info.size = m.size();
-  info.etag = m.etag();
-  info.modified = absl::FromUnixMicros(m.created_unix_micros());
-  info.content_type = m.content_type();
-  for (const auto& [k, v] : m.user_metadata()) info.user_metadata[k] = v;
-  for (const v1::PartRecord& part : m.parts()) {
-    for (const v1::StripeRecord& stripe : part.stripes()) info.degraded |= stripe.degraded();
-  }
-  return info;
-}
-
-services::PutObjectOptions ToPutOptions(const PutOptions& options) {
-  services::PutObjectOptions o;
-  o.content_type = options.content_type;
-  o.user_metadata = options.user_metadata;
-  o.condition.if_none_match = options.if_none_match;  // decided inside the commit
-  o.condition.if_match = options.if_match;
-  return o;
-}
-
-}  // namespace
 
 absl::Status GenerateClientKeyFile(const std::string& path) {
   storage::EnsureSodiumInitialized();
@@ -55,123 +20,134 @@ absl::Status GenerateClientKeyFile(const std::string& path) {
 }
 
 absl::Status EmbeddedClientOptions::Validate() const {
-  if (seeds.empty()) return absl::InvalidArgumentError("EmbeddedClientOptions.seeds is empty");
-  if (auth == nullptr && cluster_secret_file.empty()) {
-    return absl::InvalidArgumentError("EmbeddedClientOptions.cluster_secret_file is required");
+  if (gateway == nullptr && endpoint.empty()) {
+    return absl::InvalidArgumentError("EmbeddedClientOptions.endpoint is required");
   }
   if (client_keyring == nullptr && client_key_file.empty()) {
     return absl::InvalidArgumentError("EmbeddedClientOptions.client_key_file is required");
   }
-  if (threads == 0) return absl::InvalidArgumentError("EmbeddedClientOptions.threads is 0");
-  return data.Validate();
+  if (stripe_size == 0 || stripe_size > kMaxSealedStripePlaintext) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "EmbeddedClientOptions.stripe_size must be in [1, ", kMaxSealedStripePlaintext, "]"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<EmbeddedClient>> EmbeddedClient::Open(
     EmbeddedClientOptions options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   std::unique_ptr<EmbeddedClient> client(new EmbeddedClient());
-  const storage::MasterKeyring* keyring = options.client_keyring;
-  if (keyring == nullptr) {
+  client->stripe_size_ = options.stripe_size;
+  client->keyring_ = options.client_keyring;
+  if (client->keyring_ == nullptr) {
     auto loaded = storage::LoadMasterKeyFile(options.client_key_file);
     if (!loaded.ok()) return loaded.status();
     client->owned_keyring_ = *std::move(loaded);
-    keyring = client->owned_keyring_.get();
+    client->keyring_ = client->owned_keyring_.get();
   }
-  services::GatewayBackendOptions b;
-  b.seeds = options.seeds;
-  b.cluster_secret_file = options.cluster_secret_file;
-  b.auth = options.auth;
-  b.caller_id = "sdk-embedded";
-  b.keyring = keyring;
-  b.key_source = v1::EncryptionParams::CLIENT_KEY;
-  b.data = options.data;
-  b.data_path_threads = options.threads;
-  b.layout = options.layout;
-  b.membership_refresh = options.membership_refresh;
-  auto backend = services::OpenGatewayBackend(std::move(b));
-  if (!backend.ok()) return backend.status();
-  client->backend_ = *std::move(backend);
+  client->gateway_ = options.gateway;
+  if (client->gateway_ == nullptr) {
+    auto connected = Client::Connect(options.endpoint, options.client);
+    if (!connected.ok()) return connected.status();
+    client->owned_gateway_ = *std::move(connected);
+    client->gateway_ = client->owned_gateway_.get();
+  }
   return client;
 }
 
 EmbeddedClient::~EmbeddedClient() = default;
 
-absl::StatusOr<Bucket> EmbeddedClient::CreateBucket(const std::string& bucket) {
-  if (absl::Status s = backend_->objects().CreateBucket(bucket); !s.ok()) return s;
-  return HeadBucket(bucket);
+absl::StatusOr<Bucket> EmbeddedClient::CreateBucket(const std::string& bucket,
+                                                    const CreateBucketOptions& options) {
+  return gateway_->CreateBucket(bucket, options);
 }
-
 absl::Status EmbeddedClient::DeleteBucket(const std::string& bucket) {
-  return backend_->objects().DeleteBucket(bucket);
+  return gateway_->DeleteBucket(bucket);
 }
-
 absl::StatusOr<Bucket> EmbeddedClient::HeadBucket(const std::string& bucket) {
-  absl::StatusOr<v1::BucketRecord> r = backend_->objects().HeadBucket(bucket);
-  if (!r.ok()) return r.status();
-  return ToBucket(*r);
+  return gateway_->HeadBucket(bucket);
 }
-
 absl::StatusOr<std::vector<Bucket>> EmbeddedClient::ListBuckets() {
-  absl::StatusOr<std::vector<v1::BucketRecord>> records = backend_->objects().ListBuckets();
-  if (!records.ok()) return records.status();
-  std::vector<Bucket> out;
-  for (const v1::BucketRecord& r : *records) {
-    if (!r.name().empty() && r.name()[0] == '.') continue;  // internal buckets
-    out.push_back(ToBucket(r));
-  }
-  return out;
+  return gateway_->ListBuckets();
+}
+absl::StatusOr<ObjectInfo> EmbeddedClient::HeadObject(const std::string& bucket,
+                                                      const std::string& key) {
+  return gateway_->HeadObject(bucket, key);
+}
+absl::Status EmbeddedClient::DeleteObject(const std::string& bucket, const std::string& key) {
+  return gateway_->DeleteObject(bucket, key);
+}
+absl::StatusOr<ListPage> EmbeddedClient::ListObjects(const std::string& bucket,
+                                                     const ListOptions& options) {
+  return gateway_->ListObjects(bucket, options);
 }
 
 absl::StatusOr<ObjectInfo> EmbeddedClient::PutObject(const std::string& bucket,
                                                      const std::string& key, absl::string_view data,
                                                      const PutOptions& options) {
-  bool done = false;
-  return PutObjectFromReader(
-      bucket, key,
-      [&](char* buffer, size_t capacity) -> absl::StatusOr<size_t> {
-        if (done) return size_t{0};
-        const size_t n = std::min(capacity, data.size());
-        std::copy(data.begin(), data.begin() + n, buffer);
-        data.remove_prefix(n);
-        done = data.empty();
-        return n;
-      },
-      static_cast<int64_t>(data.size()), options);
+  size_t pos = 0;
+  ReaderFn reader = [&](char* buffer, size_t capacity) -> absl::StatusOr<size_t> {
+    const size_t n = std::min(capacity, data.size() - pos);
+    std::copy_n(data.data() + pos, n, buffer);
+    pos += n;
+    return n;
+  };
+  return PutObjectFromReader(bucket, key, reader, static_cast<int64_t>(data.size()), options);
 }
 
 absl::StatusOr<ObjectInfo> EmbeddedClient::PutObjectFromReader(const std::string& bucket,
                                                                const std::string& key,
                                                                const ReaderFn& reader, int64_t size,
                                                                const PutOptions& options) {
-  if (options.if_none_match) {
-    absl::StatusOr<v1::ObjectManifest> existing = backend_->objects().HeadObject(bucket, key);
-    if (existing.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("object exists: ", bucket, "/", key));
+  if (size < -1) return absl::InvalidArgumentError("size must be >= 0, or -1 when unknown");
+  absl::StatusOr<std::unique_ptr<StripeSealer>> sealer =
+      StripeSealer::Create(*keyring_, bucket, key);
+  if (!sealer.ok()) return sealer.status();
+  // One stripe is read ahead, so the final one can be sealed as last (even an empty object has
+  // one, so a reader can tell it was not cut short).
+  auto fill = [&](std::string& chunk) -> absl::Status {
+    chunk.resize(stripe_size_);
+    size_t filled = 0;
+    while (filled < chunk.size()) {
+      absl::StatusOr<size_t> n = reader(chunk.data() + filled, chunk.size() - filled);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      filled += *n;
     }
-    if (!absl::IsNotFound(existing.status())) return existing.status();
-    if (absl::StatusOr<v1::BucketRecord> b = backend_->objects().HeadBucket(bucket); !b.ok()) {
-      return b.status();
+    chunk.resize(filled);
+    return absl::OkStatus();
+  };
+  std::string current, ahead;
+  if (absl::Status s = fill(current); !s.ok()) return s;
+  uint32_t index = 0;
+  uint64_t offset = 0;
+  bool done = false;
+  SealedStripeSource next = [&]() -> absl::StatusOr<SealedStripe> {
+    if (done) return absl::InternalError("no stripe after the last one");
+    bool last = current.size() < stripe_size_;
+    if (!last) {
+      if (absl::Status s = fill(ahead); !s.ok()) return s;
+      last = ahead.empty();
     }
-  }
-  auto writer = backend_->objects().PutObject(bucket, key, ToPutOptions(options));
-  if (!writer.ok()) return writer.status();
-  std::string buffer(1 << 20, '\0');
-  uint64_t done = 0;
-  for (;;) {
-    absl::StatusOr<size_t> n = reader(buffer.data(), buffer.size());
-    if (!n.ok()) return n.status();  // the writer's destructor deletes its slices
-    if (*n == 0) break;
-    if (absl::Status s = (*writer)->Write(absl::string_view(buffer.data(), *n)); !s.ok()) return s;
-    done += *n;
-    if (options.progress) options.progress(done, size);
-  }
-  if (size >= 0 && done != static_cast<uint64_t>(size)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("reader gave ", done, " bytes but the size given was ", size));
-  }
-  absl::StatusOr<v1::ObjectManifest> manifest = (*writer)->Finish();
-  if (!manifest.ok()) return manifest.status();
-  return ToInfo(*manifest);
+    if (size >= 0 && offset + current.size() > static_cast<uint64_t>(size)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the source has more than the declared ", size, " bytes"));
+    }
+    if (last && size >= 0 && offset + current.size() != static_cast<uint64_t>(size)) {
+      return absl::InvalidArgumentError(absl::StrCat("the source ended after ",
+                                                     offset + current.size(), " of the declared ",
+                                                     size, " bytes; nothing was stored"));
+    }
+    absl::StatusOr<SealedStripe> stripe = (*sealer)->Seal(index, offset, current, last);
+    if (!stripe.ok()) return stripe.status();
+    ++index;
+    offset += current.size();
+    current.swap(ahead);
+    ahead.clear();
+    done = last;
+    return stripe;
+  };
+  return gateway_->PutSealedObject(bucket, key, (*sealer)->sealing(), next, options);
 }
 
 absl::StatusOr<std::string> EmbeddedClient::GetObject(const std::string& bucket,
@@ -193,51 +169,83 @@ absl::StatusOr<ObjectInfo> EmbeddedClient::GetObjectToSink(const std::string& bu
                                                            const std::string& key,
                                                            const SinkFn& sink,
                                                            const GetOptions& options) {
-  if (!options.version_id.empty()) {
-    return absl::UnimplementedError("EmbeddedClient reads the newest version only");
-  }
-  services::ObjectRange range;
-  range.offset = options.offset;
-  if (options.length > 0) range.length = options.length;
+  const std::string name = absl::StrCat(bucket, "/", key);
+  std::unique_ptr<StripeOpener> opener;
+  uint32_t stripe_count = 0;
+  // What has been opened so far; every position below is authenticated (in the stripes' AAD),
+  // none is taken from the gateway's word.
+  bool started = false;
+  uint32_t next_index = 0;
+  uint64_t next_offset = 0;
+  bool saw_final = false;
+  uint64_t delivered = 0;
+  const uint64_t want_end =
+      options.length == 0 ? UINT64_MAX : options.offset + options.length;  // exclusive
   uint64_t done = 0;
-  absl::StatusOr<v1::ObjectManifest> manifest = backend_->objects().GetObject(
-      bucket, key, range, [&](absl::string_view data) -> absl::Status {
-        if (absl::Status s = sink(data); !s.ok()) return s;
-        done += data.size();
-        if (options.progress) options.progress(done, -1);
-        return absl::OkStatus();
-      });
-  if (!manifest.ok()) return manifest.status();
-  return ToInfo(*manifest);
-}
-
-absl::StatusOr<ObjectInfo> EmbeddedClient::HeadObject(const std::string& bucket,
-                                                      const std::string& key) {
-  absl::StatusOr<v1::ObjectManifest> m = backend_->objects().HeadObject(bucket, key);
-  if (!m.ok()) return m.status();
-  return ToInfo(*m);
-}
-
-absl::Status EmbeddedClient::DeleteObject(const std::string& bucket, const std::string& key) {
-  return backend_->objects().DeleteObject(bucket, key);
-}
-
-absl::StatusOr<ListPage> EmbeddedClient::ListObjects(const std::string& bucket,
-                                                     const ListOptions& options) {
-  services::ListRequest request;
-  request.prefix = options.prefix;
-  request.delimiter = options.delimiter;
-  request.start_after = options.start_after;
-  request.continuation_token = options.continuation_token;
-  request.max_keys = options.max_keys == 0 ? 1000 : static_cast<int>(options.max_keys);
-  absl::StatusOr<services::ListResult> r = backend_->objects().ListObjects(bucket, request);
-  if (!r.ok()) return r.status();
-  ListPage page;
-  for (const v1::ObjectManifest& m : r->objects) page.objects.push_back(ToInfo(m));
-  page.common_prefixes = r->common_prefixes;
-  page.truncated = r->truncated;
-  page.next_continuation_token = r->next_continuation_token;
-  return page;
+  int64_t total = -1;
+  SealedHeaderFn on_header = [&](const ObjectInfo& info, const ClientSealing& sealing,
+                                 uint32_t count) -> absl::Status {
+    if (sealing.format == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(name, " was not sealed by its client; read it with sdk::Client"));
+    }
+    absl::StatusOr<std::unique_ptr<StripeOpener>> made =
+        StripeOpener::Create(*keyring_, bucket, key, sealing);
+    if (!made.ok()) return made.status();
+    opener = *std::move(made);
+    stripe_count = count;
+    const uint64_t rest = info.size > options.offset ? info.size - options.offset : 0;
+    total = static_cast<int64_t>(options.length == 0 ? rest : std::min(options.length, rest));
+    if (options.progress) options.progress(0, total);
+    return absl::OkStatus();
+  };
+  SealedStripeFn on_stripe = [&](SealedStripe stripe) -> absl::Status {
+    if (opener == nullptr)
+      return absl::DataLossError("the gateway sent a stripe before its header");
+    if (saw_final) return absl::DataLossError(absl::StrCat("stripe after the last one of ", name));
+    if (started && (stripe.index != next_index || stripe.plaintext_offset != next_offset)) {
+      return absl::DataLossError(absl::StrCat("the gateway sent stripe ", stripe.index, " of ",
+                                              name, " out of order (expected ", next_index, ")"));
+    }
+    if (!started && stripe.plaintext_offset > options.offset) {
+      return absl::DataLossError(
+          absl::StrCat("the gateway's first stripe of ", name, " starts past the range"));
+    }
+    const bool last = stripe.index + 1 == stripe_count;
+    absl::StatusOr<std::string> plain =
+        opener->Open(stripe.index, stripe.plaintext_offset, stripe.sealed, last);
+    if (!plain.ok()) return plain.status();
+    started = true;
+    saw_final = last;
+    next_index = stripe.index + 1;
+    next_offset = stripe.plaintext_offset + plain->size();
+    const uint64_t from = std::max(options.offset, stripe.plaintext_offset);
+    const uint64_t to = std::min(want_end, next_offset);
+    if (from < to) {
+      absl::string_view piece =
+          absl::string_view(*plain).substr(from - stripe.plaintext_offset, to - from);
+      if (absl::Status s = sink(piece); !s.ok()) return s;
+      delivered += piece.size();
+      done += piece.size();
+      if (options.progress) options.progress(done, total);
+    }
+    return absl::OkStatus();
+  };
+  absl::StatusOr<ObjectInfo> info =
+      gateway_->GetSealedObject(bucket, key, options, on_header, on_stripe);
+  if (!info.ok()) return info.status();
+  if (!started) return absl::DataLossError(absl::StrCat("the gateway sent no stripe of ", name));
+  // Complete: either the whole requested range, or everything up to the authenticated end.
+  const bool covered = options.length != 0 && next_offset >= want_end;
+  if (!covered && !saw_final) {
+    return absl::DataLossError(absl::StrCat("the gateway cut ", name, " short after ", delivered,
+                                            " bytes (its last stripe never arrived)"));
+  }
+  if (options.offset > next_offset) {
+    return absl::OutOfRangeError(absl::StrCat("range starts at ", options.offset, " but ", name,
+                                              " has ", next_offset, " bytes"));
+  }
+  return info;
 }
 
 }  // namespace tessera::sdk

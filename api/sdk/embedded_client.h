@@ -1,36 +1,34 @@
-// EmbeddedClient: the SDK running the object pipeline itself, end to end encrypted
-// (docs/design/e2e_mode.md).
+// EmbeddedClient: the SDK's end-to-end encrypted mode (docs/design/e2e_mode.md). A sealing layer
+// over sdk::Client: the client seals every stripe with its own key (api/sdk/sealing.h) and sends
+// the sealed stripes through the gateway's authenticated API (PutSealedObject /
+// GetSealedObject); the gateway only erasure-codes, places and commits them. The client needs no
+// cluster secret and no node addresses: it is an ordinary gateway user, subject to the same
+// signatures and bucket ACLs as sdk::Client.
 //
 //   #include "api/sdk/embedded_client.h"                  // dep: //api/sdk:embedded_client
 //   // Once: a client key file (same format as master key files, mode 0600).
 //   absl::Status s = tessera::sdk::GenerateClientKeyFile("/home/me/.tessera/photos.key");
 //   tessera::sdk::EmbeddedClientOptions o;
-//   o.seeds = {"10.0.0.5:7400"};                      // storage nodes (gRPC)
-//   o.cluster_secret_file = "/etc/tessera/cluster.secret";
+//   o.endpoint = "gateway.example:7500";
+//   o.client.access_key_id = "...";  o.client.secret_access_key = "...";   // as sdk::Client
 //   o.client_key_file = "/home/me/.tessera/photos.key";
 //   auto client = tessera::sdk::EmbeddedClient::Open(o);
 //   auto info = (*client)->PutObject("photos", "cat.jpg", jpeg_bytes);
 //   absl::StatusOr<std::string> back = (*client)->GetObject("photos", "cat.jpg");
 //
-// The client encrypts and erasure-codes in process and talks to the storage nodes and the
-// replicated metadata directly (an embedded gateway: services::OpenGatewayBackend). Every data
-// key is wrapped by the CLIENT's key ring, never by the cluster master key, and manifests record
-// key_source = CLIENT_KEY and the client key id. No server ever sees plaintext or the client key.
-//
-// What a client key does NOT hide: bucket names, object keys, sizes, content types, user
-// metadata and times are in the (replicated) manifests in clear, as for gateway objects.
-// The cluster secret is still needed: the client is a cluster member for transport (tokens on
-// every node RPC); confidentiality rests on the client key alone.
+// What a client key hides: the object data. What it does NOT hide: bucket names, object keys,
+// sizes (to the stripe), content types, user metadata and times (in the manifests in clear).
+// The ETag of a sealed object is the MD5 of its sealed bytes, not of the plaintext.
 //
 // Reading: objects written this way are read back only with an EmbeddedClient holding the key.
-//   - a gateway (cluster master key) refuses them: FAILED_PRECONDITION "... is end-to-end
-//     encrypted with a client key (key id N); read it with the SDK's embedded client and that
-//     key" - it never tries to unwrap them;
+//   - GetObject through the plain API or S3: FAILED_PRECONDITION "... is sealed end to end by its
+//     client ..." (never the ciphertext as if it were the data);
 //   - an EmbeddedClient without that key: PERMISSION_DENIED naming the key id;
-//   - an EmbeddedClient reading a gateway-written object: FAILED_PRECONDITION.
+//   - an EmbeddedClient reading a plain object: FAILED_PRECONDITION;
+//   - any stripe altered, reordered, moved or dropped (also a cut-short object): DATA_LOSS, and
+//     no byte of that stripe reaches the sink.
 // Listing, HEAD and DELETE work on any object (metadata is not end-to-end protected).
-//
-// Other errors are those of services::ObjectService (NOT_FOUND "no such key: b/k", ...).
+// Other errors are sdk::Client's (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, ...).
 //
 // Thread-safety: thread-safe.
 #pragma once
@@ -44,18 +42,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
 #include "api/sdk/client.h"
-#include "services/gateway/data_path.h"
-#include "services/meta/layout.h"
 #include "storage/crypto/key_wrap.h"
-
-namespace tessera::p2p {
-class ClusterAuth;
-}
-namespace tessera::services {
-class GatewayBackend;
-}
 
 namespace tessera::sdk {
 
@@ -65,27 +53,23 @@ namespace tessera::sdk {
 // overwrites a key). Back the file up: objects written with it are unreadable without it.
 [[nodiscard]] absl::Status GenerateClientKeyFile(const std::string& path);
 
-struct EmbeddedClientOptions {
-  // gRPC host:port of one or more storage nodes. Required.
-  std::vector<std::string> seeds;
-  // Cluster secret file (transport only). Required unless `auth`.
-  std::string cluster_secret_file;
-  // Client key file (GenerateClientKeyFile). Required unless `client_keyring`. Never point this
-  // at the cluster master key file: that key would let every gateway read the objects.
-  std::string client_key_file;
-  // Erasure code, stripe size, inline threshold, cipher (as a gateway's).
-  services::DataPathOptions data;
-  // Threads running slice RPCs.
-  size_t threads = 8;
-  // Must match the cluster's gateways: replicas == 0 derives it from the erasure code exactly as
-  // gateways do (services::GatewayBackendOptions::EffectiveLayout).
-  services::LayoutOptions layout{.replicas = 0, .write_quorum = 0, .read_quorum = 0};
-  absl::Duration membership_refresh = absl::Seconds(1);
+// Plaintext bytes per sealed stripe: at most this (a sealed stripe fits one gateway message).
+inline constexpr size_t kMaxSealedStripePlaintext = (1 << 20) - 64;
 
-  // --- Seams for tests and embedding (not owned unless shared) ---
-  std::shared_ptr<const p2p::ClusterAuth> auth;  // instead of cluster_secret_file
-  // Instead of client_key_file; must outlive the client.
-  const storage::MasterKeyring* client_keyring = nullptr;
+struct EmbeddedClientOptions {
+  // The gateway (host:port) and how to reach it: credentials, TLS, timeouts as sdk::Client.
+  // Required unless `gateway`.
+  std::string endpoint;
+  ClientOptions client;
+  // Client key file (GenerateClientKeyFile). Required unless `client_keyring`. Never point this
+  // at the cluster master key file.
+  std::string client_key_file;
+  // Plaintext bytes per sealed stripe, 1..kMaxSealedStripePlaintext. Default 1 MiB - 64.
+  size_t stripe_size = kMaxSealedStripePlaintext;
+
+  // --- Seams for tests and embedding (not owned; must outlive the client) ---
+  Client* gateway = nullptr;                               // instead of endpoint + client
+  const storage::MasterKeyring* client_keyring = nullptr;  // instead of client_key_file
 
   // OK, or INVALID_ARGUMENT naming the field.
   [[nodiscard]] absl::Status Validate() const;
@@ -93,22 +77,24 @@ struct EmbeddedClientOptions {
 
 class EmbeddedClient {
  public:
-  // Loads the key file (NOT_FOUND / FAILED_PRECONDITION for a missing or unsafe one), learns the
-  // cluster from the seeds (UNAVAILABLE if none answers).
+  // Loads the key file (NOT_FOUND / FAILED_PRECONDITION for a missing or unsafe one) and connects
+  // (sdk::Client::Connect's errors).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<EmbeddedClient>> Open(
       EmbeddedClientOptions options);
   ~EmbeddedClient();
   EmbeddedClient(const EmbeddedClient&) = delete;
   EmbeddedClient& operator=(const EmbeddedClient&) = delete;
 
-  // Buckets.
-  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket);
+  // Buckets: sdk::Client's.
+  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket,
+                                                    const CreateBucketOptions& options = {});
   [[nodiscard]] absl::Status DeleteBucket(const std::string& bucket);  // must be empty
   [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket);
   [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets();
 
-  // Uploads (all-or-nothing). options.if_none_match / if_match are decided atomically with the
-  // commit (also checked before the upload starts, to fail early).
+  // Uploads (all-or-nothing), sealed here. options.if_none_match / if_match are decided
+  // atomically with the commit, as for sdk::Client. `size` may be -1 when unknown; a known size
+  // that the reader does not deliver exactly is INVALID_ARGUMENT and nothing is stored.
   [[nodiscard]] absl::StatusOr<ObjectInfo> PutObject(const std::string& bucket,
                                                      const std::string& key, absl::string_view data,
                                                      const PutOptions& options = {});
@@ -117,7 +103,7 @@ class EmbeddedClient {
                                                                const ReaderFn& reader, int64_t size,
                                                                const PutOptions& options = {});
 
-  // Downloads (newest version; options.version_id is UNIMPLEMENTED).
+  // Downloads, opened here (ranges and version ids as sdk::Client).
   [[nodiscard]] absl::StatusOr<std::string> GetObject(const std::string& bucket,
                                                       const std::string& key,
                                                       const GetOptions& options = {});
@@ -132,14 +118,17 @@ class EmbeddedClient {
   [[nodiscard]] absl::StatusOr<ListPage> ListObjects(const std::string& bucket,
                                                      const ListOptions& options = {});
 
-  // The embedded backend (for tests and tools).
-  services::GatewayBackend& backend() { return *backend_; }
+  // The gateway client underneath.
+  Client& gateway() { return *gateway_; }
 
  private:
   EmbeddedClient() = default;
 
+  size_t stripe_size_ = kMaxSealedStripePlaintext;
   std::unique_ptr<storage::MasterKeyring> owned_keyring_;
-  std::unique_ptr<services::GatewayBackend> backend_;
+  const storage::MasterKeyring* keyring_ = nullptr;
+  std::unique_ptr<Client> owned_gateway_;
+  Client* gateway_ = nullptr;
 };
 
 }  // namespace tessera::sdk

@@ -115,8 +115,15 @@ absl::Status ClusterAuthOptions::Validate() const {
 absl::StatusOr<std::unique_ptr<ClusterAuth>> ClusterAuth::Create(const ClusterSecret& secret,
                                                                  ClusterAuthOptions options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
+  std::shared_ptr<const ClusterTls> tls;
+  if (options.transport_tls) {
+    absl::StatusOr<std::unique_ptr<ClusterTls>> made = ClusterTls::Create(secret, options.identity);
+    if (!made.ok()) return made.status();
+    tls = *std::move(made);
+  }
+  options.identity = nullptr;  // only read here; not kept
   return std::unique_ptr<ClusterAuth>(
-      new ClusterAuth(secret.DeriveKey("rpc-token"), std::move(options)));
+      new ClusterAuth(secret.DeriveKey("rpc-token"), std::move(options), std::move(tls)));
 }
 
 absl::StatusOr<std::unique_ptr<ClusterAuth>> ClusterAuth::FromSecretFile(
@@ -128,10 +135,12 @@ absl::StatusOr<std::unique_ptr<ClusterAuth>> ClusterAuth::FromSecretFile(
   return Create(*secret, std::move(options));
 }
 
-ClusterAuth::ClusterAuth(std::string key, ClusterAuthOptions options)
+ClusterAuth::ClusterAuth(std::string key, ClusterAuthOptions options,
+                         std::shared_ptr<const ClusterTls> tls)
     : key_(std::move(key)),
       options_(std::move(options)),
-      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
+      tls_(std::move(tls)) {}
 
 ClusterAuth::~ClusterAuth() { sodium_memzero(key_.data(), key_.size()); }
 
@@ -225,6 +234,18 @@ std::shared_ptr<grpc::Channel> CreateAuthenticatedChannel(
   factories.push_back(std::make_unique<AuthInterceptorFactory>(std::move(auth)));
   return grpc::experimental::CreateCustomChannelWithInterceptors(target, credentials, args,
                                                                  std::move(factories));
+}
+
+std::shared_ptr<grpc::Channel> CreateNodeChannel(const std::string& address,
+                                                 const grpc::ChannelArguments& args,
+                                                 std::shared_ptr<const ClusterAuth> auth,
+                                                 absl::string_view expected_node_id) {
+  if (auth == nullptr)
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> transport =
+      auth->tls() != nullptr ? auth->tls()->ChannelCredentials(expected_node_id)
+                             : grpc::InsecureChannelCredentials();
+  return CreateAuthenticatedChannel(address, transport, args, std::move(auth));
 }
 
 }  // namespace tessera::p2p

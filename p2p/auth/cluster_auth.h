@@ -10,8 +10,10 @@
 // `method` is the full gRPC method name, e.g. "/tessera.v1.SliceService/PutSlice", so a token
 // minted for GetSlice is refused by PutSlice. The server accepts a token whose MAC verifies
 // (constant time) and whose issue time is within max_skew of its own clock (either way).
-// Tokens are bearer credentials inside that window: they are not bound to the request body and
-// nodes keep no nonce cache (see docs/design/security.md, known gaps).
+// Tokens are not bound to the request body and nodes keep no nonce cache; what stops a captured
+// token from being replayed is the transport: by default a ClusterAuth also carries the
+// cluster's mutual TLS (cluster_tls.h), nodes listen only with it, and CreateNodeChannel dials
+// with it, so no token is ever seen by anyone outside the cluster (docs/design/security.md).
 //
 // Client side (gateways, CLI, tests). Either attach per call:
 //
@@ -21,12 +23,13 @@
 //   auth->Attach(&ctx, p2p::kPutSliceMethod);   // before starting the call
 //   auto writer = stub->PutSlice(&ctx, &response);
 //
-// or build the channel once and forget about it (an interceptor attaches a fresh token, for
-// the right method, to every call made on the channel):
+// or (what every client of a node does) build the channel with the one factory: mutual TLS
+// with the cluster's certificates, and an interceptor that attaches a fresh token, for the
+// right method, to every call made on the channel:
 //
-//   std::shared_ptr<grpc::Channel> ch = p2p::CreateAuthenticatedChannel(
-//       "10.0.0.5:7400", grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), auth);
-//   auto stub = v1::SliceService::NewStub(ch);   // every call now carries a token
+//   std::shared_ptr<grpc::Channel> ch = p2p::CreateNodeChannel(
+//       "10.0.0.5:7400", grpc::ChannelArguments(), auth, node_id);   // node_id: "" = any member
+//   auto stub = v1::SliceService::NewStub(ch);
 //
 // Server side: Verify(context, method) before touching anything; a failure is UNAUTHENTICATED.
 //
@@ -43,6 +46,8 @@
 #include "base/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "p2p/auth/cluster_secret.h"
+#include "p2p/auth/cluster_tls.h"
+#include "p2p/identity/node_identity.h"
 
 namespace tessera::p2p {
 
@@ -70,6 +75,13 @@ struct ClusterAuthOptions {
   absl::Duration max_skew = absl::Minutes(5);
   // Time source; null = Clock::Real(). Not owned.
   Clock* clock = nullptr;
+  // Mutual TLS for node traffic (cluster_tls.h), derived from the same secret. When false,
+  // tls() is null and CreateNodeChannel dials in plaintext (tokens only): for tests of the
+  // token layer; a node and its clients must agree.
+  bool transport_tls = true;
+  // The key this process presents in TLS: a node's identity; null = a fresh ephemeral key
+  // (gateways, tools). Not owned; only read during Create.
+  const NodeIdentity* identity = nullptr;
 
   [[nodiscard]] absl::Status Validate() const;
 };
@@ -106,19 +118,36 @@ class ClusterAuth {
                                     AuthFailure* failure = nullptr) const;
 
   const std::string& caller_id() const { return options_.caller_id; }
+  // The cluster's mutual TLS; null when created with transport_tls = false.
+  const std::shared_ptr<const ClusterTls>& tls() const { return tls_; }
 
  private:
-  ClusterAuth(std::string key, ClusterAuthOptions options);
+  ClusterAuth(std::string key, ClusterAuthOptions options, std::shared_ptr<const ClusterTls> tls);
   std::string Mac(absl::string_view caller, absl::string_view issued, absl::string_view method,
                   absl::string_view nonce) const;
 
   std::string key_;  // HMAC-SHA256 key, 32 bytes
   const ClusterAuthOptions options_;
   Clock* const clock_;
+  const std::shared_ptr<const ClusterTls> tls_;
 };
 
-// A channel whose every call carries a fresh token for its own method (a client interceptor).
-// `auth` is shared with the channel and must be able to mint (caller_id set).
+// THE way to dial a storage node (SliceService, MetaService): every client of a node uses it.
+//  - `auth` set, with TLS (the default): mutual TLS with the cluster's certificates; the server
+//    must be `expected_node_id` (empty = any member of the cluster, e.g. a seed address), and
+//    every call carries a fresh token for its own method.
+//  - `auth` set, transport_tls off: plaintext, tokens only (debugging).
+//  - `auth` null (a cluster run without a secret, tests): plaintext, no tokens.
+// `args` are the caller's channel settings (message sizes, backoff). Never fails: a refused
+// handshake shows as UNAVAILABLE on the calls.
+std::shared_ptr<grpc::Channel> CreateNodeChannel(const std::string& address,
+                                                 const grpc::ChannelArguments& args,
+                                                 std::shared_ptr<const ClusterAuth> auth,
+                                                 absl::string_view expected_node_id = "");
+
+// A channel with the given transport whose every call carries a fresh token for its own method
+// (a client interceptor); CreateNodeChannel is built on it. `auth` is shared with the channel
+// and must be able to mint (caller_id set).
 std::shared_ptr<grpc::Channel> CreateAuthenticatedChannel(
     const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
     const grpc::ChannelArguments& args, std::shared_ptr<const ClusterAuth> auth);

@@ -68,6 +68,12 @@ absl::Status VerifySignature(absl::string_view public_key, absl::string_view mes
 
 NodeIdentity::~NodeIdentity() { sodium_memzero(secret_key_.data(), secret_key_.size()); }
 
+std::string NodeIdentity::SecretSeed() const {
+  std::string seed(crypto_sign_SEEDBYTES, '\0');
+  crypto_sign_ed25519_sk_to_seed(reinterpret_cast<unsigned char*>(seed.data()), secret_key_.data());
+  return seed;
+}
+
 void NodeIdentity::DerivePublicParts() {
   unsigned char pk[crypto_sign_PUBLICKEYBYTES];
   crypto_sign_ed25519_sk_to_pk(pk, secret_key_.data());

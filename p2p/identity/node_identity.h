@@ -72,6 +72,11 @@ class NodeIdentity {
   // A detached 64-byte Ed25519 signature of `message`.
   std::string Sign(absl::string_view message) const;
 
+  // The 32-byte Ed25519 private seed (RFC 8032), for installing this key in a TLS stack
+  // (p2p/auth/cluster_tls.h, which certifies it). Secret: the caller wipes its copy and never
+  // logs or stores it.
+  std::string SecretSeed() const;
+
  private:
   NodeIdentity() = default;
   void DerivePublicParts();

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -155,7 +156,24 @@ absl::Status ResolveClientOptions(const std::string& credentials_file,
 }
 
 int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
-               const std::vector<std::string>& args) {
+               const std::vector<std::string>& command_line) {
+  // `mb` takes --acl=CANNED (S3's x-amz-acl values; the gateway decides which it supports).
+  std::vector<std::string> args;
+  std::optional<std::string> acl;
+  for (size_t i = 0; i < command_line.size(); ++i) {
+    const std::string& a = command_line[i];
+    if (!command_line.empty() && command_line[0] == "mb" && absl::StartsWith(a, "--acl")) {
+      if (absl::StartsWith(a, "--acl=")) {
+        acl = a.substr(6);
+      } else if (a == "--acl" && i + 1 < command_line.size()) {
+        acl = command_line[++i];
+      } else {
+        return Usage("--acl needs a value, e.g. --acl=public-read");
+      }
+      continue;
+    }
+    args.push_back(a);
+  }
   const std::string& cmd = args[0];
   const size_t n = args.size() - 1;
   // Validate the command line before connecting.
@@ -189,9 +207,12 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
   sdk::Client& c = **client;
 
   if (cmd == "mb") {
-    absl::StatusOr<sdk::Bucket> b = c.CreateBucket(args[1]);
+    sdk::CreateBucketOptions bucket_options;
+    if (acl.has_value()) bucket_options.acl = *acl;
+    absl::StatusOr<sdk::Bucket> b = c.CreateBucket(args[1], bucket_options);
     if (!b.ok()) return Fail(b.status());
-    std::printf("created bucket %s\n", args[1].c_str());
+    std::printf("created bucket %s (%s)\n", args[1].c_str(),
+                b->acl.empty() ? "private" : b->acl.c_str());
     return kExitOk;
   }
   if (cmd == "rb") {

@@ -20,7 +20,7 @@ constexpr char kUsage[] =
     "               [--tls] COMMAND [ARGS]\n"
     "\n"
     "Objects and buckets:\n"
-    "  mb BUCKET                 create a bucket\n"
+    "  mb BUCKET [--acl=ACL]     create a bucket (ACL: private, the default, or public-read)\n"
     "  rb BUCKET                 remove an empty bucket\n"
     "  ls [BUCKET[/PREFIX]]      list buckets, or the keys of a bucket (PRE = common prefix)\n"
     "  put FILE BUCKET/KEY       upload a file (FILE - = stdin)\n"

@@ -9,7 +9,8 @@
 //     bucket, list, get and head its objects);
 //   * nothing else is allowed: PERMISSION_DENIED.
 //   * A user lists only the buckets they own; an anonymous caller may not list buckets.
-//   * Creating a bucket needs a user, who becomes its owner.
+//   * Creating a bucket needs a user, who becomes its owner. The creator picks the bucket's canned
+//     ACL (S3 x-amz-acl, gRPC CreateBucketRequest.acl), parsed by ParseCannedAcl for both.
 // A bucket with no owner (created before callers were authenticated) is readable only if
 // public-read, and writable by nobody.
 //
@@ -20,6 +21,8 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "api/manifest.pb.h"
 
 namespace tessera::services {
@@ -51,6 +54,13 @@ enum class BucketAccess {
 // the caller and the bucket.
 [[nodiscard]] absl::Status CheckBucketAccess(const Principal& who, const v1::BucketRecord& bucket,
                                              BucketAccess access);
+
+// The canned ACL a new bucket gets for the requested one (S3's x-amz-acl values, any case; empty
+// = "private"): "private" or "public-read". UNIMPLEMENTED for S3's other canned ACLs
+// (public-read-write, authenticated-read, aws-exec-read, bucket-owner-read,
+// bucket-owner-full-control, log-delivery-write): refused rather than silently narrowed;
+// INVALID_ARGUMENT for anything else. Both front ends call this, so they accept the same set.
+[[nodiscard]] absl::StatusOr<std::string> ParseCannedAcl(absl::string_view requested);
 
 // OK for a user; PERMISSION_DENIED for an anonymous caller (creating and listing buckets).
 [[nodiscard]] absl::Status RequireUser(const Principal& who, const char* what);

@@ -46,5 +46,16 @@ TEST(AccessPolicyTest, CreatingAndListingNeedAUser) {
   EXPECT_TRUE(absl::IsPermissionDenied(RequireUser(Principal::User(""), "create buckets")));
 }
 
+TEST(AccessPolicyTest, CannedAcls) {
+  EXPECT_EQ(ParseCannedAcl("").value(), "private");
+  EXPECT_EQ(ParseCannedAcl("private").value(), "private");
+  EXPECT_EQ(ParseCannedAcl("Public-Read").value(), "public-read");
+  for (const char* other :
+       {"public-read-write", "authenticated-read", "bucket-owner-full-control"}) {
+    EXPECT_EQ(ParseCannedAcl(other).status().code(), absl::StatusCode::kUnimplemented) << other;
+  }
+  EXPECT_EQ(ParseCannedAcl("world-writable").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace tessera::services

@@ -24,6 +24,9 @@ absl::Status DataPathOptions::Validate() const {
   if (max_replacements_per_slice < 0) {
     return absl::InvalidArgumentError("DataPathOptions.max_replacements_per_slice must be >= 0");
   }
+  if (max_write_stall < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("DataPathOptions.max_write_stall must not be negative");
+  }
   if (!storage::AeadAlgorithmAvailable(aead)) {
     return absl::InvalidArgumentError("DataPathOptions.aead is not available on this CPU");
   }
@@ -34,6 +37,9 @@ absl::Status DataPathDeps::Validate() const {
   if (cluster == nullptr) return absl::InvalidArgumentError("DataPathDeps.cluster is null");
   if (slices == nullptr) return absl::InvalidArgumentError("DataPathDeps.slices is null");
   if (keyring == nullptr) return absl::InvalidArgumentError("DataPathDeps.keyring is null");
+  if (gc_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("DataPathDeps.gc_grace must not be negative");
+  }
   if (pool == nullptr) return absl::InvalidArgumentError("DataPathDeps.pool is null");
   if (key_source != v1::EncryptionParams::CLUSTER_MASTER_KEY &&
       key_source != v1::EncryptionParams::CLIENT_KEY) {

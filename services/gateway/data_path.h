@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "api/manifest.pb.h"
 #include "api/node.pb.h"
 #include "base/clock.h"
@@ -18,6 +19,8 @@
 #include "storage/pipeline/stripe_codec.h"
 
 namespace tessera::services {
+
+class ManifestStore;
 
 struct DataPathOptions {
   // Erasure coding: k data and m parity slices per stripe. Defaults 4 + 2.
@@ -38,6 +41,17 @@ struct DataPathOptions {
   int max_replacements_per_slice = 2;
   // Cipher for new objects. Default XChaCha20-Poly1305.
   storage::AeadAlgorithm aead = storage::AeadAlgorithm::kXChaCha20Poly1305Ietf;
+  // Stall guard of a single-part writer (ObjectWriter::Write/Finish): the longest it may go
+  // without dispatching a stripe (from its creation to its first stripe, between stripes, and
+  // from its last stripe to the commit). Past it the PUT fails UNAVAILABLE ("retry") and its
+  // slices are deleted, instead of committing: the orphan reclaimer takes the slices of a
+  // version idle for its grace (docs/design/gateway.md "Orphan slices"), and a manifest must
+  // never point at reclaimed slices. Must stay well under the orphan grace (a stripe's slices
+  // are created up to one stall plus one slice-put deadline after the previous stripe's);
+  // OpenGatewayBackend caps it at half its orphan_grace. Default 3 h (half the default orphan
+  // grace). Zero = no guard (tests only). Multipart parts need none: the upload's entry keeps
+  // their slices live.
+  absl::Duration max_write_stall = absl::Hours(3);
 
   // OK, or INVALID_ARGUMENT naming the field.
   [[nodiscard]] absl::Status Validate() const;
@@ -54,6 +68,12 @@ struct DataPathDeps {
   v1::EncryptionParams::KeySource key_source = v1::EncryptionParams::CLUSTER_MASTER_KEY;
   WorkPool* pool = nullptr;  // runs slice RPCs; size it to the parallelism wanted (e.g. 16)
   Clock* clock = nullptr;    // nullptr = Clock::Real()
+  // Long reads (ObjectReader, docs/design/gateway.md "Long reads"): the metadata a reader
+  // re-checks its version in once it has read for half of `gc_grace`, and the slice GC's grace
+  // (cluster-wide: never more than any collector's SliceGcOptions::grace). Null `versions` = no
+  // re-check (a reader outliving the grace may then meet collected slices: DATA_LOSS).
+  ManifestStore* versions = nullptr;
+  absl::Duration gc_grace = absl::Minutes(15);
 
   [[nodiscard]] absl::Status Validate() const;
 };

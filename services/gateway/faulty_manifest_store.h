@@ -7,7 +7,10 @@
 //   - a hook run just before the next CompareAndSet on a given bucket (to interleave another
 //     request at the worst moment);
 //   - a CompareAndSet that loses to concurrent updates (ABORTED), without being applied or
-//     applied with its acknowledgement lost (outcome unknown).
+//     applied with its acknowledgement lost (outcome unknown);
+//   - an outcome-unknown failure carrying a definite-looking code, as Paxos surfaces it when a
+//     retried round's CAS function sees its own earlier round's write (ALREADY_EXISTS for "bucket
+//     exists", ConditionNotMet, NOT_FOUND): front ends must not answer it as that code.
 //
 // Thread-safety: the knobs are set by the test thread while no request is running; calls are
 // then safe from any thread (a mutex guards the counters).
@@ -49,6 +52,21 @@ class FaultyManifestStore : public ManifestStore {
     cas_not_applied_ = not_applied;
     cas_after_applying_ = after_applying;
   }
+  // The next `n` commits into `bucket` are written, then fail with `status` (not OK) marked
+  // outcome unknown.
+  void FailPutsAfterApplyingWith(const std::string& bucket, int n, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    bucket_ = bucket;
+    after_applying_ = n;
+    after_applying_status_ = std::move(status);
+  }
+  // The next `n` CreateBucket calls are forwarded, then fail with `status` (not OK) marked
+  // outcome unknown, whatever the forwarded call returned.
+  void FailCreateBucketsWith(int n, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    create_bucket_failures_ = n;
+    create_bucket_status_ = std::move(status);
+  }
   // Runs `hook` once, right before the next CompareAndSet on `bucket` is forwarded.
   void BeforeNextCompareAndSet(const std::string& bucket, std::function<void()> hook) {
     absl::MutexLock lock(&mu_);
@@ -57,7 +75,17 @@ class FaultyManifestStore : public ManifestStore {
   }
 
   absl::Status CreateBucket(const v1::BucketRecord& record) override {
-    return base_->CreateBucket(record);
+    absl::Status injected;
+    {
+      absl::MutexLock lock(&mu_);
+      if (create_bucket_failures_ > 0) {
+        --create_bucket_failures_;
+        injected = create_bucket_status_;
+      }
+    }
+    absl::Status s = base_->CreateBucket(record);
+    if (!injected.ok()) return MarkOutcomeUnknown(injected);
+    return s;
   }
   absl::StatusOr<v1::BucketRecord> GetBucket(const std::string& name) override {
     return base_->GetBucket(name);
@@ -138,7 +166,8 @@ class FaultyManifestStore : public ManifestStore {
     if (not_applied) return absl::UnavailableError("injected: metadata quorum unreachable");
     absl::Status s = commit();
     if (after_applying && s.ok()) {
-      return MarkOutcomeUnknown(absl::UnavailableError("injected: commit acknowledgement lost"));
+      absl::MutexLock lock(&mu_);
+      return MarkOutcomeUnknown(after_applying_status_);
     }
     return s;
   }
@@ -148,6 +177,10 @@ class FaultyManifestStore : public ManifestStore {
   std::string bucket_ ABSL_GUARDED_BY(mu_);
   int not_applied_ ABSL_GUARDED_BY(mu_) = 0;
   int after_applying_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status after_applying_status_ ABSL_GUARDED_BY(mu_) =
+      absl::UnavailableError("injected: commit acknowledgement lost");
+  int create_bucket_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status create_bucket_status_ ABSL_GUARDED_BY(mu_);
   std::string cas_bucket_ ABSL_GUARDED_BY(mu_);
   std::function<void()> cas_hook_ ABSL_GUARDED_BY(mu_);
   std::string abort_bucket_ ABSL_GUARDED_BY(mu_);

@@ -113,13 +113,10 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   auto meta = MetaClient::Create(LayoutView(*std::move(placeholder)), std::move(meta_options));
   if (!meta.ok()) return meta.status();
   b->meta_ = *std::move(meta);
-  absl::StatusOr<v1::LayoutRecord> record = b->meta_->LoadLayout(members);
-  if (absl::IsNotFound(record.status())) {
-    // A new cluster: propose epoch 1 from the members we see. A concurrent first proposer among
-    // the same members loses the CAS (FAILED_PRECONDITION) and loads the winner's record.
-    record = b->meta_->ProposeLayout(members, layout_options);
-    if (absl::IsFailedPrecondition(record.status())) record = b->meta_->LoadLayout(members);
-  }
+  // A new cluster: epoch 1 is proposed from the members we see, all of which must take part; a
+  // concurrent first gateway whose view shares any node with ours loses the CAS and follows the
+  // winner's record.
+  absl::StatusOr<v1::LayoutRecord> record = b->meta_->LoadOrCreateLayout(members, layout_options);
   if (!record.ok()) {
     return absl::Status(record.status().code(),
                         absl::StrCat("loading the metadata layout record from ", members.size(),
@@ -146,6 +143,17 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   b->deps_.key_source = options.key_source;
   b->deps_.pool = b->pool_.get();
   b->deps_.clock = options.clock;
+  // Readers re-check their version against the slice GC's grace (ObjectReader "Long reads"),
+  // whether or not this backend runs the collector.
+  b->deps_.versions = b->store_.get();
+  b->deps_.gc_grace = options.gc.grace;
+  // A writer gives up before the orphan reclaimer (of this or any gateway configured alike) could
+  // take its slices as abandoned: its stall guard is at most half the orphan grace.
+  const absl::Duration stall_cap = options.orphans.grace / 2;
+  if (options.data.max_write_stall == absl::ZeroDuration() ||
+      options.data.max_write_stall > stall_cap) {
+    options.data.max_write_stall = stall_cap;
+  }
   auto objects = ObjectService::Create(options.data, b->deps_, b->store_.get());
   if (!objects.ok()) return objects.status();
   b->objects_ = *std::move(objects);

@@ -98,6 +98,8 @@ struct GatewayBackendOptions {
   absl::Duration gc_interval = absl::ZeroDuration();
   SliceGcOptions gc;
   absl::Duration orphan_interval = absl::ZeroDuration();
+  // orphans.grace also caps data.max_write_stall at half of it (a stalled PUT fails before the
+  // reclaimer could take its slices), whether or not this backend runs the reclaimer.
   OrphanReclaimerOptions orphans;
   // Completed multipart upload records are kept this long (so a client's retried Complete gets
   // its answer, as from S3), then purged with abandoned ones every gc_interval
@@ -109,8 +111,10 @@ struct GatewayBackendOptions {
   std::shared_ptr<const p2p::ClusterAuth> auth;
   // Used instead of master_key_file when set; must outlive the backend.
   const storage::MasterKeyring* keyring = nullptr;
-  // Who holds the keyring's keys (DataPathDeps::key_source). CLIENT_KEY only for the SDK's
-  // embedded client (api/sdk/embedded_client.h): the "master" keys are then the client's own.
+  // Who holds the keyring's keys (DataPathDeps::key_source). CLIENT_KEY was the previous SDK
+  // embedded client's (it ran this backend in process with its own key); the SDK now seals in the
+  // client and goes through the gateway (CLIENT_SEALED, docs/design/e2e_mode.md), so nothing in
+  // the tree sets it any more; gateways still refuse such objects.
   v1::EncryptionParams::KeySource key_source = v1::EncryptionParams::CLUSTER_MASTER_KEY;
   // Wraps or replaces the slice client (fault injection); must outlive the backend. Null: the
   // backend's authenticated GrpcSliceClient.

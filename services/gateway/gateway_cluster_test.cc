@@ -180,5 +180,94 @@ TEST(GatewayClusterTest, LargeStreamedObjectKeepsWriterMemoryBounded) {
   EXPECT_EQ(pieces, 1024);
 }
 
+// Client-sealed objects: the code-and-place stage takes the client's sealed stripes as given
+// (no key, no seal stage), and ReadSealed hands back exactly those bytes, reconstructed if need
+// be; the plaintext Read refuses them.
+TEST(GatewayClusterTest, SealedStripesAreCodedPlacedAndReturnedAsGiven) {
+  TestCluster cluster(SmallStripes());
+  ASSERT_OK(cluster.status());
+  ObjectService& s = cluster.service();
+  ASSERT_OK(s.CreateBucket("bkt"));
+  v1::EncryptionParams sealing;
+  sealing.set_key_source(v1::EncryptionParams::CLIENT_SEALED);
+  sealing.set_key_id(99);
+  sealing.set_wrapped_data_key("wrapped-by-the-client");
+  sealing.set_client_seal_format(1);
+  sealing.set_client_upload_nonce(std::string(16, 'n'));
+  const std::vector<std::string> sealed = {RandomBytes(kStripe + 41, 1),
+                                           RandomBytes(kStripe + 41, 2), RandomBytes(100, 3)};
+  ASSERT_OK_AND_ASSIGN(auto writer, s.PutSealedObject("bkt", "sealed", {}, sealing));
+  EXPECT_THAT(writer->Write("plaintext"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(writer->WriteSealedStripe("", 0), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(writer->WriteSealedStripe("abc", 3), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(writer->WriteSealedStripe(std::string(kMaxSealedStripeBytes + 1, 'x'), 1),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  for (const std::string& stripe : sealed)
+    ASSERT_OK(writer->WriteSealedStripe(stripe, stripe.size() - 41));
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest m, writer->Finish());
+  EXPECT_EQ(m.encryption().key_source(), v1::EncryptionParams::CLIENT_SEALED);
+  EXPECT_EQ(m.encryption().wrapped_data_key(), "wrapped-by-the-client");
+  EXPECT_EQ(m.size(), 2 * kStripe + 59);
+  ASSERT_EQ(m.parts(0).stripes_size(), 3);
+  EXPECT_TRUE(m.inline_sealed().empty());
+  EXPECT_EQ(m.etag(), Md5Etag(sealed[0] + sealed[1] + sealed[2]));  // of what the gateway saw
+
+  ObjectReader reader(cluster.deps(), nullptr);
+  std::vector<SealedStripeData> got;
+  auto collect = [&got](SealedStripeData d) {
+    got.push_back(std::move(d));
+    return absl::OkStatus();
+  };
+  ASSERT_OK(reader.ReadSealed(m, 0, m.size(), collect));
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].index, i);
+    EXPECT_EQ(got[i].plaintext_offset, i * kStripe);
+    EXPECT_TRUE(got[i].sealed == sealed[i]) << i;
+  }
+  // A range touching stripe 1 only, with two of its nodes down: reconstructed, whole stripe.
+  cluster.StopNode(cluster.IndexOf(m.parts(0).stripes(1).slices(0).node_id()));
+  cluster.StopNode(cluster.IndexOf(m.parts(0).stripes(1).slices(2).node_id()));
+  got.clear();
+  ASSERT_OK(reader.ReadSealed(m, kStripe + 5, 10, collect));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].index, 1u);
+  EXPECT_TRUE(got[0].sealed == sealed[1]);
+  // Never as plaintext.
+  int sunk = 0;
+  EXPECT_THAT(reader.Read(m, 0, m.size(),
+                          [&sunk](absl::string_view) {
+                            ++sunk;
+                            return absl::OkStatus();
+                          }),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("sealed")));
+  EXPECT_EQ(sunk, 0);
+}
+
+// Objects of the former in-process end-to-end client (key source CLIENT_KEY) are refused before
+// any unwrap or slice fetch, as before the SDK moved to client sealing.
+TEST(GatewayClusterTest, LegacyClientKeyObjectsAreRefusedUnopened) {
+  TestCluster cluster(SmallStripes());
+  ASSERT_OK(cluster.status());
+  ObjectService& s = cluster.service();
+  ASSERT_OK(s.CreateBucket("bkt"));
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest m, s.PutObject("bkt", "k", RandomBytes(2 * kStripe, 5)));
+  m.mutable_encryption()->set_key_source(v1::EncryptionParams::CLIENT_KEY);
+  ObjectReader reader(cluster.deps(), nullptr);
+  ReadStats stats;
+  int sunk = 0;
+  EXPECT_THAT(reader.Read(
+                  m, 0, m.size(),
+                  [&sunk](absl::string_view) {
+                    ++sunk;
+                    return absl::OkStatus();
+                  },
+                  &stats),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("encrypted with a client key")));
+  EXPECT_EQ(sunk, 0);
+  EXPECT_EQ(stats.slices_fetched, 0);
+}
+
 }  // namespace
 }  // namespace tessera::services

@@ -79,12 +79,8 @@ void MembershipClusterView::RefreshLoop() {
 v1::SliceService::Stub* MembershipClusterView::StubFor(const std::string& address) {
   auto& stub = stubs_[address];
   if (stub == nullptr) {
-    std::shared_ptr<grpc::Channel> channel =
-        options_.auth != nullptr
-            ? p2p::CreateAuthenticatedChannel(address, grpc::InsecureChannelCredentials(),
-                                              grpc::ChannelArguments(), options_.auth)
-            : grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-    stub = v1::SliceService::NewStub(channel);
+    stub = v1::SliceService::NewStub(
+        p2p::CreateNodeChannel(address, grpc::ChannelArguments(), options_.auth));
   }
   return stub.get();
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
+#include "services/gateway/manifest_store.h"
 
 namespace tessera::services {
 namespace {
@@ -84,13 +85,20 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
 
   // The data key.
   const v1::EncryptionParams& enc = manifest.encryption();
+  if (enc.key_source() == v1::EncryptionParams::CLIENT_SEALED) {
+    // Its plaintext never reached the cluster: never hand out the ciphertext as if it were data.
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " is sealed end to end by its client (client key id ", enc.key_id(),
+                     "); read it with the SDK's sealing client (GetSealedObject) and that key"));
+  }
   // End-to-end mode (docs/design/e2e_mode.md): a client-key object is never unwrapped with the
   // cluster master keyring, and a client key ring never opens master-key objects.
   const bool client_reader = deps_.key_source == v1::EncryptionParams::CLIENT_KEY;
   if (enc.key_source() == v1::EncryptionParams::CLIENT_KEY && !client_reader) {
     return absl::FailedPreconditionError(
         absl::StrCat(name, " is end-to-end encrypted with a client key (key id ", enc.key_id(),
-                     "); read it with the SDK's embedded client and that key"));
+                     ") by the former in-process SDK client; only a reader holding that key can "
+                     "open it (docs/design/e2e_mode.md)"));
   }
   if (enc.key_source() == v1::EncryptionParams::CLUSTER_MASTER_KEY && client_reader) {
     return absl::FailedPreconditionError(
@@ -135,6 +143,39 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
     return sink(absl::string_view(*plain).substr(offset, length));
   }
 
+  return ReadStripes(manifest, name, offset, length, &*cipher, &sink, nullptr, stats);
+}
+
+absl::Status ObjectReader::ReadSealed(const v1::ObjectManifest& manifest, uint64_t offset,
+                                      uint64_t length, const SealedStripeSink& sink,
+                                      ReadStats* stats) const {
+  ReadStats local_stats;
+  if (stats == nullptr) stats = &local_stats;
+  const std::string name = absl::StrCat(manifest.bucket(), "/", manifest.key());
+  if (manifest.delete_marker()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is a delete marker"));
+  }
+  if (manifest.encryption().key_source() != v1::EncryptionParams::CLIENT_SEALED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " was not sealed by its client; read it with GetObject"));
+  }
+  if (manifest.parts_size() != 1 || manifest.parts(0).stripes_size() == 0) {
+    return absl::DataLossError(absl::StrCat("manifest of ", name,
+                                            " is inconsistent: a client-sealed object has one part "
+                                            "of at least one stripe"));
+  }
+  if (offset > manifest.size() || length > manifest.size() - offset) {
+    return absl::OutOfRangeError(absl::StrCat("range [", offset, ", +", length, ") is outside ",
+                                              name, " (", manifest.size(), " bytes)"));
+  }
+  return ReadStripes(manifest, name, offset, length, nullptr, nullptr, &sink, stats);
+}
+
+absl::Status ObjectReader::ReadStripes(const v1::ObjectManifest& manifest, const std::string& name,
+                                       uint64_t offset, uint64_t length,
+                                       const storage::StripeCipher* cipher, const ByteSink* sink,
+                                       const SealedStripeSink* sealed_sink,
+                                       ReadStats* stats) const {
   const storage::StripeCodec* codec = codec_;
   std::unique_ptr<storage::StripeCodec> own_codec;
   const v1::CodingParams& coding = manifest.coding();
@@ -218,12 +259,49 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
     return fetch;
   };
 
+  // Long reads (see the header): slices are fetched only before `safe_until`, the time until
+  // which this version's slices are certain to be kept; past it the version is re-checked.
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  const absl::Duration window = deps_.gc_grace / 2;
+  absl::Time safe_until = manifest.superseded_unix_micros() != 0
+                              ? absl::FromUnixMicros(manifest.superseded_unix_micros()) + window
+                              : clock->Now() + window;
+  auto still_kept = [&]() -> absl::Status {
+    if (deps_.versions == nullptr) return absl::OkStatus();
+    const absl::Time now = clock->Now();
+    if (now < safe_until) return absl::OkStatus();
+    absl::StatusOr<v1::ObjectManifest> current =
+        deps_.versions->Get(manifest.bucket(), manifest.key(), manifest.version_id());
+    if (current.ok()) {
+      safe_until = current->superseded_unix_micros() == 0
+                       ? now + window
+                       : absl::FromUnixMicros(current->superseded_unix_micros()) + window;
+      if (now < safe_until) return absl::OkStatus();
+    } else if (!absl::IsNotFound(current.status())) {
+      return absl::Status(current.status().code(),
+                          absl::StrCat("cannot re-check that the data of ", name,
+                                       " is still kept: ", current.status().message()));
+    }
+    TESSERA_LOG(WARNING, "read_outlived_version")
+        .Field("bucket", manifest.bucket())
+        .Field("superseded_micros", current.ok() ? current->superseded_unix_micros() : 0);
+    return absl::UnavailableError(absl::StrCat(
+        "cannot finish reading ", name, ": a newer version replaced it during this read, and ",
+        "the read outlasted the ", absl::FormatDuration(window),
+        " its data is guaranteed to be kept after that; retry to read the newest version"));
+  };
+
+  if (absl::Status kept = still_kept(); !kept.ok()) return kept;
   std::unique_ptr<StripeFetch> next = start_fetch(first);
   absl::Status result;
   for (int s = first; s <= last; ++s) {
     std::unique_ptr<StripeFetch> fetch = std::move(next);
     fetch->group.Wait();
-    if (s < last) next = start_fetch(s + 1);  // prefetch while this one decodes
+    absl::Status kept;  // not OK: stripe s+1 must not be fetched; stop after delivering s
+    if (s < last) {
+      kept = still_kept();
+      if (kept.ok()) next = start_fetch(s + 1);  // prefetch while this one decodes
+    }
     const v1::StripeRecord& record = *fetch->record;
     if (record.slices_size() != n) {
       result = absl::DataLossError(absl::StrCat("manifest of ", name, ": stripe ", s, " lists ",
@@ -248,6 +326,7 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
     storage::StripeContext context{DataVersionId(manifest), part.number(), record.index()};
     absl::StatusOr<std::string> plain;
     storage::DecodeReport report;
+    absl::Status replaced;  // not OK: parity was needed but may no longer be fetched
     for (int round = 0; round < 2; ++round) {
       std::vector<std::optional<absl::string_view>> views(n);
       int have = 0;
@@ -259,7 +338,9 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
       }
       report = storage::DecodeReport();
       if (have >= k) {
-        plain = codec->Decode(*cipher, context, record.sealed_size(), views, hashes, &report);
+        plain = cipher != nullptr
+                    ? codec->Decode(*cipher, context, record.sealed_size(), views, hashes, &report)
+                    : codec->DecodeSealed(record.sealed_size(), views, hashes, &report);
       } else {
         plain = absl::DataLossError("fewer than k slices fetched");
       }
@@ -267,6 +348,10 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
       bool more = false;
       for (int i = 0; i < n; ++i) more = more || !fetch->requested[i];
       if (!more) break;
+      if (absl::Status k = still_kept(); !k.ok()) {
+        replaced = k;
+        break;
+      }
       request(*fetch, 0, n);
       fetch->group.Wait();
     }
@@ -275,6 +360,10 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
       if (fetch->requested[i] && !fetch->errors[i].ok()) ++stats->slice_failures;
     }
     stats->corrupt_slices += static_cast<int>(report.corrupt.size());
+    if (!replaced.ok()) {
+      result = replaced;
+      break;
+    }
     if (!plain.ok()) {
       bool lost = false;
       std::vector<std::string> why;
@@ -304,6 +393,18 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
     }
     ++stats->stripes;
     if (report.reconstructed) ++stats->reconstructed_stripes;
+    if (sealed_sink != nullptr) {
+      // Client-sealed: the whole sealed stripe goes to the client, which opens it and cuts the
+      // range (it checks the plaintext size and position itself: they are in its AAD).
+      SealedStripeData out;
+      out.index = record.index();
+      out.plaintext_offset = starts[s];
+      out.plaintext_size = record.plaintext_size();
+      out.sealed = *std::move(plain);
+      result = (*sealed_sink)(std::move(out));
+      if (!result.ok()) break;
+      continue;
+    }
     if (plain->size() != record.plaintext_size()) {
       result = absl::DataLossError(absl::StrCat("stripe ", s, " of ", name, " has ", plain->size(),
                                                 " bytes, manifest says ", record.plaintext_size()));
@@ -312,8 +413,12 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
     const uint64_t stripe_start = starts[s];
     const uint64_t from = std::max(offset, stripe_start) - stripe_start;
     const uint64_t to = std::min(end, stripe_start + plain->size()) - stripe_start;
-    result = sink(absl::string_view(*plain).substr(from, to - from));
+    result = (*sink)(absl::string_view(*plain).substr(from, to - from));
     if (!result.ok()) break;
+    if (!kept.ok()) {
+      result = kept;
+      break;
+    }
   }
   if (next != nullptr) next->group.Wait();  // never leave tasks pointing at a dead fetch
   return result;

@@ -11,6 +11,17 @@
 // The message names the object, the stripe and each slice's failure. Wrong bytes are never
 // delivered: every stripe is authenticated (AEAD) after decoding.
 //
+// Long reads: the slice GC deletes a superseded version's slices `deps.gc_grace` after it was
+// replaced (slice_gc.h), also under a read still streaming it. A reader therefore fetches slices
+// only while its version is certain to be kept: until half the grace after it last saw the
+// version current (or after the version was superseded). Past that point, before fetching more,
+// it re-reads the version's entry (deps.versions->Get): still the newest -> another half grace;
+// superseded less than half a grace ago -> until then; otherwise (or gone) the read stops with
+// UNAVAILABLE ("retry to read the newest version") after delivering what it already fetched.
+// So a read never meets collected slices (no DATA_LOSS, no wrong bytes), reads shorter than half
+// the grace cost no metadata call, and an unreplaced object reads for any length of time. The
+// half grace left over covers clock skew between gateways and slice-fetch deadlines.
+//
 // Memory: one stripe being delivered plus the next one being prefetched.
 //
 // Thread-safety: thread-safe (Read may run concurrently); it uses deps.pool for slice RPCs.
@@ -40,6 +51,15 @@ struct ReadStats {
   int reconstructed_stripes = 0;  // stripes that needed parity
 };
 
+// One stored stripe of a client-sealed object, as the client sealed it.
+struct SealedStripeData {
+  uint32_t index = 0;             // stripe index
+  uint64_t plaintext_offset = 0;  // where its plaintext starts in the object (per the manifest)
+  uint64_t plaintext_size = 0;    // its plaintext bytes (per the manifest)
+  std::string sealed;
+};
+using SealedStripeSink = std::function<absl::Status(SealedStripeData)>;
+
 class ObjectReader {
  public:
   // `codec` is used for manifests whose coding matches it; others get a codec of their own.
@@ -56,8 +76,25 @@ class ObjectReader {
   [[nodiscard]] absl::Status Read(const v1::ObjectManifest& manifest, uint64_t offset,
                                   uint64_t length, const ByteSink& sink,
                                   ReadStats* stats = nullptr) const;
+  // A client-sealed object (key source CLIENT_SEALED) can't be read this way: FAILED_PRECONDITION
+  // naming ReadSealed, before any slice is fetched.
+
+  // Client-sealed objects (ObjectWriter::CreateSealed): delivers, in order, every whole sealed
+  // stripe that holds a byte of [offset, offset + length) (an empty range at offset 0 delivers the
+  // first stripe, so a client can still check it). Slices are fetched, verified and reconstructed
+  // as Read does; nothing is opened. FAILED_PRECONDITION for an object that is not client-sealed;
+  // OUT_OF_RANGE, DATA_LOSS, UNAVAILABLE as Read.
+  [[nodiscard]] absl::Status ReadSealed(const v1::ObjectManifest& manifest, uint64_t offset,
+                                        uint64_t length, const SealedStripeSink& sink,
+                                        ReadStats* stats = nullptr) const;
 
  private:
+  // The stripe loop shared by Read (cipher + sink: plaintext) and ReadSealed (sealed_sink).
+  absl::Status ReadStripes(const v1::ObjectManifest& manifest, const std::string& name,
+                           uint64_t offset, uint64_t length, const storage::StripeCipher* cipher,
+                           const ByteSink* sink, const SealedStripeSink* sealed_sink,
+                           ReadStats* stats) const;
+
   const DataPathDeps deps_;
   const storage::StripeCodec* const codec_;
 };

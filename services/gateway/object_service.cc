@@ -91,10 +91,13 @@ ObjectService::ObjectService(const DataPathOptions& options, const DataPathDeps&
       reader_(deps, codec_.get()),
       versions_(deps.clock) {}
 
-absl::Status ObjectService::CreateBucket(const std::string& name, const std::string& owner) {
+absl::Status ObjectService::CreateBucket(const std::string& name, const std::string& owner,
+                                         absl::string_view acl) {
   if (!IsValidBucketName(name)) {
     return absl::InvalidArgumentError(absl::StrCat("invalid bucket name: ", name));
   }
+  absl::StatusOr<std::string> canned = ParseCannedAcl(acl);
+  if (!canned.ok()) return canned.status();
   storage::EnsureSodiumInitialized();
   v1::BucketRecord record;
   record.set_schema_version(kManifestSchemaVersion);
@@ -105,7 +108,7 @@ absl::Status ObjectService::CreateBucket(const std::string& name, const std::str
   record.set_owner(owner);
   Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
   record.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
-  record.set_acl("private");
+  record.set_acl(*canned);
   record.add_shards()->set_id(0);
   return store_->CreateBucket(record);
 }
@@ -149,13 +152,26 @@ absl::StatusOr<std::vector<v1::BucketRecord>> ObjectService::ListBuckets(const P
   return all;
 }
 
-absl::Status ObjectService::CreateBucket(const std::string& name, const Principal& owner) {
+absl::Status ObjectService::CreateBucket(const std::string& name, const Principal& owner,
+                                         absl::string_view acl) {
   if (absl::Status s = RequireUser(owner, "create buckets"); !s.ok()) return s;
-  return CreateBucket(name, owner.user_id);
+  return CreateBucket(name, owner.user_id, acl);
 }
 
 absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
     const std::string& bucket, const std::string& key, const PutObjectOptions& options) {
+  return NewWriter(bucket, key, options, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutSealedObject(
+    const std::string& bucket, const std::string& key, const PutObjectOptions& options,
+    const v1::EncryptionParams& client_sealing) {
+  return NewWriter(bucket, key, options, &client_sealing);
+}
+
+absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::NewWriter(
+    const std::string& bucket, const std::string& key, const PutObjectOptions& options,
+    const v1::EncryptionParams* client_sealing) {
   if (absl::Status s = CheckKey(key); !s.ok()) return s;
   if (absl::Status s = CheckStoredText(options); !s.ok()) return s;
   absl::StatusOr<v1::BucketRecord> record = store_->GetBucket(bucket);
@@ -167,8 +183,12 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(
   base.set_owner(options.owner);
   for (const auto& [k, v] : options.user_metadata) (*base.mutable_user_metadata())[k] = v;
   for (const auto& [k, v] : options.headers) (*base.mutable_headers())[k] = v;
-  absl::StatusOr<std::unique_ptr<ObjectWriter>> writer = ObjectWriter::Create(
-      options_, deps_, store_, codec_.get(), std::move(base), versions_.Next());
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> writer =
+      client_sealing != nullptr
+          ? ObjectWriter::CreateSealed(options_, deps_, store_, codec_.get(), std::move(base),
+                                       versions_.Next(), *client_sealing)
+          : ObjectWriter::Create(options_, deps_, store_, codec_.get(), std::move(base),
+                                 versions_.Next());
   if (writer.ok()) (*writer)->set_condition(options.condition);
   return writer;
 }

@@ -67,7 +67,9 @@ class ObjectService {
       const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store);
 
   // Buckets.
-  [[nodiscard]] absl::Status CreateBucket(const std::string& name, const std::string& owner = "");
+  // `acl` as ParseCannedAcl (access_policy.h): empty = private.
+  [[nodiscard]] absl::Status CreateBucket(const std::string& name, const std::string& owner = "",
+                                          absl::string_view acl = "");
   [[nodiscard]] absl::Status DeleteBucket(const std::string& name);
   [[nodiscard]] absl::StatusOr<v1::BucketRecord> HeadBucket(const std::string& name);
   [[nodiscard]] absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets();
@@ -80,14 +82,21 @@ class ObjectService {
                                                            BucketAccess access);
   // The buckets `who` owns (never internal ones); PERMISSION_DENIED for an anonymous caller.
   [[nodiscard]] absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets(const Principal& who);
-  // A private bucket owned by `owner`; PERMISSION_DENIED for an anonymous caller, else as
-  // CreateBucket(name, owner id).
-  [[nodiscard]] absl::Status CreateBucket(const std::string& name, const Principal& owner);
+  // A bucket owned by `owner` with canned ACL `acl` (empty = private); PERMISSION_DENIED for an
+  // anonymous caller, else as CreateBucket(name, owner id, acl).
+  [[nodiscard]] absl::Status CreateBucket(const std::string& name, const Principal& owner,
+                                          absl::string_view acl = "");
 
   // Objects. PutObject returns a writer to stream into (Write... Finish); NOT_FOUND if the
   // bucket does not exist, INVALID_ARGUMENT for an empty key or one over 1024 bytes.
   [[nodiscard]] absl::StatusOr<std::unique_ptr<ObjectWriter>> PutObject(
       const std::string& bucket, const std::string& key, const PutObjectOptions& options = {});
+  // A client-sealed object (docs/design/e2e_mode.md): a CreateSealed writer (WriteSealedStripe
+  // ... Finish) that records `client_sealing` (key source CLIENT_SEALED) and holds no key.
+  // Errors as PutObject, INVALID_ARGUMENT for other key sources.
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<ObjectWriter>> PutSealedObject(
+      const std::string& bucket, const std::string& key, const PutObjectOptions& options,
+      const v1::EncryptionParams& client_sealing);
   // Convenience: the whole object in one call.
   [[nodiscard]] absl::StatusOr<v1::ObjectManifest> PutObject(const std::string& bucket,
                                                              const std::string& key,
@@ -111,6 +120,11 @@ class ObjectService {
   const DataPathOptions& options() const { return options_; }
 
  private:
+  // PutObject / PutSealedObject (client_sealing != nullptr).
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> NewWriter(
+      const std::string& bucket, const std::string& key, const PutObjectOptions& options,
+      const v1::EncryptionParams* client_sealing);
+
   ObjectService(const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
                 std::unique_ptr<storage::StripeCodec> codec);
 

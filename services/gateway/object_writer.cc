@@ -81,6 +81,34 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectWriter::CreatePart(
   return writer;
 }
 
+absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectWriter::CreateSealed(
+    const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
+    const storage::StripeCodec* codec, v1::ObjectManifest base, std::string version_id,
+    const v1::EncryptionParams& client_sealing) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (absl::Status s = deps.Validate(); !s.ok()) return s;
+  if (store == nullptr || codec == nullptr) {
+    return absl::InvalidArgumentError("ObjectWriter needs a store and a codec");
+  }
+  if (codec->data_shards() != options.data_shards ||
+      codec->parity_shards() != options.parity_shards) {
+    return absl::InvalidArgumentError("ObjectWriter: codec does not match the options");
+  }
+  if (version_id.size() != storage::StripeContext::kVersionIdSize) {
+    return absl::InvalidArgumentError("ObjectWriter: version id must be 16 bytes");
+  }
+  if (client_sealing.key_source() != v1::EncryptionParams::CLIENT_SEALED) {
+    return absl::InvalidArgumentError("CreateSealed: key source must be CLIENT_SEALED");
+  }
+  auto writer = std::unique_ptr<ObjectWriter>(
+      new ObjectWriter(options, deps, store, codec, std::move(base), std::move(version_id),
+                       std::nullopt, client_sealing.wrapped_data_key(), client_sealing.key_id()));
+  *writer->manifest_.mutable_encryption() = client_sealing;
+  writer->sealed_mode_ = true;
+  writer->spilled_ = true;  // never inline: the stripes are the client's, one per call
+  return writer;
+}
+
 absl::StatusOr<v1::PartRecord> ObjectWriter::FinishPart() {
   if (!part_mode_) return absl::FailedPreconditionError("FinishPart needs a CreatePart writer");
   if (!status_.ok()) return status_;
@@ -122,7 +150,8 @@ absl::StatusOr<std::string> ObjectWriter::PlaintextMd5() {
 ObjectWriter::ObjectWriter(const DataPathOptions& options, const DataPathDeps& deps,
                            ManifestStore* store, const storage::StripeCodec* codec,
                            v1::ObjectManifest base, std::string version_id,
-                           storage::StripeCipher cipher, std::string wrapped_key, uint32_t key_id)
+                           std::optional<storage::StripeCipher> cipher, std::string wrapped_key,
+                           uint32_t key_id)
     : options_(options),
       deps_(deps),
       store_(store),
@@ -130,7 +159,8 @@ ObjectWriter::ObjectWriter(const DataPathOptions& options, const DataPathDeps& d
       manifest_(std::move(base)),
       version_id_(std::move(version_id)),
       cipher_(std::move(cipher)),
-      snapshot_(deps.cluster->Snapshot()) {
+      snapshot_(deps.cluster->Snapshot()),
+      last_progress_((deps.clock != nullptr ? deps.clock : Clock::Real())->Now()) {
   manifest_.set_schema_version(kManifestSchemaVersion);
   manifest_.set_version_id(version_id_);
   manifest_.set_delete_marker(false);
@@ -160,6 +190,9 @@ std::vector<std::string> ObjectWriter::Suspects() {
 
 absl::Status ObjectWriter::Write(absl::string_view data) {
   if (!status_.ok()) return status_;
+  if (sealed_mode_) {
+    return absl::FailedPreconditionError("a CreateSealed writer takes WriteSealedStripe only");
+  }
   if (finished_) return absl::FailedPreconditionError("ObjectWriter: Write after Finish");
   if (!caller_md5_) EVP_DigestUpdate(md5_, data.data(), data.size());
   total_ += data.size();
@@ -190,22 +223,84 @@ absl::Status ObjectWriter::Write(absl::string_view data) {
   return absl::OkStatus();
 }
 
-absl::Status ObjectWriter::DispatchStripe(std::string plaintext) {
+absl::Status ObjectWriter::CheckStall(const char* before) {
+  if (part_mode_ || options_.max_write_stall == absl::ZeroDuration()) return absl::OkStatus();
+  Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
+  const absl::Time now = clock->Now();
+  const absl::Duration idle = now - last_progress_;
+  if (idle <= options_.max_write_stall) {
+    last_progress_ = now;
+    return absl::OkStatus();
+  }
+  // The orphan reclaimer may have judged this version abandoned and taken its slices: committing
+  // now could publish a manifest that points at missing slices. Nothing is committed; the slices
+  // left are deleted (those already reclaimed answer NOT_FOUND).
+  TESSERA_LOG(WARNING, "put_stalled")
+      .Field("bucket", manifest_.bucket())
+      .Field("idle_s", absl::ToInt64Seconds(idle))
+      .Field("before", before);
+  Fail(absl::UnavailableError(
+      absl::StrCat("upload of ", manifest_.bucket(), "/", manifest_.key(), " stalled for ",
+                   absl::FormatDuration(idle), " before ", before, ", more than the ",
+                   absl::FormatDuration(options_.max_write_stall),
+                   " its stored data is guaranteed to be kept unreferenced; retry the upload")));
+  return status_;
+}
+
+absl::Status ObjectWriter::WaitForRoom() {
   while (static_cast<int>(in_flight_.size()) >= options_.max_stripes_in_flight) {
     if (absl::Status s = CompleteOldest(); !s.ok()) return s;
   }
-  auto job = std::make_unique<StripeJob>();
-  job->index = next_stripe_++;
-  job->plaintext_size = plaintext.size();
-  storage::StripeContext context{version_id_, part_, job->index};
-  absl::StatusOr<storage::EncodedStripe> encoded = codec_->Encode(cipher_, context, plaintext);
+  return CheckStall("a stripe");
+}
+
+// Seal stage (plaintext writers): seal and code the stripe, then hand it to code-and-place's
+// placement half.
+absl::Status ObjectWriter::DispatchStripe(std::string plaintext) {
+  if (absl::Status s = WaitForRoom(); !s.ok()) return s;
+  storage::StripeContext context{version_id_, part_, next_stripe_};
+  absl::StatusOr<storage::EncodedStripe> encoded = codec_->Encode(*cipher_, context, plaintext);
   if (!encoded.ok()) {
     Fail(encoded.status());
     return status_;
   }
+  const uint64_t plaintext_size = plaintext.size();
   plaintext.clear();
   plaintext.shrink_to_fit();
-  job->encoded = *std::move(encoded);
+  return PlaceEncoded(plaintext_size, *std::move(encoded));
+}
+
+absl::Status ObjectWriter::WriteSealedStripe(absl::string_view sealed, uint64_t plaintext_size) {
+  if (!status_.ok()) return status_;
+  if (finished_) return absl::FailedPreconditionError("ObjectWriter: Write after Finish");
+  if (!sealed_mode_) {
+    return absl::FailedPreconditionError("WriteSealedStripe needs a CreateSealed writer");
+  }
+  if (sealed.empty() || sealed.size() > kMaxSealedStripeBytes || plaintext_size >= sealed.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sealed stripe ", next_stripe_, " of ", manifest_.bucket(), "/", manifest_.key(), " has ",
+        sealed.size(), " bytes for ", plaintext_size, " plaintext bytes; a sealed stripe is 1..",
+        kMaxSealedStripeBytes, " bytes and longer than its plaintext"));
+  }
+  if (absl::Status s = WaitForRoom(); !s.ok()) return s;
+  // ETag material: what the gateway saw (the ciphertext), never the plaintext.
+  EVP_DigestUpdate(md5_, sealed.data(), sealed.size());
+  total_ += plaintext_size;
+  absl::StatusOr<storage::EncodedStripe> encoded = codec_->EncodeSealed(sealed);
+  if (!encoded.ok()) {
+    Fail(encoded.status());
+    return status_;
+  }
+  return PlaceEncoded(plaintext_size, *std::move(encoded));
+}
+
+// Code-and-place stage, shared by plaintext and client-sealed writers: place the k+m slices of
+// one coded stripe and start storing them.
+absl::Status ObjectWriter::PlaceEncoded(uint64_t plaintext_size, storage::EncodedStripe encoded) {
+  auto job = std::make_unique<StripeJob>();
+  job->index = next_stripe_++;
+  job->plaintext_size = plaintext_size;
+  job->encoded = std::move(encoded);
   const int n = codec_->total_shards();
   p2p::PlacementRequest request;
   request.k = options_.data_shards;
@@ -405,7 +500,7 @@ absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
   part.set_size(total_);
   if (!spilled_) {
     storage::StripeContext context{version_id_, 0, 0};
-    absl::StatusOr<std::string> sealed = cipher_.SealToString(context, buffer_);
+    absl::StatusOr<std::string> sealed = cipher_->SealToString(context, buffer_);
     if (!sealed.ok()) {
       Fail(sealed.status());
       return status_;
@@ -420,6 +515,7 @@ absl::StatusOr<v1::ObjectManifest> ObjectWriter::Finish() {
     while (!in_flight_.empty()) {
       if (absl::Status s = CompleteOldest(); !s.ok()) return s;
     }
+    if (absl::Status s = CheckStall("the commit"); !s.ok()) return s;
     for (v1::StripeRecord& record : done_) *part.add_stripes() = std::move(record);
     done_.clear();
   }

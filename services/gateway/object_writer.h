@@ -20,6 +20,11 @@
 // Memory: at most options.max_stripes_in_flight stripes are encoded and in flight; Write blocks
 // while that many are. peak_buffered_bytes() reports the most bytes held at once.
 //
+// Stall guard: a single-part writer that goes longer than options.max_write_stall without
+// dispatching a stripe (measured with deps.clock at each stripe and before the commit) fails
+// UNAVAILABLE and deletes its slices rather than commit a manifest whose early slices the orphan
+// reclaimer may have taken meanwhile.
+//
 // Finish() commits the manifest with ManifestStore::Commit (that one compare-and-set makes the
 // object the key's newest version, if the writer's CommitCondition holds) and returns it. A writer
 // destroyed without a successful Finish() deletes its slices, except after a Finish that failed
@@ -49,6 +54,9 @@ struct evp_md_ctx_st;
 
 namespace tessera::services {
 
+// The largest client-sealed stripe a writer takes (it also has to fit one gRPC message).
+inline constexpr uint64_t kMaxSealedStripeBytes = 1 << 20;
+
 class ObjectWriter {
  public:
   // `base` carries bucket, key, content type, user metadata, headers and owner; the writer fills
@@ -68,6 +76,16 @@ class ObjectWriter {
       v1::ObjectManifest base, std::string version_id, uint32_t part_number,
       const v1::EncryptionParams& encryption);
 
+  // Client-sealed objects (gateway PutSealedObject, docs/design/e2e_mode.md): a writer that
+  // takes stripes the client already sealed (WriteSealedStripe) and only erasure-codes, places
+  // and commits them; it holds no key. `client_sealing` (key_source CLIENT_SEALED) is recorded
+  // as the manifest's encryption params verbatim. Never inline. The ETag is the MD5 of the
+  // sealed bytes (the gateway never sees the plaintext). Errors as Create.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ObjectWriter>> CreateSealed(
+      const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
+      const storage::StripeCodec* codec, v1::ObjectManifest base, std::string version_id,
+      const v1::EncryptionParams& client_sealing);
+
   ~ObjectWriter();
   ObjectWriter(const ObjectWriter&) = delete;
   ObjectWriter& operator=(const ObjectWriter&) = delete;
@@ -76,7 +94,15 @@ class ObjectWriter {
   // every later call returns the same error.
   [[nodiscard]] absl::Status Write(absl::string_view data);
 
-  // Stores the rest, commits the manifest and returns it. Errors: UNAVAILABLE (too few nodes),
+  // CreateSealed writers: appends the next stripe, `sealed` as the client sealed it, holding
+  // `plaintext_size` bytes of object data (recorded for range reads; the client checks it when
+  // it opens the stripe). INVALID_ARGUMENT for an empty stripe, one over
+  // kMaxSealedStripeBytes or one not longer than its plaintext; FAILED_PRECONDITION on
+  // a plaintext writer (and Write on a sealed one). Blocks as Write does.
+  [[nodiscard]] absl::Status WriteSealedStripe(absl::string_view sealed, uint64_t plaintext_size);
+
+  // Stores the rest, commits the manifest and returns it. Errors: UNAVAILABLE (too few nodes, or
+  // stalled longer than max_write_stall: nothing committed, retry the PUT),
   // NOT_FOUND (bucket gone), ConditionNotMet / NOT_FOUND "no such key" (the condition did not
   // hold: manifest_store.h), or what a store returned.
   [[nodiscard]] absl::StatusOr<v1::ObjectManifest> Finish();
@@ -115,9 +141,17 @@ class ObjectWriter {
 
   ObjectWriter(const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store,
                const storage::StripeCodec* codec, v1::ObjectManifest base, std::string version_id,
-               storage::StripeCipher cipher, std::string wrapped_key, uint32_t key_id);
+               std::optional<storage::StripeCipher> cipher, std::string wrapped_key,
+               uint32_t key_id);
 
+  absl::Status WaitForRoom();
+  // Seal stage: seals and codes one plaintext stripe, then PlaceEncoded.
   absl::Status DispatchStripe(std::string plaintext);
+  // OK, or (single-part writers) the stall-guard failure when more than max_write_stall passed
+  // since the last stripe was dispatched (or the writer was created); fails the writer.
+  absl::Status CheckStall(const char* before);
+  // Code-and-place stage (shared with sealed writers): places and stores a coded stripe.
+  absl::Status PlaceEncoded(uint64_t plaintext_size, storage::EncodedStripe encoded);
   // The plaintext's MD5: ours, or the caller's (UseCallerMd5).
   absl::StatusOr<std::string> PlaintextMd5();
   absl::Status CompleteOldest();
@@ -134,13 +168,15 @@ class ObjectWriter {
   v1::ObjectManifest manifest_;
   CommitCondition condition_;
   const std::string version_id_;
-  storage::StripeCipher cipher_;
+  std::optional<storage::StripeCipher> cipher_;  // empty for CreateSealed writers
   std::shared_ptr<const ClusterSnapshot> snapshot_;
+  absl::Time last_progress_;  // creation, then each stripe's dispatch (deps.clock)
 
-  uint32_t part_ = 0;       // part number (0: single-part object)
-  bool part_mode_ = false;  // created by CreatePart
-  std::string buffer_;      // plaintext not yet dispatched
-  bool spilled_ = false;    // larger than the inline threshold: stripes go to nodes
+  uint32_t part_ = 0;         // part number (0: single-part object)
+  bool part_mode_ = false;    // created by CreatePart
+  bool sealed_mode_ = false;  // created by CreateSealed
+  std::string buffer_;        // plaintext not yet dispatched
+  bool spilled_ = false;      // larger than the inline threshold: stripes go to nodes
   uint64_t total_ = 0;
   uint32_t next_stripe_ = 0;
   std::deque<std::unique_ptr<StripeJob>> in_flight_;

@@ -47,12 +47,7 @@ class GrpcSliceLister final : public SliceLister {
     if (stub == nullptr) {
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(16 << 20);
-      auto channel =
-          auth_ != nullptr
-              ? p2p::CreateAuthenticatedChannel(address, grpc::InsecureChannelCredentials(), args,
-                                                auth_)
-              : grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-      stub = v1::SliceService::NewStub(channel);
+      stub = v1::SliceService::NewStub(p2p::CreateNodeChannel(address, args, auth_));
     }
     return stub.get();
   }

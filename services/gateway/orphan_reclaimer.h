@@ -24,9 +24,10 @@
 //
 // Safety argument and limits: a version is deleted only if no manifest entry referred to it
 // when the scan ran, its id is older than `grace`, and none of its slices was written in the
-// last `grace`. A writer that stalls longer than `grace` between its last slice and its manifest
-// write could lose its slices (its manifest then points at missing slices: DATA_LOSS on read);
-// keep `grace` far above any such stall (default 6 h). A pass costs one listing of every slice
+// last `grace`. A writer that stalls longer than `grace` between two stripes or before its manifest
+// write would lose its slices; writers guard against it themselves (DataPathOptions::
+// max_write_stall, at most grace / 2 in a backend: they fail UNAVAILABLE instead of committing a
+// manifest over reclaimed slices). Default grace 6 h. A pass costs one listing of every slice
 // and, when orphans exist, one scan of all manifests: run it rarely (hours).
 //
 // Thread-safety: RunOnce may be called from one thread at a time.

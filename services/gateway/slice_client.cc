@@ -46,12 +46,7 @@ v1::SliceService::Stub* GrpcSliceClient::StubFor(const std::string& address) {
     args.SetMaxReceiveMessageSize(8 << 20);
     // Reconnect quickly after a node restarts rather than failing calls for a long backoff.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    auto channel =
-        options_.auth != nullptr
-            ? p2p::CreateAuthenticatedChannel(address, grpc::InsecureChannelCredentials(), args,
-                                              options_.auth)
-            : grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-    stub = v1::SliceService::NewStub(channel);
+    stub = v1::SliceService::NewStub(p2p::CreateNodeChannel(address, args, options_.auth));
   }
   return stub.get();
 }

@@ -123,11 +123,14 @@ enum Rpc {
   kDeleteObject,
   kListObjects,
   kClusterStatus,
+  kPutSealedObject,
+  kGetSealedObject,
   kRpcCount
 };
-constexpr const char* kRpcNames[] = {"CreateBucket", "DeleteBucket", "HeadBucket", "ListBuckets",
-                                     "PutObject",    "GetObject",    "HeadObject", "DeleteObject",
-                                     "ListObjects",  "ClusterStatus"};
+constexpr const char* kRpcNames[] = {"CreateBucket",  "DeleteBucket",    "HeadBucket",
+                                     "ListBuckets",   "PutObject",       "GetObject",
+                                     "HeadObject",    "DeleteObject",    "ListObjects",
+                                     "ClusterStatus", "PutSealedObject", "GetSealedObject"};
 static_assert(sizeof(kRpcNames) / sizeof(kRpcNames[0]) == kRpcCount);
 
 std::string FullMethod(int rpc) { return absl::StrCat(kGatewayServicePath, kRpcNames[rpc]); }
@@ -155,6 +158,19 @@ constexpr char kAuthEmptyBucket[] = "auth-alice-empty";
 constexpr char kAuthNewBucket[] = "auth-made-by-call";
 constexpr char kAuthNewKey[] = "put-by-call";
 constexpr char kAuthDoomedKey[] = "doomed";
+constexpr char kAuthSealedKey[] = "sealed";
+constexpr char kAuthNewSealedKey[] = "sealed-by-call";
+
+// Sealing parameters and a "sealed" stripe: the gateway neither can nor does check what the
+// client sealed, so any bytes of the right shape are stored.
+sdk::ClientSealing FakeSealing() {
+  sdk::ClientSealing s;
+  s.format = 1;
+  s.key_id = 7;
+  s.wrapped_data_key = std::string(77, 'w');
+  s.upload_nonce = std::string(16, 'n');
+  return s;
+}
 
 class GatewayAuthTest : public ::testing::Test {
  protected:
@@ -246,6 +262,23 @@ class GatewayAuthTest : public ::testing::Test {
     return c.ok() ? *std::move(c) : nullptr;
   }
 
+  // A client-sealed object of two fake stripes, uploaded through the SDK's raw call.
+  static absl::StatusOr<sdk::ObjectInfo> PutFakeSealed(sdk::Client& client,
+                                                       const std::string& bucket,
+                                                       const std::string& key) {
+    int sent = 0;
+    return client.PutSealedObject(bucket, key, FakeSealing(),
+                                  [&sent]() -> absl::StatusOr<sdk::SealedStripe> {
+                                    sdk::SealedStripe s;
+                                    s.index = sent;
+                                    s.plaintext_offset = 10 * sent;
+                                    s.plaintext_size = 10;
+                                    s.sealed = std::string(51, static_cast<char>('a' + sent));
+                                    s.last = ++sent == 2;
+                                    return s;
+                                  });
+  }
+
   // Calls `rpc` on the auth-test targets with exactly `md` as metadata.
   static grpc::Status Invoke(int rpc, const Metadata& md) {
     auto stub = v1::Gateway::NewStub(*channel_);
@@ -329,6 +362,39 @@ class GatewayAuthTest : public ::testing::Test {
         v1::ClusterStatusResponse resp;
         return stub->ClusterStatus(&ctx, v1::ClusterStatusRequest(), &resp);
       }
+      case kPutSealedObject: {
+        v1::PutSealedObjectResponse resp;
+        auto writer = stub->PutSealedObject(&ctx, &resp);
+        v1::PutSealedObjectRequest msg;
+        msg.mutable_header()->set_bucket(kAuthBucket);
+        msg.mutable_header()->set_key(kAuthNewSealedKey);
+        const sdk::ClientSealing fake = FakeSealing();
+        v1::ClientSealing* sealing = msg.mutable_header()->mutable_sealing();
+        sealing->set_format(fake.format);
+        sealing->set_key_id(fake.key_id);
+        sealing->set_wrapped_data_key(fake.wrapped_data_key);
+        sealing->set_upload_nonce(fake.upload_nonce);
+        msg.mutable_stripe()->set_plaintext_size(3);
+        msg.mutable_stripe()->set_sealed(std::string(44, 's'));
+        msg.mutable_stripe()->set_last(true);
+        writer->Write(msg);
+        writer->WritesDone();
+        return writer->Finish();
+      }
+      case kGetSealedObject: {
+        v1::GetSealedObjectRequest req;
+        req.set_bucket(kAuthBucket);
+        req.set_key(kAuthSealedKey);
+        auto reader = stub->GetSealedObject(&ctx, req);
+        v1::GetSealedObjectResponse resp;
+        std::string data;
+        while (reader->Read(&resp)) data += resp.stripe().sealed();
+        grpc::Status s = reader->Finish();
+        if (!s.ok()) {
+          EXPECT_EQ(data, "");  // not one byte to a refused caller
+        }
+        return s;
+      }
     }
     return grpc::Status(grpc::StatusCode::INTERNAL, "no such rpc");
   }
@@ -408,6 +474,7 @@ TEST_F(GatewayAuthTest, EveryRpcRefusesCallsThatAreNotValidlySigned) {
   ASSERT_OK(alice->CreateBucket(kAuthEmptyBucket).status());
   ASSERT_OK(alice->PutObject(kAuthBucket, "k", "alice's data").status());
   ASSERT_OK(alice->PutObject(kAuthBucket, kAuthDoomedKey, "still here").status());
+  ASSERT_OK(PutFakeSealed(*alice, kAuthBucket, kAuthSealedKey).status());
 
   const absl::Time now = absl::Now();
   for (int rpc = 0; rpc < kRpcCount; ++rpc) {
@@ -434,6 +501,8 @@ TEST_F(GatewayAuthTest, EveryRpcRefusesCallsThatAreNotValidlySigned) {
   EXPECT_THAT(alice->HeadBucket(kAuthNewBucket), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_OK(alice->HeadBucket(kAuthEmptyBucket).status());
   EXPECT_THAT(alice->HeadObject(kAuthBucket, kAuthNewKey), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(alice->HeadObject(kAuthBucket, kAuthNewSealedKey),
+              StatusIs(absl::StatusCode::kNotFound));
   ASSERT_OK_AND_ASSIGN(std::string doomed, alice->GetObject(kAuthBucket, kAuthDoomedKey));
   EXPECT_EQ(doomed, "still here");
 
@@ -471,10 +540,41 @@ TEST_F(GatewayAuthTest, UsersReachOnlyTheirOwnAndPublicReadBucketsAndS3Agrees) {
   EXPECT_THAT(bob->PutObject("perm-private", "bobs.txt", "x"), denied);
   EXPECT_THAT(bob->DeleteObject("perm-private", "secret.txt"), denied);
   EXPECT_THAT(bob->DeleteBucket("perm-private"), denied);
+  ASSERT_OK(PutFakeSealed(*alice, "perm-private", "sealed").status());
+  EXPECT_THAT(PutFakeSealed(*bob, "perm-private", "bobs-sealed"), denied);
+  int stripes_to_bob = 0;
+  EXPECT_THAT(bob->GetSealedObject(
+                  "perm-private", "sealed", {},
+                  [](const sdk::ObjectInfo&, const sdk::ClientSealing&, uint32_t) {
+                    return absl::OkStatus();
+                  },
+                  [&](sdk::SealedStripe) {
+                    ++stripes_to_bob;
+                    return absl::OkStatus();
+                  }),
+              denied);
+  EXPECT_EQ(stripes_to_bob, 0);
+  EXPECT_THAT(alice->HeadObject("perm-private", "bobs-sealed"),
+              StatusIs(absl::StatusCode::kNotFound));
   // ... and S3 says the same.
   EXPECT_EQ(S3(&kBob, "GET", "/perm-private/secret.txt").status, 403);
   EXPECT_EQ(S3(&kBob, "DELETE", "/perm-private/secret.txt").status, 403);
   EXPECT_EQ(S3(nullptr, "GET", "/perm-private/secret.txt").status, 403);
+
+  // A client-sealed object through the plain API and S3: refused, never the ciphertext as data.
+  EXPECT_THAT(alice->GetObject("perm-private", "sealed"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("sealed")));
+  const S3Response sealed_s3 = S3(&kAlice, "GET", "/perm-private/sealed");
+  EXPECT_GE(sealed_s3.status, 400);
+  EXPECT_FALSE(absl::StrContains(sealed_s3.body, std::string(10, 'a'))) << sealed_s3.body;
+  // And GetSealedObject of a plain object is refused too.
+  EXPECT_THAT(alice->GetSealedObject(
+                  "perm-private", "secret.txt", {},
+                  [](const sdk::ObjectInfo&, const sdk::ClientSealing&, uint32_t) {
+                    return absl::OkStatus();
+                  },
+                  [](sdk::SealedStripe) { return absl::OkStatus(); }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 
   // Bob may read the public-read bucket (through both) but not write it.
   ASSERT_OK_AND_ASSIGN(std::string pub, bob->GetObject("perm-public", "hello.txt"));
@@ -509,6 +609,43 @@ TEST_F(GatewayAuthTest, UsersReachOnlyTheirOwnAndPublicReadBucketsAndS3Agrees) {
   // Bob's gRPC-made bucket is his in S3 too.
   EXPECT_EQ(S3(&kBob, "PUT", "/perm-bob/b.txt", "bob's").status, 200);
   EXPECT_EQ(S3(&kAlice, "GET", "/perm-bob/b.txt").status, 403);
+}
+
+// CreateBucketRequest.acl: the canned ACLs S3's x-amz-acl takes, enforced by the same policy.
+TEST_F(GatewayAuthTest, CreateBucketTakesCannedAcl) {
+  std::unique_ptr<sdk::Client> alice = ClientFor(kAlice);
+  std::unique_ptr<sdk::Client> bob = ClientFor(kBob);
+  ASSERT_NE(alice, nullptr);
+  ASSERT_NE(bob, nullptr);
+  ASSERT_OK_AND_ASSIGN(sdk::Bucket pub, alice->CreateBucket("acl-public", {.acl = "public-read"}));
+  EXPECT_EQ(pub.acl, "public-read");
+  ASSERT_OK_AND_ASSIGN(sdk::Bucket priv, alice->CreateBucket("acl-private"));
+  EXPECT_EQ(priv.acl, "private");
+  ASSERT_OK(alice->PutObject("acl-public", "k", "for everyone").status());
+  ASSERT_OK(alice->PutObject("acl-private", "k", "for alice").status());
+
+  // Bob (gRPC and S3) and anonymous S3 callers may read the public-read bucket, not write it.
+  ASSERT_OK_AND_ASSIGN(std::string got, bob->GetObject("acl-public", "k"));
+  EXPECT_EQ(got, "for everyone");
+  ASSERT_OK_AND_ASSIGN(sdk::Bucket seen, bob->HeadBucket("acl-public"));
+  EXPECT_EQ(seen.acl, "public-read");
+  EXPECT_EQ(S3(&kBob, "GET", "/acl-public/k").body, "for everyone");
+  EXPECT_EQ(S3(nullptr, "GET", "/acl-public/k").body, "for everyone");
+  const auto denied = StatusIs(absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(bob->PutObject("acl-public", "bobs", "x"), denied);
+  EXPECT_THAT(bob->DeleteObject("acl-public", "k"), denied);
+  EXPECT_THAT(bob->DeleteBucket("acl-public"), denied);
+  // The default stays private.
+  EXPECT_THAT(bob->GetObject("acl-private", "k"), denied);
+  EXPECT_EQ(S3(nullptr, "GET", "/acl-private/k").status, 403);
+
+  // Unsupported or unknown ACLs are refused, not narrowed to private, and create nothing.
+  EXPECT_THAT(alice->CreateBucket("acl-rw", {.acl = "public-read-write"}),
+              StatusIs(absl::StatusCode::kUnimplemented));
+  EXPECT_THAT(alice->CreateBucket("acl-bogus", {.acl = "everyone"}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(alice->HeadBucket("acl-rw"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(alice->HeadBucket("acl-bogus"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 // gRPC if_none_match is decided by the commit itself: a stream that passed the check when its

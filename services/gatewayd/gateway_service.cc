@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 #include "services/gatewayd/call_signature.h"
 
 namespace tessera::services {
@@ -21,7 +22,27 @@ absl::Status NameObject(absl::Status s, const std::string& bucket, const std::st
   if (s.ok()) return s;
   const std::string name = absl::StrCat(bucket, "/", key);
   if (absl::StrContains(s.message(), name)) return s;
-  return absl::Status(s.code(), absl::StrCat(name, ": ", s.message()));
+  absl::Status named(s.code(), absl::StrCat(name, ": ", s.message()));
+  // Keep the typed reasons (outcome unknown, ...): callers act on them, not on the text.
+  s.ForEachPayload([&named](absl::string_view url, const absl::Cord& payload) {
+    named.SetPayload(url, payload);
+  });
+  return named;
+}
+
+// The status a gRPC client receives. An outcome-unknown failure (base/status_reasons.h: a commit
+// sent past the point of no return, then failed) carries whatever code its CAS function last
+// returned, e.g. ALREADY_EXISTS for "bucket exists" after our own first round landed, or
+// FAILED_PRECONDITION / NOT_FOUND: passing that code on would give the client a definite answer
+// nobody knows to be true. It is answered UNAVAILABLE (retry; the retry sees what happened).
+grpc::Status ToClientStatus(const absl::Status& s) {
+  if (IsOutcomeUnknown(s)) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("outcome unknown, the request may or may not have taken effect; retry: ",
+                     s.message()));
+  }
+  return ToGrpcStatus(s);
 }
 
 }  // namespace
@@ -72,6 +93,7 @@ v1::Bucket ToBucket(const v1::BucketRecord& record) {
   b.set_name(record.name());
   b.set_created_unix_micros(record.created_unix_micros());
   b.set_owner(record.owner());
+  b.set_acl(record.acl());
   return b;
 }
 
@@ -154,7 +176,7 @@ grpc::ServerUnaryReactor* GatewayService::RunUnary(
         absl::Status status = work(caller);
         metrics_->Record(method, status, start);
         metrics_->inflight->Decrement();
-        reactor->Finish(ToGrpcStatus(status));
+        reactor->Finish(ToClientStatus(status));
       });
   return reactor;
 }
@@ -163,7 +185,9 @@ grpc::ServerUnaryReactor* GatewayService::CreateBucket(grpc::CallbackServerConte
                                                        const v1::CreateBucketRequest* req,
                                                        v1::CreateBucketResponse* resp) {
   return RunUnary(ctx, "CreateBucket", [this, req, resp](const Principal& caller) -> absl::Status {
-    if (absl::Status s = deps_.objects->CreateBucket(req->bucket(), caller); !s.ok()) return s;
+    if (absl::Status s = deps_.objects->CreateBucket(req->bucket(), caller, req->acl()); !s.ok()) {
+      return s;
+    }
     absl::StatusOr<v1::BucketRecord> b = deps_.objects->HeadBucket(req->bucket());
     if (b.ok()) *resp->mutable_bucket() = ToBucket(*b);
     return absl::OkStatus();
@@ -416,7 +440,7 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
         .Field("key", header_.key())
         .Field("status", status);
     service_->metrics_->Record("PutObject", status, start_);
-    Finish(ToGrpcStatus(status));  // last use of `this`
+    Finish(ToClientStatus(status));  // last use of `this`
   }
 
   GatewayService* const service_;
@@ -473,7 +497,7 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
   void Run() {
     absl::Status s = NameObject(Serve(), req_->bucket(), req_->key());
     service_->metrics_->Record("GetObject", s, start_);
-    Finish(ToGrpcStatus(s));  // last use of `this`
+    Finish(ToClientStatus(s));  // last use of `this`
   }
 
   absl::Status Serve() {
@@ -543,6 +567,312 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
 grpc::ServerWriteReactor<v1::GetObjectResponse>* GatewayService::GetObject(
     grpc::CallbackServerContext* ctx, const v1::GetObjectRequest* req) {
   return new GetReactor(this, ctx, req);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PutSealedObject: as PutObject, but each message carries one stripe the client sealed; the
+// writer (ObjectWriter::CreateSealed) only codes, places and commits it.
+
+namespace {
+
+constexpr size_t kMaxWrappedKeyBytes = 256;
+constexpr size_t kUploadNonceBytes = 16;
+
+absl::StatusOr<v1::EncryptionParams> ToEncryptionParams(const v1::ClientSealing& sealing) {
+  if (sealing.format() == 0) {
+    return absl::InvalidArgumentError("header.sealing.format is required (the client's format)");
+  }
+  if (sealing.upload_nonce().size() != kUploadNonceBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header.sealing.upload_nonce must be ", kUploadNonceBytes, " bytes"));
+  }
+  if (sealing.wrapped_data_key().empty() ||
+      sealing.wrapped_data_key().size() > kMaxWrappedKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header.sealing.wrapped_data_key must be 1..", kMaxWrappedKeyBytes, " bytes"));
+  }
+  v1::EncryptionParams enc;
+  enc.set_key_source(v1::EncryptionParams::CLIENT_SEALED);
+  enc.set_key_id(sealing.key_id());
+  enc.set_wrapped_data_key(sealing.wrapped_data_key());
+  enc.set_client_seal_format(sealing.format());
+  enc.set_client_upload_nonce(sealing.upload_nonce());
+  return enc;
+}
+
+v1::ClientSealing ToClientSealing(const v1::EncryptionParams& enc) {
+  v1::ClientSealing sealing;
+  sealing.set_format(enc.client_seal_format());
+  sealing.set_key_id(enc.key_id());
+  sealing.set_wrapped_data_key(enc.wrapped_data_key());
+  sealing.set_upload_nonce(enc.client_upload_nonce());
+  return sealing;
+}
+
+}  // namespace
+
+class GatewayService::PutSealedReactor final
+    : public grpc::ServerReadReactor<v1::PutSealedObjectRequest> {
+ public:
+  PutSealedReactor(GatewayService* service, grpc::CallbackServerContext* ctx,
+                   v1::PutSealedObjectResponse* resp)
+      : service_(service), ctx_(ctx), resp_(resp), start_(absl::Now()) {
+    service_->metrics_->inflight->Increment();
+    absl::StatusOr<Principal> caller = service_->Authenticate(ctx, "PutSealedObject");
+    if (!caller.ok()) {
+      Fail(caller.status());  // before any message is read
+      return;
+    }
+    caller_ = *std::move(caller);
+    StartRead(&msg_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      service_->deps_.handler_pool->Submit([this] { Complete(); });
+      return;
+    }
+    service_->deps_.handler_pool->Submit([this] { Process(); });
+  }
+
+  void OnDone() override {
+    service_->metrics_->inflight->Decrement();
+    delete this;
+  }
+
+ private:
+  void Process() {
+    absl::Status s = Consume();
+    if (!s.ok()) {
+      Fail(std::move(s));
+      return;
+    }
+    StartRead(&msg_);
+  }
+
+  absl::Status Consume() {
+    if (saw_last_) return absl::InvalidArgumentError("message received after the last stripe");
+    if (writer_ == nullptr) {
+      if (!msg_.has_header()) {
+        return absl::InvalidArgumentError(
+            "the first PutSealedObject message must carry the header (bucket, key, sealing)");
+      }
+      header_ = msg_.header();
+      // The same authorisation as PutObject: write access to the bucket.
+      absl::StatusOr<v1::BucketRecord> bucket =
+          service_->deps_.objects->Authorize(caller_, header_.bucket(), BucketAccess::kWrite);
+      if (!bucket.ok()) return bucket.status();
+      absl::StatusOr<v1::EncryptionParams> enc = ToEncryptionParams(header_.sealing());
+      if (!enc.ok()) return enc.status();
+      PutObjectOptions options;
+      options.content_type = header_.content_type();
+      options.owner = caller_.user_id;
+      options.condition.if_none_match = header_.if_none_match();
+      options.condition.if_match = header_.if_match();
+      for (const auto& [k, v] : header_.user_metadata()) options.user_metadata[k] = v;
+      auto writer =
+          service_->deps_.objects->PutSealedObject(header_.bucket(), header_.key(), options, *enc);
+      if (!writer.ok()) return writer.status();
+      writer_ = *std::move(writer);
+    } else if (msg_.has_header()) {
+      return absl::InvalidArgumentError(
+          "only the first PutSealedObject message may carry a header");
+    }
+    if (msg_.has_stripe()) {
+      const v1::SealedStripe& stripe = msg_.stripe();
+      // Order and positions are checked here only to refuse a confused stream early; the client
+      // authenticates them (they are in each stripe's associated data).
+      if (stripe.index() != next_index_ || stripe.plaintext_offset() != received_) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "stripe ", stripe.index(), " at plaintext offset ", stripe.plaintext_offset(),
+            " out of order: expected stripe ", next_index_, " at ", received_));
+      }
+      if (absl::Status s = writer_->WriteSealedStripe(stripe.sealed(), stripe.plaintext_size());
+          !s.ok()) {
+        return s;
+      }
+      service_->metrics_->received->Increment(static_cast<double>(stripe.sealed().size()));
+      ++next_index_;
+      received_ += stripe.plaintext_size();
+      saw_last_ = stripe.last();
+    }
+    msg_.Clear();
+    return absl::OkStatus();
+  }
+
+  void Complete() {
+    if (ctx_->IsCancelled()) {
+      Fail(absl::CancelledError("upload cancelled; nothing was stored"));
+      return;
+    }
+    if (writer_ == nullptr) {
+      Fail(absl::InvalidArgumentError("empty PutSealedObject stream: no header was sent"));
+      return;
+    }
+    if (!saw_last_) {
+      Fail(absl::InvalidArgumentError(
+          "sealed stream ended without a stripe marked last; nothing was stored"));
+      return;
+    }
+    absl::StatusOr<v1::ObjectManifest> m = writer_->Finish();
+    if (!m.ok()) {
+      Fail(m.status());
+      return;
+    }
+    writer_.reset();
+    *resp_->mutable_object() = ToObjectInfo(*m);
+    service_->metrics_->Record("PutSealedObject", absl::OkStatus(), start_);
+    Finish(grpc::Status::OK);  // last use of `this`
+  }
+
+  void Fail(absl::Status status) {
+    if (writer_ != nullptr) {
+      writer_->Abort();
+      writer_.reset();
+    }
+    TESSERA_LOG(DEBUG, "put_sealed_failed")
+        .Field("bucket", header_.bucket())
+        .Field("key", header_.key())
+        .Field("status", status);
+    service_->metrics_->Record("PutSealedObject", status, start_);
+    Finish(ToGrpcStatus(status));  // last use of `this`
+  }
+
+  GatewayService* const service_;
+  grpc::CallbackServerContext* const ctx_;
+  v1::PutSealedObjectResponse* const resp_;
+  const absl::Time start_;
+  Principal caller_;
+  v1::PutSealedObjectRequest msg_;
+  v1::PutSealedObjectRequest::Header header_;
+  std::unique_ptr<ObjectWriter> writer_;
+  uint32_t next_index_ = 0;
+  uint64_t received_ = 0;  // plaintext bytes declared so far
+  bool saw_last_ = false;
+};
+
+grpc::ServerReadReactor<v1::PutSealedObjectRequest>* GatewayService::PutSealedObject(
+    grpc::CallbackServerContext* ctx, v1::PutSealedObjectResponse* resp) {
+  return new PutSealedReactor(this, ctx, resp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GetSealedObject: as GetObject, but whole sealed stripes go out (ObjectReader::ReadSealed).
+
+class GatewayService::GetSealedReactor final
+    : public grpc::ServerWriteReactor<v1::GetSealedObjectResponse> {
+ public:
+  GetSealedReactor(GatewayService* service, grpc::CallbackServerContext* ctx,
+                   const v1::GetSealedObjectRequest* req)
+      : service_(service), req_(req), start_(absl::Now()) {
+    service_->metrics_->inflight->Increment();
+    absl::StatusOr<Principal> caller = service_->Authenticate(ctx, "GetSealedObject");
+    if (!caller.ok()) {
+      service_->metrics_->Record("GetSealedObject", caller.status(), start_);
+      Finish(ToGrpcStatus(caller.status()));  // nothing was read
+      return;
+    }
+    caller_ = *std::move(caller);
+    service_->deps_.handler_pool->Submit([this] { Run(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    writing_ = false;
+    if (!ok) broken_ = true;
+  }
+  void OnCancel() override {
+    absl::MutexLock l(&mu_);
+    broken_ = true;
+  }
+  void OnDone() override {
+    service_->metrics_->inflight->Decrement();
+    delete this;
+  }
+
+ private:
+  void Run() {
+    absl::Status s = NameObject(Serve(), req_->bucket(), req_->key());
+    service_->metrics_->Record("GetSealedObject", s, start_);
+    Finish(ToGrpcStatus(s));  // last use of `this`
+  }
+
+  absl::Status Serve() {
+    // The same authorisation as GetObject: read access to the bucket.
+    absl::StatusOr<v1::BucketRecord> bucket =
+        service_->deps_.objects->Authorize(caller_, req_->bucket(), BucketAccess::kRead);
+    if (!bucket.ok()) return bucket.status();
+    absl::StatusOr<v1::ObjectManifest> m;
+    if (req_->version_id().empty()) {
+      m = service_->deps_.objects->HeadObject(req_->bucket(), req_->key());
+    } else {
+      m = service_->deps_.store->Get(req_->bucket(), req_->key(), req_->version_id());
+      if (m.ok() && m->delete_marker()) {
+        return absl::NotFoundError(
+            absl::StrCat("version is a delete marker: ", req_->bucket(), "/", req_->key()));
+      }
+    }
+    if (!m.ok()) return m.status();
+    if (m->encryption().key_source() != v1::EncryptionParams::CLIENT_SEALED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          req_->bucket(), "/", req_->key(), " was not sealed by its client; use GetObject"));
+    }
+    const uint64_t size = m->size();
+    if (req_->offset() > size) {
+      return absl::OutOfRangeError(absl::StrCat("range starts at ", req_->offset(), " but ",
+                                                req_->bucket(), "/", req_->key(), " has ", size,
+                                                " bytes"));
+    }
+    const uint64_t rest = size - req_->offset();
+    const uint64_t length = req_->length() == 0 ? rest : std::min(req_->length(), rest);
+    out_.Clear();
+    *out_.mutable_object() = ToObjectInfo(*m);
+    *out_.mutable_sealing() = ToClientSealing(m->encryption());
+    const int stripes = m->parts_size() == 1 ? m->parts(0).stripes_size() : 0;
+    out_.set_stripe_count(static_cast<uint32_t>(stripes));
+    if (absl::Status s = Send(); !s.ok()) return s;
+    return service_->reader_.ReadSealed(
+        *m, req_->offset(), length, [this, stripes](SealedStripeData stripe) {
+          out_.Clear();
+          v1::SealedStripe* out = out_.mutable_stripe();
+          out->set_index(stripe.index);
+          out->set_plaintext_offset(stripe.plaintext_offset);
+          out->set_plaintext_size(stripe.plaintext_size);
+          out->set_last(static_cast<int>(stripe.index) + 1 == stripes);
+          service_->metrics_->sent->Increment(static_cast<double>(stripe.sealed.size()));
+          out->set_sealed(std::move(stripe.sealed));
+          return Send();
+        });
+  }
+
+  absl::Status Send() {
+    {
+      absl::MutexLock l(&mu_);
+      if (broken_) return absl::CancelledError("client went away");
+      writing_ = true;
+    }
+    StartWrite(&out_);
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](GetSealedReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { return !r->writing_; },
+        this));
+    if (broken_) return absl::CancelledError("client went away");
+    return absl::OkStatus();
+  }
+
+  GatewayService* const service_;
+  const v1::GetSealedObjectRequest* const req_;
+  const absl::Time start_;
+  Principal caller_;
+  v1::GetSealedObjectResponse out_;
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+grpc::ServerWriteReactor<v1::GetSealedObjectResponse>* GatewayService::GetSealedObject(
+    grpc::CallbackServerContext* ctx, const v1::GetSealedObjectRequest* req) {
+  return new GetSealedReactor(this, ctx, req);
 }
 
 }  // namespace tessera::services

@@ -102,11 +102,18 @@ class GatewayService final : public v1::Gateway::CallbackService {
   grpc::ServerUnaryReactor* ClusterStatus(grpc::CallbackServerContext* ctx,
                                           const v1::ClusterStatusRequest* req,
                                           v1::ClusterStatusResponse* resp) override;
+  // Client-sealed objects (docs/design/e2e_mode.md): authorised as PutObject / GetObject.
+  grpc::ServerReadReactor<v1::PutSealedObjectRequest>* PutSealedObject(
+      grpc::CallbackServerContext* ctx, v1::PutSealedObjectResponse* resp) override;
+  grpc::ServerWriteReactor<v1::GetSealedObjectResponse>* GetSealedObject(
+      grpc::CallbackServerContext* ctx, const v1::GetSealedObjectRequest* req) override;
 
   // Implementation details shared with the reactors (gateway_service.cc).
   struct Metrics;
   class PutReactor;
   class GetReactor;
+  class PutSealedReactor;
+  class GetSealedReactor;
 
  private:
   GatewayService(GatewayServiceDeps deps, std::unique_ptr<storage::StripeCodec> codec,

@@ -30,6 +30,7 @@
 #include "base/env.h"
 #include "base/logging.h"
 #include "services/common/shutdown_signals.h"
+#include "services/gateway/reclaim_flags.h"
 #include "services/gatewayd/gateway_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7500",
@@ -55,14 +56,6 @@ ABSL_FLAG(std::string, cluster_secret_file, "",
           "Required unless --insecure_no_auth.");
 ABSL_FLAG(bool, insecure_no_auth, false,
           "Development only: call nodes without cluster tokens (nodes run --insecure_no_auth).");
-ABSL_FLAG(absl::Duration, gc_interval, absl::Minutes(5),
-          "How often superseded and deleted versions' slices are collected (0 = never).");
-ABSL_FLAG(absl::Duration, gc_grace, absl::Minutes(15),
-          "How long a superseded version stays readable before its slices are deleted.");
-ABSL_FLAG(absl::Duration, orphan_interval, absl::Hours(1),
-          "How often nodes are scanned for slices no manifest refers to (0 = never).");
-ABSL_FLAG(absl::Duration, orphan_grace, absl::Hours(6),
-          "Minimum age of an orphan slice before it is deleted (longer than any upload).");
 ABSL_FLAG(std::string, port_file, "", "If set, grpc_port/admin_port are written here.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
@@ -103,10 +96,14 @@ int Main(int argc, char** argv) {
   o.data.parity_shards = absl::GetFlag(FLAGS_m);
   o.data.stripe_size = absl::GetFlag(FLAGS_stripe_size);
   o.data.inline_threshold = absl::GetFlag(FLAGS_inline_threshold);
-  o.gc_interval = absl::GetFlag(FLAGS_gc_interval);
-  o.gc_grace = absl::GetFlag(FLAGS_gc_grace);
-  o.orphan_interval = absl::GetFlag(FLAGS_orphan_interval);
-  o.orphan_grace = absl::GetFlag(FLAGS_orphan_grace);
+  // --reclaim, --gc_interval, --gc_grace, --orphan_interval, --orphan_grace: shared with
+  // tessera-s3 (services/gateway/reclaim_flags.h).
+  absl::StatusOr<ReclaimSettings> reclaim = ReclaimSettingsFromFlags();
+  if (!reclaim.ok()) BadConfig(std::string(reclaim.status().message()));
+  o.gc_interval = reclaim->gc_interval;
+  o.gc_grace = reclaim->gc_grace;
+  o.orphan_interval = reclaim->orphan_interval;
+  o.orphan_grace = reclaim->orphan_grace;
   if (absl::Status s = o.Validate(); !s.ok()) BadConfig(std::string(s.message()));
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (grace < absl::ZeroDuration()) BadConfig("--shutdown_grace must not be negative");

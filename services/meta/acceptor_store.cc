@@ -302,10 +302,12 @@ absl::StatusOr<tessera::v1::CommitResponse> AcceptorStore::Commit(
     const bool at_or_below_floor = absent && !state->promised().proposer().empty() &&
                                    !BallotLess(state->promised(), request.ballot());
     if (at_or_below_floor && !request.value().exists()) {
-      // This acknowledgment confirms the deletion here (MetaCompactor may purge the others' copies
-      // on the strength of it) as a purge would: from now on, an old live value of this partition
-      // observed before it may be what the deletion superseded, and is refused like after a purge.
-      {
+      // A compactor's confirmation acknowledged here lets the other replicas purge their copies
+      // on the strength of it, so it counts as a purge: from now on, an old live value of this
+      // partition observed before it may be what the deletion superseded, and is refused like
+      // after a purge. Other deletions (repairs, hand-off copies) enable no purge anywhere and
+      // must not make a hand-off's later copies of live values look stale.
+      if (request.purge_confirmation()) {
         absl::MutexLock purge_lock(&purge_mu_);
         last_purge_micros_[request.key().partition()] = WallMicros();
       }
@@ -448,6 +450,57 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
     last = it->key().ToString();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan");
+  if (request.whole_partition()) {
+    // Read after the page: a floor raised meanwhile only makes the hand-off more conservative.
+    absl::MutexLock lock(&purge_mu_);
+    if (!floor_.proposer().empty()) *response.mutable_purge_floor() = floor_;
+  }
+  return response;
+}
+
+absl::StatusOr<tessera::v1::JoinPartitionsResponse> AcceptorStore::JoinPartitions(
+    const tessera::v1::JoinPartitionsRequest& request) {
+  if (request.has_raise_purge_floor()) {
+    if (absl::Status s = CheckBallot(request.raise_purge_floor()); !s.ok()) return s;
+  }
+  if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
+  // Held shared throughout: a request of a newer epoch (which would make this node a replica of
+  // a wiped partition) waits until the wipe is done, and a wipe of an older epoch is refused.
+  absl::ReaderMutexLock epoch_lock(&epoch_mu_);
+  if (absl::Status s = CheckEpoch(request.layout_epoch()); !s.ok()) return s;
+  tessera::v1::JoinPartitionsResponse response;
+  rocksdb::WriteOptions no_sync;
+  no_sync.sync = false;
+  for (uint32_t partition : request.wipe_partitions()) {
+    std::string prefix = EncodeBucketPrefix(partition, tessera::v1::META_TABLE_BUCKET, "");
+    prefix.resize(4);
+    const std::string lower = prefix + static_cast<char>(tessera::v1::META_TABLE_BUCKET);
+    const std::string upper = prefix + static_cast<char>(tessera::v1::META_TABLE_OBJECT + 1);
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper_slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      const std::string k = it->key().ToString();
+      absl::MutexLock lock(&LockFor(k));  // no update of the key is half-way through
+      if (absl::Status s = FromRocks(db_->Delete(no_sync, k), "wipe"); !s.ok()) return s;
+      response.set_records_wiped(response.records_wiped() + 1);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "wipe scan");
+  }
+  absl::MutexLock purge_lock(&purge_mu_);
+  tessera::v1::Ballot floor = floor_;
+  if (request.has_raise_purge_floor()) floor = MaxBallot(floor, request.raise_purge_floor());
+  // One synced write: it also makes the unsynced deletions above durable (same WAL).
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  if (absl::Status s = FromRocks(db_->Put(wo, kFloorKey, floor.SerializeAsString()), "join");
+      !s.ok()) {
+    return s;
+  }
+  floor_ = floor;
+  if (!floor_.proposer().empty()) *response.mutable_purge_floor() = floor_;
+  response.set_wall_micros(WallMicros());
   return response;
 }
 

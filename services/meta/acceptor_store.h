@@ -35,11 +35,12 @@
 // after this partition's last purge (CommitRequest.observed_wall_micros, allowing
 // max_clock_offset), else refused (ABORTED): it may be a late copy of a value the purged deletion
 // had superseded. A deletion at or below the floor on a key without a record is acknowledged and
-// not written (the key already reads as absent); that acknowledgment counts as a purge of the
-// key's partition for the rule above (it may be the confirmation that lets the other replicas
-// purge their copies). A key without a record also reports the floor as
-// AcceptorState.purged_floor (kept by a record a Prepare or Accept then creates), so proposers do
-// not take its empty history as proof that an update was never applied (paxos.h).
+// not written (the key already reads as absent); when the commit is a compactor's confirmation
+// (CommitRequest.purge_confirmation), that acknowledgment counts as a purge of the key's
+// partition for the rule above (it may be what lets the other replicas purge their copies). A key
+// without a record also reports the floor as AcceptorState.purged_floor (kept by a record a Prepare
+// or Accept then creates), so proposers do not take its empty history as proof that an update was
+// never applied (paxos.h).
 //
 // Thread-safety: all methods are thread-safe; updates of one key are serialized by a striped
 // lock.
@@ -129,6 +130,15 @@ class AcceptorStore {
   // the first entry of the page alone exceeds max_response_bytes (cannot be sent).
   [[nodiscard]] absl::StatusOr<tessera::v1::ScanResponse> Scan(
       const tessera::v1::ScanRequest& request);
+
+  // Prepares this acceptor for partitions it joins (JoinPartitionsRequest): drops every bucket
+  // and object record of `wipe_partitions` (each under its key's lock), then raises the purge
+  // floor to `raise_purge_floor` if higher, in one synced write that also makes the deletions
+  // durable. FAILED_PRECONDITION "stale layout epoch" like every request (a wipe of an older
+  // epoch than this acceptor knows is refused: it might drop data of a newer layout);
+  // INVALID_ARGUMENT for a floor without a proposer; INTERNAL for storage failures.
+  [[nodiscard]] absl::StatusOr<tessera::v1::JoinPartitionsResponse> JoinPartitions(
+      const tessera::v1::JoinPartitionsRequest& request);
 
   // ---- Compaction ----
   // Purge candidates (see above) among the records after encoded key `after` (empty: from the

@@ -480,6 +480,74 @@ TEST(AcceptorStoreCompactionTest, DropsOldSettledTombstonesAndKeepsWhatPaxosNeed
               IsOkAndHolds(false));
 }
 
+// A deletion at or below the floor on a key without a record counts as a purge of its partition
+// only when it is a compactor's confirmation. A hand-off that copies a deletion and then a live
+// value (observed after the last real purge) used to have the live copy refused, forever: each
+// retry's deletion copy moved the partition's purge time again.
+TEST(AcceptorStoreCompactionTest, OnlyCompactorConfirmationsCountAsPurges) {
+  Compactable c("confirmations");
+  c.Write(Obj("a"), kNow - 20 * kMinute, V("", false));
+  EXPECT_THAT(c.PurgeAll(), ::testing::ElementsAre("a"));  // at kNow; floor kNow - 20 min
+  c.clock.Advance(absl::Seconds(10));
+  tessera::v1::CommitRequest del;
+  *del.mutable_key() = Obj("b");
+  *del.mutable_ballot() = B(kNow - 25 * kMinute);
+  *del.mutable_value() = V("", false);
+  ASSERT_OK(c.store->Commit(del));  // a hand-off copy or a repair: acknowledged, not written
+  tessera::v1::CommitRequest live;
+  *live.mutable_key() = Obj("c");
+  *live.mutable_ballot() = B(kNow - 30 * kMinute);
+  *live.mutable_value() = V("copied");
+  live.set_observed_wall_micros(kNow + 5'000'000);  // after the purge, before the copy above
+  ASSERT_OK(c.store->Commit(live));
+  tessera::v1::ReadRequest read;
+  *read.mutable_key() = Obj("c");
+  ASSERT_OK_AND_ASSIGN(auto r, c.store->Read(read));
+  EXPECT_EQ(r.state().committed_value().data(), "copied");
+  // A compactor's confirmation does count: a live value observed before it is refused.
+  *del.mutable_key() = Obj("d");
+  del.set_purge_confirmation(true);
+  ASSERT_OK(c.store->Commit(del));
+  *live.mutable_key() = Obj("e");
+  EXPECT_THAT(c.store->Commit(live), StatusIs(absl::StatusCode::kAborted));
+}
+
+TEST(AcceptorStoreCompactionTest, JoinPartitionsWipesItsPartitionsAndRaisesTheFloor) {
+  Compactable c("join_partitions");
+  const MetaKey stale = Obj("stale");
+  MetaKey other = Obj("other");
+  other.set_partition((stale.partition() + 1) % 8);
+  c.Write(stale, kNow - kMinute, V("old"));
+  c.Write(other, kNow - kMinute, V("kept"));
+  tessera::v1::JoinPartitionsRequest join;
+  join.add_wipe_partitions(stale.partition());
+  *join.mutable_raise_purge_floor() = B(kNow - 5 * kMinute);
+  join.set_layout_epoch(2);
+  ASSERT_OK_AND_ASSIGN(auto joined, c.store->JoinPartitions(join));
+  EXPECT_EQ(joined.records_wiped(), 1u);
+  EXPECT_EQ(joined.purge_floor().wall_micros(), kNow - 5 * kMinute);
+  tessera::v1::ReadRequest read;
+  *read.mutable_key() = stale;
+  ASSERT_OK_AND_ASSIGN(auto r, c.store->Read(read));
+  EXPECT_FALSE(r.state().has_committed_ballot());
+  EXPECT_EQ(r.state().purged_floor().wall_micros(), kNow - 5 * kMinute);
+  *read.mutable_key() = other;
+  ASSERT_OK_AND_ASSIGN(r, c.store->Read(read));
+  EXPECT_EQ(r.state().committed_value().data(), "kept");
+  // A wipe of an older epoch than the store knows is refused; the floor never goes down.
+  join.set_layout_epoch(1);
+  EXPECT_THAT(c.store->JoinPartitions(join),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("stale")));
+  tessera::v1::JoinPartitionsRequest lower;
+  *lower.mutable_raise_purge_floor() = B(kNow - 9 * kMinute);
+  lower.set_layout_epoch(2);
+  ASSERT_OK(c.store->JoinPartitions(lower));
+  EXPECT_EQ(c.store->purge_floor().wall_micros(), kNow - 5 * kMinute);
+  c.Reopen();  // durable
+  EXPECT_EQ(c.store->purge_floor().wall_micros(), kNow - 5 * kMinute);
+  EXPECT_EQ(c.Count(), 1u);
+}
+
 TEST(AcceptorStoreCompactionTest, ChurnOfCreateAndDeleteStaysBounded) {
   // The same object key written and deleted over and over, each time as a new version (as S3
   // PUT + DELETE of a versioned key do): every version leaves a tombstone. Without purges the

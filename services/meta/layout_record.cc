@@ -31,6 +31,17 @@ absl::StatusOr<Layout> AllMembers(uint64_t epoch, const std::vector<MetaMember>&
 
 }  // namespace
 
+absl::StatusOr<LayoutView> UnanimousMemberSetView(const std::vector<MetaMember>& members) {
+  LayoutOptions o;
+  o.partitions = 1;
+  o.replicas = static_cast<uint32_t>(std::max<size_t>(members.size(), 1));
+  o.write_quorum = o.replicas;
+  o.read_quorum = 1;
+  absl::StatusOr<Layout> all = Layout::Compute(0, members, o);
+  if (!all.ok()) return all.status();
+  return LayoutView(*std::move(all));
+}
+
 tessera::v1::MetaKey LayoutRecordKey() {
   tessera::v1::MetaKey key;
   key.set_partition(0);  // of the one-partition record view

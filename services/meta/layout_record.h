@@ -30,6 +30,11 @@ tessera::v1::MetaKey LayoutRecordKey();
 [[nodiscard]] absl::StatusOr<LayoutView> LayoutRecordView(const tessera::v1::LayoutRecord& record);
 // The same for a bare member list (bootstrapping: no record yet).
 [[nodiscard]] absl::StatusOr<LayoutView> MemberSetView(const std::vector<MetaMember>& members);
+// One set of every member with W = N (R = 1): the view the first record (epoch 1) is created on.
+// Two bootstrappers whose member lists share any one node cannot both create a record (their
+// quorums intersect there), even when their majorities would not.
+[[nodiscard]] absl::StatusOr<LayoutView> UnanimousMemberSetView(
+    const std::vector<MetaMember>& members);
 
 // The data layout view the record describes: Layout::Compute(epoch, members, options of the
 // record); in a transition, LayoutView::Transition(previous, current).

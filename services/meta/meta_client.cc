@@ -46,11 +46,9 @@ std::shared_ptr<tessera::v1::MetaService::Stub> GrpcAcceptorClient::StubFor(
     // a node restarted at its address must count towards quorums again at once, not minutes
     // later, or the next failure in that window costs quorums the cluster actually has.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    stub = tessera::v1::MetaService::NewStub(
-        auth_ != nullptr
-            ? p2p::CreateAuthenticatedChannel(it->second, grpc::InsecureChannelCredentials(), args,
-                                              auth_)
-            : grpc::CreateCustomChannel(it->second, grpc::InsecureChannelCredentials(), args));
+    // Mutual TLS: the server must prove it is `node_id` (p2p/auth/cluster_tls.h).
+    stub =
+        tessera::v1::MetaService::NewStub(p2p::CreateNodeChannel(it->second, args, auth_, node_id));
   }
   return stub;
 }
@@ -155,6 +153,17 @@ void GrpcAcceptorClient::Scan(const std::string& node_id, const tessera::v1::Sca
           grpc::ClientContext*, const tessera::v1::ScanRequest*, tessera::v1::ScanResponse*,
           std::function<void(grpc::Status)>)>(
           &tessera::v1::MetaService::Stub::async_interface::Scan));
+}
+
+void GrpcAcceptorClient::JoinPartitions(const std::string& node_id,
+                                        const tessera::v1::JoinPartitionsRequest& request,
+                                        Callback<tessera::v1::JoinPartitionsResponse> done) {
+  Call<tessera::v1::JoinPartitionsRequest, tessera::v1::JoinPartitionsResponse>(
+      node_id, "JoinPartitions", request, std::move(done),
+      static_cast<void (tessera::v1::MetaService::Stub::async_interface::*)(
+          grpc::ClientContext*, const tessera::v1::JoinPartitionsRequest*,
+          tessera::v1::JoinPartitionsResponse*, std::function<void(grpc::Status)>)>(
+          &tessera::v1::MetaService::Stub::async_interface::JoinPartitions));
 }
 
 absl::Status MetaClientOptions::Validate() const {
@@ -384,7 +393,10 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
   absl::StatusOr<LayoutView> view;
   if (!cur.has_value()) {
     next = MakeLayoutRecord(1, members, options);
-    view = MemberSetView(members);
+    // Every member the proposer sees must take part: two first gateways with different partial
+    // views of a new cluster (gossip not converged) could otherwise both decide epoch 1 on
+    // disjoint majorities. With W = N they conflict on any node their views share.
+    view = UnanimousMemberSetView(members);
   } else {
     next = MakeLayoutRecord(cur->epoch() + 1, members, RecordOptions(*cur));
     next.set_in_transition(true);
@@ -395,17 +407,31 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
   if (!view.ok()) return view.status();
   if (absl::Status s = DataLayoutView(next).status(); !s.ok()) return s;
   transport_.AddMembers(members);
+  if (cur.has_value() && !cur->in_transition()) {
+    if (absl::Status s = WipeJoiners(*cur, next); !s.ok()) {
+      if (IsStaleEpoch(s)) {
+        // A newer epoch was decided meanwhile: the same outcome as losing the CAS below.
+        (void)ReloadLayout();
+        return absl::FailedPreconditionError(absl::StrCat(
+            "layout changed: epoch ", cur->epoch(), " is no longer current (", s.message(), ")"));
+      }
+      return s;
+    }
+  }
   const uint64_t expected = cur.has_value() ? cur->epoch() : 0;
   const std::string encoded = next.SerializeAsString();
+  std::optional<tessera::v1::LayoutRecord> seen;  // the record that made the CAS refuse
   absl::StatusOr<MetaValue> written = proposer_.CompareAndSet(
       *view, LayoutRecordKey(), [&](const MetaValue& value) -> absl::StatusOr<MetaValue> {
         uint64_t epoch = 0;
         bool in_transition = false;
+        seen.reset();
         if (value.has_value()) {
           tessera::v1::LayoutRecord r;
           if (!r.ParseFromString(*value)) return absl::DataLossError("corrupt layout record");
           epoch = r.epoch();
           in_transition = r.in_transition();
+          seen = std::move(r);
         }
         if (epoch != expected) {
           return absl::FailedPreconditionError(
@@ -421,6 +447,11 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
     if (absl::IsFailedPrecondition(written.status())) {
       if (cur.has_value()) {
         (void)ReloadLayout();
+      } else if (seen.has_value() && seen->epoch() > 0 && seen->members_size() > 0) {
+        // Lost the bootstrap race: the record the CAS read is decided (a Paxos round read it).
+        // Follow it, then newer epochs through its members; the proposer's own view may not
+        // hold a majority of them, so LoadLayout(members) could miss it.
+        if (Follow(*seen).ok()) (void)ReloadLayout();
       } else {
         (void)LoadLayout(members);
       }
@@ -435,6 +466,78 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
   return next;
 }
 
+int MetaClient::JoinEach(const std::map<std::string, tessera::v1::JoinPartitionsRequest>& requests,
+                         absl::Status* last_error) {
+  absl::Mutex mu;
+  int ok = 0;
+  Waiter waiter(static_cast<int>(requests.size()));
+  for (const auto& [node, req] : requests) {
+    transport_.JoinPartitions(node, req,
+                              [&](absl::StatusOr<tessera::v1::JoinPartitionsResponse> r) {
+                                {
+                                  absl::MutexLock lock(&mu);
+                                  if (r.ok()) {
+                                    ++ok;
+                                  } else {
+                                    *last_error = r.status();
+                                  }
+                                }
+                                waiter.Done();
+                              });
+  }
+  waiter.Wait();
+  absl::MutexLock lock(&mu);
+  return ok;
+}
+
+absl::Status MetaClient::WipeJoiners(const tessera::v1::LayoutRecord& cur,
+                                     const tessera::v1::LayoutRecord& next) {
+  absl::StatusOr<LayoutView> old_view = DataLayoutView(cur);
+  if (!old_view.ok()) return old_view.status();
+  absl::StatusOr<LayoutView> new_view = DataLayoutView(next);
+  if (!new_view.ok()) return new_view.status();
+  std::map<std::string, tessera::v1::JoinPartitionsRequest> requests;
+  for (uint32_t p = 0; p < new_view->partitions(); ++p) {
+    std::set<std::string> old_nodes;
+    for (const ReplicaSet& set : old_view->ReplicaSets(p)) {
+      old_nodes.insert(set.nodes.begin(), set.nodes.end());
+    }
+    for (const std::string& node : new_view->current().Replicas(p)) {
+      if (old_nodes.count(node) > 0) continue;
+      tessera::v1::JoinPartitionsRequest& req = requests[node];
+      req.set_layout_epoch(cur.epoch());
+      req.add_wipe_partitions(p);
+    }
+  }
+  if (requests.empty()) return absl::OkStatus();
+  absl::Status last_error;
+  const int ok = JoinEach(requests, &last_error);
+  if (ok < static_cast<int>(requests.size())) {
+    if (IsStaleEpoch(last_error)) return last_error;
+    return absl::UnavailableError(absl::StrCat(
+        "layout proposal: ", requests.size() - ok, " of ", requests.size(),
+        " joining replicas could not drop their stale records: ", last_error.message()));
+  }
+  TESSERA_LOG(INFO, "meta_layout_joiners_wiped")
+      .Field("epoch", cur.epoch())
+      .Field("nodes", static_cast<int64_t>(requests.size()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::LoadOrCreateLayout(
+    const std::vector<MetaMember>& members, const LayoutOptions& options) {
+  absl::StatusOr<tessera::v1::LayoutRecord> record = LoadLayout(members);
+  if (!absl::IsNotFound(record.status())) return record;
+  record = ProposeLayout(members, options);
+  if (record.ok() || !absl::IsFailedPrecondition(record.status())) return record;
+  // Another bootstrapper won; ProposeLayout followed its record.
+  if (std::optional<tessera::v1::LayoutRecord> followed = layout_record(); followed.has_value()) {
+    absl::StatusOr<tessera::v1::LayoutRecord> newest = ReloadLayout();
+    return newest.ok() ? newest : *followed;
+  }
+  return LoadLayout(members);
+}
+
 absl::Status MetaClient::HandOffPartition(const LayoutView& view, uint32_t partition,
                                           const ReplicaSet& from, const ReplicaSet& to,
                                           uint64_t epoch) {
@@ -442,6 +545,7 @@ absl::Status MetaClient::HandOffPartition(const LayoutView& view, uint32_t parti
   const int64_t observed = absl::ToUnixMicros(hlc_.clock()->Now());  // for purged keys' acceptors
   std::map<std::string, tessera::v1::ScanEntry> entries;  // by encoded key: highest ballot
   std::set<std::string> in_progress;                      // keys with an accepted update
+  tessera::v1::Ballot floor;  // highest purge floor of the old replicas (no proposer: none)
   absl::Mutex mu;
   int complete = 0;
   absl::Status last_error;
@@ -468,6 +572,9 @@ absl::Status MetaClient::HandOffPartition(const LayoutView& view, uint32_t parti
           if (!resp.ok()) {
             last_error = resp.status();
             return;
+          }
+          if (resp->has_purge_floor() && BallotLess(floor, resp->purge_floor())) {
+            floor = resp->purge_floor();
           }
           for (const auto& e : resp->entries()) {
             if (e.in_progress()) in_progress.insert(EncodeMetaKey(e.key()));
@@ -527,12 +634,33 @@ absl::Status MetaClient::HandOffPartition(const LayoutView& view, uint32_t parti
     ++i;
   }
   waiter.Wait();
-  absl::MutexLock lock(&mu);
-  for (int a : acks) {
-    if (a < static_cast<int>(to.write_quorum)) {
-      return absl::UnavailableError(absl::StrCat("hand-off of partition ", partition,
-                                                 ": an entry reached ", a, " new replicas, need ",
-                                                 to.write_quorum));
+  {
+    absl::MutexLock lock(&mu);
+    for (int a : acks) {
+      if (a < static_cast<int>(to.write_quorum)) {
+        return absl::UnavailableError(absl::StrCat("hand-off of partition ", partition,
+                                                   ": an entry reached ", a, " new replicas, need ",
+                                                   to.write_quorum));
+      }
+    }
+  }
+  // 4. Carry the old replicas' purge floor (after the copies: below a new replica's own floor a
+  //    copied deletion is acknowledged without a record). Keys purged on the old set then still
+  //    report it on the new one, so a proposer whose update was chosen and then purged does not
+  //    take the empty new replicas as proof that it never applied (exactly once, paxos.h).
+  if (!floor.proposer().empty()) {
+    std::map<std::string, tessera::v1::JoinPartitionsRequest> requests;
+    for (const std::string& node : to.nodes) {
+      tessera::v1::JoinPartitionsRequest& req = requests[node];
+      *req.mutable_raise_purge_floor() = floor;
+      req.set_layout_epoch(epoch);
+    }
+    absl::Status last_error;
+    const int ok = JoinEach(requests, &last_error);
+    if (ok < static_cast<int>(to.write_quorum)) {
+      return absl::UnavailableError(
+          absl::StrCat("hand-off of partition ", partition, ": the purge floor reached ", ok,
+                       " new replicas, need ", to.write_quorum, ": ", last_error.message()));
     }
   }
   return absl::OkStatus();

@@ -68,6 +68,9 @@ class GrpcAcceptorClient final : public AcceptorClient {
             Callback<tessera::v1::ReadResponse> done) override;
   void Scan(const std::string& node_id, const tessera::v1::ScanRequest& request,
             Callback<tessera::v1::ScanResponse> done) override;
+  // Layout changes only (MetaClient::ProposeLayout, CompleteHandOff); not part of AcceptorClient.
+  void JoinPartitions(const std::string& node_id, const tessera::v1::JoinPartitionsRequest& request,
+                      Callback<tessera::v1::JoinPartitionsResponse> done);
 
  private:
   // The stub for `node_id`, or nullptr (unknown node).
@@ -138,10 +141,18 @@ class MetaClient {
   // when no record exists yet.
   [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> LoadLayout(
       const std::vector<MetaMember>& contacts);
+  // What a gateway does on start: LoadLayout(members); when no record exists, ProposeLayout
+  // (epoch 1, needing every member of `members`: UnanimousMemberSetView); when another first
+  // proposer won that race, follows the winner's record (and any newer one). Exactly one epoch 1
+  // is decided among bootstrappers whose member lists share at least one node. UNAVAILABLE when
+  // a member does not answer (retry later).
+  [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> LoadOrCreateLayout(
+      const std::vector<MetaMember>& members, const LayoutOptions& options);
   // Re-reads the record from the members of the one this client follows.
   [[nodiscard]] absl::StatusOr<tessera::v1::LayoutRecord> ReloadLayout();
   // Proposes `members` as the next layout. Without a loaded record: creates epoch 1 (CAS on an
-  // absent key; FAILED_PRECONDITION if one exists, which is then loaded). Otherwise CAS epoch
+  // absent key, every member of `members` must take part; FAILED_PRECONDITION if one exists,
+  // which is then followed). Otherwise CAS epoch
   // e -> e + 1, in transition from the current members, with quorums among both member lists;
   // FAILED_PRECONDITION (and the newer record loaded) when the record is no longer epoch e or is
   // still in transition. `options` are used for a new cluster only.
@@ -164,6 +175,15 @@ class MetaClient {
   absl::Status Follow(const tessera::v1::LayoutRecord& record);
   absl::Status HandOffPartition(const LayoutView& view, uint32_t partition, const ReplicaSet& from,
                                 const ReplicaSet& to, uint64_t epoch);
+  // Sends `requests` (node id -> request) as JoinPartitions; returns how many succeeded and the
+  // last failure (OK if none).
+  int JoinEach(const std::map<std::string, tessera::v1::JoinPartitionsRequest>& requests,
+               absl::Status* last_error);
+  // Before proposing `next` over `cur` (not in transition): wipes, on every member of `next`,
+  // the partitions it replicates in `next` but in no replica set of `cur` (their records there
+  // are stale copies from an earlier membership), at cur's epoch. Every such member must answer.
+  absl::Status WipeJoiners(const tessera::v1::LayoutRecord& cur,
+                           const tessera::v1::LayoutRecord& next);
   // Runs `op` again after reloading the layout when it failed with a stale layout epoch.
   template <typename T>
   absl::StatusOr<T> WithLayoutRetry(const std::function<absl::StatusOr<T>()>& op);

@@ -52,6 +52,7 @@ std::vector<bool> MetaCompactor::Confirm(const LayoutView& view,
     *req.mutable_ballot() = batch[i].committed_ballot;
     *req.mutable_value() = batch[i].committed_value;
     req.set_layout_epoch(epoch);
+    req.set_purge_confirmation(true);  // acceptors without a record count it as a purge
     for (const std::string& node : replicas[i]) {
       // This node's own store is asked like the others: it must still hold the tombstone.
       client_->Commit(node, req, [shared, i](absl::StatusOr<tessera::v1::CommitResponse> r) {
@@ -104,7 +105,7 @@ absl::StatusOr<CompactionStats> MetaCompactor::RunOnce() {
       if (*purged) ++stats.purged;
     }
     after = std::move(resume);
-  } while (!after.empty());
+  } while (!after.empty() && !stopping_.load());
   return stats;
 }
 
@@ -114,7 +115,10 @@ void MetaCompactor::Start() {
   thread_ = std::thread([this] {
     while (!stop_->WaitForNotificationWithTimeout(options_.interval)) {
       absl::StatusOr<CompactionStats> stats = RunOnce();
-      if (!stats.ok()) {
+      if (options_.on_pass) options_.on_pass(stats);
+      if (absl::IsNotFound(stats.status())) {
+        TESSERA_LOG(DEBUG, "meta_compaction_skipped").Field("reason", stats.status().message());
+      } else if (!stats.ok()) {
         TESSERA_LOG(WARNING, "meta_compaction_failed").Field("error", stats.status().message());
       } else if (stats->purged > 0 || stats->unconfirmed > 0) {
         TESSERA_LOG(INFO, "meta_compaction")
@@ -128,8 +132,10 @@ void MetaCompactor::Start() {
 
 void MetaCompactor::Stop() {
   if (!thread_.joinable()) return;
+  stopping_ = true;
   stop_->Notify();
   thread_.join();
+  stopping_ = false;
 }
 
 }  // namespace tessera::services

@@ -21,6 +21,7 @@
 // (Stop waits for a pass in progress). Not copyable.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,6 +37,13 @@
 
 namespace tessera::services {
 
+struct CompactionStats {
+  uint64_t candidates = 0;   // tombstones old enough
+  uint64_t purged = 0;       // records dropped
+  uint64_t unconfirmed = 0;  // left for later: a replica did not acknowledge
+  uint64_t not_owned = 0;    // left: this node does not replicate the partition in the view
+};
+
 struct MetaCompactorOptions {
   // Time between the end of one pass and the start of the next (background mode).
   absl::Duration interval = absl::Minutes(1);
@@ -44,13 +52,9 @@ struct MetaCompactorOptions {
   size_t max_examined = 10000;
   // How long to wait for the confirmation commits of one batch.
   absl::Duration confirm_timeout = absl::Seconds(10);
-};
-
-struct CompactionStats {
-  uint64_t candidates = 0;   // tombstones old enough
-  uint64_t purged = 0;       // records dropped
-  uint64_t unconfirmed = 0;  // left for later: a replica did not acknowledge
-  uint64_t not_owned = 0;    // left: this node does not replicate the partition in the view
+  // Background mode: called after every pass with its stats, or with the pass's error (metrics).
+  // A view source answering NOT_FOUND (no layout record yet) skips the pass quietly.
+  std::function<void(const absl::StatusOr<CompactionStats>&)> on_pass;
 };
 
 class MetaCompactor {
@@ -72,7 +76,7 @@ class MetaCompactor {
   [[nodiscard]] absl::StatusOr<CompactionStats> RunOnce();
 
   // Runs RunOnce every `interval` on a background thread until Stop (or destruction); failures
-  // are logged (meta_compaction_failed).
+  // are logged (meta_compaction_failed). Stop ends a pass in progress after its current batch.
   void Start();
   void Stop();
 
@@ -87,6 +91,7 @@ class MetaCompactor {
   const ViewSource view_source_;
   const MetaCompactorOptions options_;
   absl::Mutex run_mu_;  // one pass at a time
+  std::atomic<bool> stopping_{false};
   std::unique_ptr<absl::Notification> stop_;
   std::thread thread_;
 };

@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/meta/meta_client.h"
+#include "services/meta/meta_compactor.h"
 #include "services/meta/meta_key.h"
 #include "services/meta/meta_service.h"
 
@@ -74,10 +75,10 @@ class Node {
 
 class MetaGrpcTest : public ::testing::Test {
  protected:
-  void StartCluster(absl::string_view name, int n) {
+  void StartCluster(absl::string_view name, int n, AcceptorStoreOptions options = {}) {
     for (int i = 0; i < n; ++i) {
-      nodes_.push_back(
-          std::make_unique<Node>(absl::StrCat("n", i), TestDir(absl::StrCat(name, "/n", i))));
+      nodes_.push_back(std::make_unique<Node>(absl::StrCat("n", i),
+                                              TestDir(absl::StrCat(name, "/n", i)), options));
       ASSERT_OK(nodes_.back()->Start());
     }
   }
@@ -390,6 +391,159 @@ TEST_F(MetaGrpcTest, RacingLayoutProposalsDecideOneEpoch) {
   EXPECT_TRUE(SameMembers(RecordMembers(seen), RecordMembers(winner)));
   // The loser followed the winner's record.
   EXPECT_EQ((ra.ok() ? b : a)->layout_record()->epoch(), 2u);
+}
+
+// Issue 8 blocker (a) and (b): a replica removed from a partition while it held a live value,
+// re-added after the value's deletion was purged on the replicas of the time, must not serve the
+// value again (its records of partitions it joins are wiped before the proposal that adds it),
+// and must learn the old replicas' purge floor from the hand-off.
+TEST_F(MetaGrpcTest, ReAddedReplicaDoesNotServeAValuePurgedWhileItWasOut) {
+  AcceptorStoreOptions store_options;
+  store_options.tombstone_grace = absl::ZeroDuration();  // purge as soon as confirmed
+  StartCluster("readd", 4, store_options);
+  LayoutOptions lo;
+  lo.partitions = 4;
+  auto admin = NewClient();
+  ASSERT_OK_AND_ASSIGN(auto r1, admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2, 3}), lo));
+  ASSERT_EQ(r1.epoch(), 1u);
+  // A key replicated on n3 at epoch 1.
+  ASSERT_OK_AND_ASSIGN(Layout l1, Layout::Compute(1, MembersOf(nodes_, {0, 1, 2, 3}), lo));
+  tessera::v1::MetaKey key;
+  for (int i = 0;; ++i) {
+    ASSERT_LT(i, 1000);
+    key = BucketRecordKey(absl::StrCat("k", i), lo.partitions);
+    const auto& replicas = l1.Replicas(key.partition());
+    if (std::find(replicas.begin(), replicas.end(), "n3") != replicas.end()) break;
+  }
+  ASSERT_OK(
+      admin
+          ->CompareAndSet(
+              key, [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue("old"); })
+          .status());
+  tessera::v1::ReadRequest read;
+  *read.mutable_key() = key;
+  auto n3_value = [&]() -> std::string {
+    absl::StatusOr<tessera::v1::ReadResponse> r = nodes_[3]->store()->Read(read);
+    EXPECT_OK(r.status());
+    if (!r.ok() || !r->state().committed_value().exists()) return "<none>";
+    return r->state().committed_value().data();
+  };
+  // Commits go to every replica; wait until n3's arrived.
+  for (int i = 0; i < 500 && n3_value() != "old"; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_EQ(n3_value(), "old");
+
+  // n3 leaves (epoch 2 transition, hand-off, epoch 3); the key is deleted and its tombstones
+  // purged on n0..n2 while n3, out of the layout, still holds "old".
+  ASSERT_OK(admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2})).status());
+  ASSERT_OK(admin->CompleteHandOff());
+  ASSERT_EQ(admin->layout_record()->epoch(), 3u);
+  ASSERT_OK(admin
+                ->CompareAndSet(
+                    key, [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(); })
+                .status());
+  GrpcAcceptorClient confirm_client(absl::Seconds(2));
+  confirm_client.SetMembers(MembersOf(nodes_, {0, 1, 2, 3}));
+  // Each replica purges once its tombstone is settled (the deletion's commit reaches the third
+  // replica asynchronously) and confirmed on all three.
+  for (int n = 0; n < 3; ++n) {
+    MetaCompactor compactor(absl::StrCat("n", n), nodes_[n]->store(), &confirm_client,
+                            [&]() -> absl::StatusOr<LayoutView> { return admin->layout(); });
+    bool gone = false;
+    for (int pass = 0; pass < 200 && !gone; ++pass) {
+      ASSERT_OK(compactor.RunOnce().status());
+      ASSERT_OK_AND_ASSIGN(auto state, nodes_[n]->store()->Read(read));
+      gone = !state.state().has_committed_ballot();
+      if (!gone) absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_TRUE(gone) << "n" << n << " still holds the tombstone";
+  }
+  ASSERT_EQ(n3_value(), "old");
+  tessera::v1::Ballot old_floor;
+  for (int n = 0; n < 3; ++n) {
+    const tessera::v1::Ballot f = nodes_[n]->store()->purge_floor();
+    if (BallotLess(old_floor, f)) old_floor = f;
+  }
+  ASSERT_FALSE(old_floor.proposer().empty());
+
+  // n3 is re-added: epoch 4 (transition), hand-off, epoch 5.
+  ASSERT_OK(admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2, 3})).status());
+  ASSERT_OK(admin->CompleteHandOff());
+  ASSERT_EQ(admin->layout_record()->epoch(), 5u);
+  ASSERT_OK_AND_ASSIGN(Layout l5, Layout::Compute(5, MembersOf(nodes_, {0, 1, 2, 3}), lo));
+  const auto& replicas = l5.Replicas(key.partition());
+  ASSERT_NE(std::find(replicas.begin(), replicas.end(), "n3"), replicas.end());
+  // (a) n3 no longer holds the value the purged deletion superseded; no read returns it.
+  EXPECT_EQ(n3_value(), "<none>");
+  auto fresh = NewClient();
+  ASSERT_OK(fresh->LoadLayout(MembersOf(nodes_, {0, 1, 2, 3})).status());
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_THAT(fresh->Get(key), IsOkAndHolds(MetaValue())) << "read " << i;
+  }
+  // (b) n3 learned the old replicas' purge floor and reports it for the purged key.
+  EXPECT_FALSE(BallotLess(nodes_[3]->store()->purge_floor(), old_floor));
+  ASSERT_OK_AND_ASSIGN(auto n3_state, nodes_[3]->store()->Read(read));
+  EXPECT_FALSE(BallotLess(n3_state.state().purged_floor(), old_floor));
+}
+
+// Issue 11, bootstrap race: two first gateways of a new cluster whose member views differ (gossip
+// not converged) used to be able to decide two epoch-1 records on disjoint majorities. Epoch 1
+// now needs every member the proposer sees, so views sharing a node cannot both win.
+TEST_F(MetaGrpcTest, BootstrapNeedsEveryMemberItSeesSoOverlappingViewsCannotBothCreateEpochOne) {
+  StartCluster("bootstrap_overlap", 5);
+  LayoutOptions lo;
+  lo.partitions = 8;
+  auto g1 = NewClient();
+  ASSERT_OK_AND_ASSIGN(auto first, g1->LoadOrCreateLayout(MembersOf(nodes_, {0, 1, 2}), lo));
+  EXPECT_EQ(first.epoch(), 1u);
+  // The only node both views share is down: the second gateway must not create its own epoch 1
+  // on {n3, n4}.
+  nodes_[2]->Kill();
+  auto g2 = NewClient();
+  EXPECT_THAT(g2->LoadOrCreateLayout(MembersOf(nodes_, {2, 3, 4}), lo),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_FALSE(g2->layout_record().has_value());
+  // Once it is back, the second gateway adopts the first one's record.
+  ASSERT_OK(nodes_[2]->Start());
+  ASSERT_OK_AND_ASSIGN(auto adopted, g2->LoadOrCreateLayout(MembersOf(nodes_, {2, 3, 4}), lo));
+  EXPECT_EQ(adopted.epoch(), 1u);
+  EXPECT_TRUE(SameMembers(RecordMembers(adopted), RecordMembers(first)));
+  // It writes where the first gateway reads.
+  const auto key = BucketRecordKey("after-bootstrap", lo.partitions);
+  ASSERT_OK(g2->CompareAndSet(key, CreateBucket("g2")).status());
+  EXPECT_THAT(g1->Get(key), IsOkAndHolds(MetaValue("g2")));
+}
+
+TEST_F(MetaGrpcTest, ConcurrentBootstrappersWithOverlappingViewsAdoptOneRecord) {
+  constexpr int kRounds = 8;
+  LayoutOptions lo;
+  lo.partitions = 8;
+  int both_ok = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    nodes_.clear();
+    StartCluster(absl::StrCat("bootstrap_race_", round), 5);
+    auto g1 = NewClient();
+    auto g2 = NewClient();
+    absl::StatusOr<tessera::v1::LayoutRecord> r1, r2;
+    std::thread t1([&] { r1 = g1->LoadOrCreateLayout(MembersOf(nodes_, {0, 1, 2}), lo); });
+    std::thread t2([&] { r2 = g2->LoadOrCreateLayout(MembersOf(nodes_, {2, 3, 4}), lo); });
+    t1.join();
+    t2.join();
+    // Contention may exhaust a round (ABORTED) but never yields two records.
+    if (!r1.ok() || !r2.ok()) {
+      EXPECT_FALSE(absl::IsUnavailable(r1.status()) || absl::IsUnavailable(r2.status()))
+          << r1.status() << " / " << r2.status();
+      continue;
+    }
+    ++both_ok;
+    EXPECT_EQ(r1->epoch(), 1u);
+    EXPECT_EQ(r2->epoch(), 1u);
+    EXPECT_TRUE(SameMembers(RecordMembers(*r1), RecordMembers(*r2)))
+        << "round " << round << ": two epoch-1 records decided";
+    auto reader = NewClient();
+    ASSERT_OK_AND_ASSIGN(auto seen, reader->LoadLayout(MembersOf(nodes_, {0, 1, 2, 3, 4})));
+    EXPECT_TRUE(SameMembers(RecordMembers(seen), RecordMembers(*r1)));
+  }
+  EXPECT_GE(both_ok, kRounds / 2);
 }
 
 class SkewedClock final : public Clock {

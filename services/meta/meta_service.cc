@@ -66,6 +66,15 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Scan(grpc::CallbackServerContext* con
   return Finish(context, store_->Scan(*request), response);
 }
 
+grpc::ServerUnaryReactor* MetaServiceImpl::JoinPartitions(
+    grpc::CallbackServerContext* context, const tessera::v1::JoinPartitionsRequest* request,
+    tessera::v1::JoinPartitionsResponse* response) {
+  if (absl::Status s = Authenticate(*context, kMetaJoinPartitionsMethod); !s.ok()) {
+    return Finish<tessera::v1::JoinPartitionsResponse>(context, s, response);
+  }
+  return Finish(context, store_->JoinPartitions(*request), response);
+}
+
 absl::Status MetaServiceImpl::Authenticate(const grpc::CallbackServerContext& context,
                                            const char* method) const {
   if (auth_ == nullptr) return absl::OkStatus();

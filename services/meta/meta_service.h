@@ -49,6 +49,9 @@ class MetaServiceImpl final : public tessera::v1::MetaService::CallbackService {
   grpc::ServerUnaryReactor* Scan(grpc::CallbackServerContext* context,
                                  const tessera::v1::ScanRequest* request,
                                  tessera::v1::ScanResponse* response) override;
+  grpc::ServerUnaryReactor* JoinPartitions(grpc::CallbackServerContext* context,
+                                           const tessera::v1::JoinPartitionsRequest* request,
+                                           tessera::v1::JoinPartitionsResponse* response) override;
 
  private:
   // OK, or UNAUTHENTICATED when auth_ is set and the call's token is not valid for `method`.
@@ -64,6 +67,7 @@ inline constexpr char kMetaAcceptMethod[] = "/tessera.v1.MetaService/Accept";
 inline constexpr char kMetaCommitMethod[] = "/tessera.v1.MetaService/Commit";
 inline constexpr char kMetaReadMethod[] = "/tessera.v1.MetaService/Read";
 inline constexpr char kMetaScanMethod[] = "/tessera.v1.MetaService/Scan";
+inline constexpr char kMetaJoinPartitionsMethod[] = "/tessera.v1.MetaService/JoinPartitions";
 
 // Creates the service over `store` and registers it on `builder`. The returned object must
 // outlive the server built from `builder`. `auth`: see MetaServiceImpl.

@@ -61,6 +61,10 @@ ABSL_FLAG(absl::Duration, test_meta_clock_offset, absl::ZeroDuration(),
 ABSL_FLAG(bool, membership, true, "Join the cluster's gossip membership.");
 ABSL_FLAG(bool, meta_service, true,
           "Serve the replicated-metadata MetaService (over <data_dir>/meta) on the gRPC port.");
+ABSL_FLAG(absl::Duration, meta_compaction_interval, absl::Minutes(1),
+          "Pause between metadata compaction passes (purge of old tombstones); 0 = off.");
+ABSL_FLAG(absl::Duration, meta_tombstone_grace, absl::Minutes(10),
+          "Age before a metadata tombstone may be purged (after every replica confirmed it).");
 ABSL_FLAG(std::string, gossip_listen, "0.0.0.0:7946",
           "Numeric IPv4 ip:port for UDP gossip (port 0 = pick one).");
 ABSL_FLAG(std::string, gossip_advertise, "",
@@ -109,7 +113,8 @@ void Usage() {
       "       [--gossip_suspicion_timeout=5s] [--gossip_sync_interval=10s]\n"
       "       [--gossip_join_retry_interval=1s] [--capacity_refresh_interval=30s]\n"
       "       [--leave_wait=2s] [--nomembership] [--scrub_bytes_per_second=N]\n"
-      "       [--scrub_interval=24h]\n"
+      "       [--scrub_interval=24h] [--meta_compaction_interval=1m]\n"
+      "       [--meta_tombstone_grace=10m]\n"
       "   or: tessera-node --generate_cluster_secret=PATH\n");
 }
 
@@ -205,6 +210,8 @@ NodeOptions OptionsFromFlags() {
   o.test_meta_clock_offset = absl::GetFlag(FLAGS_test_meta_clock_offset);
   o.enable_membership = absl::GetFlag(FLAGS_membership);
   o.enable_meta_service = absl::GetFlag(FLAGS_meta_service);
+  o.meta_compaction_interval = absl::GetFlag(FLAGS_meta_compaction_interval);
+  o.meta_tombstone_grace = absl::GetFlag(FLAGS_meta_tombstone_grace);
   o.gossip_listen = absl::GetFlag(FLAGS_gossip_listen);
   o.gossip_advertise = absl::GetFlag(FLAGS_gossip_advertise);
   o.seeds = absl::StrSplit(absl::GetFlag(FLAGS_seeds), ',', absl::SkipWhitespace());

@@ -82,8 +82,9 @@ int NodeMetaTest::counter_ = 0;
 TEST_F(NodeMetaTest, RefusesCallsWithoutValidTokenBeforeTouchingTheStore) {
   auto node = StartNode();
   ASSERT_THAT(node.status(), IsOk());
+  // The cluster's TLS, so that what is tested is the token check behind it.
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*node)->port()),
-                                     grpc::InsecureChannelCredentials());
+                                     auth_->tls()->ChannelCredentials(""));
   auto stub = v1::MetaService::NewStub(channel);
   v1::ReadRequest request;
   *request.mutable_key() = BucketRecordKey("b", 8);
@@ -161,7 +162,7 @@ TEST_F(NodeMetaTest, CanBeDisabled) {
   auto node = StartNode(/*with_meta=*/false);
   ASSERT_THAT(node.status(), IsOk());
   auto stub = v1::MetaService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", (*node)->port()), grpc::InsecureChannelCredentials()));
+      absl::StrCat("127.0.0.1:", (*node)->port()), auth_->tls()->ChannelCredentials("")));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   auth_->Attach(&ctx, kMetaReadMethod);

@@ -33,6 +33,20 @@ absl::StatusOr<std::unique_ptr<NodeMetrics>> NodeMetrics::Create(Registry* regis
       {"method", "reason"});
   if (!auth_failures.ok()) return auth_failures.status();
   m->auth_failures_ = *auth_failures;
+  auto passes =
+      registry->AddCounter("tessera_node_meta_compaction_passes_total",
+                           "Metadata compaction passes, by result (ok, error).", {"result"});
+  if (!passes.ok()) return passes.status();
+  m->compaction_passes_ = *passes;
+  auto purged = registry->AddCounter("tessera_node_meta_compaction_purged_total",
+                                     "Metadata tombstones purged by compaction.");
+  if (!purged.ok()) return purged.status();
+  m->compaction_purged_ = &(*purged)->WithLabels({});
+  auto unconfirmed =
+      registry->AddCounter("tessera_node_meta_compaction_unconfirmed_total",
+                           "Metadata tombstones left for a later pass: a replica did not confirm.");
+  if (!unconfirmed.ok()) return unconfirmed.status();
+  m->compaction_unconfirmed_ = &(*unconfirmed)->WithLabels({});
   struct {
     const char* name;
     const char* help;
@@ -44,6 +58,8 @@ absl::StatusOr<std::unique_ptr<NodeMetrics>> NodeMetrics::Create(Registry* regis
       {"tessera_node_store_slices", "Number of live slices.", &m->slices_},
       {"tessera_node_put_buffered_bytes", "Bytes buffered by open PutSlice streams.",
        &m->buffered_},
+      {"tessera_node_meta_records", "Metadata acceptor records after the last compaction pass.",
+       &m->meta_records_},
   };
   for (const auto& g : gauges) {
     auto family = registry->AddGauge(g.name, g.help);
@@ -69,6 +85,14 @@ void NodeMetrics::UpdateStore(const storage::StoreStats& stats, uint64_t put_buf
   used_->Set(static_cast<double>(stats.used_bytes));
   slices_->Set(static_cast<double>(stats.slice_count));
   buffered_->Set(static_cast<double>(put_buffered_bytes));
+}
+
+void NodeMetrics::OnMetaCompactionPass(bool ok, uint64_t purged, uint64_t unconfirmed,
+                                       int64_t records) {
+  compaction_passes_->WithLabels({ok ? "ok" : "error"}).Increment();
+  if (purged > 0) compaction_purged_->Increment(static_cast<double>(purged));
+  if (unconfirmed > 0) compaction_unconfirmed_->Increment(static_cast<double>(unconfirmed));
+  if (records >= 0) meta_records_->Set(static_cast<double>(records));
 }
 
 void NodeMetrics::OnAuthFailure(absl::string_view method, absl::string_view reason) {

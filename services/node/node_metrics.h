@@ -8,6 +8,10 @@
 //                                                      gauges, refreshed by UpdateStore()
 //   tessera_node_put_buffered_bytes                    gauge, bytes held by open PutSlice streams
 //   tessera_node_auth_failures_total{method,reason}    counter, calls refused for their token
+//   tessera_node_meta_compaction_passes_total{result}  counter, compaction passes (ok, error)
+//   tessera_node_meta_compaction_purged_total          counter, tombstones purged
+//   tessera_node_meta_compaction_unconfirmed_total     counter, candidates left for a later pass
+//   tessera_node_meta_records                          gauge, acceptor records after the last pass
 //
 // Thread-safety: thread-safe.
 #pragma once
@@ -31,6 +35,8 @@ class NodeMetrics final : public RpcObserver {
                  uint64_t bytes_in, uint64_t bytes_out) override;
   void OnAuthFailure(absl::string_view method, absl::string_view reason) override;
   void UpdateStore(const storage::StoreStats& stats, uint64_t put_buffered_bytes);
+  // After a metadata compaction pass; `records` < 0: not known.
+  void OnMetaCompactionPass(bool ok, uint64_t purged, uint64_t unconfirmed, int64_t records);
 
  private:
   NodeMetrics() = default;
@@ -44,6 +50,10 @@ class NodeMetrics final : public RpcObserver {
   Gauge* used_ = nullptr;
   Gauge* slices_ = nullptr;
   Gauge* buffered_ = nullptr;
+  CounterFamily* compaction_passes_ = nullptr;
+  Counter* compaction_purged_ = nullptr;
+  Counter* compaction_unconfirmed_ = nullptr;
+  Gauge* meta_records_ = nullptr;
 };
 
 }  // namespace tessera::services

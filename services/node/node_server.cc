@@ -17,6 +17,10 @@
 #include "services/common/admin_server.h"
 #include "services/common/host_port.h"
 #include "services/meta/acceptor_store.h"
+#include "services/meta/layout_record.h"
+#include "services/meta/meta_client.h"
+#include "services/meta/meta_compactor.h"
+#include "services/meta/meta_key.h"
 #include "services/meta/meta_limits.h"
 #include "services/meta/meta_service.h"
 #include "services/node/bounded_executor.h"
@@ -69,6 +73,12 @@ absl::Status NodeOptions::Validate() const {
     return absl::InvalidArgumentError("disk_threads must be in 1..256");
   }
   if (max_queued_tasks == 0) return absl::InvalidArgumentError("max_queued_tasks must be > 0");
+  if (meta_compaction_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("meta_compaction_interval must be >= 0");
+  }
+  if (meta_tombstone_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("meta_tombstone_grace must be >= 0");
+  }
   if (!cluster_secret_file.empty() && insecure_no_auth) {
     return absl::InvalidArgumentError(
         "cluster_secret_file and insecure_no_auth are mutually exclusive");
@@ -162,6 +172,9 @@ class NodeServer::Impl {
       p2p::ClusterAuthOptions auth_options;
       auth_options.caller_id = identity_->node_id();
       auth_options.max_skew = options_.auth_max_skew;
+      // Mutual TLS with this node's own key: callers check they reached this node id.
+      auth_options.identity = identity_.get();
+      auth_options.transport_tls = options_.transport_tls;
       auto auth = p2p::ClusterAuth::Create(*secret, auth_options);
       if (!auth.ok()) return auth.status();
       auth_ = *std::move(auth);
@@ -189,6 +202,7 @@ class NodeServer::Impl {
             .Field("offset", absl::FormatDuration(options_.test_meta_clock_offset))
             .Field("detail", "TEST ONLY: the metadata acceptor's clock is deliberately off");
       }
+      meta_options.tombstone_grace = options_.meta_tombstone_grace;
       auto meta_store = AcceptorStore::Open(options_.data_dir + "/meta", meta_options);
       if (!meta_store.ok()) return meta_store.status();
       meta_store_ = *std::move(meta_store);
@@ -225,7 +239,13 @@ class NodeServer::Impl {
 
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+    // With a cluster secret the port speaks only mutual TLS (cluster_tls.h): a plaintext or
+    // foreign-cluster caller fails the handshake before any RPC exists.
+    builder.AddListeningPort(options_.listen,
+                             auth_ != nullptr && auth_->tls() != nullptr
+                                 ? auth_->tls()->ServerCredentials()
+                                 : grpc::InsecureServerCredentials(),
+                             &port);
     builder.RegisterService(service_.get());
     if (meta_store_ != nullptr) {
       // Same port and the same per-call token check as the SliceService.
@@ -246,7 +266,54 @@ class NodeServer::Impl {
     if (options_.enable_membership) {
       if (absl::Status s = StartMembership(); !s.ok()) return s;
     }
+    if (meta_store_ != nullptr && options_.meta_compaction_interval > absl::ZeroDuration()) {
+      StartMetaCompactor();
+    }
     return absl::OkStatus();
+  }
+
+  // The compactor confirms through this node's own MetaService like through the others', with
+  // the node's cluster auth (not owned by the client: auth_ outlives it).
+  void StartMetaCompactor() {
+    compactor_client_ = std::make_unique<GrpcAcceptorClient>(
+        absl::Seconds(5), std::shared_ptr<const p2p::ClusterAuth>(
+                              std::shared_ptr<const p2p::ClusterAuth>(), auth_.get()));
+    MetaCompactorOptions co;
+    co.interval = options_.meta_compaction_interval;
+    co.on_pass = [this](const absl::StatusOr<CompactionStats>& pass) {
+      if (absl::IsNotFound(pass.status())) return;  // no layout record yet: nothing to do
+      absl::StatusOr<uint64_t> records = meta_store_->CountRecords();
+      metrics_->OnMetaCompactionPass(pass.ok(), pass.ok() ? pass->purged : 0,
+                                     pass.ok() ? pass->unconfirmed : 0,
+                                     records.ok() ? static_cast<int64_t>(*records) : -1);
+    };
+    compactor_ = std::make_unique<MetaCompactor>(
+        identity_->node_id(), meta_store_.get(), compactor_client_.get(),
+        [this] { return LocalLayoutView(); }, co);
+    compactor_->Start();
+  }
+
+  // The data layout of the layout record this node's acceptor holds (committed; a node that
+  // missed a newer record confirms against an older epoch and is refused by acceptors that know
+  // the newer one, so it purges nothing meanwhile). NOT_FOUND before the first record.
+  absl::StatusOr<LayoutView> LocalLayoutView() {
+    tessera::v1::ReadRequest req;
+    *req.mutable_key() = LayoutRecordKey();
+    absl::StatusOr<tessera::v1::ReadResponse> r = meta_store_->Read(req);
+    if (!r.ok()) return r.status();
+    if (!r->state().committed_value().exists()) {
+      return absl::NotFoundError("no metadata layout record on this node yet");
+    }
+    tessera::v1::LayoutRecord record;
+    if (!record.ParseFromString(r->state().committed_value().data())) {
+      return absl::DataLossError("corrupt metadata layout record on this node");
+    }
+    absl::StatusOr<LayoutView> view = DataLayoutView(record);
+    if (!view.ok()) return view.status();
+    std::vector<MetaMember> members = RecordMembers(record);
+    for (MetaMember& m : RecordPreviousMembers(record)) members.push_back(std::move(m));
+    compactor_client_->SetMembers(members);
+    return view;
   }
 
   absl::Status StartMembership() {
@@ -322,6 +389,8 @@ class NodeServer::Impl {
     if (shut_down_) return;
     shut_down_ = true;
     if (admin_ != nullptr) admin_->SetHealth(Health::kStopping);
+    // Before the MetaService stops: a pass ends after its current batch.
+    if (compactor_ != nullptr) compactor_->Stop();
     std::shared_ptr<p2p::MembershipService> membership;
     {
       absl::MutexLock lock(&membership_mu_);
@@ -355,7 +424,9 @@ class NodeServer::Impl {
     TESSERA_LOG(DEBUG, "node_shutdown").Field("step", "executor_and_admin_stopped");
     server_.reset();
     meta_service_.reset();
-    meta_store_.reset();  // closes the metadata RocksDB
+    compactor_.reset();
+    compactor_client_.reset();  // waits for its RPCs' callbacks
+    meta_store_.reset();        // closes the metadata RocksDB
     service_.reset();
     core_.reset();
     scrubber_.reset();
@@ -382,6 +453,8 @@ class NodeServer::Impl {
   std::unique_ptr<Clock> meta_clock_;  // test_meta_clock_offset only; outlives meta_store_
   std::unique_ptr<AcceptorStore> meta_store_;
   std::unique_ptr<MetaServiceImpl> meta_service_;
+  std::unique_ptr<GrpcAcceptorClient> compactor_client_;  // null without compaction
+  std::unique_ptr<MetaCompactor> compactor_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<grpc::Server> server_;
   uint16_t port_ = 0;

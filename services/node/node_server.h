@@ -19,8 +19,10 @@
 // MetaService (services/meta, docs/design/metadata.md) is served on the same gRPC port as the
 // SliceService, over <data_dir>/meta, unless enable_meta_service is false.
 //
-// Authentication: with cluster_secret_file every RPC (SliceService and MetaService) needs a valid
-// x-tessera-auth token (p2p/auth/cluster_auth.h); with neither it nor insecure_no_auth, the node
+// Authentication: with cluster_secret_file the gRPC port speaks only mutual TLS with the
+// cluster's certificates, this node presenting its identity key (p2p/auth/cluster_tls.h), and
+// every RPC (SliceService and MetaService) also needs a valid x-tessera-auth token
+// (p2p/auth/cluster_auth.h); with neither it nor insecure_no_auth, the node
 // still starts but trusts every caller and logs a warning (tessera-node itself refuses to start
 // that way).
 //
@@ -70,6 +72,12 @@ struct NodeOptions {
 
   // Host the replicated-metadata acceptor (MetaService over <data_dir>/meta). Default true.
   bool enable_meta_service = true;
+  // Metadata compaction (docs/design/metadata.md, "Compaction"): with the MetaService on, a
+  // MetaCompactor purges this node's old tombstones every interval (zero: never), confirming
+  // each with every replica of the layout record this node holds. Tombstones younger than the
+  // grace are kept (safety does not depend on it; see AcceptorStoreOptions.tombstone_grace).
+  absl::Duration meta_compaction_interval = absl::Minutes(1);
+  absl::Duration meta_tombstone_grace = absl::Minutes(10);
 
   // --- Authentication (docs/design/security.md) ---
   // Cluster secret file (p2p/auth/cluster_secret.h); every RPC then needs a token.
@@ -82,6 +90,10 @@ struct NodeOptions {
   // this far off the real one, to test the clock guard and linearizability under acceptor clock
   // skew with real processes. Zero (default) in production.
   absl::Duration test_meta_clock_offset = absl::ZeroDuration();
+  // With a cluster secret: serve only mutual TLS (p2p/auth/cluster_tls.h). false = tokens over
+  // plaintext, for benchmarks comparing the two (clients must then use
+  // ClusterAuthOptions::transport_tls = false too); tessera-node has no flag for it.
+  bool transport_tls = true;
 
   // --- Cluster membership (docs/design/membership.md) ---
   bool enable_membership = true;

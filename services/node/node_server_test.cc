@@ -87,7 +87,7 @@ class NodeServerTest : public ::testing::Test {
     ASSERT_TRUE(node.ok()) << node.status();
     node_ = *std::move(node);
     stub_ = testing::NewStub(node_->port(), auth_);
-    raw_stub_ = testing::NewStub(node_->port());
+    raw_stub_ = v1::SliceService::NewStub(testing::NewChannelWithoutTokens(node_->port(), auth_));
   }
 
   void Restart() {

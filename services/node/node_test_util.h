@@ -47,10 +47,21 @@ inline std::unique_ptr<v1::SliceService::Stub> NewStub(
     uint16_t port, std::shared_ptr<const p2p::ClusterAuth> auth = nullptr) {
   const std::string target = absl::StrCat("127.0.0.1:", port);
   if (auth != nullptr) {
-    return v1::SliceService::NewStub(p2p::CreateAuthenticatedChannel(
-        target, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), std::move(auth)));
+    return v1::SliceService::NewStub(
+        p2p::CreateNodeChannel(target, grpc::ChannelArguments(), std::move(auth)));
   }
   return v1::SliceService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+}
+
+// A channel to 127.0.0.1:port over the transport `auth` selects (the cluster's mutual TLS by
+// default; plaintext when `auth` is null or has no TLS) that adds NO token: for tests of the
+// token check, which add their own (or none).
+inline std::shared_ptr<grpc::Channel> NewChannelWithoutTokens(
+    uint16_t port, const std::shared_ptr<const p2p::ClusterAuth>& auth) {
+  const std::string target = absl::StrCat("127.0.0.1:", port);
+  return grpc::CreateChannel(target, auth != nullptr && auth->tls() != nullptr
+                                         ? auth->tls()->ChannelCredentials("")
+                                         : grpc::InsecureChannelCredentials());
 }
 
 // Adjusts a context before the call starts (e.g. adds a hand-made x-tessera-auth token).

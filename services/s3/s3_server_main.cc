@@ -5,9 +5,13 @@
 //
 //   tessera-s3 --seeds=10.0.0.5:7400 --cluster_secret_file=cluster.secret
 //              --master_key_file=master.key --credentials_file=s3users.ini [--listen=HOST:PORT]
-//              [--tls_cert=cert.pem --tls_key=key.pem]
+//              [--tls_cert_file=cert.pem --tls_key_file=key.pem]
 //              [--worker_threads=64 --max_connections=1024 --max_handshakes=256]
+//              [--reclaim=true --gc_interval=5m --gc_grace=15m --orphan_interval=1h
+//               --orphan_grace=6h]
 //
+// Space reclamation (slice GC with the multipart purge, orphan reclaimer) runs in the backend's
+// thread as in tessera-gateway; the flags are shared (services/gateway/reclaim_flags.h).
 // On start one line goes to stdout:
 //   tessera-s3 started s3_port=<port> admin_port=<port>
 // and, with --port_file, `s3_port=.. admin_port=..` is written there atomically. A bad flag exits
@@ -32,8 +36,10 @@
 #include "base/metrics.h"
 #include "services/common/admin_server.h"
 #include "services/common/shutdown_signals.h"
+#include "services/common/tls_flags.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/multipart.h"
+#include "services/gateway/reclaim_flags.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/handlers/s3_gateway.h"
 #include "services/s3/http_server/http_server.h"
@@ -51,8 +57,11 @@ ABSL_FLAG(std::string, master_key_file, "", "Cluster master key file (mode 0600)
 ABSL_FLAG(std::string, credentials_file, "",
           "S3 users: INI of [user] access_key/secret_key (mode 0600). Required.");
 ABSL_FLAG(std::string, region, "us-east-1", "Region name that SigV4 signatures must use.");
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve HTTPS (with --tls_key).");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: serve HTTPS (with --tls_key_file).");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for --tls_cert_file.");
+ABSL_FLAG(std::string, tls_cert, "", "Deprecated alias of --tls_cert_file (removed next release).");
+ABSL_FLAG(std::string, tls_key, "", "Deprecated alias of --tls_key_file (removed next release).");
 ABSL_FLAG(int32_t, k, 4, "Data slices per stripe.");
 ABSL_FLAG(int32_t, m, 2, "Parity slices per stripe (losses tolerated).");
 ABSL_FLAG(uint64_t, stripe_size, 8ull << 20, "Plaintext bytes per stripe.");
@@ -108,7 +117,7 @@ int Main(int argc, char** argv) {
 
   absl::SetProgramUsageMessage(
       "tessera-s3 --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
-      "--credentials_file=FILE [--listen=HOST:PORT]");
+      "--credentials_file=FILE [--listen=HOST:PORT] [--tls_cert_file=FILE --tls_key_file=FILE]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) BadConfig(absl::StrCat("unexpected argument \"", rest[1], "\""));
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
@@ -118,8 +127,14 @@ int Main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_credentials_file).empty()) {
     BadConfig("--credentials_file is required (S3 users; see services/s3/auth/credential_store.h)");
   }
-  if (absl::GetFlag(FLAGS_tls_cert).empty() != absl::GetFlag(FLAGS_tls_key).empty()) {
-    BadConfig("--tls_cert and --tls_key go together");
+  bool deprecated_tls = false;
+  absl::StatusOr<TlsFiles> tls =
+      ResolveTlsFlags(absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
+                      absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key), &deprecated_tls);
+  if (!tls.ok()) BadConfig(std::string(tls.status().message()));
+  if (deprecated_tls) {
+    TESSERA_LOG(WARNING, "s3_deprecated_flag")
+        .Field("hint", "--tls_cert/--tls_key are now --tls_cert_file/--tls_key_file");
   }
   if (absl::GetFlag(FLAGS_io_threads) < 1) BadConfig("--io_threads must be positive");
   if (absl::GetFlag(FLAGS_worker_threads) < 1) BadConfig("--worker_threads must be positive");
@@ -137,6 +152,11 @@ int Main(int argc, char** argv) {
   bo.data.parity_shards = absl::GetFlag(FLAGS_m);
   bo.data.stripe_size = absl::GetFlag(FLAGS_stripe_size);
   bo.data.inline_threshold = absl::GetFlag(FLAGS_inline_threshold);
+  // Space reclamation, as tessera-gateway runs it (services/gateway/reclaim_flags.h): an S3-only
+  // deployment must reclaim overwritten, deleted and orphaned data too.
+  absl::StatusOr<ReclaimSettings> reclaim = ReclaimSettingsFromFlags();
+  if (!reclaim.ok()) BadConfig(std::string(reclaim.status().message()));
+  ApplyReclaimSettings(*reclaim, &bo);
   if (absl::Status s = bo.Validate(); !s.ok()) BadConfig(std::string(s.message()));
 
   auto credentials = s3::CredentialStore::LoadFromFile(absl::GetFlag(FLAGS_credentials_file));
@@ -175,8 +195,8 @@ int Main(int argc, char** argv) {
   ho.max_connections = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
   ho.max_handshakes = static_cast<size_t>(absl::GetFlag(FLAGS_max_handshakes));
   ho.max_body_bytes = 1ull << 40;  // objects stream; the gateway enforces max_object_bytes
-  ho.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
-  ho.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  ho.tls_cert_file = tls->cert_file;
+  ho.tls_key_file = tls->key_file;
   ho.streaming_handler = gateway->AsHandler();
   auto server = s3::S3HttpServer::Start(std::move(ho));
   if (!server.ok()) return Fail("cannot serve S3", server.status());

@@ -60,7 +60,6 @@ size_t StripeCodec::SliceSize(uint64_t sealed_size) const {
 absl::StatusOr<EncodedStripe> StripeCodec::Encode(const StripeCipher& cipher,
                                                   const StripeContext& context,
                                                   absl::string_view plaintext) const {
-  const int k = data_shards();
   const int n = total_shards();
   EncodedStripe out;
   out.sealed_size = cipher.SealedSize(plaintext.size());
@@ -72,6 +71,24 @@ absl::StatusOr<EncodedStripe> StripeCodec::Encode(const StripeCipher& cipher,
   std::memcpy(base + cipher.header_size(), plaintext.data(), plaintext.size());
   TESSERA_RETURN_IF_ERROR(
       cipher.SealInPlace(context, absl::MakeSpan(base, static_cast<size_t>(out.sealed_size))));
+  TESSERA_RETURN_IF_ERROR(CodeSealed(out));
+  return out;
+}
+
+absl::StatusOr<EncodedStripe> StripeCodec::EncodeSealed(absl::string_view sealed) const {
+  EncodedStripe out;
+  out.sealed_size = sealed.size();
+  out.slice_size = SliceSize(out.sealed_size);
+  out.buffer.resize(static_cast<size_t>(total_shards()) * out.slice_size);
+  std::memcpy(out.buffer.data(), sealed.data(), sealed.size());
+  TESSERA_RETURN_IF_ERROR(CodeSealed(out));
+  return out;
+}
+
+absl::Status StripeCodec::CodeSealed(EncodedStripe& out) const {
+  const int k = data_shards();
+  const int n = total_shards();
+  auto* base = reinterpret_cast<uint8_t*>(out.buffer.data());
   std::memset(base + out.sealed_size, 0, static_cast<size_t>(k) * out.slice_size - out.sealed_size);
 
   std::vector<const uint8_t*> data(k);
@@ -82,7 +99,7 @@ absl::StatusOr<EncodedStripe> StripeCodec::Encode(const StripeCipher& cipher,
 
   out.hashes.reserve(n);
   for (int i = 0; i < n; ++i) out.hashes.push_back(HashSlice(out.slice(i)));
-  return out;
+  return absl::OkStatus();
 }
 
 absl::Status StripeCodec::Assemble(uint64_t sealed_size,
@@ -147,6 +164,17 @@ absl::StatusOr<std::string> StripeCodec::Decode(
                   absl::MakeSpan(reinterpret_cast<uint8_t*>(plaintext.data()), plaintext.size())));
   plaintext.resize(n);
   return plaintext;
+}
+
+absl::StatusOr<std::string> StripeCodec::DecodeSealed(
+    uint64_t sealed_size, absl::Span<const std::optional<absl::string_view>> slices,
+    absl::Span<const SliceHash> hashes, DecodeReport* report) const {
+  DecodeReport local;
+  DecodeReport& r = report ? *report : local;
+  std::string buffer;
+  TESSERA_RETURN_IF_ERROR(Assemble(sealed_size, slices, hashes, /*need_parity=*/false, buffer, r));
+  buffer.resize(static_cast<size_t>(sealed_size));
+  return buffer;
 }
 
 absl::StatusOr<std::vector<std::string>> StripeCodec::Rebuild(

@@ -88,6 +88,10 @@ class StripeCodec {
                                                      const StripeContext& context,
                                                      absl::string_view plaintext) const;
 
+  // Erasure-codes a stripe sealed elsewhere (client-sealed objects: the gateway holds no key and
+  // codes the client's sealed bytes as they are). Same layout and hashes as Encode.
+  [[nodiscard]] absl::StatusOr<EncodedStripe> EncodeSealed(absl::string_view sealed) const;
+
   // Recovers the plaintext. `slices` has k+m entries (nullopt = unavailable), `hashes` the
   // manifest's k+m hashes, `sealed_size` the manifest's sealed length. DATA_LOSS when fewer than k
   // slices are good or the stripe fails authentication; INVALID_ARGUMENT on wrong sizes.
@@ -95,6 +99,12 @@ class StripeCodec {
       const StripeCipher& cipher, const StripeContext& context, uint64_t sealed_size,
       absl::Span<const std::optional<absl::string_view>> slices, absl::Span<const SliceHash> hashes,
       DecodeReport* report = nullptr) const;
+
+  // Recovers the sealed stripe (`sealed_size` bytes) without opening it, for client-sealed
+  // objects. DATA_LOSS when fewer than k slices are good; INVALID_ARGUMENT on wrong sizes.
+  [[nodiscard]] absl::StatusOr<std::string> DecodeSealed(
+      uint64_t sealed_size, absl::Span<const std::optional<absl::string_view>> slices,
+      absl::Span<const SliceHash> hashes, DecodeReport* report = nullptr) const;
 
   // Repair without keys: rebuilds the slices listed in `wanted` from any k good ones and returns
   // them in the order of `wanted`, each verified against its hash. DATA_LOSS when fewer than k
@@ -106,6 +116,10 @@ class StripeCodec {
 
  private:
   StripeCodec(const StripeCodecOptions& options, std::unique_ptr<ReedSolomon> rs);
+
+  // Pads the sealed stripe at the start of `out.buffer` (out.sealed_size bytes, buffer sized
+  // (k+m) * slice_size), computes parity and hashes.
+  absl::Status CodeSealed(EncodedStripe& out) const;
 
   // Fills `buffer` ((k+m) * slice_size bytes) with every slice, verifying the supplied ones and
   // reconstructing the rest. DATA_LOSS with fewer than k good slices.

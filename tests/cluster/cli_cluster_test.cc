@@ -94,6 +94,13 @@ TEST(CliClusterTest, DevClusterAndEveryCommand) {
   r = Tessera({"mb", "demo"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(OneLine(r.err) && absl::StrContains(r.err, "demo")) << r.err;
+  // Canned ACLs (CreateBucketRequest.acl): the gateway reports the one it stored.
+  r = Tessera({"mb", "demo-public", "--acl=public-read"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "(public-read)")) << r.out;
+  r = Tessera({"mb", "demo-rw", "--acl=public-read-write"});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(OneLine(r.err) && absl::StrContains(r.err, "not supported")) << r.err;
 
   const std::string src = TmpDir() + "/src.bin";
   const std::string data = TestBytes(3 * 262144 + 17, 9);

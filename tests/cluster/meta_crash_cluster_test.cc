@@ -198,9 +198,10 @@ TEST(MetaCrashClusterTest, HistoriesStayLinearizableWhileNodesAreKilledAndRestar
   po.sites = 3;
   po.gateways = 0;
   ProcessCluster cluster(po);
+  // Real node ids: with mutual TLS a client checks that the peer's certificate names that node.
   std::vector<services::MetaMember> members;
   for (int i = 0; i < 3; ++i) {
-    members.push_back(services::MetaMember{absl::StrCat("n", i), absl::StrCat("site", i),
+    members.push_back(services::MetaMember{cluster.node_ids()[i], absl::StrCat("site", i),
                                            cluster.node_addresses()[i]});
   }
   services::LayoutOptions lo;
@@ -273,7 +274,7 @@ TEST(MetaCrashClusterTest, HistoriesStayLinearizableUnderPartitionsAndAcceptorCl
         address = proxies[c].back()->address();
       }
       members.push_back(
-          services::MetaMember{absl::StrCat("n", i), absl::StrCat("site", i), address});
+          services::MetaMember{cluster.node_ids()[i], absl::StrCat("site", i), address});
     }
     auto layout = services::Layout::Compute(1, members, lo);
     ASSERT_TRUE(layout.ok()) << layout.status();

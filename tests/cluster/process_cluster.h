@@ -159,6 +159,7 @@ struct ProcessClusterOptions {
   std::string front_end_log_level = "warning";  // --log_level of tessera-gateway and tessera-s3
   // Extra tessera-node flags for node i (entry i, if present), kept across RestartNode.
   std::vector<std::vector<std::string>> node_args;
+  std::vector<std::string> s3_flags;  // more flags for every tessera-s3
 };
 
 class ProcessCluster {
@@ -345,15 +346,20 @@ class ProcessCluster {
     const ProcessClusterOptions& o = options_;
     static int restarts = 0;
     const std::string port_file = absl::StrCat(root_, "/s3_", s, "_", ++restarts, ".ports");
-    s3_[s] = std::make_unique<Process>(
-        absl::StrCat("s3_", s),
-        std::vector<std::string>{
-            Runfile("services/s3/tessera-s3"), "--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-            "--master_key_file=" + key_file_, "--cluster_secret_file=" + secret_file_,
-            "--credentials_file=" + credentials_file_,
-            "--seeds=" + absl::StrJoin(node_addresses_, ","), absl::StrCat("--k=", o.k),
-            absl::StrCat("--m=", o.m), absl::StrCat("--stripe_size=", o.stripe_size),
-            "--log_level=" + o.front_end_log_level, "--port_file=" + port_file});
+    std::vector<std::string> args = {Runfile("services/s3/tessera-s3"),
+                                     "--listen=127.0.0.1:0",
+                                     "--admin_listen=127.0.0.1:0",
+                                     "--master_key_file=" + key_file_,
+                                     "--cluster_secret_file=" + secret_file_,
+                                     "--credentials_file=" + credentials_file_,
+                                     "--seeds=" + absl::StrJoin(node_addresses_, ","),
+                                     absl::StrCat("--k=", o.k),
+                                     absl::StrCat("--m=", o.m),
+                                     absl::StrCat("--stripe_size=", o.stripe_size),
+                                     "--log_level=" + o.front_end_log_level,
+                                     "--port_file=" + port_file};
+    args.insert(args.end(), o.s3_flags.begin(), o.s3_flags.end());
+    s3_[s] = std::make_unique<Process>(absl::StrCat("s3_", s), std::move(args));
     auto ports = WaitPortFile(port_file, s3_[s].get());
     int port = 0;
     EXPECT_TRUE(absl::SimpleAtoi(ports["s3_port"], &port)) << "tessera-s3 " << s << " has no port";

@@ -132,8 +132,10 @@ class NodeAuthTest : public ::testing::Test {
     auto wrong = p2p::ClusterAuth::FromSecretFile(wrong_file, "intruder");
     ASSERT_TRUE(wrong.ok()) << wrong.status();
     wrong_ = *std::move(wrong);
+    // The cluster's mutual TLS without the token interceptor: these tests exercise the token
+    // check that sits behind it (TransportRefuses... covers the TLS layer itself).
     channel_ =
-        grpc::CreateChannel(cluster_->node_addresses()[0], grpc::InsecureChannelCredentials());
+        grpc::CreateChannel(cluster_->node_addresses()[0], right_->tls()->ChannelCredentials(""));
     slices_ = v1::SliceService::NewStub(channel_);
     meta_ = v1::MetaService::NewStub(channel_);
   }
@@ -267,6 +269,57 @@ TEST_F(NodeAuthTest, CallsWithoutAValidClusterTokenAreRefused) {
   auto got = c.GetObject("authb", "obj");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(*got == data);
+}
+
+// Mutual TLS (p2p/auth/cluster_tls.h): without the cluster's certificates, even a valid token
+// gets nowhere, and a client refuses a node that is not the one it meant to call.
+TEST_F(NodeAuthTest, TransportRefusesPlaintextOtherClustersAndTheWrongNode) {
+  const std::string address = cluster_->node_addresses()[0];
+  v1::SliceId fresh;
+  fresh.set_version_id(std::string(16, 't'));
+  auto put = [&](const std::shared_ptr<grpc::Channel>& channel) {
+    auto stub = v1::SliceService::NewStub(channel);
+    grpc::ClientContext ctx;
+    Prepare(&ctx, Cred::kRight, p2p::kPutSliceMethod);  // a valid token every time
+    v1::PutSliceResponse resp;
+    auto writer = stub->PutSlice(&ctx, &resp);
+    v1::PutSliceRequest req;
+    *req.mutable_id() = fresh;
+    req.set_length(5);
+    req.set_crc32c(0);
+    req.set_data("bytes");
+    writer->Write(req);
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  // Plaintext (what a captured token could be replayed over): the handshake fails.
+  EXPECT_EQ(put(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  // TLS with the certificates of another cluster secret.
+  EXPECT_EQ(put(grpc::CreateChannel(address, wrong_->tls()->ChannelCredentials(""))).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  // The right cluster, but the client expects another node at this address.
+  EXPECT_EQ(
+      put(grpc::CreateChannel(address, right_->tls()->ChannelCredentials(std::string(32, 'a'))))
+          .error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+  // Nothing was stored.
+  EXPECT_EQ(Stat(Cred::kRight, fresh).error_code(), grpc::StatusCode::NOT_FOUND);
+  // The node's own id (learned from NodeInfo over TLS) is accepted when expected.
+  v1::NodeInfoResponse info;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, Cred::kRight, p2p::kNodeInfoMethod);
+    ASSERT_TRUE(slices_->NodeInfo(&ctx, v1::NodeInfoRequest(), &info).ok());
+  }
+  auto exact = v1::SliceService::NewStub(
+      grpc::CreateChannel(address, right_->tls()->ChannelCredentials(info.node_id())));
+  grpc::ClientContext ctx;
+  Prepare(&ctx, Cred::kRight, p2p::kNodeInfoMethod);
+  v1::NodeInfoResponse again;
+  grpc::Status s = exact->NodeInfo(&ctx, v1::NodeInfoRequest(), &again);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.node_id(), info.node_id());
 }
 
 }  // namespace

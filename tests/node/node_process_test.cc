@@ -597,12 +597,21 @@ TEST(NodeProcessTest, ClientsWithoutTheSecretAreRefused) {
   ASSERT_TRUE(node.running()) << node.stderr_text();
   auto good = NewStub(node.grpc_port(), TestAuth());
   ASSERT_TRUE(PutSlice(good.get(), TestId(5), TestBytes(1000, 5)).ok());
+  // Plaintext (no cluster certificate): the mutual-TLS handshake fails.
   auto stranger = NewStub(node.grpc_port());
   EXPECT_EQ(PutSlice(stranger.get(), TestId(6), TestBytes(1000, 6)).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+            grpc::StatusCode::UNAVAILABLE);
   auto got = GetSlice(stranger.get(), TestId(5));
-  EXPECT_EQ(got.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(got.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(got.data.empty());
+  // Over the cluster's TLS but without a token: the token check behind it refuses.
+  auto tokenless = v1::SliceService::NewStub(
+      services::testing::NewChannelWithoutTokens(node.grpc_port(), TestAuth()));
+  EXPECT_EQ(PutSlice(tokenless.get(), TestId(6), TestBytes(1000, 6)).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(GetSlice(tokenless.get(), TestId(5)).status.error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  tokenless.reset();
   EXPECT_EQ(GetSlice(good.get(), TestId(5)).data, TestBytes(1000, 5));
   EXPECT_EQ(GetSlice(good.get(), TestId(6)).status.error_code(), grpc::StatusCode::NOT_FOUND);
   good.reset();

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 #include "services/gateway/in_memory_manifest_store.h"
 #include "services/s3/auth/chunked_decoder.h"
 #include "services/s3/checksum/checksum.h"
@@ -170,7 +171,16 @@ class Payload {
   std::map<std::string, std::string> checksums_;
 };
 
+// True unless `s` is outcome-unknown (base/status_reasons.h): a commit that may or may not have
+// been applied carries whatever code its CAS function last returned (ALREADY_EXISTS for "bucket
+// exists", FAILED_PRECONDITION for a refused condition, NOT_FOUND), and none of those may be
+// answered as a definite S3 error. Every code-based mapping below is guarded by it.
+bool Definite(const absl::Status& s) { return !IsOutcomeUnknown(s); }
+
 S3ErrorCode CodeForDataPath(const absl::Status& s, bool bucket_op) {
+  // First: an unknown outcome is 500 InternalError ("We encountered an internal error. Please
+  // try again."), which every S3 client retries; a retry then sees what actually happened.
+  if (IsOutcomeUnknown(s)) return S3ErrorCode::kInternalError;
   if (s.GetPayload("type.tessera/s3.error_code").has_value()) return ErrorCodeOf(s);
   const absl::string_view m = s.message();
   if (absl::IsNotFound(s)) {
@@ -285,6 +295,7 @@ class S3Gateway::Call {
   absl::StatusOr<v1::BucketRecord> Authorize(const std::string& bucket, Access access) {
     absl::StatusOr<v1::BucketRecord> b = g_->objects_->Authorize(Caller(), bucket, access);
     if (b.ok()) return b;
+    if (!Definite(b.status())) return b.status();
     if (absl::IsNotFound(b.status())) return S3Status(S3ErrorCode::kNoSuchBucket);
     if (absl::IsPermissionDenied(b.status())) return S3Status(S3ErrorCode::kAccessDenied);
     return b.status();
@@ -375,9 +386,13 @@ class S3Gateway::Call {
                         absl::StrCat("this endpoint serves region ", g_->options_.region));
       }
     }
-    std::string acl = absl::AsciiStrToLower(HeaderOr(req_.headers, "x-amz-acl", "private"));
-    if (acl != "private" && acl != "public-read") {
-      return S3Status(S3ErrorCode::kNotImplemented, "only the private and public-read ACLs");
+    // The same canned ACLs as gRPC CreateBucket (access_policy.h).
+    absl::StatusOr<std::string> acl = ParseCannedAcl(HeaderOr(req_.headers, "x-amz-acl", ""));
+    if (absl::IsUnimplemented(acl.status())) {
+      return S3Status(S3ErrorCode::kNotImplemented, std::string(acl.status().message()));
+    }
+    if (!acl.ok()) {
+      return S3Status(S3ErrorCode::kInvalidArgument, std::string(acl.status().message()));
     }
     v1::BucketRecord record;
     record.set_schema_version(kManifestSchemaVersion);
@@ -387,11 +402,11 @@ class S3Gateway::Call {
     record.set_bucket_id(id);
     record.set_owner(auth_.user_id);
     record.set_created_unix_micros(absl::ToUnixMicros(g_->clock_->Now()));
-    record.set_acl(acl);
+    record.set_acl(*acl);
     record.set_region(g_->options_.region);
     record.add_shards()->set_id(0);
     absl::Status s = g_->store_->CreateBucket(record);
-    if (absl::IsAlreadyExists(s)) {
+    if (Definite(s) && absl::IsAlreadyExists(s)) {
       absl::StatusOr<v1::BucketRecord> existing = g_->objects_->HeadBucket(r_.bucket);
       if (existing.ok() && existing->owner() == auth_.user_id) {
         // As AWS: "BucketAlreadyOwnedByYou ... in all Regions except North Virginia", where
@@ -427,6 +442,7 @@ class S3Gateway::Call {
     }
     absl::Status s = g_->objects_->DeleteBucket(r_.bucket);
     if (!s.ok()) {
+      if (!Definite(s)) return s;
       if (absl::IsFailedPrecondition(s)) return S3Status(S3ErrorCode::kBucketNotEmpty);
       if (absl::IsNotFound(s)) return S3Status(S3ErrorCode::kNoSuchBucket);
       return s;
@@ -596,6 +612,7 @@ class S3Gateway::Call {
 
   // The S3 error for a commit refused by its condition; other statuses pass through.
   static absl::Status CommitConditionStatus(const absl::Status& s) {
+    if (!Definite(s)) return s;
     if (IsConditionNotMet(s)) {
       return S3Status(S3ErrorCode::kPreconditionFailed,
                       "At least one of the pre-conditions you specified did not hold");
@@ -615,7 +632,7 @@ class S3Gateway::Call {
                       "If-None-Match on writes supports only the value *");
     }
     absl::StatusOr<v1::ObjectManifest> m = g_->objects_->HeadObject(r_.bucket, r_.key);
-    if (!m.ok() && !absl::IsNotFound(m.status())) return m.status();
+    if (!m.ok() && !(Definite(m.status()) && absl::IsNotFound(m.status()))) return m.status();
     if (none_match != nullptr && m.ok()) {
       return S3Status(S3ErrorCode::kPreconditionFailed,
                       "At least one of the pre-conditions you specified did not hold");
@@ -661,10 +678,19 @@ class S3Gateway::Call {
     if (!b.ok()) return b.status();
     absl::StatusOr<v1::ObjectManifest> m = g_->objects_->HeadObject(r_.bucket, r_.key);
     if (!m.ok()) {
-      if (absl::IsNotFound(m.status()) && !absl::StrContains(m.status().message(), "bucket")) {
+      if (Definite(m.status()) && absl::IsNotFound(m.status()) &&
+          !absl::StrContains(m.status().message(), "bucket")) {
         return S3Status(S3ErrorCode::kNoSuchKey);
       }
       return m.status();
+    }
+    if (!head && m->encryption().key_source() == v1::EncryptionParams::CLIENT_SEALED) {
+      // Refused before any header goes out: its plaintext never reached the cluster, and its
+      // ciphertext must not pass for the object's data (docs/design/e2e_mode.md).
+      return S3Status(S3ErrorCode::kInvalidRequest,
+                      absl::StrCat(r_.key,
+                                   " is sealed end to end by its client; read it with "
+                                   "the Tessera SDK's sealing client"));
     }
     const absl::Time modified = ModifiedTime(*m);
     Headers h;
@@ -791,7 +817,9 @@ class S3Gateway::Call {
     if (!sb.ok()) return sb.status();
     absl::StatusOr<v1::ObjectManifest> m = g_->objects_->HeadObject(src->bucket, src->key);
     if (!m.ok()) {
-      if (absl::IsNotFound(m.status())) return S3Status(S3ErrorCode::kNoSuchKey);
+      if (Definite(m.status()) && absl::IsNotFound(m.status())) {
+        return S3Status(S3ErrorCode::kNoSuchKey);
+      }
       return m.status();
     }
     Headers cond;
@@ -944,6 +972,7 @@ class S3Gateway::Call {
     absl::StatusOr<v1::ObjectManifest> m =
         g_->uploads_->Complete(r_.bucket, r_.key, r_.upload_id, chosen, &why, WriteCondition());
     if (!m.ok()) {
+      if (!Definite(m.status())) return m.status();  // 500: the object may have been made
       if (IsConditionNotMet(m.status()) || absl::IsNotFound(m.status())) {
         return CommitConditionStatus(m.status());  // 412, 404 NoSuchKey, or NoSuchUpload as is
       }

@@ -367,6 +367,44 @@ TEST_F(S3GatewayTest, ConcurrentConditionalWritesHaveOneWinner) {
   }
 }
 
+// A commit whose outcome is unknown (base/status_reasons.h) may carry a definite-looking code:
+// Paxos retries a round, the CAS function sees the write of its own first round and answers
+// "bucket exists" or "condition not met". S3 must answer 500 InternalError (clients retry), never
+// BucketAlreadyOwnedByYou / 412; the retry then sees what really happened.
+TEST_F(S3GatewayTest, OutcomeUnknownIsNeverADefiniteAnswer) {
+  services::testing::FaultyManifestStore store(&cluster_.store());
+  auto objects = ObjectService::Create(options_.data, cluster_.deps(), &store);
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  S3GatewayOptions o;
+  o.region = "eu-west-1";
+  UseRegion("eu-west-1");  // sign for it
+  S3Gateway faulty(o, objects->get(), uploads_.get(), &store, cluster_.deps(), &credentials_,
+                   Clock::Real());
+  through_ = &faulty;
+
+  store.FailCreateBucketsWith(1, absl::AlreadyExistsError("bucket exists: ou-b"));
+  Response r = Do(kAlice, "PUT", "/ou-b");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_TRUE(r.HasCode("InternalError")) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, "Please try again")) << r.body;
+  r = Do(kAlice, "PUT", "/ou-b");  // the retry learns the truth: it was created
+  EXPECT_EQ(r.status, 409);
+  EXPECT_TRUE(r.HasCode("BucketAlreadyOwnedByYou")) << r.body;
+
+  store.FailPutsAfterApplyingWith("ou-b", 1, ConditionNotMet("injected: key exists"));
+  r = Do(kAlice, "PUT", "/ou-b/k", "landed", {{"if-none-match", "*"}});
+  EXPECT_EQ(r.status, 500);
+  EXPECT_TRUE(r.HasCode("InternalError")) << r.body;
+  EXPECT_EQ(Do(kAlice, "GET", "/ou-b/k").body, "landed");
+
+  store.FailPutsAfterApplyingWith("ou-b", 1, absl::NotFoundError("no such key: ou-b/k"));
+  r = Do(kAlice, "PUT", "/ou-b/k", "again",
+         {{"if-match", *Do(kAlice, "HEAD", "/ou-b/k").Header("ETag")}});
+  EXPECT_EQ(r.status, 500);
+  EXPECT_TRUE(r.HasCode("InternalError")) << r.body;
+  through_ = nullptr;
+}
+
 TEST_F(S3GatewayTest, UnknownSubresourcesAreNotImplemented) {
   ASSERT_EQ(Do(kAlice, "PUT", "/bk2").status, 200);
   ASSERT_EQ(Do(kAlice, "PUT", "/bk2/k", "x").status, 200);
