@@ -30,6 +30,7 @@
 #include "api/sdk/client.h"
 #include "base/clock.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/gateway/multipart.h"
@@ -179,9 +180,12 @@ class GatewayAuthTest : public ::testing::Test {
     co.data.inline_threshold = 1 << 10;
     cluster_ = new testing::ReplicatedTestCluster(co);
     ASSERT_OK(cluster_->status());
-    key_file_ = new std::string(TmpDir() + "/master.key");
+    // A fresh directory per suite run: the key file is never overwritten, so a fixed path would
+    // fail the second --gtest_repeat repetition.
+    const std::string dir = ::tessera::testing::UniqueTestDir("gateway_auth");
+    key_file_ = new std::string(dir + "/master.key");
     ASSERT_OK(storage::GenerateMasterKeyFile(*key_file_, 1));
-    credentials_file_ = new std::string(TmpDir() + "/users.ini");
+    credentials_file_ = new std::string(dir + "/users.ini");
     {
       std::ofstream out(*credentials_file_);
       for (const User& u : {kAlice, kBob}) {

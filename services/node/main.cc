@@ -56,6 +56,8 @@ ABSL_FLAG(std::string, generate_cluster_secret, "",
           "Write a new random cluster secret to this path (mode 0600, never overwrites) and exit.");
 ABSL_FLAG(absl::Duration, auth_max_skew, absl::Minutes(5),
           "Largest accepted clock difference for RPC tokens.");
+ABSL_FLAG(absl::Duration, test_meta_clock_offset, absl::ZeroDuration(),
+          "TEST ONLY: shift the metadata acceptor's wall clock by this much (clock-skew tests).");
 ABSL_FLAG(bool, membership, true, "Join the cluster's gossip membership.");
 ABSL_FLAG(bool, meta_service, true,
           "Serve the replicated-metadata MetaService (over <data_dir>/meta) on the gRPC port.");
@@ -205,6 +207,7 @@ NodeOptions OptionsFromFlags() {
   o.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
   o.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   o.auth_max_skew = absl::GetFlag(FLAGS_auth_max_skew);
+  o.test_meta_clock_offset = absl::GetFlag(FLAGS_test_meta_clock_offset);
   o.enable_membership = absl::GetFlag(FLAGS_membership);
   o.enable_meta_service = absl::GetFlag(FLAGS_meta_service);
   o.meta_compaction_interval = absl::GetFlag(FLAGS_meta_compaction_interval);

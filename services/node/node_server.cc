@@ -34,6 +34,17 @@ namespace tessera::services {
 
 namespace {
 
+// The real clock shifted by a fixed offset (NodeOptions::test_meta_clock_offset).
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(absl::Duration offset) : offset_(offset) {}
+  absl::Time Now() override { return Clock::Real()->Now() + offset_; }
+  void SleepFor(absl::Duration d) override { Clock::Real()->SleepFor(d); }
+
+ private:
+  const absl::Duration offset_;
+};
+
 bool IsWildcardHost(const std::string& host) {
   return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
 }
@@ -184,6 +195,13 @@ class NodeServer::Impl {
     if (options_.enable_meta_service) {
       // The replicated-metadata acceptor (docs/design/metadata.md): synced RocksDB.
       AcceptorStoreOptions meta_options;
+      if (options_.test_meta_clock_offset != absl::ZeroDuration()) {
+        meta_clock_ = std::make_unique<OffsetClock>(options_.test_meta_clock_offset);
+        meta_options.clock = meta_clock_.get();
+        TESSERA_LOG(WARNING, "test_meta_clock_offset")
+            .Field("offset", absl::FormatDuration(options_.test_meta_clock_offset))
+            .Field("detail", "TEST ONLY: the metadata acceptor's clock is deliberately off");
+      }
       meta_options.tombstone_grace = options_.meta_tombstone_grace;
       auto meta_store = AcceptorStore::Open(options_.data_dir + "/meta", meta_options);
       if (!meta_store.ok()) return meta_store.status();
@@ -432,6 +450,7 @@ class NodeServer::Impl {
   std::unique_ptr<SliceServiceCore> core_;
   std::unique_ptr<BoundedExecutor> executor_;
   std::unique_ptr<SliceServiceImpl> service_;
+  std::unique_ptr<Clock> meta_clock_;  // test_meta_clock_offset only; outlives meta_store_
   std::unique_ptr<AcceptorStore> meta_store_;
   std::unique_ptr<MetaServiceImpl> meta_service_;
   std::unique_ptr<GrpcAcceptorClient> compactor_client_;  // null without compaction

@@ -86,6 +86,10 @@ struct NodeOptions {
   bool insecure_no_auth = false;
   // Accepted clock difference for tokens.
   absl::Duration auth_max_skew = absl::Minutes(5);
+  // TEST ONLY (tessera-node --test_meta_clock_offset): the metadata acceptor reads its wall clock
+  // this far off the real one, to test the clock guard and linearizability under acceptor clock
+  // skew with real processes. Zero (default) in production.
+  absl::Duration test_meta_clock_offset = absl::ZeroDuration();
   // With a cluster secret: serve only mutual TLS (p2p/auth/cluster_tls.h). false = tokens over
   // plaintext, for benchmarks comparing the two (clients must then use
   // ClusterAuthOptions::transport_tls = false too); tessera-node has no flag for it.

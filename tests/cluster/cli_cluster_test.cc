@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/process_cluster.h"
 
@@ -45,7 +46,9 @@ bool OneLine(const std::string& s) {
 }
 
 TEST(CliClusterTest, DevClusterAndEveryCommand) {
-  const std::string dir = TmpDir() + "/dev";
+  // A fresh directory each run (a second --gtest_repeat repetition must not find the first's
+  // cluster there).
+  const std::string dir = ::tessera::testing::UniqueTestDir("dev");
   Process dev("dev",
               {Runfile("services/cli/tessera"), "dev", "--dir=" + dir, "--port=0", "--s3_port=0",
                "--stripe_size=262144"},

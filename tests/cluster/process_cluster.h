@@ -157,7 +157,9 @@ struct ProcessClusterOptions {
   int gateways = 1;
   int s3_gateways = 0;  // tessera-s3 processes (S3 over HTTP, same user as the gateways)
   std::string front_end_log_level = "warning";  // --log_level of tessera-gateway and tessera-s3
-  std::vector<std::string> s3_flags;            // more flags for every tessera-s3
+  // Extra tessera-node flags for node i (entry i, if present), kept across RestartNode.
+  std::vector<std::vector<std::string>> node_args;
+  std::vector<std::string> s3_flags;  // more flags for every tessera-s3
 };
 
 class ProcessCluster {
@@ -334,6 +336,9 @@ class ProcessCluster {
                                      "--shutdown_grace=2s",
                                      "--port_file=" + port_files_[i]};
     if (!gossip_seed.empty()) args.push_back("--seeds=" + gossip_seed);
+    if (static_cast<size_t>(i) < options_.node_args.size()) {
+      args.insert(args.end(), options_.node_args[i].begin(), options_.node_args[i].end());
+    }
     return std::make_unique<Process>(absl::StrCat("node", i), std::move(args));
   }
 
