@@ -18,6 +18,9 @@ absl::Status LayoutMaintainerOptions::Validate() const {
   if (check_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("layout_maintainer.check_interval must be > 0");
   }
+  if (handoff_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("layout_maintainer.handoff_timeout must be >= 0");
+  }
   return absl::OkStatus();
 }
 
@@ -250,7 +253,8 @@ absl::Status GatewayBackend::MaintainLayoutOnce() {
   absl::StatusOr<v1::LayoutRecord> record = meta_->ReloadLayout();
   if (!record.ok()) record = meta_->LoadLayout(alive);  // e.g. the record's members moved
   if (!record.ok()) return record.status();
-  if (record->in_transition()) return meta_->CompleteHandOff();
+  if (record->in_transition()) return DriveHandOff();
+  transition_since_.reset();
   if (SameMembers(RecordMembers(*record), alive)) {
     members_differ_since_.reset();
     return absl::OkStatus();
@@ -274,7 +278,34 @@ absl::Status GatewayBackend::MaintainLayoutOnce() {
     return proposed.status();
   }
   members_differ_since_.reset();
-  return meta_->CompleteHandOff();
+  return DriveHandOff();
+}
+
+absl::Status GatewayBackend::DriveHandOff() {
+  std::optional<v1::LayoutRecord> record = meta_->layout_record();
+  if (!record.has_value() || !record->in_transition()) return absl::OkStatus();
+  const absl::Time now = maintainer_options_.clock->Now();
+  if (!transition_since_.has_value() || transition_since_->first != record->epoch()) {
+    transition_since_ = std::make_pair(record->epoch(), now);
+  }
+  absl::Status done = meta_->CompleteHandOff();
+  if (done.ok()) {
+    transition_since_.reset();
+    return done;
+  }
+  if (now - transition_since_->second < maintainer_options_.handoff_timeout) return done;
+  // Stuck (e.g. W replicas of a new set unreachable): reads and writes keep working on the old
+  // sets once the transition is rolled back; the next round proposes from the members alive then.
+  TESSERA_LOG(WARNING, "meta_layout_handoff_stuck")
+      .Field("epoch", record->epoch())
+      .Field("error", done.message());
+  absl::Status abandoned = meta_->AbandonHandOff();
+  if (abandoned.ok() || absl::IsFailedPrecondition(abandoned)) {
+    transition_since_.reset();  // rolled back, or another gateway moved the record meanwhile
+    members_differ_since_.reset();
+    return absl::OkStatus();
+  }
+  return abandoned;
 }
 
 }  // namespace tessera::services

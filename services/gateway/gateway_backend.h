@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -60,6 +61,10 @@ struct LayoutMaintainerOptions {
   absl::Duration grace_period = absl::Seconds(30);
   // Time between two checks (record re-read, hand-off, proposal).
   absl::Duration check_interval = absl::Seconds(1);
+  // A transition whose hand-off has been failing this long (since this gateway first saw it) is
+  // rolled back to the previous members (MetaClient::AbandonHandOff), so the cluster is not stuck
+  // in transition; the next proposal starts from the members alive then.
+  absl::Duration handoff_timeout = absl::Minutes(5);
   // Clock of the grace period and the checks; null = real. Not owned.
   Clock* clock = nullptr;
   // False: no thread (tests drive MaintainLayoutOnce() themselves).
@@ -151,7 +156,9 @@ class GatewayBackend {
   const std::shared_ptr<const p2p::ClusterAuth>& auth() const { return auth_; }
 
   // One round of the layout maintainer (what its thread runs every check_interval): re-reads the
-  // decided record; if it is in transition, CompleteHandOff; otherwise, when the alive members
+  // decided record; if it is in transition, CompleteHandOff (and, once that has failed for
+  // handoff_timeout since this backend first saw the transition, AbandonHandOff: back to the
+  // previous members); otherwise, when the alive members
   // have differed from the record's for at least grace_period (measured on this backend's
   // maintainer clock since the first round that saw the difference), ProposeLayout (losing the
   // race to another gateway is fine: the record is reloaded) and then the hand-off. Returns the
@@ -159,6 +166,9 @@ class GatewayBackend {
   absl::Status MaintainLayoutOnce();
 
  private:
+  // Completes the hand-off of the followed record's transition; once it has failed for
+  // handoff_timeout, rolls the transition back instead.
+  absl::Status DriveHandOff() ABSL_EXCLUSIVE_LOCKS_REQUIRED(maintain_mu_);
   friend absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(
       GatewayBackendOptions options);
   GatewayBackend() = default;
@@ -177,6 +187,8 @@ class GatewayBackend {
   LayoutMaintainerOptions maintainer_options_;
   absl::Mutex maintain_mu_;  // serializes MaintainLayoutOnce
   std::optional<absl::Time> members_differ_since_ ABSL_GUARDED_BY(maintain_mu_);
+  // (epoch, when this gateway first saw it in transition) for the hand-off timeout.
+  std::optional<std::pair<uint64_t, absl::Time>> transition_since_ ABSL_GUARDED_BY(maintain_mu_);
   absl::Notification stop_;
   std::thread maintainer_;
   // Space reclamation (see GatewayBackendOptions::gc_interval).

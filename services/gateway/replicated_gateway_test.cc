@@ -30,6 +30,8 @@
 #include "services/gateway/slice_gc.h"
 #include "services/gateway/version_id.h"
 #include "services/meta/layout.h"
+#include "services/meta/layout_record.h"
+#include "services/meta/meta_key.h"
 
 namespace tessera::services {
 namespace {
@@ -606,6 +608,91 @@ TEST(ReplicatedGatewayTest, NodeJoinMovesTheLayoutAndKeepsMetadata) { RunNodeJoi
 TEST(ReplicatedGatewayTest, NodeJoinUnderAConcurrentWriterLosesNoWrite) { RunNodeJoin(true); }
 
 // The replicated store and the in-memory reference give the same pages for the same requests.
+// Issue 11: a transition whose new replica sets cannot reach W (the joiners died during it) is
+// rolled back by the layout maintainer once its hand-off has failed for handoff_timeout (on the
+// maintainer's clock), and metadata works again on the old members.
+TEST(ReplicatedGatewayTest, AStuckHandOffIsRolledBackAfterTheHandOffTimeout) {
+  ReplicatedTestCluster cluster(Options(6));
+  ASSERT_OK(cluster.status());
+  FakeClock clock;
+  GatewayBackendOptions options = cluster.GatewayOptions();
+  options.layout_maintainer.run_thread = false;  // rounds driven below
+  options.layout_maintainer.clock = &clock;
+  options.layout_maintainer.handoff_timeout = absl::Seconds(10);
+  ASSERT_OK_AND_ASSIGN(auto gw, OpenGatewayBackend(options));
+  ObjectService& s = gw->objects();
+  ASSERT_OK(s.CreateBucket("held"));
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_OK(s.PutObject("held", absl::StrCat("before", i), absl::StrCat("v", i)).status());
+  }
+  const v1::LayoutRecord before = *gw->meta().layout_record();
+  ASSERT_EQ(before.members_size(), 6);
+  // Three joiners, proposed directly so that no maintainer round completes the hand-off before
+  // they die.
+  std::vector<MetaMember> members = RecordMembers(before);
+  std::vector<int> joiners;
+  for (int j = 0; j < 3; ++j) {
+    ASSERT_OK_AND_ASSIGN(const int index, cluster.AddNode());
+    joiners.push_back(index);
+    MetaMember like = members[0];
+    for (const MetaMember& m : RecordMembers(before)) {
+      if (cluster.IndexOf(m.node_id) == index % 3) like = m;  // same site as node index % 3
+    }
+    members.push_back(MetaMember{cluster.node_id(index), like.site, cluster.address(index)});
+  }
+  // A partition whose new replica set holds all three joiners, with an entry in it (the hand-off
+  // must copy it to W = 3 of that set, which cannot happen once they are down).
+  ASSERT_OK_AND_ASSIGN(const Layout planned,
+                       Layout::Compute(before.epoch() + 1, members, RecordOptions(before)));
+  std::optional<uint32_t> stuck;
+  for (uint32_t p = 0; p < planned.partitions() && !stuck.has_value(); ++p) {
+    const auto& replicas = planned.Replicas(p);
+    int dead = 0;
+    for (int j : joiners) dead += std::count(replicas.begin(), replicas.end(), cluster.node_id(j));
+    if (dead >= 3) stuck = p;
+  }
+  ASSERT_TRUE(stuck.has_value()) << "no new replica set holds all three joiners";
+  v1::MetaKey probe;
+  for (int i = 0;; ++i) {
+    ASSERT_LT(i, 100000);
+    probe = BucketRecordKey(absl::StrCat("probe-", i), planned.partitions());
+    if (probe.partition() == *stuck) break;
+  }
+  ASSERT_OK(gw->meta()
+                .CompareAndSet(probe,
+                               [](const MetaValue&) -> absl::StatusOr<MetaValue> {
+                                 return MetaValue("probe");
+                               })
+                .status());
+  ASSERT_OK_AND_ASSIGN(const v1::LayoutRecord next, gw->meta().ProposeLayout(members));
+  ASSERT_TRUE(next.in_transition());
+  for (int j : joiners) cluster.StopNode(j);
+
+  // Within the timeout: the round fails and the record stays in transition.
+  EXPECT_FALSE(gw->MaintainLayoutOnce().ok());
+  EXPECT_TRUE(gw->meta().layout_record()->in_transition());
+  clock.Advance(absl::Seconds(5));
+  EXPECT_FALSE(gw->MaintainLayoutOnce().ok());
+  EXPECT_TRUE(gw->meta().layout_record()->in_transition());
+  // Past it: rolled back to the six old members.
+  clock.Advance(absl::Seconds(6));
+  ASSERT_OK(gw->MaintainLayoutOnce());
+  const v1::LayoutRecord after = *gw->meta().layout_record();
+  EXPECT_FALSE(after.in_transition());
+  EXPECT_EQ(after.epoch(), next.epoch() + 1);
+  EXPECT_TRUE(SameMembers(RecordMembers(after), RecordMembers(before)));
+  for (int i = 0; i < 8; ++i) {
+    auto got = GetAll(s, "held", absl::StrCat("before", i));
+    ASSERT_OK(got.status);
+    EXPECT_EQ(got.data, absl::StrCat("v", i));
+  }
+  EXPECT_EQ(gw->meta().Get(probe).value_or(MetaValue()), MetaValue("probe"));
+  ASSERT_OK(s.PutObject("held", "after", "after the rollback").status());
+  ASSERT_OK_AND_ASSIGN(auto gw2, cluster.OpenGateway());
+  ASSERT_OK_AND_ASSIGN(ListResult r, gw2->objects().ListObjects("held", ListRequest()));
+  EXPECT_EQ(r.objects.size(), 9u);
+}
+
 TEST(ReplicatedGatewayTest, ListingMatchesTheInMemoryStore) {
   ReplicatedTestCluster cluster(Options(3));
   ASSERT_OK(cluster.status());

@@ -714,4 +714,43 @@ absl::Status MetaClient::CompleteHandOff() {
   return Follow(done);
 }
 
+absl::Status MetaClient::AbandonHandOff() {
+  std::optional<tessera::v1::LayoutRecord> rec = layout_record();
+  if (!rec.has_value()) return absl::FailedPreconditionError("no layout record loaded");
+  if (!rec->in_transition()) return absl::OkStatus();
+  tessera::v1::LayoutRecord back = *rec;
+  back.set_epoch(rec->epoch() + 1);
+  back.set_in_transition(false);
+  *back.mutable_members() = rec->previous_members();
+  back.clear_previous_epoch();
+  back.clear_previous_members();
+  if (absl::Status s = DataLayoutView(back).status(); !s.ok()) return s;
+  absl::StatusOr<LayoutView> view = LayoutRecordView(*rec);
+  if (!view.ok()) return view.status();
+  const std::string encoded = back.SerializeAsString();
+  const uint64_t expected = rec->epoch();
+  absl::StatusOr<MetaValue> written = proposer_.CompareAndSet(
+      *view, LayoutRecordKey(), [&](const MetaValue& value) -> absl::StatusOr<MetaValue> {
+        tessera::v1::LayoutRecord r;
+        if (!value.has_value() || !r.ParseFromString(*value)) {
+          return absl::DataLossError("layout record missing or corrupt");
+        }
+        if (r.epoch() != expected || !r.in_transition()) {
+          return absl::FailedPreconditionError(absl::StrCat("layout changed: epoch ", r.epoch(),
+                                                            " is current, not ", expected,
+                                                            " in transition"));
+        }
+        return MetaValue(encoded);
+      });
+  if (!written.ok()) {
+    if (absl::IsFailedPrecondition(written.status())) (void)ReloadLayout();
+    return written.status();
+  }
+  TESSERA_LOG(WARNING, "meta_layout_handoff_abandoned")
+      .Field("abandoned_epoch", expected)
+      .Field("epoch", back.epoch())
+      .Field("members", back.members_size());
+  return Follow(back);
+}
+
 }  // namespace tessera::services

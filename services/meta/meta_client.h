@@ -165,6 +165,15 @@ class MetaClient {
   // the record to epoch e + 1 without transition (old sets retired). OK with nothing to do when
   // not in transition. Idempotent: any number of gateways may run it.
   [[nodiscard]] absl::Status CompleteHandOff();
+  // Rolls back a transition whose hand-off cannot complete (e.g. W replicas of a new set are
+  // down): CAS epoch e + 1 (in transition from e's members) -> e + 2 whose members are e's,
+  // not in transition. Every write of the transition reached a quorum of each old replica set
+  // (transition quorums need both), and e + 2's replica sets are e's (the layout rule depends on
+  // the members only), so nothing needs copying. The CAS needs majorities of the old and the new
+  // member lists, like CompleteHandOff; exactly one of the two wins. FAILED_PRECONDITION (and
+  // the newer record followed) when the record is no longer e + 1 in transition; OK with
+  // nothing to do when not in transition.
+  [[nodiscard]] absl::Status AbandonHandOff();
   // The record this client follows, if any.
   std::optional<tessera::v1::LayoutRecord> layout_record() const;
 

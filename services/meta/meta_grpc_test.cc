@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -544,6 +546,72 @@ TEST_F(MetaGrpcTest, ConcurrentBootstrappersWithOverlappingViewsAdoptOneRecord) 
     EXPECT_TRUE(SameMembers(RecordMembers(seen), RecordMembers(*r1)));
   }
   EXPECT_GE(both_ok, kRounds / 2);
+}
+
+// Issue 11, stuck hand-off: a transition whose new replica set cannot reach its write quorum
+// (both joiners died) could neither complete nor be replaced by a new proposal ("still in
+// transition"), and the partitions whose new sets lost W were unreadable meanwhile. It is now
+// rolled back to the previous members; the old sets serve every key again, with every
+// acknowledged value.
+TEST_F(MetaGrpcTest, AStuckHandOffIsRolledBackAndTheOldSetsKeepServing) {
+  StartCluster("stuck_handoff", 5);
+  LayoutOptions lo;
+  lo.partitions = 16;
+  auto admin = NewClient();
+  ASSERT_OK(admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2}), lo).status());
+  // Keys in every partition, with acknowledged values, before the change.
+  ASSERT_OK_AND_ASSIGN(Layout next, Layout::Compute(2, MembersOf(nodes_, {0, 1, 2, 3, 4}), lo));
+  std::map<uint32_t, tessera::v1::MetaKey> keys;  // one per partition
+  for (int i = 0; keys.size() < lo.partitions && i < 10000; ++i) {
+    tessera::v1::MetaKey k = BucketRecordKey(absl::StrCat("k", i), lo.partitions);
+    keys.emplace(k.partition(), k);
+  }
+  ASSERT_EQ(keys.size(), lo.partitions);
+  std::map<uint32_t, int> acked;
+  for (const auto& [p, k] : keys) {
+    ASSERT_OK(Increment(admin.get(), k).status());
+    acked[p] = 1;
+  }
+  // A partition whose new set holds both joiners: with them down it has 1 of 3 replicas.
+  std::optional<uint32_t> stuck;
+  for (uint32_t p = 0; p < lo.partitions; ++p) {
+    const auto& r = next.Replicas(p);
+    if (std::count(r.begin(), r.end(), "n3") + std::count(r.begin(), r.end(), "n4") == 2) stuck = p;
+  }
+  ASSERT_TRUE(stuck.has_value()) << "no partition has both joiners in its new set";
+
+  ASSERT_OK_AND_ASSIGN(auto r2, admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2, 3, 4})));
+  ASSERT_TRUE(r2.in_transition());
+  nodes_[3]->Kill();
+  nodes_[4]->Kill();
+  // Stuck: the hand-off cannot reach W of the stuck partition's new set, no new layout can be
+  // proposed, and that partition cannot be read.
+  EXPECT_THAT(admin->CompleteHandOff(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in transition")));
+  EXPECT_FALSE(admin->Get(keys[*stuck]).ok());
+
+  ASSERT_OK(admin->AbandonHandOff());
+  ASSERT_TRUE(admin->layout_record().has_value());
+  EXPECT_EQ(admin->layout_record()->epoch(), 3u);
+  EXPECT_FALSE(admin->layout().in_transition());
+  EXPECT_TRUE(SameMembers(RecordMembers(*admin->layout_record()), MembersOf(nodes_, {0, 1, 2})));
+  // Every key reads its acknowledged value and takes writes again, also through a fresh client
+  // that only knows the old members.
+  auto fresh = NewClient();
+  ASSERT_OK_AND_ASSIGN(auto seen, fresh->LoadLayout(MembersOf(nodes_, {0, 1, 2})));
+  EXPECT_EQ(seen.epoch(), 3u);
+  for (const auto& [p, k] : keys) {
+    EXPECT_THAT(fresh->Get(k), IsOkAndHolds(MetaValue(absl::StrCat(acked[p]))))
+        << "partition " << p;
+    EXPECT_THAT(Increment(admin.get(), k), IsOkAndHolds(MetaValue(absl::StrCat(acked[p] + 1))))
+        << "partition " << p;
+  }
+  // And the cluster can change again.
+  ASSERT_OK(admin->ProposeLayout(MembersOf(nodes_, {0, 1})).status());
+  ASSERT_OK(admin->CompleteHandOff());
+  EXPECT_EQ(admin->layout_record()->epoch(), 5u);
+  EXPECT_THAT(fresh->Get(keys[*stuck]), IsOkAndHolds(MetaValue("2")));
 }
 
 class SkewedClock final : public Clock {
