@@ -64,7 +64,7 @@ TEST(MetaCrashClusterTest, HistoriesStayLinearizableWhileNodesAreKilledAndRestar
   ProcessCluster cluster(po);
   std::vector<services::MetaMember> members;
   for (int i = 0; i < 3; ++i) {
-    members.push_back(services::MetaMember{absl::StrCat("n", i), absl::StrCat("site", i),
+    members.push_back(services::MetaMember{cluster.node_ids()[i], absl::StrCat("site", i),
                                            cluster.node_addresses()[i]});
   }
   services::LayoutOptions lo;
