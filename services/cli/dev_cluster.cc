@@ -278,7 +278,8 @@ int RunDevCluster(const DevOptions& in) {
   ::sigprocmask(SIG_BLOCK, &signals, nullptr);
 
   // Nodes: node0 first (the membership seed), then the others seeded with its gossip address.
-  // Every node checks the cluster-auth token of every call (--cluster_secret_file).
+  // Every node serves only mutual TLS with certificates derived from the cluster secret and
+  // checks the cluster-auth token of every call (--cluster_secret_file).
   std::vector<Child> children;
   children.reserve(static_cast<size_t>(o.nodes) + 2);  // references below stay valid
   std::vector<std::string> node_addresses;

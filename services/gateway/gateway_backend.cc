@@ -136,6 +136,15 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
 
   GrpcSliceClientOptions slice_options;
   slice_options.auth = b->auth_;
+  // Slice RPCs go to the node the placement chose, checked by its id over TLS. The view
+  // outlives every slice RPC (the destructor drains pool_ before resetting cluster_).
+  slice_options.node_id_for_address = [cluster = b->cluster_.get()](const std::string& address) {
+    const std::shared_ptr<const ClusterSnapshot> snapshot = cluster->Snapshot();
+    for (const StorageNode& n : snapshot->nodes()) {
+      if (n.address == address) return n.id;
+    }
+    return std::string();
+  };
   if (absl::Status s = slice_options.Validate(); !s.ok()) return s;
   b->grpc_slices_ = std::make_unique<GrpcSliceClient>(slice_options);
   b->pool_ = std::make_unique<WorkPool>(options.data_path_threads);

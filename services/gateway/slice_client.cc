@@ -39,14 +39,16 @@ absl::Status GrpcSliceClientOptions::Validate() const {
 GrpcSliceClient::GrpcSliceClient(GrpcSliceClientOptions options) : options_(std::move(options)) {}
 
 v1::SliceService::Stub* GrpcSliceClient::StubFor(const std::string& address) {
+  std::string node_id;
+  if (options_.node_id_for_address) node_id = options_.node_id_for_address(address);
   absl::MutexLock lock(&mu_);
-  auto& stub = stubs_[address];
+  auto& stub = stubs_[std::make_pair(node_id, address)];
   if (stub == nullptr) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(8 << 20);
     // Reconnect quickly after a node restarts rather than failing calls for a long backoff.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    stub = v1::SliceService::NewStub(p2p::CreateNodeChannel(address, args, options_.auth));
+    stub = v1::SliceService::NewStub(p2p::CreateNodeChannel(address, args, options_.auth, node_id));
   }
   return stub.get();
 }

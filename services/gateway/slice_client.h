@@ -13,9 +13,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -57,13 +59,17 @@ struct GrpcSliceClientOptions {
   // Mints a cluster-auth token for every call (nodes started with a cluster secret refuse calls
   // without one). Null: no tokens.
   std::shared_ptr<const p2p::ClusterAuth> auth;
+  // The node id expected at an address (a gateway: from its cluster view), so that the TLS
+  // handshake refuses any other node there (p2p/auth/cluster_tls.h). Null, or "" for an
+  // address: any member of the cluster. Called on every RPC, from any thread.
+  std::function<std::string(const std::string& address)> node_id_for_address;
 
   // OK, or INVALID_ARGUMENT naming the field.
   [[nodiscard]] absl::Status Validate() const;
 };
 
-// The gRPC SliceClient: one channel per node address, created on first use and cached for the
-// client's lifetime (gRPC reconnects a channel by itself after a node restarts).
+// The gRPC SliceClient: one channel per (expected node id, node address), created on first use
+// and cached for the client's lifetime (gRPC reconnects a channel by itself after a node restarts).
 class GrpcSliceClient final : public SliceClient {
  public:
   explicit GrpcSliceClient(GrpcSliceClientOptions options = {});
@@ -79,7 +85,10 @@ class GrpcSliceClient final : public SliceClient {
 
   const GrpcSliceClientOptions options_;
   absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<v1::SliceService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  // By (expected node id, address): a channel checks its peer is that id, so a new node at an
+  // old address needs its own.
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<v1::SliceService::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tessera::services

@@ -37,7 +37,9 @@ std::shared_ptr<tessera::v1::MetaService::Stub> GrpcAcceptorClient::StubFor(
   auto it = addresses_.find(node_id);
   if (it == addresses_.end()) return nullptr;
   *address = it->second;
-  auto& stub = stubs_[it->second];
+  // Keyed by id and address: the channel checks over TLS that its peer is `node_id`, so a
+  // different node taking over the address needs a channel of its own.
+  auto& stub = stubs_[std::make_pair(node_id, it->second)];
   if (!stub) {
     // Responses up to what nodes send (meta_limits.h: a Prepare carrying two large values).
     grpc::ChannelArguments args;

@@ -7,9 +7,9 @@
 //   replicas
 //
 // It holds a LayoutView (SetLayout swaps it, e.g. when membership changes), a hybrid logical
-// clock, and a GrpcAcceptorClient with one channel per node address and a deadline per RPC, and
-// runs PaxosProposer (paxos.h) over them. When a quorum cannot be reached, calls fail UNAVAILABLE
-// with a message naming how many replicas of how many answered.
+// clock, and a GrpcAcceptorClient with one channel per (node id, address) and a deadline per RPC,
+// and runs PaxosProposer (paxos.h) over them. When a quorum cannot be reached, calls fail
+// UNAVAILABLE with a message naming how many replicas of how many answered.
 //
 // GrpcAcceptorClient is the gRPC (callback API) implementation of AcceptorClient.
 //
@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -87,8 +88,9 @@ class GrpcAcceptorClient final : public AcceptorClient {
   int in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> addresses_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::shared_ptr<tessera::v1::MetaService::Stub>> stubs_
-      ABSL_GUARDED_BY(mu_);  // by address
+  absl::flat_hash_map<std::pair<std::string, std::string>,
+                      std::shared_ptr<tessera::v1::MetaService::Stub>>
+      stubs_ ABSL_GUARDED_BY(mu_);  // by (node id, address)
 };
 
 struct MetaClientOptions {

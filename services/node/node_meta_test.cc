@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "api/metadata.grpc.pb.h"
 #include "base/metrics.h"
 #include "base/testing/status_matchers.h"
@@ -156,6 +157,53 @@ TEST_F(NodeMetaTest, MetadataIsDurableAcrossRestart) {
   auto read = (*client)->Get(BucketRecordKey("photos", 8));
   ASSERT_THAT(read.status(), IsOk());
   EXPECT_THAT(*read, Optional(std::string("record-1")));
+}
+
+// Clients check over TLS that they reached the node id they meant to call (cluster_tls.h), so
+// a channel is only good for one (node id, address) pair: when a different node takes over an
+// address (a machine rebuilt with a new data dir), the client must dial it afresh, not keep
+// a channel that expects the old id and is refused forever.
+TEST_F(NodeMetaTest, AcceptorClientFollowsANewNodeAtAnOldAddress) {
+  auto first = StartNode();
+  ASSERT_THAT(first.status(), IsOk());
+  const std::string id1 = (*first)->node_id();
+  const uint16_t port = (*first)->port();
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  GrpcAcceptorClient acceptors(absl::Seconds(20), auth_);
+  auto read = [&](const std::string& node_id) {
+    absl::Notification done;
+    absl::Status status;
+    v1::ReadRequest request;
+    *request.mutable_key() = BucketRecordKey("b", 8);
+    acceptors.Read(node_id, request, [&](absl::StatusOr<v1::ReadResponse> r) {
+      status = r.status();
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return status;
+  };
+  acceptors.SetMembers({{id1, "site0", address}});
+  ASSERT_THAT(read(id1), IsOk());
+  (*first)->Shutdown(absl::Seconds(5));
+  first->reset();
+
+  // Another node (own data dir, so another identity) on the same port.
+  Registry registry2;
+  NodeOptions o;
+  o.data_dir = data_dir_ + "-second";
+  o.listen = address;
+  o.admin_listen = "127.0.0.1:0";
+  o.reserved_bytes = 0;
+  o.enable_membership = false;
+  o.cluster_secret_file = secret_file_;
+  o.registry = &registry2;
+  auto second = NodeServer::Start(o);
+  ASSERT_THAT(second.status(), IsOk());
+  const std::string id2 = (*second)->node_id();
+  ASSERT_NE(id1, id2);
+  acceptors.SetMembers({{id2, "site0", address}});
+  EXPECT_THAT(read(id2), IsOk());
+  (*second)->Shutdown(absl::Seconds(5));
 }
 
 TEST_F(NodeMetaTest, CanBeDisabled) {
