@@ -455,6 +455,21 @@ class GatewayService::PutReactor final : public grpc::ServerReadReactor<v1::PutO
   bool saw_last_ = false;
 };
 
+absl::StatusOr<v1::ObjectManifest> GatewayService::ReadableVersion(const Principal& caller,
+                                                                   const std::string& bucket,
+                                                                   const std::string& key,
+                                                                   const std::string& version_id) {
+  absl::StatusOr<v1::BucketRecord> record =
+      deps_.objects->Authorize(caller, bucket, BucketAccess::kRead);
+  if (!record.ok()) return record.status();
+  if (version_id.empty()) return deps_.objects->HeadObject(bucket, key);
+  absl::StatusOr<v1::ObjectManifest> m = deps_.store->Get(bucket, key, version_id);
+  if (m.ok() && m->delete_marker()) {
+    return absl::NotFoundError(absl::StrCat("version is a delete marker: ", bucket, "/", key));
+  }
+  return m;
+}
+
 grpc::ServerReadReactor<v1::PutObjectRequest>* GatewayService::PutObject(
     grpc::CallbackServerContext* ctx, v1::PutObjectResponse* resp) {
   return new PutReactor(this, ctx, resp);
@@ -501,19 +516,8 @@ class GatewayService::GetReactor final : public grpc::ServerWriteReactor<v1::Get
   }
 
   absl::Status Serve() {
-    absl::StatusOr<v1::BucketRecord> bucket =
-        service_->deps_.objects->Authorize(caller_, req_->bucket(), BucketAccess::kRead);
-    if (!bucket.ok()) return bucket.status();
-    absl::StatusOr<v1::ObjectManifest> m;
-    if (req_->version_id().empty()) {
-      m = service_->deps_.objects->HeadObject(req_->bucket(), req_->key());
-    } else {
-      m = service_->deps_.store->Get(req_->bucket(), req_->key(), req_->version_id());
-      if (m.ok() && m->delete_marker()) {
-        return absl::NotFoundError(
-            absl::StrCat("version is a delete marker: ", req_->bucket(), "/", req_->key()));
-      }
-    }
+    absl::StatusOr<v1::ObjectManifest> m =
+        service_->ReadableVersion(caller_, req_->bucket(), req_->key(), req_->version_id());
     if (!m.ok()) return m.status();
     const uint64_t size = m->size();
     if (req_->offset() > size) {
@@ -735,7 +739,7 @@ class GatewayService::PutSealedReactor final
         .Field("key", header_.key())
         .Field("status", status);
     service_->metrics_->Record("PutSealedObject", status, start_);
-    Finish(ToGrpcStatus(status));  // last use of `this`
+    Finish(ToClientStatus(status));  // last use of `this`
   }
 
   GatewayService* const service_;
@@ -794,24 +798,13 @@ class GatewayService::GetSealedReactor final
   void Run() {
     absl::Status s = NameObject(Serve(), req_->bucket(), req_->key());
     service_->metrics_->Record("GetSealedObject", s, start_);
-    Finish(ToGrpcStatus(s));  // last use of `this`
+    Finish(ToClientStatus(s));  // last use of `this`
   }
 
   absl::Status Serve() {
     // The same authorisation as GetObject: read access to the bucket.
-    absl::StatusOr<v1::BucketRecord> bucket =
-        service_->deps_.objects->Authorize(caller_, req_->bucket(), BucketAccess::kRead);
-    if (!bucket.ok()) return bucket.status();
-    absl::StatusOr<v1::ObjectManifest> m;
-    if (req_->version_id().empty()) {
-      m = service_->deps_.objects->HeadObject(req_->bucket(), req_->key());
-    } else {
-      m = service_->deps_.store->Get(req_->bucket(), req_->key(), req_->version_id());
-      if (m.ok() && m->delete_marker()) {
-        return absl::NotFoundError(
-            absl::StrCat("version is a delete marker: ", req_->bucket(), "/", req_->key()));
-      }
-    }
+    absl::StatusOr<v1::ObjectManifest> m =
+        service_->ReadableVersion(caller_, req_->bucket(), req_->key(), req_->version_id());
     if (!m.ok()) return m.status();
     if (m->encryption().key_source() != v1::EncryptionParams::CLIENT_SEALED) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -120,6 +120,13 @@ class GatewayService final : public v1::Gateway::CallbackService {
                  std::unique_ptr<Metrics> metrics);
   // The caller of `method` (a Gateway method's short name) from the call's metadata.
   absl::StatusOr<Principal> Authenticate(grpc::CallbackServerContext* ctx, const char* method);
+  // The version a read names (the latest when `version_id` is empty), once `caller` may read
+  // `bucket`: PERMISSION_DENIED / NOT_FOUND (bucket, key, version, or a delete marker named by
+  // id), or what the store returned. Shared by GetObject and GetSealedObject.
+  absl::StatusOr<v1::ObjectManifest> ReadableVersion(const Principal& caller,
+                                                     const std::string& bucket,
+                                                     const std::string& key,
+                                                     const std::string& version_id);
   // Authenticates, then runs `work` as the caller on the handler pool.
   grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const char* method,
                                      std::function<absl::Status(const Principal&)> work);

@@ -103,6 +103,31 @@ class GatewayServiceTest : public ::testing::Test {
     return writer->Finish();
   }
 
+  // A client-sealed PUT of one stripe (the gateway never opens it, so any bytes do).
+  grpc::Status PutSealed(const std::string& bucket, const std::string& key, bool if_none_match) {
+    auto ctx = Signed("PutSealedObject");
+    v1::PutSealedObjectResponse resp;
+    auto writer = stub_->PutSealedObject(ctx.get(), &resp);
+    v1::PutSealedObjectRequest msg;
+    auto* header = msg.mutable_header();
+    header->set_bucket(bucket);
+    header->set_key(key);
+    header->set_if_none_match(if_none_match);
+    header->mutable_sealing()->set_format(1);
+    header->mutable_sealing()->set_key_id(1);
+    header->mutable_sealing()->set_wrapped_data_key(std::string(72, 'w'));
+    header->mutable_sealing()->set_upload_nonce(std::string(16, 'n'));
+    auto* stripe = msg.mutable_stripe();
+    stripe->set_index(0);
+    stripe->set_plaintext_offset(0);
+    stripe->set_plaintext_size(100);
+    stripe->set_sealed(std::string(140, 's'));
+    stripe->set_last(true);
+    writer->Write(msg);
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
   testing::TestClusterOptions options_;
   testing::TestCluster cluster_{options_};
   testing::FaultyManifestStore store_{&cluster_.store()};
@@ -133,6 +158,16 @@ TEST_F(GatewayServiceTest, OutcomeUnknownConditionalPutIsUnavailable) {
   store_.FailPutsAfterApplyingWith("ou-p", 1, absl::NotFoundError("no such key: ou-p/j"));
   s = Put("ou-p", "j", "landed", /*if_none_match=*/false);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+TEST_F(GatewayServiceTest, OutcomeUnknownSealedPutIsUnavailable) {
+  ASSERT_TRUE(CreateBucket("ou-s").ok());
+  store_.FailPutsAfterApplyingWith("ou-s", 1, ConditionNotMet("injected: key exists"));
+  grpc::Status s = PutSealed("ou-s", "k", /*if_none_match=*/true);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  // The retry sees what really happened: the object landed.
+  EXPECT_EQ(PutSealed("ou-s", "k", /*if_none_match=*/true).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 }  // namespace
