@@ -92,6 +92,22 @@ absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::Generate() {
   return id;
 }
 
+absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::FromSeed(absl::string_view seed) {
+  if (absl::Status s = EnsureSodium(); !s.ok()) return s;
+  if (seed.size() != crypto_sign_SEEDBYTES) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an Ed25519 seed is ", crypto_sign_SEEDBYTES, " bytes, not ", seed.size()));
+  }
+  std::unique_ptr<NodeIdentity> id(new NodeIdentity());
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  if (crypto_sign_seed_keypair(pk, id->secret_key_.data(),
+                               reinterpret_cast<const unsigned char*>(seed.data())) != 0) {
+    return absl::InternalError("crypto_sign_seed_keypair failed");
+  }
+  id->DerivePublicParts();
+  return id;
+}
+
 absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::Load(Env* env,
                                                                  const std::string& key_path) {
   if (absl::Status s = EnsureSodium(); !s.ok()) return s;

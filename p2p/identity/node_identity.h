@@ -46,6 +46,11 @@ class NodeIdentity {
   // A fresh random keypair (not saved anywhere).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<NodeIdentity>> Generate();
 
+  // The keypair of a 32-byte Ed25519 seed (RFC 8032): the same seed gives the same identity.
+  // For deterministic simulations and tests; INVALID_ARGUMENT for a seed of another size.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NodeIdentity>> FromSeed(
+      absl::string_view seed);
+
   // Reads a key file. NOT_FOUND when missing; PERMISSION_DENIED when group/other may access it;
   // DATA_LOSS when it is malformed or its keys do not match; FAILED_PRECONDITION for an unknown
   // version or algorithm.

@@ -131,5 +131,18 @@ TEST(NodeIdentityTest, RejectsCorruptOrForeignFiles) {
   EXPECT_EQ(*after, future);
 }
 
+TEST(NodeIdentityTest, FromSeedIsDeterministicAndChecksTheSize) {
+  const std::string seed(32, 'x');
+  auto a = NodeIdentity::FromSeed(seed);
+  auto b = NodeIdentity::FromSeed(seed);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)->node_id(), (*b)->node_id());
+  EXPECT_EQ((*a)->SecretSeed(), seed);
+  auto other = NodeIdentity::FromSeed(std::string(32, 'y'));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE((*other)->node_id(), (*a)->node_id());
+  EXPECT_EQ(NodeIdentity::FromSeed("short").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace tessera::p2p

@@ -333,6 +333,12 @@ std::vector<Outgoing> MembershipProtocol::Tick(absl::Time now) {
       if (it != members_.end() && it->second.liveness == MemberLiveness::kAlive) {
         RaiseClaim(now, it->second, tessera::v1::LIVENESS_SUSPECT);
         ++counters_.suspicions_raised;
+        // Tell the suspect at once (Lifeguard's "buddy system"): if it is alive it refutes
+        // straight back (HandleMessage), instead of waiting for the claim to reach it by gossip.
+        GossipMessage notice = NewMessage();
+        *notice.add_updates()->mutable_claim() = *it->second.claim;
+        notice.mutable_sync()->set_reply_wanted(false);
+        Send(out, it->second.record.gossip_address(), std::move(notice));
       }
     }
     probe_.reset();
@@ -402,7 +408,23 @@ std::vector<Outgoing> MembershipProtocol::HandleMessage(absl::Time now, const st
     ++counters_.malformed_messages;
     return out;
   }
+  refute_to_.clear();
   for (const GossipUpdate& u : msg.updates()) ApplyUpdate(now, u);
+  if (!refute_to_.empty()) {
+    // A claim about us was refuted (ApplyClaim): hand the new record straight to whoever holds
+    // the suspicion, ahead of the epidemic spread, in a message that asks for nothing back.
+    refute_to_.push_back(from);
+    std::sort(refute_to_.begin(), refute_to_.end());
+    refute_to_.erase(std::unique(refute_to_.begin(), refute_to_.end()), refute_to_.end());
+    for (const std::string& address : refute_to_) {
+      if (address.empty() || address == self().record.gossip_address()) continue;
+      GossipMessage refutation = NewMessage();
+      *refutation.add_updates()->mutable_record() = self().signed_record;
+      refutation.mutable_sync()->set_reply_wanted(false);
+      Send(out, address, std::move(refutation));
+    }
+    refute_to_.clear();
+  }
 
   const std::string& me = identity_->node_id();
   switch (msg.body_case()) {
@@ -576,6 +598,7 @@ void MembershipProtocol::ApplyClaim(absl::Time now,
     self().record.set_incarnation(claim.incarnation());
     ResignSelf();
     ++counters_.refutations;
+    refute_to_.push_back(observer->second.record.gossip_address());
     return;
   }
   m.claim = signed_claim;

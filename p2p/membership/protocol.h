@@ -210,6 +210,10 @@ class MembershipProtocol {
   std::vector<Broadcast> broadcasts_;
   std::optional<Probe> probe_;
   absl::flat_hash_map<uint64_t, Forward> forwards_;
+  // Where a refutation must go at once (the claim's observer and the node that passed the claim
+  // on): the suspecting nodes' timers run from when they heard the claim, and dissemination by
+  // piggybacking alone can take longer than the suspicion timeout on a lossy network.
+  std::vector<std::string> refute_to_;
   std::vector<std::string> probe_order_;
   size_t probe_index_ = 0;
   uint64_t next_seq_ = 1;

@@ -23,16 +23,17 @@ namespace {
 
 constexpr uint64_t kStripe = 256 << 10;
 
-// Slices held by every node (NodeInfo, authenticated with the cluster secret).
+// Slices held by every node (NodeInfo over the cluster's mutual TLS, with a token).
 uint64_t TotalSlices(const ProcessCluster& cluster) {
   auto auth = p2p::ClusterAuth::FromSecretFile(cluster.secret_file(), "test");
   EXPECT_TRUE(auth.ok()) << auth.status();
   if (!auth.ok()) return 0;
   std::shared_ptr<const p2p::ClusterAuth> shared = *std::move(auth);
   uint64_t total = 0;
-  for (const std::string& address : cluster.node_addresses()) {
-    auto stub = v1::SliceService::NewStub(p2p::CreateAuthenticatedChannel(
-        address, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), shared));
+  for (size_t i = 0; i < cluster.node_addresses().size(); ++i) {
+    const std::string& address = cluster.node_addresses()[i];
+    auto stub = v1::SliceService::NewStub(
+        p2p::CreateNodeChannel(address, grpc::ChannelArguments(), shared, cluster.node_ids()[i]));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::NodeInfoResponse info;
