@@ -100,7 +100,7 @@ class AdminServer::Impl {
     res.keep_alive(req.keep_alive());
     absl::string_view target(req.target().data(), req.target().size());
     if (size_t q = target.find('?'); q != absl::string_view::npos) target = target.substr(0, q);
-    const bool known = target == "/metrics" || target == "/healthz";
+    const bool known = target == "/metrics" || target == "/healthz" || target == "/readyz";
     if (!known) {
       Text(res, http::status::not_found, "not found\n");
     } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -113,7 +113,16 @@ class AdminServer::Impl {
     } else {
       switch (health()) {
         case Health::kServing:
-          Text(res, http::status::ok, "ok\n");
+          if (target == "/healthz") {
+            Text(res, http::status::ok, "ok\n");
+          } else if (absl::Status ready =
+                         options_.readiness ? options_.readiness() : absl::OkStatus();
+                     ready.ok()) {
+            Text(res, http::status::ok, "ready\n");
+          } else {
+            Text(res, http::status::service_unavailable,
+                 absl::StrCat("not ready: ", ready.message(), "\n"));
+          }
           break;
         case Health::kStarting:
           Text(res, http::status::service_unavailable, "starting\n");

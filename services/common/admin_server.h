@@ -2,6 +2,10 @@
 //
 //   GET /metrics  200, Prometheus text exposition (Content-Type: text/plain; version=0.0.4)
 //   GET /healthz  200 "ok" while the daemon is serving; 503 "starting" / "stopping" otherwise
+//   GET /readyz   200 "ready" while serving and the readiness check passes; 503 "starting" /
+//                 "stopping", or "not ready: <why>" when the check fails (for load balancers and
+//                 Kubernetes readiness probes: alive but unable to do its job, e.g. too few
+//                 storage nodes for writes at full redundancy). No check: as /healthz.
 //   other paths   404;  methods other than GET/HEAD  405 (with Allow: GET, HEAD)
 //
 // Requests are bounded (headers and body together at most max_request_bytes; larger gets 413 and
@@ -35,6 +39,9 @@ struct AdminServerOptions {
   absl::Duration io_timeout = absl::Seconds(10);
   // Produces the /metrics body. Required.
   std::function<std::string()> metrics_text;
+  // The /readyz check: OK when ready, otherwise a status whose message says why (shown to the
+  // caller; never a secret). Optional. Runs on the I/O thread: keep it cheap and non-blocking.
+  std::function<absl::Status()> readiness;
 
   // OK, or INVALID_ARGUMENT naming the offending field.
   [[nodiscard]] absl::Status Validate() const;

@@ -93,6 +93,44 @@ TEST_F(AdminServerTest, HealthFollowsState) {
   EXPECT_TRUE(absl::StrContains(stopping, "stopping")) << stopping;
 }
 
+TEST(AdminServerReadinessTest, ReadyzFollowsStateAndTheCheck) {
+  std::atomic<bool> ready{false};
+  AdminServerOptions options;
+  options.metrics_text = [] { return std::string(); };
+  options.readiness = [&ready]() -> absl::Status {
+    if (ready.load()) return absl::OkStatus();
+    return absl::UnavailableError("3 of 6 storage nodes writable");
+  };
+  auto server = AdminServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const uint16_t port = (*server)->port();
+  // Starting: not ready whatever the check says.
+  ready = true;
+  std::string r = Get(port, "/readyz");
+  EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 503")) << r;
+  EXPECT_TRUE(absl::StrContains(r, "starting")) << r;
+  (*server)->SetHealth(Health::kServing);
+  r = Get(port, "/readyz");
+  EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 200")) << r;
+  EXPECT_TRUE(absl::EndsWith(r, "\r\n\r\nready\n")) << r;
+  // Serving but the check fails: /readyz says why, /healthz stays 200 (alive).
+  ready = false;
+  r = Get(port, "/readyz");
+  EXPECT_TRUE(absl::StartsWith(r, "HTTP/1.1 503")) << r;
+  EXPECT_TRUE(absl::StrContains(r, "not ready: 3 of 6 storage nodes writable")) << r;
+  EXPECT_TRUE(absl::StartsWith(Get(port, "/healthz"), "HTTP/1.1 200"));
+  ready = true;
+  EXPECT_TRUE(absl::StartsWith(Get(port, "/readyz"), "HTTP/1.1 200"));
+  (*server)->SetHealth(Health::kStopping);
+  EXPECT_TRUE(absl::StartsWith(Get(port, "/readyz"), "HTTP/1.1 503"));
+}
+
+TEST_F(AdminServerTest, ReadyzWithoutACheckIsHealth) {
+  EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/readyz"), "HTTP/1.1 503"));
+  server_->SetHealth(Health::kServing);
+  EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/readyz"), "HTTP/1.1 200"));
+}
+
 TEST_F(AdminServerTest, UnknownPathIs404AndOtherMethods405) {
   EXPECT_TRUE(absl::StartsWith(Get(server_->port(), "/nope"), "HTTP/1.1 404"));
   std::string post = Get(server_->port(), "/metrics", "POST");

@@ -78,6 +78,7 @@ GatewayBackend::~GatewayBackend() {
 absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBackendOptions options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   std::unique_ptr<GatewayBackend> b(new GatewayBackend());
+  b->write_width_ = options.data.data_shards + options.data.parity_shards;
 
   if (options.auth != nullptr) {
     b->auth_ = options.auth;
@@ -315,6 +316,18 @@ absl::Status GatewayBackend::DriveHandOff() {
     return absl::OkStatus();
   }
   return abandoned;
+}
+
+absl::Status GatewayBackend::Readiness() const {
+  std::shared_ptr<const ClusterSnapshot> snapshot = cluster_->Snapshot();
+  int writable = 0;
+  for (const StorageNode& node : snapshot->nodes()) {
+    if (node.alive && !node.draining) ++writable;
+  }
+  if (writable >= write_width_) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(writable, " storage nodes alive and writable, ",
+                                             write_width_,
+                                             " needed for writes at full redundancy"));
 }
 
 }  // namespace tessera::services

@@ -155,6 +155,12 @@ class GatewayBackend {
   // Null when options.auth / a secret file was not given (insecure).
   const std::shared_ptr<const p2p::ClusterAuth>& auth() const { return auth_; }
 
+  // Readiness for writes at full redundancy (what /readyz reports): OK when at least k + m
+  // storage nodes are alive and not draining in the cluster view, so a PUT can place every slice
+  // of a stripe on its own node; otherwise UNAVAILABLE saying how many are. Cheap (one snapshot);
+  // thread-safe.
+  [[nodiscard]] absl::Status Readiness() const;
+
   // One round of the layout maintainer (what its thread runs every check_interval): re-reads the
   // decided record; if it is in transition, CompleteHandOff (and, once that has failed for
   // handoff_timeout since this backend first saw the transition, AbandonHandOff: back to the
@@ -184,6 +190,7 @@ class GatewayBackend {
   DataPathDeps deps_;
   std::unique_ptr<ObjectService> objects_;
 
+  int write_width_ = 0;  // k + m: nodes a stripe needs
   LayoutMaintainerOptions maintainer_options_;
   absl::Mutex maintain_mu_;  // serializes MaintainLayoutOnce
   std::optional<absl::Time> members_differ_since_ ABSL_GUARDED_BY(maintain_mu_);

@@ -163,6 +163,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
   AdminServerOptions admin;
   admin.listen = o.admin_listen;
   admin.metrics_text = [registry] { return registry->Serialize(); };
+  admin.readiness = [backend = impl->backend.get()] { return backend->Readiness(); };
   auto admin_server = AdminServer::Start(std::move(admin));
   if (!admin_server.ok()) return admin_server.status();
   impl->admin = *std::move(admin_server);

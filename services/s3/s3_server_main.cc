@@ -46,7 +46,8 @@
 #include "storage/pipeline/stripe_codec.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:9000", "host:port of the S3 endpoint (port 0 = any).");
-ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9001", "host:port for /metrics and /healthz.");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9001",
+          "host:port for /metrics, /healthz and /readyz.");
 ABSL_FLAG(std::vector<std::string>, seeds, {},
           "Comma-separated gRPC host:port of some storage nodes. Required.");
 ABSL_FLAG(std::string, cluster_secret_file, "",
@@ -185,6 +186,7 @@ int Main(int argc, char** argv) {
   AdminServerOptions ao;
   ao.listen = absl::GetFlag(FLAGS_admin_listen);
   ao.metrics_text = [] { return Registry::Default().Serialize(); };
+  ao.readiness = [b = backend->get()] { return b->Readiness(); };
   auto admin = AdminServer::Start(std::move(ao));
   if (!admin.ok()) return Fail("admin server", admin.status());
 

@@ -226,6 +226,7 @@ class ProcessCluster {
     const int s = static_cast<int>(s3_.size());
     s3_.emplace_back();
     s3_ports_.push_back(0);
+    s3_admin_ports_.push_back(0);
     StartS3At(s);
     return s;
   }
@@ -235,6 +236,8 @@ class ProcessCluster {
   // keep no state of their own: everything they acknowledged lives on the nodes.
   void RestartS3(int s) { StartS3At(s); }
   int s3_port(int s = 0) const { return s3_ports_[s]; }
+  // tessera-s3's admin port (/metrics, /healthz, /readyz).
+  int s3_admin_port(int s = 0) const { return s3_admin_ports_[s]; }
 
   sdk::Client& client(int gateway = 0) { return *clients_[gateway]; }
   // The gateways' user (user id "tester") and a client's options signing as that user.
@@ -364,6 +367,10 @@ class ProcessCluster {
     int port = 0;
     EXPECT_TRUE(absl::SimpleAtoi(ports["s3_port"], &port)) << "tessera-s3 " << s << " has no port";
     s3_ports_[s] = port;
+    int admin = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(ports["admin_port"], &admin))
+        << "tessera-s3 " << s << " has no admin port";
+    s3_admin_ports_[s] = admin;
   }
 
   void StartGatewayAt(int g) {
@@ -398,6 +405,7 @@ class ProcessCluster {
   std::vector<std::unique_ptr<sdk::Client>> clients_;
   std::vector<std::unique_ptr<Process>> s3_;
   std::vector<int> s3_ports_;
+  std::vector<int> s3_admin_ports_;
 };
 
 // Deterministic pseudo-random bytes (a seeded xorshift), different per seed.

@@ -31,7 +31,7 @@ const MODELS = {
 };
 
 // Paths the daemons' admin servers answer (services/common/admin_server.h).
-const SERVED_PATHS = new Set(["/healthz", "/metrics"]);
+const SERVED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 const TESSERA_BINARIES = ["tessera-node", "tessera-s3", "tessera-gateway"];
 
 function podTemplate(obj) {
