@@ -35,7 +35,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7500",
           "host:port for the gRPC Gateway service (loopback by default).");
-ABSL_FLAG(std::string, admin_listen, "127.0.0.1:7501", "host:port for /metrics, /healthz and /readyz.");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:7501",
+          "host:port for /metrics, /healthz and /readyz.");
 ABSL_FLAG(std::string, credentials_file, "",
           "Users who may call the gateway: access key, secret and user id, as tessera-s3's "
           "--credentials_file (mode 0600). Required.");
