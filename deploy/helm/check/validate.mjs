@@ -131,6 +131,20 @@ export function check(docs, { flags = {}, externalSecrets = [] } = {}) {
         }
       }
       checkFlags(doc, c, flags, objects, problems, where);
+      // $(VAR) in args must be defined (env, or a ConfigMap's keys through envFrom): Kubernetes
+      // leaves an undefined reference as literal text, which the daemon would take as a value.
+      const defined = new Set((c.env ?? []).map((e) => e.name));
+      for (const e of c.envFrom ?? []) {
+        const cm = objects.find((x) => x.kind === "ConfigMap" && x.metadata?.name === e.configMapRef?.name);
+        for (const k of Object.keys(cm?.data ?? {})) defined.add(k);
+      }
+      for (const a of [...(c.args ?? []), ...(c.command ?? [])]) {
+        for (const m of a.matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+          if (!defined.has(m[1])) {
+            problems.push(`${where(doc)}: container ${c.name} uses undefined $(${m[1]})`);
+          }
+        }
+      }
     }
   }
 
@@ -268,6 +282,11 @@ function selfTest(docs, options) {
     "missing volume": (o) => {
       const s = o.find((x) => x.kind === "StatefulSet");
       s.spec.template.spec.volumes = s.spec.template.spec.volumes.filter((v) => v.name !== "keys");
+    },
+    "undefined variable in args": (o) => {
+      const s = o.find((x) => x.kind === "StatefulSet");
+      s.spec.template.spec.containers[0].env = s.spec.template.spec.containers[0].env.filter(
+        (e) => e.name !== "POD_NAME");
     },
     "headless service missing": (o) => {
       const s = o.find((x) => x.kind === "StatefulSet");
