@@ -290,9 +290,21 @@ int RunDevCluster(const DevOptions& in) {
     c.port_file = (dir / "run" / (c.name + ".ports")).string();
     c.log = (dir / "logs" / (c.name + ".log")).string();
     fs::remove(c.port_file, ec);
+    // The gRPC port a node had last time: the metadata layout records node addresses, so a
+    // node that came back on another port would be unreachable to the metadata quorums.
+    const std::string port_memo = (dir / (c.name + ".grpc_port")).string();
+    int remembered = 0;
+    {
+      std::ifstream in(port_memo);
+      std::string text;
+      if (in && std::getline(in, text) && absl::SimpleAtoi(text, &remembered) &&
+          (remembered <= 0 || remembered >= 65536)) {
+        remembered = 0;
+      }
+    }
     std::vector<std::string> args = {o.node_binary,
                                      "--data_dir=" + (dir / c.name).string(),
-                                     "--listen=127.0.0.1:0",
+                                     absl::StrCat("--listen=127.0.0.1:", remembered),
                                      "--admin_listen=127.0.0.1:0",
                                      "--gossip_listen=127.0.0.1:0",
                                      absl::StrCat("--site=site", i % o.sites),
@@ -324,6 +336,8 @@ int RunDevCluster(const DevOptions& in) {
   }
   for (Child& c : children) {
     node_addresses.push_back(absl::StrCat("127.0.0.1:", c.ports["grpc_port"]));
+    std::ofstream((dir / (c.name + ".grpc_port")).string(), std::ios::trunc)
+        << c.ports["grpc_port"] << "\n";
   }
 
   Child gw;

@@ -1,7 +1,8 @@
 // `tessera dev`'s S3 endpoint with an unmodified client: the settings written to <dir>/s3.env
 // (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION) drive Debian's
 // /usr/bin/aws through mb, cp (up and down, byte-exact) and ls; what S3 wrote the tessera CLI
-// (gRPC gateway) sees too - one data path. Debian's awscli 2.9 does not read AWS_ENDPOINT_URL
+// (gRPC gateway) sees too - one data path - also after `tessera dev` is stopped and started
+// again on the same directory. Debian's awscli 2.9 does not read AWS_ENDPOINT_URL
 // (added in awscli 2.13), so the endpoint is also passed as --endpoint-url, as the README shows.
 #include <signal.h>
 #include <sys/stat.h>
@@ -126,6 +127,27 @@ TEST(DevS3EnvTest, AwsCliWorksWithTheDevClustersS3Env) {
 
   const int status = dev.Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << dev.err();
+
+  // `tessera dev` again on the same directory: the cluster comes back with its data. Before, the
+  // nodes took new ports, the metadata layout still named the old ones, and the gateway failed
+  // "loading the metadata layout record ... Connection refused".
+  Process again("dev-again",
+                {Runfile("services/cli/tessera"), "dev", "--dir=" + dir, "--port=0", "--s3_port=0",
+                 "--stripe_size=262144"},
+                base_env);
+  const absl::Time again_deadline = absl::Now() + absl::Seconds(120);
+  while (!absl::StrContains(again.out(), "Press Ctrl-C") && again.running() &&
+         absl::Now() < again_deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(absl::StrContains(again.out(), "Press Ctrl-C")) << again.out() << again.err();
+  r = RunCommand(
+      {Runfile("services/cli/tessera"), "get", "envcheck/docs/upload.bin", TmpDir() + "/again.bin"},
+      base_env);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(ReadAll(TmpDir() + "/again.bin") == data) << "bytes differ after the restart";
+  const int again_status = again.Kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(again_status) && WEXITSTATUS(again_status) == 0) << again.err();
 }
 
 }  // namespace
