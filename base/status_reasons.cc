@@ -3,17 +3,26 @@
 #include <optional>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace tessera {
 namespace {
 
-constexpr absl::string_view kReasonUrl = "type.tessera/reason";
+// One payload per reason, so reasons compose: a stale-epoch refusal that is then marked
+// outcome-unknown carries both, and a caller that retries on the first still sees it.
+constexpr absl::string_view kReasonUrlPrefix = "type.tessera/reason/";
 
 absl::string_view ReasonName(StatusReason reason) {
   switch (reason) {
     case StatusReason::kOutcomeUnknown:
       return "outcome_unknown";
+    case StatusReason::kStaleLayoutEpoch:
+      return "stale_layout_epoch";
+    case StatusReason::kLayoutChanged:
+      return "layout_changed";
+    case StatusReason::kNoSuchKey:
+      return "no_such_key";
   }
   return "unknown_reason";
 }
@@ -22,14 +31,21 @@ absl::string_view ReasonName(StatusReason reason) {
 
 absl::Status WithReason(absl::Status status, StatusReason reason) {
   if (status.ok()) return status;
-  status.SetPayload(kReasonUrl, absl::Cord(ReasonName(reason)));
+  status.SetPayload(absl::StrCat(kReasonUrlPrefix, ReasonName(reason)), absl::Cord("1"));
   return status;
+}
+
+absl::Status Restated(const absl::Status& status, absl::string_view message) {
+  if (status.ok()) return status;
+  absl::Status out(status.code(), message);
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 bool HasReason(const absl::Status& status, StatusReason reason) {
   if (status.ok()) return false;
-  auto payload = status.GetPayload(kReasonUrl);
-  return payload.has_value() && *payload == ReasonName(reason);
+  return status.GetPayload(absl::StrCat(kReasonUrlPrefix, ReasonName(reason))).has_value();
 }
 
 }  // namespace tessera

@@ -1,7 +1,8 @@
 // Typed reasons carried by an absl::Status, so callers act on what happened rather than on
 // message text (messages are for people and may change).
 //
-// A reason is a payload under one type URL; the code stays whatever the failure's code is
+// Each reason is a payload under its own type URL, so a status can carry several (e.g. a stale
+// layout epoch refusal later marked outcome-unknown); the code stays whatever the failure's code is
 // (UNAVAILABLE, DEADLINE_EXCEEDED, ...), so code-based retry rules keep working.
 //
 // Thread-safety: pure functions.
@@ -10,6 +11,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace tessera {
 
@@ -18,6 +20,14 @@ enum class StatusReason {
   // past the point of no return and then failed. Whatever it referenced must be kept (a later
   // reader may see the write); cleanup is left to a reclaimer that checks first.
   kOutcomeUnknown,
+  // The metadata acceptor refused a request made under an older layout epoch than it knows: the
+  // caller reloads the layout record and retries under the newer one.
+  kStaleLayoutEpoch,
+  // A compare-and-set of the layout record lost: another proposer changed it first (or a
+  // hand-off is still in progress). The caller's view is reloaded; nothing is wrong.
+  kLayoutChanged,
+  // The named object (or version) does not exist. Distinct from a missing bucket.
+  kNoSuchKey,
 };
 
 // `status` (not OK) carrying `reason`; OK stays OK.
@@ -25,12 +35,27 @@ enum class StatusReason {
 // True if `status` is not OK and carries `reason`.
 [[nodiscard]] bool HasReason(const absl::Status& status, StatusReason reason);
 
+// `status` with `message` in place of its own message, keeping its code and every payload (its
+// typed reason included): for adding context to an error on its way up. OK stays OK.
+[[nodiscard]] absl::Status Restated(const absl::Status& status, absl::string_view message);
+
 // Shorthands for kOutcomeUnknown.
 [[nodiscard]] inline bool IsOutcomeUnknown(const absl::Status& status) {
   return HasReason(status, StatusReason::kOutcomeUnknown);
 }
 [[nodiscard]] inline absl::Status MarkOutcomeUnknown(absl::Status status) {
   return WithReason(std::move(status), StatusReason::kOutcomeUnknown);
+}
+
+// Shorthands for the other reasons.
+[[nodiscard]] inline bool IsStaleLayoutEpoch(const absl::Status& status) {
+  return HasReason(status, StatusReason::kStaleLayoutEpoch);
+}
+[[nodiscard]] inline bool IsLayoutChanged(const absl::Status& status) {
+  return HasReason(status, StatusReason::kLayoutChanged);
+}
+[[nodiscard]] inline bool IsNoSuchKey(const absl::Status& status) {
+  return HasReason(status, StatusReason::kNoSuchKey);
 }
 
 }  // namespace tessera

@@ -22,5 +22,26 @@ TEST(StatusReasonsTest, PlainErrorsAndOkHaveNoReason) {
   EXPECT_FALSE(IsOutcomeUnknown(absl::UnavailableError("outcome_unknown")));
 }
 
+TEST(StatusReasonsTest, ReasonsCompose) {
+  absl::Status s =
+      WithReason(absl::FailedPreconditionError("stale"), StatusReason::kStaleLayoutEpoch);
+  s = MarkOutcomeUnknown(s);
+  EXPECT_TRUE(IsStaleLayoutEpoch(s));
+  EXPECT_TRUE(IsOutcomeUnknown(s));
+  EXPECT_FALSE(IsLayoutChanged(s));
+  EXPECT_FALSE(IsNoSuchKey(s));
+}
+
+TEST(StatusReasonsTest, RestatedKeepsCodeAndReasons) {
+  absl::Status s = MarkOutcomeUnknown(
+      WithReason(absl::FailedPreconditionError("stale"), StatusReason::kStaleLayoutEpoch));
+  absl::Status r = Restated(s, "accept: stale (key partition 3)");
+  EXPECT_EQ(r.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r.message(), "accept: stale (key partition 3)");
+  EXPECT_TRUE(IsStaleLayoutEpoch(r));
+  EXPECT_TRUE(IsOutcomeUnknown(r));
+  EXPECT_TRUE(Restated(absl::OkStatus(), "x").ok());
+}
+
 }  // namespace
 }  // namespace tessera

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 #include "services/meta/layout_record.h"
 #include "storage/crypto/key_file.h"
 
@@ -281,10 +282,7 @@ absl::Status GatewayBackend::MaintainLayoutOnce() {
   absl::StatusOr<v1::LayoutRecord> proposed = meta_->ProposeLayout(alive);
   if (!proposed.ok()) {
     // Another gateway changed the record first: it is reloaded; the next round continues.
-    if (absl::IsFailedPrecondition(proposed.status()) &&
-        absl::StrContains(proposed.status().message(), "layout")) {
-      return absl::OkStatus();
-    }
+    if (IsLayoutChanged(proposed.status())) return absl::OkStatus();
     return proposed.status();
   }
   members_differ_since_.reset();

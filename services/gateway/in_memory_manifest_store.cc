@@ -99,7 +99,7 @@ absl::StatusOr<v1::ObjectManifest> InMemoryManifestStore::GetLatest(const std::s
   if (!b.ok()) return b.status();
   auto it = (*b)->keys.find(key);
   if (it == (*b)->keys.end() || it->second.empty()) {
-    return absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key));
+    return NoSuchKeyError(bucket, key);
   }
   return it->second.begin()->second;
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/status_reasons.h"
 
 namespace tessera::services {
 namespace {
@@ -39,6 +40,11 @@ bool IsConditionNotMet(const absl::Status& status) {
   return absl::IsFailedPrecondition(status) && status.GetPayload(kConditionPayload).has_value();
 }
 
+absl::Status NoSuchKeyError(const std::string& bucket, const std::string& key) {
+  return WithReason(absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key)),
+                    StatusReason::kNoSuchKey);
+}
+
 absl::Status CheckCommitCondition(const CommitCondition& condition, const std::string& bucket,
                                   const std::string& key, const v1::ObjectManifest* latest) {
   const bool live = latest != nullptr && !latest->delete_marker();
@@ -46,7 +52,7 @@ absl::Status CheckCommitCondition(const CommitCondition& condition, const std::s
     return ConditionNotMet(absl::StrCat("key exists: ", bucket, "/", key, " (If-None-Match)"));
   }
   if ((!condition.if_match.empty() || condition.if_live) && !live) {
-    return absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key));
+    return NoSuchKeyError(bucket, key);
   }
   if (!condition.if_match.empty() && !ETagListMatches(condition.if_match, latest->etag())) {
     return ConditionNotMet(absl::StrCat("ETag of ", bucket, "/", key, " is ", latest->etag(),

@@ -80,6 +80,8 @@ struct CommitCondition {
 // a stale layout) do not carry it.
 [[nodiscard]] absl::Status ConditionNotMet(const std::string& message);
 [[nodiscard]] bool IsConditionNotMet(const absl::Status& status);
+// NOT_FOUND "no such key: b/k" carrying the kNoSuchKey reason (base/status_reasons.h).
+[[nodiscard]] absl::Status NoSuchKeyError(const std::string& bucket, const std::string& key);
 // OK if `condition` holds for `latest` (the key's newest version; nullopt: none); else
 // ConditionNotMet, or NOT_FOUND "no such key: b/k" when if_match / if_live finds no live version.
 [[nodiscard]] absl::Status CheckCommitCondition(const CommitCondition& condition,

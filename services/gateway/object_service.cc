@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/status_reasons.h"
 #include "base/utf8.h"
 #include "storage/crypto/sodium.h"
 
@@ -37,10 +38,6 @@ absl::Status CheckStoredText(const PutObjectOptions& o) {
     if (!IsValidUtf8(k) || !IsValidUtf8(v)) return bad(absl::StrCat("header ", k));
   }
   return absl::OkStatus();
-}
-
-absl::Status NoSuchKey(const std::string& bucket, const std::string& key) {
-  return absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key));
 }
 
 bool LooksLikeIpv4(absl::string_view name) {
@@ -208,7 +205,7 @@ absl::StatusOr<v1::ObjectManifest> ObjectService::HeadObject(const std::string& 
   if (absl::Status s = CheckKey(key); !s.ok()) return s;
   absl::StatusOr<v1::ObjectManifest> manifest = store_->GetLatest(bucket, key);
   if (!manifest.ok()) return manifest.status();
-  if (manifest->delete_marker()) return NoSuchKey(bucket, key);
+  if (manifest->delete_marker()) return NoSuchKeyError(bucket, key);
   return manifest;
 }
 
@@ -251,7 +248,7 @@ absl::Status ObjectService::DeleteObject(const std::string& bucket, const std::s
   CommitCondition only_if_live;
   only_if_live.if_live = true;
   absl::Status s = store_->Commit(marker, only_if_live).status();
-  if (absl::IsNotFound(s) && absl::StrContains(s.message(), "no such key")) return absl::OkStatus();
+  if (IsNoSuchKey(s)) return absl::OkStatus();
   return s;
 }
 

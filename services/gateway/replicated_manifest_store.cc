@@ -433,7 +433,7 @@ absl::StatusOr<v1::ObjectManifest> ReplicatedManifestStore::GetLatest(const std:
   auto found = cursor.Next(&item);
   if (!found.ok()) return found.status();
   if (!*found || item.key.object_key() != key) {
-    return absl::NotFoundError(absl::StrCat("no such key: ", bucket, "/", key));
+    return NoSuchKeyError(bucket, key);
   }
   auto manifest = ParseManifest(item.value);
   if (!manifest.ok()) return manifest.status();

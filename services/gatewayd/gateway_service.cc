@@ -22,12 +22,8 @@ absl::Status NameObject(absl::Status s, const std::string& bucket, const std::st
   if (s.ok()) return s;
   const std::string name = absl::StrCat(bucket, "/", key);
   if (absl::StrContains(s.message(), name)) return s;
-  absl::Status named(s.code(), absl::StrCat(name, ": ", s.message()));
-  // Keep the typed reasons (outcome unknown, ...): callers act on them, not on the text.
-  s.ForEachPayload([&named](absl::string_view url, const absl::Cord& payload) {
-    named.SetPayload(url, payload);
-  });
-  return named;
+  // Restated keeps the typed reasons (outcome unknown, ...): callers act on them, not on text.
+  return Restated(s, absl::StrCat(name, ": ", s.message()));
 }
 
 // The status a gRPC client receives. An outcome-unknown failure (base/status_reasons.h: a commit

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_reasons.h"
 #include "rocksdb/write_batch.h"
 #include "services/meta/layout.h"
 #include "services/meta/meta_key.h"
@@ -158,8 +159,9 @@ absl::Status AcceptorStore::RaiseEpoch(uint64_t epoch) {
 
 absl::Status AcceptorStore::CheckEpoch(uint64_t epoch) {
   if (epoch == 0 || epoch >= known_epoch_) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("stale layout epoch ", epoch, " (this acceptor knows ", known_epoch_, ")"));
+  return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                        "stale layout epoch ", epoch, " (this acceptor knows ", known_epoch_, ")")),
+                    StatusReason::kStaleLayoutEpoch);
 }
 
 absl::Status AcceptorStore::CheckSenderClock(int64_t sender_wall_micros) const {

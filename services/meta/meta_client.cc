@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 #include "services/meta/acceptor_store.h"
 #include "services/meta/meta_key.h"
 #include "services/meta/meta_limits.h"
@@ -92,8 +93,8 @@ void GrpcAcceptorClient::Call(const std::string& node_id, const char* name, cons
             owned->done(std::move(owned->response));
           } else {
             absl::Status st = FromGrpcStatus(s);
-            owned->done(absl::Status(
-                st.code(), absl::StrCat("metadata node ", owned->node, ": ", st.message())));
+            owned->done(
+                Restated(st, absl::StrCat("metadata node ", owned->node, ": ", st.message())));
           }
         }
         // Last touch of `this`: the destructor may run as soon as the count drops.
@@ -224,8 +225,10 @@ LayoutView MetaClient::layout() const {
 uint32_t MetaClient::partitions() const { return layout().partitions(); }
 
 namespace {
-bool IsStaleEpoch(const absl::Status& s) {
-  return absl::IsFailedPrecondition(s) && absl::StrContains(s.message(), "stale layout epoch");
+// A lost compare-and-set of the layout record: FAILED_PRECONDITION with its typed reason.
+absl::Status LayoutChanged(std::string message) {
+  return WithReason(absl::FailedPreconditionError(std::move(message)),
+                    StatusReason::kLayoutChanged);
 }
 std::vector<MetaMember> AllRecordMembers(const tessera::v1::LayoutRecord& r) {
   std::vector<MetaMember> out = RecordMembers(r);
@@ -260,7 +263,8 @@ class Waiter {
 template <typename T>
 absl::StatusOr<T> MetaClient::WithLayoutRetry(const std::function<absl::StatusOr<T>()>& op) {
   absl::StatusOr<T> result = op();
-  for (int attempt = 0; attempt < 3 && !result.ok() && IsStaleEpoch(result.status()); ++attempt) {
+  for (int attempt = 0; attempt < 3 && !result.ok() && IsStaleLayoutEpoch(result.status());
+       ++attempt) {
     if (!layout_record().has_value()) break;
     if (absl::StatusOr<tessera::v1::LayoutRecord> r = ReloadLayout(); !r.ok()) break;
     result = op();
@@ -307,13 +311,14 @@ absl::StatusOr<MetaValue> MetaClient::CompareAndSet(const tessera::v1::MetaKey& 
           .Field("epoch", layout().current().epoch());
       return unfinished->value;
     }
-    if (!IsStaleEpoch(status) && !absl::IsUnavailable(status) && !absl::IsAborted(status)) break;
+    if (!IsStaleLayoutEpoch(status) && !absl::IsUnavailable(status) && !absl::IsAborted(status))
+      break;
   }
-  return MarkOutcomeUnknown(absl::Status(
-      status.code(), absl::StrCat("compare-and-set chosen but not committed after a layout "
-                                  "change; it is applied once a read or a later update "
-                                  "finishes it: ",
-                                  status.message())));
+  return MarkOutcomeUnknown(
+      Restated(status, absl::StrCat("compare-and-set chosen but not committed after a layout "
+                                    "change; it is applied once a read or a later update "
+                                    "finishes it: ",
+                                    status.message())));
 }
 
 absl::StatusOr<ScanResult> MetaClient::Scan(const std::string& bucket, const std::string& start,
@@ -411,11 +416,11 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
   transport_.AddMembers(members);
   if (cur.has_value() && !cur->in_transition()) {
     if (absl::Status s = WipeJoiners(*cur, next); !s.ok()) {
-      if (IsStaleEpoch(s)) {
+      if (IsStaleLayoutEpoch(s)) {
         // A newer epoch was decided meanwhile: the same outcome as losing the CAS below.
         (void)ReloadLayout();
-        return absl::FailedPreconditionError(absl::StrCat(
-            "layout changed: epoch ", cur->epoch(), " is no longer current (", s.message(), ")"));
+        return LayoutChanged(absl::StrCat("layout changed: epoch ", cur->epoch(),
+                                          " is no longer current (", s.message(), ")"));
       }
       return s;
     }
@@ -436,12 +441,11 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
           seen = std::move(r);
         }
         if (epoch != expected) {
-          return absl::FailedPreconditionError(
+          return LayoutChanged(
               absl::StrCat("layout changed: epoch ", epoch, " is current, not ", expected));
         }
         if (in_transition) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("layout epoch ", epoch, " is still in transition"));
+          return LayoutChanged(absl::StrCat("layout epoch ", epoch, " is still in transition"));
         }
         return MetaValue(encoded);
       });
@@ -515,7 +519,7 @@ absl::Status MetaClient::WipeJoiners(const tessera::v1::LayoutRecord& cur,
   absl::Status last_error;
   const int ok = JoinEach(requests, &last_error);
   if (ok < static_cast<int>(requests.size())) {
-    if (IsStaleEpoch(last_error)) return last_error;
+    if (IsStaleLayoutEpoch(last_error)) return last_error;
     return absl::UnavailableError(absl::StrCat(
         "layout proposal: ", requests.size() - ok, " of ", requests.size(),
         " joining replicas could not drop their stale records: ", last_error.message()));
@@ -699,7 +703,7 @@ absl::Status MetaClient::CompleteHandOff() {
         }
         if (r.epoch() == expected + 1 && !r.in_transition()) return value;  // done by another
         if (r.epoch() != expected || !r.in_transition()) {
-          return absl::FailedPreconditionError(
+          return LayoutChanged(
               absl::StrCat("layout changed: epoch ", r.epoch(), " is current, not ", expected));
         }
         return MetaValue(encoded);
@@ -738,9 +742,8 @@ absl::Status MetaClient::AbandonHandOff() {
           return absl::DataLossError("layout record missing or corrupt");
         }
         if (r.epoch() != expected || !r.in_transition()) {
-          return absl::FailedPreconditionError(absl::StrCat("layout changed: epoch ", r.epoch(),
-                                                            " is current, not ", expected,
-                                                            " in transition"));
+          return LayoutChanged(absl::StrCat("layout changed: epoch ", r.epoch(),
+                                            " is current, not ", expected, " in transition"));
         }
         return MetaValue(encoded);
       });

@@ -15,8 +15,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "base/clock.h"
 #include "base/random.h"
+#include "base/status_reasons.h"
 #include "base/testing/status_matchers.h"
 #include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
@@ -340,6 +342,20 @@ TEST_F(MetaGrpcTest, LayoutEpochsAreDecidedByCasAndHandOffMovesPartitionsUnderLo
   stale.set_layout_epoch(1);
   EXPECT_THAT(nodes_[0]->store()->Read(stale),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stale layout epoch 1")));
+  // The refusal's typed reason crosses gRPC (status details), so callers act on it, not on text.
+  {
+    GrpcAcceptorClient rpc(absl::Seconds(5));
+    rpc.SetMembers({nodes_[0]->member()});
+    absl::Notification done;
+    absl::Status got;
+    rpc.Read(nodes_[0]->member().node_id, stale, [&](absl::StatusOr<tessera::v1::ReadResponse> r) {
+      got = r.status();
+      done.Notify();
+    });
+    done.WaitForNotification();
+    EXPECT_THAT(got, StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_TRUE(IsStaleLayoutEpoch(got)) << got;
+  }
 
   // Every partition n3 joined holds a copy on n3; a fresh gateway reads every counter from the
   // new replica sets only (R = 2 of 3).

@@ -10,6 +10,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 #include "services/meta/meta_key.h"
 #include "services/meta/meta_limits.h"
 
@@ -94,7 +95,7 @@ Gathered<Resp> Gather(
   // A refusal that retrying cannot fix (stale layout epoch, clock offset) is reported as such.
   for (const auto& [node, r] : out.results) {
     if (!r.ok() && absl::IsFailedPrecondition(r.status())) {
-      out.failure = absl::FailedPreconditionError(absl::StrCat(what, ": ", r.status().message()));
+      out.failure = Restated(r.status(), absl::StrCat(what, ": ", r.status().message()));
       return out;
     }
   }
@@ -356,8 +357,8 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
         absl::IsFailedPrecondition(commit_error) ? commit_error : FinishChosen(view, key, ballot);
     if (finish.ok()) return value;
     if (unfinished != nullptr) *unfinished = ChosenUncommitted{ballot, std::move(value)};
-    return MarkOutcomeUnknown(absl::Status(
-        finish.code(),
+    return MarkOutcomeUnknown(Restated(
+        finish,
         absl::StrCat(
             "compare-and-set chosen but not committed (key partition ", key.partition(),
             "); it is applied once a read or a later update finishes it: ", finish.message())));
@@ -450,10 +451,10 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
         first_in_flight && BallotLess(cur.committed_ballot, *first_in_flight);
     auto refuse = [&](absl::Status status) -> absl::Status {
       if (!earlier_may_apply) return status;
-      return MarkOutcomeUnknown(absl::Status(
-          status.code(), absl::StrCat(status.message(),
-                                      " (an earlier proposal of this compare-and-set may yet "
-                                      "be applied, at most once)")));
+      return MarkOutcomeUnknown(
+          Restated(status, absl::StrCat(status.message(),
+                                        " (an earlier proposal of this compare-and-set may yet "
+                                        "be applied, at most once)")));
     };
     absl::StatusOr<MetaValue> next = fn(ToMetaValue(cur.committed));
     if (!next.ok()) return refuse(next.status());
@@ -504,12 +505,12 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
   const std::string where = absl::StrCat(" (key partition ", key.partition(), ", after ",
                                          options_.max_rounds, " rounds)");
   if (first_in_flight) {
-    return MarkOutcomeUnknown(absl::Status(
-        last_error.code(), absl::StrCat("compare-and-set outcome unknown, it may yet be applied "
-                                        "(at most once): ",
-                                        last_error.message(), where)));
+    return MarkOutcomeUnknown(
+        Restated(last_error, absl::StrCat("compare-and-set outcome unknown, it may yet be applied "
+                                          "(at most once): ",
+                                          last_error.message(), where)));
   }
-  return absl::Status(last_error.code(), absl::StrCat(last_error.message(), where));
+  return Restated(last_error, absl::StrCat(last_error.message(), where));
 }
 
 absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const MetaKey& key) {
@@ -583,9 +584,9 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
     last_error = s;
     if (absl::IsFailedPrecondition(last_error)) break;
   }
-  return absl::Status(last_error.code(),
-                      absl::StrCat(last_error.message(), " (key partition ", key.partition(),
-                                   ", after ", options_.max_rounds, " rounds)"));
+  return Restated(last_error,
+                  absl::StrCat(last_error.message(), " (key partition ", key.partition(),
+                               ", after ", options_.max_rounds, " rounds)"));
 }
 
 absl::Status PaxosProposer::FinishChosen(const LayoutView& view, const MetaKey& key,
@@ -632,9 +633,8 @@ absl::Status PaxosProposer::FinishChosen(const LayoutView& view, const MetaKey& 
     last_error = committed.failure;
     if (absl::IsFailedPrecondition(last_error)) break;
   }
-  return absl::Status(last_error.code(),
-                      absl::StrCat("finishing a chosen update: ", last_error.message(),
-                                   " (key partition ", key.partition(), ")"));
+  return Restated(last_error, absl::StrCat("finishing a chosen update: ", last_error.message(),
+                                           " (key partition ", key.partition(), ")"));
 }
 
 absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t partition,
@@ -667,8 +667,8 @@ absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t 
         },
         any);
     if (!got.success) {
-      return absl::Status(got.failure.code(),
-                          absl::StrCat(got.failure.message(), " (partition ", partition, ")"));
+      return Restated(got.failure,
+                      absl::StrCat(got.failure.message(), " (partition ", partition, ")"));
     }
     // Merge: per encoded key the entry with the highest committed ballot. A replica that stopped
     // at a page boundary has not told us about keys past it, so stop at the smallest boundary.
