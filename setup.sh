@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev libpugixml-dev
   clang-format clang libclang-rt-14-dev
-  awscli python3-boto3 curl openssl jq
+  awscli python3-boto3 curl openssl jq prometheus
   nodejs
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
 )

@@ -238,6 +238,14 @@ class ProcessCluster {
   int s3_port(int s = 0) const { return s3_ports_[s]; }
   // tessera-s3's admin port (/metrics, /healthz, /readyz).
   int s3_admin_port(int s = 0) const { return s3_admin_ports_[s]; }
+  // tessera-gateway's admin port; a node's admin port (from its port file).
+  int gateway_admin_port(int g = 0) const { return gateway_admin_ports_[g]; }
+  int node_admin_port(int i) const {
+    int port = 0;
+    const std::string& admin = node_listen_[i].admin;
+    EXPECT_TRUE(absl::SimpleAtoi(admin.substr(admin.rfind(':') + 1), &port)) << admin;
+    return port;
+  }
 
   sdk::Client& client(int gateway = 0) { return *clients_[gateway]; }
   // The gateways' user (user id "tester") and a client's options signing as that user.
@@ -389,6 +397,11 @@ class ProcessCluster {
             "--port_file=" + gw_ports});
     auto ports = WaitPortFile(gw_ports, gateways_[g].get());
     endpoints_[g] = absl::StrCat("127.0.0.1:", ports["grpc_port"]);
+    int admin = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(ports["admin_port"], &admin))
+        << "gateway " << g << ": no admin port";
+    if (gateway_admin_ports_.size() <= static_cast<size_t>(g)) gateway_admin_ports_.resize(g + 1);
+    gateway_admin_ports_[g] = admin;
     auto client = sdk::Client::Connect(endpoints_[g], client_options());
     EXPECT_TRUE(client.ok()) << client.status();
     if (client.ok()) clients_[g] = *std::move(client);
@@ -406,6 +419,7 @@ class ProcessCluster {
   std::vector<std::unique_ptr<Process>> s3_;
   std::vector<int> s3_ports_;
   std::vector<int> s3_admin_ports_;
+  std::vector<int> gateway_admin_ports_;
 };
 
 // Deterministic pseudo-random bytes (a seeded xorshift), different per seed.
