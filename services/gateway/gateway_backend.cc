@@ -328,4 +328,44 @@ absl::Status GatewayBackend::Readiness() const {
                                              " needed for writes at full redundancy"));
 }
 
+BackendHealth GatewayBackend::Health() const {
+  BackendHealth h;
+  h.write_width = write_width_;
+  std::shared_ptr<const ClusterSnapshot> snapshot = cluster_->Snapshot();
+  for (const StorageNode& node : snapshot->nodes()) {
+    if (!node.alive) {
+      ++h.nodes_down;
+    } else if (node.draining) {
+      ++h.nodes_draining;
+    } else {
+      ++h.nodes_writable;
+    }
+  }
+  std::optional<v1::LayoutRecord> record = meta_->layout_record();
+  if (!record.has_value()) return h;
+  h.layout_epoch = record->epoch();
+  h.layout_in_transition = record->in_transition();
+  const LayoutView view = meta_->layout();
+  for (uint32_t p = 0; p < view.partitions(); ++p) {
+    bool at_risk = false, unavailable = false;
+    for (const ReplicaSet& set : view.ReplicaSets(p)) {
+      uint32_t alive = 0;
+      for (const std::string& id : set.nodes) {
+        const StorageNode* node = snapshot->Find(id);
+        if (node != nullptr && node->alive) ++alive;
+      }
+      unavailable |= alive < set.write_quorum;
+      at_risk |= alive == set.write_quorum;
+    }
+    if (unavailable) {
+      ++h.partitions_unavailable;
+    } else if (at_risk) {
+      ++h.partitions_at_risk;
+    } else {
+      ++h.partitions_healthy;
+    }
+  }
+  return h;
+}
+
 }  // namespace tessera::services

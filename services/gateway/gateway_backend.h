@@ -138,6 +138,26 @@ struct GatewayBackendOptions {
   LayoutOptions EffectiveLayout() const;
 };
 
+// What a front end knows of the cluster's health (GatewayBackend::Health()): its metrics and
+// `tessera cluster status` read it.
+struct BackendHealth {
+  // Storage nodes in the cluster view: alive and writable, alive but draining, suspected down.
+  int nodes_writable = 0;
+  int nodes_draining = 0;
+  int nodes_down = 0;
+  int write_width = 0;  // k + m: writable nodes a write at full redundancy needs
+  // The followed metadata layout (0 / false before one is loaded).
+  uint64_t layout_epoch = 0;
+  bool layout_in_transition = false;
+  // Metadata partitions by quorum health, over their replica sets (during a transition, the
+  // worse of the old and new set counts): `unavailable` when fewer than the write quorum of some
+  // set are alive (writes to it fail), `at_risk` when exactly the write quorum is (one more
+  // failure and they do), `healthy` otherwise.
+  uint32_t partitions_healthy = 0;
+  uint32_t partitions_at_risk = 0;
+  uint32_t partitions_unavailable = 0;
+};
+
 class GatewayBackend {
  public:
   ~GatewayBackend();
@@ -160,6 +180,9 @@ class GatewayBackend {
   // of a stripe on its own node; otherwise UNAVAILABLE saying how many are. Cheap (one snapshot);
   // thread-safe.
   [[nodiscard]] absl::Status Readiness() const;
+  // Node and metadata-quorum health from the cluster view and the followed layout. Cheap (one
+  // snapshot, no RPC); thread-safe.
+  [[nodiscard]] BackendHealth Health() const;
 
   // One round of the layout maintainer (what its thread runs every check_interval): re-reads the
   // decided record; if it is in transition, CompleteHandOff (and, once that has failed for

@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/admin_server.h"
+#include "services/gateway/backend_metrics.h"
 #include "services/gateway/cluster_view.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/work_pool.h"
@@ -80,6 +81,7 @@ class GatewayServer::Impl {
   std::unique_ptr<WorkPool> handler_pool;
   std::unique_ptr<GatewayService> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<BackendMetrics> backend_metrics;
   std::unique_ptr<AdminServer> admin;
   int port = 0;
   bool stopped = false;
@@ -162,7 +164,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
 
   AdminServerOptions admin;
   admin.listen = o.admin_listen;
-  admin.metrics_text = [registry] { return registry->Serialize(); };
+  auto backend_metrics = BackendMetrics::Create(registry);
+  if (!backend_metrics.ok()) return backend_metrics.status();
+  impl->backend_metrics = *std::move(backend_metrics);
+  admin.metrics_text = [registry, raw] {
+    raw->backend_metrics->Update(raw->backend->Health());
+    return registry->Serialize();
+  };
   admin.readiness = [backend = impl->backend.get()] { return backend->Readiness(); };
   auto admin_server = AdminServer::Start(std::move(admin));
   if (!admin_server.ok()) return admin_server.status();

@@ -66,6 +66,37 @@ absl::StatusOr<std::unique_ptr<NodeMetrics>> NodeMetrics::Create(Registry* regis
     if (!family.ok()) return family.status();
     *g.out = &(*family)->WithLabels({});
   }
+  struct {
+    const char* name;
+    const char* help;
+    Counter** out;
+  } scrub_counters[] = {
+      {"tessera_scrub_passes_total", "Completed scrub passes over every slice.", &m->scrub_passes_},
+      {"tessera_scrub_checked_slices_total", "Slices whose checksums the scrubber verified.",
+       &m->scrub_slices_},
+      {"tessera_scrub_checked_bytes_total", "Bytes of the slices the scrubber verified.",
+       &m->scrub_bytes_},
+      {"tessera_scrub_corrupt_slices_total",
+       "Slices the scrubber found damaged (marked corrupt, left for repair).", &m->scrub_corrupt_},
+      {"tessera_scrub_errors_total", "Scrub failures other than damage (I/O, listing).",
+       &m->scrub_errors_},
+  };
+  for (const auto& c : scrub_counters) {
+    auto family = registry->AddCounter(c.name, c.help);
+    if (!family.ok()) return family.status();
+    *c.out = &(*family)->WithLabels({});
+  }
+  auto pass_slices = registry->AddGauge("tessera_scrub_pass_checked_slices",
+                                        "Slices verified so far in the scrub pass in progress.");
+  if (!pass_slices.ok()) return pass_slices.status();
+  m->scrub_pass_slices_ = &(*pass_slices)->WithLabels({});
+  auto members = registry->AddGauge(
+      "tessera_membership_members",
+      "Members of this node's membership view, by liveness (this node's failure detector: alive, "
+      "suspect, dead) and state (what the member says: alive, draining, left).",
+      {"liveness", "state"});
+  if (!members.ok()) return members.status();
+  m->members_ = *members;
   return m;
 }
 
@@ -93,6 +124,36 @@ void NodeMetrics::OnMetaCompactionPass(bool ok, uint64_t purged, uint64_t unconf
   if (purged > 0) compaction_purged_->Increment(static_cast<double>(purged));
   if (unconfirmed > 0) compaction_unconfirmed_->Increment(static_cast<double>(unconfirmed));
   if (records >= 0) meta_records_->Set(static_cast<double>(records));
+}
+
+void NodeMetrics::UpdateScrub(const storage::ScrubberStats& stats) {
+  absl::MutexLock lock(&scrub_mu_);
+  auto advance = [](Counter* c, uint64_t now, uint64_t before) {
+    if (now > before) c->Increment(static_cast<double>(now - before));
+  };
+  advance(scrub_passes_, stats.passes, last_scrub_.passes);
+  advance(scrub_slices_, stats.slices_checked, last_scrub_.slices_checked);
+  advance(scrub_bytes_, stats.bytes_checked, last_scrub_.bytes_checked);
+  advance(scrub_corrupt_, stats.corrupt_found, last_scrub_.corrupt_found);
+  advance(scrub_errors_, stats.errors, last_scrub_.errors);
+  scrub_pass_slices_->Set(static_cast<double>(stats.pass_slices_checked));
+  last_scrub_ = stats;
+}
+
+void NodeMetrics::UpdateMembership(const p2p::MembershipView* view) {
+  constexpr p2p::MemberLiveness kLiveness[] = {
+      p2p::MemberLiveness::kAlive, p2p::MemberLiveness::kSuspect, p2p::MemberLiveness::kDead};
+  constexpr p2p::MemberState kStates[] = {p2p::MemberState::kAlive, p2p::MemberState::kDraining,
+                                          p2p::MemberState::kLeft};
+  for (p2p::MemberLiveness l : kLiveness) {
+    for (p2p::MemberState s : kStates) {
+      int n = 0;
+      if (view != nullptr) {
+        for (const p2p::MemberInfo& m : view->members()) n += m.liveness == l && m.state == s;
+      }
+      members_->WithLabels({p2p::MemberLivenessName(l), p2p::MemberStateName(s)}).Set(n);
+    }
+  }
 }
 
 void NodeMetrics::OnAuthFailure(absl::string_view method, absl::string_view reason) {

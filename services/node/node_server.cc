@@ -231,6 +231,8 @@ class NodeServer::Impl {
     admin_options.listen = options_.admin_listen;
     admin_options.metrics_text = [this, registry] {
       metrics_->UpdateStore(store_->Stats(), core_->buffered_put_bytes());
+      if (scrubber_ != nullptr) metrics_->UpdateScrub(scrubber_->stats());
+      metrics_->UpdateMembership(MembershipView().get());
       return registry->Serialize();
     };
     auto admin = AdminServer::Start(admin_options);

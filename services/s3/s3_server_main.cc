@@ -37,6 +37,7 @@
 #include "services/common/admin_server.h"
 #include "services/common/shutdown_signals.h"
 #include "services/common/tls_flags.h"
+#include "services/gateway/backend_metrics.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/multipart.h"
 #include "services/gateway/reclaim_flags.h"
@@ -185,7 +186,12 @@ int Main(int argc, char** argv) {
 
   AdminServerOptions ao;
   ao.listen = absl::GetFlag(FLAGS_admin_listen);
-  ao.metrics_text = [] { return Registry::Default().Serialize(); };
+  auto backend_metrics = BackendMetrics::Create(&Registry::Default());
+  if (!backend_metrics.ok()) return Fail("metrics", backend_metrics.status());
+  ao.metrics_text = [m = backend_metrics->get(), b = backend->get()] {
+    m->Update(b->Health());
+    return Registry::Default().Serialize();
+  };
   ao.readiness = [b = backend->get()] { return b->Readiness(); };
   auto admin = AdminServer::Start(std::move(ao));
   if (!admin.ok()) return Fail("admin server", admin.status());

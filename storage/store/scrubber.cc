@@ -57,6 +57,7 @@ bool Scrubber::Work() {
       cursor_.reset();
       absl::MutexLock s(&stats_mu_);
       ++stats_.passes;
+      stats_.pass_slices_checked = 0;
       return false;
     }
   }
@@ -78,6 +79,7 @@ bool Scrubber::Work() {
     absl::MutexLock s(&stats_mu_);
     if (absl::IsNotFound(status)) return true;  // deleted meanwhile
     ++stats_.slices_checked;
+    ++stats_.pass_slices_checked;
     stats_.bytes_checked += info.length;
     if (absl::IsDataLoss(status)) {
       ++stats_.corrupt_found;

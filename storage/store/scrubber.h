@@ -44,12 +44,13 @@ struct ScrubberOptions {
 };
 
 struct ScrubberStats {
-  uint64_t passes = 0;          // completed passes
-  uint64_t slices_checked = 0;  // Verify() calls on live slices
-  uint64_t bytes_checked = 0;   // their lengths
-  uint64_t corrupt_found = 0;   // Verify() returned DATA_LOSS
-  uint64_t skipped = 0;         // already corrupt/missing slices passed over
-  uint64_t errors = 0;          // other failures (I/O errors, List failures)
+  uint64_t passes = 0;               // completed passes
+  uint64_t slices_checked = 0;       // Verify() calls on live slices
+  uint64_t bytes_checked = 0;        // their lengths
+  uint64_t corrupt_found = 0;        // Verify() returned DATA_LOSS
+  uint64_t skipped = 0;              // already corrupt/missing slices passed over
+  uint64_t errors = 0;               // other failures (I/O errors, List failures)
+  uint64_t pass_slices_checked = 0;  // slices_checked in the pass in progress (progress)
 };
 
 class Scrubber {

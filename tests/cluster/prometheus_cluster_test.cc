@@ -4,6 +4,7 @@
 // 1. After real traffic (S3 and gRPC puts and gets), every daemon's /metrics passes
 //    `promtool check metrics` (exposition syntax and naming conventions: _total counters, base
 //    units, HELP on every family), and the counters moved by the amounts the traffic implies.
+//    The alert rules and the Grafana dashboard in deploy/ name only metrics the daemons export.
 // 2. A Prometheus server scrapes the cluster (every admin port, 1 s interval); its HTTP API shows
 //    every target up and answers PromQL over our metrics with the values the daemons serve.
 // The tools must be installed (setup.sh): a missing tool fails the test, it never skips.
@@ -147,6 +148,15 @@ TEST_F(PrometheusClusterTest, EveryDaemonPassesPromtoolAndCountsTraffic) {
     std::ofstream(file) << a.body;
     EXPECT_EQ(RunCommand("promtool check metrics < " + file, &out), 0) << t.name << ":\n" << out;
   }
+  // Every metric the shipped alert rules and Grafana dashboard name is one these daemons export.
+  std::string files;
+  for (const Target& t : targets_)
+    files += absl::StrCat(" ", cluster_->root(), "/", t.name, ".metrics");
+  EXPECT_EQ(RunCommand(absl::StrCat("python3 ", Runfile("deploy/prometheus/check_monitoring.py"),
+                                    " ", Runfile("deploy"), " --exposition", files),
+                       &out),
+            0)
+      << out;
 
   // gRPC gateway: one PutObject and one GetObject per object, all OK.
   const std::string& gw = after["gateway"];
@@ -170,6 +180,68 @@ TEST_F(PrometheusClusterTest, EveryDaemonPassesPromtoolAndCountsTraffic) {
   }
   EXPECT_GE(stored, 2 * kObjects * 150.0 * 1024);
   EXPECT_GE(slice_puts, 2 * kObjects * 6);
+
+  // Health gauges: each node sees six alive members; both front ends see six writable nodes and
+  // every metadata partition healthy under a decided layout.
+  for (int i = 0; i < 6; ++i) {
+    const std::string& node = after[absl::StrCat("node", i)];
+    EXPECT_EQ(SumOf(node, "tessera_membership_members", {"liveness=\"alive\"", "state=\"alive\""}),
+              6)
+        << node;
+  }
+  for (const char* front : {"gateway", "s3"}) {
+    const std::string& m = after[front];
+    EXPECT_EQ(SumOf(m, "tessera_cluster_storage_nodes", {"state=\"writable\""}), 6) << m;
+    EXPECT_EQ(SumOf(m, "tessera_cluster_write_width"), 6);
+    EXPECT_GE(SumOf(m, "tessera_meta_layout_epoch"), 1);
+    EXPECT_GT(SumOf(m, "tessera_meta_partitions", {"quorum=\"healthy\""}), 0);
+    EXPECT_EQ(SumOf(m, "tessera_meta_partitions", {"quorum=\"at_risk\""}), 0);
+    EXPECT_EQ(SumOf(m, "tessera_meta_partitions", {"quorum=\"unavailable\""}), 0);
+  }
+
+  // Scrub: the first pass runs at start; its counters show up on every node.
+  const absl::Time scrub_deadline = absl::Now() + absl::Seconds(60);
+  double scrub_passes = 0;
+  while (absl::Now() < scrub_deadline) {
+    scrub_passes = 0;
+    for (int i = 0; i < 6; ++i) {
+      scrub_passes += SumOf(HttpGet(cluster_->node_admin_port(i), "/metrics").body,
+                            "tessera_scrub_passes_total") > 0;
+    }
+    if (scrub_passes == 6) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_EQ(scrub_passes, 6);
+
+  // A killed node: the front end counts it down, the survivors' detectors stop counting it alive.
+  cluster_->KillNode(5);
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  std::string s3, node0;
+  while (absl::Now() < deadline) {
+    s3 = HttpGet(cluster_->s3_admin_port(), "/metrics").body;
+    node0 = HttpGet(cluster_->node_admin_port(0), "/metrics").body;
+    if (SumOf(s3, "tessera_cluster_storage_nodes", {"state=\"down\""}) == 1 &&
+        SumOf(node0, "tessera_membership_members", {"liveness=\"alive\""}) == 5) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_EQ(SumOf(s3, "tessera_cluster_storage_nodes", {"state=\"down\""}), 1) << s3;
+  EXPECT_EQ(SumOf(s3, "tessera_cluster_storage_nodes", {"state=\"writable\""}), 5);
+  EXPECT_EQ(SumOf(node0, "tessera_membership_members", {"liveness=\"alive\""}), 5) << node0;
+
+  // A second one: metadata replica sets (5 of the 6 nodes, write quorum 3) holding both dead
+  // nodes are down to exactly their write quorum: at risk, still writable.
+  cluster_->KillNode(4);
+  const absl::Time deadline2 = absl::Now() + absl::Seconds(120);
+  while (absl::Now() < deadline2) {
+    s3 = HttpGet(cluster_->s3_admin_port(), "/metrics").body;
+    if (SumOf(s3, "tessera_cluster_storage_nodes", {"state=\"down\""}) == 2) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_EQ(SumOf(s3, "tessera_cluster_storage_nodes", {"state=\"down\""}), 2) << s3;
+  EXPECT_GT(SumOf(s3, "tessera_meta_partitions", {"quorum=\"at_risk\""}), 0) << s3;
+  EXPECT_EQ(SumOf(s3, "tessera_meta_partitions", {"quorum=\"unavailable\""}), 0) << s3;
 }
 
 TEST_F(PrometheusClusterTest, PrometheusServerScrapesTheCluster) {
