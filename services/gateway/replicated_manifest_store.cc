@@ -14,9 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/status_reasons.h"
+#include "base/sync_point.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "services/gateway/in_memory_manifest_store.h"
+#include "services/gateway/listing_assembler.h"
 #include "services/gateway/manifest_chunks.h"
 #include "services/meta/meta_key.h"
 
@@ -294,8 +295,11 @@ bool SameShards(const v1::BucketRecord& a, const v1::BucketRecord& b) {
   return true;
 }
 
-absl::Status StoppedAt(int step) {
-  return absl::AbortedError(absl::StrCat("split stopped after step ", step, " (test hook)"));
+// What the test hook (kSplitStepSyncPoint) says after split step `step` of `store`: OK = go on.
+absl::Status AfterSplitStep(const ReplicatedManifestStore* store, int step) {
+  SplitStepPoint point{store, step, absl::OkStatus()};
+  TESSERA_SYNC_POINT(kSplitStepSyncPoint, &point);
+  return point.stop;
 }
 }  // namespace
 
@@ -317,24 +321,7 @@ absl::Status ReplicatedManifestStoreOptions::Validate() const {
     return absl::InvalidArgumentError(
         "ReplicatedManifestStoreOptions.split_check_interval must be >= 1");
   }
-  if (test_stop_after_step < 0 || test_stop_after_step > 4) {
-    return absl::InvalidArgumentError(
-        "ReplicatedManifestStoreOptions.test_stop_after_step must be in [0, 4]");
-  }
   return absl::OkStatus();
-}
-
-std::string PrefixSuccessor(absl::string_view prefix) {
-  std::string s(prefix);
-  while (!s.empty()) {
-    unsigned char last = static_cast<unsigned char>(s.back());
-    if (last != 0xff) {
-      s.back() = static_cast<char>(last + 1);
-      return s;
-    }
-    s.pop_back();
-  }
-  return s;
 }
 
 absl::StatusOr<v1::BucketRecord> ReplicatedManifestStore::Record(const std::string& name) {
@@ -730,44 +717,17 @@ absl::Status ReplicatedManifestStore::CasStored(const std::string& bucket, const
 
 absl::StatusOr<ListResult> ReplicatedManifestStore::List(const std::string& bucket,
                                                          const ListRequest& request) {
-  if (request.max_keys < 1 || request.max_keys > 1000) {
-    return absl::InvalidArgumentError("max_keys must be in [1, 1000]");
-  }
-  // Inclusive lower bound of the keys this page may return (same rules as the in-memory store:
-  // the token wins when it is not before start_after).
-  std::string lower = request.start_after.empty() ? "" : After(request.start_after);
-  if (!request.continuation_token.empty()) {
-    bool is_prefix = false;
-    std::string token_key;
-    if (absl::Status s =
-            DecodeContinuationToken(request.continuation_token, &is_prefix, &token_key);
-        !s.ok()) {
-      return s;
-    }
-    if (token_key >= request.start_after) {
-      if (is_prefix) {
-        lower = PrefixSuccessor(token_key);
-        if (lower.empty()) return ListResult();  // nothing sorts after that prefix
-      } else {
-        lower = After(token_key);
-      }
-    }
-  }
-  lower = std::max(lower, request.prefix);
-  const std::string end = PrefixSuccessor(request.prefix);  // "" = unbounded
-
+  absl::StatusOr<ListingAssembler> page = ListingAssembler::Start(request);
+  if (!page.ok()) return page.status();
   auto record = Record(bucket);
   if (!record.ok()) return record.status();
-
-  ListResult result;
-  int emitted = 0;
-  std::string last_emitted;
-  bool last_is_prefix = false;
+  if (page->done()) return std::move(*page).Finish();
+  EntryCursor cursor(meta_, Segments(*record), page->lower(), page->end(),
+                     FirstBatch(request.max_keys));
   std::string current_key;  // the key whose newest version was seen last
   bool have_current = false;
-  EntryCursor cursor(meta_, Segments(*record), lower, end, FirstBatch(request.max_keys));
   ScanItem item;
-  while (true) {
+  while (!page->done()) {
     auto more = cursor.Next(&item);
     if (!more.ok()) return more.status();
     if (!*more) break;
@@ -777,39 +737,12 @@ absl::StatusOr<ListResult> ReplicatedManifestStore::List(const std::string& buck
     have_current = true;
     auto manifest = ParseManifest(item.value);
     if (!manifest.ok()) return manifest.status();
-    if (manifest->delete_marker()) continue;
-    if (!request.delimiter.empty()) {
-      const size_t pos = key.find(request.delimiter, request.prefix.size());
-      if (pos != std::string::npos) {
-        std::string cp = key.substr(0, pos + request.delimiter.size());
-        if (emitted == request.max_keys) {
-          result.truncated = true;
-          break;
-        }
-        result.common_prefixes.push_back(cp);
-        last_emitted = cp;
-        last_is_prefix = true;
-        ++emitted;
-        // Jump past every key of the common prefix instead of reading them.
-        std::string next = PrefixSuccessor(cp);
-        if (next.empty()) break;
-        cursor.Seek(next);
-        continue;
-      }
+    // A seek past a common prefix jumps over its keys instead of reading them.
+    if (page->Add(key, *std::move(manifest)) == ListingAssembler::Step::kSeek) {
+      cursor.Seek(page->seek_to());
     }
-    if (emitted == request.max_keys) {
-      result.truncated = true;
-      break;
-    }
-    result.objects.push_back(*std::move(manifest));
-    last_emitted = key;
-    last_is_prefix = false;
-    ++emitted;
   }
-  if (result.truncated) {
-    result.next_continuation_token = EncodeContinuationToken(last_is_prefix, last_emitted);
-  }
-  return result;
+  return std::move(*page).Finish();
 }
 
 absl::StatusOr<std::vector<KeyVersions>> ReplicatedManifestStore::ScanVersions(
@@ -1095,7 +1028,7 @@ absl::Status ReplicatedManifestStore::SplitShard(const std::string& bucket, uint
         return MetaValue(next.SerializeAsString());
       });
   if (!written.ok()) return written.status();
-  if (options_.test_stop_after_step == 1) return StoppedAt(1);
+  if (absl::Status s = AfterSplitStep(this, 1); !s.ok()) return s;
   return ResumeSplit(bucket, std::move(next));
 }
 
@@ -1173,14 +1106,14 @@ absl::Status ReplicatedManifestStore::ResumeSplit(const std::string& bucket,
   if ((id & kShardCopying) != 0) {
     // Step 2: copy. Writers still write the source; what they add meanwhile is moved at step 4.
     if (absl::Status s = move(false); !s.ok()) return s;
-    if (options_.test_stop_after_step == 2) return StoppedAt(2);
+    if (absl::Status s = AfterSplitStep(this, 2); !s.ok()) return s;
     // Step 3: the new shard owns its range; reads merge the source's remaining entries.
     if (absl::Status s = flip(id, number | kShardDraining); !s.ok()) return s;
-    if (options_.test_stop_after_step == 3) return StoppedAt(3);
+    if (absl::Status s = AfterSplitStep(this, 3); !s.ok()) return s;
   }
   // Step 4: drain the source's entries of the range into the new shard.
   if (absl::Status s = move(true); !s.ok()) return s;
-  if (options_.test_stop_after_step == 4) return StoppedAt(4);
+  if (absl::Status s = AfterSplitStep(this, 4); !s.ok()) return s;
   // Step 5: done; reads use the new shard alone.
   return flip(number | kShardDraining, number);
 }

@@ -26,11 +26,12 @@
 // and the next split check resumes it. Shard ids carry the split state in their top bits
 // (kShardCopying, kShardDraining).
 //
-// Semantics are those of InMemoryManifestStore (same continuation-token format, so tokens pass
-// between the two). Bucket creation is a CAS on the name entry: one winner. DeleteBucketIfEmpty
-// checks for a live object with a scan, then CASes the entry to deleted (only if it still names
-// the same bucket_id). Not atomic across keys: a PUT racing with the bucket's deletion may leave
-// an unreachable entry under the old bucket_id (reclaimed by a future bucket GC).
+// Semantics are those of InMemoryManifestStore; LIST pages are built by the same ListingAssembler
+// (listing_assembler.h), so tokens pass between the two. Bucket creation is a CAS on the name
+// entry: one winner. DeleteBucketIfEmpty checks for a live object with a scan, then CASes the entry
+// to deleted (only if it still names the same bucket_id). Not atomic across keys: a PUT racing with
+// the bucket's deletion may leave an unreachable entry under the old bucket_id (reclaimed by a
+// future bucket GC).
 //
 // Large manifests (more than kStripesPerChunk stripes) are stored out of line (manifest_chunks.h):
 // the entry holds a small head (schema_version 2) and the stripes live in chunk records keyed by
@@ -78,11 +79,20 @@ struct ReplicatedManifestStoreOptions {
   int split_threshold = 100000;
   // Writes this gateway makes to one shard between two size checks of that shard.
   int split_check_interval = 10000;
-  // Tests only: SplitShard / FinishSplits stop with ABORTED right after step 1..4 of the split
-  // protocol (1 intent, 2 copy, 3 drain flip, 4 drain), as if the gateway had crashed. 0: never.
-  int test_stop_after_step = 0;
 
   [[nodiscard]] absl::Status Validate() const;
+};
+
+class ReplicatedManifestStore;
+
+// Test hook (base/sync_point.h): reached by SplitShard / FinishSplits right after step 1..4 of the
+// split protocol (1 intent, 2 copy, 3 drain flip, 4 drain) with a SplitStepPoint*. A callback that
+// sets `stop` to an error makes the split return it there, as if the gateway had crashed.
+inline constexpr char kSplitStepSyncPoint[] = "ReplicatedManifestStore::SplitStepDone";
+struct SplitStepPoint {
+  const ReplicatedManifestStore* store;  // the store splitting (tests may run several)
+  int step;
+  absl::Status stop;
 };
 
 class ReplicatedManifestStore final : public ManifestStore {
@@ -172,9 +182,5 @@ class ReplicatedManifestStore final : public ManifestStore {
   absl::flat_hash_map<std::string, int> writes_since_check_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> splitting_ ABSL_GUARDED_BY(mu_);  // buckets
 };
-
-// The smallest string greater than every string that starts with `prefix`, or "" when there is
-// none (empty prefix, or all bytes 0xff). Exposed for tests.
-std::string PrefixSuccessor(absl::string_view prefix);
 
 }  // namespace tessera::services
