@@ -24,7 +24,7 @@
 // `split_threshold` entries is split in five steps (intent, copy, drain flip, drain, activate),
 // each a CAS on the bucket record or idempotent; a crash at any step leaves the bucket listable
 // and the next split check resumes it. Shard ids carry the split state in their top bits
-// (kShardCopying, kShardDraining).
+// (kShardCopying, kShardDraining; manifest_shard_map.h).
 //
 // Semantics are those of InMemoryManifestStore; LIST pages are built by the same ListingAssembler
 // (listing_assembler.h), so tokens pass between the two. Bucket creation is a CAS on the name
@@ -41,6 +41,11 @@
 // applies the update, rewrites only the chunks that changed, then CASes the head if it is still
 // the one read (else starts again); chunks beyond the new count are removed afterwards.
 //
+// Files, by concern (as RocksDB splits db_impl_*.cc): replicated_manifest_store.cc (buckets,
+// versions, listing), manifest_shard_split.cc (the split protocol), replicated_manifest_chunks.cc
+// (chunk records), manifest_shard_map.h (shard ids, fields, the read/write map),
+// replicated_manifest_cursor.h (the ordered walk over shards), listing_assembler.h (LIST pages).
+//
 // Errors: see manifest_store.h; quorum failures are UNAVAILABLE from the MetaClient.
 //
 // Thread-safety: thread-safe.
@@ -54,7 +59,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "services/gateway/manifest_shard_map.h"
 #include "services/gateway/manifest_store.h"
+#include "services/gateway/replicated_manifest_cursor.h"
 #include "services/meta/meta_client.h"
 
 namespace tessera::services {
@@ -65,14 +72,6 @@ inline constexpr char kBucketDirectory[] = "tessera.buckets";
 
 // The version id of a key's head register (manifest_store.h): sorts before every real version id.
 inline constexpr char kHeadSlot[] = "";
-
-// Split state flags in BucketRecord.Shard.id (the low 30 bits are the shard number).
-inline constexpr uint32_t kShardCopying = 1u << 31;   // being filled; ignored by reads and writes
-inline constexpr uint32_t kShardDraining = 1u << 30;  // owns its range; reads merge the source
-inline constexpr uint32_t kShardNumberMask = kShardDraining - 1;
-
-// The meta bucket field of `shard_number` of bucket `bucket_id`.
-std::string ShardField(absl::string_view bucket_id, uint32_t shard_number);
 
 struct ReplicatedManifestStoreOptions {
   // A shard holding more than this many entries (versions, delete markers included) is split.
@@ -130,7 +129,7 @@ class ReplicatedManifestStore final : public ManifestStore {
   [[nodiscard]] absl::Status FinishSplits(const std::string& bucket);
 
   // Entries read per Scan call while listing (a page of max_keys usually needs one call).
-  static constexpr uint32_t kScanBatch = 1000;
+  static constexpr uint32_t kScanBatch = kMaxScanBatch;
 
  private:
   // The live record of bucket `name`; NOT_FOUND "no such bucket".
