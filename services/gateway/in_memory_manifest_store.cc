@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace tessera::services {
@@ -23,33 +20,6 @@ bool HasLiveObject(const std::map<std::string, std::map<std::string, v1::ObjectM
 }
 
 }  // namespace
-
-void SortVersions(bool first_is_head, std::vector<v1::ObjectManifest>& versions) {
-  // Superseded versions by decided position, newest first; entries from before head registers
-  // (commit_sequence 0) after them, in their version-id order (already newest first).
-  const auto from = versions.begin() + (first_is_head && !versions.empty() ? 1 : 0);
-  std::stable_sort(from, versions.end(),
-                   [](const v1::ObjectManifest& a, const v1::ObjectManifest& b) {
-                     return a.commit_sequence() > b.commit_sequence();
-                   });
-}
-
-std::string EncodeContinuationToken(bool is_prefix, const std::string& key) {
-  return absl::BytesToHexString(absl::StrCat(is_prefix ? "P" : "K", key));
-}
-
-absl::Status DecodeContinuationToken(const std::string& token, bool* is_prefix, std::string* key) {
-  const absl::Status invalid = absl::InvalidArgumentError("invalid continuation token");
-  if (token.empty() || token.size() % 2 != 0) return invalid;
-  for (char c : token) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return invalid;
-  }
-  const std::string raw = absl::HexStringToBytes(token);
-  if (raw[0] != 'K' && raw[0] != 'P') return invalid;
-  *is_prefix = raw[0] == 'P';
-  *key = raw.substr(1);
-  return absl::OkStatus();
-}
 
 absl::StatusOr<InMemoryManifestStore::Bucket*> InMemoryManifestStore::FindBucket(
     const std::string& name) {
@@ -202,69 +172,30 @@ absl::Status InMemoryManifestStore::CompareAndSet(const std::string& bucket, con
 
 absl::StatusOr<ListResult> InMemoryManifestStore::List(const std::string& bucket,
                                                        const ListRequest& request) {
-  if (request.max_keys < 1 || request.max_keys > 1000) {
-    return absl::InvalidArgumentError("max_keys must be in [1, 1000]");
-  }
-  std::string start = request.start_after;
-  std::string skip_prefix;  // resume after every key under this common prefix
-  if (!request.continuation_token.empty()) {
-    bool is_prefix = false;
-    std::string token_key;
-    if (absl::Status s =
-            DecodeContinuationToken(request.continuation_token, &is_prefix, &token_key);
-        !s.ok()) {
-      return s;
-    }
-    if (token_key >= start) {
-      start = token_key;
-      if (is_prefix) skip_prefix = token_key;
-    }
-  }
+  absl::StatusOr<ListingAssembler> page = ListingAssembler::Start(request);
+  if (!page.ok()) return page.status();
   absl::MutexLock lock(&mu_);
   auto b = FindBucket(bucket);
   if (!b.ok()) return b.status();
-  ListResult result;
-  int emitted = 0;
-  std::string last_emitted;
-  bool last_is_prefix = false;
   const auto& keys = (*b)->keys;
-  auto it = keys.lower_bound(std::max(start, request.prefix));
-  for (; it != keys.end(); ++it) {
-    const std::string& key = it->first;
-    if (!absl::StartsWith(key, request.prefix)) break;
-    if (!start.empty() && key <= start) continue;
-    if (!skip_prefix.empty() && absl::StartsWith(key, skip_prefix)) continue;
-    if (it->second.empty() || it->second.begin()->second.delete_marker()) continue;
-    if (!request.delimiter.empty()) {
-      const size_t pos = key.find(request.delimiter, request.prefix.size());
-      if (pos != std::string::npos) {
-        std::string cp = key.substr(0, pos + request.delimiter.size());
-        if (last_is_prefix && cp == last_emitted) continue;
-        if (emitted == request.max_keys) {
-          result.truncated = true;
-          break;
-        }
-        result.common_prefixes.push_back(cp);
-        last_emitted = std::move(cp);
-        last_is_prefix = true;
-        skip_prefix = last_emitted;
-        ++emitted;
-        continue;
-      }
+  for (auto it = keys.lower_bound(page->lower()); it != keys.end() && !page->done();) {
+    if (it->second.empty()) {  // erased by CompareAndSet; not left behind, but be safe
+      ++it;
+      continue;
     }
-    if (emitted == request.max_keys) {
-      result.truncated = true;
-      break;
+    switch (page->Add(it->first, it->second.begin()->second)) {
+      case ListingAssembler::Step::kNext:
+        ++it;
+        break;
+      case ListingAssembler::Step::kSeek:
+        it = keys.lower_bound(page->seek_to());
+        break;
+      case ListingAssembler::Step::kDone:
+        it = keys.end();
+        break;
     }
-    result.objects.push_back(it->second.begin()->second);
-    last_emitted = key;
-    last_is_prefix = false;
-    ++emitted;
   }
-  if (result.truncated) {
-    result.next_continuation_token = EncodeContinuationToken(last_is_prefix, last_emitted);
-  }
-  return result;
+  return std::move(*page).Finish();
 }
 
 absl::StatusOr<std::vector<KeyVersions>> InMemoryManifestStore::ScanVersions(

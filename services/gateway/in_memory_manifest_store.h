@@ -1,7 +1,7 @@
 // InMemoryManifestStore: a ManifestStore in one process's memory, for tests and single-process
 // setups. Not durable. Head registers (manifest_store.h) are the entries at version id "". The
 // replicated metadata service replaces it in a cluster (see manifest_store.h); it implements the
-// same contract, including the continuation-token format.
+// same contract; both build LIST pages with ListingAssembler (listing_assembler.h).
 //
 // Thread-safety: thread-safe (one mutex; every operation is atomic).
 #pragma once
@@ -12,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "services/gateway/listing_assembler.h"  // the token codec, for existing includers
 #include "services/gateway/manifest_store.h"
 
 namespace tessera::services {
@@ -54,17 +55,5 @@ class InMemoryManifestStore final : public ManifestStore {
   absl::Mutex mu_;
   std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
-
-// Orders one key's versions as ScanVersions returns them, given all of its entries in version-id
-// order (the head register, if any, first): superseded versions by commit_sequence, newest first,
-// then entries written before head registers. Exposed for the replicated store.
-void SortVersions(bool first_is_head, std::vector<v1::ObjectManifest>& versions);
-
-// Continuation tokens: opaque to clients; "K"+key (resume after a key) or "P"+prefix (resume
-// after every key under a common prefix), hex-encoded. Exposed for tests and for the replicated
-// store, which must accept tokens a gateway handed out before an upgrade.
-std::string EncodeContinuationToken(bool is_prefix, const std::string& key);
-// INVALID_ARGUMENT "invalid continuation token" for anything EncodeContinuationToken did not make.
-absl::Status DecodeContinuationToken(const std::string& token, bool* is_prefix, std::string* key);
 
 }  // namespace tessera::services

@@ -1,5 +1,7 @@
 #include "services/gateway/manifest_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -68,6 +70,16 @@ bool KeepWhenSuperseded(const v1::ObjectManifest& manifest) {
     if (part.stripes_size() > 0 || part.stripe_count() > 0) return true;
   }
   return false;
+}
+
+void SortVersions(bool first_is_head, std::vector<v1::ObjectManifest>& versions) {
+  // Superseded versions by decided position, newest first; entries from before head registers
+  // (commit_sequence 0) after them, in their version-id order (already newest first).
+  const auto from = versions.begin() + (first_is_head && !versions.empty() ? 1 : 0);
+  std::stable_sort(from, versions.end(),
+                   [](const v1::ObjectManifest& a, const v1::ObjectManifest& b) {
+                     return a.commit_sequence() > b.commit_sequence();
+                   });
 }
 
 }  // namespace tessera::services

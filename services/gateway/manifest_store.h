@@ -91,6 +91,11 @@ struct CommitCondition {
 // or chunk records, or it is a completed multipart upload (whose retried Complete looks for it).
 [[nodiscard]] bool KeepWhenSuperseded(const v1::ObjectManifest& manifest);
 
+// Orders one key's versions as ScanVersions returns them, given all of its entries in version-id
+// order (the head register, if any, first): superseded versions by commit_sequence, newest first,
+// then entries written before head registers. For implementations of ScanVersions.
+void SortVersions(bool first_is_head, std::vector<v1::ObjectManifest>& versions);
+
 // Receives the current entry (nullopt: absent) and returns the entry to write, nullopt to remove
 // it, or an error that aborts the update (returned by CompareAndSet unchanged). May be called
 // more than once (on contention); must not have side effects.

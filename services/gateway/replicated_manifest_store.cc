@@ -1,12 +1,13 @@
+// ReplicatedManifestStore, part 1: buckets, object versions (Commit, PutIfAbsent, CompareAndSet,
+// Get) and listing. Shard splits: manifest_shard_split.cc; large manifests' chunk records:
+// replicated_manifest_chunks.cc; the shard map: manifest_shard_map.h; the ordered walk over
+// shards: replicated_manifest_cursor.h; LIST pages: listing_assembler.h.
 #include "services/gateway/replicated_manifest_store.h"
 
 #include <sodium.h>
 
 #include <algorithm>
-#include <atomic>
-#include <deque>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -14,39 +15,20 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/status_reasons.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "services/gateway/in_memory_manifest_store.h"
+#include "services/gateway/listing_assembler.h"
 #include "services/gateway/manifest_chunks.h"
+#include "services/gateway/replicated_manifest_internal.h"
 #include "services/meta/meta_key.h"
 
 namespace tessera::services {
+
+using replicated_internal::After;
+using replicated_internal::Canonical;
+using replicated_internal::NoSuchBucket;
+using replicated_internal::ParseManifest;
+using replicated_internal::ParseRecord;
+
 namespace {
-
-absl::Status NoSuchBucket(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("no such bucket: ", name));
-}
-
-// The smallest string strictly greater than `s`.
-std::string After(const std::string& s) { return s + std::string(1, '\0'); }
-
-absl::StatusOr<v1::ObjectManifest> ParseManifest(const std::string& bytes) {
-  v1::ObjectManifest m;
-  if (!m.ParseFromString(bytes)) return absl::DataLossError("unparsable object manifest entry");
-  return m;
-}
-
-// Deterministic encoding (map fields in key order), to compare stored forms byte for byte.
-std::string Canonical(const google::protobuf::Message& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
 
 // CompareAndSet's signal from inside an entry CAS: the entry is (or becomes) stored out of line,
 // or changed since it was read; nothing was written.
@@ -78,235 +60,11 @@ bool IsAlreadyCommitted(const absl::Status& s) {
   return s.GetPayload(kCommittedPayload).has_value();
 }
 
-// Whether an entry copied in from a split's source (`incoming`) must replace the copy the new
-// shard holds already (`held`). Version entries are written once: the held copy is the same or
-// newer. A head register changes with every commit, so the one with the later commit wins (the
-// split's copy step may have copied a head that commits to the source then replaced).
-bool ReplacesHeld(const std::string& version_id, const std::string& held,
-                  const std::string& incoming) {
-  if (!version_id.empty()) return false;
-  v1::ObjectManifest a, b;
-  if (!a.ParseFromString(held) || !b.ParseFromString(incoming)) return false;
-  return b.commit_sequence() > a.commit_sequence();
-}
-
 bool IsNoSuchBucket(const absl::Status& s) {
   return absl::IsNotFound(s) && absl::StrContains(s.message(), "no such bucket");
 }
 
-absl::StatusOr<std::optional<v1::BucketRecord>> ParseRecord(const MetaValue& value) {
-  if (!value.has_value()) return std::optional<v1::BucketRecord>();
-  v1::BucketRecord r;
-  if (!r.ParseFromString(*value)) return absl::DataLossError("unparsable bucket record");
-  if (r.deleted()) return std::optional<v1::BucketRecord>();
-  return std::optional<v1::BucketRecord>(std::move(r));
-}
-
-// Scan batches start small (a page of max_keys usually fits) and double while a page needs more.
-uint32_t FirstBatch(int max_keys) {
-  return std::min<uint32_t>(ReplicatedManifestStore::kScanBatch,
-                            std::max<uint32_t>(16, static_cast<uint32_t>(max_keys) + 1));
-}
-uint32_t NextBatch(uint32_t batch) {
-  return std::min<uint32_t>(ReplicatedManifestStore::kScanBatch, batch * 2);
-}
-
-bool ItemLess(const ScanItem& a, const ScanItem& b) {
-  if (a.key.object_key() != b.key.object_key()) return a.key.object_key() < b.key.object_key();
-  return a.key.version_id() < b.key.version_id();
-}
-bool SameEntry(const ScanItem& a, const ScanItem& b) {
-  return a.key.object_key() == b.key.object_key() && a.key.version_id() == b.key.version_id();
-}
-
-bool IsPending(uint32_t id) { return (id & (kShardCopying | kShardDraining)) != 0; }
-
-// A key range of the bucket and the shards holding it: `primary` owns it; `secondary` (a
-// draining split's source, or empty) may still hold entries of it that were not moved yet.
-struct Segment {
-  std::string start;
-  std::string end;  // "" = unbounded
-  std::string primary;
-  std::string secondary;
-};
-
-std::vector<v1::BucketRecord::Shard> SortedShards(const v1::BucketRecord& record) {
-  std::vector<v1::BucketRecord::Shard> shards(record.shards().begin(), record.shards().end());
-  std::sort(shards.begin(), shards.end(),
-            [](const auto& a, const auto& b) { return a.start_key() < b.start_key(); });
-  return shards;
-}
-
-// The read (and write) map: shards being copied are ignored (their source still owns the range).
-// One split per bucket at a time, so a draining shard's source is its predecessor here.
-std::vector<Segment> Segments(const v1::BucketRecord& record) {
-  std::vector<v1::BucketRecord::Shard> live;
-  for (const auto& shard : SortedShards(record)) {
-    if ((shard.id() & kShardCopying) == 0) live.push_back(shard);
-  }
-  std::vector<Segment> out;
-  for (size_t i = 0; i < live.size(); ++i) {
-    Segment seg;
-    seg.start = live[i].start_key();
-    seg.end = i + 1 < live.size() ? live[i + 1].start_key() : "";
-    seg.primary = ShardField(record.bucket_id(), live[i].id() & kShardNumberMask);
-    if ((live[i].id() & kShardDraining) != 0 && i > 0) {
-      seg.secondary = ShardField(record.bucket_id(), live[i - 1].id() & kShardNumberMask);
-    }
-    out.push_back(std::move(seg));
-  }
-  if (out.empty()) out.push_back(Segment{"", "", ShardField(record.bucket_id(), 0), ""});
-  out.front().start = "";  // the first shard covers everything below the second's start
-  return out;
-}
-
-const Segment& SegmentFor(const std::vector<Segment>& segments, const std::string& key) {
-  size_t i = 0;
-  while (i + 1 < segments.size() && segments[i + 1].start <= key) ++i;
-  return segments[i];
-}
-
-// Object entries of a bucket with lower <= object key < end, in (key, version) order, read
-// lazily shard by shard: only the shards overlapping what the caller consumes are scanned.
-// Entries of a draining split's source are merged in (the destination's copy wins).
-class EntryCursor {
- public:
-  EntryCursor(MetaClient* meta, std::vector<Segment> segments, std::string lower, std::string end,
-              uint32_t batch)
-      : meta_(meta),
-        segments_(std::move(segments)),
-        lower_(std::move(lower)),
-        end_(std::move(end)),
-        batch_(batch) {}
-
-  // Sets *out to the next entry; false when the range is exhausted.
-  absl::StatusOr<bool> Next(ScanItem* out) {
-    while (true) {
-      if (!open_) {
-        if (seg_ >= segments_.size()) return false;
-        const Segment& seg = segments_[seg_];
-        if (!end_.empty() && seg.start >= end_) return false;
-        std::string start = std::max(seg.start, lower_);
-        std::string end = seg.end;
-        if (end.empty() || (!end_.empty() && end_ < end)) end = end_;
-        streams_.clear();
-        if (end.empty() || start < end) {
-          streams_.push_back(MakeStream(seg.primary, start, end));
-          if (!seg.secondary.empty()) streams_.push_back(MakeStream(seg.secondary, start, end));
-        }
-        open_ = true;
-      }
-      int best = -1;
-      for (size_t i = 0; i < streams_.size(); ++i) {
-        if (absl::Status s = Fill(streams_[i]); !s.ok()) return s;
-        if (streams_[i].buf.empty()) continue;
-        if (best < 0 || ItemLess(streams_[i].buf.front(), streams_[best].buf.front())) {
-          best = static_cast<int>(i);
-        }
-      }
-      if (best < 0) {
-        open_ = false;
-        ++seg_;
-        continue;
-      }
-      *out = std::move(streams_[best].buf.front());
-      streams_[best].buf.pop_front();
-      for (size_t i = best + 1; i < streams_.size(); ++i) {  // the same entry in the source
-        if (!streams_[i].buf.empty() && SameEntry(streams_[i].buf.front(), *out)) {
-          // The destination's copy wins, except a head register the source committed to later.
-          if (ReplacesHeld(out->key.version_id(), out->value, streams_[i].buf.front().value)) {
-            *out = std::move(streams_[i].buf.front());
-          }
-          streams_[i].buf.pop_front();
-        }
-      }
-      return true;
-    }
-  }
-
-  // Later entries have object keys >= key.
-  void Seek(const std::string& key) {
-    if (key <= lower_) return;
-    lower_ = key;
-    for (Stream& s : streams_) {
-      while (!s.buf.empty() && s.buf.front().key.object_key() < key) s.buf.pop_front();
-      if (s.buf.empty() && !s.done && s.start < key) {
-        s.start = key;  // jump instead of reading what lies between
-        s.token.clear();
-      }
-      if (!s.end.empty() && s.start >= s.end) s.done = true;
-    }
-  }
-
- private:
-  struct Stream {
-    std::string field;
-    std::string start;
-    std::string end;
-    std::string token;
-    std::deque<ScanItem> buf;
-    bool done = false;
-    uint32_t batch = 0;
-  };
-
-  static Stream MakeStream(const std::string& field, const std::string& start,
-                           const std::string& end) {
-    Stream s;
-    s.field = field;
-    s.start = start;
-    s.end = end;
-    return s;
-  }
-
-  absl::Status Fill(Stream& s) {
-    while (s.buf.empty() && !s.done) {
-      if (s.batch == 0) s.batch = batch_;
-      auto page = meta_->Scan(s.field, s.start, s.end, s.batch, s.token);
-      if (!page.ok()) return page.status();
-      for (ScanItem& item : page->items) {
-        if (item.key.object_key() >= lower_) s.buf.push_back(std::move(item));
-      }
-      s.token = page->next_page_token;
-      s.done = s.token.empty();
-      s.batch = NextBatch(s.batch);
-    }
-    return absl::OkStatus();
-  }
-
-  MetaClient* const meta_;
-  const std::vector<Segment> segments_;
-  std::string lower_;
-  const std::string end_;
-  const uint32_t batch_;
-  size_t seg_ = 0;
-  bool open_ = false;
-  std::vector<Stream> streams_;
-};
-
-bool SameShards(const v1::BucketRecord& a, const v1::BucketRecord& b) {
-  if (a.shards_size() != b.shards_size()) return false;
-  for (int i = 0; i < a.shards_size(); ++i) {
-    if (a.shards(i).id() != b.shards(i).id() ||
-        a.shards(i).start_key() != b.shards(i).start_key()) {
-      return false;
-    }
-  }
-  return true;
-}
-
-absl::Status StoppedAt(int step) {
-  return absl::AbortedError(absl::StrCat("split stopped after step ", step, " (test hook)"));
-}
 }  // namespace
-
-std::string ShardField(absl::string_view bucket_id, uint32_t shard_number) {
-  std::string field(bucket_id);
-  if (shard_number == 0) return field;  // shard 0: the bucket id itself
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    field.push_back(static_cast<char>((shard_number >> shift) & 0xff));
-  }
-  return field;
-}
 
 absl::Status ReplicatedManifestStoreOptions::Validate() const {
   if (split_threshold < 2) {
@@ -317,24 +75,7 @@ absl::Status ReplicatedManifestStoreOptions::Validate() const {
     return absl::InvalidArgumentError(
         "ReplicatedManifestStoreOptions.split_check_interval must be >= 1");
   }
-  if (test_stop_after_step < 0 || test_stop_after_step > 4) {
-    return absl::InvalidArgumentError(
-        "ReplicatedManifestStoreOptions.test_stop_after_step must be in [0, 4]");
-  }
   return absl::OkStatus();
-}
-
-std::string PrefixSuccessor(absl::string_view prefix) {
-  std::string s(prefix);
-  while (!s.empty()) {
-    unsigned char last = static_cast<unsigned char>(s.back());
-    if (last != 0xff) {
-      s.back() = static_cast<char>(last + 1);
-      return s;
-    }
-    s.pop_back();
-  }
-  return s;
 }
 
 absl::StatusOr<v1::BucketRecord> ReplicatedManifestStore::Record(const std::string& name) {
@@ -730,44 +471,17 @@ absl::Status ReplicatedManifestStore::CasStored(const std::string& bucket, const
 
 absl::StatusOr<ListResult> ReplicatedManifestStore::List(const std::string& bucket,
                                                          const ListRequest& request) {
-  if (request.max_keys < 1 || request.max_keys > 1000) {
-    return absl::InvalidArgumentError("max_keys must be in [1, 1000]");
-  }
-  // Inclusive lower bound of the keys this page may return (same rules as the in-memory store:
-  // the token wins when it is not before start_after).
-  std::string lower = request.start_after.empty() ? "" : After(request.start_after);
-  if (!request.continuation_token.empty()) {
-    bool is_prefix = false;
-    std::string token_key;
-    if (absl::Status s =
-            DecodeContinuationToken(request.continuation_token, &is_prefix, &token_key);
-        !s.ok()) {
-      return s;
-    }
-    if (token_key >= request.start_after) {
-      if (is_prefix) {
-        lower = PrefixSuccessor(token_key);
-        if (lower.empty()) return ListResult();  // nothing sorts after that prefix
-      } else {
-        lower = After(token_key);
-      }
-    }
-  }
-  lower = std::max(lower, request.prefix);
-  const std::string end = PrefixSuccessor(request.prefix);  // "" = unbounded
-
+  absl::StatusOr<ListingAssembler> page = ListingAssembler::Start(request);
+  if (!page.ok()) return page.status();
   auto record = Record(bucket);
   if (!record.ok()) return record.status();
-
-  ListResult result;
-  int emitted = 0;
-  std::string last_emitted;
-  bool last_is_prefix = false;
+  if (page->done()) return std::move(*page).Finish();
+  EntryCursor cursor(meta_, Segments(*record), page->lower(), page->end(),
+                     FirstScanBatch(request.max_keys));
   std::string current_key;  // the key whose newest version was seen last
   bool have_current = false;
-  EntryCursor cursor(meta_, Segments(*record), lower, end, FirstBatch(request.max_keys));
   ScanItem item;
-  while (true) {
+  while (!page->done()) {
     auto more = cursor.Next(&item);
     if (!more.ok()) return more.status();
     if (!*more) break;
@@ -777,39 +491,12 @@ absl::StatusOr<ListResult> ReplicatedManifestStore::List(const std::string& buck
     have_current = true;
     auto manifest = ParseManifest(item.value);
     if (!manifest.ok()) return manifest.status();
-    if (manifest->delete_marker()) continue;
-    if (!request.delimiter.empty()) {
-      const size_t pos = key.find(request.delimiter, request.prefix.size());
-      if (pos != std::string::npos) {
-        std::string cp = key.substr(0, pos + request.delimiter.size());
-        if (emitted == request.max_keys) {
-          result.truncated = true;
-          break;
-        }
-        result.common_prefixes.push_back(cp);
-        last_emitted = cp;
-        last_is_prefix = true;
-        ++emitted;
-        // Jump past every key of the common prefix instead of reading them.
-        std::string next = PrefixSuccessor(cp);
-        if (next.empty()) break;
-        cursor.Seek(next);
-        continue;
-      }
+    // A seek past a common prefix jumps over its keys instead of reading them.
+    if (page->Add(key, *std::move(manifest)) == ListingAssembler::Step::kSeek) {
+      cursor.Seek(page->seek_to());
     }
-    if (emitted == request.max_keys) {
-      result.truncated = true;
-      break;
-    }
-    result.objects.push_back(*std::move(manifest));
-    last_emitted = key;
-    last_is_prefix = false;
-    ++emitted;
   }
-  if (result.truncated) {
-    result.next_continuation_token = EncodeContinuationToken(last_is_prefix, last_emitted);
-  }
-  return result;
+  return std::move(*page).Finish();
 }
 
 absl::StatusOr<std::vector<KeyVersions>> ReplicatedManifestStore::ScanVersions(
@@ -819,7 +506,7 @@ absl::StatusOr<std::vector<KeyVersions>> ReplicatedManifestStore::ScanVersions(
   if (!record.ok()) return record.status();
   std::vector<KeyVersions> out;
   EntryCursor cursor(meta_, Segments(*record), start_after.empty() ? "" : After(start_after), "",
-                     FirstBatch(max_keys));
+                     FirstScanBatch(max_keys));
   ScanItem item;
   bool head = false;  // out.back() started with its head register
   while (true) {
@@ -837,77 +524,6 @@ absl::StatusOr<std::vector<KeyVersions>> ReplicatedManifestStore::ScanVersions(
     auto manifest = ParseManifest(item.value);
     if (!manifest.ok()) return manifest.status();
     out.back().versions.push_back(*std::move(manifest));
-  }
-}
-
-// --- Large manifests: stripes out of line (manifest_chunks.h) -----------------------------------
-
-absl::StatusOr<std::string> ReplicatedManifestStore::StoreChunks(
-    const v1::ObjectManifest& manifest) {
-  SplitManifest split = Split(manifest);
-  if (absl::Status s = WriteChunks(manifest.version_id(), split.chunks, {}); !s.ok()) return s;
-  return split.head.SerializeAsString();
-}
-
-absl::Status ReplicatedManifestStore::WriteChunks(const std::string& version_id,
-                                                  const std::vector<v1::StripeChunk>& chunks,
-                                                  const std::vector<v1::StripeChunk>& unchanged) {
-  // Chunks are independent keys: write them a few at a time (a 5 TiB object has ~2,600).
-  constexpr size_t kParallel = 8;
-  const std::string field = ChunkField(version_id);
-  std::atomic<size_t> next{0};
-  absl::Mutex mu;
-  absl::Status first_error;
-  auto work = [&] {
-    for (size_t i = next++; i < chunks.size(); i = next++) {
-      const std::string bytes = Canonical(chunks[i]);
-      if (i < unchanged.size() && Canonical(unchanged[i]) == bytes) continue;
-      auto written = meta_->CompareAndSet(
-          ObjectEntryKey(field, 0, ChunkKey(static_cast<uint32_t>(i)), "", meta_->partitions()),
-          [&](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(bytes); });
-      if (!written.ok()) {
-        absl::MutexLock lock(&mu);
-        if (first_error.ok()) first_error = written.status();
-        return;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < std::min(kParallel, chunks.size()); ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
-  return first_error;
-}
-
-absl::Status ReplicatedManifestStore::Hydrate(v1::ObjectManifest& manifest) {
-  if (manifest.stripe_chunks() == 0) return absl::OkStatus();
-  std::vector<v1::StripeChunk> chunks;
-  std::string token;
-  do {
-    auto page = meta_->Scan(ChunkField(manifest.version_id()), "",
-                            ChunkKey(manifest.stripe_chunks()), kScanBatch, token);
-    if (!page.ok()) return page.status();
-    for (const ScanItem& item : page->items) {
-      if (!chunks.emplace_back().ParseFromString(item.value)) {
-        return absl::DataLossError("unparsable stripe chunk record");
-      }
-    }
-    token = page->next_page_token;
-  } while (!token.empty());
-  return Join(manifest, chunks);
-}
-
-void ReplicatedManifestStore::DropChunks(const std::string& version_id, size_t from, size_t to) {
-  const std::string field = ChunkField(version_id);
-  for (size_t i = from; i < to; ++i) {
-    auto erased = meta_->CompareAndSet(
-        ObjectEntryKey(field, 0, ChunkKey(static_cast<uint32_t>(i)), "", meta_->partitions()),
-        [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(); });
-    if (!erased.ok()) {
-      // Unreachable once the head no longer counts it; only space is lost.
-      TESSERA_LOG(WARNING, "manifest_chunk_drop_failed").Field("status", erased.status());
-      return;
-    }
   }
 }
 
@@ -1010,179 +626,6 @@ absl::Status ReplicatedManifestStore::CasVersion(const std::string& bucket, cons
     return absl::OkStatus();
   }
   return absl::AbortedError("manifest kept changing during the update; retry");
-}
-
-// --- Shard splits (docs/design/metadata.md "Listing") ------------------------------------------
-
-void ReplicatedManifestStore::CountWrite(const std::string& bucket, const std::string& field,
-                                         uint32_t shard_number) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (++writes_since_check_[field] < options_.split_check_interval) return;
-    writes_since_check_[field] = 0;
-    if (!splitting_.insert(bucket).second) return;  // this gateway is splitting it already
-  }
-  // Best effort: a failed or lost split race changes nothing the next check cannot redo.
-  absl::Status ignored = SplitShard(bucket, shard_number);
-  (void)ignored;
-  absl::MutexLock lock(&mu_);
-  splitting_.erase(bucket);
-}
-
-absl::Status ReplicatedManifestStore::FinishSplits(const std::string& bucket) {
-  auto record = Record(bucket);
-  if (!record.ok()) return record.status();
-  for (const auto& shard : record->shards()) {
-    if (IsPending(shard.id())) return ResumeSplit(bucket, *std::move(record));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ReplicatedManifestStore::SplitShard(const std::string& bucket, uint32_t shard_number,
-                                                 bool force) {
-  auto record = Record(bucket);
-  if (!record.ok()) return record.status();
-  for (const auto& shard : record->shards()) {
-    if (IsPending(shard.id())) return ResumeSplit(bucket, *std::move(record));
-  }
-  const std::string field = ShardField(record->bucket_id(), shard_number);
-  const std::vector<Segment> segments = Segments(*record);
-  const Segment* seg = nullptr;
-  for (const Segment& s : segments) {
-    if (s.primary == field) seg = &s;
-  }
-  if (seg == nullptr) return absl::NotFoundError(absl::StrCat("no shard ", shard_number));
-  // Step 0: size and median key of the shard (keys only; values are not kept).
-  std::vector<std::string> keys;
-  int64_t entries = 0;
-  std::string token;
-  do {
-    auto page = meta_->Scan(field, seg->start, seg->end, kScanBatch, token);
-    if (!page.ok()) return page.status();
-    for (const ScanItem& item : page->items) {
-      ++entries;
-      if (keys.empty() || keys.back() != item.key.object_key()) {
-        keys.push_back(item.key.object_key());
-      }
-    }
-    token = page->next_page_token;
-  } while (!token.empty());
-  if ((!force && entries <= options_.split_threshold) || keys.size() < 2) return absl::OkStatus();
-  const std::string split_key = keys[keys.size() / 2];  // > keys[0] >= the shard's start
-  uint32_t number = 0;
-  for (const auto& shard : record->shards()) {
-    number = std::max(number, shard.id() & kShardNumberMask);
-  }
-  ++number;
-  // Step 1: intent. The new shard exists, being copied; everyone still uses the source.
-  const v1::BucketRecord seen = *record;
-  v1::BucketRecord next;
-  auto written = meta_->CompareAndSet(
-      ObjectEntryKey(kBucketDirectory, 0, bucket, "", meta_->partitions()),
-      [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
-        auto existing = ParseRecord(current);
-        if (!existing.ok()) return existing.status();
-        if (!existing->has_value() || (*existing)->bucket_id() != seen.bucket_id()) {
-          return NoSuchBucket(bucket);
-        }
-        if (!SameShards(**existing, seen)) {
-          return absl::AbortedError("shard map changed during the split; retry");
-        }
-        next = **existing;
-        auto* shard = next.add_shards();
-        shard->set_id(number | kShardCopying);
-        shard->set_start_key(split_key);
-        return MetaValue(next.SerializeAsString());
-      });
-  if (!written.ok()) return written.status();
-  if (options_.test_stop_after_step == 1) return StoppedAt(1);
-  return ResumeSplit(bucket, std::move(next));
-}
-
-absl::Status ReplicatedManifestStore::ResumeSplit(const std::string& bucket,
-                                                  v1::BucketRecord record) {
-  const std::vector<v1::BucketRecord::Shard> sorted = SortedShards(record);
-  size_t at = sorted.size();
-  for (size_t i = 0; i < sorted.size(); ++i) {
-    if (IsPending(sorted[i].id())) at = i;
-  }
-  if (at == sorted.size()) return absl::OkStatus();
-  if (at == 0) return absl::DataLossError("pending shard without a source shard");
-  const uint32_t id = sorted[at].id();
-  const uint32_t number = id & kShardNumberMask;
-  const std::string src = ShardField(record.bucket_id(), sorted[at - 1].id() & kShardNumberMask);
-  const std::string dst = ShardField(record.bucket_id(), number);
-  const std::string lo = sorted[at].start_key();
-  const std::string hi = at + 1 < sorted.size() ? sorted[at + 1].start_key() : "";
-  const std::string bucket_id = record.bucket_id();
-
-  // Moves the pending shard from state `from` to `to` (a CAS on the bucket record).
-  auto flip = [&](uint32_t from, uint32_t to) -> absl::Status {
-    return meta_
-        ->CompareAndSet(ObjectEntryKey(kBucketDirectory, 0, bucket, "", meta_->partitions()),
-                        [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
-                          auto existing = ParseRecord(current);
-                          if (!existing.ok()) return existing.status();
-                          if (!existing->has_value() || (*existing)->bucket_id() != bucket_id) {
-                            return NoSuchBucket(bucket);
-                          }
-                          v1::BucketRecord updated = **existing;
-                          for (auto& shard : *updated.mutable_shards()) {
-                            if (shard.id() == from && shard.start_key() == lo) {
-                              shard.set_id(to);
-                              return MetaValue(updated.SerializeAsString());
-                            }
-                            if (shard.id() == to && shard.start_key() == lo)
-                              return current;  // done already
-                          }
-                          return absl::AbortedError("split state changed; retry");
-                        })
-        .status();
-  };
-  // Copies (or, with `drain`, moves) every entry of the source in [lo, hi) to the new shard.
-  // An entry already there is newer or the same and is kept.
-  auto move = [&](bool drain) -> absl::Status {
-    std::string token;
-    do {
-      auto page = meta_->Scan(src, lo, hi, kScanBatch, token);
-      if (!page.ok()) return page.status();
-      for (const ScanItem& item : page->items) {
-        const std::string& key = item.key.object_key();
-        const std::string& version = item.key.version_id();
-        auto copied = meta_->CompareAndSet(
-            ObjectEntryKey(dst, 0, key, version, meta_->partitions()),
-            [&](const MetaValue& current) -> absl::StatusOr<MetaValue> {
-              if (current.has_value() && !ReplacesHeld(version, *current, item.value)) {
-                return current;
-              }
-              return MetaValue(item.value);
-            });
-        if (!copied.ok()) return copied.status();
-        if (drain) {
-          auto erased = meta_->CompareAndSet(
-              ObjectEntryKey(src, 0, key, version, meta_->partitions()),
-              [](const MetaValue&) -> absl::StatusOr<MetaValue> { return MetaValue(); });
-          if (!erased.ok()) return erased.status();
-        }
-      }
-      token = page->next_page_token;
-    } while (!token.empty());
-    return absl::OkStatus();
-  };
-
-  if ((id & kShardCopying) != 0) {
-    // Step 2: copy. Writers still write the source; what they add meanwhile is moved at step 4.
-    if (absl::Status s = move(false); !s.ok()) return s;
-    if (options_.test_stop_after_step == 2) return StoppedAt(2);
-    // Step 3: the new shard owns its range; reads merge the source's remaining entries.
-    if (absl::Status s = flip(id, number | kShardDraining); !s.ok()) return s;
-    if (options_.test_stop_after_step == 3) return StoppedAt(3);
-  }
-  // Step 4: drain the source's entries of the range into the new shard.
-  if (absl::Status s = move(true); !s.ok()) return s;
-  if (options_.test_stop_after_step == 4) return StoppedAt(4);
-  // Step 5: done; reads use the new shard alone.
-  return flip(number | kShardDraining, number);
 }
 
 }  // namespace tessera::services

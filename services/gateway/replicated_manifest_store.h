@@ -24,13 +24,14 @@
 // `split_threshold` entries is split in five steps (intent, copy, drain flip, drain, activate),
 // each a CAS on the bucket record or idempotent; a crash at any step leaves the bucket listable
 // and the next split check resumes it. Shard ids carry the split state in their top bits
-// (kShardCopying, kShardDraining).
+// (kShardCopying, kShardDraining; manifest_shard_map.h).
 //
-// Semantics are those of InMemoryManifestStore (same continuation-token format, so tokens pass
-// between the two). Bucket creation is a CAS on the name entry: one winner. DeleteBucketIfEmpty
-// checks for a live object with a scan, then CASes the entry to deleted (only if it still names
-// the same bucket_id). Not atomic across keys: a PUT racing with the bucket's deletion may leave
-// an unreachable entry under the old bucket_id (reclaimed by a future bucket GC).
+// Semantics are those of InMemoryManifestStore; LIST pages are built by the same ListingAssembler
+// (listing_assembler.h), so tokens pass between the two. Bucket creation is a CAS on the name
+// entry: one winner. DeleteBucketIfEmpty checks for a live object with a scan, then CASes the entry
+// to deleted (only if it still names the same bucket_id). Not atomic across keys: a PUT racing with
+// the bucket's deletion may leave an unreachable entry under the old bucket_id (reclaimed by a
+// future bucket GC).
 //
 // Large manifests (more than kStripesPerChunk stripes) are stored out of line (manifest_chunks.h):
 // the entry holds a small head (schema_version 2) and the stripes live in chunk records keyed by
@@ -39,6 +40,11 @@
 // so listings never read stripe lists. CompareAndSet of such an entry reads the whole manifest,
 // applies the update, rewrites only the chunks that changed, then CASes the head if it is still
 // the one read (else starts again); chunks beyond the new count are removed afterwards.
+//
+// Files, by concern (as RocksDB splits db_impl_*.cc): replicated_manifest_store.cc (buckets,
+// versions, listing), manifest_shard_split.cc (the split protocol), replicated_manifest_chunks.cc
+// (chunk records), manifest_shard_map.h (shard ids, fields, the read/write map),
+// replicated_manifest_cursor.h (the ordered walk over shards), listing_assembler.h (LIST pages).
 //
 // Errors: see manifest_store.h; quorum failures are UNAVAILABLE from the MetaClient.
 //
@@ -53,7 +59,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "services/gateway/manifest_shard_map.h"
 #include "services/gateway/manifest_store.h"
+#include "services/gateway/replicated_manifest_cursor.h"
 #include "services/meta/meta_client.h"
 
 namespace tessera::services {
@@ -65,24 +73,25 @@ inline constexpr char kBucketDirectory[] = "tessera.buckets";
 // The version id of a key's head register (manifest_store.h): sorts before every real version id.
 inline constexpr char kHeadSlot[] = "";
 
-// Split state flags in BucketRecord.Shard.id (the low 30 bits are the shard number).
-inline constexpr uint32_t kShardCopying = 1u << 31;   // being filled; ignored by reads and writes
-inline constexpr uint32_t kShardDraining = 1u << 30;  // owns its range; reads merge the source
-inline constexpr uint32_t kShardNumberMask = kShardDraining - 1;
-
-// The meta bucket field of `shard_number` of bucket `bucket_id`.
-std::string ShardField(absl::string_view bucket_id, uint32_t shard_number);
-
 struct ReplicatedManifestStoreOptions {
   // A shard holding more than this many entries (versions, delete markers included) is split.
   int split_threshold = 100000;
   // Writes this gateway makes to one shard between two size checks of that shard.
   int split_check_interval = 10000;
-  // Tests only: SplitShard / FinishSplits stop with ABORTED right after step 1..4 of the split
-  // protocol (1 intent, 2 copy, 3 drain flip, 4 drain), as if the gateway had crashed. 0: never.
-  int test_stop_after_step = 0;
 
   [[nodiscard]] absl::Status Validate() const;
+};
+
+class ReplicatedManifestStore;
+
+// Test hook (base/sync_point.h): reached by SplitShard / FinishSplits right after step 1..4 of the
+// split protocol (1 intent, 2 copy, 3 drain flip, 4 drain) with a SplitStepPoint*. A callback that
+// sets `stop` to an error makes the split return it there, as if the gateway had crashed.
+inline constexpr char kSplitStepSyncPoint[] = "ReplicatedManifestStore::SplitStepDone";
+struct SplitStepPoint {
+  const ReplicatedManifestStore* store;  // the store splitting (tests may run several)
+  int step;
+  absl::Status stop;
 };
 
 class ReplicatedManifestStore final : public ManifestStore {
@@ -120,7 +129,7 @@ class ReplicatedManifestStore final : public ManifestStore {
   [[nodiscard]] absl::Status FinishSplits(const std::string& bucket);
 
   // Entries read per Scan call while listing (a page of max_keys usually needs one call).
-  static constexpr uint32_t kScanBatch = 1000;
+  static constexpr uint32_t kScanBatch = kMaxScanBatch;
 
  private:
   // The live record of bucket `name`; NOT_FOUND "no such bucket".
@@ -172,9 +181,5 @@ class ReplicatedManifestStore final : public ManifestStore {
   absl::flat_hash_map<std::string, int> writes_since_check_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> splitting_ ABSL_GUARDED_BY(mu_);  // buckets
 };
-
-// The smallest string greater than every string that starts with `prefix`, or "" when there is
-// none (empty prefix, or all bytes 0xff). Exposed for tests.
-std::string PrefixSuccessor(absl::string_view prefix);
 
 }  // namespace tessera::services

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/sync_point.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "services/gateway/gateway_backend.h"
@@ -263,10 +264,18 @@ TEST(ReplicatedShardTest, InterruptedSplitLeavesEverythingListable) {
       ASSERT_OK(model.PutIfAbsent(m));
     };
     for (int i = 0; i < 40; ++i) put(KeyFor(0, i));
-    ReplicatedManifestStoreOptions crash_opts = plain_opts;
-    crash_opts.test_stop_after_step = step;
-    ReplicatedManifestStore crashing(&(*gw)->meta(), crash_opts);
-    absl::Status split = crashing.SplitShard(bucket, 0, /*force=*/true);
+    // The split of `crashing` stops after `step`, as if its gateway had crashed there.
+    ReplicatedManifestStore crashing(&(*gw)->meta(), plain_opts);
+    absl::Status split;
+    {
+      ScopedSyncPoint crash(kSplitStepSyncPoint, [&](void* arg) {
+        auto* point = static_cast<SplitStepPoint*>(arg);
+        if (point->store == &crashing && point->step == step) {
+          point->stop = absl::AbortedError(absl::StrCat("split stopped after step ", step));
+        }
+      });
+      split = crashing.SplitShard(bucket, 0, /*force=*/true);
+    }
     EXPECT_TRUE(absl::IsAborted(split)) << split;
     auto record = plain.GetBucket(bucket);
     ASSERT_OK(record.status());
