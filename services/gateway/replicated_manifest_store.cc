@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/sodium.h"
 #include "base/status_reasons.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -351,7 +352,7 @@ absl::Status ReplicatedManifestStore::CreateBucket(const v1::BucketRecord& recor
   v1::BucketRecord fresh = record;
   fresh.set_deleted(false);
   if (fresh.bucket_id().empty()) {
-    if (sodium_init() < 0) return absl::InternalError("sodium_init failed");
+    EnsureSodiumInitialized();
     std::string id(16, '\0');
     randombytes_buf(id.data(), id.size());
     fresh.set_bucket_id(id);
