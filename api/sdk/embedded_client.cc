@@ -1,21 +1,18 @@
 #include "api/sdk/embedded_client.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "api/sdk/sealing.h"
+#include "base/sodium.h"
 #include "storage/crypto/key_file.h"
-#include "storage/crypto/sodium.h"
 
 namespace tessera::sdk {
 
 absl::Status GenerateClientKeyFile(const std::string& path) {
-  storage::EnsureSodiumInitialized();
   uint32_t id = 0;
-  while (id == 0) id = randombytes_random();
+  while (id == 0) id = static_cast<uint32_t>(SecureRandomU64());
   return storage::GenerateMasterKeyFile(path, id);
 }
 

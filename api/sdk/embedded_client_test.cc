@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "api/sdk/sealing.h"
+#include "base/sodium.h"
 #include "base/testing/status_matchers.h"
 #include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
@@ -58,7 +59,7 @@ std::string RawKey(const std::string& path) {
 // Random bytes (incompressible) with the marker every 4 KiB.
 std::string MarkedData(size_t size) {
   std::string data(size, '\0');
-  randombytes_buf(data.data(), data.size());
+  SecureRandomBytes(data.data(), data.size());
   const size_t marker = sizeof(kMarker) - 1;
   for (size_t pos = 0; pos + marker <= size; pos += 4096) data.replace(pos, marker, kMarker);
   return data;
@@ -95,7 +96,6 @@ std::vector<std::string> FilesContaining(const std::vector<std::string>& needles
 class EmbeddedClientTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ASSERT_EQ(sodium_init() >= 0, true);
     services::testing::ReplicatedClusterOptions o;
     o.nodes = 6;
     o.data.stripe_size = 64 << 10;

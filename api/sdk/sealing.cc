@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/crypto/sodium.h"
+#include "base/sodium.h"
 
 namespace tessera::sdk {
 namespace {
@@ -62,11 +62,11 @@ StripeSealer::StripeSealer(std::string bucket, std::string key, storage::SecretK
 
 absl::StatusOr<std::unique_ptr<StripeSealer>> StripeSealer::Create(
     const storage::MasterKeyring& keyring, absl::string_view bucket, absl::string_view key) {
-  storage::EnsureSodiumInitialized();
+  EnsureSodiumInitialized();
   ClientSealing sealing;
   sealing.format = kSealingFormat;
   sealing.upload_nonce.resize(kUploadNonceSize);
-  randombytes_buf(sealing.upload_nonce.data(), sealing.upload_nonce.size());
+  SecureRandomBytes(sealing.upload_nonce.data(), sealing.upload_nonce.size());
   storage::SecretKey data_key = storage::SecretKey::Generate();
   absl::StatusOr<storage::WrappedKey> wrapped =
       keyring.Wrap(data_key, WrapContext(bucket, key, sealing.upload_nonce));
@@ -89,7 +89,7 @@ absl::StatusOr<SealedStripe> StripeSealer::Seal(uint32_t index, uint64_t plainte
   out.sealed.resize(kSealOverhead + plaintext.size());
   auto* p = reinterpret_cast<unsigned char*>(out.sealed.data());
   p[0] = static_cast<unsigned char>(kSealingFormat);
-  randombytes_buf(p + 1, kNonceSize);
+  SecureRandomBytes(p + 1, kNonceSize);
   unsigned long long len = 0;
   if (crypto_aead_xchacha20poly1305_ietf_encrypt(
           p + 1 + kNonceSize, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
@@ -110,7 +110,7 @@ StripeOpener::StripeOpener(std::string bucket, std::string key, storage::SecretK
 absl::StatusOr<std::unique_ptr<StripeOpener>> StripeOpener::Create(
     const storage::MasterKeyring& keyring, absl::string_view bucket, absl::string_view key,
     const ClientSealing& sealing) {
-  storage::EnsureSodiumInitialized();
+  EnsureSodiumInitialized();
   const std::string name = absl::StrCat(bucket, "/", key);
   if (sealing.format != kSealingFormat) {
     return absl::FailedPreconditionError(absl::StrCat(name, " is sealed in client format ",

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/sodium.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/client_interceptor.h"
 
@@ -170,7 +171,7 @@ std::string ClusterAuth::MintAt(absl::string_view method, absl::Time issued,
 
 std::string ClusterAuth::Mint(absl::string_view method) const {
   unsigned char nonce[kNonceBytes];
-  randombytes_buf(nonce, sizeof(nonce));
+  SecureRandomBytes(nonce, sizeof(nonce));
   return MintAt(method, clock_->Now(), Hex(nonce, sizeof(nonce)));
 }
 

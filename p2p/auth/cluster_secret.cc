@@ -11,14 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/sodium.h"
 
 namespace tessera::p2p {
 namespace {
-
-absl::Status EnsureSodium() {
-  if (sodium_init() < 0) return absl::InternalError("sodium_init failed");
-  return absl::OkStatus();
-}
 
 constexpr char kDerivePrefix[] = "tessera.v1.cluster-key";
 
@@ -27,14 +23,13 @@ constexpr char kDerivePrefix[] = "tessera.v1.cluster-key";
 ClusterSecret::~ClusterSecret() { sodium_memzero(bytes_.data(), bytes_.size()); }
 
 absl::StatusOr<ClusterSecret> ClusterSecret::Random() {
-  if (absl::Status s = EnsureSodium(); !s.ok()) return s;
   ClusterSecret secret;
-  randombytes_buf(secret.bytes_.data(), secret.bytes_.size());
+  SecureRandomBytes(secret.bytes_.data(), secret.bytes_.size());
   return secret;
 }
 
 absl::StatusOr<ClusterSecret> ClusterSecret::FromBytes(absl::string_view bytes) {
-  if (absl::Status s = EnsureSodium(); !s.ok()) return s;
+  EnsureSodiumInitialized();
   if (bytes.size() != kSize) {
     return absl::InvalidArgumentError(
         absl::StrCat("cluster secret must be ", kSize, " bytes, got ", bytes.size()));
@@ -45,7 +40,7 @@ absl::StatusOr<ClusterSecret> ClusterSecret::FromBytes(absl::string_view bytes) 
 }
 
 absl::StatusOr<ClusterSecret> ClusterSecret::Load(const std::string& path) {
-  if (absl::Status s = EnsureSodium(); !s.ok()) return s;
+  EnsureSodiumInitialized();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no cluster secret at ", path));

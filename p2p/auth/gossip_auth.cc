@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/sodium.h"
 
 namespace tessera::p2p {
 namespace {
@@ -73,7 +74,7 @@ GossipAuth::GossipAuth(std::string key, GossipAuthOptions options)
       options_(options),
       clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
       session_(kSessionBytes, '\0') {
-  randombytes_buf(session_.data(), session_.size());
+  SecureRandomBytes(session_.data(), session_.size());
 }
 
 GossipAuth::~GossipAuth() { sodium_memzero(key_.data(), key_.size()); }

@@ -12,6 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/sodium.h"
 
 namespace tessera::p2p {
 namespace {
@@ -21,11 +22,6 @@ constexpr uint8_t kAlgorithmEd25519 = 1;
 constexpr size_t kPublicKeyOffset = 12;
 constexpr size_t kSecretKeyOffset = kPublicKeyOffset + NodeIdentity::kPublicKeySize;
 static_assert(kSecretKeyOffset + NodeIdentity::kSecretKeySize == NodeIdentity::kKeyFileSize);
-
-absl::Status EnsureSodium() {
-  if (sodium_init() < 0) return absl::InternalError("libsodium initialisation failed");
-  return absl::OkStatus();
-}
 
 // Wipes a std::string's bytes before it is freed.
 struct WipeOnExit {
@@ -48,7 +44,7 @@ std::string NodeIdFromPublicKey(absl::string_view public_key) {
 
 absl::Status VerifySignature(absl::string_view public_key, absl::string_view message,
                              absl::string_view signature) {
-  if (absl::Status s = EnsureSodium(); !s.ok()) return s;
+  EnsureSodiumInitialized();
   if (public_key.size() != crypto_sign_PUBLICKEYBYTES) {
     return absl::InvalidArgumentError(absl::StrCat(
         "public key must be ", crypto_sign_PUBLICKEYBYTES, " bytes, got ", public_key.size()));
@@ -82,7 +78,7 @@ void NodeIdentity::DerivePublicParts() {
 }
 
 absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::Generate() {
-  if (absl::Status s = EnsureSodium(); !s.ok()) return s;
+  EnsureSodiumInitialized();
   std::unique_ptr<NodeIdentity> id(new NodeIdentity());
   unsigned char pk[crypto_sign_PUBLICKEYBYTES];
   if (crypto_sign_keypair(pk, id->secret_key_.data()) != 0) {
@@ -93,7 +89,7 @@ absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::Generate() {
 }
 
 absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::FromSeed(absl::string_view seed) {
-  if (absl::Status s = EnsureSodium(); !s.ok()) return s;
+  EnsureSodiumInitialized();
   if (seed.size() != crypto_sign_SEEDBYTES) {
     return absl::InvalidArgumentError(
         absl::StrCat("an Ed25519 seed is ", crypto_sign_SEEDBYTES, " bytes, not ", seed.size()));
@@ -110,7 +106,7 @@ absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::FromSeed(absl::strin
 
 absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::Load(Env* env,
                                                                  const std::string& key_path) {
-  if (absl::Status s = EnsureSodium(); !s.ok()) return s;
+  EnsureSodiumInitialized();
   // Permissions are a POSIX property Env does not model; check them on the real file system.
   struct stat st;
   if (::stat(key_path.c_str(), &st) != 0) {

@@ -24,9 +24,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "api/sdk/client.h"
+#include "base/sodium.h"
 #include "p2p/auth/cluster_secret.h"
 #include "services/cli/commands.h"
-#include "sodium.h"
 #include "storage/crypto/key_file.h"
 
 namespace tessera::cli {
@@ -151,11 +151,11 @@ std::string LastLine(const std::string& path) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
-// `n` random characters of `alphabet` (libsodium's CSPRNG).
+// `n` random characters of `alphabet` (secure random).
 std::string RandomString(size_t n, absl::string_view alphabet) {
   std::string out(n, '\0');
   for (char& c : out) {
-    c = alphabet[randombytes_uniform(static_cast<uint32_t>(alphabet.size()))];
+    c = alphabet[SecureRandomUniform(static_cast<uint32_t>(alphabet.size()))];
   }
   return out;
 }
@@ -164,7 +164,6 @@ std::string RandomString(size_t n, absl::string_view alphabet) {
 // back from the file.
 bool DevS3User(const std::string& path, std::string* access_key, std::string* secret_key) {
   if (!fs::exists(path)) {
-    if (sodium_init() < 0) return false;
     const std::string upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     const std::string any = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     const std::string ak = "TSDEV" + RandomString(15, upper);

@@ -1,7 +1,6 @@
 #include "services/gateway/multipart.h"
 
 #include <openssl/evp.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <set>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "base/sodium.h"
 #include "base/status_reasons.h"
 
 namespace tessera::services {
@@ -160,7 +160,7 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> MultipartUploads::PartWriter(const
   }
   uint32_t generation = 0;
   do {
-    generation = randombytes_uniform((1u << 18) - 1) + 1;  // 1 .. 2^18-1
+    generation = SecureRandomUniform((1u << 18) - 1) + 1;  // 1 .. 2^18-1
   } while (std::find(taken.begin(), taken.end(), generation) != taken.end());
   const uint32_t internal = (generation << 14) | static_cast<uint32_t>(part_number);
   v1::ObjectManifest base;
@@ -185,7 +185,7 @@ absl::Status MultipartUploads::CommitPart(const UploadInfo& upload, v1::PartReco
   for (int attempt = 0; attempt < kContentionAttempts; ++attempt) {
     if (attempt > 0) {
       const uint32_t cap_ms = std::min(25u << attempt, 1000u);
-      clock->SleepFor(absl::Milliseconds(cap_ms / 2 + randombytes_uniform(cap_ms / 2 + 1)));
+      clock->SleepFor(absl::Milliseconds(cap_ms / 2 + SecureRandomUniform(cap_ms / 2 + 1)));
     }
     s = RecordPart(upload, part, n, checksums, &replaced);
     if (!absl::IsAborted(s)) break;

@@ -1,7 +1,5 @@
 #include "services/gateway/object_service.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <utility>
 
@@ -11,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status_reasons.h"
+#include "base/sodium.h"
 #include "base/utf8.h"
-#include "storage/crypto/sodium.h"
 
 namespace tessera::services {
 namespace {
@@ -95,13 +93,10 @@ absl::Status ObjectService::CreateBucket(const std::string& name, const std::str
   }
   absl::StatusOr<std::string> canned = ParseCannedAcl(acl);
   if (!canned.ok()) return canned.status();
-  storage::EnsureSodiumInitialized();
   v1::BucketRecord record;
   record.set_schema_version(kManifestSchemaVersion);
   record.set_name(name);
-  std::string id(16, '\0');
-  randombytes_buf(id.data(), id.size());
-  record.set_bucket_id(id);
+  record.set_bucket_id(SecureRandomString(16));
   record.set_owner(owner);
   Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
   record.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));

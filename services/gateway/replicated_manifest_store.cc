@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/sodium.h"
 #include "base/status_reasons.h"
 #include "services/gateway/listing_assembler.h"
 #include "services/gateway/manifest_chunks.h"
@@ -92,7 +93,7 @@ absl::Status ReplicatedManifestStore::CreateBucket(const v1::BucketRecord& recor
   v1::BucketRecord fresh = record;
   fresh.set_deleted(false);
   if (fresh.bucket_id().empty()) {
-    if (sodium_init() < 0) return absl::InternalError("sodium_init failed");
+    EnsureSodiumInitialized();
     std::string id(16, '\0');
     randombytes_buf(id.data(), id.size());
     fresh.set_bucket_id(id);

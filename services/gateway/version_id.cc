@@ -1,18 +1,14 @@
 #include "services/gateway/version_id.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 
 #include "absl/time/time.h"
-#include "storage/crypto/sodium.h"
+#include "base/sodium.h"
 
 namespace tessera::services {
 
 VersionIdGenerator::VersionIdGenerator(Clock* clock)
-    : clock_(clock != nullptr ? clock : Clock::Real()) {
-  storage::EnsureSodiumInitialized();
-}
+    : clock_(clock != nullptr ? clock : Clock::Real()) {}
 
 std::string VersionIdGenerator::Next() {
   int64_t micros = absl::ToUnixMicros(clock_->Now());
@@ -24,7 +20,7 @@ std::string VersionIdGenerator::Next() {
   const uint64_t inverted = ~static_cast<uint64_t>(micros);
   std::string id(kVersionIdSize, '\0');
   for (int i = 0; i < 8; ++i) id[i] = static_cast<char>(inverted >> (56 - 8 * i));
-  randombytes_buf(id.data() + 8, 8);
+  SecureRandomBytes(id.data() + 8, 8);
   return id;
 }
 

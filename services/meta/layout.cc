@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "base/sodium.h"
 
 namespace tessera::services {
 namespace {
@@ -86,7 +87,7 @@ absl::StatusOr<Layout> Layout::Compute(uint64_t epoch, std::vector<MetaMember> m
                                        const LayoutOptions& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   if (members.empty()) return absl::InvalidArgumentError("layout needs at least one member");
-  if (sodium_init() < 0) return absl::InternalError("sodium_init failed");
+  EnsureSodiumInitialized();
   absl::flat_hash_set<std::string> seen;
   for (const MetaMember& m : members) {
     if (m.node_id.empty()) return absl::InvalidArgumentError("layout member with empty node id");

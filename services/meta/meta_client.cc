@@ -1,7 +1,5 @@
 #include "services/meta/meta_client.h"
 
-#include <sodium.h>
-
 #include <chrono>
 #include <map>
 #include <set>
@@ -14,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "base/logging.h"
 #include "base/status_reasons.h"
+#include "base/sodium.h"
 #include "services/meta/acceptor_store.h"
 #include "services/meta/meta_key.h"
 #include "services/meta/meta_limits.h"
@@ -180,17 +179,13 @@ absl::Status MetaClientOptions::Validate() const {
 
 namespace {
 std::string RandomClientId() {
-  unsigned char id[8];
-  randombytes_buf(id, sizeof(id));
-  return absl::StrCat("gw-",
-                      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(id), 8)));
+  return absl::StrCat("gw-", absl::BytesToHexString(SecureRandomString(8)));
 }
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetaClient>> MetaClient::Create(LayoutView view,
                                                                MetaClientOptions options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-  if (sodium_init() < 0) return absl::InternalError("sodium_init failed");
   if (options.clock == nullptr) options.clock = Clock::Real();
   if (options.client_id.empty()) options.client_id = RandomClientId();
   return std::unique_ptr<MetaClient>(new MetaClient(std::move(view), std::move(options)));

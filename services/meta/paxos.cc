@@ -1,7 +1,5 @@
 #include "services/meta/paxos.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -10,6 +8,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/sodium.h"
 #include "base/status_reasons.h"
 #include "services/meta/meta_key.h"
 #include "services/meta/meta_limits.h"
@@ -190,6 +189,16 @@ Current Summarize(const std::map<std::string, absl::StatusOr<Resp>>& results,
   return c;
 }
 
+// What the replicas that promised in a Prepare round hold.
+Current SummarizePromises(
+    const std::map<std::string, absl::StatusOr<tessera::v1::PrepareResponse>>& results) {
+  return Summarize<tessera::v1::PrepareResponse>(
+      results, [](const tessera::v1::PrepareResponse& r) { return r.promised(); },
+      [](const tessera::v1::PrepareResponse& r) -> const tessera::v1::AcceptorState& {
+        return r.state();
+      });
+}
+
 }  // namespace
 
 absl::Status PaxosOptions::Validate() const {
@@ -248,6 +257,15 @@ struct PaxosProposer::Round {
     return SendObserving<tessera::v1::PrepareRequest, tessera::v1::PrepareResponse>(
         req, "prepare", &AcceptorClient::Prepare,
         [](const tessera::v1::PrepareResponse& r) { return r.promised(); });
+  }
+
+  // Prepare at `ballot`. OK once a quorum of each set promised; *cur then summarises what the
+  // promising replicas hold. Else the quorum failure (FAILED_PRECONDITION: stale layout epoch).
+  absl::Status PrepareQuorum(const Ballot& ballot, Current* cur) {
+    auto prep = Prepare(ballot);
+    if (!prep.success) return prep.failure;
+    *cur = SummarizePromises(prep.results);
+    return absl::OkStatus();
   }
 
   Gathered<tessera::v1::AcceptResponse> Accept(const Ballot& ballot, const PaxosValue& value) {
@@ -313,9 +331,7 @@ PaxosProposer::PaxosProposer(std::string proposer_id, HybridClock* hlc, Acceptor
       client_(client),
       options_(options.Validate().ok() ? options : PaxosOptions{}),
       random_(std::hash<std::string>()(proposer_id_) ^
-              static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))) {
-  if (sodium_init() < 0) TESSERA_LOG(ERROR, "sodium_init_failed");
-}
+              static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))) {}
 
 Ballot PaxosProposer::NewBallot() {
   HlcTimestamp ts = hlc_->Now();
@@ -328,7 +344,7 @@ Ballot PaxosProposer::NewBallot() {
 
 uint64_t PaxosProposer::NewOpId() {
   uint64_t id = 0;
-  while (id == 0) randombytes_buf(&id, sizeof(id));
+  while (id == 0) id = SecureRandomU64();
   return id;
 }
 
@@ -344,132 +360,166 @@ void PaxosProposer::Backoff(int round) {
   hlc_->clock()->SleepFor(absl::Microseconds(sleep));
 }
 
-absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, const MetaKey& key,
-                                                       const UpdateFn& fn,
-                                                       std::optional<ChosenUncommitted>* unfinished,
-                                                       CasProgress* progress) {
-  const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
-  // A value of this call was chosen at `ballot` but its commits failed: finish it on this view,
-  // else fail outcome-unknown and report it so the caller can finish it on a newer view.
-  auto chosen_uncommitted = [&](const Ballot& ballot, MetaValue value,
-                                const absl::Status& commit_error) -> absl::StatusOr<MetaValue> {
-    absl::Status finish =
-        absl::IsFailedPrecondition(commit_error) ? commit_error : FinishChosen(view, key, ballot);
-    if (finish.ok()) return value;
-    if (unfinished != nullptr) *unfinished = ChosenUncommitted{ballot, std::move(value)};
-    return MarkOutcomeUnknown(Restated(
-        finish,
-        absl::StrCat(
-            "compare-and-set chosen but not committed (key partition ", key.partition(),
-            "); it is applied once a read or a later update finishes it: ", finish.message())));
+// One CompareAndSet call, split into the phases of a round. Each round runs
+//   Prepare -> LearnEarlierProposal (only once a proposal of this operation is in flight)
+//           -> FinishInProgress (someone else's update) -> ProposeUpdate (Accept, then Commit)
+// and each phase either hands over to the next one, ends the round (retry after a backoff),
+// gives up (a stale layout epoch: no round on this view can succeed) or ends the call.
+// Not thread-safe: one object per call, on the caller's stack.
+struct PaxosProposer::CasOperation {
+  // What a phase tells the round loop to do next.
+  enum class Flow {
+    kNextPhase,  // go on with the next phase of this round
+    kNextRound,  // end this round; retry after a backoff (last_error says why)
+    kGiveUp,     // stop retrying: last_error is final (stale layout epoch)
+    kDone,       // the call is over: result holds its outcome
   };
-  Round round{this, sets, key, LayoutEpochFor(view, key)};
-  CasProgress local_progress;
-  CasProgress& state = progress != nullptr ? *progress : local_progress;
-  if (state.op_id == 0) state.op_id = NewOpId();
-  const uint64_t op_id = state.op_id;
-  // Set once an Accept of this operation's value was sent without learning that it was chosen
-  // (possibly by an earlier call of the same operation, see CasProgress).
-  std::optional<Ballot>& first_in_flight = state.first_in_flight;
-  PaxosValue& proposed = state.proposed;
+
+  PaxosProposer* self;
+  const LayoutView& view;
+  const MetaKey& key;
+  const UpdateFn& fn;
+  std::optional<ChosenUncommitted>* unfinished;
+  // Carried across calls of the same logical operation (see CasProgress): the op id, the lowest
+  // ballot an Accept of this operation's value was sent at without learning that it was chosen,
+  // and the value last proposed.
+  CasProgress& state;
+  Round round;
   absl::Status last_error = absl::AbortedError("no round ran");
-  const std::function<bool(const tessera::v1::PrepareResponse&)> promised =
-      [](const tessera::v1::PrepareResponse& r) { return r.promised(); };
-  const std::function<const tessera::v1::AcceptorState&(const tessera::v1::PrepareResponse&)>
-      state_of = [](const tessera::v1::PrepareResponse& r) -> const tessera::v1::AcceptorState& {
-    return r.state();
-  };
+  std::optional<absl::StatusOr<MetaValue>> result = std::nullopt;
 
-  for (int r = 0; r < options_.max_rounds; ++r) {
-    if (r > 0) Backoff(r);
-    if (!first_in_flight) {
-      if (absl::Status s = hlc_->CheckOffset(); !s.ok()) return s;
+  absl::StatusOr<MetaValue> Run() {
+    if (state.op_id == 0) state.op_id = self->NewOpId();
+    for (int r = 0; r < self->options_.max_rounds; ++r) {
+      if (r > 0) self->Backoff(r);
+      if (!state.first_in_flight) {
+        if (absl::Status s = self->hlc_->CheckOffset(); !s.ok()) return s;
+      }
+      const Ballot ballot = self->NewBallot();
+      Current cur;
+      Flow flow = Prepare(ballot, &cur);
+      if (flow == Flow::kNextPhase && state.first_in_flight) {
+        flow = LearnEarlierProposal(ballot, cur);
+      }
+      if (flow == Flow::kNextPhase) flow = FinishInProgress(ballot, cur);
+      if (flow == Flow::kNextPhase) flow = ProposeUpdate(ballot, cur);
+      if (flow == Flow::kDone) return *std::move(result);
+      if (flow == Flow::kGiveUp) break;
     }
-    const Ballot ballot = NewBallot();
-    auto prep = round.Prepare(ballot);
-    if (!prep.success) {
-      last_error = prep.failure;
-      if (absl::IsFailedPrecondition(last_error)) break;
-      continue;
-    }
-    Current cur = Summarize(prep.results, promised, state_of);
+    return RoundsExhausted();
+  }
 
-    if (first_in_flight) {
-      // Was our earlier, unacknowledged proposal applied?
-      if (cur.committed.op_id() == op_id) return ToMetaValue(cur.committed);
-      if (cur.in_progress && cur.accepted.op_id() == op_id) {
-        bool chosen = false;
-        absl::Status s = round.Propose(ballot, cur.accepted, &chosen);
-        if (s.ok()) return ToMetaValue(cur.accepted);
-        if (chosen) return chosen_uncommitted(ballot, ToMetaValue(cur.accepted), s);
-        last_error = s;
-        if (absl::IsFailedPrecondition(last_error)) break;
-        continue;
-      }
-      bool in_history = false;
-      for (const auto& h : cur.committed.history()) in_history |= h.op_id() == op_id;
-      if (in_history) return ToMetaValue(proposed);
-      // Every update committed at or after our first Accept must be listed to rule ours out.
-      bool complete = !BallotLess(*first_in_flight, cur.committed_ballot) &&
-                      CompareBallots(*first_in_flight, cur.committed_ballot) != 0;
-      if (!HasBallot(cur.committed_ballot) && HasBallot(cur.purged_floor)) {
-        // No value, but the key was purged: ours may have been applied and then purged with its
-        // op id (it would have been committed at or after our first Accept), unless the purges
-        // only forgot updates committed before it.
-        complete = BallotLess(cur.purged_floor, *first_in_flight);
-      } else if (!complete) {
-        if (!cur.committed.history_truncated()) {
-          complete = true;
-        } else if (cur.committed.history_size() > 0) {
-          const auto& oldest = cur.committed.history(cur.committed.history_size() - 1);
-          complete = TimestampLess(oldest.commit_wall_micros(), oldest.commit_logical(),
-                                   first_in_flight->wall_micros(), first_in_flight->logical());
-        }
-      }
-      if (!complete) {
-        return MarkOutcomeUnknown(absl::AbortedError(
-            "compare-and-set outcome unknown: too many concurrent updates of the key since this "
-            "update's proposal; it was applied at most once"));
-      }
-      // Not applied, and the prepare we just won means it never will be: go on normally.
-    }
+  Flow Done(absl::StatusOr<MetaValue> outcome) {
+    result = std::move(outcome);
+    return Flow::kDone;
+  }
 
-    if (cur.in_progress) {
-      // Finish someone else's update first, then start over.
+  // Records a failed step of this round: a stale layout epoch ends the call, anything else
+  // (no quorum, a lost race) is retried in a new round.
+  Flow Failed(absl::Status status) {
+    last_error = std::move(status);
+    return absl::IsFailedPrecondition(last_error) ? Flow::kGiveUp : Flow::kNextRound;
+  }
+
+  // Phase 1: win a Prepare quorum at `ballot`; *cur is what the promising replicas hold.
+  Flow Prepare(const Ballot& ballot, Current* cur) {
+    absl::Status s = round.PrepareQuorum(ballot, cur);
+    return s.ok() ? Flow::kNextPhase : Failed(std::move(s));
+  }
+
+  // Phase 2, once an Accept of this operation was sent without learning its outcome (in this
+  // call or an earlier one): was that proposal applied? Ends the call when it was, or when the
+  // answer cannot be known; else the prepare just won means it never will be, so go on.
+  Flow LearnEarlierProposal(const Ballot& ballot, const Current& cur) {
+    const uint64_t op_id = state.op_id;
+    const Ballot& first_in_flight = *state.first_in_flight;
+    if (cur.committed.op_id() == op_id) return Done(ToMetaValue(cur.committed));
+    if (cur.in_progress && cur.accepted.op_id() == op_id) {
       bool chosen = false;
-      last_error = round.Propose(ballot, cur.accepted, &chosen);
-      if (last_error.ok())
-        last_error = absl::AbortedError("finished an in-progress update; retrying");
-      if (absl::IsFailedPrecondition(last_error)) break;
-      continue;
+      absl::Status s = round.Propose(ballot, cur.accepted, &chosen);
+      if (s.ok()) return Done(ToMetaValue(cur.accepted));
+      if (chosen) return Done(FinishOrReportChosen(ballot, ToMetaValue(cur.accepted), s));
+      return Failed(std::move(s));
     }
+    bool in_history = false;
+    for (const auto& h : cur.committed.history()) in_history |= h.op_id() == op_id;
+    if (in_history) return Done(ToMetaValue(state.proposed));
+    // Every update committed at or after our first Accept must be listed to rule ours out.
+    bool complete = !BallotLess(first_in_flight, cur.committed_ballot) &&
+                    CompareBallots(first_in_flight, cur.committed_ballot) != 0;
+    if (!HasBallot(cur.committed_ballot) && HasBallot(cur.purged_floor)) {
+      // No value, but the key was purged: ours may have been applied and then purged with its
+      // op id (it would have been committed at or after our first Accept), unless the purges
+      // only forgot updates committed before it.
+      complete = BallotLess(cur.purged_floor, first_in_flight);
+    } else if (!complete) {
+      if (!cur.committed.history_truncated()) {
+        complete = true;
+      } else if (cur.committed.history_size() > 0) {
+        const auto& oldest = cur.committed.history(cur.committed.history_size() - 1);
+        complete = TimestampLess(oldest.commit_wall_micros(), oldest.commit_logical(),
+                                 first_in_flight.wall_micros(), first_in_flight.logical());
+      }
+    }
+    if (!complete) {
+      return Done(MarkOutcomeUnknown(absl::AbortedError(
+          "compare-and-set outcome unknown: too many concurrent updates of the key since this "
+          "update's proposal; it was applied at most once")));
+    }
+    return Flow::kNextPhase;
+  }
 
-    // Refusing now proposes nothing, but an earlier proposal of this update above the current
-    // value is not yet ruled out: a replica outside this round's quorum may hold it accepted, and
-    // a later round (another proposer's) may finish it. Only a value committed above it does.
-    const bool earlier_may_apply =
-        first_in_flight && BallotLess(cur.committed_ballot, *first_in_flight);
-    auto refuse = [&](absl::Status status) -> absl::Status {
-      if (!earlier_may_apply) return status;
-      return MarkOutcomeUnknown(
-          Restated(status, absl::StrCat(status.message(),
-                                        " (an earlier proposal of this compare-and-set may yet "
-                                        "be applied, at most once)")));
-    };
+  // Phase 3: an update of someone else is in progress: finish it first, then start over.
+  Flow FinishInProgress(const Ballot& ballot, const Current& cur) {
+    if (!cur.in_progress) return Flow::kNextPhase;
+    bool chosen = false;
+    absl::Status s = round.Propose(ballot, cur.accepted, &chosen);
+    if (s.ok()) s = absl::AbortedError("finished an in-progress update; retrying");
+    return Failed(std::move(s));
+  }
+
+  // Phase 4: apply fn to the committed value, then Accept and Commit the result at `ballot`.
+  Flow ProposeUpdate(const Ballot& ballot, const Current& cur) {
     absl::StatusOr<MetaValue> next = fn(ToMetaValue(cur.committed));
-    if (!next.ok()) return refuse(next.status());
+    if (!next.ok()) return Done(Refuse(cur, next.status()));
     if (next->has_value() && (*next)->size() > kMaxMetaValueBytes) {
       // Acceptors could not receive it (meta_limits.h): refuse before proposing anything.
-      return refuse(absl::InvalidArgumentError(absl::StrCat("metadata value of ", (*next)->size(),
-                                                            " bytes exceeds the limit of ",
-                                                            kMaxMetaValueBytes, " bytes")));
+      return Done(Refuse(cur, absl::InvalidArgumentError(absl::StrCat(
+                                  "metadata value of ", (*next)->size(),
+                                  " bytes exceeds the limit of ", kMaxMetaValueBytes, " bytes"))));
     }
+    BuildProposal(cur, *next);
+    std::optional<Ballot>& first_in_flight = state.first_in_flight;
+    if (!first_in_flight || BallotLess(ballot, *first_in_flight)) first_in_flight = ballot;
+    bool chosen = false;
+    absl::Status s = round.Propose(ballot, state.proposed, &chosen);
+    if (s.ok()) return Done(*std::move(next));
+    if (chosen) return Done(FinishOrReportChosen(ballot, *std::move(next), s));
+    return Failed(std::move(s));
+  }
 
+  // Refusing proposes nothing, but an earlier proposal of this update above the current value
+  // is not yet ruled out: a replica outside this round's quorum may hold it accepted, and a later
+  // round (another proposer's) may finish it. Only a value committed above it does.
+  absl::Status Refuse(const Current& cur, absl::Status status) const {
+    const bool earlier_may_apply =
+        state.first_in_flight && BallotLess(cur.committed_ballot, *state.first_in_flight);
+    if (!earlier_may_apply) return status;
+    return MarkOutcomeUnknown(
+        Restated(status, absl::StrCat(status.message(),
+                                      " (an earlier proposal of this compare-and-set may yet "
+                                      "be applied, at most once)")));
+  }
+
+  // Sets state.proposed to `next` with this operation's id and the op history of the key: the
+  // committed value's op first, then its own history, truncated to options.op_history entries.
+  void BuildProposal(const Current& cur, const MetaValue& next) {
+    PaxosValue& proposed = state.proposed;
     proposed.Clear();
     proposed.set_format_version(1);
-    proposed.set_exists(next->has_value());
-    if (next->has_value()) proposed.set_data(**next);
-    proposed.set_op_id(op_id);
+    proposed.set_exists(next.has_value());
+    if (next.has_value()) proposed.set_data(*next);
+    proposed.set_op_id(state.op_id);
     bool truncated = cur.committed.history_truncated();
     if (cur.committed.op_id() != 0) {
       auto* h = proposed.add_history();
@@ -486,31 +536,59 @@ absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, c
       truncated = true;
     }
     for (const auto& h : cur.committed.history()) {
-      if (static_cast<uint32_t>(proposed.history_size()) >= options_.op_history) {
+      if (static_cast<uint32_t>(proposed.history_size()) >= self->options_.op_history) {
         truncated = true;
         break;
       }
       *proposed.add_history() = h;
     }
     proposed.set_history_truncated(truncated);
+  }
 
-    if (!first_in_flight || BallotLess(ballot, *first_in_flight)) first_in_flight = ballot;
-    bool chosen = false;
-    absl::Status s = round.Propose(ballot, proposed, &chosen);
-    if (s.ok()) return *next;
-    if (chosen) return chosen_uncommitted(ballot, *next, s);
-    last_error = s;
-    if (absl::IsFailedPrecondition(last_error)) break;
+  // A value of this call was chosen at `ballot` but its commits failed: finish it on this view,
+  // else fail outcome-unknown and report it so the caller can finish it on a newer view.
+  absl::StatusOr<MetaValue> FinishOrReportChosen(const Ballot& ballot, MetaValue value,
+                                                 const absl::Status& commit_error) {
+    absl::Status finish = absl::IsFailedPrecondition(commit_error)
+                              ? commit_error
+                              : self->FinishChosen(view, key, ballot);
+    if (finish.ok()) return value;
+    if (unfinished != nullptr) *unfinished = ChosenUncommitted{ballot, std::move(value)};
+    return MarkOutcomeUnknown(Restated(
+        finish,
+        absl::StrCat(
+            "compare-and-set chosen but not committed (key partition ", key.partition(),
+            "); it is applied once a read or a later update finishes it: ", finish.message())));
   }
-  const std::string where = absl::StrCat(" (key partition ", key.partition(), ", after ",
-                                         options_.max_rounds, " rounds)");
-  if (first_in_flight) {
-    return MarkOutcomeUnknown(
-        Restated(last_error, absl::StrCat("compare-and-set outcome unknown, it may yet be applied "
-                                          "(at most once): ",
-                                          last_error.message(), where)));
+
+  // No round succeeded within options.max_rounds (or the layout epoch is stale).
+  absl::Status RoundsExhausted() const {
+    const std::string where = absl::StrCat(" (key partition ", key.partition(), ", after ",
+                                           self->options_.max_rounds, " rounds)");
+    if (state.first_in_flight) {
+      return MarkOutcomeUnknown(Restated(
+          last_error, absl::StrCat("compare-and-set outcome unknown, it may yet be applied "
+                                   "(at most once): ",
+                                   last_error.message(), where)));
+    }
+    return Restated(last_error, absl::StrCat(last_error.message(), where));
   }
-  return Restated(last_error, absl::StrCat(last_error.message(), where));
+};
+
+absl::StatusOr<MetaValue> PaxosProposer::CompareAndSet(const LayoutView& view, const MetaKey& key,
+                                                       const UpdateFn& fn,
+                                                       std::optional<ChosenUncommitted>* unfinished,
+                                                       CasProgress* progress) {
+  const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
+  CasProgress local_progress;
+  CasOperation op{this,
+                  view,
+                  key,
+                  fn,
+                  unfinished,
+                  progress != nullptr ? *progress : local_progress,
+                  Round{this, sets, key, LayoutEpochFor(view, key)}};
+  return op.Run();
 }
 
 absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const MetaKey& key) {
@@ -525,12 +603,6 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
   };
   const std::function<const tessera::v1::AcceptorState&(const tessera::v1::ReadResponse&)>
       read_state = [](const tessera::v1::ReadResponse& r) -> const tessera::v1::AcceptorState& {
-    return r.state();
-  };
-  const std::function<bool(const tessera::v1::PrepareResponse&)> promised =
-      [](const tessera::v1::PrepareResponse& r) { return r.promised(); };
-  const std::function<const tessera::v1::AcceptorState&(const tessera::v1::PrepareResponse&)>
-      prep_state = [](const tessera::v1::PrepareResponse& r) -> const tessera::v1::AcceptorState& {
     return r.state();
   };
 
@@ -570,13 +642,12 @@ absl::StatusOr<MetaValue> PaxosProposer::Read(const LayoutView& view, const Meta
     }
     // An update is in progress: a Paxos round without a change of our own settles it.
     const Ballot ballot = NewBallot();
-    auto prep = round.Prepare(ballot);
-    if (!prep.success) {
-      last_error = prep.failure;
+    Current pc;
+    if (absl::Status s = round.PrepareQuorum(ballot, &pc); !s.ok()) {
+      last_error = s;
       if (absl::IsFailedPrecondition(last_error)) break;
       continue;
     }
-    Current pc = Summarize(prep.results, promised, prep_state);
     if (!pc.in_progress) return ToMetaValue(pc.committed);
     bool chosen = false;
     absl::Status s = round.Propose(ballot, pc.accepted, &chosen);
@@ -594,23 +665,16 @@ absl::Status PaxosProposer::FinishChosen(const LayoutView& view, const MetaKey& 
   const std::vector<ReplicaSet> sets = view.ReplicaSets(key.partition());
   Round round{this, sets, key, LayoutEpochFor(view, key)};
   absl::Status last_error = absl::UnavailableError("no round ran");
-  const std::function<bool(const tessera::v1::PrepareResponse&)> promised =
-      [](const tessera::v1::PrepareResponse& r) { return r.promised(); };
-  const std::function<const tessera::v1::AcceptorState&(const tessera::v1::PrepareResponse&)>
-      state_of = [](const tessera::v1::PrepareResponse& r) -> const tessera::v1::AcceptorState& {
-    return r.state();
-  };
   for (int r = 0; r < options_.max_rounds; ++r) {
     if (r > 0) Backoff(r);
     const Ballot ballot = NewBallot();
     const absl::Time observed = hlc_->clock()->Now();
-    auto prep = round.Prepare(ballot);
-    if (!prep.success) {
-      last_error = prep.failure;
+    Current cur;
+    if (absl::Status s = round.PrepareQuorum(ballot, &cur); !s.ok()) {
+      last_error = s;
       if (absl::IsFailedPrecondition(last_error)) break;
       continue;
     }
-    Current cur = Summarize(prep.results, promised, state_of);
     // A Prepare quorum of a view that overlaps the one the value was chosen on holds that value
     // (accepted or committed) or a later one.
     const Ballot& newest = cur.in_progress ? cur.accepted_ballot : cur.committed_ballot;
@@ -667,8 +731,8 @@ absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t 
         },
         any);
     if (!got.success) {
-      return Restated(got.failure,
-                      absl::StrCat(got.failure.message(), " (partition ", partition, ")"));
+      return absl::Status(got.failure.code(),
+                          absl::StrCat(got.failure.message(), " (partition ", partition, ")"));
     }
     // Merge: per encoded key the entry with the highest committed ballot. A replica that stopped
     // at a page boundary has not told us about keys past it, so stop at the smallest boundary.

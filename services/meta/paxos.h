@@ -164,7 +164,8 @@ class PaxosProposer {
   static constexpr size_t kScanResultBytes = 4u << 20;
 
  private:
-  struct Round;
+  struct Round;         // one key's replicas and the Prepare/Accept/Commit requests to them
+  struct CasOperation;  // one CompareAndSet call, phase by phase (paxos.cc)
   tessera::v1::Ballot NewBallot();
   void Backoff(int round);
   uint64_t NewOpId();

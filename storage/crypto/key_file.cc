@@ -16,8 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/sodium.h"
 #include "base/status_macros.h"
-#include "storage/crypto/sodium.h"
 
 namespace tessera::storage {
 namespace {
@@ -180,7 +180,7 @@ absl::Status GenerateMasterKeyFile(const std::string& path, MasterKeyId key_id) 
     return ErrnoStatus(err, "cannot chmod master key file", path);
   }
   uint8_t raw[SecretKey::kSize];
-  randombytes_buf(raw, sizeof(raw));
+  SecureRandomBytes(raw, sizeof(raw));
   char b64[sodium_base64_ENCODED_LEN(SecretKey::kSize, sodium_base64_VARIANT_ORIGINAL)];
   sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
   sodium_memzero(raw, sizeof(raw));

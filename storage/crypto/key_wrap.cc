@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/crypto/sodium.h"
+#include "base/sodium.h"
 
 namespace tessera::storage {
 namespace {
@@ -109,7 +109,7 @@ absl::StatusOr<WrappedKey> MasterKeyring::Wrap(const SecretKey& data_key,
   const SecretKey& master = keys_.at(*active_);
   WrappedKey wrapped;
   wrapped.key_id = *active_;
-  randombytes_buf(wrapped.nonce.data(), wrapped.nonce.size());
+  SecureRandomBytes(wrapped.nonce.data(), wrapped.nonce.size());
   const std::string ad = AssociatedData(wrapped.key_id, context);
   unsigned long long len = 0;
   if (crypto_aead_xchacha20poly1305_ietf_encrypt(

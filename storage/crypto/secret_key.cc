@@ -5,16 +5,15 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "storage/crypto/sodium.h"
+#include "base/sodium.h"
 
 namespace tessera::storage {
 
 SecretKey::SecretKey() { sodium_memzero(bytes_, kSize); }
 
 SecretKey SecretKey::Generate() {
-  EnsureSodiumInitialized();
   SecretKey key;
-  randombytes_buf(key.bytes_, kSize);
+  SecureRandomBytes(key.bytes_, kSize);
   return key;
 }
 

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/sodium.h"
 #include "base/status_macros.h"
-#include "storage/crypto/sodium.h"
 
 namespace tessera::storage {
 namespace {
@@ -126,7 +126,7 @@ absl::Status StripeCipher::Seal(const StripeContext& context, absl::Span<const u
   }
   out[0] = kFormatVersion;
   out[1] = static_cast<uint8_t>(algorithm_);
-  randombytes_buf(out.data() + kPrefixSize, nonce_size_);
+  SecureRandomBytes(out.data() + kPrefixSize, nonce_size_);
   return SealImpl(context, plaintext.data(), plaintext.size(), out.data());
 }
 

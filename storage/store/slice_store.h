@@ -12,6 +12,13 @@
 // DATA_LOSS, never bytes, on a mismatch.
 //
 // Thread-safety: all methods are thread-safe.
+//
+// Implementation map (one job per file; docs/design/slice_store.md): slice_id.{h,cc} the id and
+// key codec; slice_store.cc the Put/Get/Delete/Verify protocol over the index (SliceStoreImpl);
+// slice_file.{h,cc} one slice file's name, write, read and verify; dir_sync_group.{h,cc} group
+// commit of directory syncs; space_accounting.{h,cc} per-directory space and reservations;
+// store_metrics.{h,cc} counters and exported series; recovery.{h,cc} format check and startup
+// recovery.
 #pragma once
 
 #include <cstdint>
@@ -28,27 +35,9 @@
 #include "base/clock.h"
 #include "base/env.h"
 #include "base/metrics.h"
+#include "storage/store/slice_id.h"
 
 namespace tessera::storage {
-
-// Names one slice by the object version, part, stripe and slice index it belongs to, so orphans
-// can be found without reading every manifest.
-struct SliceId {
-  static constexpr size_t kVersionIdSize = 16;
-  std::string version_id;  // exactly kVersionIdSize bytes
-  uint32_t part = 0;
-  uint32_t stripe = 0;
-  uint32_t index = 0;
-
-  // Fixed-width big-endian key: version_id | part | stripe | index (28 bytes). Keys of one
-  // object version sort together and in (part, stripe, index) order.
-  std::string Encode() const;
-  static absl::StatusOr<SliceId> Decode(absl::string_view key);
-  // Human-readable form for logs and errors: <hex version id>/<part>/<stripe>/<index>.
-  std::string ToString() const;
-  bool Valid() const { return version_id.size() == kVersionIdSize; }
-  friend bool operator==(const SliceId&, const SliceId&) = default;
-};
 
 // A byte range within a slice. length == 0 means "to the end".
 struct ByteRange {

@@ -23,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "api/gateway.pb.h"
 #include "base/metrics.h"
+#include "base/sodium.h"
 #include "services/gateway/multipart.h"
 #include "services/gateway/replicated_test_cluster.h"
 #include "services/gateway/work_pool.h"
@@ -229,7 +230,7 @@ absl::Status MeasureDisk(const RawLimitsOptions& o, RawLimits* out) {
 }  // namespace
 
 absl::StatusOr<RawLimits> MeasureRawLimits(const RawLimitsOptions& o) {
-  if (sodium_init() < 0) return absl::InternalError("sodium_init");
+  EnsureSodiumInitialized();
   RawLimits r;
   r.cores = std::max(1u, std::thread::hardware_concurrency());
   const size_t ws = o.working_set;
@@ -262,8 +263,8 @@ absl::StatusOr<RawLimits> MeasureRawLimits(const RawLimitsOptions& o) {
   {
     unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
     unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-    randombytes_buf(key, sizeof key);
-    randombytes_buf(nonce, sizeof nonce);
+    SecureRandomBytes(key, sizeof key);
+    SecureRandomBytes(nonce, sizeof nonce);
     const size_t stripe = 8 << 20;
     std::vector<unsigned char> sealed(stripe + crypto_aead_xchacha20poly1305_ietf_ABYTES);
     r.aead_bps = Rate(o.reps, ws, [&] {

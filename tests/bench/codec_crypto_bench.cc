@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/types/span.h"
+#include "base/sodium.h"
 #include "storage/crypto/secret_key.h"
 #include "storage/crypto/stripe_cipher.h"
 #include "storage/erasure/reed_solomon.h"
@@ -186,7 +187,7 @@ void BenchAead(const Config& config, const std::vector<uint8_t>& working_set,
   const std::string version(16, 'v');
   uint8_t ad[StripeCipher::kAssociatedDataSize] = {};
   uint8_t nonce[24];
-  randombytes_buf(nonce, sizeof(nonce));
+  SecureRandomBytes(nonce, sizeof(nonce));
   crypto_aead_aes256gcm_state aes_state;
   const bool aes = algorithm == AeadAlgorithm::kAes256Gcm;
   if (aes) crypto_aead_aes256gcm_beforenm(&aes_state, key.data());
@@ -279,9 +280,9 @@ int Main(int argc, char** argv) {
   if (config.stripe > config.working_set) config.stripe = config.working_set;
   config.working_set -= config.working_set % config.stripe;
 
-  if (sodium_init() < 0) return 1;
+  EnsureSodiumInitialized();
   std::vector<uint8_t> working_set(config.working_set);
-  randombytes_buf(working_set.data(), working_set.size());
+  SecureRandomBytes(working_set.data(), working_set.size());
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<uint8_t> copy(config.working_set);
