@@ -731,8 +731,8 @@ absl::StatusOr<ScanResult> PaxosProposer::Scan(const LayoutView& view, uint32_t 
         },
         any);
     if (!got.success) {
-      return absl::Status(got.failure.code(),
-                          absl::StrCat(got.failure.message(), " (partition ", partition, ")"));
+      return Restated(got.failure,
+                      absl::StrCat(got.failure.message(), " (partition ", partition, ")"));
     }
     // Merge: per encoded key the entry with the highest committed ballot. A replica that stopped
     // at a page boundary has not told us about keys past it, so stop at the smallest boundary.
