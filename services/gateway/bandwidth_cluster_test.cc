@@ -20,6 +20,7 @@
 #include "p2p/auth/cluster_auth.h"
 #include "p2p/auth/cluster_secret.h"
 #include "p2p/bandwidth/estimator.h"
+#include "services/gateway/membership_cluster_view.h"
 #include "services/gateway/slice_client.h"
 #include "services/gateway/throttled_proxy.h"
 #include "services/node/bandwidth_reporter.h"
@@ -144,6 +145,23 @@ TEST_F(BandwidthClusterTest, EveryNodeSeesEveryNodesSummaryAfterTransfers) {
                            node->node_id(), "\"}")))
         << text;
   }
+  // A gateway's cluster view (what `tessera cluster status` prints) carries them too.
+  MembershipClusterViewOptions vo;
+  vo.seeds = {absl::StrCat("127.0.0.1:", nodes[2]->port())};
+  auto auth = p2p::ClusterAuth::FromSecretFile(secret_file_, "bw-test-gateway");
+  ASSERT_THAT(auth.status(), IsOk());
+  vo.auth = *std::move(auth);
+  vo.refresh_interval = absl::Milliseconds(100);
+  auto cluster = MembershipClusterView::Start(vo);
+  ASSERT_THAT(cluster.status(), IsOk());
+  const std::shared_ptr<const ClusterSnapshot> snapshot = (*cluster)->Snapshot();
+  ASSERT_EQ(snapshot->nodes().size(), nodes.size());
+  for (const StorageNode& n : snapshot->nodes()) {
+    EXPECT_GT(n.egress_bytes_per_second, 0u) << n.id;
+    EXPECT_GT(n.ingress_bytes_per_second, 0u) << n.id;
+    EXPECT_GT(n.median_rtt_micros, 0u) << n.id;
+  }
+  cluster->reset();
   for (auto& node : nodes) node->Shutdown(absl::Seconds(1));
 }
 
