@@ -518,6 +518,9 @@ absl::StatusOr<ClusterStatus> Client::GetClusterStatus() {
     ns.state = n.state();
     ns.capacity_bytes = n.capacity_bytes();
     ns.free_bytes = n.free_bytes();
+    ns.egress_bytes_per_second = n.egress_bytes_per_second();
+    ns.ingress_bytes_per_second = n.ingress_bytes_per_second();
+    ns.median_rtt_micros = n.median_rtt_micros();
     out.nodes.push_back(std::move(ns));
   }
   return out;

@@ -178,6 +178,10 @@ struct NodeStatus {
   std::string state;  // alive, suspect, draining, dead
   uint64_t capacity_bytes = 0;
   uint64_t free_bytes = 0;
+  // The node's published bandwidth summary (medians over the peers it measured); 0 = none.
+  uint64_t egress_bytes_per_second = 0;
+  uint64_t ingress_bytes_per_second = 0;
+  uint32_t median_rtt_micros = 0;
 };
 
 struct ClusterStatus {

@@ -97,6 +97,11 @@ void MembershipService::SetCapacity(uint64_t capacity_bytes, uint64_t free_bytes
   });
 }
 
+void MembershipService::SetBandwidth(const BandwidthSummary& summary) {
+  absl::MutexLock lock(&mu_);
+  commands_.push_back([summary](MembershipProtocol& p) { p.SetBandwidth(summary); });
+}
+
 void MembershipService::SendAll(const std::vector<Outgoing>& out) {
   for (const Outgoing& o : out) {
     // A datagram that cannot be sent is as good as lost; SWIM copes with loss.

@@ -94,6 +94,8 @@ class MembershipService {
   // the next loop iteration on.
   void SetState(MemberState state);
   void SetCapacity(uint64_t capacity_bytes, uint64_t free_bytes);
+  // Publishes this node's measured-bandwidth summary (docs/design/bandwidth.md).
+  void SetBandwidth(const BandwidthSummary& summary);
 
   // Stops the thread and closes the socket without a farewell, as a crash would look to the
   // others. Idempotent. (For a graceful leave, SetState(kLeft) and wait a few probe intervals.)

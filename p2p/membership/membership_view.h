@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "p2p/bandwidth/summary.h"
 
 namespace tessera::p2p {
 
@@ -40,6 +41,8 @@ struct MemberInfo {
   MemberLiveness liveness = MemberLiveness::kAlive;
   uint64_t incarnation = 0;
   bool is_self = false;
+  // The member's own measured-bandwidth summary (docs/design/bandwidth.md); empty() if none.
+  BandwidthSummary bandwidth;
 
   // Alive by the failure detector and not leaving: may receive new data.
   bool IsUsable() const {

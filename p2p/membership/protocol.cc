@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "p2p/bandwidth/summary_codec.h"
 #include "p2p/membership/records.h"
 
 namespace tessera::p2p {
@@ -135,6 +136,15 @@ void MembershipProtocol::SetState(MemberState state) {
 void MembershipProtocol::SetCapacity(uint64_t capacity_bytes, uint64_t free_bytes) {
   self().record.set_capacity_bytes(capacity_bytes);
   self().record.set_free_bytes(free_bytes);
+  ResignSelf();
+}
+
+void MembershipProtocol::SetBandwidth(const BandwidthSummary& summary) {
+  if (summary.empty()) {
+    self().record.clear_bandwidth();
+  } else {
+    *self().record.mutable_bandwidth() = BandwidthSummaryToProto(summary);
+  }
   ResignSelf();
 }
 
@@ -634,6 +644,7 @@ std::shared_ptr<const MembershipView> MembershipProtocol::Snapshot() const {
     info.liveness = m.liveness;
     info.incarnation = r.incarnation();
     info.is_self = id == identity_->node_id();
+    if (r.has_bandwidth()) info.bandwidth = BandwidthSummaryFromProto(r.bandwidth());
     members.push_back(std::move(info));
   }
   return std::make_shared<const MembershipView>(generation_, std::move(members));

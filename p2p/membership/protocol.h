@@ -140,6 +140,8 @@ class MembershipProtocol {
   // and queues it for dissemination.
   void SetState(MemberState state);
   void SetCapacity(uint64_t capacity_bytes, uint64_t free_bytes);
+  // Publishes this node's bandwidth summary (p2p/bandwidth); an empty one clears it.
+  void SetBandwidth(const BandwidthSummary& summary);
 
   const std::string& node_id() const { return identity_->node_id(); }
   uint64_t incarnation() const;

@@ -482,6 +482,44 @@ TEST(MembershipProtocolTest, DrainingStatePropagates) {
   EXPECT_TRUE(net.Converged());
 }
 
+TEST(MembershipProtocolTest, BandwidthSummariesPropagateToEveryNode) {
+  SimNet net(FastOptions(), 23);
+  net.AddNode({});
+  for (int i = 1; i < 8; ++i) net.AddNode({i - 1});
+  ASSERT_TRUE(net.RunUntil([&] { return net.Converged(); }, absl::Seconds(10))) << net.Dump();
+  for (int i = 0; i < net.size(); ++i) {
+    BandwidthSummary s;
+    s.egress_bytes_per_second = 1e6 * (i + 1);
+    s.ingress_bytes_per_second = 2e6 * (i + 1);
+    s.median_rtt = absl::Microseconds(100 * (i + 1));
+    s.peers = static_cast<uint32_t>(net.size() - 1);
+    net.protocol(i).SetBandwidth(s);
+  }
+  ASSERT_TRUE(net.RunUntil(
+      [&] {
+        for (int i = 0; i < net.size(); ++i) {
+          auto view = net.protocol(i).Snapshot();
+          for (int j = 0; j < net.size(); ++j) {
+            if (view->Find(net.id(j))->bandwidth.egress_bytes_per_second != 1e6 * (j + 1)) {
+              return false;
+            }
+          }
+        }
+        return true;
+      },
+      absl::Seconds(10)))
+      << net.Dump();
+  const MemberInfo* m = net.protocol(0).Snapshot()->Find(net.id(3));
+  EXPECT_EQ(m->bandwidth.ingress_bytes_per_second, 8e6);
+  EXPECT_EQ(m->bandwidth.median_rtt, absl::Microseconds(400));
+  EXPECT_EQ(m->bandwidth.peers, 7u);
+  // An empty summary clears it.
+  net.protocol(3).SetBandwidth(BandwidthSummary{});
+  ASSERT_TRUE(
+      net.RunUntil([&] { return net.protocol(0).Snapshot()->Find(net.id(3))->bandwidth.empty(); },
+                   absl::Seconds(10)));
+}
+
 TEST(MembershipProtocolTest, GracefulLeaveMarksTheNodeDead) {
   SimNet net(FastOptions(), 19);
   net.AddNode({});

@@ -335,14 +335,23 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
               sdk::FormatBytes(total_capacity).c_str(), sdk::FormatBytes(total_free).c_str(),
               static_cast<unsigned long long>(total_capacity),
               static_cast<unsigned long long>(total_free));
-  std::printf("%-32s  %-21s  %-8s  %-6s  %10s  %10s\n", "NODE", "ADDRESS", "SITE", "STATE",
-              "CAPACITY", "FREE");
+  // EGRESS/INGRESS/RTT: each node's published bandwidth summary (docs/design/bandwidth.md).
+  std::printf("%-32s  %-21s  %-8s  %-6s  %10s  %10s  %11s  %11s  %8s\n", "NODE", "ADDRESS", "SITE",
+              "STATE", "CAPACITY", "FREE", "EGRESS", "INGRESS", "RTT");
+  auto rate = [](uint64_t bps) {
+    return bps == 0 ? std::string("-") : sdk::FormatBytes(bps) + "/s";
+  };
   for (const sdk::NodeStatus& node : st->nodes) {
-    std::printf("%-32s  %-21s  %-8s  %-6s  %10s  %10s\n",
+    const std::string rtt = node.median_rtt_micros == 0
+                                ? std::string("-")
+                                : absl::StrFormat("%.1fms", node.median_rtt_micros / 1000.0);
+    std::printf("%-32s  %-21s  %-8s  %-6s  %10s  %10s  %11s  %11s  %8s\n",
                 node.node_id.empty() ? "(unknown)" : node.node_id.c_str(), node.address.c_str(),
                 node.site.empty() ? "-" : node.site.c_str(), node.state.c_str(),
                 sdk::FormatBytes(node.capacity_bytes).c_str(),
-                sdk::FormatBytes(node.free_bytes).c_str());
+                sdk::FormatBytes(node.free_bytes).c_str(),
+                rate(node.egress_bytes_per_second).c_str(),
+                rate(node.ingress_bytes_per_second).c_str(), rtt.c_str());
   }
   return kExitOk;
 }

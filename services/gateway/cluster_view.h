@@ -32,6 +32,10 @@ struct StorageNode {
   // What the node's slice store may hold in all (its data dirs' file systems, capped by
   // --capacity_bytes), as the node reports it through membership. For status, not placement.
   uint64_t capacity_bytes = 0;
+  // The node's published bandwidth summary (docs/design/bandwidth.md); 0 = none. For status.
+  uint64_t egress_bytes_per_second = 0;
+  uint64_t ingress_bytes_per_second = 0;
+  uint32_t median_rtt_micros = 0;
 };
 
 class ClusterSnapshot {

@@ -138,6 +138,7 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
 
   GrpcSliceClientOptions slice_options;
   slice_options.auth = b->auth_;
+  slice_options.observer = b->bandwidth_;
   // Slice RPCs go to the node the placement chose, checked by its id over TLS. The view
   // outlives every slice RPC (the destructor drains pool_ before resetting cluster_).
   slice_options.node_id_for_address = [cluster = b->cluster_.get()](const std::string& address) {

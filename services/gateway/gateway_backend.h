@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "p2p/auth/cluster_auth.h"
+#include "p2p/bandwidth/estimator.h"
 #include "services/gateway/data_path.h"
 #include "services/gateway/membership_cluster_view.h"
 #include "services/gateway/multipart.h"
@@ -172,6 +173,9 @@ class GatewayBackend {
   const DataPathDeps& deps() const { return deps_; }
   // The real gRPC slice client (authenticated), also when options.slices replaced it.
   GrpcSliceClient& grpc_slices() { return *grpc_slices_; }
+  // Per-node throughput/RTT estimates from every call of grpc_slices() (keyed by node gRPC
+  // address; docs/design/bandwidth.md). Never null.
+  const std::shared_ptr<p2p::BandwidthEstimator>& bandwidth() const { return bandwidth_; }
   // Null when options.auth / a secret file was not given (insecure).
   const std::shared_ptr<const p2p::ClusterAuth>& auth() const { return auth_; }
 
@@ -208,6 +212,7 @@ class GatewayBackend {
   std::unique_ptr<MembershipClusterView> cluster_;
   std::unique_ptr<MetaClient> meta_;
   std::unique_ptr<ReplicatedManifestStore> store_;
+  std::shared_ptr<p2p::BandwidthEstimator> bandwidth_ = std::make_shared<p2p::BandwidthEstimator>();
   std::unique_ptr<GrpcSliceClient> grpc_slices_;
   std::unique_ptr<WorkPool> pool_;
   DataPathDeps deps_;

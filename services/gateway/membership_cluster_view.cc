@@ -135,6 +135,9 @@ absl::Status MembershipClusterView::RefreshNow() {
     n.zone = m.location().zone();
     n.free_bytes = m.free_bytes();
     n.capacity_bytes = m.capacity_bytes();
+    n.egress_bytes_per_second = m.bandwidth().egress_bytes_per_second();
+    n.ingress_bytes_per_second = m.bandwidth().ingress_bytes_per_second();
+    n.median_rtt_micros = m.bandwidth().median_rtt_micros();
     n.alive = SaysAliveOrDraining(m) && m.liveness() == v1::ClusterMember::LIVENESS_ALIVE;
     n.draining = m.state() == v1::ClusterMember::STATE_DRAINING;
     nodes.push_back(n);

@@ -21,6 +21,7 @@
 #include "base/random.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
+#include "p2p/bandwidth/estimator.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/gateway_test_util.h"
 #include "services/gateway/in_memory_manifest_store.h"
@@ -108,6 +109,14 @@ TEST(ReplicatedGatewayTest, ObjectServiceSuite) {
   auto got = GetAll(s, "photos", "a/large");
   ASSERT_OK(got.status);
   EXPECT_TRUE(got.data == large);
+  // Every slice call fed the gateway's bandwidth estimates (docs/design/bandwidth.md): the
+  // 16 KiB slices here are small calls, so RTT samples, from every node that took a slice.
+  uint64_t samples = 0;
+  for (const std::string& peer : gw->bandwidth()->Peers()) {
+    samples += gw->bandwidth()->Estimate(peer)->rtt_seconds.samples;
+  }
+  EXPECT_GE(gw->bandwidth()->Peers().size(), 4u);
+  EXPECT_GE(samples, 16u);  // at least the 4 stripes' k = 4 data slices read back
   got = GetAll(s, "photos", "a/small", ObjectRange{10, 20});
   ASSERT_OK(got.status);
   EXPECT_EQ(got.data, small.substr(10, 20));

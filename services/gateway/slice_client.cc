@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "p2p/auth/cluster_auth.h"
+#include "p2p/bandwidth/estimator.h"
 #include "storage/slice/crc32c.h"
 
 namespace tessera::services {
@@ -53,8 +54,17 @@ v1::SliceService::Stub* GrpcSliceClient::StubFor(const std::string& address) {
   return stub.get();
 }
 
+void GrpcSliceClient::Observe(const std::string& address, bool send, uint64_t bytes,
+                              std::chrono::steady_clock::time_point start) {
+  if (options_.observer == nullptr) return;
+  options_.observer->OnTransfer(
+      address, send ? p2p::TransferDirection::kSend : p2p::TransferDirection::kReceive, bytes,
+      absl::FromChrono(std::chrono::steady_clock::now() - start));
+}
+
 absl::Status GrpcSliceClient::Put(const std::string& address, const v1::SliceId& id,
                                   absl::string_view data) {
+  const auto start = std::chrono::steady_clock::now();
   v1::SliceService::Stub* stub = StubFor(address);
   grpc::ClientContext ctx;
   SetDeadline(ctx, options_.put_timeout);
@@ -80,11 +90,13 @@ absl::Status GrpcSliceClient::Put(const std::string& address, const v1::SliceId&
     return absl::DataLossError(absl::StrCat("PutSlice on node ", address, ": node stored ",
                                             response.length(), " bytes of ", data.size()));
   }
+  if (status.ok()) Observe(address, /*send=*/true, data.size(), start);
   return status;
 }
 
 absl::StatusOr<std::string> GrpcSliceClient::Get(const std::string& address, const v1::SliceId& id,
                                                  uint64_t offset, uint64_t length) {
+  const auto start = std::chrono::steady_clock::now();
   v1::SliceService::Stub* stub = StubFor(address);
   grpc::ClientContext ctx;
   SetDeadline(ctx, options_.get_timeout);
@@ -105,6 +117,7 @@ absl::StatusOr<std::string> GrpcSliceClient::Get(const std::string& address, con
   }
   absl::Status status = FromGrpc(reader->Finish(), address, "GetSlice");
   if (!status.ok()) return status;
+  Observe(address, /*send=*/false, data.size(), start);
   return data;
 }
 
@@ -115,7 +128,12 @@ absl::Status GrpcSliceClient::Delete(const std::string& address, const v1::Slice
   v1::DeleteSliceRequest request;
   *request.mutable_id() = id;
   v1::DeleteSliceResponse response;
-  return FromGrpc(stub->DeleteSlice(&ctx, request, &response), address, "DeleteSlice");
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status status =
+      FromGrpc(stub->DeleteSlice(&ctx, request, &response), address, "DeleteSlice");
+  // A delete moves no payload: a round-trip sample.
+  if (status.ok()) Observe(address, /*send=*/true, 0, start);
+  return status;
 }
 
 }  // namespace tessera::services

@@ -11,6 +11,7 @@
 // Thread-safety: implementations are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -29,7 +30,8 @@
 
 namespace tessera::p2p {
 class ClusterAuth;
-}
+class TransferObserver;
+}  // namespace tessera::p2p
 
 namespace tessera::services {
 
@@ -63,6 +65,9 @@ struct GrpcSliceClientOptions {
   // handshake refuses any other node there (p2p/auth/cluster_tls.h). Null, or "" for an
   // address: any member of the cluster. Called on every RPC, from any thread.
   std::function<std::string(const std::string& address)> node_id_for_address;
+  // Told of every successful call (peer = the node's address, payload bytes, elapsed time on a
+  // steady clock), e.g. a p2p::BandwidthEstimator (docs/design/bandwidth.md). Null: none.
+  std::shared_ptr<p2p::TransferObserver> observer;
 
   // OK, or INVALID_ARGUMENT naming the field.
   [[nodiscard]] absl::Status Validate() const;
@@ -82,6 +87,9 @@ class GrpcSliceClient final : public SliceClient {
 
  private:
   v1::SliceService::Stub* StubFor(const std::string& address);
+  // Reports a successful call that started at `start` to options_.observer, if any.
+  void Observe(const std::string& address, bool send, uint64_t bytes,
+               std::chrono::steady_clock::time_point start);
 
   const GrpcSliceClientOptions options_;
   absl::Mutex mu_;

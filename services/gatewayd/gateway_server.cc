@@ -98,6 +98,9 @@ class GatewayServer::Impl {
       n->set_state(node.draining ? "draining" : node.alive ? "alive" : "dead");
       n->set_capacity_bytes(node.capacity_bytes);
       n->set_free_bytes(node.free_bytes);
+      n->set_egress_bytes_per_second(node.egress_bytes_per_second);
+      n->set_ingress_bytes_per_second(node.ingress_bytes_per_second);
+      n->set_median_rtt_micros(node.median_rtt_micros);
     }
     return out;
   }

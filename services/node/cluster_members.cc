@@ -1,5 +1,7 @@
 #include "services/node/cluster_members.h"
 
+#include "p2p/bandwidth/summary_codec.h"
+
 namespace tessera::services {
 namespace {
 
@@ -48,6 +50,7 @@ v1::ClusterMembersResponse ToClusterMembersResponse(const p2p::MembershipView& v
     out->set_liveness(ToProto(m.liveness));
     out->set_incarnation(m.incarnation);
     out->set_is_self(m.is_self);
+    if (!m.bandwidth.empty()) *out->mutable_bandwidth() = p2p::BandwidthSummaryToProto(m.bandwidth);
     if (m.is_self) response.set_self_node_id(m.node_id);
   }
   return response;

@@ -83,6 +83,9 @@ ABSL_FLAG(absl::Duration, gossip_join_retry_interval, absl::Seconds(1),
           "Seed retry period while no other member is known.");
 ABSL_FLAG(absl::Duration, capacity_refresh_interval, absl::Seconds(30),
           "How often free bytes are re-read and re-published to the cluster.");
+ABSL_FLAG(absl::Duration, bandwidth_interval, absl::Seconds(10),
+          "Period of cold-peer RTT probes (at most 2 per period) and of bandwidth-summary "
+          "publication (docs/design/bandwidth.md).");
 ABSL_FLAG(absl::Duration, leave_wait, absl::Seconds(2),
           "On SIGTERM, how long the leave announcement may spread (capped by --shutdown_grace).");
 ABSL_FLAG(uint64_t, scrub_bytes_per_second, 32ull << 20,
@@ -112,6 +115,7 @@ void Usage() {
       "       [--grpc_advertise=H:P] [--gossip_probe_interval=1s] [--gossip_probe_timeout=300ms]\n"
       "       [--gossip_suspicion_timeout=5s] [--gossip_sync_interval=10s]\n"
       "       [--gossip_join_retry_interval=1s] [--capacity_refresh_interval=30s]\n"
+      "       [--bandwidth_interval=10s]\n"
       "       [--leave_wait=2s] [--nomembership] [--scrub_bytes_per_second=N]\n"
       "       [--scrub_interval=24h] [--meta_compaction_interval=1m]\n"
       "       [--meta_tombstone_grace=10m]\n"
@@ -223,6 +227,7 @@ NodeOptions OptionsFromFlags() {
   o.gossip.join_retry_interval = absl::GetFlag(FLAGS_gossip_join_retry_interval);
   o.gossip.random_seed = static_cast<uint64_t>(::getpid()) ^ absl::ToUnixNanos(absl::Now());
   o.capacity_refresh_interval = absl::GetFlag(FLAGS_capacity_refresh_interval);
+  o.bandwidth.interval = absl::GetFlag(FLAGS_bandwidth_interval);
   o.leave_wait = absl::GetFlag(FLAGS_leave_wait);
   o.scrub_bytes_per_second = absl::GetFlag(FLAGS_scrub_bytes_per_second);
   o.scrub_interval = absl::GetFlag(FLAGS_scrub_interval);

@@ -1,5 +1,7 @@
 #include "services/node/node_server.h"
 
+#include <chrono>
+#include <map>
 #include <thread>
 #include <utility>
 
@@ -115,6 +117,7 @@ absl::Status NodeOptions::Validate() const {
     if (capacity_refresh_interval <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError("capacity_refresh_interval must be > 0");
     }
+    if (absl::Status s = bandwidth.Validate(); !s.ok()) return s;
     if (leave_wait < absl::ZeroDuration()) {
       return absl::InvalidArgumentError("leave_wait must not be negative");
     }
@@ -232,8 +235,11 @@ class NodeServer::Impl {
     admin_options.metrics_text = [this, registry] {
       metrics_->UpdateStore(store_->Stats(), core_->buffered_put_bytes());
       if (scrubber_ != nullptr) metrics_->UpdateScrub(scrubber_->stats());
-      metrics_->UpdateMembership(MembershipView().get());
-      return registry->Serialize();
+      std::shared_ptr<const p2p::MembershipView> view = MembershipView();
+      metrics_->UpdateMembership(view.get());
+      std::string text = registry->Serialize();
+      if (view != nullptr) text += BandwidthMetricsText(*view);
+      return text;
     };
     auto admin = AdminServer::Start(admin_options);
     if (!admin.ok()) return admin.status();
@@ -360,6 +366,35 @@ class NodeServer::Impl {
         .Field("gossip_address", service->gossip_address())
         .Field("seeds", options_.seeds.size());
     refresher_ = std::thread([this, service] { RefreshCapacityLoop(service.get()); });
+    BandwidthReporterDeps deps;
+    deps.estimator = bandwidth_;
+    deps.view = [service] { return service->view(); };
+    deps.publish = [service](const p2p::BandwidthSummary& s) { service->SetBandwidth(s); };
+    deps.probe = [this](const std::string& node_id, const std::string& address) {
+      return Probe(node_id, address);
+    };
+    reporter_ = std::make_unique<BandwidthReporter>(options_.bandwidth, std::move(deps));
+    reporter_->Start();
+    return absl::OkStatus();
+  }
+
+  // A NodeInfo call: small, answered from memory, so its duration is a round trip. Reporter
+  // thread only (probe_stubs_).
+  absl::Status Probe(const std::string& node_id, const std::string& address) {
+    auto& stub = probe_stubs_[std::make_pair(node_id, address)];
+    if (stub == nullptr) {
+      stub = v1::SliceService::NewStub(
+          p2p::CreateNodeChannel(address, grpc::ChannelArguments(),
+                                 std::shared_ptr<const p2p::ClusterAuth>(
+                                     std::shared_ptr<const p2p::ClusterAuth>(), auth_.get()),
+                                 node_id));
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::NodeInfoRequest request;
+    v1::NodeInfoResponse response;
+    const grpc::Status s = stub->NodeInfo(&ctx, request, &response);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
     return absl::OkStatus();
   }
 
@@ -403,6 +438,7 @@ class NodeServer::Impl {
       stop_refresh_.Notify();
       refresher_.join();
     }
+    if (reporter_ != nullptr) reporter_->Stop();
     // Tell the cluster first, so gateways stop choosing this node while its RPCs drain.
     if (membership != nullptr) membership->SetState(p2p::MemberState::kLeft);
     if (server_ != nullptr) {
@@ -446,6 +482,11 @@ class NodeServer::Impl {
   absl::Notification stop_refresh_;
   uint64_t published_free_ = 0;      // refresher thread only (after start)
   uint64_t published_capacity_ = 0;  // refresher thread only (after start)
+  std::shared_ptr<p2p::BandwidthEstimator> bandwidth_ = std::make_shared<p2p::BandwidthEstimator>();
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<v1::SliceService::Stub>>
+      probe_stubs_;  // reporter thread only
+  // Declared after what its thread uses (destroyed, and so stopped, first).
+  std::unique_ptr<BandwidthReporter> reporter_;  // with membership only
   std::unique_ptr<storage::SliceStore> store_;
   std::unique_ptr<storage::Scrubber> scrubber_;  // null when scrubbing is off
   std::unique_ptr<NodeMetrics> metrics_;
@@ -480,6 +521,8 @@ uint16_t NodeServer::port() const { return impl_->port_; }
 uint16_t NodeServer::admin_port() const { return impl_->admin_->port(); }
 const std::string& NodeServer::node_id() const { return impl_->identity_->node_id(); }
 void NodeServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
+std::shared_ptr<p2p::BandwidthEstimator> NodeServer::bandwidth() const { return impl_->bandwidth_; }
+
 std::shared_ptr<const p2p::MembershipView> NodeServer::membership_view() const {
   return impl_->MembershipView();
 }

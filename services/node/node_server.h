@@ -41,8 +41,10 @@
 #include "api/node.pb.h"
 #include "base/env.h"
 #include "base/metrics.h"
+#include "p2p/bandwidth/estimator.h"
 #include "p2p/membership/membership_view.h"
 #include "p2p/membership/protocol.h"
+#include "services/node/bandwidth_reporter.h"
 
 namespace tessera::services {
 
@@ -110,6 +112,9 @@ struct NodeOptions {
   p2p::MembershipOptions gossip;
   // How often free bytes are re-read from the store and, if changed, re-published.
   absl::Duration capacity_refresh_interval = absl::Seconds(30);
+  // Cold-peer probing and publication of this node's bandwidth summary (membership only;
+  // docs/design/bandwidth.md).
+  BandwidthReporterOptions bandwidth;
   // On Shutdown, how long the kLeft record may spread before gossip stops (capped by grace).
   absl::Duration leave_wait = absl::Seconds(2);
   // Background scrub: every slice is re-read and its checksums verified at most this many bytes
@@ -145,6 +150,10 @@ class NodeServer {
   std::shared_ptr<const p2p::MembershipView> membership_view() const;
   // The advertised gossip address ("" when membership is disabled).
   std::string gossip_address() const;
+  // This node's per-peer bandwidth estimates (keyed by peer gRPC address); never null. Slice
+  // clients the node runs (repair, hand-off) report to it (GrpcSliceClientOptions::observer);
+  // its summary is what the node publishes.
+  std::shared_ptr<p2p::BandwidthEstimator> bandwidth() const;
 
   // See the file comment. Idempotent; later calls return at once.
   void Shutdown(absl::Duration grace);
