@@ -18,27 +18,16 @@
 #include "base/logging.h"
 #include "base/status_reasons.h"
 #include "services/gateway/in_memory_manifest_store.h"
-#include "services/s3/auth/chunked_decoder.h"
+#include "services/s3/auth/payload_verifier.h"
 #include "services/s3/checksum/checksum.h"
 #include "services/s3/errors/errors.h"
+#include "services/s3/request/headers.h"
 #include "services/s3/xml/s3_xml.h"
 
 namespace tessera::services::s3 {
 namespace {
 
-using Headers = std::vector<std::pair<std::string, std::string>>;
-
-const std::string* FindHeader(const Headers& headers, absl::string_view name) {
-  for (const auto& [k, v] : headers) {
-    if (absl::EqualsIgnoreCase(k, name)) return &v;
-  }
-  return nullptr;
-}
-
-std::string HeaderOr(const Headers& headers, absl::string_view name, std::string def = "") {
-  const std::string* v = FindHeader(headers, name);
-  return v != nullptr ? *v : def;
-}
+using Headers = HeaderList;
 
 // Standard headers stored with an object and returned on GET/HEAD.
 constexpr absl::string_view kStoredHeaders[] = {"Cache-Control", "Content-Disposition",
@@ -49,127 +38,18 @@ absl::Time ModifiedTime(const v1::ObjectManifest& m) {
   return absl::FromUnixSeconds(m.created_unix_micros() / 1000000);
 }
 
-// Reads a request payload: de-frames aws-chunked bodies, hashes (MD5 for the ETag, SHA-256 for
-// signed payloads, x-amz-checksum-*), and verifies everything at Finish().
-class Payload {
- public:
-  Payload(HttpBodyReader* body, const AuthResult& auth, const Headers& headers, size_t piece)
-      : body_(body), auth_(auth), headers_(headers), piece_(piece) {}
-
-  absl::Status Init() {
-    const std::string encoding = absl::AsciiStrToLower(HeaderOr(headers_, "content-encoding"));
-    const bool streaming = auth_.payload_mode == PayloadMode::kStreamingSigned ||
-                           auth_.payload_mode == PayloadMode::kStreamingSignedTrailer ||
-                           auth_.payload_mode == PayloadMode::kStreamingUnsignedTrailer;
-    if (streaming) {
-      ChunkedDecoderOptions o;
-      o.mode = auth_.payload_mode;
-      o.signing = auth_.chunk_context;
-      if (const std::string* d = FindHeader(headers_, "x-amz-decoded-content-length")) {
-        uint64_t n = 0;
-        if (!absl::SimpleAtoi(*d, &n)) {
-          return S3Status(S3ErrorCode::kInvalidArgument, "bad x-amz-decoded-content-length");
-        }
-        o.decoded_content_length = n;
-      }
-      if (const std::string* t = FindHeader(headers_, "x-amz-trailer")) {
-        for (absl::string_view name : absl::StrSplit(*t, ',', absl::SkipWhitespace())) {
-          o.declared_trailers.push_back(absl::AsciiStrToLower(absl::StripAsciiWhitespace(name)));
-        }
-      }
-      absl::StatusOr<std::unique_ptr<AwsChunkedDecoder>> d = AwsChunkedDecoder::Create(o);
-      if (!d.ok()) return d.status();
-      decoder_ = *std::move(d);
-    } else if (absl::StrContains(encoding, "aws-chunked")) {
-      return S3Status(S3ErrorCode::kInvalidRequest,
-                      "aws-chunked needs a STREAMING-* x-amz-content-sha256");
-    }
-    md5_ = NewMd5Hasher();
-    if (auth_.payload_mode == PayloadMode::kSignedPayload) {
-      sha256_ = NewHasher(ChecksumAlgorithm::kSha256);
-    }
-    for (const auto& [k, v] : headers_) {
-      std::optional<ChecksumAlgorithm> a = ChecksumAlgorithmFromHeader(k);
-      if (a.has_value()) {
-        if (checksum_.has_value()) {
-          return S3Status(S3ErrorCode::kInvalidRequest, "more than one checksum header");
-        }
-        checksum_ = *a;
-        checksum_value_ = v;
-        checksum_hasher_ = NewHasher(*a);
-      }
-    }
-    return absl::OkStatus();
+// Replaces *out with the next verified-so-far payload bytes of `body` (read `piece` raw bytes
+// at a time through `verifier`); empty at the end of the body, when verifier->Finish() decides.
+absl::Status NextPayload(HttpBodyReader* body, PayloadVerifier* verifier, size_t piece,
+                         std::string* out) {
+  out->clear();
+  while (out->empty()) {
+    if (absl::Status s = body->Read(piece, out); !s.ok()) return s;
+    if (out->empty()) return absl::OkStatus();
+    if (absl::Status s = verifier->Feed(out); !s.ok()) return s;
   }
-
-  // Replaces *out with the next decoded bytes; empty at the end.
-  absl::Status Next(std::string* out) {
-    out->clear();
-    while (out->empty()) {
-      if (absl::Status s = body_->Read(piece_, &raw_); !s.ok()) return s;
-      if (raw_.empty()) {
-        if (decoder_) {
-          if (absl::Status s = decoder_->Finish(); !s.ok()) return s;
-        }
-        return absl::OkStatus();
-      }
-      if (decoder_) {
-        if (absl::Status s = decoder_->Feed(raw_, out); !s.ok()) return s;
-      } else {
-        out->swap(raw_);
-      }
-    }
-    total_ += out->size();
-    md5_->Update(*out);
-    if (sha256_) sha256_->Update(*out);
-    if (checksum_hasher_) checksum_hasher_->Update(*out);
-    return absl::OkStatus();
-  }
-
-  // After Next() returned empty: verifies digests. Fills md5() and checksums().
-  absl::Status Finish() {
-    md5_raw_ = md5_->Finish();
-    if (sha256_ && sha256_->FinishHex() != auth_.payload_sha256_hex) {
-      return S3Status(S3ErrorCode::kXAmzContentSHA256Mismatch);
-    }
-    if (const std::string* cmd5 = FindHeader(headers_, "content-md5")) {
-      if (absl::Status s = VerifyContentMd5(*cmd5, md5_raw_); !s.ok()) return s;
-    }
-    if (checksum_.has_value()) {
-      if (absl::Status s = VerifyChecksum(*checksum_, checksum_value_, checksum_hasher_->Finish());
-          !s.ok()) {
-        return s;
-      }
-      checksums_[std::string(ChecksumAlgorithmName(*checksum_))] = checksum_value_;
-    }
-    if (decoder_) {
-      for (const auto& [k, v] : decoder_->trailers()) {
-        if (std::optional<ChecksumAlgorithm> a = ChecksumAlgorithmFromHeader(k)) {
-          checksums_[std::string(ChecksumAlgorithmName(*a))] = v;  // verified by the decoder
-        }
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  uint64_t total() const { return total_; }
-  const std::string& md5() const { return md5_raw_; }
-  const std::map<std::string, std::string>& checksums() const { return checksums_; }
-
- private:
-  HttpBodyReader* body_;
-  const AuthResult& auth_;
-  const Headers& headers_;
-  const size_t piece_;
-  std::unique_ptr<AwsChunkedDecoder> decoder_;
-  std::unique_ptr<Hasher> md5_, sha256_, checksum_hasher_;
-  std::optional<ChecksumAlgorithm> checksum_;
-  std::string checksum_value_;
-  std::string raw_;
-  std::string md5_raw_;
-  uint64_t total_ = 0;
-  std::map<std::string, std::string> checksums_;
-};
+  return absl::OkStatus();
+}
 
 // True unless `s` is outcome-unknown (base/status_reasons.h): a commit that may or may not have
 // been applied carries whatever code its CAS function last returned (ALREADY_EXISTS for "bucket
@@ -271,18 +151,19 @@ class S3Gateway::Call {
 
   // Reads a small body (XML) whole.
   absl::StatusOr<std::string> SmallBody() {
-    Payload p(body_, auth_, req_.headers, 64 << 10);
-    if (absl::Status s = p.Init(); !s.ok()) return s;
+    absl::StatusOr<std::unique_ptr<PayloadVerifier>> p =
+        PayloadVerifier::Create(auth_, req_.headers);
+    if (!p.ok()) return p.status();
     std::string all, piece;
     while (true) {
-      if (absl::Status s = p.Next(&piece); !s.ok()) return s;
+      if (absl::Status s = NextPayload(body_, p->get(), 64 << 10, &piece); !s.ok()) return s;
       if (piece.empty()) break;
       all += piece;
       if (all.size() > g_->options_.max_xml_body_bytes) {
         return S3Status(S3ErrorCode::kMalformedXML, "request body too large");
       }
     }
-    if (absl::Status s = p.Finish(); !s.ok()) return s;
+    if (absl::Status s = (*p)->Finish(); !s.ok()) return s;
     return all;
   }
 
@@ -570,21 +451,27 @@ class S3Gateway::Call {
     return absl::OkStatus();
   }
 
-  // Streams the payload into `writer`; OK only when the whole body arrived and verified.
-  // Streams the payload into `writer`. The payload already computes the MD5 (Content-MD5 must
-  // be checked before the commit), so the writer reuses it rather than hashing every byte twice.
-  absl::Status StreamInto(ObjectWriter* writer, Payload* p) {
-    if (absl::Status s = p->Init(); !s.ok()) return s;
+  // Streams the payload into `writer`; OK only when the whole body arrived and verified, then
+  // *checksums holds its verified checksums. The verifier already computes the MD5 (Content-MD5
+  // must be checked before the commit), so the writer reuses it rather than hashing every byte
+  // twice.
+  absl::Status StreamInto(ObjectWriter* writer, std::map<std::string, std::string>* checksums) {
+    absl::StatusOr<std::unique_ptr<PayloadVerifier>> p = PayloadVerifier::Create(
+        auth_, req_.headers, {.max_decoded_bytes = g_->options_.max_object_bytes});
+    if (!p.ok()) return p.status();
     writer->UseCallerMd5();
     std::string piece;
     while (true) {
-      if (absl::Status s = p->Next(&piece); !s.ok()) return s;
+      if (absl::Status s = NextPayload(body_, p->get(), g_->options_.read_piece_bytes, &piece);
+          !s.ok()) {
+        return s;
+      }
       if (piece.empty()) break;
-      if (p->total() > g_->options_.max_object_bytes) return S3Status(S3ErrorCode::kEntityTooLarge);
       if (absl::Status s = writer->Write(piece); !s.ok()) return s;
     }
-    if (absl::Status s = p->Finish(); !s.ok()) return s;
-    writer->SetPlaintextMd5(p->md5());
+    if (absl::Status s = (*p)->Finish(); !s.ok()) return s;
+    writer->SetPlaintextMd5((*p)->md5());
+    *checksums = (*p)->checksums();
     return absl::OkStatus();
   }
 
@@ -660,15 +547,15 @@ class S3Gateway::Call {
     absl::StatusOr<std::unique_ptr<ObjectWriter>> writer =
         g_->objects_->PutObject(r_.bucket, r_.key, o);
     if (!writer.ok()) return writer.status();
-    Payload p(body_, auth_, req_.headers, g_->options_.read_piece_bytes);
-    if (absl::Status s = StreamInto(writer->get(), &p); !s.ok()) {
+    std::map<std::string, std::string> checksums;
+    if (absl::Status s = StreamInto(writer->get(), &checksums); !s.ok()) {
       (*writer)->Abort();
       return s;
     }
-    (*writer)->set_checksums(p.checksums());
+    (*writer)->set_checksums(checksums);
     absl::StatusOr<v1::ObjectManifest> m = (*writer)->Finish();
     if (!m.ok()) return CommitConditionStatus(m.status());
-    Headers h = ChecksumHeaders(p.checksums());
+    Headers h = ChecksumHeaders(checksums);
     h.emplace_back("ETag", m->etag());
     return SendEmpty(200, std::move(h));
   }
@@ -937,12 +824,10 @@ class S3Gateway::Call {
         return read;
       }
     } else {
-      Payload p(body_, auth_, req_.headers, g_->options_.read_piece_bytes);
-      if (absl::Status s = StreamInto(writer->get(), &p); !s.ok()) {
+      if (absl::Status s = StreamInto(writer->get(), &checksums); !s.ok()) {
         (*writer)->Abort();
         return s;
       }
-      checksums = p.checksums();
     }
     absl::StatusOr<v1::PartRecord> part = (*writer)->FinishPart();
     if (!part.ok()) return part.status();
