@@ -179,9 +179,9 @@ int Main(int argc, char** argv) {
   s3::S3GatewayOptions go;
   go.region = absl::GetFlag(FLAGS_region);
   go.max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
-  auto gateway = std::make_unique<s3::S3Gateway>(go, &(*backend)->objects(), uploads.get(),
-                                                 &(*backend)->store(), (*backend)->deps(),
-                                                 credentials->get(), Clock::Real());
+  auto gateway =
+      std::make_unique<s3::S3Gateway>(go, &(*backend)->objects(), uploads.get(), (*backend)->deps(),
+                                      credentials->get(), Clock::Real());
 
   AdminServerOptions ao;
   ao.listen = absl::GetFlag(FLAGS_admin_listen);

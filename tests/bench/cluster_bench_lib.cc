@@ -466,7 +466,7 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(const BenchClu
     if (absl::Status s = impl->uploads->Init(); !s.ok()) return s;
     impl->s3_gateway = std::make_unique<services::s3::S3Gateway>(
         services::s3::S3GatewayOptions{}, &impl->backend->objects(), impl->uploads.get(),
-        &impl->backend->store(), impl->backend->deps(), impl->credentials.get(), Clock::Real());
+        impl->backend->deps(), impl->credentials.get(), Clock::Real());
     services::s3::HttpServerOptions ho;
     ho.listen = "127.0.0.1:0";
     ho.max_body_bytes = 1ull << 40;

@@ -1,6 +1,5 @@
 // Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation,
 // ListObjects (v1 and v2).
-#include <sodium.h>
 
 #include <algorithm>
 #include <map>
@@ -17,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "services/gateway/in_memory_manifest_store.h"
+#include "services/gateway/in_memory_manifest_store.h"  // EncodeContinuationToken
 #include "services/s3/errors/errors.h"
 #include "services/s3/handlers/error_mapping.h"
 #include "services/s3/handlers/handlers.h"
@@ -63,18 +62,8 @@ class BucketHandlers : public RequestContext {
     if (!acl.ok()) {
       return S3Status(S3ErrorCode::kInvalidArgument, std::string(acl.status().message()));
     }
-    v1::BucketRecord record;
-    record.set_schema_version(kManifestSchemaVersion);
-    record.set_name(r_.bucket);
-    std::string id(16, '\0');
-    randombytes_buf(id.data(), id.size());
-    record.set_bucket_id(id);
-    record.set_owner(auth_.user_id);
-    record.set_created_unix_micros(absl::ToUnixMicros(g_.clock->Now()));
-    record.set_acl(*acl);
-    record.set_region(g_.options.region);
-    record.add_shards()->set_id(0);
-    absl::Status s = g_.store->CreateBucket(record);
+    // The record (id, owner, creation time, shard map) is the object layer's, as for gRPC.
+    absl::Status s = g_.objects->CreateBucket(r_.bucket, Caller(), *acl, g_.options.region);
     if (Definite(s) && absl::IsAlreadyExists(s)) {
       absl::StatusOr<v1::BucketRecord> existing = g_.objects->HeadBucket(r_.bucket);
       if (existing.ok() && existing->owner() == auth_.user_id) {

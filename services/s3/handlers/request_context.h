@@ -41,7 +41,6 @@ struct HandlerDeps {
   const S3GatewayOptions& options;
   ObjectService* objects;
   MultipartUploads* uploads;
-  ManifestStore* store;
   const ObjectReader& reader;
   Clock* clock;
 };

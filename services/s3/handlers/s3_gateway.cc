@@ -50,8 +50,7 @@ class S3Gateway::Call {
         FindHeader(req_.headers, "transfer-encoding") == nullptr) {
       return S3Status(S3ErrorCode::kMissingContentLength);
     }
-    const HandlerDeps deps{g_->options_, g_->objects_, g_->uploads_,
-                           g_->store_,   g_->reader_,  g_->clock_};
+    const HandlerDeps deps{g_->options_, g_->objects_, g_->uploads_, g_->reader_, g_->clock_};
     const RequestContext context(deps, req_, body_, out_, r_, auth_);
     switch (r_.op) {
       case S3Operation::kListBuckets:
@@ -93,12 +92,10 @@ class S3Gateway::Call {
 };
 
 S3Gateway::S3Gateway(S3GatewayOptions options, ObjectService* objects, MultipartUploads* uploads,
-                     ManifestStore* store, const DataPathDeps& deps,
-                     const CredentialStore* credentials, Clock* clock)
+                     const DataPathDeps& deps, const CredentialStore* credentials, Clock* clock)
     : options_(std::move(options)),
       objects_(objects),
       uploads_(uploads),
-      store_(store),
       deps_(deps),
       reader_(deps, nullptr),
       verifier_(

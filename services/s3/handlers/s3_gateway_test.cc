@@ -157,9 +157,8 @@ class S3GatewayTest : public ::testing::Test {
     region_ = region;
     S3GatewayOptions o;
     o.region = region;
-    gateway_ =
-        std::make_unique<S3Gateway>(o, &cluster_.service(), uploads_.get(), &cluster_.store(),
-                                    cluster_.deps(), &credentials_, Clock::Real());
+    gateway_ = std::make_unique<S3Gateway>(o, &cluster_.service(), uploads_.get(), cluster_.deps(),
+                                           &credentials_, Clock::Real());
   }
 
   // Sends `method target` as `user` (signed, payload hash signed) with `body`.
@@ -349,7 +348,7 @@ TEST_F(S3GatewayTest, ConcurrentConditionalWritesHaveOneWinner) {
     RendezvousStore store(&cluster_.store(), c.key, 2);
     auto objects = ObjectService::Create(options_.data, cluster_.deps(), &store);
     ASSERT_TRUE(objects.ok()) << objects.status();
-    S3Gateway racing(S3GatewayOptions{}, objects->get(), uploads_.get(), &store, cluster_.deps(),
+    S3Gateway racing(S3GatewayOptions{}, objects->get(), uploads_.get(), cluster_.deps(),
                      &credentials_, Clock::Real());
     Response r1, r2;
     through_ = &racing;
@@ -378,7 +377,7 @@ TEST_F(S3GatewayTest, OutcomeUnknownIsNeverADefiniteAnswer) {
   S3GatewayOptions o;
   o.region = "eu-west-1";
   UseRegion("eu-west-1");  // sign for it
-  S3Gateway faulty(o, objects->get(), uploads_.get(), &store, cluster_.deps(), &credentials_,
+  S3Gateway faulty(o, objects->get(), uploads_.get(), cluster_.deps(), &credentials_,
                    Clock::Real());
   through_ = &faulty;
 
