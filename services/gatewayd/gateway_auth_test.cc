@@ -219,8 +219,7 @@ class GatewayAuthTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(auto creds, s3::CredentialStore::LoadFromFile(*credentials_file_));
     s3_credentials_ = creds.release();
     s3_ = new s3::S3Gateway(s3::S3GatewayOptions{}, &s3_backend_->objects(), s3_uploads_,
-                            &s3_backend_->store(), s3_backend_->deps(), s3_credentials_,
-                            Clock::Real());
+                            s3_backend_->deps(), s3_credentials_, Clock::Real());
   }
 
   static void TearDownTestSuite() {
