@@ -14,6 +14,12 @@ absl::string_view ReasonName(StatusReason reason) {
   switch (reason) {
     case StatusReason::kOutcomeUnknown:
       return "outcome_unknown";
+    case StatusReason::kNoSuchBucket:
+      return "no_such_bucket";
+    case StatusReason::kNoSuchUpload:
+      return "no_such_upload";
+    case StatusReason::kBucketNotEmpty:
+      return "bucket_not_empty";
   }
   return "unknown_reason";
 }

@@ -18,6 +18,13 @@ enum class StatusReason {
   // past the point of no return and then failed. Whatever it referenced must be kept (a later
   // reader may see the write); cleanup is left to a reclaimer that checks first.
   kOutcomeUnknown,
+  // The named bucket does not exist (NOT_FOUND). Distinct from a missing key or upload: S3
+  // answers NoSuchBucket, and a lookup inside a bucket stops rather than treating it as absent.
+  kNoSuchBucket,
+  // The named multipart upload does not exist (NOT_FOUND; also once completed or aborted).
+  kNoSuchUpload,
+  // A bucket delete refused because the bucket still holds live objects (FAILED_PRECONDITION).
+  kBucketNotEmpty,
 };
 
 // `status` (not OK) carrying `reason`; OK stays OK.
@@ -31,6 +38,26 @@ enum class StatusReason {
 }
 [[nodiscard]] inline absl::Status MarkOutcomeUnknown(absl::Status status) {
   return WithReason(std::move(status), StatusReason::kOutcomeUnknown);
+}
+
+// Shorthands for kNoSuchBucket, kNoSuchUpload and kBucketNotEmpty.
+[[nodiscard]] inline bool IsNoSuchBucket(const absl::Status& status) {
+  return HasReason(status, StatusReason::kNoSuchBucket);
+}
+[[nodiscard]] inline absl::Status MarkNoSuchBucket(absl::Status status) {
+  return WithReason(std::move(status), StatusReason::kNoSuchBucket);
+}
+[[nodiscard]] inline bool IsNoSuchUpload(const absl::Status& status) {
+  return HasReason(status, StatusReason::kNoSuchUpload);
+}
+[[nodiscard]] inline absl::Status MarkNoSuchUpload(absl::Status status) {
+  return WithReason(std::move(status), StatusReason::kNoSuchUpload);
+}
+[[nodiscard]] inline bool IsBucketNotEmpty(const absl::Status& status) {
+  return HasReason(status, StatusReason::kBucketNotEmpty);
+}
+[[nodiscard]] inline absl::Status MarkBucketNotEmpty(absl::Status status) {
+  return WithReason(std::move(status), StatusReason::kBucketNotEmpty);
 }
 
 }  // namespace tessera

@@ -22,5 +22,20 @@ TEST(StatusReasonsTest, PlainErrorsAndOkHaveNoReason) {
   EXPECT_FALSE(IsOutcomeUnknown(absl::UnavailableError("outcome_unknown")));
 }
 
+TEST(StatusReasonsTest, BucketAndUploadReasons) {
+  absl::Status bucket = MarkNoSuchBucket(absl::NotFoundError("no such bucket: b"));
+  EXPECT_TRUE(IsNoSuchBucket(bucket));
+  EXPECT_FALSE(IsNoSuchUpload(bucket));
+  EXPECT_EQ(bucket.code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(IsNoSuchUpload(MarkNoSuchUpload(absl::NotFoundError("u"))));
+  absl::Status full = MarkBucketNotEmpty(absl::FailedPreconditionError("b"));
+  EXPECT_TRUE(IsBucketNotEmpty(full));
+  EXPECT_FALSE(IsNoSuchBucket(full));
+  // Message text is not a reason.
+  EXPECT_FALSE(IsNoSuchBucket(absl::NotFoundError("no such bucket: b")));
+  EXPECT_FALSE(IsBucketNotEmpty(absl::FailedPreconditionError("bucket not empty: b")));
+  EXPECT_TRUE(MarkNoSuchUpload(absl::OkStatus()).ok());
+}
+
 }  // namespace
 }  // namespace tessera

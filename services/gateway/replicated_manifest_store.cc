@@ -24,7 +24,7 @@ namespace tessera::services {
 namespace {
 
 absl::Status NoSuchBucket(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("no such bucket: ", name));
+  return MarkNoSuchBucket(absl::NotFoundError(absl::StrCat("no such bucket: ", name)));
 }
 
 // The smallest string strictly greater than `s`.
@@ -88,10 +88,6 @@ bool ReplacesHeld(const std::string& version_id, const std::string& held,
   v1::ObjectManifest a, b;
   if (!a.ParseFromString(held) || !b.ParseFromString(incoming)) return false;
   return b.commit_sequence() > a.commit_sequence();
-}
-
-bool IsNoSuchBucket(const absl::Status& s) {
-  return absl::IsNotFound(s) && absl::StrContains(s.message(), "no such bucket");
 }
 
 absl::StatusOr<std::optional<v1::BucketRecord>> ParseRecord(const MetaValue& value) {
@@ -388,7 +384,8 @@ absl::Status ReplicatedManifestStore::DeleteBucketIfEmpty(const std::string& nam
   auto page = List(name, probe);
   if (!page.ok()) return page.status();
   if (!page->objects.empty() || !page->common_prefixes.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("bucket not empty: ", name));
+    return MarkBucketNotEmpty(
+        absl::FailedPreconditionError(absl::StrCat("bucket not empty: ", name)));
   }
   const std::string bucket_id = record->bucket_id();
   auto written =
@@ -970,8 +967,7 @@ absl::Status ReplicatedManifestStore::CasVersion(const std::string& bucket, cons
     absl::StatusOr<v1::ObjectManifest> stored = GetStored(bucket, key, slot);
     if (stored.ok()) {
       head = *std::move(stored);
-    } else if (!absl::IsNotFound(stored.status()) ||
-               absl::StrContains(stored.status().message(), "no such bucket")) {
+    } else if (!absl::IsNotFound(stored.status()) || IsNoSuchBucket(stored.status())) {
       return stored.status();
     }
     std::optional<v1::ObjectManifest> full = head;

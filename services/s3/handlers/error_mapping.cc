@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "base/logging.h"
 #include "base/status_reasons.h"
 #include "services/s3/xml/s3_xml.h"
@@ -16,15 +15,11 @@ S3ErrorCode CodeForDataPath(const absl::Status& s, bool bucket_op) {
   // try again."), which every S3 client retries; a retry then sees what actually happened.
   if (IsOutcomeUnknown(s)) return S3ErrorCode::kInternalError;
   if (s.GetPayload("type.tessera/s3.error_code").has_value()) return ErrorCodeOf(s);
-  const absl::string_view m = s.message();
-  if (absl::IsNotFound(s)) {
-    if (absl::StrContains(m, "no such bucket")) return S3ErrorCode::kNoSuchBucket;
-    if (absl::StrContains(m, "no such upload")) return S3ErrorCode::kNoSuchUpload;
-    return bucket_op ? S3ErrorCode::kNoSuchBucket : S3ErrorCode::kNoSuchKey;
-  }
-  if (absl::IsFailedPrecondition(s) && absl::StrContains(m, "not empty")) {
-    return S3ErrorCode::kBucketNotEmpty;
-  }
+  // Typed reasons (base/status_reasons.h), never message text.
+  if (IsNoSuchBucket(s)) return S3ErrorCode::kNoSuchBucket;
+  if (IsNoSuchUpload(s)) return S3ErrorCode::kNoSuchUpload;
+  if (IsBucketNotEmpty(s)) return S3ErrorCode::kBucketNotEmpty;
+  if (absl::IsNotFound(s)) return bucket_op ? S3ErrorCode::kNoSuchBucket : S3ErrorCode::kNoSuchKey;
   if (absl::IsAlreadyExists(s)) return S3ErrorCode::kBucketAlreadyExists;
   return ErrorCodeOf(s);
 }

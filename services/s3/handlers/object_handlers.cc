@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 #include "services/s3/checksum/checksum.h"
 #include "services/s3/errors/errors.h"
 #include "services/s3/handlers/error_mapping.h"
@@ -57,8 +58,7 @@ class ObjectHandlers : public RequestContext {
     if (!b.ok()) return b.status();
     absl::StatusOr<v1::ObjectManifest> m = g_.objects->HeadObject(r_.bucket, r_.key);
     if (!m.ok()) {
-      if (Definite(m.status()) && absl::IsNotFound(m.status()) &&
-          !absl::StrContains(m.status().message(), "bucket")) {
+      if (Definite(m.status()) && absl::IsNotFound(m.status()) && !IsNoSuchBucket(m.status())) {
         return S3Status(S3ErrorCode::kNoSuchKey);
       }
       return m.status();
