@@ -23,6 +23,12 @@ absl::string_view ReasonName(StatusReason reason) {
       return "layout_changed";
     case StatusReason::kNoSuchKey:
       return "no_such_key";
+    case StatusReason::kNoSuchBucket:
+      return "no_such_bucket";
+    case StatusReason::kNoSuchUpload:
+      return "no_such_upload";
+    case StatusReason::kBucketNotEmpty:
+      return "bucket_not_empty";
   }
   return "unknown_reason";
 }

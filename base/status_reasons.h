@@ -28,6 +28,13 @@ enum class StatusReason {
   kLayoutChanged,
   // The named object (or version) does not exist. Distinct from a missing bucket.
   kNoSuchKey,
+  // The named bucket does not exist (NOT_FOUND). Distinct from a missing key or upload: S3
+  // answers NoSuchBucket, and a lookup inside a bucket stops rather than treating it as absent.
+  kNoSuchBucket,
+  // The named multipart upload does not exist (NOT_FOUND; also once completed or aborted).
+  kNoSuchUpload,
+  // A bucket delete refused because the bucket still holds live objects (FAILED_PRECONDITION).
+  kBucketNotEmpty,
 };
 
 // `status` (not OK) carrying `reason`; OK stays OK.
@@ -53,9 +60,23 @@ enum class StatusReason {
 }
 [[nodiscard]] inline bool IsLayoutChanged(const absl::Status& status) {
   return HasReason(status, StatusReason::kLayoutChanged);
-}
-[[nodiscard]] inline bool IsNoSuchKey(const absl::Status& status) {
-  return HasReason(status, StatusReason::kNoSuchKey);
-}
+  [[nodiscard]] inline bool IsNoSuchKey(const absl::Status& status) {
+    return HasReason(status, StatusReason::kNoSuchKey);
+  }
 
-}  // namespace tessera
+  // Shorthands for kNoSuchBucket, kNoSuchUpload and kBucketNotEmpty.
+  [[nodiscard]] inline bool IsNoSuchBucket(const absl::Status& status) {
+    return HasReason(status, StatusReason::kNoSuchBucket);
+    [[nodiscard]] inline absl::Status MarkNoSuchBucket(absl::Status status) {
+      return WithReason(std::move(status), StatusReason::kNoSuchBucket);
+      [[nodiscard]] inline bool IsNoSuchUpload(const absl::Status& status) {
+        return HasReason(status, StatusReason::kNoSuchUpload);
+        [[nodiscard]] inline absl::Status MarkNoSuchUpload(absl::Status status) {
+          return WithReason(std::move(status), StatusReason::kNoSuchUpload);
+          [[nodiscard]] inline bool IsBucketNotEmpty(const absl::Status& status) {
+            return HasReason(status, StatusReason::kBucketNotEmpty);
+            [[nodiscard]] inline absl::Status MarkBucketNotEmpty(absl::Status status) {
+              return WithReason(std::move(status), StatusReason::kBucketNotEmpty);
+            }
+
+          }  // namespace tessera

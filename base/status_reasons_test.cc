@@ -43,5 +43,20 @@ TEST(StatusReasonsTest, RestatedKeepsCodeAndReasons) {
   EXPECT_TRUE(Restated(absl::OkStatus(), "x").ok());
 }
 
+TEST(StatusReasonsTest, BucketAndUploadReasons) {
+  absl::Status bucket = MarkNoSuchBucket(absl::NotFoundError("no such bucket: b"));
+  EXPECT_TRUE(IsNoSuchBucket(bucket));
+  EXPECT_FALSE(IsNoSuchUpload(bucket));
+  EXPECT_EQ(bucket.code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(IsNoSuchUpload(MarkNoSuchUpload(absl::NotFoundError("u"))));
+  absl::Status full = MarkBucketNotEmpty(absl::FailedPreconditionError("b"));
+  EXPECT_TRUE(IsBucketNotEmpty(full));
+  EXPECT_FALSE(IsNoSuchBucket(full));
+  // Message text is not a reason.
+  EXPECT_FALSE(IsNoSuchBucket(absl::NotFoundError("no such bucket: b")));
+  EXPECT_FALSE(IsBucketNotEmpty(absl::FailedPreconditionError("bucket not empty: b")));
+  EXPECT_TRUE(MarkNoSuchUpload(absl::OkStatus()).ok());
+}
+
 }  // namespace
 }  // namespace tessera

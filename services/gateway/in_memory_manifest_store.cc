@@ -4,12 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_reasons.h"
 
 namespace tessera::services {
 namespace {
 
 absl::Status NoSuchBucket(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("no such bucket: ", name));
+  return MarkNoSuchBucket(absl::NotFoundError(absl::StrCat("no such bucket: ", name)));
 }
 
 bool HasLiveObject(const std::map<std::string, std::map<std::string, v1::ObjectManifest>>& keys) {
@@ -49,7 +50,8 @@ absl::Status InMemoryManifestStore::DeleteBucketIfEmpty(const std::string& name)
   auto it = buckets_.find(name);
   if (it == buckets_.end()) return NoSuchBucket(name);
   if (HasLiveObject(it->second.keys)) {
-    return absl::FailedPreconditionError(absl::StrCat("bucket not empty: ", name));
+    return MarkBucketNotEmpty(
+        absl::FailedPreconditionError(absl::StrCat("bucket not empty: ", name)));
   }
   buckets_.erase(it);
   return absl::OkStatus();

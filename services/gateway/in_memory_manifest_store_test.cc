@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/status_reasons.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "services/gateway/version_id.h"
@@ -66,10 +67,14 @@ TEST(InMemoryManifestStoreTest, BucketLifecycle) {
   ASSERT_OK(store.PutIfAbsent(Object("b", "k", "v2")));
   EXPECT_THAT(store.DeleteBucketIfEmpty("b"),
               StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("not empty")));
+  EXPECT_TRUE(IsBucketNotEmpty(store.DeleteBucketIfEmpty("b")));  // typed, for S3 and gRPC
   // A delete marker on top ("v1" sorts before "v2": newer) leaves it empty.
   ASSERT_OK(store.PutIfAbsent(Object("b", "k", "v1", /*marker=*/true)));
   EXPECT_OK(store.DeleteBucketIfEmpty("b"));
   EXPECT_THAT(store.DeleteBucketIfEmpty("b"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_TRUE(IsNoSuchBucket(store.DeleteBucketIfEmpty("b")));
+  EXPECT_TRUE(IsNoSuchBucket(store.GetBucket("b").status()));
+  EXPECT_TRUE(IsNoSuchBucket(store.GetLatest("b", "k").status()));
   EXPECT_THAT(store.PutIfAbsent(Object("b", "k", "v3")), StatusIs(absl::StatusCode::kNotFound));
 }
 

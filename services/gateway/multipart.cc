@@ -58,7 +58,7 @@ std::string MultipartEtag(const std::vector<ChosenPart>& chosen) {
 }
 
 absl::Status NoSuchUpload(const std::string& upload_id) {
-  return absl::NotFoundError(absl::StrCat("no such upload: ", upload_id));
+  return MarkNoSuchUpload(absl::NotFoundError(absl::StrCat("no such upload: ", upload_id)));
 }
 
 bool ValidUploadId(const std::string& id) {
@@ -446,8 +446,7 @@ absl::StatusOr<v1::ObjectManifest> MultipartUploads::FinishCompletion(
         put = absl::AlreadyExistsError(
             absl::StrCat("another version of ", m.bucket(), "/", m.key(), " has this version id"));
       }
-    } else if (absl::IsNotFound(stored.status()) &&
-               !absl::StrContains(stored.status().message(), "no such bucket")) {
+    } else if (absl::IsNotFound(stored.status()) && !IsNoSuchBucket(stored.status())) {
       // Not yet: commit it (the condition is decided in the commit; a commit that an earlier,
       // outcome-unknown attempt left in progress is found by the head's CAS and counts as done).
       put = store_->Commit(m, condition).status();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_reasons.h"
 #include "gtest/gtest.h"
 #include "services/gateway/faulty_manifest_store.h"
 #include "services/gateway/gateway_test_util.h"
@@ -191,6 +192,7 @@ TEST_F(MultipartTest, AbortDeletesPartSlices) {
   EXPECT_EQ(cluster_.TotalSlices(), before);
   EXPECT_TRUE(absl::IsNotFound(uploads_->Abort("bkt", "aborted", up.upload_id)));
   EXPECT_TRUE(absl::IsNotFound(uploads_->Get("bkt", "aborted", up.upload_id).status()));
+  EXPECT_TRUE(IsNoSuchUpload(uploads_->Get("bkt", "aborted", up.upload_id).status()));
 }
 
 TEST_F(MultipartTest, ReuploadedPartGetsFreshSlicesAndOldOnesAreDeleted) {

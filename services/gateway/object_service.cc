@@ -87,7 +87,7 @@ ObjectService::ObjectService(const DataPathOptions& options, const DataPathDeps&
       versions_(deps.clock) {}
 
 absl::Status ObjectService::CreateBucket(const std::string& name, const std::string& owner,
-                                         absl::string_view acl) {
+                                         absl::string_view acl, absl::string_view region) {
   if (!IsValidBucketName(name)) {
     return absl::InvalidArgumentError(absl::StrCat("invalid bucket name: ", name));
   }
@@ -101,6 +101,7 @@ absl::Status ObjectService::CreateBucket(const std::string& name, const std::str
   Clock* clock = deps_.clock != nullptr ? deps_.clock : Clock::Real();
   record.set_created_unix_micros(absl::ToUnixMicros(clock->Now()));
   record.set_acl(*canned);
+  if (!region.empty()) record.set_region(std::string(region));
   record.add_shards()->set_id(0);
   return store_->CreateBucket(record);
 }
@@ -145,9 +146,9 @@ absl::StatusOr<std::vector<v1::BucketRecord>> ObjectService::ListBuckets(const P
 }
 
 absl::Status ObjectService::CreateBucket(const std::string& name, const Principal& owner,
-                                         absl::string_view acl) {
+                                         absl::string_view acl, absl::string_view region) {
   if (absl::Status s = RequireUser(owner, "create buckets"); !s.ok()) return s;
-  return CreateBucket(name, owner.user_id, acl);
+  return CreateBucket(name, owner.user_id, acl, region);
 }
 
 absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectService::PutObject(

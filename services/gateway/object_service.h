@@ -67,9 +67,14 @@ class ObjectService {
       const DataPathOptions& options, const DataPathDeps& deps, ManifestStore* store);
 
   // Buckets.
-  // `acl` as ParseCannedAcl (access_policy.h): empty = private.
+  // Builds the bucket's record (random id, owner, creation time from deps.clock, canned ACL,
+  // region, one shard) and creates it: the only place bucket records are made (gRPC and S3).
+  // `acl` as ParseCannedAcl (access_policy.h): empty = private. `region`: as the S3 front end
+  // serves it (empty: none recorded). INVALID_ARGUMENT for a bad name or ACL, UNIMPLEMENTED for
+  // an unsupported canned ACL; the store's errors as they are (ALREADY_EXISTS, outcome unknown).
   [[nodiscard]] absl::Status CreateBucket(const std::string& name, const std::string& owner = "",
-                                          absl::string_view acl = "");
+                                          absl::string_view acl = "",
+                                          absl::string_view region = "");
   [[nodiscard]] absl::Status DeleteBucket(const std::string& name);
   [[nodiscard]] absl::StatusOr<v1::BucketRecord> HeadBucket(const std::string& name);
   [[nodiscard]] absl::StatusOr<std::vector<v1::BucketRecord>> ListBuckets();
@@ -85,7 +90,8 @@ class ObjectService {
   // A bucket owned by `owner` with canned ACL `acl` (empty = private); PERMISSION_DENIED for an
   // anonymous caller, else as CreateBucket(name, owner id, acl).
   [[nodiscard]] absl::Status CreateBucket(const std::string& name, const Principal& owner,
-                                          absl::string_view acl = "");
+                                          absl::string_view acl = "",
+                                          absl::string_view region = "");
 
   // Objects. PutObject returns a writer to stream into (Write... Finish); NOT_FOUND if the
   // bucket does not exist, INVALID_ARGUMENT for an empty key or one over 1024 bytes.

@@ -46,6 +46,22 @@ TEST_F(ObjectServiceTest, BucketNames) {
   }
 }
 
+// The one place bucket records are built (S3 and gRPC CreateBucket both come here).
+TEST_F(ObjectServiceTest, CreateBucketRecordsOwnerAclAndRegion) {
+  ASSERT_OK(
+      service_->CreateBucket("eu-photos", Principal::User("alice"), "public-read", "eu-west-1"));
+  ASSERT_OK_AND_ASSIGN(v1::BucketRecord r, service_->HeadBucket("eu-photos"));
+  EXPECT_EQ(r.owner(), "alice");
+  EXPECT_EQ(r.acl(), "public-read");
+  EXPECT_EQ(r.region(), "eu-west-1");
+  EXPECT_EQ(r.shards_size(), 1);
+  EXPECT_GT(r.created_unix_micros(), 0);
+  ASSERT_OK(service_->CreateBucket("plain", "bob"));
+  ASSERT_OK_AND_ASSIGN(r, service_->HeadBucket("plain"));
+  EXPECT_EQ(r.acl(), "private");
+  EXPECT_EQ(r.region(), "");
+}
+
 TEST_F(ObjectServiceTest, BucketLifecycleAndErrors) {
   ASSERT_OK(service_->CreateBucket("photos", "alice"));
   EXPECT_THAT(service_->CreateBucket("photos"),

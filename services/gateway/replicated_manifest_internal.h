@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "api/manifest.pb.h"
+#include "base/status_reasons.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
@@ -20,7 +21,7 @@
 namespace tessera::services::replicated_internal {
 
 inline absl::Status NoSuchBucket(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("no such bucket: ", name));
+  return MarkNoSuchBucket(absl::NotFoundError(absl::StrCat("no such bucket: ", name)));
 }
 
 // The smallest string strictly greater than `s`.

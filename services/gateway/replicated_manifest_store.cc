@@ -61,10 +61,6 @@ bool IsAlreadyCommitted(const absl::Status& s) {
   return s.GetPayload(kCommittedPayload).has_value();
 }
 
-bool IsNoSuchBucket(const absl::Status& s) {
-  return absl::IsNotFound(s) && absl::StrContains(s.message(), "no such bucket");
-}
-
 }  // namespace
 
 absl::Status ReplicatedManifestStoreOptions::Validate() const {
@@ -130,7 +126,8 @@ absl::Status ReplicatedManifestStore::DeleteBucketIfEmpty(const std::string& nam
   auto page = List(name, probe);
   if (!page.ok()) return page.status();
   if (!page->objects.empty() || !page->common_prefixes.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("bucket not empty: ", name));
+    return MarkBucketNotEmpty(
+        absl::FailedPreconditionError(absl::StrCat("bucket not empty: ", name)));
   }
   const std::string bucket_id = record->bucket_id();
   auto written =
@@ -587,8 +584,7 @@ absl::Status ReplicatedManifestStore::CasVersion(const std::string& bucket, cons
     absl::StatusOr<v1::ObjectManifest> stored = GetStored(bucket, key, slot);
     if (stored.ok()) {
       head = *std::move(stored);
-    } else if (!absl::IsNotFound(stored.status()) ||
-               absl::StrContains(stored.status().message(), "no such bucket")) {
+    } else if (!absl::IsNotFound(stored.status()) || IsNoSuchBucket(stored.status())) {
       return stored.status();
     }
     std::optional<v1::ObjectManifest> full = head;

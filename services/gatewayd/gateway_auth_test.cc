@@ -39,7 +39,7 @@
 #include "services/gatewayd/gateway_server.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/auth/sigv4.h"
-#include "services/s3/handlers/s3_gateway.h"
+#include "services/s3/handlers/s3_front_end.h"
 #include "storage/crypto/key_file.h"
 #include "storage/pipeline/stripe_codec.h"
 
@@ -207,27 +207,18 @@ class GatewayAuthTest : public ::testing::Test {
     bo.master_key_file = *key_file_;
     ASSERT_OK_AND_ASSIGN(auto backend, OpenGatewayBackend(std::move(bo)));
     s3_backend_ = backend.release();
-    storage::StripeCodecOptions codec;
-    codec.data_shards = co.data.data_shards;
-    codec.parity_shards = co.data.parity_shards;
-    codec.slice_alignment = co.data.slice_alignment;
-    ASSERT_OK_AND_ASSIGN(auto c, storage::StripeCodec::Create(codec));
-    s3_codec_ = c.release();
-    s3_uploads_ =
-        new MultipartUploads(co.data, s3_backend_->deps(), &s3_backend_->store(), s3_codec_);
-    ASSERT_OK(s3_uploads_->Init());
     ASSERT_OK_AND_ASSIGN(auto creds, s3::CredentialStore::LoadFromFile(*credentials_file_));
     s3_credentials_ = creds.release();
-    s3_ = new s3::S3Gateway(s3::S3GatewayOptions{}, &s3_backend_->objects(), s3_uploads_,
-                            &s3_backend_->store(), s3_backend_->deps(), s3_credentials_,
-                            Clock::Real());
+    ASSERT_OK_AND_ASSIGN(
+        auto front, s3::S3FrontEnd::Create({s3::S3GatewayOptions{}, co.data},
+                                           &s3_backend_->objects(), &s3_backend_->store(),
+                                           s3_backend_->deps(), s3_credentials_, Clock::Real()));
+    s3_ = front.release();
   }
 
   static void TearDownTestSuite() {
     delete s3_;
     delete s3_credentials_;
-    delete s3_uploads_;
-    delete s3_codec_;
     delete s3_backend_;
     delete channel_;
     delete server_;
@@ -437,7 +428,7 @@ class GatewayAuthTest : public ::testing::Test {
     S3Response r;
     StringBody b(std::move(body));
     CapturingWriter w(&r);
-    s3_->Handle(req, &b, &w);
+    s3_->gateway().Handle(req, &b, &w);
     return r;
   }
 
@@ -449,10 +440,8 @@ class GatewayAuthTest : public ::testing::Test {
   static std::string* endpoint_;
   static std::shared_ptr<grpc::Channel>* channel_;
   static GatewayBackend* s3_backend_;
-  static storage::StripeCodec* s3_codec_;
-  static MultipartUploads* s3_uploads_;
   static s3::CredentialStore* s3_credentials_;
-  static s3::S3Gateway* s3_;
+  static s3::S3FrontEnd* s3_;
 };
 testing::ReplicatedTestCluster* GatewayAuthTest::cluster_ = nullptr;
 std::string* GatewayAuthTest::key_file_ = nullptr;
@@ -462,10 +451,8 @@ GatewayServer* GatewayAuthTest::server_ = nullptr;
 std::string* GatewayAuthTest::endpoint_ = nullptr;
 std::shared_ptr<grpc::Channel>* GatewayAuthTest::channel_ = nullptr;
 GatewayBackend* GatewayAuthTest::s3_backend_ = nullptr;
-storage::StripeCodec* GatewayAuthTest::s3_codec_ = nullptr;
-MultipartUploads* GatewayAuthTest::s3_uploads_ = nullptr;
 s3::CredentialStore* GatewayAuthTest::s3_credentials_ = nullptr;
-s3::S3Gateway* GatewayAuthTest::s3_ = nullptr;
+s3::S3FrontEnd* GatewayAuthTest::s3_ = nullptr;
 
 TEST_F(GatewayAuthTest, EveryRpcRefusesCallsThatAreNotValidlySigned) {
   std::unique_ptr<sdk::Client> alice = ClientFor(kAlice);

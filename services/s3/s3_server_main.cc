@@ -42,7 +42,7 @@
 #include "services/gateway/multipart.h"
 #include "services/gateway/reclaim_flags.h"
 #include "services/s3/auth/credential_store.h"
-#include "services/s3/handlers/s3_gateway.h"
+#include "services/s3/handlers/s3_front_end.h"
 #include "services/s3/http_server/http_server.h"
 #include "storage/pipeline/stripe_codec.h"
 
@@ -167,22 +167,13 @@ int Main(int argc, char** argv) {
   auto backend = OpenGatewayBackend(bo);
   if (!backend.ok()) return Fail("cannot reach the cluster", backend.status());
 
-  storage::StripeCodecOptions codec_options;
-  codec_options.data_shards = bo.data.data_shards;
-  codec_options.parity_shards = bo.data.parity_shards;
-  codec_options.slice_alignment = bo.data.slice_alignment;
-  auto codec = storage::StripeCodec::Create(codec_options);
-  if (!codec.ok()) return Fail("erasure code", codec.status());
-  auto uploads = std::make_unique<MultipartUploads>(bo.data, (*backend)->deps(),
-                                                    &(*backend)->store(), codec->get());
-  if (absl::Status s = uploads->Init(); !s.ok()) return Fail("multipart uploads", s);
-
-  s3::S3GatewayOptions go;
-  go.region = absl::GetFlag(FLAGS_region);
-  go.max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
-  auto gateway = std::make_unique<s3::S3Gateway>(go, &(*backend)->objects(), uploads.get(),
-                                                 &(*backend)->store(), (*backend)->deps(),
-                                                 credentials->get(), Clock::Real());
+  s3::S3FrontEndOptions fo;
+  fo.gateway.region = absl::GetFlag(FLAGS_region);
+  fo.gateway.max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
+  fo.data = bo.data;
+  auto front = s3::S3FrontEnd::Create(std::move(fo), &(*backend)->objects(), &(*backend)->store(),
+                                      (*backend)->deps(), credentials->get(), Clock::Real());
+  if (!front.ok()) return Fail("S3 front end (erasure code, multipart uploads)", front.status());
 
   AdminServerOptions ao;
   ao.listen = absl::GetFlag(FLAGS_admin_listen);
@@ -205,13 +196,14 @@ int Main(int argc, char** argv) {
   ho.max_body_bytes = 1ull << 40;  // objects stream; the gateway enforces max_object_bytes
   ho.tls_cert_file = tls->cert_file;
   ho.tls_key_file = tls->key_file;
-  ho.streaming_handler = gateway->AsHandler();
-  auto server = s3::S3HttpServer::Start(std::move(ho));
-  if (!server.ok()) return Fail("cannot serve S3", server.status());
+  if (absl::Status s = (*front)->StartHttp(std::move(ho)); !s.ok()) {
+    return Fail("cannot serve S3", s);
+  }
+  s3::S3HttpServer* server = (*front)->http();
   (*admin)->SetHealth(Health::kServing);
 
   const std::string ports =
-      absl::StrCat("s3_port=", (*server)->port(), " admin_port=", (*admin)->port());
+      absl::StrCat("s3_port=", server->port(), " admin_port=", (*admin)->port());
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     absl::Status s = WriteFileAtomically(Env::Default(), port_file, absl::StrCat(ports, "\n"));
     if (!s.ok()) return Fail("cannot write --port_file", s);
@@ -219,15 +211,13 @@ int Main(int argc, char** argv) {
   std::printf("tessera-s3 started %s\n", ports.c_str());
   std::fflush(stdout);
   TESSERA_LOG(INFO, "s3_started")
-      .Field("s3_port", (*server)->port())
+      .Field("s3_port", server->port())
       .Field("admin_port", (*admin)->port());
 
   const int sig = signals.Wait();
   TESSERA_LOG(INFO, "s3_stopping").Field("signal", sig);
   (*admin)->SetHealth(Health::kStopping);
-  (*server)->Stop();  // joins the I/O threads: no handler runs after this
-  gateway.reset();
-  uploads.reset();
+  front->reset();  // stops the HTTP server first (joins its I/O threads), then the handlers
   backend->reset();
   (*admin)->Stop();
   TESSERA_LOG(INFO, "s3_stopped");

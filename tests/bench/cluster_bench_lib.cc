@@ -30,7 +30,7 @@
 #include "services/gatewayd/call_verifier.h"
 #include "services/gatewayd/gateway_service.h"
 #include "services/s3/auth/credential_store.h"
-#include "services/s3/handlers/s3_gateway.h"
+#include "services/s3/handlers/s3_front_end.h"
 #include "services/s3/http_server/http_server.h"
 #include "storage/pipeline/stripe_codec.h"
 #include "tests/bench/cluster_bench_sink.grpc.pb.h"
@@ -375,13 +375,10 @@ std::string RawLimits::Breakdown(const Crossings& c) const {
 class BenchCluster::Impl {
  public:
   ~Impl() {
-    if (s3_server) s3_server->Stop();
+    s3.reset();  // stops the S3 HTTP server first: no S3 handler runs after this
     if (grpc_server) grpc_server->Shutdown(std::chrono::system_clock::now());
     grpc_server.reset();
     verifier.reset();
-    s3_server.reset();
-    s3_gateway.reset();
-    uploads.reset();
     service.reset();
     handler_pool.reset();
     backend.reset();
@@ -395,11 +392,8 @@ class BenchCluster::Impl {
   std::unique_ptr<services::CallVerifier> verifier;  // over `credentials`
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
-  std::unique_ptr<storage::StripeCodec> codec;
-  std::unique_ptr<services::MultipartUploads> uploads;
   std::unique_ptr<services::s3::CredentialStore> credentials;
-  std::unique_ptr<services::s3::S3Gateway> s3_gateway;
-  std::unique_ptr<services::s3::S3HttpServer> s3_server;
+  std::unique_ptr<services::s3::S3FrontEnd> s3;
 };
 
 absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(const BenchClusterOptions& o) {
@@ -452,31 +446,21 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(const BenchClu
   }
 
   if (o.s3) {
-    storage::StripeCodecOptions codec_options;
-    codec_options.data_shards = o.k;
-    codec_options.parity_shards = o.m;
-    auto codec = storage::StripeCodec::Create(codec_options);
-    if (!codec.ok()) return codec.status();
-    impl->codec = *std::move(codec);
-    services::DataPathOptions data;
-    data.data_shards = o.k;
-    data.parity_shards = o.m;
-    data.stripe_size = o.stripe_size;
-    impl->uploads = std::make_unique<services::MultipartUploads>(
-        data, impl->backend->deps(), &impl->backend->store(), impl->codec.get());
-    if (absl::Status s = impl->uploads->Init(); !s.ok()) return s;
-    impl->s3_gateway = std::make_unique<services::s3::S3Gateway>(
-        services::s3::S3GatewayOptions{}, &impl->backend->objects(), impl->uploads.get(),
-        &impl->backend->store(), impl->backend->deps(), impl->credentials.get(), Clock::Real());
+    services::s3::S3FrontEndOptions fo;
+    fo.data.data_shards = o.k;
+    fo.data.parity_shards = o.m;
+    fo.data.stripe_size = o.stripe_size;
+    auto front = services::s3::S3FrontEnd::Create(std::move(fo), &impl->backend->objects(),
+                                                  &impl->backend->store(), impl->backend->deps(),
+                                                  impl->credentials.get(), Clock::Real());
+    if (!front.ok()) return front.status();
+    impl->s3 = *std::move(front);
     services::s3::HttpServerOptions ho;
     ho.listen = "127.0.0.1:0";
     ho.max_body_bytes = 1ull << 40;
     ho.read_timeout = absl::Minutes(10);
     ho.write_timeout = absl::Minutes(10);
-    ho.streaming_handler = impl->s3_gateway->AsHandler();
-    auto server = services::s3::S3HttpServer::Start(ho);
-    if (!server.ok()) return server.status();
-    impl->s3_server = *std::move(server);
+    if (absl::Status s = impl->s3->StartHttp(std::move(ho)); !s.ok()) return s;
   }
   return std::unique_ptr<BenchCluster>(new BenchCluster(o, std::move(impl)));
 }
@@ -488,7 +472,7 @@ BenchCluster::~BenchCluster() = default;
 std::string BenchCluster::grpc_endpoint() const {
   return absl::StrCat("127.0.0.1:", impl_->grpc_port);
 }
-int BenchCluster::s3_port() const { return impl_->s3_server ? impl_->s3_server->port() : 0; }
+int BenchCluster::s3_port() const { return impl_->s3 ? impl_->s3->http()->port() : 0; }
 
 // --- Load helpers -------------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ void RunCorpus(const std::string& name, Entry entry) {
 TEST(FuzzCorpusTest, S3Request) { RunCorpus("s3_request", &FuzzS3Request); }
 TEST(FuzzCorpusTest, SigV4) { RunCorpus("sigv4", &FuzzSigV4); }
 TEST(FuzzCorpusTest, ChunkedDecoder) { RunCorpus("chunked_decoder", &FuzzChunkedDecoder); }
+TEST(FuzzCorpusTest, PayloadVerifier) { RunCorpus("payload_verifier", &FuzzPayloadVerifier); }
 TEST(FuzzCorpusTest, S3Xml) { RunCorpus("s3_xml", &FuzzS3Xml); }
 TEST(FuzzCorpusTest, GossipDatagram) { RunCorpus("gossip", &FuzzGossipDatagram); }
 TEST(FuzzCorpusTest, SliceRecords) { RunCorpus("slice_records", &FuzzSliceRecords); }

@@ -6,13 +6,17 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "base/fake_clock.h"
 #include "services/s3/auth/chunked_decoder.h"
 #include "services/s3/auth/credential_store.h"
+#include "services/s3/auth/payload_verifier.h"
 #include "services/s3/auth/sigv4.h"
+#include "services/s3/checksum/checksum.h"
 #include "services/s3/request/request.h"
 #include "services/s3/xml/s3_xml.h"
 
@@ -159,6 +163,104 @@ int FuzzChunkedDecoder(const uint8_t* data, size_t size) {
     FUZZ_CHECK((*decoder)->done());
     if (options.decoded_content_length) FUZZ_CHECK(out.size() == *options.decoded_content_length);
   }
+  return 0;
+}
+
+namespace {
+
+struct VerifiedBody {
+  bool create_ok = false;
+  absl::Status status;
+  std::string decoded;
+  std::string md5;
+};
+
+VerifiedBody VerifyBody(const services::s3::AuthResult& auth, const HeaderList& headers,
+                        services::s3::PayloadVerifierOptions options, absl::string_view body,
+                        size_t step) {
+  VerifiedBody r;
+  auto verifier = services::s3::PayloadVerifier::Create(auth, headers, options);
+  if (!verifier.ok()) return r;
+  r.create_ok = true;
+  for (size_t pos = 0; pos < body.size() && r.status.ok(); pos += step) {
+    std::string piece(body.substr(pos, step));
+    r.status = (*verifier)->Feed(&piece);
+    if (r.status.ok()) r.decoded += piece;
+  }
+  if (r.status.ok()) r.status = (*verifier)->Finish();
+  FUZZ_CHECK((*verifier)->total() >= r.decoded.size());
+  if (r.status.ok()) r.md5 = (*verifier)->md5();
+  return r;
+}
+
+}  // namespace
+
+int FuzzPayloadVerifier(const uint8_t* data, size_t size) {
+  using services::s3::PayloadMode;
+  if (size < 3) return 0;
+  const uint8_t flags = data[0];
+  services::s3::AuthResult auth;
+  auth.chunk_context = {services::s3::DeriveSigningKey("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                                                       "20130524", "us-east-1", "s3"),
+                        "20130524T000000Z", "20130524/us-east-1/s3/aws4_request",
+                        "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"};
+  HeaderList headers;
+  switch (flags & 7) {
+    case 1:
+      auth.payload_mode = PayloadMode::kSignedPayload;
+      auth.payload_sha256_hex = services::s3::Sha256Hex("hello world");
+      break;
+    case 2:
+      auth.payload_mode = PayloadMode::kStreamingSigned;
+      break;
+    case 3:
+      auth.payload_mode = PayloadMode::kStreamingSignedTrailer;
+      headers.emplace_back("X-Amz-Trailer", "x-amz-checksum-crc32c");
+      break;
+    case 4:
+      auth.payload_mode = PayloadMode::kStreamingUnsignedTrailer;
+      headers.emplace_back("X-Amz-Trailer", "x-amz-checksum-crc32");
+      break;
+    default:
+      auth.payload_mode = PayloadMode::kUnsignedPayload;
+      break;
+  }
+  const std::string hello = "hello world";
+  if (flags & 8) headers.emplace_back("Content-MD5", absl::Base64Escape(services::s3::Md5(hello)));
+  if (flags & 16) {
+    headers.emplace_back("x-amz-checksum-crc32",
+                         absl::Base64Escape(services::s3::ComputeChecksum(
+                             services::s3::ChecksumAlgorithm::kCrc32, hello)));
+  }
+  if (flags & 32) headers.emplace_back("Content-Encoding", "aws-chunked");
+  if (flags & 64) headers.emplace_back("X-Amz-Decoded-Content-Length", absl::StrCat(data[2]));
+  services::s3::PayloadVerifierOptions options;
+  if (flags & 128) options.max_decoded_bytes = 64;
+  const size_t step = data[1] + 1;
+  absl::string_view body(reinterpret_cast<const char*>(data + 3), size - 3);
+
+  const VerifiedBody pieces = VerifyBody(auth, headers, options, body, step);
+  // The verdict and the payload do not depend on how the body was split into reads.
+  const VerifiedBody whole = VerifyBody(auth, headers, options, body, body.size() + 1);
+  FUZZ_CHECK(pieces.create_ok == whole.create_ok);
+  FUZZ_CHECK(pieces.status.ok() == whole.status.ok());
+  if (!pieces.create_ok || !pieces.status.ok()) return 0;
+  FUZZ_CHECK(pieces.decoded == whole.decoded);
+  FUZZ_CHECK(pieces.md5 == services::s3::Md5(pieces.decoded));
+  FUZZ_CHECK(pieces.decoded.size() <= options.max_decoded_bytes);
+  switch (auth.payload_mode) {
+    case PayloadMode::kSignedPayload:
+      FUZZ_CHECK(pieces.decoded == hello);  // only the signed body passes
+      break;
+    case PayloadMode::kUnsignedPayload:
+      FUZZ_CHECK(pieces.decoded == body);
+      break;
+    default:
+      FUZZ_CHECK(pieces.decoded.size() <= body.size());
+      if (flags & 64) FUZZ_CHECK(pieces.decoded.size() == data[2]);
+      break;
+  }
+  if (flags & 8) FUZZ_CHECK(pieces.decoded == hello);
   return 0;
 }
 

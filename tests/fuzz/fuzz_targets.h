@@ -15,6 +15,9 @@ int FuzzS3Request(const uint8_t* data, size_t size);
 int FuzzSigV4(const uint8_t* data, size_t size);
 // aws-chunked decoder. data[0]: mode (low 2 bits) and options; data[1]: feed step; rest: body.
 int FuzzChunkedDecoder(const uint8_t* data, size_t size);
+// Request body verifier (PayloadVerifier). data[0]: payload mode (low 3 bits) and headers;
+// data[1]: feed step; data[2]: x-amz-decoded-content-length when declared; rest: body.
+int FuzzPayloadVerifier(const uint8_t* data, size_t size);
 // S3 XML request parsers.
 int FuzzS3Xml(const uint8_t* data, size_t size);
 

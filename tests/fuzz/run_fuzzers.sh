@@ -30,6 +30,8 @@ srcs=(
   services/s3/auth/credential_store.cc
   services/s3/auth/sigv4.cc
   services/s3/auth/chunked_decoder.cc
+  services/s3/auth/payload_verifier.cc
+  services/s3/request/headers.cc
   services/s3/request/request.cc
   services/s3/xml/s3_xml.cc
   tests/fuzz/fuzz_targets.cc
@@ -72,7 +74,7 @@ for s in "${node_srcs[@]}"; do
 done
 
 status=0
-for name in s3_request sigv4 chunked_decoder s3_xml gossip slice_records; do
+for name in s3_request sigv4 chunked_decoder payload_verifier s3_xml gossip slice_records; do
   echo "== $name: build"
   bin="$out/${name}_fuzzer"
   case "$name" in

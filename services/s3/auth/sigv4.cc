@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "services/s3/errors/errors.h"
+#include "services/s3/request/headers.h"
 
 namespace tessera::services::s3 {
 namespace {
@@ -67,14 +68,6 @@ absl::Status Malformed(absl::string_view what) {
 
 absl::Status QueryError(absl::string_view what) {
   return S3Status(S3ErrorCode::kAuthorizationQueryParametersError, what);
-}
-
-// The first header named `name` (case-insensitive), if any.
-const std::string* FindHeader(const HttpRequest& r, absl::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (absl::EqualsIgnoreCase(k, name)) return &v;
-  }
-  return nullptr;
 }
 
 // Decoded query parameters in order of appearance.
@@ -415,7 +408,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::Verify(const HttpRequest& request,
                                                  absl::string_view virtual_hosted_bucket) const {
   absl::string_view path, query;
   SplitTarget(request.target, &path, &query);
-  const std::string* authorization = FindHeader(request, "authorization");
+  const std::string* authorization = FindHeader(request.headers, "authorization");
   // An empty Authorization header carries no credentials: the request is anonymous.
   if (authorization != nullptr && absl::StripAsciiWhitespace(*authorization).empty()) {
     authorization = nullptr;
@@ -433,8 +426,8 @@ absl::StatusOr<AuthResult> SigV4Verifier::Verify(const HttpRequest& request,
     if (colon == absl::string_view::npos || colon == 0) {
       return Malformed("the SigV2 Authorization header must be AWS AccessKeyId:Signature");
     }
-    const std::string* xd = FindHeader(request, "x-amz-date");
-    const std::string* d = FindHeader(request, "date");
+    const std::string* xd = FindHeader(request.headers, "x-amz-date");
+    const std::string* d = FindHeader(request.headers, "date");
     if (xd == nullptr && d == nullptr) {
       return S3Status(S3ErrorCode::kAccessDenied,
                       "AWS authentication requires a valid Date or x-amz-date header");
@@ -478,7 +471,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyHeader(const HttpRequest& reques
   // Request time: x-amz-date, else Date (RFC 7231 IMF-fixdate).
   absl::Time t;
   std::string amz_date;
-  if (const std::string* xd = FindHeader(request, "x-amz-date")) {
+  if (const std::string* xd = FindHeader(request.headers, "x-amz-date")) {
     absl::StatusOr<absl::Time> parsed = ParseAmzDate(*xd);
     if (!parsed.ok()) {
       return S3Status(S3ErrorCode::kAccessDenied,
@@ -487,7 +480,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyHeader(const HttpRequest& reques
     }
     t = *parsed;
     amz_date = *xd;
-  } else if (const std::string* d = FindHeader(request, "date")) {
+  } else if (const std::string* d = FindHeader(request.headers, "date")) {
     std::string err;
     if (!absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", *d, absl::UTCTimeZone(), &t, &err)) {
       return S3Status(S3ErrorCode::kAccessDenied,
@@ -506,7 +499,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyHeader(const HttpRequest& reques
     return S3Status(S3ErrorCode::kRequestTimeTooSkewed);
   }
   if (absl::Status s = CheckScope(auth->credential, amz_date); !s.ok()) return s;
-  const std::string* content_sha = FindHeader(request, "x-amz-content-sha256");
+  const std::string* content_sha = FindHeader(request.headers, "x-amz-content-sha256");
   if (content_sha == nullptr) {
     return S3Status(S3ErrorCode::kInvalidRequest,
                     "Missing required header for this request: x-amz-content-sha256");
@@ -562,8 +555,8 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyV2(const HttpRequest& request,
       return S3Status(S3ErrorCode::kAccessDenied, "Request has expired");
     }
   } else {
-    const std::string* xd = FindHeader(request, "x-amz-date");
-    const std::string& when = xd != nullptr ? *xd : *FindHeader(request, "date");
+    const std::string* xd = FindHeader(request.headers, "x-amz-date");
+    const std::string& when = xd != nullptr ? *xd : *FindHeader(request.headers, "date");
     std::string err;
     if (!absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", when, absl::UTCTimeZone(), &t, &err) &&
         !absl::ParseTime("%a, %d %b %Y %H:%M:%S +0000", when, absl::UTCTimeZone(), &t, &err)) {
@@ -583,7 +576,7 @@ absl::StatusOr<AuthResult> SigV4Verifier::VerifyV2(const HttpRequest& request,
   // StringToSign = VERB \n Content-MD5 \n Content-Type \n Date|Expires \n
   //                CanonicalizedAmzHeaders CanonicalizedResource
   auto header = [&](absl::string_view name) {
-    const std::string* v = FindHeader(request, name);
+    const std::string* v = FindHeader(request.headers, name);
     return v != nullptr ? std::string(absl::StripAsciiWhitespace(*v)) : std::string();
   };
   std::map<std::string, std::string> amz;

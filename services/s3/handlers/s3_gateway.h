@@ -37,8 +37,7 @@ class S3Gateway {
  public:
   // Nothing is owned; all must outlive the gateway. `uploads` must have been Init()ed.
   S3Gateway(S3GatewayOptions options, ObjectService* objects, MultipartUploads* uploads,
-            ManifestStore* store, const DataPathDeps& deps, const CredentialStore* credentials,
-            Clock* clock);
+            const DataPathDeps& deps, const CredentialStore* credentials, Clock* clock);
 
   void Handle(const HttpServerRequest& request, HttpBodyReader* body, HttpResponseWriter* out);
 
@@ -56,7 +55,6 @@ class S3Gateway {
   const S3GatewayOptions options_;
   ObjectService* const objects_;
   MultipartUploads* const uploads_;
-  ManifestStore* const store_;
   const DataPathDeps deps_;
   ObjectReader reader_;
   SigV4Verifier verifier_;

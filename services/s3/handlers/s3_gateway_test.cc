@@ -22,6 +22,7 @@
 #include "services/gateway/test_cluster.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/checksum/checksum.h"
+#include "services/s3/handlers/s3_front_end.h"
 #include "storage/pipeline/stripe_codec.h"
 
 namespace tessera::services::s3 {
@@ -139,27 +140,20 @@ class S3GatewayTest : public ::testing::Test {
     ASSERT_TRUE(cluster_.status().ok()) << cluster_.status();
     ASSERT_TRUE(credentials_.Add({kAliceKey, kAliceSecret, "alice"}).ok());
     ASSERT_TRUE(credentials_.Add({kBobKey, kBobSecret, "bob"}).ok());
-    storage::StripeCodecOptions co;
-    co.data_shards = options_.data.data_shards;
-    co.parity_shards = options_.data.parity_shards;
-    co.slice_alignment = options_.data.slice_alignment;
-    auto codec = storage::StripeCodec::Create(co);
-    ASSERT_TRUE(codec.ok());
-    codec_ = *std::move(codec);
-    uploads_ = std::make_unique<MultipartUploads>(options_.data, cluster_.deps(), &cluster_.store(),
-                                                  codec_.get());
-    ASSERT_TRUE(uploads_->Init().ok());
     UseRegion("us-east-1");
   }
 
   // (Re)creates the gateway serving `region`; requests are then signed for it.
   void UseRegion(const std::string& region) {
     region_ = region;
-    S3GatewayOptions o;
-    o.region = region;
-    gateway_ =
-        std::make_unique<S3Gateway>(o, &cluster_.service(), uploads_.get(), &cluster_.store(),
-                                    cluster_.deps(), &credentials_, Clock::Real());
+    S3FrontEndOptions o;
+    o.gateway.region = region;
+    o.data = options_.data;
+    front_.reset();
+    auto front = S3FrontEnd::Create(o, &cluster_.service(), &cluster_.store(), cluster_.deps(),
+                                    &credentials_, Clock::Real());
+    ASSERT_TRUE(front.ok()) << front.status();
+    front_ = *std::move(front);
   }
 
   // Sends `method target` as `user` (signed, payload hash signed) with `body`.
@@ -203,7 +197,7 @@ class S3GatewayTest : public ::testing::Test {
     Response r;
     StringBody b(std::move(body));
     CapturingWriter w(&r);
-    (through_ != nullptr ? through_ : gateway_.get())->Handle(req, &b, &w);
+    (through_ != nullptr ? through_ : &front_->gateway())->Handle(req, &b, &w);
     EXPECT_TRUE(w.started()) << method << " " << target << " sent nothing";
     if (r.status >= 400 && method != "HEAD") {
       // Every error body names its request id and the resource.
@@ -216,11 +210,9 @@ class S3GatewayTest : public ::testing::Test {
   testing::TestClusterOptions options_;
   testing::TestCluster cluster_{options_};
   CredentialStore credentials_;
-  std::unique_ptr<storage::StripeCodec> codec_;
-  std::unique_ptr<MultipartUploads> uploads_;
-  std::unique_ptr<S3Gateway> gateway_;
+  std::unique_ptr<S3FrontEnd> front_;  // the front end as the servers build it
   std::atomic<int> request_counter_{0};
-  S3Gateway* through_ = nullptr;  // set: requests go to this gateway instead of gateway_
+  S3Gateway* through_ = nullptr;  // set: requests go to this gateway instead of front_'s
   absl::Duration sign_offset_;    // added to the signing time
   bool unsigned_extras_ = false;  // true: `extra` x-amz-* headers are sent but not signed
   // Replaces the method after signing (a request altered on the way).
@@ -309,7 +301,7 @@ TEST_F(S3GatewayTest, PutWithoutContentLengthIs411) {
   Response r;
   StringBody b("");
   CapturingWriter w(&r);
-  gateway_->Handle(req, &b, &w);
+  front_->gateway().Handle(req, &b, &w);
   EXPECT_EQ(r.status, 411);
   EXPECT_TRUE(r.HasCode("MissingContentLength")) << r.body;
   EXPECT_EQ(Do(kAlice, "HEAD", "/len-b/k").status, 404);
@@ -349,7 +341,7 @@ TEST_F(S3GatewayTest, ConcurrentConditionalWritesHaveOneWinner) {
     RendezvousStore store(&cluster_.store(), c.key, 2);
     auto objects = ObjectService::Create(options_.data, cluster_.deps(), &store);
     ASSERT_TRUE(objects.ok()) << objects.status();
-    S3Gateway racing(S3GatewayOptions{}, objects->get(), uploads_.get(), &store, cluster_.deps(),
+    S3Gateway racing(S3GatewayOptions{}, objects->get(), &front_->uploads(), cluster_.deps(),
                      &credentials_, Clock::Real());
     Response r1, r2;
     through_ = &racing;
@@ -378,7 +370,7 @@ TEST_F(S3GatewayTest, OutcomeUnknownIsNeverADefiniteAnswer) {
   S3GatewayOptions o;
   o.region = "eu-west-1";
   UseRegion("eu-west-1");  // sign for it
-  S3Gateway faulty(o, objects->get(), uploads_.get(), &store, cluster_.deps(), &credentials_,
+  S3Gateway faulty(o, objects->get(), &front_->uploads(), cluster_.deps(), &credentials_,
                    Clock::Real());
   through_ = &faulty;
 

@@ -54,13 +54,6 @@ bool Decode(absl::string_view s, std::string* out) {
   return true;
 }
 
-const std::string* FindHeader(const HeaderList& headers, absl::string_view name) {
-  for (const auto& [k, v] : headers) {
-    if (absl::EqualsIgnoreCase(k, name)) return &v;
-  }
-  return nullptr;
-}
-
 bool HasParam(const HeaderList& q, absl::string_view name) {
   return std::any_of(q.begin(), q.end(), [&](const auto& p) { return p.first == name; });
 }

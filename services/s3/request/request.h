@@ -18,10 +18,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "services/s3/request/headers.h"
 
 namespace tessera::services::s3 {
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 enum class S3Operation {
   kListBuckets,
