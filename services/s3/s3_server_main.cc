@@ -167,7 +167,10 @@ int Main(int argc, char** argv) {
   auto backend = OpenGatewayBackend(bo);
   if (!backend.ok()) return Fail("cannot reach the cluster", backend.status());
 
+  auto s3_metrics = s3::S3Metrics::Create(&Registry::Default());
+  if (!s3_metrics.ok()) return Fail("metrics", s3_metrics.status());
   s3::S3FrontEndOptions fo;
+  fo.gateway.metrics = s3_metrics->get();
   fo.gateway.region = absl::GetFlag(FLAGS_region);
   fo.gateway.max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
   fo.data = bo.data;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/s3/errors/errors.h"
 #include "services/s3/handlers/error_mapping.h"
@@ -28,6 +29,7 @@ class S3Gateway::Call {
     absl::StatusOr<S3Request> routed =
         RouteRequest(req_.method, req_.target, req_.headers, g_->options_.router);
     if (routed.ok()) {
+      routed_ = true;
       r_ = *std::move(routed);
       resource_ =
           r_.bucket.empty() ? "/" : absl::StrCat("/", r_.bucket, r_.key.empty() ? "" : "/", r_.key);
@@ -38,6 +40,9 @@ class S3Gateway::Call {
     absl::Status s = Dispatch();
     if (!s.ok()) Fail(s);
   }
+
+  // The S3 operation for metrics: its name once routed, "Unknown" before.
+  std::string operation() const { return routed_ ? std::string(OperationName(r_.op)) : "Unknown"; }
 
  private:
   void Fail(const absl::Status& s) { SendS3Error(s, req_, r_.op, resource_, out_); }
@@ -87,6 +92,7 @@ class S3Gateway::Call {
   HttpBodyReader* body_;
   HttpResponseWriter* out_;
   S3Request r_;
+  bool routed_ = false;
   AuthResult auth_;
   std::string resource_;
 };
@@ -105,7 +111,19 @@ S3Gateway::S3Gateway(S3GatewayOptions options, ObjectService* objects, Multipart
 
 void S3Gateway::Handle(const HttpServerRequest& request, HttpBodyReader* body,
                        HttpResponseWriter* out) {
-  Call(this, request, body, out).Run();
+  S3Metrics* metrics = options_.metrics;
+  if (metrics == nullptr) {
+    Call(this, request, body, out).Run();
+    return;
+  }
+  const absl::Time start = absl::Now();
+  metrics->RequestStarted();
+  CountingBodyReader counted(body);
+  RecordingResponseWriter recorded(out);
+  Call call(this, request, &counted, &recorded);
+  call.Run();
+  metrics->RequestDone(call.operation(), recorded.status(), absl::Now() - start, counted.bytes(),
+                       recorded.bytes());
 }
 
 }  // namespace tessera::services::s3

@@ -20,6 +20,7 @@
 #include "services/gateway/object_service.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/auth/sigv4.h"
+#include "services/s3/handlers/s3_metrics.h"
 #include "services/s3/http_server/http_server.h"
 #include "services/s3/request/request.h"
 
@@ -31,6 +32,8 @@ struct S3GatewayOptions {
   uint64_t max_object_bytes = 5ull << 30;  // single PUT / part
   size_t max_xml_body_bytes = 2 << 20;
   size_t read_piece_bytes = 1 << 20;  // body bytes read per step
+  // Request metrics (operation, status, latency, bytes); null: none. Not owned.
+  S3Metrics* metrics = nullptr;
 };
 
 class S3Gateway {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/gateway/faulty_manifest_store.h"
 #include "services/gateway/multipart.h"
@@ -29,6 +30,7 @@ namespace tessera::services::s3 {
 namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
+using ::testing::HasSubstr;
 
 class StringBody : public HttpBodyReader {
  public:
@@ -219,6 +221,49 @@ class S3GatewayTest : public ::testing::Test {
   std::string method_after_signing_;
   std::string region_;
 };
+
+TEST_F(S3GatewayTest, MetricsCountRequestsByOperationStatusAndBytes) {
+  Registry registry;
+  auto metrics = S3Metrics::Create(&registry);
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  S3FrontEndOptions o;
+  o.gateway.metrics = metrics->get();
+  o.data = options_.data;
+  auto front = S3FrontEnd::Create(o, &cluster_.service(), &cluster_.store(), cluster_.deps(),
+                                  &credentials_, Clock::Real());
+  ASSERT_TRUE(front.ok()) << front.status();
+  through_ = &(*front)->gateway();
+  EXPECT_EQ(Do(kAlice, "PUT", "/metered").status, 200);
+  EXPECT_EQ(Do(kAlice, "PUT", "/metered/a", std::string(3000, 'x')).status, 200);
+  EXPECT_EQ(Do(kAlice, "PUT", "/metered/b", std::string(1000, 'y')).status, 200);
+  Response got = Do(kAlice, "GET", "/metered/a");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(Do(kAlice, "GET", "/metered/missing").status, 404);
+  EXPECT_EQ(Do(kAnonymous, "GET", "/metered/a").status, 403);
+  Do(kAlice, "BREW", "/metered");  // not routable: counted as Unknown
+  through_ = nullptr;
+
+  const std::string text = registry.Serialize();
+  EXPECT_THAT(text,
+              HasSubstr("tessera_s3_requests_total{operation=\"CreateBucket\",code=\"200\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("tessera_s3_requests_total{operation=\"PutObject\",code=\"200\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("tessera_s3_requests_total{operation=\"GetObject\",code=\"200\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("tessera_s3_requests_total{operation=\"GetObject\",code=\"404\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("tessera_s3_requests_total{operation=\"GetObject\",code=\"403\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_s3_requests_total{operation=\"Unknown\","));
+  EXPECT_THAT(text, HasSubstr("tessera_s3_received_bytes_total{operation=\"PutObject\"} 4000\n"));
+  // The 200's body and the error bodies (XML) of the failed GETs.
+  EXPECT_THAT(text,
+              HasSubstr(absl::StrCat("tessera_s3_sent_bytes_total{operation=\"GetObject\"} ")));
+  EXPECT_THAT(text,
+              HasSubstr("tessera_s3_request_duration_seconds_count{operation=\"PutObject\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_s3_inflight_requests 0\n"));
+  EXPECT_EQ(got.body.size(), 3000u);
+}
 
 TEST_F(S3GatewayTest, BucketLifecycleAndErrors) {
   EXPECT_EQ(Do(kAlice, "PUT", "/photos").status, 200);
