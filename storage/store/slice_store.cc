@@ -206,14 +206,14 @@ class DirSyncGroup {
   struct State {
     absl::Mutex mu;
     absl::CondVar cv;
-    uint64_t requested = 0;  // tickets handed out
-    uint64_t done = 0;       // tickets covered by the latest finished sync
-    bool busy = false;
-    absl::Status last;
+    uint64_t requested ABSL_GUARDED_BY(mu) = 0;  // tickets handed out
+    uint64_t done ABSL_GUARDED_BY(mu) = 0;       // tickets covered by the latest finished sync
+    bool busy ABSL_GUARDED_BY(mu) = false;
+    absl::Status last ABSL_GUARDED_BY(mu);
   };
   Env* const env_;
   absl::Mutex map_mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<State>> states_;
+  absl::flat_hash_map<std::string, std::unique_ptr<State>> states_ ABSL_GUARDED_BY(map_mu_);
 };
 
 // The store's exported metrics (base/metrics.h), cached child references.
