@@ -39,8 +39,8 @@ class BoundedExecutor {
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> workers_;
-  absl::Mutex join_mu_;
+  absl::Mutex join_mu_;                                         // serialises Shutdown()'s joins
+  std::vector<std::thread> workers_ ABSL_GUARDED_BY(join_mu_);  // set by the constructor
 };
 
 }  // namespace tessera::services

@@ -80,8 +80,9 @@ class Scrubber {
   ScrubberStats stats() const;
 
  private:
-  // Sleeps until the budget allows `bytes` more; false if stopped meanwhile.
-  bool Throttle(uint64_t bytes);
+  // Sleeps until the budget allows `bytes` more; false if stopped meanwhile. Called by Work(),
+  // which holds work_mu_ (the budget is per scrubber, charged one slice at a time).
+  bool Throttle(uint64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(work_mu_);
   // Sleeps `d` on the clock in slices, returning early (false) on Stop().
   bool SleepUnlessStopped(absl::Duration d);
   void Loop();

@@ -107,9 +107,11 @@ class ObjectHandlers : public RequestContext {
           return S3Status(S3ErrorCode::kInvalidRequest,
                           "response-* parameters need an authenticated request");
         }
-        h.erase(std::remove_if(
-                    h.begin(), h.end(),
-                    [&](const auto& kv) { return absl::EqualsIgnoreCase(kv.first, header); }),
+        // Captured by name: clang 14 cannot capture a structured binding (the tsa build).
+        h.erase(std::remove_if(h.begin(), h.end(),
+                               [&header = header](const auto& kv) {
+                                 return absl::EqualsIgnoreCase(kv.first, header);
+                               }),
                 h.end());
         h.emplace_back(std::string(header), *v);
       }
