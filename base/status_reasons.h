@@ -60,23 +60,27 @@ enum class StatusReason {
 }
 [[nodiscard]] inline bool IsLayoutChanged(const absl::Status& status) {
   return HasReason(status, StatusReason::kLayoutChanged);
-  [[nodiscard]] inline bool IsNoSuchKey(const absl::Status& status) {
-    return HasReason(status, StatusReason::kNoSuchKey);
-  }
+}
+[[nodiscard]] inline bool IsNoSuchKey(const absl::Status& status) {
+  return HasReason(status, StatusReason::kNoSuchKey);
+}
+[[nodiscard]] inline bool IsNoSuchBucket(const absl::Status& status) {
+  return HasReason(status, StatusReason::kNoSuchBucket);
+}
+[[nodiscard]] inline absl::Status MarkNoSuchBucket(absl::Status status) {
+  return WithReason(std::move(status), StatusReason::kNoSuchBucket);
+}
+[[nodiscard]] inline bool IsNoSuchUpload(const absl::Status& status) {
+  return HasReason(status, StatusReason::kNoSuchUpload);
+}
+[[nodiscard]] inline absl::Status MarkNoSuchUpload(absl::Status status) {
+  return WithReason(std::move(status), StatusReason::kNoSuchUpload);
+}
+[[nodiscard]] inline bool IsBucketNotEmpty(const absl::Status& status) {
+  return HasReason(status, StatusReason::kBucketNotEmpty);
+}
+[[nodiscard]] inline absl::Status MarkBucketNotEmpty(absl::Status status) {
+  return WithReason(std::move(status), StatusReason::kBucketNotEmpty);
+}
 
-  // Shorthands for kNoSuchBucket, kNoSuchUpload and kBucketNotEmpty.
-  [[nodiscard]] inline bool IsNoSuchBucket(const absl::Status& status) {
-    return HasReason(status, StatusReason::kNoSuchBucket);
-    [[nodiscard]] inline absl::Status MarkNoSuchBucket(absl::Status status) {
-      return WithReason(std::move(status), StatusReason::kNoSuchBucket);
-      [[nodiscard]] inline bool IsNoSuchUpload(const absl::Status& status) {
-        return HasReason(status, StatusReason::kNoSuchUpload);
-        [[nodiscard]] inline absl::Status MarkNoSuchUpload(absl::Status status) {
-          return WithReason(std::move(status), StatusReason::kNoSuchUpload);
-          [[nodiscard]] inline bool IsBucketNotEmpty(const absl::Status& status) {
-            return HasReason(status, StatusReason::kBucketNotEmpty);
-            [[nodiscard]] inline absl::Status MarkBucketNotEmpty(absl::Status status) {
-              return WithReason(std::move(status), StatusReason::kBucketNotEmpty);
-            }
-
-          }  // namespace tessera
+}  // namespace tessera

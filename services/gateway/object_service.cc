@@ -8,8 +8,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "base/status_reasons.h"
 #include "base/sodium.h"
+#include "base/status_reasons.h"
 #include "base/utf8.h"
 
 namespace tessera::services {
