@@ -1,5 +1,5 @@
 // AcceptorClient: how a proposer reaches the acceptors (MetaService) of other nodes, addressed by
-// node id. The gRPC implementation is GrpcAcceptorClient (grpc_acceptor_client.h); tests use an
+// node id. The gRPC implementation is GrpcAcceptorClient (meta_client.h); tests use an
 // in-memory simulation with message loss, duplication and reordering, and a counting wrapper.
 //
 // Contract: every call invokes `done` exactly once, possibly before returning and possibly on

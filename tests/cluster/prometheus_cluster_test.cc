@@ -171,20 +171,24 @@ TEST_F(PrometheusClusterTest, EveryDaemonPassesPromtoolAndCountsTraffic) {
   EXPECT_GE(SumOf(gw, "tessera_gateway_sent_bytes_total"), kObjects * (100 << 10));
 
   // S3 front end: the bucket, one PUT and one GET per object (200), bodies counted both ways.
-  const std::string& s3 = after["s3"];
-  EXPECT_EQ(SumOf(s3, "tessera_s3_requests_total", {"operation=\"CreateBucket\"", "code=\"200\""}),
-            1)
-      << s3;
-  EXPECT_EQ(SumOf(s3, "tessera_s3_requests_total", {"operation=\"PutObject\"", "code=\"200\""}),
-            kObjects);
-  EXPECT_EQ(SumOf(s3, "tessera_s3_requests_total", {"operation=\"GetObject\"", "code=\"200\""}),
-            kObjects);
-  EXPECT_EQ(SumOf(s3, "tessera_s3_received_bytes_total", {"operation=\"PutObject\""}),
+  const std::string& s3_text = after["s3"];
+  EXPECT_EQ(
+      SumOf(s3_text, "tessera_s3_requests_total", {"operation=\"CreateBucket\"", "code=\"200\""}),
+      1)
+      << s3_text;
+  EXPECT_EQ(
+      SumOf(s3_text, "tessera_s3_requests_total", {"operation=\"PutObject\"", "code=\"200\""}),
+      kObjects);
+  EXPECT_EQ(
+      SumOf(s3_text, "tessera_s3_requests_total", {"operation=\"GetObject\"", "code=\"200\""}),
+      kObjects);
+  EXPECT_EQ(SumOf(s3_text, "tessera_s3_received_bytes_total", {"operation=\"PutObject\""}),
             kObjects * (100 << 10));
-  EXPECT_EQ(SumOf(s3, "tessera_s3_sent_bytes_total", {"operation=\"GetObject\""}),
+  EXPECT_EQ(SumOf(s3_text, "tessera_s3_sent_bytes_total", {"operation=\"GetObject\""}),
             kObjects * (100 << 10));
-  EXPECT_EQ(SumOf(s3, "tessera_s3_request_duration_seconds_count", {"operation=\"PutObject\""}),
-            kObjects);
+  EXPECT_EQ(
+      SumOf(s3_text, "tessera_s3_request_duration_seconds_count", {"operation=\"PutObject\""}),
+      kObjects);
 
   // Nodes: the slices of 2 * kObjects objects of 100 KiB (k=4, m=2: 150 KiB stored per object
   // and more, with padding) were written to, and read from, the six of them.
