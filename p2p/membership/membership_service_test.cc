@@ -52,6 +52,9 @@ bool WaitFor(const std::function<bool()>& done, absl::Duration limit = kWaitLimi
 // a GossipAuth of their own keyed from it.
 class Cluster {
  public:
+  // Services first: their threads call back into changes_ / history_ until they stop.
+  ~Cluster() { services_.clear(); }
+
   explicit Cluster(int n) {
     auto secret = ClusterSecret::Random();
     EXPECT_TRUE(secret.ok());

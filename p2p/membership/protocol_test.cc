@@ -509,7 +509,9 @@ TEST(MembershipProtocolTest, BandwidthSummariesPropagateToEveryNode) {
       },
       absl::Seconds(10)))
       << net.Dump();
-  const MemberInfo* m = net.protocol(0).Snapshot()->Find(net.id(3));
+  // The snapshot is kept: Find points into it (a temporary would be freed at once; ASan).
+  const std::shared_ptr<const MembershipView> view = net.protocol(0).Snapshot();
+  const MemberInfo* m = view->Find(net.id(3));
   EXPECT_EQ(m->bandwidth.ingress_bytes_per_second, 8e6);
   EXPECT_EQ(m->bandwidth.median_rtt, absl::Microseconds(400));
   EXPECT_EQ(m->bandwidth.peers, 7u);

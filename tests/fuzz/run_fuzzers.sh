@@ -55,8 +55,10 @@ node_srcs=(
   "$gen/api/node.pb.cc"
   base/clock.cc
   base/env_posix.cc
+  base/sodium.cc
   p2p/auth/cluster_secret.cc
   p2p/auth/gossip_auth.cc
+  p2p/bandwidth/summary_codec.cc
   p2p/identity/node_identity.cc
   p2p/membership/membership_view.cc
   p2p/membership/records.cc
