@@ -25,12 +25,10 @@ class GrpcSliceLister final : public SliceLister {
       : auth_(std::move(auth)), timeout_(timeout) {}
 
   absl::StatusOr<v1::ListSlicesResponse> List(const std::string& address,
-                                              const std::string& page_token) override {
+                                              const v1::ListSlicesRequest& request) override {
     v1::SliceService::Stub* stub = StubFor(address);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout_));
-    v1::ListSlicesRequest request;
-    request.set_page_token(page_token);
     v1::ListSlicesResponse response;
     grpc::Status s = stub->ListSlices(&ctx, request, &response);
     if (!s.ok()) {
@@ -94,7 +92,9 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
     std::string token;
     bool failed = false;
     do {
-      absl::StatusOr<v1::ListSlicesResponse> page = lister_->List(node.address, token);
+      v1::ListSlicesRequest request;
+      request.set_page_token(token);
+      absl::StatusOr<v1::ListSlicesResponse> page = lister_->List(node.address, request);
       if (!page.ok()) {
         TESSERA_LOG(WARNING, "orphan_list_failed")
             .Field("node", node.id)

@@ -50,12 +50,13 @@ class ClusterAuth;
 
 namespace tessera::services {
 
-// One page of a node's slices (SliceService.ListSlices).
+// One page of a node's slices (SliceService.ListSlices): `request` carries the page token and,
+// for repair, only_damaged.
 class SliceLister {
  public:
   virtual ~SliceLister() = default;
   [[nodiscard]] virtual absl::StatusOr<v1::ListSlicesResponse> List(
-      const std::string& address, const std::string& page_token) = 0;
+      const std::string& address, const v1::ListSlicesRequest& request) = 0;
 };
 
 // The gRPC SliceLister (authenticated when `auth` is set); one channel per address.

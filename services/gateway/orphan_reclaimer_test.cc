@@ -112,7 +112,9 @@ class OrphanReclaimerTest : public ::testing::Test {
     for (int i = 0; i < cluster_->size(); ++i) {
       std::string token;
       do {
-        auto page = lister_->List(cluster_->address(i), token);
+        v1::ListSlicesRequest request;
+        request.set_page_token(token);
+        auto page = lister_->List(cluster_->address(i), request);
         EXPECT_OK(page.status());
         if (!page.ok()) return out;
         for (const v1::SliceInfo& s : page->slices()) ++out[s.id().version_id()];
@@ -251,9 +253,9 @@ class OneNodeFailsLister : public SliceLister {
  public:
   OneNodeFailsLister(SliceLister* real, std::string failing) : real_(real), failing_(failing) {}
   absl::StatusOr<v1::ListSlicesResponse> List(const std::string& address,
-                                              const std::string& token) override {
+                                              const v1::ListSlicesRequest& request) override {
     if (address == failing_) return absl::UnavailableError("node unreachable");
-    return real_->List(address, token);
+    return real_->List(address, request);
   }
 
  private:

@@ -31,7 +31,8 @@ class FakeSliceStore : public storage::SliceStore {
       return it->second.data == data ? absl::OkStatus() : absl::AlreadyExistsError("differs");
     }
     ++puts_;
-    slices_[Key(id)] = Entry{id, std::string(data), storage::crc32c::Value(data), absl::Now()};
+    slices_[Key(id)] = Entry{id, std::string(data), storage::crc32c::Value(data), absl::Now(),
+                             storage::SliceState::kLive};
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> Get(const storage::SliceId& id, storage::ByteRange r) override {
@@ -85,6 +86,12 @@ class FakeSliceStore : public storage::SliceStore {
     absl::MutexLock lock(&mu_);
     return puts_;
   }
+  // Flags one slice as a read or the scrubber would (List reports the state).
+  void set_state(const storage::SliceId& id, storage::SliceState state) {
+    absl::MutexLock lock(&mu_);
+    auto it = slices_.find(Key(id));
+    if (it != slices_.end()) it->second.state = state;
+  }
 
  private:
   using K = std::tuple<std::string, uint32_t, uint32_t, uint32_t>;
@@ -93,6 +100,7 @@ class FakeSliceStore : public storage::SliceStore {
     std::string data;
     uint32_t crc;
     absl::Time created;
+    storage::SliceState state;
   };
   static K Key(const storage::SliceId& id) { return {id.version_id, id.part, id.stripe, id.index}; }
   static storage::SliceInfo Info(const Entry& e) {
@@ -101,6 +109,7 @@ class FakeSliceStore : public storage::SliceStore {
     i.length = e.data.size();
     i.crc32c = e.crc;
     i.created = e.created;
+    i.state = e.state;
     return i;
   }
 

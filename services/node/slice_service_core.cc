@@ -57,6 +57,17 @@ void SliceInfoToProto(const storage::SliceInfo& info, v1::SliceInfo* out) {
   out->set_length(info.length);
   out->set_crc32c(info.crc32c);
   out->set_created_unix_micros(absl::ToUnixMicros(info.created));
+  switch (info.state) {
+    case storage::SliceState::kLive:
+      out->set_state(v1::SLICE_LIVE);
+      break;
+    case storage::SliceState::kCorrupt:
+      out->set_state(v1::SLICE_CORRUPT);
+      break;
+    case storage::SliceState::kMissing:
+      out->set_state(v1::SLICE_MISSING);
+      break;
+  }
 }
 
 }  // namespace
@@ -261,10 +272,31 @@ absl::StatusOr<v1::ListSlicesResponse> SliceServiceCore::List(
   }
   uint32_t limit = request.page_size() == 0 ? options_.default_page_size : request.page_size();
   limit = std::min(limit, options_.max_page_size);
+  v1::ListSlicesResponse response;
+  if (request.only_damaged()) {
+    // Damaged slices are rare: scan up to kDamagedScanBudget index entries per call, in pages,
+    // and return the damaged ones met; the token resumes after the last entry scanned.
+    size_t scanned = 0;
+    while (scanned < kDamagedScanBudget) {
+      absl::StatusOr<std::vector<storage::SliceInfo>> infos =
+          store_->List(start_after, options_.max_page_size);
+      if (!infos.ok()) return infos.status();
+      if (infos->empty()) return response;  // the end: no token
+      for (const storage::SliceInfo& info : *infos) {
+        if (info.state != storage::SliceState::kLive) {
+          SliceInfoToProto(info, response.add_slices());
+        }
+      }
+      scanned += infos->size();
+      start_after = infos->back().id;
+      if (static_cast<uint32_t>(response.slices_size()) >= limit) break;
+    }
+    response.set_next_page_token(EncodePageToken(*start_after));
+    return response;
+  }
   // Ask for one more than the page to learn whether another page follows.
   absl::StatusOr<std::vector<storage::SliceInfo>> infos = store_->List(start_after, limit + 1);
   if (!infos.ok()) return infos.status();
-  v1::ListSlicesResponse response;
   const size_t n = std::min<size_t>(infos->size(), limit);
   for (size_t i = 0; i < n; ++i) SliceInfoToProto((*infos)[i], response.add_slices());
   if (infos->size() > limit) response.set_next_page_token(EncodePageToken((*infos)[n - 1].id));

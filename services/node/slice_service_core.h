@@ -67,6 +67,8 @@ void SliceIdToProto(const storage::SliceId& id, v1::SliceId* out);
 class SliceServiceCore {
  public:
   static constexpr size_t kMaxChunkBytes = 1 << 20;
+  // Index entries one ListSlices call with only_damaged scans at most (bounds its time).
+  static constexpr size_t kDamagedScanBudget = 100000;
 
   // `store` must outlive this object. `options` must be valid.
   SliceServiceCore(storage::SliceStore* store, SliceServiceOptions options,

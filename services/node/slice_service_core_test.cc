@@ -1,6 +1,7 @@
 // Unit tests of the SliceService rules with no gRPC: the core over an in-memory store.
 #include "services/node/slice_service_core.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -287,6 +288,35 @@ TEST_F(SliceServiceCoreTest, ListPagesThroughEverySliceOnce) {
   EXPECT_EQ(core_.List(req)->slices_size(), 5);
   req.set_page_token("garbage");
   EXPECT_THAT(core_.List(req), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(SliceServiceCoreTest, ListOnlyDamagedReturnsFlaggedSlicesWithTheirState) {
+  for (uint32_t i = 0; i < 12; ++i) ASSERT_TRUE(Put(WireId(i), Bytes(10, i)).ok());
+  auto id_of = [](uint32_t index) {
+    absl::StatusOr<storage::SliceId> id = SliceIdFromProto(WireId(index));
+    return *id;
+  };
+  store_.set_state(id_of(3), storage::SliceState::kCorrupt);
+  store_.set_state(id_of(10), storage::SliceState::kMissing);
+
+  v1::ListSlicesRequest all;
+  all.set_page_size(5);
+  auto first = core_.List(all);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->slices(0).state(), v1::SLICE_LIVE);
+
+  v1::ListSlicesRequest req;
+  req.set_only_damaged(true);
+  std::map<uint32_t, v1::SliceState> damaged;
+  for (int calls = 0; calls < 10; ++calls) {
+    auto page = core_.List(req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& s : page->slices()) damaged[s.id().index()] = s.state();
+    if (page->next_page_token().empty()) break;
+    req.set_page_token(page->next_page_token());
+  }
+  EXPECT_EQ(damaged,
+            (std::map<uint32_t, v1::SliceState>{{3, v1::SLICE_CORRUPT}, {10, v1::SLICE_MISSING}}));
 }
 
 TEST_F(SliceServiceCoreTest, NodeInfoReportsIdentityLocationAndStore) {

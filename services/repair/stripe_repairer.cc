@@ -1,0 +1,284 @@
+#include "services/repair/stripe_repairer.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "p2p/placement/placement.h"
+#include "services/gateway/data_path.h"
+
+namespace tessera::services {
+namespace {
+
+// Targets tried per slice before the slice is left for the next pass.
+constexpr int kTargetAttempts = 3;
+
+bool Contains(const std::vector<int>& v, int x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The stripe `index` of part `part` in `m`, or nullptr.
+v1::StripeRecord* FindStripe(v1::ObjectManifest& m, uint32_t part, uint32_t index) {
+  for (v1::PartRecord& p : *m.mutable_parts()) {
+    if (p.number() != part) continue;
+    for (v1::StripeRecord& s : *p.mutable_stripes()) {
+      if (s.index() == index) return &s;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+StripeRepairer::StripeRepairer(SliceClient* slices, WorkPool* pool, ManifestStore* store,
+                               std::shared_ptr<const p2p::BandwidthEstimator> bandwidth,
+                               RepairBudget* budget)
+    : slices_(slices),
+      pool_(pool),
+      store_(store),
+      bandwidth_(std::move(bandwidth)),
+      budget_(budget) {}
+
+absl::StatusOr<const storage::StripeCodec*> StripeRepairer::CodecFor(
+    const v1::CodingParams& coding) {
+  if (coding.code_id() != kCodeIdRsCauchyIsal ||
+      coding.slice_hash_id() != static_cast<uint32_t>(storage::SliceHashId::kSha256)) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown code id ", coding.code_id(),
+                                                   " or slice hash id ", coding.slice_hash_id()));
+  }
+  const auto key =
+      std::make_tuple(coding.data_shards(), coding.parity_shards(), coding.slice_alignment());
+  absl::MutexLock lock(&codecs_mu_);
+  auto& codec = codecs_[key];
+  if (codec == nullptr) {
+    storage::StripeCodecOptions options;
+    options.data_shards = static_cast<int>(coding.data_shards());
+    options.parity_shards = static_cast<int>(coding.parity_shards());
+    options.slice_alignment = coding.slice_alignment();
+    auto created = storage::StripeCodec::Create(options);
+    if (!created.ok()) {
+      codecs_.erase(key);
+      return created.status();
+    }
+    codec = *std::move(created);
+  }
+  return codec.get();
+}
+
+absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTask& task,
+                                                           const NodeConditions& nodes) {
+  absl::StatusOr<const storage::StripeCodec*> codec_or = CodecFor(task.coding);
+  if (!codec_or.ok()) return codec_or.status();
+  const storage::StripeCodec& codec = **codec_or;
+  const int k = codec.data_shards();
+  const int n = codec.total_shards();
+  const v1::StripeRecord& stripe = task.stripe;
+  if (stripe.slices_size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stripe has ", stripe.slices_size(), " slice refs, the code ", n));
+  }
+  std::vector<storage::SliceHash> hashes(n);
+  for (int i = 0; i < n; ++i) {
+    const std::string& h = stripe.slices(i).hash();
+    if (h.size() != hashes[i].size()) {
+      return absl::InvalidArgumentError(absl::StrCat("slice ", i, " has no SHA-256 hash"));
+    }
+    std::copy(h.begin(), h.end(), hashes[i].begin());
+  }
+  const ClusterSnapshot& snapshot = nodes.snapshot();
+  const uint64_t slice_size = stripe.slice_size();
+  auto slice_id = [&](int i) {
+    return MakeSliceId(task.data_version_id, task.part, stripe.index(), static_cast<uint32_t>(i));
+  };
+
+  std::vector<int> wanted = task.assessment.lost;
+  wanted.insert(wanted.end(), task.assessment.moving.begin(), task.assessment.moving.end());
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  if (wanted.empty()) return StripeRepairOutcome{};
+
+  // 1. Sources, cheapest first.
+  std::vector<std::pair<absl::Duration, int>> ranked;
+  for (int i = 0; i < n; ++i) {
+    if (Contains(task.assessment.lost, i) || Contains(task.assessment.down, i)) continue;
+    const StorageNode* node = snapshot.Find(stripe.slices(i).node_id());
+    if (node == nullptr || !node->alive) continue;
+    absl::Duration cost = absl::ZeroDuration();
+    if (bandwidth_ != nullptr) {
+      cost = bandwidth_
+                 ->PredictTransferTime(node->address, slice_size, p2p::TransferDirection::kReceive)
+                 .time;
+    }
+    ranked.emplace_back(cost, i);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  StripeRepairOutcome outcome;
+  std::vector<std::optional<std::string>> data(n);
+  int good = 0;
+  size_t next = 0;
+  while (good < k && next < ranked.size()) {
+    const size_t batch = std::min<size_t>(k - good, ranked.size() - next);
+    TaskGroup group;
+    absl::Mutex mu;
+    for (size_t b = 0; b < batch; ++b) {
+      const int i = ranked[next + b].second;
+      const StorageNode node = *snapshot.Find(stripe.slices(i).node_id());
+      group.Add();
+      pool_->Submit([&, i, node] {
+        RepairBudget::Slot slot = budget_->Transfer(node, TransferDirection::kFromNode, slice_size);
+        absl::StatusOr<std::string> got = slices_->Get(node.address, slice_id(i));
+        {
+          absl::MutexLock lock(&mu);
+          if (got.ok()) {
+            outcome.bytes_read += got->size();
+            if (got->size() == slice_size && storage::HashSlice(*got) == hashes[i]) {
+              data[i] = *std::move(got);
+              ++good;
+            }
+          }
+        }
+        group.Done();  // last: `mu` and `group` live on the waiting thread's stack
+      });
+    }
+    group.Wait();
+    next += batch;
+  }
+  if (good < k) {
+    return absl::DataLossError(
+        absl::StrCat("only ", good, " of the k=", k, " slices needed could be read and verified"));
+  }
+
+  // 2. Rebuild what is wanted, each slice verified against its hash.
+  std::vector<std::optional<absl::string_view>> views(n);
+  for (int i = 0; i < n; ++i) {
+    if (data[i].has_value()) views[i] = *data[i];
+  }
+  absl::StatusOr<std::vector<std::string>> rebuilt =
+      codec.Rebuild(stripe.sealed_size(), views, hashes, wanted);
+  if (!rebuilt.ok()) return rebuilt.status();
+
+  // 3. Targets, in rounds: place every pending slice (sequentially: site caps count the slices
+  // placed before), put them in parallel, re-place the failures.
+  std::vector<std::string> placement(n);
+  for (int i = 0; i < n; ++i) placement[i] = stripe.slices(i).node_id();
+  for (int i : wanted) placement[i].clear();
+  const std::vector<p2p::PlacementCandidate> candidates = snapshot.Candidates();
+  p2p::PlacementRequest request;
+  request.k = k;
+  request.m = codec.parity_shards();
+  request.slice_bytes = slice_size;
+  request.seed = PlacementSeed(task.data_version_id, task.part, stripe.index()) ^ 0x5265706169;
+  std::vector<std::vector<std::string>> failed_targets(n);
+  std::vector<bool> stored(n, false);
+  absl::Status last_error;
+  for (int round = 0; round < kTargetAttempts; ++round) {
+    std::vector<std::pair<int, std::string>> puts;  // (index in `wanted`, target node id)
+    for (size_t w = 0; w < wanted.size(); ++w) {
+      const int i = wanted[w];
+      if (stored[i]) continue;
+      const std::string& old_node = stripe.slices(i).node_id();
+      std::string target;
+      // A damaged slice on a node that is up is rewritten where it is (a Put replaces it).
+      if (round == 0 && Contains(task.assessment.damaged, i) &&
+          nodes.Of(old_node) == NodeCondition::kUp) {
+        target = old_node;
+      } else {
+        request.seed += 1;
+        absl::StatusOr<std::string> placed =
+            p2p::PlaceReplacement(candidates, request, placement, i, failed_targets[i]);
+        if (!placed.ok()) {
+          last_error = placed.status();
+          continue;
+        }
+        target = *placed;
+      }
+      placement[i] = target;
+      puts.emplace_back(static_cast<int>(w), target);
+    }
+    if (puts.empty()) break;
+    TaskGroup group;
+    absl::Mutex mu;
+    for (const auto& [w, target] : puts) {
+      const int i = wanted[w];
+      const StorageNode* node = snapshot.Find(target);
+      if (node == nullptr) continue;
+      group.Add();
+      pool_->Submit([&, w = w, i, node = *node] {
+        RepairBudget::Slot slot = budget_->Transfer(node, TransferDirection::kToNode, slice_size);
+        absl::Status s = slices_->Put(node.address, slice_id(i), (*rebuilt)[w]);
+        {
+          absl::MutexLock lock(&mu);
+          if (s.ok()) {
+            stored[i] = true;
+            ++outcome.slices_stored;
+            outcome.bytes_written += slice_size;
+          } else {
+            last_error = s;
+            failed_targets[i].push_back(node.id);
+            placement[i].clear();
+          }
+        }
+        group.Done();
+      });
+    }
+    group.Wait();
+  }
+
+  // 4. Record the new homes: one compare-and-set that changes only refs still as read.
+  std::map<int, std::string> moved;  // index -> new node
+  int in_place = 0;
+  for (int i : wanted) {
+    if (!stored[i]) continue;
+    if (placement[i] == stripe.slices(i).node_id()) {
+      ++in_place;
+    } else {
+      moved[i] = placement[i];
+    }
+  }
+  if (moved.empty()) {
+    outcome.slices_recorded = in_place;
+    if (in_place == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no rebuilt slice could be stored: ", last_error.message()));
+    }
+    return outcome;
+  }
+  int applied = 0;
+  absl::Status cas =
+      store_->CompareAndSet(task.bucket, task.key, task.version_id,
+                            [&](const std::optional<v1::ObjectManifest>& current)
+                                -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+                              applied = 0;
+                              if (!current.has_value())
+                                return absl::AbortedError("the version is gone");
+                              v1::ObjectManifest m = *current;
+                              v1::StripeRecord* s = FindStripe(m, task.part, stripe.index());
+                              if (s == nullptr || s->slices_size() != n) {
+                                return absl::AbortedError("the stripe is no longer in the version");
+                              }
+                              for (const auto& [i, node] : moved) {
+                                v1::SliceRef* ref = s->mutable_slices(i);
+                                if (ref->node_id() == stripe.slices(i).node_id() &&
+                                    ref->hash() == stripe.slices(i).hash()) {
+                                  ref->set_node_id(node);
+                                  ++applied;
+                                }
+                              }
+                              if (applied == 0)
+                                return absl::AbortedError("every slice ref changed meanwhile");
+                              bool complete = true;
+                              for (const v1::SliceRef& ref : s->slices())
+                                complete &= !ref.node_id().empty();
+                              s->set_degraded(!complete);
+                              return m;
+                            });
+  if (!cas.ok()) return cas;
+  outcome.slices_recorded = applied + in_place;
+  return outcome;
+}
+
+}  // namespace tessera::services

@@ -1,0 +1,101 @@
+// StripeRepairer: brings one stripe back to k+m healthy slices, without any key.
+//
+// Slices are ciphertext and every slice's SHA-256 is in the manifest, so repair needs neither the
+// master key nor the data key (the repairer never loads them):
+//   1. Sources: the healthy slices, cheapest first by predicted transfer time (the per-peer
+//      bandwidth estimates, docs/design/bandwidth.md); k of them are read in parallel, and a read
+//      that fails or returns bytes whose hash is not the manifest's is replaced by the next source.
+//   2. ISA-L rebuilds exactly the slices wanted (lost and moving ones), each checked against its
+//      manifest hash (storage::StripeCodec::Rebuild).
+//   3. Targets: a slice reported damaged by a node that is up is rewritten in place (a Put
+//      replaces a corrupt slice); every other goes to a node chosen by the placement rules
+//      (p2p::PlaceReplacement: alive, not draining, not already holding a slice of the stripe,
+//      site cap kept). A failed put is re-placed on another node, up to 3 targets per slice.
+//   4. The manifest entry is updated by compare-and-set: a slice's new node is recorded only if
+//      the entry still names the node the repair started from, so a concurrent overwrite, delete
+//      or other repair is never undone. A slice the manifest no longer wants (the object was
+//      deleted or overwritten meanwhile, or another repairer won) is left in place: the orphan
+//      reclaimer removes it after its grace (deleting it here could remove a winner's identical
+//      copy at the same node and id).
+// Every transfer is charged to the RepairBudget (per-node and per-repairer rates, per-node
+// concurrency).
+//
+// Thread-safety: thread-safe; Repair may run concurrently for different stripes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "api/manifest.pb.h"
+#include "p2p/bandwidth/estimator.h"
+#include "services/gateway/manifest_store.h"
+#include "services/gateway/slice_client.h"
+#include "services/gateway/work_pool.h"
+#include "services/repair/repair_budget.h"
+#include "services/repair/stripe_health.h"
+#include "storage/pipeline/stripe_codec.h"
+
+namespace tessera::services {
+
+// One stripe to repair, as a repair pass found it.
+struct StripeRepairTask {
+  // The manifest entry (ManifestStore::CompareAndSet key) and the stripe's place in it.
+  std::string bucket;
+  std::string key;
+  std::string version_id;
+  std::string data_version_id;  // what the slice ids are made from (DataVersionId)
+  v1::CodingParams coding;
+  uint32_t part = 0;
+  v1::StripeRecord stripe;  // as read by the pass
+  StripeAssessment assessment;
+
+  int k() const { return static_cast<int>(coding.data_shards()); }
+  // Bytes the repair moves: k slices in, one out per slice rebuilt.
+  uint64_t TransferBytes() const {
+    return stripe.slice_size() *
+           (coding.data_shards() + assessment.lost.size() + assessment.moving.size());
+  }
+};
+
+struct StripeRepairOutcome {
+  int slices_stored = 0;    // rebuilt slices put on a node
+  int slices_recorded = 0;  // of those, now what the manifest names (or rewritten in place)
+  uint64_t bytes_read = 0;  // from sources
+  uint64_t bytes_written = 0;
+};
+
+class StripeRepairer {
+ public:
+  // Nothing is owned; all must outlive the repairer. `bandwidth` may be null (sources in manifest
+  // order). `pool` runs the slice RPCs.
+  StripeRepairer(SliceClient* slices, WorkPool* pool, ManifestStore* store,
+                 std::shared_ptr<const p2p::BandwidthEstimator> bandwidth, RepairBudget* budget);
+
+  // Repairs `task` against `nodes`. OK with what was stored and recorded (a partial repair, e.g.
+  // no target left for one slice, is OK with fewer recorded than wanted). Errors: DATA_LOSS
+  // when fewer than k sources are good; ABORTED when the entry changed so that nothing could be
+  // recorded (deleted, overwritten, or repaired by someone else); FAILED_PRECONDITION when no
+  // slice found a target; INVALID_ARGUMENT for a manifest this repairer cannot code; the
+  // store's errors (UNAVAILABLE, IsOutcomeUnknown: the new slices stay for the reclaimer).
+  [[nodiscard]] absl::StatusOr<StripeRepairOutcome> Repair(const StripeRepairTask& task,
+                                                           const NodeConditions& nodes);
+
+ private:
+  absl::StatusOr<const storage::StripeCodec*> CodecFor(const v1::CodingParams& coding);
+
+  SliceClient* const slices_;
+  WorkPool* const pool_;
+  ManifestStore* const store_;
+  const std::shared_ptr<const p2p::BandwidthEstimator> bandwidth_;
+  RepairBudget* const budget_;
+  absl::Mutex codecs_mu_;
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t>, std::unique_ptr<storage::StripeCodec>> codecs_
+      ABSL_GUARDED_BY(codecs_mu_);
+};
+
+}  // namespace tessera::services
