@@ -36,7 +36,7 @@ absl::Status GatewayBackendOptions::Validate() const {
     return absl::InvalidArgumentError(
         "cluster_secret_file is required (or insecure_no_auth for development)");
   }
-  if (keyring == nullptr && master_key_file.empty()) {
+  if (keyring == nullptr && master_key_file.empty() && !keyless) {
     return absl::InvalidArgumentError("master_key_file is required");
   }
   if (data_path_threads == 0) return absl::InvalidArgumentError("data_path_threads must be > 0");
@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   }
 
   const storage::MasterKeyring* keyring = options.keyring;
-  if (keyring == nullptr) {
+  if (keyring == nullptr && !options.keyless) {
     auto loaded = storage::LoadMasterKeyFile(options.master_key_file);
     if (!loaded.ok()) return loaded.status();
     b->owned_keyring_ = *std::move(loaded);
@@ -121,7 +121,12 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   // A new cluster: epoch 1 is proposed from the members we see, all of which must take part; a
   // concurrent first gateway whose view shares any node with ours loses the CAS and follows the
   // winner's record.
-  absl::StatusOr<v1::LayoutRecord> record = b->meta_->LoadOrCreateLayout(members, layout_options);
+  absl::StatusOr<v1::LayoutRecord> record =
+      options.keyless ? b->meta_->LoadLayout(members)
+                      : b->meta_->LoadOrCreateLayout(members, layout_options);
+  if (options.keyless && record.status().code() == absl::StatusCode::kNotFound) {
+    return absl::UnavailableError("no metadata layout yet (a front end creates it)");
+  }
   if (!record.ok()) {
     return absl::Status(record.status().code(),
                         absl::StrCat("loading the metadata layout record from ", members.size(),
@@ -136,6 +141,7 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
 
   b->store_ = std::make_unique<ReplicatedManifestStore>(b->meta_.get());
 
+  if (options.bandwidth != nullptr) b->bandwidth_ = options.bandwidth;
   GrpcSliceClientOptions slice_options;
   slice_options.auth = b->auth_;
   slice_options.observer = b->bandwidth_;
@@ -169,9 +175,11 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
       options.data.max_write_stall > stall_cap) {
     options.data.max_write_stall = stall_cap;
   }
-  auto objects = ObjectService::Create(options.data, b->deps_, b->store_.get());
-  if (!objects.ok()) return objects.status();
-  b->objects_ = *std::move(objects);
+  if (!options.keyless) {
+    auto objects = ObjectService::Create(options.data, b->deps_, b->store_.get());
+    if (!objects.ok()) return objects.status();
+    b->objects_ = *std::move(objects);
+  }
   if (b->maintainer_options_.run_thread) {
     GatewayBackend* raw = b.get();
     b->maintainer_ = std::thread([raw] { raw->MaintainLoop(); });

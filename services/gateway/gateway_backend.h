@@ -83,8 +83,13 @@ struct GatewayBackendOptions {
   bool insecure_no_auth = false;
   // Caller id put in tokens (1..64 of [A-Za-z0-9_-]).
   std::string caller_id = "gateway";
-  // Master key file (storage/crypto/key_file.h). Required unless `keyring`.
+  // Master key file (storage/crypto/key_file.h). Required unless `keyring` or `keyless`.
   std::string master_key_file;
+  // A backend for cluster maintenance on storage nodes (the repair worker,
+  // services/repair/repair_worker.h): no key is loaded and no ObjectService is built (objects()
+  // must not be called), and the layout record is only loaded, never created (a node must not
+  // bootstrap the metadata from its own partial view: UNAVAILABLE until a front end created it).
+  bool keyless = false;
   // Erasure code (k = data_shards, m = parity_shards), stripe size, inline threshold, cipher.
   DataPathOptions data;
   // Threads running slice RPCs.
@@ -127,6 +132,9 @@ struct GatewayBackendOptions {
   SliceClient* slices = nullptr;
   // Sees every MetaService RPC (metrics; tests count round trips).
   GrpcAcceptorClient::RpcObserver meta_rpc_observer;
+  // Told of every slice transfer (bandwidth()); null = the backend's own. A storage node's repair
+  // backend passes the node's estimator, so what repair measures is what the node publishes.
+  std::shared_ptr<p2p::BandwidthEstimator> bandwidth;
   // Data path clock; null = real.
   Clock* clock = nullptr;
 
@@ -165,6 +173,7 @@ class GatewayBackend {
   GatewayBackend(const GatewayBackend&) = delete;
   GatewayBackend& operator=(const GatewayBackend&) = delete;
 
+  // Not in a keyless backend.
   ObjectService& objects() { return *objects_; }
   ManifestStore& store() { return *store_; }
   MembershipClusterView& cluster() { return *cluster_; }

@@ -118,6 +118,9 @@ absl::StatusOr<UploadInfo> MultipartUploads::Create(const std::string& bucket,
   enc->set_key_source(v1::EncryptionParams::CLUSTER_MASTER_KEY);
   enc->set_key_id(wrapped->key_id);
   enc->set_wrapped_data_key(wrapped->Serialize());
+  // The code the parts are written with: repair (which reads no key and knows no gateway's
+  // options) rebuilds the slices of uploads still in progress from it.
+  *r.mutable_coding() = CodingParamsFor(options_);
   r.clear_parts();
   if (absl::Status s = store_->PutIfAbsent(r); !s.ok()) return s;
   info.record = r;

@@ -24,10 +24,12 @@
 #include "absl/time/time.h"
 #include "base/env.h"
 #include "base/logging.h"
+#include "p2p/auth/cluster_auth.h"
 #include "p2p/auth/cluster_secret.h"
 #include "services/common/shutdown_signals.h"
 #include "services/node/node_config.h"
 #include "services/node/node_server.h"
+#include "services/repair/repair_worker.h"
 
 ABSL_FLAG(std::string, config, "", "Path of a config file of `flag_name = value` lines.");
 ABSL_FLAG(std::string, data_dir, "", "Directory for the node key, slice index and slices.");
@@ -91,6 +93,20 @@ ABSL_FLAG(absl::Duration, leave_wait, absl::Seconds(2),
 ABSL_FLAG(uint64_t, scrub_bytes_per_second, 32ull << 20,
           "Scrubber read budget in bytes/s (re-verifies every slice's checksums); 0 = off.");
 ABSL_FLAG(absl::Duration, scrub_interval, absl::Hours(24), "Pause between full scrub passes.");
+ABSL_FLAG(bool, repair, true,
+          "Run the repair scheduler: rebuild lost and damaged slices of the buckets this node "
+          "is the preferred repairer of (docs/design/repair.md).");
+ABSL_FLAG(absl::Duration, repair_interval, absl::Minutes(1), "Time between two repair passes.");
+ABSL_FLAG(absl::Duration, repair_dead_grace, absl::Minutes(10),
+          "How long a node must be down before its slices are rebuilt elsewhere (stripes with no "
+          "spare slice left do not wait).");
+ABSL_FLAG(double, repair_max_bytes_per_second, 256.0 * (1 << 20),
+          "Cap on this node's repair traffic in bytes/s (0 = none).");
+ABSL_FLAG(double, repair_node_share, 0.5,
+          "Share of each node's measured bandwidth repair may use, in (0, 1].");
+ABSL_FLAG(int32_t, repair_parallel_stripes, 4, "Stripes this node repairs at once.");
+ABSL_FLAG(absl::Duration, repair_lease, absl::Seconds(60),
+          "Duration of a bucket's repair lease (renewed while held).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "How long in-flight RPCs may run after SIGTERM before they are cancelled.");
 
@@ -118,7 +134,9 @@ void Usage() {
       "       [--bandwidth_interval=10s]\n"
       "       [--leave_wait=2s] [--nomembership] [--scrub_bytes_per_second=N]\n"
       "       [--scrub_interval=24h] [--meta_compaction_interval=1m]\n"
-      "       [--meta_tombstone_grace=10m]\n"
+      "       [--meta_tombstone_grace=10m] [--norepair] [--repair_interval=1m]\n"
+      "       [--repair_dead_grace=10m] [--repair_max_bytes_per_second=N]\n"
+      "       [--repair_node_share=0.5] [--repair_parallel_stripes=4] [--repair_lease=60s]\n"
       "   or: tessera-node --generate_cluster_secret=PATH\n");
 }
 
@@ -234,6 +252,34 @@ NodeOptions OptionsFromFlags() {
   return o;
 }
 
+// The repair worker of this node (services/repair/repair_worker.h): it reaches the cluster through
+// this node's own gRPC port, authenticated with the cluster secret, and never loads a key.
+absl::StatusOr<std::unique_ptr<RepairWorker>> StartRepair(const NodeOptions& node,
+                                                          const NodeServer& server,
+                                                          const std::string& listen) {
+  RepairWorkerOptions o;
+  o.node_id = server.node_id();
+  std::string host = "127.0.0.1";
+  if (size_t colon = listen.rfind(':'); colon != std::string::npos) {
+    const std::string h = listen.substr(0, colon);
+    if (!h.empty() && h != "0.0.0.0" && h != "[::]" && h != "::") host = h;
+  }
+  o.self_address = absl::StrCat(host, ":", server.port());
+  if (!node.cluster_secret_file.empty()) {
+    auto auth = p2p::ClusterAuth::FromSecretFile(node.cluster_secret_file, "repair");
+    if (!auth.ok()) return auth.status();
+    o.auth = *std::move(auth);
+  }
+  o.interval = absl::GetFlag(FLAGS_repair_interval);
+  o.lease_duration = absl::GetFlag(FLAGS_repair_lease);
+  o.repair.dead_grace = absl::GetFlag(FLAGS_repair_dead_grace);
+  o.repair.parallel_stripes = absl::GetFlag(FLAGS_repair_parallel_stripes);
+  o.repair.budget.max_bytes_per_second = absl::GetFlag(FLAGS_repair_max_bytes_per_second);
+  o.repair.budget.node_share = absl::GetFlag(FLAGS_repair_node_share);
+  o.bandwidth = server.bandwidth();
+  return RepairWorker::Start(std::move(o));
+}
+
 int Main(int argc, char** argv) {
   // Before any thread starts: see services/common/shutdown_signals.h.
   ShutdownSignals signals;
@@ -291,8 +337,17 @@ int Main(int argc, char** argv) {
       .Field("grpc_port", (*server)->port())
       .Field("admin_port", (*server)->admin_port());
 
+  std::unique_ptr<RepairWorker> repair;
+  if (absl::GetFlag(FLAGS_repair)) {
+    absl::StatusOr<std::unique_ptr<RepairWorker>> started =
+        StartRepair(options, **server, absl::GetFlag(FLAGS_listen));
+    if (!started.ok()) BadConfig(absl::StrCat("repair: ", started.status().message()));
+    repair = *std::move(started);
+  }
+
   const int sig = signals.Wait();
   TESSERA_LOG(INFO, "node_stopping").Field("signal", sig).Field("grace", grace);
+  if (repair != nullptr) repair->Stop();
   (*server)->Shutdown(grace);
   server->reset();
   TESSERA_LOG(INFO, "node_stopped");

@@ -119,6 +119,9 @@ absl::Status Repairer::ScanBucket(const std::string& bucket, const NodeCondition
           whole = *std::move(got);
           m = &whole;
         }
+        // Upload records written before they carried their code have none: their parts are
+        // repaired once the upload completes (the object's manifest has it).
+        if (m->coding().code_id() == 0) continue;
         const int k = static_cast<int>(m->coding().data_shards());
         for (const v1::PartRecord& part : m->parts()) {
           for (const v1::StripeRecord& stripe : part.stripes()) {
@@ -185,6 +188,10 @@ void Repairer::RepairQueued(RepairQueue& queue, const NodeConditions& nodes,
         StripeRepairTask task;
         {
           absl::MutexLock lock(&mu);
+          if (cancelled_.load()) {
+            stats.stripes_deferred += queue.size();
+            queue.clear();
+          }
           if (queue.empty()) return;
           task = std::move(queue.begin()->second);
           queue.erase(queue.begin());
@@ -238,11 +245,12 @@ absl::StatusOr<RepairPassStats> Repairer::RunOnce(
 
   absl::StatusOr<std::vector<v1::BucketRecord>> buckets = store_->ListBuckets();
   if (!buckets.ok()) return buckets.status();
-  std::vector<std::string> names;
-  for (const v1::BucketRecord& b : *buckets) names.push_back(b.name());
-  names.insert(names.end(), options_.internal_buckets.begin(), options_.internal_buckets.end());
+  // A set: an internal bucket may also have a bucket record (multipart's does).
+  std::set<std::string> names(options_.internal_buckets.begin(), options_.internal_buckets.end());
+  for (const v1::BucketRecord& b : *buckets) names.insert(b.name());
   RepairQueue queue;
   for (const std::string& bucket : names) {
+    if (cancelled_.load()) break;
     if (admit != nullptr && !admit(bucket)) continue;
     absl::Status s = ScanBucket(bucket, nodes, queue, stats);
     if (!s.ok() && !IsNoSuchBucket(s) && s.code() != absl::StatusCode::kNotFound) {

@@ -22,6 +22,7 @@
 // Thread-safety: RunOnce may be called from one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -97,6 +98,9 @@ class Repairer {
   // counted and logged, and retried next pass.
   [[nodiscard]] absl::StatusOr<RepairPassStats> RunOnce(
       const std::function<bool(const std::string& bucket)>& admit = nullptr);
+  // Makes the pass in progress (and every later one) stop at the next bucket or stripe; the
+  // stripes left are counted as deferred. Thread-safe.
+  void Cancel() { cancelled_.store(true); }
 
  private:
   std::set<DamagedSlice> ListDamaged(const ClusterSnapshot& snapshot, RepairPassStats& stats);
@@ -117,6 +121,7 @@ class Repairer {
   StripeRepairer stripes_;
   DownTracker down_;
   uint64_t sequence_ = 0;  // scan order, the last tie-break of the queue
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace tessera::services

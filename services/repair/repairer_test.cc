@@ -13,6 +13,7 @@
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "services/gateway/gateway_test_util.h"
+#include "services/gateway/multipart.h"
 #include "services/gateway/orphan_reclaimer.h"
 #include "services/gateway/test_cluster.h"
 #include "services/repair/repair_metrics.h"
@@ -231,6 +232,41 @@ TEST_F(RepairerTest, WriteAcknowledgedWithKPlusOneSlicesIsCompletedWithoutAnyFai
   EXPECT_EQ(pass->stripes_failed, 0u);
   ExpectFullRedundancy();
   ExpectAllReadable(objects);
+}
+
+TEST_F(RepairerTest, PartsOfUploadsInProgressAreRepaired) {
+  auto codec = storage::StripeCodec::Create({.data_shards = 2, .parity_shards = 2});
+  ASSERT_OK(codec.status());
+  MultipartUploads uploads(SevenNodes().data, cluster_.deps(), &cluster_.store(), codec->get());
+  ASSERT_OK(uploads.Init());
+  auto up = uploads.Create(kBucket, "big", {});
+  ASSERT_OK(up.status());
+  const std::string data = PatternData(300 << 10, 'u');
+  auto writer = uploads.PartWriter(*up, 1);
+  ASSERT_OK(writer.status());
+  ASSERT_OK((*writer)->Write(data));
+  auto part = (*writer)->FinishPart();
+  ASSERT_OK(part.status());
+  ASSERT_OK(uploads.CommitPart(*up, *part, {}));
+
+  KillNodes({part->stripes(0).slices_size() > 0
+                 ? cluster_.IndexOf(part->stripes(0).slices(0).node_id())
+                 : 0});
+  absl::StatusOr<RepairPassStats> pass = NewRepairer()->RunOnce();
+  ASSERT_OK(pass.status());
+  EXPECT_GT(pass->stripes_repaired, 0u);
+  EXPECT_EQ(pass->stripes_failed, 0u);
+  auto record = uploads.Get(kBucket, "big", up->upload_id);
+  ASSERT_OK(record.status());
+  auto snapshot = cluster_.view().Snapshot();
+  for (const v1::PartRecord& p : record->record.parts()) {
+    for (const v1::StripeRecord& s : p.stripes()) {
+      for (const v1::SliceRef& ref : s.slices()) {
+        ASSERT_NE(snapshot->Find(ref.node_id()), nullptr);
+        EXPECT_TRUE(snapshot->Find(ref.node_id())->alive) << "part slice left on the dead node";
+      }
+    }
+  }
 }
 
 // Flips one byte in the middle of every slice file of node `i`.

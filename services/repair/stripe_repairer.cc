@@ -129,8 +129,11 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
       const StorageNode node = *snapshot.Find(stripe.slices(i).node_id());
       group.Add();
       pool_->Submit([&, i, node] {
-        RepairBudget::Slot slot = budget_->Transfer(node, TransferDirection::kFromNode, slice_size);
-        absl::StatusOr<std::string> got = slices_->Get(node.address, slice_id(i));
+        absl::StatusOr<std::string> got = [&] {
+          RepairBudget::Slot slot =
+              budget_->Transfer(node, TransferDirection::kFromNode, slice_size);
+          return slices_->Get(node.address, slice_id(i));
+        }();  // the slot is released here, before Done() lets the caller return
         {
           absl::MutexLock lock(&mu);
           if (got.ok()) {
@@ -208,8 +211,10 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
       if (node == nullptr) continue;
       group.Add();
       pool_->Submit([&, w = w, i, node = *node] {
-        RepairBudget::Slot slot = budget_->Transfer(node, TransferDirection::kToNode, slice_size);
-        absl::Status s = slices_->Put(node.address, slice_id(i), (*rebuilt)[w]);
+        const absl::Status s = [&] {
+          RepairBudget::Slot slot = budget_->Transfer(node, TransferDirection::kToNode, slice_size);
+          return slices_->Put(node.address, slice_id(i), (*rebuilt)[w]);
+        }();
         {
           absl::MutexLock lock(&mu);
           if (s.ok()) {
@@ -248,34 +253,30 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
     return outcome;
   }
   int applied = 0;
-  absl::Status cas =
-      store_->CompareAndSet(task.bucket, task.key, task.version_id,
-                            [&](const std::optional<v1::ObjectManifest>& current)
-                                -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
-                              applied = 0;
-                              if (!current.has_value())
-                                return absl::AbortedError("the version is gone");
-                              v1::ObjectManifest m = *current;
-                              v1::StripeRecord* s = FindStripe(m, task.part, stripe.index());
-                              if (s == nullptr || s->slices_size() != n) {
-                                return absl::AbortedError("the stripe is no longer in the version");
-                              }
-                              for (const auto& [i, node] : moved) {
-                                v1::SliceRef* ref = s->mutable_slices(i);
-                                if (ref->node_id() == stripe.slices(i).node_id() &&
-                                    ref->hash() == stripe.slices(i).hash()) {
-                                  ref->set_node_id(node);
-                                  ++applied;
-                                }
-                              }
-                              if (applied == 0)
-                                return absl::AbortedError("every slice ref changed meanwhile");
-                              bool complete = true;
-                              for (const v1::SliceRef& ref : s->slices())
-                                complete &= !ref.node_id().empty();
-                              s->set_degraded(!complete);
-                              return m;
-                            });
+  const ManifestUpdate record_moves = [&](const std::optional<v1::ObjectManifest>& current)
+      -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
+    applied = 0;
+    if (!current.has_value()) return absl::AbortedError("the version is gone");
+    v1::ObjectManifest m = *current;
+    v1::StripeRecord* s = FindStripe(m, task.part, stripe.index());
+    if (s == nullptr || s->slices_size() != n) {
+      return absl::AbortedError("the stripe is no longer in the version");
+    }
+    for (const auto& [i, node] : moved) {
+      v1::SliceRef* ref = s->mutable_slices(i);
+      if (ref->node_id() == stripe.slices(i).node_id() && ref->hash() == stripe.slices(i).hash()) {
+        ref->set_node_id(node);
+        ++applied;
+      }
+    }
+    if (applied == 0) return absl::AbortedError("every slice ref changed meanwhile");
+    bool complete = true;
+    for (const v1::SliceRef& ref : s->slices()) complete &= !ref.node_id().empty();
+    s->set_degraded(!complete);
+    return m;
+  };
+  const absl::Status cas =
+      store_->CompareAndSet(task.bucket, task.key, task.version_id, record_moves);
   if (!cas.ok()) return cas;
   outcome.slices_recorded = applied + in_place;
   return outcome;
