@@ -110,8 +110,8 @@ RedundancyReport CheckRedundancy(GatewayBackend& inspector, const std::set<std::
             if (ok) {
               ++r.full;
             } else if (r.first_problem.empty()) {
-              r.first_problem = absl::StrCat(bucket, "/", kv.key, " part ", part.number(),
-                                             " stripe ", s.index());
+              r.first_problem =
+                  absl::StrCat(bucket, "/", kv.key, " part ", part.number(), " stripe ", s.index());
             }
           }
         }
@@ -139,8 +139,8 @@ int CountBadSlices(GatewayBackend& inspector, ProcessCluster& cluster) {
             for (int i = 0; i < s.slices_size(); ++i) {
               auto got = inspector.grpc_slices().Get(
                   address_of[s.slices(i).node_id()],
-                  services::MakeSliceId(services::DataVersionId(m), part.number(), s.index(), i),
-                  0, 0);
+                  services::MakeSliceId(services::DataVersionId(m), part.number(), s.index(), i), 0,
+                  0);
               if (!got.ok()) {
                 ++bad;
                 continue;
@@ -217,8 +217,7 @@ TEST(RepairClusterTest, KilledNodeIsRebuiltThenMFurtherLossesAreSurvived) {
   EXPECT_EQ(CountBadSlices(*inspector, cluster), 0);
 
   // Complete the upload whose parts were repaired.
-  auto done =
-      s3.CompleteMultipartUpload(kBucket, "upload", upload_id, {{1, part->header("etag")}});
+  auto done = s3.CompleteMultipartUpload(kBucket, "upload", upload_id, {{1, part->header("etag")}});
   ASSERT_TRUE(done.ok() && done->status == 200) << (done.ok() ? done->body : "");
   objects["upload"] = part_data;
 
