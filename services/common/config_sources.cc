@@ -20,10 +20,52 @@
 #include "base/logging.h"
 
 ABSL_FLAG(std::string, config, "",
-          "Config file of `name = value` lines (names as the flags, without --); the environment "
-          "(TESSERA_<NAME>) overrides it and the command line overrides both. Default: "
-          "$TESSERA_CONFIG.");
-ABSL_FLAG(std::string, log_format, "text",
+          "Config file of `name = value` lines (names as the flags, without --); environment "
+          "variables (TESSERA_DATA_DIR for --data_dir) override it and the command line "
+          "overrides both. Default: "
+          "the TESSERA_CONFIG environment variable.");
+namespace tessera::services {
+
+// --log_level and --log_format as typed flags, so a bad value fails while parsing, named with
+// its source like any other (absl finds these functions by argument-dependent lookup).
+struct LogLevelSetting {
+  LogLevel level = LogLevel::kInfo;
+};
+struct LogFormatSetting {
+  LogFormat format = LogFormat::kText;
+};
+
+bool AbslParseFlag(absl::string_view text, LogLevelSetting* out, std::string* error) {
+  absl::StatusOr<LogLevel> level = ParseLogLevel(text);
+  if (!level.ok()) {
+    *error = std::string(level.status().message());
+    return false;
+  }
+  out->level = *level;
+  return true;
+}
+
+std::string AbslUnparseFlag(LogLevelSetting s) { return std::string(LogLevelName(s.level)); }
+
+bool AbslParseFlag(absl::string_view text, LogFormatSetting* out, std::string* error) {
+  absl::StatusOr<LogFormat> format = ParseLogFormat(text);
+  if (!format.ok()) {
+    *error = std::string(format.status().message());
+    return false;
+  }
+  out->format = *format;
+  return true;
+}
+
+std::string AbslUnparseFlag(LogFormatSetting s) {
+  return s.format == LogFormat::kJson ? "json" : "text";
+}
+
+}  // namespace tessera::services
+
+ABSL_FLAG(tessera::services::LogLevelSetting, log_level, {},
+          "Minimum level of log events: debug, info, warning or error.");
+ABSL_FLAG(tessera::services::LogFormatSetting, log_format, {},
           "Log line format: text (logfmt key=value) or json (one JSON object per line).");
 
 namespace tessera::services {
@@ -264,6 +306,11 @@ std::string HelpText(absl::string_view usage) {
   return out;
 }
 
+void ApplyLogFlags() {
+  SetLogLevel(absl::GetFlag(FLAGS_log_level).level);
+  SetLogFormat(absl::GetFlag(FLAGS_log_format).format);
+}
+
 std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, absl::string_view program,
                                           bool allow_positional) {
   auto fail = [&](absl::string_view message) {
@@ -280,9 +327,7 @@ std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, absl::string_vi
   if (!allow_positional && !parsed->positional.empty()) {
     fail(absl::StrCat("unexpected argument \"", absl::CHexEscape(parsed->positional[0]), "\""));
   }
-  absl::StatusOr<LogFormat> format = ParseLogFormat(absl::GetFlag(FLAGS_log_format));
-  if (!format.ok()) fail(absl::StrCat("--log_format: ", format.status().message()));
-  SetLogFormat(*format);
+  ApplyLogFlags();
   return std::move(parsed->positional);
 }
 

@@ -17,8 +17,9 @@
 // its source (FILE:LINE, the environment variable, or "command line"); the value is never shown
 // for settings whose name suggests a secret (IsSecretSetting).
 //
-// This module also defines the flags every binary shares: --config and --log_format (text|json,
-// base/logging.h); ParseFlagsOrExit applies --log_format.
+// This module also defines the flags every binary shares: --config, --log_level
+// (debug|info|warning|error) and --log_format (text|json), see base/logging.h; ParseFlagsOrExit
+// applies the last two.
 //
 // Thread-safety: call once, from main(), before any thread reads flags. The pure helpers are
 // thread-safe.
@@ -76,7 +77,10 @@ bool IsSecretSetting(absl::string_view flag_name);
 //     --name (help); default: "value"; env: TESSERA_NAME;
 std::string HelpText(absl::string_view usage = "");
 
-// For main(): ApplyConfigSources over the real environment, then --log_format. On --help prints
+// Applies --log_level and --log_format to base/logging (SetLogLevel, SetLogFormat).
+void ApplyLogFlags();
+
+// For main(): ApplyConfigSources over the real environment, then ApplyLogFlags(). On --help prints
 // HelpText() to stdout and exits 0. On an error, or on a positional argument unless
 // `allow_positional`, prints one line "<program>: <message>" to stderr and exits 2. Returns the
 // positional arguments.

@@ -104,6 +104,8 @@ TEST_F(ConfigSourcesTest, ErrorsNameTheSettingAndItsSource) {
 
   files_["/bad.conf"] = "cs_name\n";
   EXPECT_EQ(Error({"--config=/bad.conf"}), "/bad.conf:1: expected `name = value`");
+  files_["/bad.conf"] = "\n = 1\n";
+  EXPECT_EQ(Error({"--config=/bad.conf"}), "/bad.conf:2: empty name");
   files_["/bad.conf"] = "cs_name = a\ncs_name = b\n";
   EXPECT_EQ(Error({"--config=/bad.conf"}), "/bad.conf:2: --cs_name given twice");
   files_["/bad.conf"] = "config = /other\n";
@@ -121,6 +123,13 @@ TEST_F(ConfigSourcesTest, ErrorsNameTheSettingAndItsSource) {
   EXPECT_THAT(Error({}), HasSubstr("environment variable TESSERA_CS_WAIT: bad value \"soon\" "
                                    "for --cs_wait"));
   env_.clear();
+
+  env_["TESSERA_LOG_LEVEL"] = "loud";
+  EXPECT_THAT(Error({}), HasSubstr("environment variable TESSERA_LOG_LEVEL: bad value \"loud\" "
+                                   "for --log_level"));
+  env_.clear();
+  EXPECT_THAT(Error({"--log_format=xml"}),
+              HasSubstr("command line: bad value \"xml\" for --log_format"));
 
   EXPECT_EQ(Error({"--bogus=1"}), "command line: unknown flag --bogus");
   EXPECT_EQ(Error({"--cs_count"}), "command line: flag --cs_count needs a value");
@@ -184,6 +193,7 @@ TEST(ConfigSourcesHelpTest, ListsEveryTesseraFlagWithDefaultAndEnvironmentVariab
                               "env: TESSERA_CS_NAME;\n"));
   EXPECT_THAT(help, HasSubstr("--config ("));
   EXPECT_THAT(help, HasSubstr("--log_format ("));
+  EXPECT_THAT(help, HasSubstr("default: \"info\"; env: TESSERA_LOG_LEVEL;"));
   EXPECT_THAT(help, Not(HasSubstr("--flagfile")));
 }
 

@@ -26,7 +26,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -35,6 +34,7 @@
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "services/common/admin_server.h"
+#include "services/common/config_sources.h"
 #include "services/common/shutdown_signals.h"
 #include "services/common/tls_flags.h"
 #include "services/gateway/backend_metrics.h"
@@ -79,7 +79,6 @@ ABSL_FLAG(int32_t, max_connections, 1024,
 ABSL_FLAG(int32_t, max_handshakes, 256,
           "TLS handshakes in progress at once; a new one drops the oldest.");
 ABSL_FLAG(std::string, port_file, "", "If set, s3_port/admin_port are written here.");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace tessera::services {
 namespace {
@@ -118,13 +117,14 @@ int Main(int argc, char** argv) {
   ShutdownSignals signals;
 
   absl::SetProgramUsageMessage(
-      "tessera-s3 --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
-      "--credentials_file=FILE [--listen=HOST:PORT] [--tls_cert_file=FILE --tls_key_file=FILE]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) BadConfig(absl::StrCat("unexpected argument \"", rest[1], "\""));
-  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
-  SetLogLevel(*level);
+      "tessera-s3: the S3-compatible HTTP(S) endpoint of a Tessera cluster. Serves the S3 API on "
+      "--listen (HTTPS with --tls_cert_file/--tls_key_file) for the users of --credentials_file, "
+      "stores objects on the storage nodes reached through --seeds, and serves /metrics, /healthz "
+      "and /readyz on --admin_listen.\n"
+      "usage: tessera-s3 --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
+      "--credentials_file=FILE [--listen=HOST:PORT] [--tls_cert_file=FILE --tls_key_file=FILE] "
+      "[--flags]");
+  ParseFlagsOrExit(argc, argv, "tessera-s3");
 
   if (absl::GetFlag(FLAGS_credentials_file).empty()) {
     BadConfig("--credentials_file is required (S3 users; see services/s3/auth/credential_store.h)");
