@@ -16,6 +16,8 @@
 //   tessera-s3 started s3_port=<port> admin_port=<port>
 // and, with --port_file, `s3_port=.. admin_port=..` is written there atomically. A bad flag exits
 // 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT stop the listener and exit 0.
+// SIGHUP re-reads --credentials_file and the TLS certificate and key (new connections use them);
+// a file that fails to load is logged and the current one stays in use.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -107,14 +109,30 @@ void RaiseDescriptorLimit(size_t max_connections) {
   }
 }
 
+// SIGHUP: re-read --credentials_file and the TLS certificate and key. Each reload either fully
+// succeeds or leaves what is in use (and logs why); open connections are not disturbed.
+void Reload(s3::CredentialStore* credentials, s3::S3HttpServer* server) {
+  if (absl::Status s = credentials->ReloadFromFile(absl::GetFlag(FLAGS_credentials_file)); s.ok()) {
+    TESSERA_LOG(INFO, "s3_credentials_reloaded").Field("keys", credentials->size());
+  } else {
+    TESSERA_LOG(ERROR, "s3_credentials_reload_failed").Field("status", s);
+  }
+  if (absl::Status s = server->ReloadTls(); !s.ok()) {
+    TESSERA_LOG(ERROR, "s3_tls_reload_failed").Field("status", s);
+  } else if (!absl::GetFlag(FLAGS_tls_cert_file).empty() ||
+             !absl::GetFlag(FLAGS_tls_cert).empty()) {
+    TESSERA_LOG(INFO, "s3_tls_reloaded");
+  }
+}
+
 int Fail(const std::string& what, const absl::Status& status) {
   std::fprintf(stderr, "tessera-s3: %s: %s\n", what.c_str(), status.ToString().c_str());
   return 1;
 }
 
 int Main(int argc, char** argv) {
-  // Before any thread starts: see services/common/shutdown_signals.h.
-  ShutdownSignals signals;
+  // Before any thread starts: see services/common/shutdown_signals.h. SIGHUP reloads.
+  ShutdownSignals signals(ShutdownSignals::kReloadOnSighup);
 
   absl::SetProgramUsageMessage(
       "tessera-s3: the S3-compatible HTTP(S) endpoint of a Tessera cluster. Serves the S3 API on "
@@ -217,7 +235,8 @@ int Main(int argc, char** argv) {
       .Field("s3_port", server->port())
       .Field("admin_port", (*admin)->port());
 
-  const int sig = signals.Wait();
+  int sig = signals.Wait();
+  for (; sig == SIGHUP; sig = signals.Wait()) Reload(credentials->get(), server);
   TESSERA_LOG(INFO, "s3_stopping").Field("signal", sig);
   (*admin)->SetHealth(Health::kStopping);
   front->reset();  // stops the HTTP server first (joins its I/O threads), then the handlers
