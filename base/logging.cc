@@ -9,11 +9,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/utf8.h"
 
 namespace tessera {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_format{static_cast<int>(LogFormat::kText)};
 
 class StderrSink final : public LogSink {
  public:
@@ -76,6 +78,22 @@ absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
   if (n == "error") return LogLevel::kError;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown log level \"", name, "\" (want debug, info, warning or error)"));
+}
+
+absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name) {
+  std::string n = absl::AsciiStrToLower(name);
+  if (n == "text") return LogFormat::kText;
+  if (n == "json") return LogFormat::kJson;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown log format \"", name, "\" (want text or json)"));
+}
+
+void SetLogFormat(LogFormat format) {
+  g_format.store(static_cast<int>(format), std::memory_order_relaxed);
+}
+
+LogFormat GetLogFormat() {
+  return static_cast<LogFormat>(g_format.load(std::memory_order_relaxed));
 }
 
 void SetLogLevel(LogLevel level) {
@@ -141,6 +159,48 @@ std::string LogQuote(absl::string_view value) {
   return out;
 }
 
+std::string LogJsonQuote(absl::string_view value) {
+  // Valid UTF-8 is kept as is (JSON text is UTF-8); otherwise every non-ASCII byte is escaped so
+  // the line stays valid JSON.
+  const bool utf8 = IsValidUtf8(value);
+  std::string out = "\"";
+  out.reserve(value.size() + 2);
+  for (char c : value) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f || (u >= 0x80 && !utf8)) {
+          absl::StrAppendFormat(&out, "\\u%04x", u);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
 void CapturingLogSink::Write(LogLevel, absl::string_view line) {
   absl::MutexLock lock(&mu_);
   lines_.emplace_back(line);
@@ -169,29 +229,43 @@ ScopedLogSink::~ScopedLogSink() {
 }
 
 LogEvent::LogEvent(LogLevel level, const char* file, int line, absl::string_view event)
-    : level_(level), file_(file), line_(line) {
+    : level_(level), format_(GetLogFormat()), file_(file), line_(line) {
   text_.reserve(128);
-  absl::StrAppend(&text_, " level=", LogLevelName(level), " event=", LogQuote(event));
+  if (format_ == LogFormat::kJson) {
+    absl::StrAppend(&text_, ",\"level\":\"", LogLevelName(level),
+                    "\",\"msg\":", LogJsonQuote(event));
+  } else {
+    absl::StrAppend(&text_, " level=", LogLevelName(level), " event=", LogQuote(event));
+  }
 }
 
 void LogEvent::AddField(absl::string_view key, absl::string_view value) {
-  text_.push_back(' ');
+  std::string k;
   if (key.empty()) {
-    text_.push_back('_');
+    k = "_";
   } else {
-    for (char c : key) text_.push_back(IsKeyChar(c) ? c : '_');
+    for (char c : key) k.push_back(IsKeyChar(c) ? c : '_');
   }
-  text_.push_back('=');
-  text_ += LogQuote(value);
+  if (format_ == LogFormat::kJson) {
+    if (k == "ts" || k == "level" || k == "msg" || k == "src") k.push_back('_');
+    absl::StrAppend(&text_, ",\"", k, "\":", LogJsonQuote(value));  // keys need no escaping
+  } else {
+    absl::StrAppend(&text_, " ", k, "=", LogQuote(value));
+  }
 }
 
 LogEvent::~LogEvent() {
-  absl::StrAppend(&text_, " src=", LogQuote(absl::StrCat(Basename(file_), ":", line_)));
+  const std::string src = absl::StrCat(Basename(file_), ":", line_);
+  const bool json = format_ == LogFormat::kJson;
+  absl::StrAppend(&text_, json ? ",\"src\":" : " src=", json ? LogJsonQuote(src) : LogQuote(src),
+                  json ? "}" : "");
   SinkState& state = State();
   absl::MutexLock lock(&state.mu);
   Clock* clock = state.clock != nullptr ? state.clock : Clock::Real();
-  std::string line = absl::StrCat(
-      "ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", clock->Now(), absl::UTCTimeZone()), text_);
+  const std::string ts =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", clock->Now(), absl::UTCTimeZone());
+  std::string line =
+      json ? absl::StrCat("{\"ts\":\"", ts, "\"", text_) : absl::StrCat("ts=", ts, text_);
   LogSink* sink = state.sink != nullptr ? state.sink : StderrSinkInstance();
   sink->Write(level_, line);
 }

@@ -15,6 +15,17 @@
 // two lines and splits unambiguously. Keys are restricted to [A-Za-z0-9_.-] (other characters
 // become '_'). NEVER log keys, secrets or plaintext object data.
 //
+// JSON (SetLogFormat(LogFormat::kJson); the daemons' --log_format=json) writes the same event as
+// one JSON object per line, every value a string, in the same order:
+//
+//   {"ts":"2026-11-25T13:22:42.123456Z","level":"info","msg":"slice_put","id":"ab12",
+//    "bytes":"4096","src":"store.cc:88"}
+//
+// (one line; wrapped here). The event name is "msg". Strings are escaped per RFC 8259 (\" \\ \n
+// \r \t \b \f, other control bytes and DEL as \u00XX); valid UTF-8 passes through, and a value
+// that is not valid UTF-8 has each byte >= 0x80 written as \u00XX, so a line is always valid JSON.
+// A caller's key equal to a fixed one (ts, level, msg, src) gets a trailing '_' so no key repeats.
+//
 // Levels: DEBUG < INFO < WARNING < ERROR. Events below the runtime level (SetLogLevel; default
 // INFO) cost one relaxed atomic load: their Field arguments are not evaluated.
 //
@@ -44,6 +55,14 @@ absl::string_view LogLevelName(LogLevel level);
 // Parses a level name (case-insensitive; "warn" accepted). INVALID_ARGUMENT otherwise.
 absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name);
 
+enum class LogFormat : int { kText = 0, kJson = 1 };
+
+// Parses "text" or "json" (case-insensitive). INVALID_ARGUMENT otherwise.
+absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name);
+// Sets / reads the format of events started from now on (default kText).
+void SetLogFormat(LogFormat format);
+LogFormat GetLogFormat();
+
 // Receives finished lines (without the trailing newline). Implementations must be thread-safe
 // or rely on the logging lock: Write is only ever called with that lock held.
 class LogSink {
@@ -66,6 +85,8 @@ void SetLogClock(Clock* clock);
 
 // Escapes `value` for a log line per the rules above (bare or quoted).
 std::string LogQuote(absl::string_view value);
+// `value` as a JSON string literal (with the quotes), escaped per the rules above.
+std::string LogJsonQuote(absl::string_view value);
 
 // A sink that keeps lines in memory, for tests.
 class CapturingLogSink final : public LogSink {
@@ -130,6 +151,7 @@ class LogEvent {
   void AddField(absl::string_view key, absl::string_view value);
 
   const LogLevel level_;
+  const LogFormat format_;
   const char* const file_;
   const int line_;
   std::string text_;

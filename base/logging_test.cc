@@ -257,6 +257,154 @@ TEST_F(LoggingTest, ScopedSinkRestoresPrevious) {
   EXPECT_EQ(GetLogLevel(), LogLevel::kInfo);
 }
 
+// Parses one JSON log line: a flat object of string values, in order, undoing every escape
+// LogJsonQuote may write (\uXXXX below 0x100 becomes that byte, as LogJsonQuote writes bytes).
+// Fails the test on anything else, so it also checks the line is a well-formed object.
+std::vector<std::pair<std::string, std::string>> ParseJsonLine(const std::string& line) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t i = 0;
+  auto string_at = [&](std::string* value) -> bool {
+    if (i >= line.size() || line[i] != '"') return false;
+    ++i;
+    while (i < line.size()) {
+      const char c = line[i++];
+      if (c == '"') return true;
+      if (static_cast<unsigned char>(c) < 0x20) return false;  // raw control byte
+      if (c != '\\') {
+        value->push_back(c);
+        continue;
+      }
+      if (i >= line.size()) return false;
+      const char e = line[i++];
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          value->push_back(e);
+          break;
+        case 'n':
+          value->push_back('\n');
+          break;
+        case 'r':
+          value->push_back('\r');
+          break;
+        case 't':
+          value->push_back('\t');
+          break;
+        case 'b':
+          value->push_back('\b');
+          break;
+        case 'f':
+          value->push_back('\f');
+          break;
+        case 'u': {
+          if (i + 4 > line.size()) return false;
+          const unsigned long code = std::stoul(line.substr(i, 4), nullptr, 16);
+          if (code > 0xff) return false;
+          value->push_back(static_cast<char>(code));
+          i += 4;
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(!line.empty() && line[0] == '{') << line;
+  i = 1;
+  while (true) {
+    std::string key, value;
+    if (!string_at(&key) || i >= line.size() || line[i++] != ':' || !string_at(&value)) {
+      ADD_FAILURE() << "malformed JSON line at " << i << ": " << line;
+      return out;
+    }
+    out.emplace_back(std::move(key), std::move(value));
+    if (i < line.size() && line[i] == ',') {
+      ++i;
+      continue;
+    }
+    EXPECT_TRUE(i + 1 == line.size() && line[i] == '}') << "trailing text in " << line;
+    return out;
+  }
+}
+
+class JsonLoggingTest : public LoggingTest {
+ protected:
+  JsonLoggingTest() { SetLogFormat(LogFormat::kJson); }
+  ~JsonLoggingTest() override { SetLogFormat(LogFormat::kText); }
+};
+
+TEST_F(JsonLoggingTest, OneObjectPerLineWithTsLevelMsgAndSource) {
+  const int line = __LINE__ + 1;
+  TESSERA_LOG(WARNING, "slice_put").Field("id", "ab12").Field("bytes", 4096).Field("ok", true);
+  ASSERT_THAT(sink_.lines(), SizeIs(1));
+  const std::string text = sink_.lines()[0];
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  EXPECT_EQ(text, absl::StrCat("{\"ts\":\"2025-11-25T13:23:20.123456Z\",\"level\":\"warning\","
+                               "\"msg\":\"slice_put\",\"id\":\"ab12\",\"bytes\":\"4096\","
+                               "\"ok\":\"true\",\"src\":\"logging_test.cc:",
+                               line, "\"}"));
+}
+
+TEST_F(JsonLoggingTest, EscapesQuotesNewlinesAndControlBytes) {
+  const std::string awkward[] = {
+      "say \"hi\"",
+      "back\\slash",
+      "two\nlines\r\n",
+      "tab\there",
+      std::string("nul\0byte", 8),
+      "\x01\x08\x0c\x1f\x7f",
+      "{\"injected\":\"field\"}",
+      "caf\xc3\xa9 \xe2\x82\xac",  // valid UTF-8 passes through
+      "bad \xff\xfe utf8",         // invalid: escaped byte by byte
+      "",
+  };
+  for (const std::string& v : awkward) {
+    sink_.Clear();
+    TESSERA_LOG(INFO, v).Field(v, v);
+    ASSERT_THAT(sink_.lines(), SizeIs(1));
+    const std::string text = sink_.lines()[0];
+    EXPECT_EQ(text.find('\n'), std::string::npos) << text;
+    EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+    for (unsigned char c : text) EXPECT_TRUE(c >= 0x20 && c != 0x7f) << text;
+    auto fields = ParseJsonLine(text);
+    ASSERT_THAT(fields, SizeIs(5)) << text;
+    EXPECT_EQ(fields[2], std::make_pair(std::string("msg"), v));
+    EXPECT_EQ(fields[3].second, v) << text;  // the key is sanitised, the value kept exactly
+    EXPECT_EQ(fields[4].first, "src");
+  }
+  EXPECT_EQ(LogJsonQuote("a\"b\\c\nd\x01\x7f"), "\"a\\\"b\\\\c\\nd\\u0001\\u007f\"");
+  EXPECT_EQ(LogJsonQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(LogJsonQuote("\xc3"), "\"\\u00c3\"");
+}
+
+TEST_F(JsonLoggingTest, CallerKeysNeverRepeatFixedOnes) {
+  TESSERA_LOG(INFO, "e").Field("ts", "x").Field("level", "y").Field("msg", "z").Field("src", "w");
+  ASSERT_THAT(sink_.lines(), SizeIs(1));
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : ParseJsonLine(sink_.lines()[0])) keys.push_back(k);
+  EXPECT_THAT(keys, ElementsAre("ts", "level", "msg", "ts_", "level_", "msg_", "src_", "src"));
+}
+
+TEST_F(JsonLoggingTest, LevelFilterAppliesToJsonToo) {
+  SetLogLevel(LogLevel::kWarning);
+  TESSERA_LOG(INFO, "hidden");
+  TESSERA_LOG(ERROR, "shown");
+  ASSERT_THAT(sink_.lines(), SizeIs(1));
+  auto fields = ParseJsonLine(sink_.lines()[0]);
+  ASSERT_THAT(fields, SizeIs(4));
+  EXPECT_EQ(fields[1], std::make_pair(std::string("level"), std::string("error")));
+  EXPECT_EQ(fields[2], std::make_pair(std::string("msg"), std::string("shown")));
+}
+
+TEST(LogFormatTest, Parse) {
+  EXPECT_THAT(ParseLogFormat("text"), IsOkAndHolds(LogFormat::kText));
+  EXPECT_THAT(ParseLogFormat("JSON"), IsOkAndHolds(LogFormat::kJson));
+  EXPECT_THAT(ParseLogFormat("xml"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(GetLogFormat(), LogFormat::kText);
+}
+
 TEST(LogLevelTest, ParseAndName) {
   EXPECT_THAT(ParseLogLevel("INFO"), IsOkAndHolds(LogLevel::kInfo));
   EXPECT_THAT(ParseLogLevel("warn"), IsOkAndHolds(LogLevel::kWarning));

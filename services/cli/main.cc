@@ -6,11 +6,24 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/cli/commands.h"
 #include "services/cli/dev_cluster.h"
+#include "services/common/config_sources.h"
+
+// The global options; like the daemons' flags they can also come from the --config file and
+// TESSERA_<NAME> environment variables (services/common/config_sources.h).
+ABSL_FLAG(std::string, endpoint, "",
+          "Gateway host:port (default: the one `tessera dev` wrote to ~/.tessera/dev.env, else "
+          "127.0.0.1:7500).");
+ABSL_FLAG(std::string, credentials_file, "",
+          "KEY=VALUE file with TESSERA_ACCESS_KEY_ID and TESSERA_SECRET_ACCESS_KEY (or the AWS_ "
+          "names), e.g. the s3.env of `tessera dev`.");
+ABSL_FLAG(std::string, tls_ca_file, "", "PEM certificate to trust for the gateway's TLS.");
+ABSL_FLAG(bool, tls, false, "Connect with TLS, trusting the system's roots.");
 
 namespace tessera::cli {
 namespace {
@@ -43,6 +56,8 @@ constexpr char kUsage[] =
     "$TESSERA_SECRET_ACCESS_KEY, else $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else the\n"
     "dev user of the cluster `tessera dev` runs. TLS: --tls_ca_file (or $TESSERA_TLS_CA_FILE)\n"
     "trusts that certificate; --tls (or TESSERA_TLS=1) uses the system's roots.\n"
+    "Every global option can also be set in a --config file (or $TESSERA_CONFIG) of\n"
+    "`name = value` lines, or as TESSERA_<NAME>; see docs/configuration.md.\n"
     "Exit codes: 0 success, 1 the operation failed, 2 bad command line.\n";
 
 // Splits "--name=value" / "--name value"; returns false if `arg` is not a flag.
@@ -103,30 +118,27 @@ int Dev(const std::vector<std::string>& args, const char* argv0) {
 int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> all(argv + 1, argv + argc);
-  std::string endpoint_flag, credentials_file, tls_ca_file;
-  bool tls = false;
+  std::vector<std::string> global;  // the global options, as --name=value
   std::vector<std::string> args;
   bool dev = false;
   for (size_t i = 0; i < all.size(); ++i) {
     std::string v;
-    if (!dev && FlagValue(all, &i, "endpoint", &v)) {
-      endpoint_flag = v;
+    bool taken = false;
+    for (const char* name :
+         {"endpoint", "credentials_file", "tls_ca_file", "config", "log_level", "log_format"}) {
+      if (!dev && !taken && FlagValue(all, &i, name, &v)) {
+        global.push_back(absl::StrCat("--", name, "=", v));
+        taken = true;
+      }
+    }
+    if (taken) continue;
+    if (!dev && (all[i] == "--tls" || absl::StartsWith(all[i], "--tls="))) {
+      global.push_back(all[i]);
       continue;
     }
-    if (!dev && FlagValue(all, &i, "credentials_file", &v)) {
-      credentials_file = v;
-      continue;
-    }
-    if (!dev && FlagValue(all, &i, "tls_ca_file", &v)) {
-      tls_ca_file = v;
-      continue;
-    }
-    if (!dev && all[i] == "--tls") {
-      tls = true;
-      continue;
-    }
-    if (args.empty() && (all[i] == "help" || all[i] == "--help" || all[i] == "-h")) {
-      std::fputs(kUsage, stdout);
+    if (args.empty() &&
+        (all[i] == "help" || all[i] == "--help" || all[i] == "--helpfull" || all[i] == "-h")) {
+      std::fputs(services::HelpText(kUsage).c_str(), stdout);
       return kExitOk;
     }
     if (args.empty() && absl::StartsWith(all[i], "-") && all[i] != "-") {
@@ -136,18 +148,27 @@ int Main(int argc, char** argv) {
     if (args.empty() && all[i] == "dev") dev = true;
     args.push_back(all[i]);
   }
+  absl::StatusOr<services::ParsedArgs> parsed =
+      services::ApplyConfigSources(global, services::ConfigEnvironment::Process());
+  if (!parsed.ok()) {
+    PrintError(std::string(parsed.status().message()));
+    return kExitUsage;
+  }
+  services::ApplyLogFlags();
   if (args.empty()) {
     std::fputs(kUsage, stderr);
     return kExitUsage;
   }
   if (dev) return Dev(args, argv[0]);
   sdk::ClientOptions options;
-  if (absl::Status s = ResolveClientOptions(credentials_file, tls_ca_file, tls, &options);
+  if (absl::Status s = ResolveClientOptions(absl::GetFlag(FLAGS_credentials_file),
+                                            absl::GetFlag(FLAGS_tls_ca_file),
+                                            absl::GetFlag(FLAGS_tls), &options);
       !s.ok()) {
     PrintError(std::string(s.message()));
     return kExitUsage;
   }
-  return RunCommand(ResolveEndpoint(endpoint_flag), options, args);
+  return RunCommand(ResolveEndpoint(absl::GetFlag(FLAGS_endpoint)), options, args);
 }
 
 }  // namespace

@@ -4,10 +4,11 @@
 
 namespace tessera::services {
 
-ShutdownSignals::ShutdownSignals() {
+ShutdownSignals::ShutdownSignals(Options options) {
   sigemptyset(&signals_);
   sigaddset(&signals_, SIGTERM);
   sigaddset(&signals_, SIGINT);
+  if (options == kReloadOnSighup) sigaddset(&signals_, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }

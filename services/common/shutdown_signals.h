@@ -10,10 +10,16 @@
 
 namespace tessera::services {
 
+//
+// A daemon that reloads files on SIGHUP (tessera-s3: credentials and TLS certificates) passes
+// kReloadOnSighup: SIGHUP is then blocked the same way and Wait() returns it as well. Otherwise
+// SIGHUP keeps its default action (terminate).
 class ShutdownSignals {
  public:
-  ShutdownSignals();
-  // Blocks until SIGTERM or SIGINT arrives and returns its number.
+  enum Options { kStopOnly = 0, kReloadOnSighup = 1 };
+  explicit ShutdownSignals(Options options = kStopOnly);
+  // Blocks until SIGTERM or SIGINT (or, with kReloadOnSighup, SIGHUP) arrives and returns its
+  // number.
   int Wait();
 
  private:

@@ -21,6 +21,21 @@ TEST(ShutdownSignalsTest, WaitReturnsTheSignalSentToTheProcess) {
   sender2.join();
 }
 
+TEST(ShutdownSignalsTest, SighupIsReturnedOnlyWhenAskedFor) {
+  ShutdownSignals signals(ShutdownSignals::kReloadOnSighup);
+  std::thread sender([] { kill(getpid(), SIGHUP); });
+  EXPECT_EQ(signals.Wait(), SIGHUP);
+  sender.join();
+  std::thread sender2([] { kill(getpid(), SIGTERM); });
+  EXPECT_EQ(signals.Wait(), SIGTERM);
+  sender2.join();
+  // Without the option SIGHUP is not part of the set (its default action stays).
+  sigset_t blocked;
+  ShutdownSignals plain;
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, nullptr, &blocked), 0);
+  EXPECT_EQ(sigismember(&blocked, SIGTERM), 1);
+}
+
 TEST(ShutdownSignalsTest, SigpipeIsIgnored) {
   ShutdownSignals signals;
   struct sigaction current {};

@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -29,6 +28,7 @@
 #include "absl/time/time.h"
 #include "base/env.h"
 #include "base/logging.h"
+#include "services/common/config_sources.h"
 #include "services/common/shutdown_signals.h"
 #include "services/gateway/reclaim_flags.h"
 #include "services/gatewayd/gateway_server.h"
@@ -58,7 +58,6 @@ ABSL_FLAG(std::string, cluster_secret_file, "",
 ABSL_FLAG(bool, insecure_no_auth, false,
           "Development only: call nodes without cluster tokens (nodes run --insecure_no_auth).");
 ABSL_FLAG(std::string, port_file, "", "If set, grpc_port/admin_port are written here.");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "How long in-flight calls may run after SIGTERM.");
 
@@ -75,13 +74,14 @@ int Main(int argc, char** argv) {
   ShutdownSignals signals;
 
   absl::SetProgramUsageMessage(
-      "tessera-gateway --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
-      "--credentials_file=FILE [--listen=HOST:PORT] [--tls_cert_file=FILE --tls_key_file=FILE]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) BadConfig(absl::StrCat("unexpected argument \"", rest[1], "\""));
-  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
-  SetLogLevel(*level);
+      "tessera-gateway: the gRPC Gateway of a Tessera cluster (api/gateway.proto), used by the "
+      "`tessera` CLI and the SDK. Serves signed calls from the users of --credentials_file on "
+      "--listen (TLS with --tls_cert_file/--tls_key_file), stores objects on the storage nodes "
+      "reached through --seeds, and serves /metrics, /healthz and /readyz on --admin_listen.\n"
+      "usage: tessera-gateway --seeds=HOST:PORT,... --cluster_secret_file=FILE "
+      "--master_key_file=FILE --credentials_file=FILE [--listen=HOST:PORT] "
+      "[--tls_cert_file=FILE --tls_key_file=FILE] [--flags]");
+  ParseFlagsOrExit(argc, argv, "tessera-gateway");
 
   GatewayServerOptions o;
   o.listen = absl::GetFlag(FLAGS_listen);

@@ -1,9 +1,9 @@
 // tessera-node: the storage node daemon. Serves the SliceService over gRPC and /metrics and
 // /healthz over HTTP; see docs/design/node.md.
 //
-// Configuration: command-line flags and/or --config=FILE with `flag_name = value` lines; flags
-// on the command line override the file. Any bad flag, value or file exits with code 2 and a
-// one-line message on stderr. On start one line goes to stdout:
+// Configuration: flags, a --config file and TESSERA_<NAME> environment variables
+// (services/common/config_sources.h, docs/configuration.md). Any bad flag, value or file exits
+// with code 2 and a one-line message on stderr. On start one line goes to stdout:
 //   tessera-node started node_id=<id> grpc_port=<port> admin_port=<port> data_dir=<dir>
 // and, with --port_file, the same key=value pairs are written atomically to that file.
 // SIGTERM/SIGINT drain in-flight RPCs (up to --shutdown_grace) and exit 0.
@@ -16,8 +16,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/reflection.h"
-#include "absl/strings/match.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -26,12 +25,11 @@
 #include "base/logging.h"
 #include "p2p/auth/cluster_auth.h"
 #include "p2p/auth/cluster_secret.h"
+#include "services/common/config_sources.h"
 #include "services/common/shutdown_signals.h"
-#include "services/node/node_config.h"
 #include "services/node/node_server.h"
 #include "services/repair/repair_worker.h"
 
-ABSL_FLAG(std::string, config, "", "Path of a config file of `flag_name = value` lines.");
 ABSL_FLAG(std::string, data_dir, "", "Directory for the node key, slice index and slices.");
 ABSL_FLAG(std::string, listen, "0.0.0.0:7400", "host:port for gRPC (port 0 = pick one).");
 ABSL_FLAG(std::string, admin_listen, "0.0.0.0:7401",
@@ -46,7 +44,6 @@ ABSL_FLAG(uint64_t, reserved_bytes, 64ull << 20, "Free space kept in reserve, in
 ABSL_FLAG(uint64_t, max_buffered_put_bytes, 256ull << 20,
           "Cap on bytes buffered by all open PutSlice streams.");
 ABSL_FLAG(uint32_t, disk_threads, 4, "Threads doing store (disk) work.");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, node_id/grpc_port/admin_port are written here (atomically) once serving.");
 ABSL_FLAG(std::string, cluster_secret_file, "",
@@ -118,93 +115,6 @@ constexpr int kExitBadConfig = 2;
 [[noreturn]] void BadConfig(absl::string_view message) {
   std::fprintf(stderr, "tessera-node: %s\n", std::string(message).c_str());
   std::exit(kExitBadConfig);
-}
-
-void Usage() {
-  std::printf(
-      "usage: tessera-node --data_dir=DIR [--listen=HOST:PORT] [--admin_listen=HOST:PORT]\n"
-      "       [--site=S --isp=I --zone=Z --host=H] [--capacity_bytes=N] [--max_slice_bytes=N]\n"
-      "       [--reserved_bytes=N] [--max_buffered_put_bytes=N] [--disk_threads=N]\n"
-      "       [--log_level=LEVEL] [--port_file=PATH] [--shutdown_grace=10s] [--config=FILE]\n"
-      "       (--cluster_secret_file=PATH | --insecure_no_auth) [--auth_max_skew=5m]\n"
-      "       [--gossip_listen=IP:PORT] [--gossip_advertise=IP:PORT] [--seeds=H:P,H:P]\n"
-      "       [--grpc_advertise=H:P] [--gossip_probe_interval=1s] [--gossip_probe_timeout=300ms]\n"
-      "       [--gossip_suspicion_timeout=5s] [--gossip_sync_interval=10s]\n"
-      "       [--gossip_join_retry_interval=1s] [--capacity_refresh_interval=30s]\n"
-      "       [--bandwidth_interval=10s]\n"
-      "       [--leave_wait=2s] [--nomembership] [--scrub_bytes_per_second=N]\n"
-      "       [--scrub_interval=24h] [--meta_compaction_interval=1m]\n"
-      "       [--meta_tombstone_grace=10m] [--norepair] [--repair_interval=1m]\n"
-      "       [--repair_dead_grace=10m] [--repair_max_bytes_per_second=N]\n"
-      "       [--repair_node_share=0.5] [--repair_parallel_stripes=4] [--repair_lease=60s]\n"
-      "   or: tessera-node --generate_cluster_secret=PATH\n");
-}
-
-void SetFlag(absl::string_view name, absl::string_view value, absl::string_view origin) {
-  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-  if (flag == nullptr) BadConfig(absl::StrCat(origin, ": unknown flag \"", name, "\""));
-  std::string error;
-  if (!flag->ParseFrom(value, &error)) {
-    BadConfig(absl::StrCat(origin, ": bad value \"", value, "\" for --", name, ": ", error));
-  }
-}
-
-// Applies --config first, then every other flag in order, so the command line wins.
-void ParseArgs(int argc, char** argv) {
-  struct Arg {
-    std::string name, value;
-  };
-  std::vector<Arg> args;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view a = argv[i];
-    if (a == "--help" || a == "-h" || a == "--helpfull") {
-      Usage();
-      std::exit(0);
-    }
-    if (!absl::StartsWith(a, "-")) BadConfig(absl::StrCat("unexpected argument \"", a, "\""));
-    a.remove_prefix(absl::StartsWith(a, "--") ? 2 : 1);
-    Arg arg;
-    if (size_t eq = a.find('='); eq != absl::string_view::npos) {
-      arg.name = std::string(a.substr(0, eq));
-      arg.value = std::string(a.substr(eq + 1));
-    } else {
-      arg.name = std::string(a);
-      absl::CommandLineFlag* flag = absl::FindCommandLineFlag(arg.name);
-      if (flag == nullptr && absl::StartsWith(arg.name, "no")) {
-        absl::CommandLineFlag* negated = absl::FindCommandLineFlag(arg.name.substr(2));
-        if (negated != nullptr && negated->IsOfType<bool>()) {
-          args.push_back({arg.name.substr(2), "false"});
-          continue;
-        }
-      }
-      if (flag == nullptr) BadConfig(absl::StrCat("unknown flag --", arg.name));
-      if (flag->IsOfType<bool>()) {
-        arg.value = "true";
-      } else if (i + 1 < argc) {
-        arg.value = argv[++i];
-      } else {
-        BadConfig(absl::StrCat("flag --", arg.name, " needs a value"));
-      }
-    }
-    args.push_back(std::move(arg));
-  }
-  for (const Arg& arg : args) {
-    if (arg.name == "config") SetFlag("config", arg.value, "command line");
-  }
-  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
-    absl::StatusOr<std::string> text = ReadFileToString(Env::Default(), path);
-    if (!text.ok())
-      BadConfig(absl::StrCat("cannot read --config ", path, ": ", text.status().message()));
-    auto pairs = ParseConfigText(*text);
-    if (!pairs.ok()) BadConfig(absl::StrCat(path, ": ", pairs.status().message()));
-    for (const auto& [key, value] : *pairs) {
-      if (key == "config") BadConfig(absl::StrCat(path, ": config files cannot nest"));
-      SetFlag(key, value, path);
-    }
-  }
-  for (const Arg& arg : args) {
-    if (arg.name != "config") SetFlag(arg.name, arg.value, "command line");
-  }
 }
 
 NodeOptions OptionsFromFlags() {
@@ -284,10 +194,13 @@ int Main(int argc, char** argv) {
   // Before any thread starts: see services/common/shutdown_signals.h.
   ShutdownSignals signals;
 
-  ParseArgs(argc, argv);
-  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
-  SetLogLevel(*level);
+  absl::SetProgramUsageMessage(
+      "tessera-node: a Tessera storage node. Stores slices under --data_dir and serves them over "
+      "gRPC (--listen), joins the cluster's gossip membership, and serves /metrics and /healthz "
+      "(--admin_listen).\n"
+      "usage: tessera-node --data_dir=DIR (--cluster_secret_file=FILE | --insecure_no_auth) "
+      "[--flags]\n   or: tessera-node --generate_cluster_secret=PATH");
+  ParseFlagsOrExit(argc, argv, "tessera-node");
   if (const std::string path = absl::GetFlag(FLAGS_generate_cluster_secret); !path.empty()) {
     if (absl::Status s = p2p::ClusterSecret::Generate(path); !s.ok()) {
       std::fprintf(stderr, "tessera-node: %s\n", std::string(s.message()).c_str());

@@ -16,6 +16,8 @@
 //   tessera-s3 started s3_port=<port> admin_port=<port>
 // and, with --port_file, `s3_port=.. admin_port=..` is written there atomically. A bad flag exits
 // 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT stop the listener and exit 0.
+// SIGHUP re-reads --credentials_file and the TLS certificate and key (new connections use them);
+// a file that fails to load is logged and the current one stays in use.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -26,7 +28,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -35,6 +36,7 @@
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "services/common/admin_server.h"
+#include "services/common/config_sources.h"
 #include "services/common/shutdown_signals.h"
 #include "services/common/tls_flags.h"
 #include "services/gateway/backend_metrics.h"
@@ -79,7 +81,6 @@ ABSL_FLAG(int32_t, max_connections, 1024,
 ABSL_FLAG(int32_t, max_handshakes, 256,
           "TLS handshakes in progress at once; a new one drops the oldest.");
 ABSL_FLAG(std::string, port_file, "", "If set, s3_port/admin_port are written here.");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace tessera::services {
 namespace {
@@ -108,23 +109,40 @@ void RaiseDescriptorLimit(size_t max_connections) {
   }
 }
 
+// SIGHUP: re-read --credentials_file and the TLS certificate and key. Each reload either fully
+// succeeds or leaves what is in use (and logs why); open connections are not disturbed.
+void Reload(s3::CredentialStore* credentials, s3::S3HttpServer* server) {
+  if (absl::Status s = credentials->ReloadFromFile(absl::GetFlag(FLAGS_credentials_file)); s.ok()) {
+    TESSERA_LOG(INFO, "s3_credentials_reloaded").Field("keys", credentials->size());
+  } else {
+    TESSERA_LOG(ERROR, "s3_credentials_reload_failed").Field("status", s);
+  }
+  if (absl::Status s = server->ReloadTls(); !s.ok()) {
+    TESSERA_LOG(ERROR, "s3_tls_reload_failed").Field("status", s);
+  } else if (!absl::GetFlag(FLAGS_tls_cert_file).empty() ||
+             !absl::GetFlag(FLAGS_tls_cert).empty()) {
+    TESSERA_LOG(INFO, "s3_tls_reloaded");
+  }
+}
+
 int Fail(const std::string& what, const absl::Status& status) {
   std::fprintf(stderr, "tessera-s3: %s: %s\n", what.c_str(), status.ToString().c_str());
   return 1;
 }
 
 int Main(int argc, char** argv) {
-  // Before any thread starts: see services/common/shutdown_signals.h.
-  ShutdownSignals signals;
+  // Before any thread starts: see services/common/shutdown_signals.h. SIGHUP reloads.
+  ShutdownSignals signals(ShutdownSignals::kReloadOnSighup);
 
   absl::SetProgramUsageMessage(
-      "tessera-s3 --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
-      "--credentials_file=FILE [--listen=HOST:PORT] [--tls_cert_file=FILE --tls_key_file=FILE]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) BadConfig(absl::StrCat("unexpected argument \"", rest[1], "\""));
-  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) BadConfig(absl::StrCat("--log_level: ", level.status().message()));
-  SetLogLevel(*level);
+      "tessera-s3: the S3-compatible HTTP(S) endpoint of a Tessera cluster. Serves the S3 API on "
+      "--listen (HTTPS with --tls_cert_file/--tls_key_file) for the users of --credentials_file, "
+      "stores objects on the storage nodes reached through --seeds, and serves /metrics, /healthz "
+      "and /readyz on --admin_listen.\n"
+      "usage: tessera-s3 --seeds=HOST:PORT,... --cluster_secret_file=FILE --master_key_file=FILE "
+      "--credentials_file=FILE [--listen=HOST:PORT] [--tls_cert_file=FILE --tls_key_file=FILE] "
+      "[--flags]");
+  ParseFlagsOrExit(argc, argv, "tessera-s3");
 
   if (absl::GetFlag(FLAGS_credentials_file).empty()) {
     BadConfig("--credentials_file is required (S3 users; see services/s3/auth/credential_store.h)");
@@ -217,7 +235,8 @@ int Main(int argc, char** argv) {
       .Field("s3_port", server->port())
       .Field("admin_port", (*admin)->port());
 
-  const int sig = signals.Wait();
+  int sig = signals.Wait();
+  for (; sig == SIGHUP; sig = signals.Wait()) Reload(credentials->get(), server);
   TESSERA_LOG(INFO, "s3_stopping").Field("signal", sig);
   (*admin)->SetHealth(Health::kStopping);
   front->reset();  // stops the HTTP server first (joins its I/O threads), then the handlers

@@ -232,6 +232,10 @@ class ProcessCluster {
   }
   // Sends `sig` to tessera-s3 `s` and waits for its exit; returns the wait status.
   int KillS3(int s, int sig = SIGKILL) { return s3_[s]->Kill(sig); }
+  // Sends `sig` to tessera-s3 `s` without waiting (SIGHUP: reload credentials and TLS).
+  void SignalS3(int s, int sig) { ::kill(s3_[s]->pid(), sig); }
+  // What tessera-s3 `s` wrote to stderr so far.
+  std::string s3_stderr(int s) const { return s3_[s]->err(); }
   // Starts a new tessera-s3 in place of `s` (which must have exited; new port). S3 front ends
   // keep no state of their own: everything they acknowledged lives on the nodes.
   void RestartS3(int s) { StartS3At(s); }

@@ -84,9 +84,11 @@ std::string ReadFile(const std::string& path) {
 // A tessera-node child process.
 class NodeProcess {
  public:
-  // Starts the binary with `args` (plus --port_file); returns once it serves (port file
-  // written) or it exits; check running().
-  NodeProcess(const std::string& name, const std::vector<std::string>& args) {
+  // Starts the binary with `args` (plus --port_file) and this process's environment plus `env`
+  // ("NAME=value" entries); returns once it serves (port file written) or it exits; check
+  // running().
+  NodeProcess(const std::string& name, const std::vector<std::string>& args,
+              const std::vector<std::string>& env = {}) {
     static int counter = 0;
     const std::string base = absl::StrCat(TmpDir(), "/", name, "_", ++counter);
     port_file_ = base + ".ports";
@@ -100,6 +102,11 @@ class NodeProcess {
     std::vector<char*> cargv;
     for (std::string& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
+    std::vector<std::string> envs = env;
+    std::vector<char*> cenv;
+    for (std::string& e : envs) cenv.push_back(e.data());
+    for (char** e = environ; *e != nullptr; ++e) cenv.push_back(*e);  // first match wins
+    cenv.push_back(nullptr);
     const char* stdout_c = stdout_path_.c_str();
     const char* stderr_c = stderr_path_.c_str();
     pid_ = ::fork();
@@ -108,7 +115,7 @@ class NodeProcess {
       int err = ::open(stderr_c, O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(out, 1);
       ::dup2(err, 2);
-      ::execv(cargv[0], cargv.data());
+      ::execve(cargv[0], cargv.data(), cenv.data());
       ::_exit(127);
     }
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -419,9 +426,15 @@ TEST(NodeProcessTest, BadConfigurationExitsTwoWithOneLineMessage) {
   const std::string bad_config = TmpDir() + "/bad.conf";
   ASSERT_TRUE(
       WriteFileAtomically(Env::Default(), bad_config, "data_dir = /x\nnot_a_flag = 1\n").ok());
+  const std::string bad_value_config = TmpDir() + "/bad_value.conf";
+  ASSERT_TRUE(WriteFileAtomically(
+                  Env::Default(), bad_value_config,
+                  absl::StrCat("# comment\ndata_dir = ", dir, "\n\nscrub_interval = daily\n"))
+                  .ok());
   struct Case {
     std::vector<std::string> args;
     std::string message;
+    std::vector<std::string> env = {};
   } cases[] = {
       {{"--listen=127.0.0.1:0"}, "data_dir is required"},
       {{"--data_dir=" + dir, "--listen=nope"}, "listen"},
@@ -431,6 +444,19 @@ TEST(NodeProcessTest, BadConfigurationExitsTwoWithOneLineMessage) {
       {{"--data_dir=" + dir, "--max_slice_bytes=0"}, "max_slice_bytes"},
       {{"--config=" + bad_config}, "not_a_flag"},
       {{"--config=" + TmpDir() + "/missing.conf"}, "cannot read --config"},
+      // The source of a bad setting is named: config file line, environment variable.
+      {{"--config=" + bad_config}, bad_config + ":2: unknown flag --not_a_flag"},
+      {{}, bad_config + ":2: unknown flag --not_a_flag", {"TESSERA_CONFIG=" + bad_config}},
+      {{"--config=" + bad_value_config},
+       bad_value_config + ":4: bad value \"daily\" for --scrub_interval"},
+      {{"--data_dir=" + dir},
+       "environment variable TESSERA_CAPACITY_BYTES: bad value \"lots\" for --capacity_bytes",
+       {"TESSERA_CAPACITY_BYTES=lots"}},
+      {{"--data_dir=" + dir},
+       "environment variable TESSERA_LOG_FORMAT: bad value \"xml\" for --log_format",
+       {"TESSERA_LOG_FORMAT=xml"}},
+      {{"--data_dir=" + dir, "--log_format=xml"},
+       "command line: bad value \"xml\" for --log_format"},
       {{"--data_dir=" + dir, "--gossip_listen=127.0.0.1:0"}, "--cluster_secret_file is required"},
       {{"--data_dir=" + dir, "--cluster_secret_file=" + SecretFile(), "--insecure_no_auth"},
        "mutually exclusive"},
@@ -440,7 +466,7 @@ TEST(NodeProcessTest, BadConfigurationExitsTwoWithOneLineMessage) {
        "seeds"},
   };
   for (const Case& c : cases) {
-    NodeProcess node("bad", c.args);
+    NodeProcess node("bad", c.args, c.env);
     const int status = node.WaitExit();
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << c.message << " " << status;
     const std::string err = node.stderr_text();
@@ -449,27 +475,64 @@ TEST(NodeProcessTest, BadConfigurationExitsTwoWithOneLineMessage) {
   }
 }
 
-TEST(NodeProcessTest, ConfigFileSetsFlagsAndCommandLineOverrides) {
+TEST(NodeProcessTest, ConfigFileThenEnvironmentThenCommandLine) {
   const std::string dir = TmpDir() + "/config";
   const std::string config = TmpDir() + "/node.conf";
   ASSERT_TRUE(WriteFileAtomically(Env::Default(), config,
                                   absl::StrCat("# test config\ndata_dir = ", dir,
                                                "\nsite = from-file\nzone = z-file\n"
+                                               "isp = isp-file\n"
                                                "listen = 127.0.0.1:0\nadmin_listen = 127.0.0.1:0\n"
                                                "reserved_bytes = 0\ngossip_listen = 127.0.0.1:0\n"
                                                "cluster_secret_file = ",
                                                SecretFile(), "\n"))
                   .ok());
-  NodeProcess node("config", {"--config=" + config, "--zone=z-flag"});
+  // The file is found through TESSERA_CONFIG; the environment overrides the file (isp) and the
+  // command line overrides both (zone). JSON logs on request.
+  NodeProcess node("config", {"--zone=z-flag"},
+                   {"TESSERA_CONFIG=" + config, "TESSERA_ISP=isp-env", "TESSERA_ZONE=z-env",
+                    "TESSERA_LOG_FORMAT=json"});
   ASSERT_TRUE(node.running()) << node.stderr_text();
   auto stub = NewStub(node.grpc_port(), TestAuth());
   v1::NodeInfoResponse info;
   ASSERT_TRUE(NodeInfo(stub.get(), &info));
   EXPECT_EQ(info.location().site(), "from-file");
+  EXPECT_EQ(info.location().isp(), "isp-env");
   EXPECT_EQ(info.location().zone(), "z-flag");
   EXPECT_TRUE(Env::Default()->FileExists(dir + "/node.key"));
+  // The start event may reach stderr after the port file the harness waits for: poll for it.
+  std::string err = node.stderr_text();
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       !absl::StrContains(err, "\"msg\":\"node_started\"") && absl::Now() < deadline;
+       err = node.stderr_text()) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  bool found = false;
+  for (absl::string_view line : absl::StrSplit(err, '\n', absl::SkipEmpty())) {
+    if (!absl::StrContains(line, "\"msg\":\"node_started\"")) continue;
+    found = true;
+    EXPECT_TRUE(absl::StartsWith(line, "{\"ts\":\"") && absl::EndsWith(line, "\"}")) << line;
+    EXPECT_TRUE(absl::StrContains(line, "\"level\":\"info\"")) << line;
+    EXPECT_TRUE(absl::StrContains(line, absl::StrCat("\"node_id\":\"", node.node_id(), "\"")))
+        << line;
+    EXPECT_TRUE(absl::StrContains(line, "\"src\":\"main.cc:")) << line;
+  }
+  EXPECT_TRUE(found) << err;
   stub.reset();  // clients gone: the drain has nothing to wait for
   EXPECT_EQ(node.Kill(SIGTERM), 0);
+}
+
+TEST(NodeProcessTest, HelpListsEveryFlagWithItsEnvironmentVariable) {
+  NodeProcess node("help", {"--help"});
+  const int status = node.WaitExit();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::string out = node.stdout_text();
+  EXPECT_TRUE(absl::StartsWith(out, "tessera-node: ")) << out;
+  for (const char* expected :
+       {"--data_dir (", "env: TESSERA_DATA_DIR;", "--config (", "--log_format (", "--log_level (",
+        "--cluster_secret_file (", "--gossip_probe_interval (", "--membership ("}) {
+    EXPECT_TRUE(absl::StrContains(out, expected)) << expected << "\n" << out;
+  }
 }
 
 TEST(NodeProcessTest, MetricsAndHealthzAnswer) {

@@ -53,7 +53,34 @@ void Wipe(std::string* s) {
 }  // namespace
 
 CredentialStore::~CredentialStore() {
+  absl::MutexLock lock(&mu_);
   for (auto& [key, cred] : by_access_key_) Wipe(&cred.secret_key);
+}
+
+void CredentialStore::ReplaceWith(CredentialStore&& other) {
+  if (&other == this) return;
+  Map incoming;
+  {
+    absl::MutexLock lock(&other.mu_);
+    incoming.swap(other.by_access_key_);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    by_access_key_.swap(incoming);
+  }
+  for (auto& [key, cred] : incoming) Wipe(&cred.secret_key);  // the old set, outside the lock
+}
+
+absl::Status CredentialStore::ReloadFromFile(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<CredentialStore>> fresh = LoadFromFile(path);
+  if (!fresh.ok()) return fresh.status();
+  ReplaceWith(std::move(**fresh));
+  return absl::OkStatus();
+}
+
+size_t CredentialStore::size() const {
+  absl::MutexLock lock(&mu_);
+  return by_access_key_.size();
 }
 
 absl::Status CredentialStore::Add(Credential credential) {
@@ -66,6 +93,7 @@ absl::Status CredentialStore::Add(Credential credential) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid secret key for user ", credential.user_id));
   }
+  absl::MutexLock lock(&mu_);
   if (by_access_key_.count(credential.access_key) != 0) {
     return absl::AlreadyExistsError(absl::StrCat("duplicate access key ", credential.access_key));
   }
@@ -75,6 +103,7 @@ absl::Status CredentialStore::Add(Credential credential) {
 }
 
 absl::StatusOr<Credential> CredentialStore::Lookup(absl::string_view access_key) const {
+  absl::ReaderMutexLock lock(&mu_);
   auto it = by_access_key_.find(access_key);
   if (it == by_access_key_.end()) return S3Status(S3ErrorCode::kInvalidAccessKeyId);
   return it->second;

@@ -16,15 +16,19 @@
 // Access keys are 16..128 chars of [A-Z0-9a-z]; secrets 16..128 printable non-space ASCII.
 // Access keys must be unique across the file. The file must not be readable or writable by group
 // or other (mode & 077 == 0), as with ssh keys; otherwise loading fails with PermissionDenied.
-// Secrets never appear in error messages or logs. Immutable after construction: thread-safe.
+// Secrets never appear in error messages or logs. Thread-safe: lookups may run concurrently with
+// Add and with a reload (ReloadFromFile / ReplaceWith, tessera-s3's SIGHUP), and each sees either
+// the whole old set of credentials or the whole new one.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace tessera::services::s3 {
 
@@ -55,10 +59,19 @@ class CredentialStore {
   // The credential for `access_key`, or an S3 InvalidAccessKeyId error.
   [[nodiscard]] absl::StatusOr<Credential> Lookup(absl::string_view access_key) const;
 
-  size_t size() const { return by_access_key_.size(); }
+  // Replaces every credential with `other`'s (which is left empty), in one step for concurrent
+  // lookups; the replaced secrets are wiped.
+  void ReplaceWith(CredentialStore&& other);
+  // Re-reads `path` (as LoadFromFile) and replaces the credentials with it. On any error the
+  // current credentials stay, and the error is LoadFromFile's.
+  [[nodiscard]] absl::Status ReloadFromFile(const std::string& path);
+
+  size_t size() const;
 
  private:
-  std::map<std::string, Credential, std::less<>> by_access_key_;
+  using Map = std::map<std::string, Credential, std::less<>>;
+  mutable absl::Mutex mu_;
+  Map by_access_key_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tessera::services::s3

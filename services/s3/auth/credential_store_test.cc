@@ -89,6 +89,30 @@ TEST(CredentialStoreTest, RefusesGroupOrOtherAccessibleFiles) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST(CredentialStoreTest, ReloadReplacesEveryCredentialOrNone) {
+  std::string path = WriteFile("creds_reload", kFile, 0600);
+  ASSERT_OK_AND_ASSIGN(auto store, CredentialStore::LoadFromFile(path));
+  ASSERT_OK(store->Lookup("BOBKEY00000000000001").status());
+
+  // A file that does not load (here: readable by others) keeps the current credentials.
+  path = WriteFile("creds_reload",
+                   "[carol]\naccess_key = CAROLKEY000000000001\n"
+                   "secret_key = carol-secret-00000001\n",
+                   0644);
+  EXPECT_THAT(store->ReloadFromFile(path), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_OK(store->Lookup("BOBKEY00000000000001").status());
+  EXPECT_FALSE(store->Lookup("CAROLKEY000000000001").ok());
+
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  ASSERT_OK(store->ReloadFromFile(path));
+  EXPECT_EQ(store->size(), 1u);
+  EXPECT_EQ(store->Lookup("BOBKEY00000000000001").status(),
+            S3Status(S3ErrorCode::kInvalidAccessKeyId));
+  ASSERT_OK_AND_ASSIGN(Credential carol, store->Lookup("CAROLKEY000000000001"));
+  EXPECT_EQ(carol.user_id, "carol");
+  EXPECT_EQ(carol.secret_key, "carol-secret-00000001");
+}
+
 TEST(CredentialStoreTest, AddValidates) {
   CredentialStore store;
   EXPECT_OK(store.Add({"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "u"}));

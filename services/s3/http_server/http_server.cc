@@ -80,19 +80,38 @@ class S3HttpServer::Impl {
         work_(asio::make_work_guard(io_)),
         acceptor_(asio::make_strand(io_)),
         accept_retry_(acceptor_.get_executor()),
-        ssl_ctx_(ssl::context::tls_server),
         table_(options_.max_connections, options_.max_handshakes) {}
+
+  // A TLS context serving the certificate chain and key files of the options.
+  absl::StatusOr<std::shared_ptr<ssl::context>> LoadTlsContext() const {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    boost::system::error_code ec;
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    ctx->use_certificate_chain_file(options_.tls_cert_file, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("tls_cert_file: ", ec.message()));
+    ctx->use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("tls_key_file: ", ec.message()));
+    return ctx;
+  }
+
+  absl::Status ReloadTls() {
+    if (!tls_) return absl::OkStatus();
+    absl::StatusOr<std::shared_ptr<ssl::context>> ctx = LoadTlsContext();
+    if (!ctx.ok()) return ctx.status();
+    absl::MutexLock lock(&mu_);
+    // The replaced context stays alive with the server: sessions built on it keep running.
+    retired_ssl_ctx_.push_back(std::move(ssl_ctx_));
+    ssl_ctx_ = *std::move(ctx);
+    return absl::OkStatus();
+  }
 
   absl::Status Bind() {
     if (!options_.tls_cert_file.empty()) {
-      boost::system::error_code ec;
-      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                           ssl::context::no_tlsv1_1);
-      ssl_ctx_.use_certificate_chain_file(options_.tls_cert_file, ec);
-      if (ec) return absl::InvalidArgumentError(absl::StrCat("tls_cert_file: ", ec.message()));
-      ssl_ctx_.use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
-      if (ec) return absl::InvalidArgumentError(absl::StrCat("tls_key_file: ", ec.message()));
+      absl::StatusOr<std::shared_ptr<ssl::context>> ctx = LoadTlsContext();
+      if (!ctx.ok()) return ctx.status();
+      absl::MutexLock lock(&mu_);
+      ssl_ctx_ = *std::move(ctx);
       tls_ = true;
     }
     absl::StatusOr<HostPort> hp = ParseHostPort(options_.listen);
@@ -146,7 +165,6 @@ class S3HttpServer::Impl {
     return table_.open();
   }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
-  ssl::context& ssl_ctx() { return ssl_ctx_; }
   std::string NextRequestId() {
     return absl::StrFormat("%016X", next_request_id_.fetch_add(1, std::memory_order_relaxed));
   }
@@ -216,7 +234,9 @@ class S3HttpServer::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
   asio::steady_timer accept_retry_;  // on the acceptor's strand
-  ssl::context ssl_ctx_;
+  // The context new TLS sessions use (replaced by ReloadTls), and the ones it replaced.
+  std::shared_ptr<ssl::context> ssl_ctx_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<ssl::context>> retired_ssl_ctx_ ABSL_GUARDED_BY(mu_);
   bool tls_ = false;
   uint16_t port_ = 0;
   std::unique_ptr<WorkerPool> pool_;
@@ -785,7 +805,7 @@ void S3HttpServer::Impl::OnAccepted(tcp::socket socket) {
     }
     try {
       if (tls_) {
-        session = std::make_shared<TlsSession>(this, id, refuse, std::move(socket), ssl_ctx_);
+        session = std::make_shared<TlsSession>(this, id, refuse, std::move(socket), *ssl_ctx_);
       } else {
         session = std::make_shared<PlainSession>(this, id, refuse, std::move(socket));
       }
@@ -877,5 +897,6 @@ S3HttpServer::~S3HttpServer() { Stop(); }
 uint16_t S3HttpServer::port() const { return impl_->port(); }
 size_t S3HttpServer::open_connections() const { return impl_->open_connections(); }
 void S3HttpServer::Stop() { impl_->Stop(); }
+absl::Status S3HttpServer::ReloadTls() { return impl_->ReloadTls(); }
 
 }  // namespace tessera::services::s3

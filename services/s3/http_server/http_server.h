@@ -149,6 +149,10 @@ class S3HttpServer {
   // Closes the listener and every connection; waits for running handlers to return (their
   // sockets fail) and joins the worker and I/O threads. Idempotent.
   void Stop();
+  // Re-reads tls_cert_file and tls_key_file: connections accepted from now on use them, open
+  // ones keep their session. OK without TLS. On an error (INVALID_ARGUMENT naming the file) the
+  // current certificate stays in use. Thread-safe.
+  [[nodiscard]] absl::Status ReloadTls();
 
   class Impl;
 

@@ -7,6 +7,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -431,6 +433,53 @@ TEST_F(HttpServerTest, ServesHttpsWhenGivenACertificateAndKey) {
       absl::StrCat("curl -sS --max-time 5 http://127.0.0.1:", server_->port(), "/b/k 2>/dev/null"),
       &out);
   EXPECT_FALSE(absl::StrContains(out, "note=")) << out;
+}
+
+// ReloadTls (tessera-s3's SIGHUP): new connections get the new certificate; a reload from bad
+// files fails and keeps the current one.
+TEST_F(HttpServerTest, ReloadTlsServesTheNewCertificate) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = tmp != nullptr ? tmp : "/tmp";
+  const std::string cert = dir + "/reload_cert.pem", key = dir + "/reload_key.pem";
+  const std::string old_cert = dir + "/reload_old_cert.pem";
+  auto make_cert = [&](const std::string& cn) {
+    std::string ignored;
+    ASSERT_EQ(RunShell(absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=",
+                                    cn, " -addext subjectAltName=IP:127.0.0.1 -keyout ", key,
+                                    " -out ", cert, " 2>/dev/null"),
+                       &ignored),
+              0);
+  };
+  make_cert("first");
+  ASSERT_TRUE(std::filesystem::copy_file(cert, old_cert,
+                                         std::filesystem::copy_options::overwrite_existing));
+  HttpServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  StartServer(std::move(o));
+  const std::string url = absl::StrCat("https://127.0.0.1:", server_->port(), "/b/k");
+  auto trusted_with = [&](const std::string& ca) {
+    std::string out;
+    return RunShell(absl::StrCat("curl -sS --max-time 10 --cacert ", ca, " ", url, " 2>&1"),
+                    &out) == 0;
+  };
+  EXPECT_TRUE(trusted_with(old_cert));
+
+  make_cert("second");                  // new key and certificate, in place
+  EXPECT_TRUE(trusted_with(old_cert));  // nothing changes before the reload
+  ASSERT_TRUE(server_->ReloadTls().ok());
+  EXPECT_TRUE(trusted_with(cert));
+  EXPECT_FALSE(trusted_with(old_cert));
+
+  // A broken certificate file: the reload fails, naming the file, and the server keeps serving.
+  std::filesystem::copy_file(cert, dir + "/reload_good_cert.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  { std::ofstream(cert, std::ios::trunc) << "not a certificate\n"; }
+  absl::Status s = server_->ReloadTls();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "tls_cert_file")) << s;
+  EXPECT_TRUE(trusted_with(dir + "/reload_good_cert.pem"));
 }
 
 }  // namespace
