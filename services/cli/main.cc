@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/cli/admin.h"
 #include "services/cli/commands.h"
 #include "services/cli/dev_cluster.h"
 
@@ -127,6 +128,8 @@ int Main(int argc, char** argv) {
     }
     if (args.empty() && (all[i] == "help" || all[i] == "--help" || all[i] == "-h")) {
       std::fputs(kUsage, stdout);
+      std::fputs("\n", stdout);
+      std::fputs(kAdminUsage, stdout);
       return kExitOk;
     }
     if (args.empty() && absl::StartsWith(all[i], "-") && all[i] != "-") {
@@ -141,6 +144,8 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   if (dev) return Dev(args, argv[0]);
+  if (args[0] == "keys") return RunKeysCommand(args);
+  if (args[0] == "admin") return RunAdminCommand(args);
   sdk::ClientOptions options;
   if (absl::Status s = ResolveClientOptions(credentials_file, tls_ca_file, tls, &options);
       !s.ok()) {
