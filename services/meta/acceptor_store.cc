@@ -1,6 +1,11 @@
 #include "services/meta/acceptor_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <system_error>
@@ -8,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_reasons.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "services/meta/layout.h"
 #include "services/meta/meta_key.h"
@@ -613,6 +619,95 @@ absl::StatusOr<uint64_t> AcceptorStore::CountRecords() {
 absl::Status AcceptorStore::CompactStorage() {
   return FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr),
                    "compact range");
+}
+
+absl::Status AcceptorStore::Backup(const std::string& backup_dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(backup_dir, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("metadata backup directory ", backup_dir, " already exists"));
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint");
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: flush the memtable first, so the copy needs no WAL replay.
+  return FromRocks(checkpoint->CreateCheckpoint(backup_dir, /*log_size_for_flush=*/0),
+                   absl::StrCat("checkpoint to ", backup_dir));
+}
+
+namespace {
+
+// fsyncs every file in `dir` and the directory itself (std::filesystem::copy does not).
+absl::Status SyncTree(const std::string& dir) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      const int err = errno;
+      if (fd >= 0) ::close(fd);
+      return absl::InternalError(
+          absl::StrCat("cannot sync ", it->path().string(), ": ", std::strerror(err)));
+    }
+    ::close(fd);
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status AcceptorStore::RestoreBackup(const std::string& backup_dir, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(backup_dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("no metadata backup directory ", backup_dir));
+  }
+  if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("metadata store directory ", dir,
+                     " is not empty; stop the node and move it aside before restoring"));
+  }
+  // Copy next to the target, check that the copy opens, then rename it into place: a failed
+  // restore leaves nothing at `dir`.
+  const std::string staging = absl::StrCat(fs::path(dir).lexically_normal().string(), ".restoring");
+  fs::remove_all(staging, ec);
+  fs::create_directories(fs::path(staging).parent_path(), ec);
+  fs::copy(backup_dir, staging, fs::copy_options::recursive, ec);
+  absl::Status copied =
+      ec ? absl::InternalError(absl::StrCat("cannot copy metadata backup ", backup_dir, " to ",
+                                            staging, ": ", ec.message()))
+         : SyncTree(staging);
+  if (!copied.ok()) {
+    fs::remove_all(staging, ec);
+    return copied;
+  }
+  {
+    absl::StatusOr<std::unique_ptr<AcceptorStore>> opened = Open(staging);
+    if (!opened.ok()) {
+      fs::remove_all(staging, ec);
+      return absl::Status(opened.status().code(),
+                          absl::StrCat("metadata backup ", backup_dir,
+                                       " does not open: ", opened.status().message()));
+    }
+    // Closing flushes and syncs what Open wrote.
+  }
+  fs::remove(dir, ec);  // the empty directory, if any
+  fs::rename(staging, dir, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove_all(staging, ec);
+    return absl::InternalError(absl::StrCat("cannot move restored metadata into ", dir, ": ", why));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tessera::services

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -174,6 +175,81 @@ TEST(AcceptorStoreTest, PaxosRulesAndDurabilityAcrossReopen) {
   tessera::v1::PrepareRequest bad;
   *bad.mutable_ballot() = B(1);
   EXPECT_THAT(store->Prepare(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Backup, mutate, restore: the restored store holds exactly the backed-up state.
+TEST(AcceptorStoreTest, BackupAndRestore) {
+  const std::string dir = TestDir("acceptor_live");
+  const std::string backup = TestDir("acceptor_backup") + "/copy";
+  const std::string restored = TestDir("acceptor_restored") + "/meta";
+  MetaKey photos = BucketRecordKey("photos", 256);
+  MetaKey later = BucketRecordKey("later", 256);
+  auto commit = [](AcceptorStore& store, const MetaKey& key, int64_t ballot,
+                   absl::string_view data) {
+    tessera::v1::CommitRequest c;
+    *c.mutable_key() = key;
+    *c.mutable_ballot() = B(ballot);
+    *c.mutable_value() = V(data);
+    return store.Commit(c).status();
+  };
+  auto read = [](AcceptorStore& store, const MetaKey& key) -> std::string {
+    tessera::v1::ReadRequest r;
+    *r.mutable_key() = key;
+    absl::StatusOr<tessera::v1::ReadResponse> got = store.Read(r);
+    EXPECT_OK(got.status());
+    if (!got.ok() || !got->state().has_committed_value()) return "<none>";
+    return got->state().committed_value().data();
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(dir));
+    ASSERT_OK(commit(*store, photos, 10, "v1"));
+    ASSERT_OK(store->Backup(backup));
+    EXPECT_THAT(store->Backup(backup), StatusIs(absl::StatusCode::kAlreadyExists));
+    // Changes after the backup: not in it.
+    ASSERT_OK(commit(*store, photos, 20, "v2"));
+    ASSERT_OK(commit(*store, later, 21, "new"));
+    EXPECT_EQ(read(*store, photos), "v2");
+  }
+  // The live store is not empty: refused, untouched.
+  EXPECT_THAT(AcceptorStore::RestoreBackup(backup, dir),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("move it aside")));
+  EXPECT_THAT(AcceptorStore::RestoreBackup(backup + "-missing", restored),
+              StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK(AcceptorStore::RestoreBackup(backup, restored));
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(restored));
+    EXPECT_EQ(read(*store, photos), "v1");
+    EXPECT_EQ(read(*store, later), "<none>");
+    EXPECT_THAT(store->CountRecords(), IsOkAndHolds(1u));
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(dir));
+    EXPECT_EQ(read(*store, photos), "v2");
+  }
+  // The backup can be restored again (it was not modified).
+  const std::string again = TestDir("acceptor_again") + "/meta";
+  ASSERT_OK(AcceptorStore::RestoreBackup(backup, again));
+  ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(again));
+  EXPECT_EQ(read(*store, photos), "v1");
+}
+
+// A backup written in another key format is refused on restore and leaves nothing behind.
+TEST(AcceptorStoreTest, RestoreRefusesABackupOfAnotherKeyFormat) {
+  const std::string backup = TestDir("acceptor_foreign");
+  { ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(backup)); }
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), backup, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), std::string(5, '\xff') + "key_format",
+                        "meta_key=9 partition_hash=1")
+                    .ok());
+  }
+  const std::string target = TestDir("acceptor_target") + "/meta";
+  EXPECT_THAT(AcceptorStore::RestoreBackup(backup, target),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("meta_key=9")));
+  EXPECT_FALSE(std::filesystem::exists(target));
+  EXPECT_FALSE(std::filesystem::exists(target + ".restoring"));
 }
 
 TEST(AcceptorStoreTest, ScanReturnsCommittedEntriesOfOneBucketInOrderWithPages) {
