@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -11,6 +12,7 @@
 #include "services/cli/commands.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/key_rotation.h"
+#include "services/meta/acceptor_store.h"
 #include "storage/crypto/key_file.h"
 
 namespace tessera::cli {
@@ -22,7 +24,12 @@ const char kAdminUsage[] =
     "  admin rotate-master-key --seeds=HOST:PORT,... --master_key_file=FILE\n"
     "      [--cluster_secret_file=FILE | --insecure_no_auth] [--k=4] [--m=2] [--dry_run]\n"
     "                            rewrap every object's data key under FILE's active key (no\n"
-    "                            data is rewritten); exits 1 while any stays under an old key\n";
+    "                            data is rewritten); exits 1 while any stays under an old key\n"
+    "  admin backup-meta --meta_dir=NODE_DATA_DIR/meta --to=DIR\n"
+    "                            consistent copy of a STOPPED node's metadata store into new DIR\n"
+    "  admin restore-meta --from=DIR --meta_dir=NODE_DATA_DIR/meta\n"
+    "                            put a backup in place (node stopped, old store moved aside);\n"
+    "                            read docs/design/metadata.md \"Backup and restore\" first\n";
 
 namespace {
 
@@ -105,6 +112,47 @@ int RotateMasterKey(const std::vector<std::string>& args) {
   return stats->failed > 0 || stats->remaining > 0 ? kExitError : kExitOk;
 }
 
+// backup-meta / restore-meta: both need the node stopped (its RocksDB lock refuses a second
+// opener, so a running node makes backup-meta fail rather than copy a moving store).
+int BackupOrRestoreMeta(const std::vector<std::string>& args) {
+  const bool backup = args[1] == "backup-meta";
+  std::string meta_dir, other;
+  for (size_t i = 2; i < args.size(); ++i) {
+    std::string v;
+    if (Flag(args[i], "meta_dir", &v)) {
+      meta_dir = v;
+    } else if (Flag(args[i], backup ? "to" : "from", &v)) {
+      other = v;
+    } else {
+      return Usage(absl::StrCat("admin ", args[1], ": bad or unknown flag \"", args[i], "\""));
+    }
+  }
+  if (meta_dir.empty() || other.empty()) {
+    return Usage(
+        absl::StrCat("admin ", args[1], " needs --meta_dir and ", backup ? "--to" : "--from"));
+  }
+  absl::Status s;
+  if (backup) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(meta_dir, ec)) {
+      PrintError(absl::StrCat("no metadata store directory ", meta_dir));
+      return kExitError;
+    }
+    absl::StatusOr<std::unique_ptr<services::AcceptorStore>> store =
+        services::AcceptorStore::Open(meta_dir);
+    s = store.ok() ? (*store)->Backup(other) : store.status();
+  } else {
+    s = services::AcceptorStore::RestoreBackup(other, meta_dir);
+  }
+  if (!s.ok()) {
+    PrintError(std::string(s.message()));
+    return kExitError;
+  }
+  std::printf(backup ? "metadata of %s backed up to %s\n" : "metadata restored to %s from %s\n",
+              meta_dir.c_str(), other.c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunKeysCommand(const std::vector<std::string>& args) {
@@ -135,7 +183,10 @@ int RunKeysCommand(const std::vector<std::string>& args) {
 
 int RunAdminCommand(const std::vector<std::string>& args) {
   if (args.size() >= 2 && args[1] == "rotate-master-key") return RotateMasterKey(args);
-  return Usage("usage: tessera admin rotate-master-key --seeds=... --master_key_file=...");
+  if (args.size() >= 2 && (args[1] == "backup-meta" || args[1] == "restore-meta")) {
+    return BackupOrRestoreMeta(args);
+  }
+  return Usage("usage: tessera admin rotate-master-key | backup-meta | restore-meta ...");
 }
 
 }  // namespace tessera::cli

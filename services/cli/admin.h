@@ -6,6 +6,8 @@
 //   tessera admin rotate-master-key --seeds=HOST:PORT,... --master_key_file=FILE
 //       [--cluster_secret_file=FILE | --insecure_no_auth] [--k=4 --m=2] [--dry_run]
 //                                          rewrap every data key under the file's active key
+//   tessera admin backup-meta --meta_dir=DIR --to=DIR      offline backup of a node's metadata
+//   tessera admin restore-meta --from=DIR --meta_dir=DIR   offline restore of it
 //
 // Master-key rotation step by step: docs/design/crypto.md "Rotation".
 #pragma once
