@@ -28,6 +28,27 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::InternalError(absl::StrCat("metadata store ", what, ": ", s.ToString()));
 }
 
+// Parses a stored record (format byte, then AcceptorState). FAILED_PRECONDITION (kNewerFormat)
+// for a record written by a newer binary (its format byte or AcceptorState.format_version);
+// DATA_LOSS for anything else that does not parse.
+absl::Status DecodeRecord(const char* data, size_t size, AcceptorState* state) {
+  if (size == 0) return absl::DataLossError("empty acceptor state record in metadata store");
+  const uint8_t format = static_cast<uint8_t>(data[0]);
+  if (format > AcceptorStore::kFormatVersion) {
+    return NewerFormatError("acceptor state record in metadata store", format,
+                            AcceptorStore::kFormatVersion);
+  }
+  if (format != AcceptorStore::kFormatVersion ||
+      !state->ParseFromArray(data + 1, static_cast<int>(size - 1))) {
+    return absl::DataLossError("corrupt acceptor state record in metadata store");
+  }
+  if (state->format_version() > AcceptorStore::kFormatVersion) {
+    return NewerFormatError("acceptor state in metadata store", state->format_version(),
+                            AcceptorStore::kFormatVersion);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckKey(const tessera::v1::MetaKey& key) {
   if (key.table() == tessera::v1::META_TABLE_UNSPECIFIED) {
     return absl::InvalidArgumentError("metadata key without a table");
@@ -212,10 +233,7 @@ absl::StatusOr<AcceptorState> AcceptorStore::Load(const std::string& encoded_key
     return state;
   }
   if (!s.ok()) return FromRocks(s, "read");
-  if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
-      !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
-    return absl::DataLossError("corrupt acceptor state record in metadata store");
-  }
+  if (absl::Status d = DecodeRecord(raw.data(), raw.size(), &state); !d.ok()) return d;
   return state;
 }
 
@@ -416,10 +434,7 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
     }
     rocksdb::Slice raw = it->value();
     AcceptorState state;
-    if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
-        !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
-      return absl::DataLossError("corrupt acceptor state record in metadata store");
-    }
+    if (absl::Status d = DecodeRecord(raw.data(), raw.size(), &state); !d.ok()) return d;
     const bool in_progress = request.whole_partition() && state.has_accepted() &&
                              BallotLess(state.committed_ballot(), state.accepted_ballot());
     if (state.committed_ballot().proposer().empty() && !in_progress) {
@@ -558,10 +573,7 @@ absl::StatusOr<std::vector<PurgeCandidate>> AcceptorStore::ListPurgeCandidates(
     }
     rocksdb::Slice raw = it->value();
     AcceptorState state;
-    if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
-        !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
-      return absl::DataLossError("corrupt acceptor state record in metadata store");
-    }
+    if (absl::Status d = DecodeRecord(raw.data(), raw.size(), &state); !d.ok()) return d;
     if (!IsPurgeCandidate(state)) continue;
     out.push_back(
         PurgeCandidate{*std::move(key), state.committed_ballot(), state.committed_value()});
