@@ -28,6 +28,17 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::InternalError(absl::StrCat("metadata store ", what, ": ", s.ToString()));
 }
 
+// The newest PaxosValue.format_version this binary stores (0 = unset, read as 1).
+constexpr uint32_t kNewestPaxosValueFormat = 1;
+
+// OK, or kNewerFormat for a value a newer proposer wrote in a format this acceptor does not know
+// (storing it would let this binary serve it as if it understood it).
+absl::Status CheckValueFormat(const tessera::v1::PaxosValue& value) {
+  if (value.format_version() <= kNewestPaxosValueFormat) return absl::OkStatus();
+  return NewerFormatError("metadata value (PaxosValue)", value.format_version(),
+                          kNewestPaxosValueFormat);
+}
+
 // Parses a stored record (format byte, then AcceptorState). FAILED_PRECONDITION (kNewerFormat)
 // for a record written by a newer binary (its format byte or AcceptorState.format_version);
 // DATA_LOSS for anything else that does not parse.
@@ -273,6 +284,7 @@ absl::StatusOr<tessera::v1::AcceptResponse> AcceptorStore::Accept(
     const tessera::v1::AcceptRequest& request) {
   if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
   if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  if (absl::Status s = CheckValueFormat(request.value()); !s.ok()) return s;
   if (absl::Status s = CheckSenderClock(request.sender_wall_micros()); !s.ok()) return s;
   if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
   absl::ReaderMutexLock epoch_lock(&epoch_mu_);
@@ -307,6 +319,7 @@ absl::StatusOr<tessera::v1::CommitResponse> AcceptorStore::Commit(
     const tessera::v1::CommitRequest& request) {
   if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
   if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  if (absl::Status s = CheckValueFormat(request.value()); !s.ok()) return s;
   if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
   uint64_t committed_layout_epoch = 0;
   if (request.key().table() == tessera::v1::META_TABLE_LAYOUT && request.value().exists()) {

@@ -284,6 +284,29 @@ TEST(AcceptorStoreTest, RecordOfANewerFormatIsRefused) {
                           HasSubstr("format version 2, newer than this binary knows (1)")));
 }
 
+// A value a newer proposer wrote in a newer format is refused by Accept and Commit (typed), and
+// nothing is stored.
+TEST(AcceptorStoreTest, ValueOfANewerFormatIsRefused) {
+  ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(TestDir("acceptor_newer_value")));
+  MetaKey key = BucketRecordKey("photos", 256);
+  tessera::v1::PaxosValue newer = V("from the future");
+  newer.set_format_version(2);
+  tessera::v1::AcceptRequest accept;
+  *accept.mutable_key() = key;
+  *accept.mutable_ballot() = B(10);
+  *accept.mutable_value() = newer;
+  absl::StatusOr<tessera::v1::AcceptResponse> a = store->Accept(accept);
+  EXPECT_TRUE(IsNewerFormat(a.status())) << a.status();
+  tessera::v1::CommitRequest commit;
+  *commit.mutable_key() = key;
+  *commit.mutable_ballot() = B(10);
+  *commit.mutable_value() = newer;
+  absl::StatusOr<tessera::v1::CommitResponse> c = store->Commit(commit);
+  EXPECT_TRUE(IsNewerFormat(c.status())) << c.status();
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("PaxosValue")));
+  EXPECT_THAT(store->CountRecords(), IsOkAndHolds(0u));
+}
+
 TEST(AcceptorStoreTest, ScanReturnsCommittedEntriesOfOneBucketInOrderWithPages) {
   ASSERT_OK_AND_ASSIGN(auto store, AcceptorStore::Open(TestDir("acceptor_scan")));
   auto commit = [&](absl::string_view bucket, absl::string_view obj, bool exists) {

@@ -385,6 +385,30 @@ TEST_F(MetaGrpcTest, LayoutEpochsAreDecidedByCasAndHandOffMovesPartitionsUnderLo
   EXPECT_GT(moved_keys, 0);
 }
 
+// A layout record written by a newer binary (format_version 2) is not followed: loading it fails
+// with a typed, clear error instead of the gateway acting on a layout it may misread.
+TEST_F(MetaGrpcTest, LayoutRecordOfANewerFormatIsRefused) {
+  StartCluster("newer_layout", 3);
+  auto admin = NewClient();
+  ASSERT_OK_AND_ASSIGN(auto r1, admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2})));
+  tessera::v1::LayoutRecord newer = r1;
+  newer.set_format_version(2);
+  tessera::v1::CommitRequest commit;
+  *commit.mutable_key() = LayoutRecordKey();
+  commit.mutable_ballot()->set_wall_micros(int64_t{4} << 50);  // above any real ballot
+  commit.mutable_ballot()->set_proposer("future-binary");
+  commit.mutable_value()->set_format_version(1);
+  commit.mutable_value()->set_exists(true);
+  commit.mutable_value()->set_data(newer.SerializeAsString());
+  for (auto& node : nodes_) ASSERT_OK(node->store()->Commit(commit).status());
+  auto fresh = NewClient();
+  absl::StatusOr<tessera::v1::LayoutRecord> loaded =
+      fresh->LoadLayout(MembersOf(nodes_, {0, 1, 2}));
+  EXPECT_TRUE(IsNewerFormat(loaded.status())) << loaded.status();
+  EXPECT_THAT(loaded, StatusIs(absl::StatusCode::kFailedPrecondition,
+                               HasSubstr("metadata layout record has format version 2")));
+}
+
 TEST_F(MetaGrpcTest, RacingLayoutProposalsDecideOneEpoch) {
   StartCluster("layout_race", 5);
   LayoutOptions lo;
