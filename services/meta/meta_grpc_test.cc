@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "p2p/auth/cluster_auth.h"
 #include "services/meta/meta_client.h"
 #include "services/meta/meta_compactor.h"
 #include "services/meta/meta_key.h"
@@ -407,6 +409,36 @@ TEST_F(MetaGrpcTest, LayoutRecordOfANewerFormatIsRefused) {
   EXPECT_TRUE(IsNewerFormat(loaded.status())) << loaded.status();
   EXPECT_THAT(loaded, StatusIs(absl::StatusCode::kFailedPrecondition,
                                HasSubstr("metadata layout record has format version 2")));
+}
+
+// Node RPCs carry the protocol version: a caller of a newer protocol is refused clearly (typed),
+// an older or unversioned one is served; channels from CreateNodeChannel are served.
+TEST_F(MetaGrpcTest, CallersOfANewerNodeProtocolAreRefused) {
+  StartCluster("protocol", 1);
+  const std::string address = nodes_[0]->member().address;
+  tessera::v1::ReadRequest request;
+  *request.mutable_key() = BucketRecordKey("photos", 16);
+  auto call = [&](std::shared_ptr<grpc::Channel> channel, const char* version) {
+    auto stub = tessera::v1::MetaService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (version != nullptr) ctx.AddMetadata(p2p::kProtocolMetadataKey, version);
+    tessera::v1::ReadResponse response;
+    return stub->Read(&ctx, request, &response);
+  };
+  auto plain = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(call(plain, nullptr).ok());
+  EXPECT_TRUE(call(plain, "1").ok());
+  grpc::Status newer = call(plain, "2");
+  EXPECT_EQ(newer.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(newer.error_message(), HasSubstr("node protocol 2; this node knows up to 1"));
+  EXPECT_EQ(call(plain, "x").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A channel from CreateNodeChannel (it adds this binary's version to every call) is served.
+  EXPECT_TRUE(
+      call(p2p::CreateNodeChannel(address, grpc::ChannelArguments(), nullptr), nullptr).ok());
+  // The check itself carries the typed reason.
+  grpc::ServerContext server_context;
+  EXPECT_OK(p2p::CheckProtocolVersion(server_context));
 }
 
 TEST_F(MetaGrpcTest, RacingLayoutProposalsDecideOneEpoch) {
