@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -96,15 +97,13 @@ int RotateMasterKey(const std::vector<std::string>& args) {
     PrintError(absl::StrCat("rotation pass failed: ", stats.status().ToString()));
     return kExitError;
   }
-  std::printf(
-      "active key %u: %lld entries scanned, %lld rewrapped, %lld already current, %lld skipped "
-      "(delete markers, client keys), %lld removed meanwhile, %lld %s, %lld failed\n",
-      stats->active_key_id, static_cast<long long>(stats->versions_scanned),
-      static_cast<long long>(stats->rewrapped), static_cast<long long>(stats->current),
-      static_cast<long long>(stats->skipped), static_cast<long long>(stats->vanished),
-      static_cast<long long>(stats->remaining),
-      rotation.dry_run ? "to rewrap (dry run)" : "left for a dry run",
-      static_cast<long long>(stats->failed));
+  std::string line =
+      absl::StrCat("active key ", stats->active_key_id, ": ", stats->versions_scanned,
+                   " entries scanned, ", stats->rewrapped, " rewrapped, ", stats->current,
+                   " already current, ", stats->skipped, " skipped (delete markers, client keys), ",
+                   stats->vanished, " removed meanwhile, ", stats->failed, " failed");
+  if (rotation.dry_run) absl::StrAppend(&line, ", ", stats->remaining, " to rewrap (dry run)");
+  std::printf("%s\n", line.c_str());
   if (stats->failed > 0) {
     PrintError(absl::StrCat("not rewrapped: ", stats->first_error,
                             " (keep the old keys; fix and run again)"));
