@@ -29,6 +29,8 @@ absl::string_view ReasonName(StatusReason reason) {
       return "no_such_upload";
     case StatusReason::kBucketNotEmpty:
       return "bucket_not_empty";
+    case StatusReason::kNewerFormat:
+      return "newer_format";
   }
   return "unknown_reason";
 }
@@ -47,6 +49,14 @@ absl::Status Restated(const absl::Status& status, absl::string_view message) {
   status.ForEachPayload(
       [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
   return out;
+}
+
+absl::Status NewerFormatError(absl::string_view what, uint64_t version, uint64_t known) {
+  return WithReason(
+      absl::FailedPreconditionError(absl::StrCat(
+          what, " has format version ", version, ", newer than this binary knows (", known,
+          "); upgrade it (tessera-node, tessera-gateway, tessera-s3) before reading it")),
+      StatusReason::kNewerFormat);
 }
 
 bool HasReason(const absl::Status& status, StatusReason reason) {

@@ -8,6 +8,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -35,6 +36,9 @@ enum class StatusReason {
   kNoSuchUpload,
   // A bucket delete refused because the bucket still holds live objects (FAILED_PRECONDITION).
   kBucketNotEmpty,
+  // Stored data or a request in a format (version) newer than this binary knows, refused rather
+  // than misread (FAILED_PRECONDITION): upgrade this binary. See NewerFormatError.
+  kNewerFormat,
 };
 
 // `status` (not OK) carrying `reason`; OK stays OK.
@@ -75,6 +79,14 @@ enum class StatusReason {
 }
 [[nodiscard]] inline absl::Status MarkNoSuchUpload(absl::Status status) {
   return WithReason(std::move(status), StatusReason::kNoSuchUpload);
+}
+// FAILED_PRECONDITION carrying kNewerFormat: "<what> has format version <version>, newer than
+// this binary knows (<known>); upgrade it (tessera-node, tessera-gateway, tessera-s3) before
+// reading it".
+[[nodiscard]] absl::Status NewerFormatError(absl::string_view what, uint64_t version,
+                                            uint64_t known);
+[[nodiscard]] inline bool IsNewerFormat(const absl::Status& status) {
+  return HasReason(status, StatusReason::kNewerFormat);
 }
 [[nodiscard]] inline bool IsBucketNotEmpty(const absl::Status& status) {
   return HasReason(status, StatusReason::kBucketNotEmpty);

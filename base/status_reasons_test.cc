@@ -58,5 +58,14 @@ TEST(StatusReasonsTest, BucketAndUploadReasons) {
   EXPECT_TRUE(MarkNoSuchUpload(absl::OkStatus()).ok());
 }
 
+TEST(StatusReasonsTest, NewerFormat) {
+  absl::Status s = NewerFormatError("manifest of b/k", 3, 2);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(IsNewerFormat(s));
+  EXPECT_NE(s.message().find("manifest of b/k has format version 3"), absl::string_view::npos);
+  EXPECT_NE(s.message().find("knows (2)"), absl::string_view::npos);
+  EXPECT_FALSE(IsNewerFormat(absl::FailedPreconditionError("newer format")));
+}
+
 }  // namespace
 }  // namespace tessera

@@ -33,7 +33,8 @@ class Client::Impl {
 
 namespace {
 
-// Signs every call made on the channel, for its own method (call_signature.h).
+// Adds the API version to every call made on the channel and, with credentials, signs it for its
+// own method (call_signature.h).
 class SigningInterceptor final : public grpc::experimental::Interceptor {
  public:
   SigningInterceptor(const ClientOptions* options, std::string method)
@@ -41,6 +42,12 @@ class SigningInterceptor final : public grpc::experimental::Interceptor {
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert(
+          {services::kApiVersionHeader, std::to_string(services::kGatewayApiVersion)});
+    }
+    if (!options_->access_key_id.empty() &&
+        methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       absl::StatusOr<services::CallSignature> s = services::SignCall(
           options_->access_key_id, options_->secret_access_key, method_, absl::Now());
@@ -164,11 +171,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& endpo
   auto impl = std::make_unique<Impl>();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize((1 << 20) + (64 << 10));
+  // Every call carries the API version; calls are signed when there are credentials.
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> signers;
-  if (!options.access_key_id.empty()) {
-    signers.push_back(std::make_unique<SigningInterceptorFactory>(
-        std::make_shared<const ClientOptions>(options)));
-  }
+  signers.push_back(
+      std::make_unique<SigningInterceptorFactory>(std::make_shared<const ClientOptions>(options)));
   impl->channel = grpc::experimental::CreateCustomChannelWithInterceptors(endpoint, transport, args,
                                                                           std::move(signers));
   if (!impl->channel->WaitForConnected(Deadline(options.connect_timeout))) {

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/sodium.h"
+#include "base/status_reasons.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/client_interceptor.h"
 
@@ -53,6 +55,7 @@ absl::Status Fail(AuthFailure reason, AuthFailure* failure, absl::string_view me
   return absl::UnauthenticatedError(message);
 }
 
+// Adds the protocol version and, with `auth`, a token for the call's method.
 class AuthInterceptor final : public grpc::experimental::Interceptor {
  public:
   AuthInterceptor(const ClusterAuth* auth, std::string method)
@@ -61,7 +64,9 @@ class AuthInterceptor final : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      methods->GetSendInitialMetadata()->insert({kAuthMetadataKey, auth_->Mint(method_)});
+      auto* metadata = methods->GetSendInitialMetadata();
+      metadata->insert({kProtocolMetadataKey, std::to_string(kNodeProtocolVersion)});
+      if (auth_ != nullptr) metadata->insert({kAuthMetadataKey, auth_->Mint(method_)});
     }
     methods->Proceed();
   }
@@ -210,6 +215,24 @@ absl::Status ClusterAuth::VerifyToken(absl::string_view token, absl::string_view
   return absl::OkStatus();
 }
 
+absl::Status CheckProtocolVersion(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(kProtocolMetadataKey);
+  if (it == metadata.end()) return absl::OkStatus();  // a client from before the header
+  uint32_t version = 0;
+  if (!absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &version) ||
+      version == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed ", kProtocolMetadataKey, " metadata (expected a version >= 1)"));
+  }
+  if (version <= kNodeProtocolVersion) return absl::OkStatus();
+  return WithReason(
+      absl::FailedPreconditionError(absl::StrCat(
+          "the caller speaks Tessera node protocol ", version, "; this node knows up to ",
+          kNodeProtocolVersion, ": upgrade this node (tessera-node) before its clients")),
+      StatusReason::kNewerFormat);
+}
+
 void ClusterAuth::Attach(grpc::ClientContext* context, absl::string_view method) const {
   context->AddMetadata(kAuthMetadataKey, Mint(method));
 }
@@ -241,8 +264,10 @@ std::shared_ptr<grpc::Channel> CreateNodeChannel(const std::string& address,
                                                  const grpc::ChannelArguments& args,
                                                  std::shared_ptr<const ClusterAuth> auth,
                                                  absl::string_view expected_node_id) {
-  if (auth == nullptr)
-    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (auth == nullptr) {
+    // No tokens, but the protocol version all the same.
+    return CreateAuthenticatedChannel(address, grpc::InsecureChannelCredentials(), args, nullptr);
+  }
   std::shared_ptr<grpc::ChannelCredentials> transport =
       auth->tls() != nullptr ? auth->tls()->ChannelCredentials(expected_node_id)
                              : grpc::InsecureChannelCredentials();

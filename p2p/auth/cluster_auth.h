@@ -36,6 +36,7 @@
 // Thread-safety: immutable after creation; all methods are thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -145,9 +146,23 @@ std::shared_ptr<grpc::Channel> CreateNodeChannel(const std::string& address,
                                                  std::shared_ptr<const ClusterAuth> auth,
                                                  absl::string_view expected_node_id = "");
 
+// ---- Node RPC protocol version ----
+// Every call on a channel made by CreateNodeChannel / CreateAuthenticatedChannel carries the gRPC
+// metadata `x-tessera-protocol: <kNodeProtocolVersion>` (also without `auth`). The version is
+// raised when requests change in a way an older node would misread (a field it must not ignore);
+// additions an older node may safely ignore keep it. Node services (SliceService, MetaService)
+// call CheckProtocolVersion before anything else, so a node refuses a newer client clearly
+// instead of half-understanding it. A call without the metadata is version 1 (clients from
+// before it existed).
+inline constexpr char kProtocolMetadataKey[] = "x-tessera-protocol";
+inline constexpr uint32_t kNodeProtocolVersion = 1;
+// OK for versions up to kNodeProtocolVersion (or none); FAILED_PRECONDITION carrying kNewerFormat
+// (base/status_reasons.h) naming both versions for a newer one; INVALID_ARGUMENT if malformed.
+[[nodiscard]] absl::Status CheckProtocolVersion(const grpc::ServerContextBase& context);
+
 // A channel with the given transport whose every call carries a fresh token for its own method
-// (a client interceptor); CreateNodeChannel is built on it. `auth` is shared with the channel
-// and must be able to mint (caller_id set).
+// and the protocol version (a client interceptor); CreateNodeChannel is built on it. `auth` is
+// shared with the channel and must be able to mint (caller_id set); null: the version only.
 std::shared_ptr<grpc::Channel> CreateAuthenticatedChannel(
     const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
     const grpc::ChannelArguments& args, std::shared_ptr<const ClusterAuth> auth);

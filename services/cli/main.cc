@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/cli/admin.h"
 #include "services/cli/commands.h"
 #include "services/cli/dev_cluster.h"
 #include "services/common/config_sources.h"
@@ -138,7 +139,7 @@ int Main(int argc, char** argv) {
     }
     if (args.empty() &&
         (all[i] == "help" || all[i] == "--help" || all[i] == "--helpfull" || all[i] == "-h")) {
-      std::fputs(services::HelpText(kUsage).c_str(), stdout);
+      std::fputs(services::HelpText(absl::StrCat(kUsage, "\n", kAdminUsage)).c_str(), stdout);
       return kExitOk;
     }
     if (args.empty() && absl::StartsWith(all[i], "-") && all[i] != "-") {
@@ -160,6 +161,8 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   if (dev) return Dev(args, argv[0]);
+  if (args[0] == "keys") return RunKeysCommand(args);
+  if (args[0] == "admin") return RunAdminCommand(args);
   sdk::ClientOptions options;
   if (absl::Status s = ResolveClientOptions(absl::GetFlag(FLAGS_credentials_file),
                                             absl::GetFlag(FLAGS_tls_ca_file),

@@ -82,4 +82,23 @@ void SortVersions(bool first_is_head, std::vector<v1::ObjectManifest>& versions)
                    });
 }
 
+absl::Status CheckManifestFormat(const v1::ObjectManifest& manifest) {
+  if (manifest.schema_version() <= kNewestManifestSchema) return absl::OkStatus();
+  return NewerFormatError(
+      absl::StrCat("object manifest of ", manifest.bucket(), "/", manifest.key()),
+      manifest.schema_version(), kNewestManifestSchema);
+}
+
+absl::Status CheckBucketRecordFormat(const v1::BucketRecord& record) {
+  if (record.schema_version() <= kNewestBucketRecordSchema) return absl::OkStatus();
+  return NewerFormatError(absl::StrCat("bucket record of ", record.name()), record.schema_version(),
+                          kNewestBucketRecordSchema);
+}
+
+absl::Status CheckStripeChunkFormat(const v1::StripeChunk& chunk) {
+  if (chunk.format_version() <= kNewestStripeChunkFormat) return absl::OkStatus();
+  return NewerFormatError(absl::StrCat("stripe chunk ", chunk.chunk()), chunk.format_version(),
+                          kNewestStripeChunkFormat);
+}
+
 }  // namespace tessera::services

@@ -91,6 +91,20 @@ struct CommitCondition {
 // or chunk records, or it is a completed multipart upload (whose retried Complete looks for it).
 [[nodiscard]] bool KeepWhenSuperseded(const v1::ObjectManifest& manifest);
 
+// Stored-format versions this binary reads (docs/design/metadata.md "Stored formats are pinned").
+// ObjectManifest.schema_version: 1 = stripes inline, 2 = stripes out of line (manifest_chunks.h);
+// 0 = written before the field was set (read as 1). StripeChunk.format_version and
+// BucketRecord.schema_version: 1 (0 = unset, read as 1).
+inline constexpr uint32_t kNewestManifestSchema = 2;
+inline constexpr uint32_t kNewestStripeChunkFormat = 1;
+inline constexpr uint32_t kNewestBucketRecordSchema = 1;
+// OK, or NewerFormatError (FAILED_PRECONDITION, base/status_reasons.h) naming the entry when it
+// was written in a newer format than this binary knows: refused rather than misread (fields it
+// does not know could change what the entry means, e.g. where its stripes are).
+[[nodiscard]] absl::Status CheckManifestFormat(const v1::ObjectManifest& manifest);
+[[nodiscard]] absl::Status CheckBucketRecordFormat(const v1::BucketRecord& record);
+[[nodiscard]] absl::Status CheckStripeChunkFormat(const v1::StripeChunk& chunk);
+
 // Orders one key's versions as ScanVersions returns them, given all of its entries in version-id
 // order (the head register, if any, first): superseded versions by commit_sequence, newest first,
 // then entries written before head registers. For implementations of ScanVersions.

@@ -51,6 +51,8 @@ absl::Status ObjectReader::Read(const v1::ObjectManifest& manifest, uint64_t off
   ReadStats local_stats;
   if (stats == nullptr) stats = &local_stats;
   const std::string name = absl::StrCat(manifest.bucket(), "/", manifest.key());
+  // Whatever store it came from: a newer schema may place or seal data differently.
+  if (absl::Status s = CheckManifestFormat(manifest); !s.ok()) return s;
   if (manifest.delete_marker()) {
     return absl::InvalidArgumentError(absl::StrCat(name, " is a delete marker"));
   }

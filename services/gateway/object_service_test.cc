@@ -6,6 +6,7 @@
 
 #include "base/fake_clock.h"
 #include "base/random.h"
+#include "base/status_reasons.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "services/gateway/gateway_test_util.h"
@@ -237,6 +238,22 @@ TEST_F(ObjectServiceTest, ManifestWithAnUnknownMasterKeyIsNotReadable) {
                           }),
               StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_TRUE(out.empty());
+}
+
+// A manifest in a newer schema than this binary knows is refused on read (typed, clear), whatever
+// store it came from, rather than misread.
+TEST_F(ObjectServiceTest, ManifestOfANewerSchemaIsRefused) {
+  ASSERT_OK(service_->CreateBucket("photos"));
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest m, service_->PutObject("photos", "a", "alpha"));
+  m.set_schema_version(kNewestManifestSchema + 1);
+  m.set_version_id(std::string(16, '\x7f'));
+  ASSERT_OK(store_.Commit(m, {}).status());
+  testing::GetOutcome got = GetAll(*service_, "photos", "a");
+  EXPECT_TRUE(IsNewerFormat(got.status)) << got.status;
+  EXPECT_THAT(got.status, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                   ::testing::HasSubstr("newer than this binary knows")));
+  EXPECT_TRUE(got.data.empty());
+  EXPECT_OK(CheckManifestFormat(v1::ObjectManifest()));  // 0: written before the field was set
 }
 
 }  // namespace

@@ -68,6 +68,9 @@ absl::Status ReplicatedManifestStore::Hydrate(v1::ObjectManifest& manifest) {
       if (!chunks.emplace_back().ParseFromString(item.value)) {
         return absl::DataLossError("unparsable stripe chunk record");
       }
+      if (absl::Status s = CheckStripeChunkFormat(chunks.back()); !s.ok()) {
+        return Restated(s, absl::StrCat(manifest.bucket(), "/", manifest.key(), ": ", s.message()));
+      }
     }
     token = page->next_page_token;
   } while (!token.empty());

@@ -16,6 +16,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
+#include "services/gateway/manifest_store.h"
 #include "services/meta/meta_client.h"
 
 namespace tessera::services::replicated_internal {
@@ -30,6 +31,7 @@ inline std::string After(const std::string& s) { return s + std::string(1, '\0')
 inline absl::StatusOr<v1::ObjectManifest> ParseManifest(const std::string& bytes) {
   v1::ObjectManifest m;
   if (!m.ParseFromString(bytes)) return absl::DataLossError("unparsable object manifest entry");
+  if (absl::Status s = CheckManifestFormat(m); !s.ok()) return s;
   return m;
 }
 
@@ -38,6 +40,7 @@ inline absl::StatusOr<std::optional<v1::BucketRecord>> ParseRecord(const MetaVal
   if (!value.has_value()) return std::optional<v1::BucketRecord>();
   v1::BucketRecord r;
   if (!r.ParseFromString(*value)) return absl::DataLossError("unparsable bucket record");
+  if (absl::Status s = CheckBucketRecordFormat(r); !s.ok()) return s;
   if (r.deleted()) return std::optional<v1::BucketRecord>();
   return std::optional<v1::BucketRecord>(std::move(r));
 }

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/gateway_test_util.h"
+#include "services/gateway/key_rotation.h"
 #include "services/gateway/manifest_chunks.h"
 #include "services/gateway/multipart.h"
 #include "services/gateway/orphan_reclaimer.h"
@@ -28,6 +29,7 @@
 #include "services/gateway/replicated_test_cluster.h"
 #include "services/gateway/slice_gc.h"
 #include "services/meta/meta_limits.h"
+#include "storage/crypto/key_wrap.h"
 #include "storage/pipeline/stripe_codec.h"
 
 namespace tessera::services {
@@ -383,6 +385,69 @@ TEST_F(ReplicatedPagingTest, FiftyGibManifestIsStoredOutOfLine) {
   EXPECT_THAT(store.Get(kBucket, m.key(), m.version_id()), StatusIs(absl::StatusCode::kNotFound));
   ASSERT_OK_AND_ASSIGN(chunks, gw_->meta().Scan(ChunkField(m.version_id()), "", "", 1000));
   EXPECT_TRUE(chunks.items.empty());
+}
+
+// Master-key rotation of a manifest stored out of line (head + chunk records): the CAS goes through
+// the whole-manifest path, the wrapped key changes, every stripe stays as it was.
+TEST_F(ReplicatedPagingTest, KeyRotationRewrapsAnOutOfLineManifest) {
+  storage::SecretKey key1 = storage::SecretKey::Generate();
+  storage::SecretKey key2 = storage::SecretKey::Generate();
+  storage::MasterKeyring old_ring, both, new_ring;
+  ASSERT_OK(old_ring.Add(1, key1.Clone()));
+  ASSERT_OK(both.Add(1, key1.Clone()));
+  ASSERT_OK(both.Add(2, key2.Clone()));
+  ASSERT_OK(both.SetActive(2));
+  ASSERT_OK(new_ring.Add(2, key2.Clone()));
+
+  v1::ObjectManifest m;
+  m.set_schema_version(1);
+  m.set_bucket(kBucket);
+  m.set_key("rotate/big");
+  m.set_version_id(std::string(16, '\x09'));
+  m.set_created_unix_micros(absl::ToUnixMicros(absl::Now()));
+  v1::PartRecord* part = m.add_parts();
+  part->set_number(1);
+  for (int i = 0; i < 600; ++i) {  // > kStripesPerChunk: out of line
+    v1::StripeRecord* st = part->add_stripes();
+    st->set_index(static_cast<uint32_t>(i));
+    st->set_plaintext_size(kStripe);
+    for (int j = 0; j < 3; ++j) {
+      v1::SliceRef* ref = st->add_slices();
+      ref->set_node_id(cluster_->node_id((i + j) % cluster_->size()));
+      ref->set_hash(std::string(32, static_cast<char>(i + j)));
+    }
+  }
+  part->set_size(600 * kStripe);
+  m.set_size(part->size());
+  const storage::SecretKey data_key = storage::SecretKey::Generate();
+  ASSERT_OK_AND_ASSIGN(storage::WrappedKey wrapped, old_ring.Wrap(data_key, m.version_id()));
+  v1::EncryptionParams* enc = m.mutable_encryption();
+  enc->set_aead_algorithm(1);
+  enc->set_key_source(v1::EncryptionParams::CLUSTER_MASTER_KEY);
+  enc->set_key_id(1);
+  enc->set_wrapped_data_key(wrapped.Serialize());
+  ManifestStore& store = gw_->store();
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest committed, store.Commit(m, {}));
+  // Stored out of line: a scan sees the head only.
+  ASSERT_OK_AND_ASSIGN(std::vector<KeyVersions> scanned, store.ScanVersions(kBucket, "rotate/", 1));
+  ASSERT_EQ(scanned.size(), 1u);
+  ASSERT_GT(scanned[0].versions[0].stripe_chunks(), 0u);
+
+  ASSERT_OK_AND_ASSIGN(MasterKeyRotationStats stats, RewrapMasterKeys(store, both));
+  EXPECT_EQ(stats.failed, 0) << stats.first_error;
+  EXPECT_EQ(stats.rewrapped, 1);
+
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest got, store.GetLatest(kBucket, m.key()));
+  EXPECT_EQ(got.encryption().key_id(), 2u);
+  ASSERT_OK_AND_ASSIGN(storage::WrappedKey now,
+                       storage::WrappedKey::Parse(got.encryption().wrapped_data_key()));
+  ASSERT_OK_AND_ASSIGN(storage::SecretKey unwrapped, new_ring.Unwrap(now, m.version_id()));
+  EXPECT_TRUE(unwrapped.Equals(data_key));
+  // Everything but the wrapping is as committed (stripes from the chunk records included).
+  v1::ObjectManifest expected = committed;
+  *expected.mutable_encryption() = got.encryption();
+  EXPECT_TRUE(got.SerializeAsString() == expected.SerializeAsString());
+  ASSERT_EQ(got.parts(0).stripes_size(), 600);
 }
 
 }  // namespace

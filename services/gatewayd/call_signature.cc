@@ -7,7 +7,9 @@
 #include <cstdint>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_reasons.h"
 
 namespace tessera::services {
 namespace {
@@ -21,6 +23,21 @@ std::string HmacSha256(absl::string_view key, absl::string_view data) {
 }
 
 }  // namespace
+
+absl::Status CheckApiVersion(absl::string_view value) {
+  if (value.empty()) return absl::OkStatus();  // a client from before the header
+  uint32_t version = 0;
+  if (!absl::SimpleAtoi(value, &version) || version == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed ", kApiVersionHeader, " metadata (expected a version >= 1)"));
+  }
+  if (version <= kGatewayApiVersion) return absl::OkStatus();
+  return WithReason(
+      absl::FailedPreconditionError(absl::StrCat(
+          "the client speaks Tessera gateway API ", version, "; this gateway knows up to ",
+          kGatewayApiVersion, ": upgrade the gateway (tessera-gateway) before its clients")),
+      StatusReason::kNewerFormat);
+}
 
 std::string CallSignatureHex(absl::string_view secret_key, absl::string_view access_key,
                              absl::string_view full_method, absl::string_view date,

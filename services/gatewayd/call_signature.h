@@ -17,8 +17,10 @@
 // Thread-safety: pure functions; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -33,6 +35,16 @@ inline constexpr char kCallSignatureHeader[] = "x-tessera-signature";
 inline constexpr char kCallSignatureContext[] = "TESSERA-GRPC-HMAC-SHA256-V1";
 // The gRPC service whose methods are signed.
 inline constexpr char kGatewayServicePath[] = "/tessera.v1.Gateway/";
+
+// The Gateway API version: every SDK call carries `x-tessera-api: <kGatewayApiVersion>`. It is
+// raised when requests change in a way an older gateway would misread (a field it must not
+// ignore). The gateway refuses a newer version before anything else (FAILED_PRECONDITION naming
+// both versions); a call without the header is version 1 (clients from before it existed).
+inline constexpr char kApiVersionHeader[] = "x-tessera-api";
+inline constexpr uint32_t kGatewayApiVersion = 1;
+// OK for a version up to kGatewayApiVersion or an empty `value` (no header); FAILED_PRECONDITION
+// carrying kNewerFormat (base/status_reasons.h) for a newer one; INVALID_ARGUMENT if malformed.
+[[nodiscard]] absl::Status CheckApiVersion(absl::string_view value);
 
 // The four metadata values of one call (empty = absent).
 struct CallSignature {

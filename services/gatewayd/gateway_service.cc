@@ -146,6 +146,7 @@ absl::StatusOr<Principal> GatewayService::Authenticate(grpc::CallbackServerConte
     auto it = metadata.find(name);
     return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
   };
+  if (absl::Status s = CheckApiVersion(value(kApiVersionHeader)); !s.ok()) return s;
   CallSignature call;
   call.access_key = value(kCallAccessKeyHeader);
   call.date = value(kCallDateHeader);

@@ -16,6 +16,7 @@
 #include "api/gateway.grpc.pb.h"
 #include "base/clock.h"
 #include "base/metrics.h"
+#include "base/status_reasons.h"
 #include "gtest/gtest.h"
 #include "services/gateway/faulty_manifest_store.h"
 #include "services/gateway/test_cluster.h"
@@ -140,6 +141,28 @@ class GatewayServiceTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Gateway::Stub> stub_;
 };
+
+// A client of a newer Gateway API version is refused before anything is done (even before its
+// signature is checked), with a message naming both versions; the current version is served.
+TEST_F(GatewayServiceTest, ClientOfANewerApiVersionIsRefused) {
+  for (const char* version : {"1", "2"}) {
+    auto ctx = Signed("ListBuckets");
+    ctx->AddMetadata(kApiVersionHeader, version);
+    v1::ListBucketsResponse resp;
+    grpc::Status s = stub_->ListBuckets(ctx.get(), v1::ListBucketsRequest(), &resp);
+    if (std::string(version) == "1") {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+      EXPECT_NE(s.error_message().find("gateway API 2; this gateway knows up to 1"),
+                std::string::npos)
+          << s.error_message();
+    }
+  }
+  EXPECT_TRUE(IsNewerFormat(CheckApiVersion("2")));
+  EXPECT_TRUE(CheckApiVersion("").ok());
+  EXPECT_EQ(CheckApiVersion("v1").code(), absl::StatusCode::kInvalidArgument);
+}
 
 TEST_F(GatewayServiceTest, OutcomeUnknownCreateBucketIsUnavailable) {
   store_.FailCreateBucketsWith(1, absl::AlreadyExistsError("bucket exists: ou-b"));

@@ -1,6 +1,11 @@
 #include "services/meta/acceptor_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <system_error>
@@ -8,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_reasons.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "services/meta/layout.h"
 #include "services/meta/meta_key.h"
@@ -20,6 +26,38 @@ using tessera::v1::AcceptorState;
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   return absl::InternalError(absl::StrCat("metadata store ", what, ": ", s.ToString()));
+}
+
+// The newest PaxosValue.format_version this binary stores (0 = unset, read as 1).
+constexpr uint32_t kNewestPaxosValueFormat = 1;
+
+// OK, or kNewerFormat for a value a newer proposer wrote in a format this acceptor does not know
+// (storing it would let this binary serve it as if it understood it).
+absl::Status CheckValueFormat(const tessera::v1::PaxosValue& value) {
+  if (value.format_version() <= kNewestPaxosValueFormat) return absl::OkStatus();
+  return NewerFormatError("metadata value (PaxosValue)", value.format_version(),
+                          kNewestPaxosValueFormat);
+}
+
+// Parses a stored record (format byte, then AcceptorState). FAILED_PRECONDITION (kNewerFormat)
+// for a record written by a newer binary (its format byte or AcceptorState.format_version);
+// DATA_LOSS for anything else that does not parse.
+absl::Status DecodeRecord(const char* data, size_t size, AcceptorState* state) {
+  if (size == 0) return absl::DataLossError("empty acceptor state record in metadata store");
+  const uint8_t format = static_cast<uint8_t>(data[0]);
+  if (format > AcceptorStore::kFormatVersion) {
+    return NewerFormatError("acceptor state record in metadata store", format,
+                            AcceptorStore::kFormatVersion);
+  }
+  if (format != AcceptorStore::kFormatVersion ||
+      !state->ParseFromArray(data + 1, static_cast<int>(size - 1))) {
+    return absl::DataLossError("corrupt acceptor state record in metadata store");
+  }
+  if (state->format_version() > AcceptorStore::kFormatVersion) {
+    return NewerFormatError("acceptor state in metadata store", state->format_version(),
+                            AcceptorStore::kFormatVersion);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckKey(const tessera::v1::MetaKey& key) {
@@ -206,10 +244,7 @@ absl::StatusOr<AcceptorState> AcceptorStore::Load(const std::string& encoded_key
     return state;
   }
   if (!s.ok()) return FromRocks(s, "read");
-  if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
-      !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
-    return absl::DataLossError("corrupt acceptor state record in metadata store");
-  }
+  if (absl::Status d = DecodeRecord(raw.data(), raw.size(), &state); !d.ok()) return d;
   return state;
 }
 
@@ -249,6 +284,7 @@ absl::StatusOr<tessera::v1::AcceptResponse> AcceptorStore::Accept(
     const tessera::v1::AcceptRequest& request) {
   if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
   if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  if (absl::Status s = CheckValueFormat(request.value()); !s.ok()) return s;
   if (absl::Status s = CheckSenderClock(request.sender_wall_micros()); !s.ok()) return s;
   if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
   absl::ReaderMutexLock epoch_lock(&epoch_mu_);
@@ -283,6 +319,7 @@ absl::StatusOr<tessera::v1::CommitResponse> AcceptorStore::Commit(
     const tessera::v1::CommitRequest& request) {
   if (absl::Status s = CheckKey(request.key()); !s.ok()) return s;
   if (absl::Status s = CheckBallot(request.ballot()); !s.ok()) return s;
+  if (absl::Status s = CheckValueFormat(request.value()); !s.ok()) return s;
   if (absl::Status s = RaiseEpoch(request.layout_epoch()); !s.ok()) return s;
   uint64_t committed_layout_epoch = 0;
   if (request.key().table() == tessera::v1::META_TABLE_LAYOUT && request.value().exists()) {
@@ -410,10 +447,7 @@ absl::StatusOr<tessera::v1::ScanResponse> AcceptorStore::Scan(
     }
     rocksdb::Slice raw = it->value();
     AcceptorState state;
-    if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
-        !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
-      return absl::DataLossError("corrupt acceptor state record in metadata store");
-    }
+    if (absl::Status d = DecodeRecord(raw.data(), raw.size(), &state); !d.ok()) return d;
     const bool in_progress = request.whole_partition() && state.has_accepted() &&
                              BallotLess(state.committed_ballot(), state.accepted_ballot());
     if (state.committed_ballot().proposer().empty() && !in_progress) {
@@ -552,10 +586,7 @@ absl::StatusOr<std::vector<PurgeCandidate>> AcceptorStore::ListPurgeCandidates(
     }
     rocksdb::Slice raw = it->value();
     AcceptorState state;
-    if (raw.empty() || static_cast<uint8_t>(raw[0]) != kFormatVersion ||
-        !state.ParseFromArray(raw.data() + 1, static_cast<int>(raw.size() - 1))) {
-      return absl::DataLossError("corrupt acceptor state record in metadata store");
-    }
+    if (absl::Status d = DecodeRecord(raw.data(), raw.size(), &state); !d.ok()) return d;
     if (!IsPurgeCandidate(state)) continue;
     out.push_back(
         PurgeCandidate{*std::move(key), state.committed_ballot(), state.committed_value()});
@@ -613,6 +644,95 @@ absl::StatusOr<uint64_t> AcceptorStore::CountRecords() {
 absl::Status AcceptorStore::CompactStorage() {
   return FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr),
                    "compact range");
+}
+
+absl::Status AcceptorStore::Backup(const std::string& backup_dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(backup_dir, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("metadata backup directory ", backup_dir, " already exists"));
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint");
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: flush the memtable first, so the copy needs no WAL replay.
+  return FromRocks(checkpoint->CreateCheckpoint(backup_dir, /*log_size_for_flush=*/0),
+                   absl::StrCat("checkpoint to ", backup_dir));
+}
+
+namespace {
+
+// fsyncs every file in `dir` and the directory itself (std::filesystem::copy does not).
+absl::Status SyncTree(const std::string& dir) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      const int err = errno;
+      if (fd >= 0) ::close(fd);
+      return absl::InternalError(
+          absl::StrCat("cannot sync ", it->path().string(), ": ", std::strerror(err)));
+    }
+    ::close(fd);
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status AcceptorStore::RestoreBackup(const std::string& backup_dir, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(backup_dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("no metadata backup directory ", backup_dir));
+  }
+  if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("metadata store directory ", dir,
+                     " is not empty; stop the node and move it aside before restoring"));
+  }
+  // Copy next to the target, check that the copy opens, then rename it into place: a failed
+  // restore leaves nothing at `dir`.
+  const std::string staging = absl::StrCat(fs::path(dir).lexically_normal().string(), ".restoring");
+  fs::remove_all(staging, ec);
+  fs::create_directories(fs::path(staging).parent_path(), ec);
+  fs::copy(backup_dir, staging, fs::copy_options::recursive, ec);
+  absl::Status copied =
+      ec ? absl::InternalError(absl::StrCat("cannot copy metadata backup ", backup_dir, " to ",
+                                            staging, ": ", ec.message()))
+         : SyncTree(staging);
+  if (!copied.ok()) {
+    fs::remove_all(staging, ec);
+    return copied;
+  }
+  {
+    absl::StatusOr<std::unique_ptr<AcceptorStore>> opened = Open(staging);
+    if (!opened.ok()) {
+      fs::remove_all(staging, ec);
+      return absl::Status(opened.status().code(),
+                          absl::StrCat("metadata backup ", backup_dir,
+                                       " does not open: ", opened.status().message()));
+    }
+    // Closing flushes and syncs what Open wrote.
+  }
+  fs::remove(dir, ec);  // the empty directory, if any
+  fs::rename(staging, dir, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove_all(staging, ec);
+    return absl::InternalError(absl::StrCat("cannot move restored metadata into ", dir, ": ", why));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tessera::services

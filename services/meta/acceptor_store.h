@@ -159,6 +159,20 @@ class AcceptorStore {
   // Asks RocksDB to compact the whole key range now (tests; RocksDB does it on its own later).
   [[nodiscard]] absl::Status CompactStorage();
 
+  // ---- Backup (docs/design/metadata.md "Backup and restore") ----
+  // Writes a consistent copy of the whole store, as of one instant, to the new directory
+  // `backup_dir` (a RocksDB checkpoint: SST files hard-linked when on the same file system, else
+  // copied; the rest copied and synced). Safe while requests run. ALREADY_EXISTS if `backup_dir`
+  // exists; INTERNAL for storage failures (a partial directory may be left: remove it).
+  [[nodiscard]] absl::Status Backup(const std::string& backup_dir);
+  // Offline restore: copies the backup in `backup_dir` to `dir` (which must not exist, or be an
+  // empty directory: move the current store aside first) and checks that it opens (formats as in
+  // Open). The backup itself is not modified. FAILED_PRECONDITION if `dir` holds files, or the
+  // backup was written in other key formats; NOT_FOUND if `backup_dir` does not exist; INTERNAL /
+  // UNAVAILABLE for copy and open failures (then nothing is left at `dir`).
+  [[nodiscard]] static absl::Status RestoreBackup(const std::string& backup_dir,
+                                                  const std::string& dir);
+
  private:
   AcceptorStore(std::unique_ptr<rocksdb::DB> db, AcceptorStoreOptions options);
   absl::Mutex& LockFor(const std::string& encoded_key);

@@ -220,6 +220,17 @@ LayoutView MetaClient::layout() const {
 uint32_t MetaClient::partitions() const { return layout().partitions(); }
 
 namespace {
+// The newest LayoutRecord.format_version this binary follows (0 = unset, read as 1).
+constexpr uint32_t kNewestLayoutRecordFormat = 1;
+
+// OK, or kNewerFormat for a layout record written by a newer binary: a gateway must not follow
+// (or replace) a layout whose meaning it may not know.
+absl::Status CheckLayoutRecordFormat(const tessera::v1::LayoutRecord& record) {
+  if (record.format_version() <= kNewestLayoutRecordFormat) return absl::OkStatus();
+  return NewerFormatError("metadata layout record", record.format_version(),
+                          kNewestLayoutRecordFormat);
+}
+
 // A lost compare-and-set of the layout record: FAILED_PRECONDITION with its typed reason.
 absl::Status LayoutChanged(std::string message) {
   return WithReason(absl::FailedPreconditionError(std::move(message)),
@@ -339,7 +350,9 @@ absl::StatusOr<std::optional<tessera::v1::LayoutRecord>> MetaClient::ReadRecord(
   if (!v.ok()) return v.status();
   if (!v->has_value()) return std::optional<tessera::v1::LayoutRecord>();
   tessera::v1::LayoutRecord record;
-  if (!record.ParseFromString(**v) || record.epoch() == 0 || record.members_size() == 0) {
+  if (!record.ParseFromString(**v)) return absl::DataLossError("corrupt metadata layout record");
+  if (absl::Status s = CheckLayoutRecordFormat(record); !s.ok()) return s;
+  if (record.epoch() == 0 || record.members_size() == 0) {
     return absl::DataLossError("corrupt metadata layout record");
   }
   return std::optional<tessera::v1::LayoutRecord>(std::move(record));
@@ -431,6 +444,7 @@ absl::StatusOr<tessera::v1::LayoutRecord> MetaClient::ProposeLayout(std::vector<
         if (value.has_value()) {
           tessera::v1::LayoutRecord r;
           if (!r.ParseFromString(*value)) return absl::DataLossError("corrupt layout record");
+          if (absl::Status s = CheckLayoutRecordFormat(r); !s.ok()) return s;
           epoch = r.epoch();
           in_transition = r.in_transition();
           seen = std::move(r);
@@ -696,6 +710,7 @@ absl::Status MetaClient::CompleteHandOff() {
         if (!value.has_value() || !r.ParseFromString(*value)) {
           return absl::DataLossError("layout record missing or corrupt");
         }
+        if (absl::Status s = CheckLayoutRecordFormat(r); !s.ok()) return s;
         if (r.epoch() == expected + 1 && !r.in_transition()) return value;  // done by another
         if (r.epoch() != expected || !r.in_transition()) {
           return LayoutChanged(
@@ -736,6 +751,7 @@ absl::Status MetaClient::AbandonHandOff() {
         if (!value.has_value() || !r.ParseFromString(*value)) {
           return absl::DataLossError("layout record missing or corrupt");
         }
+        if (absl::Status s = CheckLayoutRecordFormat(r); !s.ok()) return s;
         if (r.epoch() != expected || !r.in_transition()) {
           return LayoutChanged(absl::StrCat("layout changed: epoch ", r.epoch(),
                                             " is current, not ", expected, " in transition"));

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "p2p/auth/cluster_auth.h"
 #include "services/meta/meta_client.h"
 #include "services/meta/meta_compactor.h"
 #include "services/meta/meta_key.h"
@@ -383,6 +385,60 @@ TEST_F(MetaGrpcTest, LayoutEpochsAreDecidedByCasAndHandOffMovesPartitionsUnderLo
     }
   }
   EXPECT_GT(moved_keys, 0);
+}
+
+// A layout record written by a newer binary (format_version 2) is not followed: loading it fails
+// with a typed, clear error instead of the gateway acting on a layout it may misread.
+TEST_F(MetaGrpcTest, LayoutRecordOfANewerFormatIsRefused) {
+  StartCluster("newer_layout", 3);
+  auto admin = NewClient();
+  ASSERT_OK_AND_ASSIGN(auto r1, admin->ProposeLayout(MembersOf(nodes_, {0, 1, 2})));
+  tessera::v1::LayoutRecord newer = r1;
+  newer.set_format_version(2);
+  tessera::v1::CommitRequest commit;
+  *commit.mutable_key() = LayoutRecordKey();
+  commit.mutable_ballot()->set_wall_micros(int64_t{4} << 50);  // above any real ballot
+  commit.mutable_ballot()->set_proposer("future-binary");
+  commit.mutable_value()->set_format_version(1);
+  commit.mutable_value()->set_exists(true);
+  commit.mutable_value()->set_data(newer.SerializeAsString());
+  for (auto& node : nodes_) ASSERT_OK(node->store()->Commit(commit).status());
+  auto fresh = NewClient();
+  absl::StatusOr<tessera::v1::LayoutRecord> loaded =
+      fresh->LoadLayout(MembersOf(nodes_, {0, 1, 2}));
+  EXPECT_TRUE(IsNewerFormat(loaded.status())) << loaded.status();
+  EXPECT_THAT(loaded, StatusIs(absl::StatusCode::kFailedPrecondition,
+                               HasSubstr("metadata layout record has format version 2")));
+}
+
+// Node RPCs carry the protocol version: a caller of a newer protocol is refused clearly (typed),
+// an older or unversioned one is served; channels from CreateNodeChannel are served.
+TEST_F(MetaGrpcTest, CallersOfANewerNodeProtocolAreRefused) {
+  StartCluster("protocol", 1);
+  const std::string address = nodes_[0]->member().address;
+  tessera::v1::ReadRequest request;
+  *request.mutable_key() = BucketRecordKey("photos", 16);
+  auto call = [&](std::shared_ptr<grpc::Channel> channel, const char* version) {
+    auto stub = tessera::v1::MetaService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (version != nullptr) ctx.AddMetadata(p2p::kProtocolMetadataKey, version);
+    tessera::v1::ReadResponse response;
+    return stub->Read(&ctx, request, &response);
+  };
+  auto plain = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(call(plain, nullptr).ok());
+  EXPECT_TRUE(call(plain, "1").ok());
+  grpc::Status newer = call(plain, "2");
+  EXPECT_EQ(newer.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(newer.error_message(), HasSubstr("node protocol 2; this node knows up to 1"));
+  EXPECT_EQ(call(plain, "x").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A channel from CreateNodeChannel (it adds this binary's version to every call) is served.
+  EXPECT_TRUE(
+      call(p2p::CreateNodeChannel(address, grpc::ChannelArguments(), nullptr), nullptr).ok());
+  // The check itself carries the typed reason.
+  grpc::ServerContext server_context;
+  EXPECT_OK(p2p::CheckProtocolVersion(server_context));
 }
 
 TEST_F(MetaGrpcTest, RacingLayoutProposalsDecideOneEpoch) {

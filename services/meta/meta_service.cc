@@ -77,6 +77,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::JoinPartitions(
 
 absl::Status MetaServiceImpl::Authenticate(const grpc::CallbackServerContext& context,
                                            const char* method) const {
+  if (absl::Status s = p2p::CheckProtocolVersion(context); !s.ok()) return s;
   if (auth_ == nullptr) return absl::OkStatus();
   return auth_->Verify(context, method);
 }

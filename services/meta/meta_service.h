@@ -54,7 +54,9 @@ class MetaServiceImpl final : public tessera::v1::MetaService::CallbackService {
                                            tessera::v1::JoinPartitionsResponse* response) override;
 
  private:
-  // OK, or UNAUTHENTICATED when auth_ is set and the call's token is not valid for `method`.
+  // OK; FAILED_PRECONDITION (kNewerFormat) for a caller of a newer node protocol
+  // (p2p::CheckProtocolVersion); or UNAUTHENTICATED when auth_ is set and the call's token is not
+  // valid for `method`.
   absl::Status Authenticate(const grpc::CallbackServerContext& context, const char* method) const;
 
   AcceptorStore* const store_;

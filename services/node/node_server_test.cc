@@ -170,6 +170,26 @@ TEST_F(NodeServerTest, NodeInfoReportsIdentityAndLocation) {
   EXPECT_TRUE(Env::Default()->FileExists(dir_ + "/node.key"));
 }
 
+// A caller of a newer node protocol (x-tessera-protocol, p2p/auth/cluster_auth.h) is refused
+// before anything is done, with a message naming both versions; the current version is served.
+TEST_F(NodeServerTest, CallerOfANewerProtocolIsRefused) {
+  for (const char* version : {"1", "2"}) {
+    grpc::ClientContext ctx;
+    auth_->Attach(&ctx, p2p::kNodeInfoMethod);
+    ctx.AddMetadata(p2p::kProtocolMetadataKey, version);
+    v1::NodeInfoResponse info;
+    grpc::Status s = raw_stub_->NodeInfo(&ctx, v1::NodeInfoRequest(), &info);
+    if (std::string(version) == "1") {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+      EXPECT_NE(s.error_message().find("node protocol 2; this node knows up to 1"),
+                std::string::npos)
+          << s.error_message();
+    }
+  }
+}
+
 TEST_F(NodeServerTest, PutGetStatDeleteRoundTrip) {
   const std::string data = TestBytes(2500000, 1);  // 3 chunks of <= 1 MiB each way
   ASSERT_TRUE(PutSlice(stub_.get(), TestId(1), data, {.chunk = 1 << 20}).ok());

@@ -162,6 +162,10 @@ SliceServiceImpl::SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* exec
 absl::Status SliceServiceImpl::Authorize(const grpc::CallbackServerContext& context,
                                          absl::string_view method, const char* full_method,
                                          absl::Time start) {
+  if (absl::Status s = p2p::CheckProtocolVersion(context); !s.ok()) {
+    Observe(method, s, start, 0, 0);
+    return s;
+  }
   if (auth_ == nullptr) return absl::OkStatus();
   p2p::AuthFailure failure = p2p::AuthFailure::kNone;
   absl::Status s = auth_->Verify(context, full_method, nullptr, &failure);

@@ -84,7 +84,9 @@ class SliceServiceImpl final : public v1::SliceService::CallbackService {
   BoundedExecutor* executor() const { return executor_; }
   void Observe(absl::string_view method, const absl::Status& status, absl::Time start,
                uint64_t bytes_in, uint64_t bytes_out);
-  // OK, or UNAUTHENTICATED (observed and counted) for a call of `method` ("PutSlice").
+  // OK; FAILED_PRECONDITION (kNewerFormat, observed) for a caller of a newer node protocol
+  // (p2p::CheckProtocolVersion); or UNAUTHENTICATED (observed and counted) for a call of `method`
+  // ("PutSlice") without a valid token.
   absl::Status Authorize(const grpc::CallbackServerContext& context, absl::string_view method,
                          const char* full_method, absl::Time start);
 

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -113,7 +115,12 @@ absl::StatusOr<std::unique_ptr<MasterKeyring>> ParseMasterKeyFile(absl::string_v
   return ring;
 }
 
-absl::StatusOr<std::unique_ptr<MasterKeyring>> LoadMasterKeyFile(const std::string& path) {
+namespace {
+
+// Reads the key file at `path` into *contents after the checks LoadMasterKeyFile documents. On
+// failure *contents is empty (anything read was wiped).
+absl::Status ReadKeyFileText(const std::string& path, std::string* contents) {
+  contents->clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ELOOP) return Refuse(path, 0, "it is a symbolic link");
@@ -140,14 +147,15 @@ absl::StatusOr<std::unique_ptr<MasterKeyring>> LoadMasterKeyFile(const std::stri
     ::close(fd);
     return Refuse(path, 0, "it is larger than 1 MiB");
   }
-  std::string contents(static_cast<size_t>(st.st_size), '\0');
+  contents->assign(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;
-  while (done < contents.size()) {
-    const ssize_t n = ::read(fd, contents.data() + done, contents.size() - done);
+  while (done < contents->size()) {
+    const ssize_t n = ::read(fd, contents->data() + done, contents->size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
-      sodium_memzero(contents.data(), contents.size());
+      sodium_memzero(contents->data(), contents->size());
+      contents->clear();
       ::close(fd);
       return ErrnoStatus(err, "cannot read master key file", path);
     }
@@ -155,10 +163,143 @@ absl::StatusOr<std::unique_ptr<MasterKeyring>> LoadMasterKeyFile(const std::stri
     done += static_cast<size_t>(n);
   }
   ::close(fd);
-  contents.resize(done);
-  absl::StatusOr<std::unique_ptr<MasterKeyring>> ring = ParseMasterKeyFile(contents, path);
-  sodium_memzero(contents.data(), contents.size());
-  return ring;
+  contents->resize(done);
+  return absl::OkStatus();
+}
+
+// Wipes a string holding key text when it goes out of scope.
+class WipedString {
+ public:
+  WipedString() = default;
+  WipedString(const WipedString&) = delete;
+  WipedString& operator=(const WipedString&) = delete;
+  ~WipedString() { sodium_memzero(text.data(), text.size()); }
+  std::string text;
+};
+
+// Writes `text` to `fd` completely.
+absl::Status WriteAll(int fd, absl::string_view text, const std::string& path) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus(errno, "cannot write master key file", path);
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Replaces the file at `path` with `text` atomically: a mode-0600 temporary file next to it is
+// written and fsynced, renamed over `path`, and the directory fsynced. A crash leaves either the
+// old or the new file (and possibly a stale `path`.tmp, removed by the next replacement).
+absl::Status ReplaceKeyFile(const std::string& path, absl::string_view text) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return ErrnoStatus(errno, "cannot create temporary key file", tmp);
+  absl::Status status;
+  if (::fchmod(fd, 0600) != 0) status = ErrnoStatus(errno, "cannot chmod key file", tmp);
+  if (status.ok()) status = WriteAll(fd, text, tmp);
+  if (status.ok() && ::fsync(fd) != 0) status = ErrnoStatus(errno, "cannot fsync key file", tmp);
+  ::close(fd);
+  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    status = ErrnoStatus(errno, "cannot rename key file over", path);
+  }
+  if (!status.ok()) {
+    ::unlink(tmp.c_str());
+    return status;
+  }
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    const int rc = ::fsync(dir_fd);
+    const int err = errno;
+    ::close(dir_fd);
+    if (rc != 0) return ErrnoStatus(err, "cannot fsync directory of", path);
+  }
+  return absl::OkStatus();
+}
+
+// The first whitespace-separated field of a key file line ("" for blank and comment lines).
+absl::string_view FirstField(absl::string_view line) {
+  line = absl::StripAsciiWhitespace(line);
+  if (line.empty() || line[0] == '#') return {};
+  return line.substr(0, line.find_first_of(" \t"));
+}
+
+// `text` without its `active` line and with a newline at its end (if not empty).
+std::string WithoutActiveLine(absl::string_view text) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (FirstField(line) == "active") continue;
+    absl::StrAppend(&out, line, "\n");
+  }
+  // StrSplit yields one empty piece after a final newline: do not add a blank line for it.
+  if (absl::EndsWith(out, "\n\n") && absl::EndsWith(text, "\n")) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MasterKeyring>> LoadMasterKeyFile(const std::string& path) {
+  WipedString contents;
+  if (absl::Status s = ReadKeyFileText(path, &contents.text); !s.ok()) return s;
+  return ParseMasterKeyFile(contents.text, path);
+}
+
+absl::StatusOr<MasterKeyId> AddMasterKeyToFile(const std::string& path) {
+  EnsureSodiumInitialized();
+  WipedString contents;
+  if (absl::Status s = ReadKeyFileText(path, &contents.text); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<MasterKeyring>> ring = ParseMasterKeyFile(contents.text, path);
+  if (!ring.ok()) return ring.status();
+  const std::vector<MasterKeyId> ids = (*ring)->key_ids();
+  if (ids.back() == std::numeric_limits<MasterKeyId>::max()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("master key file ", path, " already uses the highest key id"));
+  }
+  const MasterKeyId id = ids.back() + 1;
+  uint8_t raw[SecretKey::kSize];
+  SecureRandomBytes(raw, sizeof(raw));
+  char b64[sodium_base64_ENCODED_LEN(SecretKey::kSize, sodium_base64_VARIANT_ORIGINAL)];
+  sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
+  sodium_memzero(raw, sizeof(raw));
+  WipedString next;
+  next.text = WithoutActiveLine(contents.text);
+  absl::StrAppend(&next.text, id, " ", b64, "\nactive ", id, "\n");
+  sodium_memzero(b64, sizeof(b64));
+  // Never write a file that would not load.
+  if (absl::Status s = ParseMasterKeyFile(next.text, path).status(); !s.ok()) return s;
+  if (absl::Status s = ReplaceKeyFile(path, next.text); !s.ok()) return s;
+  return id;
+}
+
+absl::Status RetireMasterKeyFromFile(const std::string& path, MasterKeyId key_id) {
+  WipedString contents;
+  if (absl::Status s = ReadKeyFileText(path, &contents.text); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<MasterKeyring>> ring = ParseMasterKeyFile(contents.text, path);
+  if (!ring.ok()) return ring.status();
+  if (!(*ring)->Contains(key_id)) {
+    return absl::NotFoundError(
+        absl::StrCat("master key file ", path, " holds no key with id ", key_id));
+  }
+  if ((*ring)->active_key_id() == key_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("master key ", key_id, " is the active key of ", path,
+                     "; add a new key first (it becomes active), rewrap, then retire this one"));
+  }
+  WipedString next;
+  for (absl::string_view line : absl::StrSplit(contents.text, '\n')) {
+    MasterKeyId id = 0;
+    if (absl::SimpleAtoi(FirstField(line), &id) && id == key_id) continue;
+    absl::StrAppend(&next.text, line, "\n");
+  }
+  if (absl::EndsWith(next.text, "\n\n") && absl::EndsWith(contents.text, "\n")) {
+    next.text.pop_back();
+  }
+  if (absl::Status s = ParseMasterKeyFile(next.text, path).status(); !s.ok()) return s;
+  return ReplaceKeyFile(path, next.text);
 }
 
 absl::Status GenerateMasterKeyFile(const std::string& path, MasterKeyId key_id) {

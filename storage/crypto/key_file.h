@@ -43,4 +43,17 @@ namespace tessera::storage {
 // keys); INVALID_ARGUMENT for key id 0.
 [[nodiscard]] absl::Status GenerateMasterKeyFile(const std::string& path, MasterKeyId key_id);
 
+// Rotation, step 1 (docs/design/crypto.md "Rotation"): adds a fresh random key to the key file at
+// `path` with id = the highest id + 1 and makes it active (the `active` line is replaced; comments
+// and the other keys are kept). Returns the new id. The file must load (errors as
+// LoadMasterKeyFile) and is replaced atomically (temporary file, fsync, rename, directory fsync)
+// with mode 0600. FAILED_PRECONDITION if the highest id is already 2^32-1.
+[[nodiscard]] absl::StatusOr<MasterKeyId> AddMasterKeyToFile(const std::string& path);
+
+// Rotation, last step: removes key `key_id` from the key file at `path` (replaced atomically, as
+// above). Only after every manifest has been rewrapped (services/gateway/key_rotation.h): objects
+// still wrapped under the key become unreadable. NOT_FOUND if the file holds no such key;
+// FAILED_PRECONDITION if it is the active key.
+[[nodiscard]] absl::Status RetireMasterKeyFromFile(const std::string& path, MasterKeyId key_id);
+
 }  // namespace tessera::storage

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -169,6 +170,66 @@ TEST(KeyFileTest, BadContentInAPrivateFileIsRefused) {
   auto ring = LoadMasterKeyFile(path);
   EXPECT_EQ(ring.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(ring.status().message()), HasSubstr("line 1"));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Rotation on the file: add makes a new active key and keeps the others (and the comments);
+// retire drops a non-active key; data wrapped under a kept key still unwraps.
+TEST(KeyFileTest, AddThenRetireKeepsTheOtherKeys) {
+  const std::string path = TestPath("rotate.keys");
+  WriteFile(path, absl::StrCat("# my keys\n1 ", kHexKey, "\nactive 1\n"), 0600);
+  auto before = LoadMasterKeyFile(path);
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  auto added = AddMasterKeyToFile(path);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(*added, 2u);
+  EXPECT_EQ(ModeOf(path), 0600u);
+  const std::string text = ReadFile(path);
+  EXPECT_THAT(text, HasSubstr("# my keys\n"));
+  EXPECT_THAT(text, Not(HasSubstr("active 1")));
+  EXPECT_THAT(text, Not(HasSubstr("\n\n")));
+  auto after = LoadMasterKeyFile(path);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ((*after)->active_key_id(), 2u);
+  EXPECT_EQ((*after)->key_ids(), (std::vector<MasterKeyId>{1, 2}));
+  // Key 1 is still the same key: what it wrapped before still unwraps.
+  SecretKey data = SecretKey::Generate();
+  auto wrapped = (*before)->Wrap(data, "ctx");
+  ASSERT_TRUE(wrapped.ok());
+  auto unwrapped = (*after)->Unwrap(*wrapped, "ctx");
+  ASSERT_TRUE(unwrapped.ok()) << unwrapped.status();
+  EXPECT_TRUE(unwrapped->Equals(data));
+
+  // The active key cannot be retired; an unknown one is NOT_FOUND; key 1 can.
+  EXPECT_EQ(RetireMasterKeyFromFile(path, 2).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RetireMasterKeyFromFile(path, 9).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(RetireMasterKeyFromFile(path, 1).ok());
+  auto retired = LoadMasterKeyFile(path);
+  ASSERT_TRUE(retired.ok()) << retired.status();
+  EXPECT_EQ((*retired)->key_ids(), (std::vector<MasterKeyId>{2}));
+  EXPECT_EQ((*retired)->active_key_id(), 2u);
+  EXPECT_EQ((*retired)->Unwrap(*wrapped, "ctx").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(ReadFile(path), HasSubstr("# my keys\n"));
+  EXPECT_EQ(ModeOf(path), 0600u);
+  EXPECT_NE(::access((path + ".tmp").c_str(), F_OK), 0);
+}
+
+// A file that would be refused on load is refused here too, and left as it is.
+TEST(KeyFileTest, AddRefusesAFileOthersCanRead) {
+  const std::string path = TestPath("open.keys");
+  const std::string text = absl::StrCat("1 ", kHexKey, "\n");
+  WriteFile(path, text, 0644);
+  EXPECT_EQ(AddMasterKeyToFile(path).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReadFile(path), text);
+  EXPECT_EQ(AddMasterKeyToFile(TestPath("missing.keys")).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/sodium.h"
+#include "base/status_reasons.h"
 
 namespace tessera::storage {
 namespace {
@@ -46,6 +47,10 @@ std::string WrappedKey::Serialize() const {
 }
 
 absl::StatusOr<WrappedKey> WrappedKey::Parse(absl::string_view bytes) {
+  // A newer format may have another size: its version byte decides first.
+  if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) > kFormatVersion) {
+    return NewerFormatError("wrapped data key", static_cast<uint8_t>(bytes[0]), kFormatVersion);
+  }
   if (bytes.size() != kSerializedSize) {
     return absl::DataLossError(
         absl::StrCat("wrapped key is ", bytes.size(), " bytes, expected ", kSerializedSize));

@@ -53,7 +53,8 @@ struct WrappedKey {
 
   // The 77-byte form above.
   std::string Serialize() const;
-  // DATA_LOSS if `bytes` is not a serialized WrappedKey of a known format version.
+  // FAILED_PRECONDITION with kNewerFormat (base/status_reasons.h) for a format version newer
+  // than this binary knows; DATA_LOSS if `bytes` is otherwise not a serialized WrappedKey.
   [[nodiscard]] static absl::StatusOr<WrappedKey> Parse(absl::string_view bytes);
 
   friend bool operator==(const WrappedKey&, const WrappedKey&) = default;

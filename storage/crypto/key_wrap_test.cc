@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/status_reasons.h"
 #include "gtest/gtest.h"
 
 namespace tessera::storage {
@@ -23,8 +24,16 @@ TEST(WrappedKeyTest, SerializeParseRoundTrip) {
   EXPECT_EQ(*parsed, *wrapped);
   EXPECT_EQ(WrappedKey::Parse(bytes.substr(1)).status().code(), absl::StatusCode::kDataLoss);
   std::string bad_version = bytes;
-  bad_version[0] = 2;
+  bad_version[0] = 0;
   EXPECT_EQ(WrappedKey::Parse(bad_version).status().code(), absl::StatusCode::kDataLoss);
+  // A newer format (whatever its size) is refused as such, not reported as corruption.
+  std::string newer = bytes;
+  newer[0] = 2;
+  for (const std::string& b : {newer, newer + "longer"}) {
+    absl::Status s = WrappedKey::Parse(b).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_TRUE(IsNewerFormat(s)) << s;
+  }
 }
 
 TEST(MasterKeyringTest, WrapUnwrapRoundTrip) {

@@ -87,7 +87,7 @@ struct RedundancyReport {
 // Every stripe of every version of kBucket and of the multipart uploads.
 RedundancyReport CheckRedundancy(GatewayBackend& inspector, const std::set<std::string>& dead) {
   RedundancyReport r;
-  for (const std::string bucket : {std::string(kBucket), std::string(services::kUploadsBucket)}) {
+  for (const std::string& bucket : {std::string(kBucket), std::string(services::kUploadsBucket)}) {
     absl::StatusOr<std::vector<KeyVersions>> scanned =
         inspector.store().ScanVersions(bucket, "", 100000);
     if (!scanned.ok()) {
@@ -129,7 +129,7 @@ int CountBadSlices(GatewayBackend& inspector, ProcessCluster& cluster) {
     address_of[cluster.node_ids()[i]] = cluster.node_addresses()[i];
   }
   int bad = 0;
-  for (const std::string bucket : {std::string(kBucket), std::string(services::kUploadsBucket)}) {
+  for (const std::string& bucket : {std::string(kBucket), std::string(services::kUploadsBucket)}) {
     auto scanned = inspector.store().ScanVersions(bucket, "", 100000);
     if (!scanned.ok()) return -1;
     for (const KeyVersions& kv : *scanned) {
