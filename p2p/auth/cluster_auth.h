@@ -63,6 +63,7 @@ inline constexpr char kStatSliceMethod[] = "/tessera.v1.SliceService/StatSlice";
 inline constexpr char kListSlicesMethod[] = "/tessera.v1.SliceService/ListSlices";
 inline constexpr char kNodeInfoMethod[] = "/tessera.v1.SliceService/NodeInfo";
 inline constexpr char kClusterMembersMethod[] = "/tessera.v1.SliceService/ClusterMembers";
+inline constexpr char kSetDrainingMethod[] = "/tessera.v1.SliceService/SetDraining";
 
 // Why a token was refused (for metrics labels).
 enum class AuthFailure { kNone, kMissing, kMalformed, kBadMac, kExpired };

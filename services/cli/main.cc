@@ -13,6 +13,7 @@
 #include "services/cli/admin.h"
 #include "services/cli/commands.h"
 #include "services/cli/dev_cluster.h"
+#include "services/cli/node_admin.h"
 #include "services/common/config_sources.h"
 
 // The global options; like the daemons' flags they can also come from the --config file and
@@ -139,7 +140,9 @@ int Main(int argc, char** argv) {
     }
     if (args.empty() &&
         (all[i] == "help" || all[i] == "--help" || all[i] == "--helpfull" || all[i] == "-h")) {
-      std::fputs(services::HelpText(absl::StrCat(kUsage, "\n", kAdminUsage)).c_str(), stdout);
+      std::fputs(
+          services::HelpText(absl::StrCat(kUsage, "\n", kAdminUsage, "\n", kNodeUsage)).c_str(),
+          stdout);
       return kExitOk;
     }
     if (args.empty() && absl::StartsWith(all[i], "-") && all[i] != "-") {
@@ -163,6 +166,7 @@ int Main(int argc, char** argv) {
   if (dev) return Dev(args, argv[0]);
   if (args[0] == "keys") return RunKeysCommand(args);
   if (args[0] == "admin") return RunAdminCommand(args);
+  if (args[0] == "node") return RunNodeCommand(args);
   sdk::ClientOptions options;
   if (absl::Status s = ResolveClientOptions(absl::GetFlag(FLAGS_credentials_file),
                                             absl::GetFlag(FLAGS_tls_ca_file),

@@ -141,7 +141,10 @@ absl::Status MembershipClusterView::RefreshNow() {
     n.alive = SaysAliveOrDraining(m) && m.liveness() == v1::ClusterMember::LIVENESS_ALIVE;
     n.draining = m.state() == v1::ClusterMember::STATE_DRAINING;
     nodes.push_back(n);
-    if (SaysAliveOrDraining(m) && m.liveness() != v1::ClusterMember::LIVENESS_DEAD) {
+    // A draining node leaves the metadata too: layouts proposed from these members hand its
+    // partitions off (docs/design/repair.md "Drain").
+    if (m.state() == v1::ClusterMember::STATE_ALIVE &&
+        m.liveness() != v1::ClusterMember::LIVENESS_DEAD) {
       members.push_back(MetaMember{n.id, n.site, n.address});
       // Members arrive sorted by node id, so the signature is canonical.
       absl::StrAppend(&signature, n.id, "\x1f", n.site, "\x1f", n.address, "\x1e");

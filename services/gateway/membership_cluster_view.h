@@ -8,7 +8,8 @@
 //     DRAINING and the answering node's failure detector says ALIVE; draining = DRAINING. Members
 //     that LEFT or are DEAD stay in the snapshot as not alive (their slices are still tried for
 //     reads), until membership forgets them.
-//   * the metadata members: the members that are ALIVE or DRAINING and not DEAD (SUSPECT counts
+//   * the metadata members: the members that are ALIVE (not DRAINING: a drain moves metadata
+//     replicas off the node too) and not DEAD (SUSPECT counts
 //     as alive, so a slow probe does not move partitions), as (node id, site, gRPC address:
 //     MetaService shares the SliceService port), sorted by node id.
 //

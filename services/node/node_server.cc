@@ -125,7 +125,7 @@ absl::Status NodeOptions::Validate() const {
   return absl::OkStatus();
 }
 
-class NodeServer::Impl {
+class NodeServer::Impl final : public DrainControl {
  public:
   absl::Status Init(NodeOptions options) {
     options_ = std::move(options);
@@ -133,6 +133,10 @@ class NodeServer::Impl {
     Registry* registry = options_.registry != nullptr ? options_.registry : &Registry::Default();
 
     if (absl::Status s = env->CreateDirs(options_.data_dir); !s.ok()) return s;
+    {
+      absl::MutexLock lock(&membership_mu_);
+      draining_ = env->FileExists(DrainMarker());
+    }
     auto identity = p2p::NodeIdentity::LoadOrCreate(env, options_.data_dir + "/node.key");
     if (!identity.ok()) return identity.status();
     identity_ = *std::move(identity);
@@ -228,7 +232,7 @@ class NodeServer::Impl {
     executor_ = std::make_unique<BoundedExecutor>(options_.disk_threads, options_.max_queued_tasks);
     service_ = std::make_unique<SliceServiceImpl>(
         core_.get(), executor_.get(), metrics_.get(), auth_.get(),
-        [this]() -> std::shared_ptr<const p2p::MembershipView> { return MembershipView(); });
+        [this]() -> std::shared_ptr<const p2p::MembershipView> { return MembershipView(); }, this);
 
     AdminServerOptions admin_options;
     admin_options.listen = options_.admin_listen;
@@ -361,6 +365,8 @@ class NodeServer::Impl {
     {
       absl::MutexLock lock(&membership_mu_);
       membership_ = service;
+      // A drain survives restarts (the marker file); say so from the first gossip on.
+      if (draining_) service->SetState(p2p::MemberState::kDraining);
     }
     TESSERA_LOG(INFO, "membership_started")
         .Field("gossip_address", service->gossip_address())
@@ -414,6 +420,44 @@ class NodeServer::Impl {
       }
     }
   }
+
+  // SetDraining (tessera node drain / undrain / remove): persists the state in <data_dir>/draining
+  // and publishes it through membership. Leaving needs a drained, empty node.
+  absl::StatusOr<bool> ApplyDrain(const v1::SetDrainingRequest& request) override {
+    Env* env = options_.env != nullptr ? options_.env : Env::Default();
+    const std::string marker = DrainMarker();
+    absl::MutexLock lock(&membership_mu_);
+    if (request.leave()) {
+      if (!draining_) {
+        return absl::FailedPreconditionError(
+            "drain the node before it leaves (tessera node drain)");
+      }
+      const uint64_t slices = store_->Stats().slice_count;
+      if (slices > 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(slices, " slices are still on this node: wait for the drain to finish"));
+      }
+      if (membership_ != nullptr) membership_->SetState(p2p::MemberState::kLeft);
+      TESSERA_LOG(INFO, "node_left_cluster");
+      return true;
+    }
+    if (request.draining()) {
+      if (absl::Status s = WriteFileAtomically(env, marker, "draining\n"); !s.ok()) return s;
+    } else if (env->FileExists(marker)) {
+      if (absl::Status s = env->DeleteFile(marker); !s.ok()) return s;
+    }
+    draining_ = request.draining();
+    if (membership_ != nullptr) {
+      membership_->SetState(draining_ ? p2p::MemberState::kDraining : p2p::MemberState::kAlive);
+    }
+    TESSERA_LOG(INFO, "node_draining").Field("draining", draining_);
+    return draining_;
+  }
+  bool draining() const override {
+    absl::MutexLock lock(&membership_mu_);
+    return draining_;
+  }
+  std::string DrainMarker() const { return options_.data_dir + "/draining"; }
 
   std::shared_ptr<const p2p::MembershipView> MembershipView() {
     absl::MutexLock lock(&membership_mu_);
@@ -503,6 +547,7 @@ class NodeServer::Impl {
   uint16_t port_ = 0;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(membership_mu_) = false;
 };
 
 absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(NodeOptions options) {

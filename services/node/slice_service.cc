@@ -152,12 +152,13 @@ class RejectWriteReactor final : public grpc::ServerWriteReactor<v1::GetSliceRes
 
 SliceServiceImpl::SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor,
                                    RpcObserver* observer, const p2p::ClusterAuth* auth,
-                                   MembershipSource membership)
+                                   MembershipSource membership, DrainControl* drain)
     : core_(core),
       executor_(executor),
       observer_(observer),
       auth_(auth),
-      membership_(std::move(membership)) {}
+      membership_(std::move(membership)),
+      drain_(drain) {}
 
 absl::Status SliceServiceImpl::Authorize(const grpc::CallbackServerContext& context,
                                          absl::string_view method, const char* full_method,
@@ -250,6 +251,7 @@ grpc::ServerUnaryReactor* SliceServiceImpl::NodeInfo(grpc::CallbackServerContext
   return RunUnary(context, "NodeInfo", p2p::kNodeInfoMethod, response,
                   [this, request]() -> absl::StatusOr<v1::NodeInfoResponse> {
                     absl::StatusOr<v1::NodeInfoResponse> info = core_->NodeInfo(*request);
+                    if (info.ok() && drain_ != nullptr) info->set_draining(drain_->draining());
                     if (!info.ok() || !membership_) return info;
                     if (std::shared_ptr<const p2p::MembershipView> view = membership_()) {
                       uint32_t known = 0, alive = 0;
@@ -258,6 +260,26 @@ grpc::ServerUnaryReactor* SliceServiceImpl::NodeInfo(grpc::CallbackServerContext
                       info->set_members_alive(alive);
                     }
                     return info;
+                  });
+}
+
+grpc::ServerUnaryReactor* SliceServiceImpl::SetDraining(grpc::CallbackServerContext* context,
+                                                        const v1::SetDrainingRequest* request,
+                                                        v1::SetDrainingResponse* response) {
+  return RunUnary(context, "SetDraining", p2p::kSetDrainingMethod, response,
+                  [this, request]() -> absl::StatusOr<v1::SetDrainingResponse> {
+                    if (drain_ == nullptr) {
+                      return absl::UnimplementedError("this node cannot drain");
+                    }
+                    absl::StatusOr<bool> draining = drain_->ApplyDrain(*request);
+                    if (!draining.ok()) return draining.status();
+                    absl::StatusOr<v1::NodeInfoResponse> info =
+                        core_->NodeInfo(v1::NodeInfoRequest());
+                    if (!info.ok()) return info.status();
+                    v1::SetDrainingResponse out;
+                    out.set_draining(*draining);
+                    out.set_slice_count(info->slice_count());
+                    return out;
                   });
 }
 

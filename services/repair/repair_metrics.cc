@@ -45,6 +45,9 @@ absl::StatusOr<std::unique_ptr<RepairMetrics>> RepairMetrics::Create(Registry* r
   TESSERA_ASSIGN_OR_RETURN(m->slices_rebuilt,
                            AddCounter(registry, "tessera_repair_slices_rebuilt_total",
                                       "Slices rebuilt and stored by repair."));
+  TESSERA_ASSIGN_OR_RETURN(m->slices_released,
+                           AddCounter(registry, "tessera_repair_slices_released_total",
+                                      "Copies deleted from draining nodes after their move."));
   TESSERA_ASSIGN_OR_RETURN(m->read_bytes, AddCounter(registry, "tessera_repair_read_bytes_total",
                                                      "Bytes repair read from source slices."));
   TESSERA_ASSIGN_OR_RETURN(m->written_bytes,

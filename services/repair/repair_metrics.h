@@ -10,6 +10,8 @@
 //   tessera_repair_stripe_failures_total{reason}     counter: data_loss, conflict, no_target,
 //                                                    unavailable, other
 //   tessera_repair_slices_rebuilt_total              counter, slices stored by repair
+//   tessera_repair_slices_released_total             counter, copies deleted from draining
+//                                                    nodes once their move was recorded
 //   tessera_repair_read_bytes_total                  counter, bytes read from sources
 //   tessera_repair_written_bytes_total               counter, bytes written to targets
 //   tessera_repair_damaged_slices                    gauge, slices nodes reported damaged
@@ -43,6 +45,7 @@ class RepairMetrics {
   Counter* repaired = nullptr;
   CounterFamily* failures = nullptr;
   Counter* slices_rebuilt = nullptr;
+  Counter* slices_released = nullptr;
   Counter* read_bytes = nullptr;
   Counter* written_bytes = nullptr;
   Gauge* damaged_slices = nullptr;

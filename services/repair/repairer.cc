@@ -203,12 +203,14 @@ void Repairer::RepairQueued(RepairQueue& queue, const NodeConditions& nodes,
         if (outcome.ok()) {
           ++stats.stripes_repaired;
           stats.slices_rebuilt += outcome->slices_stored;
+          stats.slices_released += outcome->slices_released;
           stats.bytes_read += outcome->bytes_read;
           stats.bytes_written += outcome->bytes_written;
           moved += outcome->bytes_read + outcome->bytes_written;
           if (metrics_ != nullptr) {
             metrics_->repaired->Increment();
             metrics_->slices_rebuilt->Increment(outcome->slices_stored);
+            metrics_->slices_released->Increment(outcome->slices_released);
             metrics_->read_bytes->Increment(static_cast<double>(outcome->bytes_read));
             metrics_->written_bytes->Increment(static_cast<double>(outcome->bytes_written));
           }

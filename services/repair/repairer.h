@@ -81,6 +81,7 @@ struct RepairPassStats {
   uint64_t stripes_failed = 0;
   uint64_t stripes_unreadable = 0;  // fewer than k healthy slices now: not attempted
   uint64_t slices_rebuilt = 0;
+  uint64_t slices_released = 0;  // copies deleted from draining nodes
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
   absl::Duration duration;

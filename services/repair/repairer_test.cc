@@ -269,6 +269,31 @@ TEST_F(RepairerTest, PartsOfUploadsInProgressAreRepaired) {
   }
 }
 
+TEST_F(RepairerTest, DrainingNodeIsEmptiedAndEverythingStaysReadable) {
+  const std::map<std::string, std::string> objects = WriteObjects(16);
+  const int drained = 4;
+  ASSERT_GT(cluster_.SliceCount(drained), 0u);
+  std::vector<StorageNode> view = cluster_.view().Snapshot()->nodes();
+  view[drained].draining = true;
+  cluster_.view().Update(view);
+
+  absl::StatusOr<RepairPassStats> pass = NewRepairer(absl::Hours(1))->RunOnce();
+  ASSERT_OK(pass.status());
+  EXPECT_GT(pass->stripes_repaired, 0u);
+  EXPECT_EQ(pass->stripes_failed, 0u);
+  EXPECT_EQ(pass->slices_released, pass->slices_rebuilt) << "every moved copy is released";
+  // Copies, not rebuilds: one read per moved slice.
+  EXPECT_EQ(pass->bytes_read, pass->bytes_written);
+  EXPECT_EQ(cluster_.SliceCount(drained), 0u) << "the drained node still holds slices";
+
+  // Nothing names the drained node any more; stop it and everything reads back.
+  view[drained].draining = false;
+  cluster_.view().Update(view);
+  KillNodes({drained});
+  ExpectFullRedundancy();
+  ExpectAllReadable(objects);
+}
+
 // Flips one byte in the middle of every slice file of node `i`.
 void CorruptSliceFiles(TestCluster& cluster, int i) {
   for (const std::string& path : cluster.SliceFiles(i)) {

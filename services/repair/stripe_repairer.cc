@@ -100,35 +100,17 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   if (wanted.empty()) return StripeRepairOutcome{};
 
-  // 1. Sources, cheapest first.
-  std::vector<std::pair<absl::Duration, int>> ranked;
-  for (int i = 0; i < n; ++i) {
-    if (Contains(task.assessment.lost, i) || Contains(task.assessment.down, i)) continue;
-    const StorageNode* node = snapshot.Find(stripe.slices(i).node_id());
-    if (node == nullptr || !node->alive) continue;
-    absl::Duration cost = absl::ZeroDuration();
-    if (bandwidth_ != nullptr) {
-      cost = bandwidth_
-                 ->PredictTransferTime(node->address, slice_size, p2p::TransferDirection::kReceive)
-                 .time;
-    }
-    ranked.emplace_back(cost, i);
-  }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
   StripeRepairOutcome outcome;
-  std::vector<std::optional<std::string>> data(n);
-  int good = 0;
-  size_t next = 0;
-  while (good < k && next < ranked.size()) {
-    const size_t batch = std::min<size_t>(k - good, ranked.size() - next);
+  std::vector<std::optional<std::string>> data(n);  // verified slices read so far
+  // Reads `indexes` from their holders in parallel (within the budget); keeps the verified ones.
+  auto read = [&](const std::vector<int>& indexes) {
     TaskGroup group;
     absl::Mutex mu;
-    for (size_t b = 0; b < batch; ++b) {
-      const int i = ranked[next + b].second;
-      const StorageNode node = *snapshot.Find(stripe.slices(i).node_id());
+    for (int i : indexes) {
+      const StorageNode* holder = snapshot.Find(stripe.slices(i).node_id());
+      if (holder == nullptr) continue;
       group.Add();
-      pool_->Submit([&, i, node] {
+      pool_->Submit([&, i, node = *holder] {
         absl::StatusOr<std::string> got = [&] {
           RepairBudget::Slot slot =
               budget_->Transfer(node, TransferDirection::kFromNode, slice_size);
@@ -140,7 +122,6 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
             outcome.bytes_read += got->size();
             if (got->size() == slice_size && storage::HashSlice(*got) == hashes[i]) {
               data[i] = *std::move(got);
-              ++good;
             }
           }
         }
@@ -148,21 +129,67 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
       });
     }
     group.Wait();
-    next += batch;
-  }
-  if (good < k) {
-    return absl::DataLossError(
-        absl::StrCat("only ", good, " of the k=", k, " slices needed could be read and verified"));
+  };
+  auto good = [&] {
+    return static_cast<int>(
+        std::count_if(data.begin(), data.end(), [](const auto& d) { return d.has_value(); }));
+  };
+
+  // 1. A slice on a draining node is copied from it (one read instead of k).
+  read(task.assessment.moving);
+  std::vector<int> to_rebuild;
+  for (int i : wanted) {
+    if (!data[i].has_value()) to_rebuild.push_back(i);
   }
 
-  // 2. Rebuild what is wanted, each slice verified against its hash.
-  std::vector<std::optional<absl::string_view>> views(n);
-  for (int i = 0; i < n; ++i) {
-    if (data[i].has_value()) views[i] = *data[i];
+  // 2. Anything else is rebuilt from k verified sources, cheapest first; the copies count.
+  std::vector<std::optional<std::string>> rebuilt_by_index(n);
+  if (!to_rebuild.empty()) {
+    std::vector<std::pair<absl::Duration, int>> ranked;
+    for (int i = 0; i < n; ++i) {
+      if (data[i].has_value() || Contains(task.assessment.lost, i) ||
+          Contains(task.assessment.down, i) || Contains(task.assessment.moving, i)) {
+        continue;
+      }
+      const StorageNode* node = snapshot.Find(stripe.slices(i).node_id());
+      if (node == nullptr || !node->alive) continue;
+      absl::Duration cost = absl::ZeroDuration();
+      if (bandwidth_ != nullptr) {
+        cost =
+            bandwidth_
+                ->PredictTransferTime(node->address, slice_size, p2p::TransferDirection::kReceive)
+                .time;
+      }
+      ranked.emplace_back(cost, i);
+    }
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    size_t next = 0;
+    while (good() < k && next < ranked.size()) {
+      std::vector<int> batch;
+      for (int need = k - good(); need > 0 && next < ranked.size(); --need) {
+        batch.push_back(ranked[next++].second);
+      }
+      read(batch);
+    }
+    if (good() < k) {
+      return absl::DataLossError(absl::StrCat("only ", good(), " of the k=", k,
+                                              " slices needed could be read and verified"));
+    }
+    std::vector<std::optional<absl::string_view>> views(n);
+    for (int i = 0; i < n; ++i) {
+      if (data[i].has_value()) views[i] = *data[i];
+    }
+    absl::StatusOr<std::vector<std::string>> rebuilt =
+        codec.Rebuild(stripe.sealed_size(), views, hashes, to_rebuild);
+    if (!rebuilt.ok()) return rebuilt.status();
+    for (size_t r = 0; r < to_rebuild.size(); ++r) {
+      rebuilt_by_index[to_rebuild[r]] = std::move((*rebuilt)[r]);
+    }
   }
-  absl::StatusOr<std::vector<std::string>> rebuilt =
-      codec.Rebuild(stripe.sealed_size(), views, hashes, wanted);
-  if (!rebuilt.ok()) return rebuilt.status();
+  auto bytes_of = [&](int i) -> const std::string& {
+    return rebuilt_by_index[i].has_value() ? *rebuilt_by_index[i] : *data[i];
+  };
 
   // 3. Targets, in rounds: place every pending slice (sequentially: site caps count the slices
   // placed before), put them in parallel, re-place the failures.
@@ -210,10 +237,10 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
       const StorageNode* node = snapshot.Find(target);
       if (node == nullptr) continue;
       group.Add();
-      pool_->Submit([&, w = w, i, node = *node] {
+      pool_->Submit([&, i, node = *node] {
         const absl::Status s = [&] {
           RepairBudget::Slot slot = budget_->Transfer(node, TransferDirection::kToNode, slice_size);
-          return slices_->Put(node.address, slice_id(i), (*rebuilt)[w]);
+          return slices_->Put(node.address, slice_id(i), bytes_of(i));
         }();
         {
           absl::MutexLock lock(&mu);
@@ -252,10 +279,10 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
     }
     return outcome;
   }
-  int applied = 0;
+  std::vector<int> applied;
   const ManifestUpdate record_moves = [&](const std::optional<v1::ObjectManifest>& current)
       -> absl::StatusOr<std::optional<v1::ObjectManifest>> {
-    applied = 0;
+    applied.clear();
     if (!current.has_value()) return absl::AbortedError("the version is gone");
     v1::ObjectManifest m = *current;
     v1::StripeRecord* s = FindStripe(m, task.part, stripe.index());
@@ -266,10 +293,10 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
       v1::SliceRef* ref = s->mutable_slices(i);
       if (ref->node_id() == stripe.slices(i).node_id() && ref->hash() == stripe.slices(i).hash()) {
         ref->set_node_id(node);
-        ++applied;
+        applied.push_back(i);
       }
     }
-    if (applied == 0) return absl::AbortedError("every slice ref changed meanwhile");
+    if (applied.empty()) return absl::AbortedError("every slice ref changed meanwhile");
     bool complete = true;
     for (const v1::SliceRef& ref : s->slices()) complete &= !ref.node_id().empty();
     s->set_degraded(!complete);
@@ -278,7 +305,17 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
   const absl::Status cas =
       store_->CompareAndSet(task.bucket, task.key, task.version_id, record_moves);
   if (!cas.ok()) return cas;
-  outcome.slices_recorded = applied + in_place;
+  outcome.slices_recorded = static_cast<int>(applied.size()) + in_place;
+  // A draining node's copy is unreferenced now: delete it, so the drain ends with the node empty.
+  // (Another entry naming the same slice -- a completed upload's retained record -- then finds it
+  // gone on a draining node and has it rebuilt: redundancy, never data, is what it costs.)
+  for (int i : applied) {
+    if (!Contains(task.assessment.moving, i)) continue;
+    const StorageNode* old_node = snapshot.Find(stripe.slices(i).node_id());
+    if (old_node == nullptr) continue;
+    const absl::Status deleted = slices_->Delete(old_node->address, slice_id(i));
+    if (deleted.ok() || deleted.code() == absl::StatusCode::kNotFound) ++outcome.slices_released;
+  }
   return outcome;
 }
 

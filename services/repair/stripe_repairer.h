@@ -2,11 +2,12 @@
 //
 // Slices are ciphertext and every slice's SHA-256 is in the manifest, so repair needs neither the
 // master key nor the data key (the repairer never loads them):
-//   1. Sources: the healthy slices, cheapest first by predicted transfer time (the per-peer
-//      bandwidth estimates, docs/design/bandwidth.md); k of them are read in parallel, and a read
-//      that fails or returns bytes whose hash is not the manifest's is replaced by the next source.
-//   2. ISA-L rebuilds exactly the slices wanted (lost and moving ones), each checked against its
-//      manifest hash (storage::StripeCodec::Rebuild).
+//   1. A slice on a draining node (moving) is copied from that node, checked against its hash.
+//   2. Every other slice wanted (and a moving one whose copy failed) is rebuilt: k verified
+//      sources, the healthy slices cheapest first by predicted transfer time (the per-peer
+//      bandwidth estimates, docs/design/bandwidth.md), read in parallel, a read that fails or
+//      returns bytes whose hash is not the manifest's replaced by the next source; ISA-L rebuilds
+//      exactly those slices, each checked against its manifest hash (StripeCodec::Rebuild).
 //   3. Targets: a slice reported damaged by a node that is up is rewritten in place (a Put
 //      replaces a corrupt slice); every other goes to a node chosen by the placement rules
 //      (p2p::PlaceReplacement: alive, not draining, not already holding a slice of the stripe,
@@ -16,7 +17,8 @@
 //      or other repair is never undone. A slice the manifest no longer wants (the object was
 //      deleted or overwritten meanwhile, or another repairer won) is left in place: the orphan
 //      reclaimer removes it after its grace (deleting it here could remove a winner's identical
-//      copy at the same node and id).
+//      copy at the same node and id). Once a move off a draining node is recorded, the old copy
+//      there is deleted, so a drained node ends empty.
 // Every transfer is charged to the RepairBudget (per-node and per-repairer rates, per-node
 // concurrency).
 //
@@ -65,6 +67,7 @@ struct StripeRepairTask {
 struct StripeRepairOutcome {
   int slices_stored = 0;    // rebuilt slices put on a node
   int slices_recorded = 0;  // of those, now what the manifest names (or rewritten in place)
+  int slices_released = 0;  // old copies deleted from draining nodes after the move was recorded
   uint64_t bytes_read = 0;  // from sources
   uint64_t bytes_written = 0;
 };

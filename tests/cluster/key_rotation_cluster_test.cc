@@ -17,21 +17,7 @@
 namespace tessera::testing {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-Result Tessera(std::vector<std::string> args) {
-  args.insert(args.begin(), Runfile("services/cli/tessera"));
-  Process p("tessera", args, {absl::StrCat("HOME=", TmpDir(), "/home")});
-  const int status = p.Wait(absl::Seconds(120));
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = p.out();
-  r.err = p.err();
-  return r;
-}
+CommandResult Tessera(std::vector<std::string> args) { return RunTesseraCli(std::move(args)); }
 
 TEST(KeyRotationClusterTest, RotateRetireAndBackUpMetadata) {
   ProcessClusterOptions o;
@@ -44,7 +30,7 @@ TEST(KeyRotationClusterTest, RotateRetireAndBackUpMetadata) {
   ASSERT_TRUE(cluster.client().PutObject("data", "big", big).ok());
 
   // Step 1: a new active key in the gateway's key file, and the gateway restarted on it.
-  Result r = Tessera({"keys", "add", cluster.key_file()});
+  CommandResult r = Tessera({"keys", "add", cluster.key_file()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, "added master key 2")) << r.out;
   cluster.RestartGateway(0);

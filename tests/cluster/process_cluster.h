@@ -128,6 +128,26 @@ class Process {
   std::string stdout_path_, stderr_path_;
 };
 
+// What a command-line run of a production binary left.
+struct CommandResult {
+  int code = -1;  // exit code; -1 if it did not exit normally
+  std::string out, err;
+};
+
+// Runs the `tessera` CLI (a data dependency of the test: //services/cli:tessera) with `args`,
+// HOME pointed at a scratch directory, and waits up to `timeout`.
+inline CommandResult RunTesseraCli(std::vector<std::string> args,
+                                   absl::Duration timeout = absl::Seconds(120)) {
+  args.insert(args.begin(), Runfile("services/cli/tessera"));
+  Process p("tessera", args, {absl::StrCat("HOME=", TmpDir(), "/home")});
+  const int status = p.Wait(timeout);
+  CommandResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = p.out();
+  r.err = p.err();
+  return r;
+}
+
 // Waits for a `key=value ...` port file; empty map if it did not appear in time.
 inline std::map<std::string, std::string> WaitPortFile(const std::string& path, Process* p) {
   const absl::Time deadline = absl::Now() + absl::Seconds(60);

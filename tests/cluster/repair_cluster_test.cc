@@ -5,17 +5,23 @@
 //     manifests and from the nodes' stores (every slice read back, its hash the manifest's); once
 //     the metadata layout has moved off the dead node, m further nodes are killed and every
 //     object, the completed upload included, still reads byte-exact.
+//   - A node is drained with `tessera node drain --wait` while objects are being written: it ends
+//     holding no slice, no manifest names it, every object (those written during the drain too)
+//     reads back; `tessera node remove` takes it out, it is stopped, and everything still reads.
 //   - 5% of one node's slice files are corrupted on disk: its scrubber finds them, repair
 //     rewrites them in place, and reads meanwhile never return a wrong byte.
 // Repair runs on the storage nodes and holds no key: the test's own inspector is a keyless backend
 // too (it reads manifests and slices, never plaintext).
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -237,6 +243,118 @@ TEST(RepairClusterTest, KilledNodeIsRebuiltThenMFurtherLossesAreSurvived) {
   cluster.KillNode(0);
   cluster.KillNode(5);
   ExpectAllReadable(s3, objects, "with 3 of 7 nodes killed");
+}
+
+// The node's `tessera node status --json` line, as the CLI prints it.
+std::string NodeStatus(ProcessCluster& cluster, int node) {
+  CommandResult r = RunTesseraCli({"node", "status", cluster.node_addresses()[node],
+                                   "--cluster_secret_file=" + cluster.secret_file(), "--json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  return r.out;
+}
+
+TEST(RepairClusterTest, DrainedNodeEndsEmptyUnderWritesAndLeaves) {
+  ProcessCluster cluster(Options());
+  ASSERT_TRUE(cluster.client().CreateBucket(kBucket).ok());
+  std::map<std::string, std::string> objects = PutObjects(cluster, 120);
+  ASSERT_EQ(objects.size(), 120u);
+  const int drained = 2;
+  const std::string drained_id = cluster.node_ids()[drained];
+  const std::string secret = "--cluster_secret_file=" + cluster.secret_file();
+  EXPECT_TRUE(absl::StrContains(NodeStatus(cluster, drained), "\"draining\":false"));
+
+  // Without the cluster secret the node refuses to drain.
+  CommandResult refused =
+      RunTesseraCli({"node", "drain", cluster.node_addresses()[drained], "--insecure_no_auth"});
+  EXPECT_EQ(refused.code, 1) << refused.out;
+  EXPECT_TRUE(absl::StrContains(NodeStatus(cluster, drained), "\"draining\":false"));
+  // A node that still holds slices cannot leave.
+  CommandResult early =
+      RunTesseraCli({"node", "remove", cluster.node_addresses()[drained], secret});
+  EXPECT_EQ(early.code, 1) << early.out;
+
+  // Writes and reads go on through S3 while the node drains; none may fail.
+  std::atomic<bool> stop{false};
+  std::atomic<int> client_errors{0};
+  std::atomic<int> reads{0};
+  std::mutex written_mu;
+  std::map<std::string, std::string> written;
+  std::string first_error;
+  auto fail = [&](const std::string& what) {
+    std::lock_guard<std::mutex> lock(written_mu);
+    if (client_errors++ == 0) first_error = what;
+  };
+  std::thread writer([&] {
+    const S3TestClient s3 = S3Client(cluster);
+    for (int i = 0; !stop.load(); ++i) {
+      const std::string key = absl::StrCat("during-", i);
+      std::string data = TestBytes((70 << 10) + (i % 2) * kStripe, 5000 + i);
+      auto put = s3.Put(kBucket, key, data);
+      if (!put.ok() || put->status != 200) {
+        fail(absl::StrCat("PUT ", key, ": ",
+                          put.ok() ? put->body.substr(0, 200) : put.status().ToString()));
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(written_mu);
+      written[key] = std::move(data);
+    }
+  });
+  std::thread reader([&] {
+    const S3TestClient s3 = S3Client(cluster);
+    for (int i = 0; !stop.load(); ++i) {
+      const auto it = std::next(objects.begin(), i % objects.size());
+      auto got = s3.Get(kBucket, it->first);
+      if (!got.ok() || got->status != 200 || got->body != it->second) {
+        fail(absl::StrCat("GET ", it->first, ": ",
+                          got.ok() ? absl::StrCat(got->status) : got.status().ToString()));
+      }
+      ++reads;
+    }
+  });
+  const absl::Time start = absl::Now();
+  CommandResult drain = RunTesseraCli(
+      {"node", "drain", cluster.node_addresses()[drained], secret, "--wait", "--timeout=240s"},
+      absl::Seconds(300));
+  const absl::Duration took = absl::Now() - start;
+  stop = true;
+  writer.join();
+  reader.join();
+  ASSERT_EQ(drain.code, 0) << drain.out << drain.err;
+  EXPECT_EQ(client_errors.load(), 0) << "first: " << first_error;
+  EXPECT_TRUE(absl::StrContains(drain.out, "drained: no slice left")) << drain.out;
+  const std::string status = NodeStatus(cluster, drained);
+  EXPECT_TRUE(absl::StrContains(status, "\"draining\":true")) << status;
+  EXPECT_TRUE(absl::StrContains(status, "\"slices\":0,")) << status;
+  std::printf("drain: a node of %zu objects emptied in %.1f s during %zu PUTs and %d GETs\n",
+              objects.size(), absl::ToDoubleSeconds(took), written.size(), reads.load());
+  ASSERT_GT(written.size(), 0u) << "no write succeeded during the drain";
+  objects.insert(written.begin(), written.end());
+
+  // No manifest names the drained node; every slice named is there with its bytes.
+  std::unique_ptr<GatewayBackend> inspector = Inspector(cluster);
+  ASSERT_NE(inspector, nullptr);
+  const RedundancyReport report = CheckRedundancy(*inspector, {drained_id});
+  EXPECT_EQ(report.full, report.stripes) << report.first_problem;
+  EXPECT_EQ(CountBadSlices(*inspector, cluster), 0);
+
+  // The metadata replicas leave the draining node too; then it is removed and stopped.
+  const absl::Time layout_deadline = absl::Now() + absl::Seconds(180);
+  bool moved = false;
+  while (!moved && absl::Now() < layout_deadline) {
+    auto record = inspector->meta().ReloadLayout();
+    if (record.ok() && !record->in_transition()) {
+      moved = true;
+      for (const auto& member : record->members()) moved &= member.node_id() != drained_id;
+    }
+    if (!moved) absl::SleepFor(absl::Seconds(1));
+  }
+  ASSERT_TRUE(moved) << "the metadata layout still names the drained node";
+  CommandResult removed =
+      RunTesseraCli({"node", "remove", cluster.node_addresses()[drained], secret});
+  ASSERT_EQ(removed.code, 0) << removed.err;
+  cluster.KillNode(drained);
+  const S3TestClient s3 = S3Client(cluster);
+  ExpectAllReadable(s3, objects, "after the drained node was removed");
 }
 
 // The (version id, part, stripe, index) a slice file is named after.
