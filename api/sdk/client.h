@@ -182,6 +182,38 @@ struct NodeStatus {
   uint64_t egress_bytes_per_second = 0;
   uint64_t ingress_bytes_per_second = 0;
   uint32_t median_rtt_micros = 0;
+  // The node's own report, asked by the gateway (false: dead, or no answer in time).
+  bool reported = false;
+  uint64_t slice_count = 0;
+  // Its repair scheduler (docs/design/repair.md); has_repair false: repair is off there. Cluster
+  // totals are sums over the nodes (each repairs the buckets it leases).
+  struct Repair {
+    uint64_t passes = 0;
+    // Stripes needing repair at its last scan, by spare slices left: "0", "1", ..., "unreadable".
+    std::map<std::string, uint64_t> degraded_stripes;
+    uint64_t queue_stripes = 0;
+    uint64_t queue_bytes = 0;
+    uint64_t stripes_repaired = 0;
+    uint64_t bytes_read = 0;
+    uint64_t bytes_written = 0;
+    double bytes_per_second = 0;
+    double time_to_redundancy_seconds = 0;  // 0 nothing queued, -1 no rate measured yet
+    uint32_t buckets_leased = 0;
+    uint64_t damaged_slices = 0;
+  };
+  bool has_repair = false;
+  Repair repair;
+  // Its scrubber; has_scrub false: scrubbing is off there.
+  struct Scrub {
+    uint64_t passes = 0;
+    uint64_t slices_checked = 0;
+    uint64_t bytes_checked = 0;
+    uint64_t corrupt_found = 0;
+    uint64_t errors = 0;
+    uint64_t pass_slices_checked = 0;  // progress of the pass in progress, of slice_count
+  };
+  bool has_scrub = false;
+  Scrub scrub;
 };
 
 struct ClusterStatus {

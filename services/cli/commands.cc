@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "api/sdk/client.h"
+#include "services/cli/cluster_status.h"
 #include "services/cli/progress.h"
 
 namespace tessera::cli {
@@ -160,8 +161,13 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
   // `mb` takes --acl=CANNED (S3's x-amz-acl values; the gateway decides which it supports).
   std::vector<std::string> args;
   std::optional<std::string> acl;
+  bool json = false;  // `cluster status --json`
   for (size_t i = 0; i < command_line.size(); ++i) {
     const std::string& a = command_line[i];
+    if (!command_line.empty() && command_line[0] == "cluster" && a == "--json") {
+      json = true;
+      continue;
+    }
     if (!command_line.empty() && command_line[0] == "mb" && absl::StartsWith(a, "--acl")) {
       if (absl::StartsWith(a, "--acl=")) {
         acl = a.substr(6);
@@ -319,40 +325,9 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
   // cluster status
   absl::StatusOr<sdk::ClusterStatus> st = c.GetClusterStatus();
   if (!st.ok()) return Fail(st.status());
-  int alive = 0;
-  for (const sdk::NodeStatus& node : st->nodes) alive += node.state == "alive" ? 1 : 0;
-  std::printf("gateway %s: %d of %zu nodes alive, erasure coding %u+%u (tolerates %u lost)\n",
-              endpoint.c_str(), alive, st->nodes.size(), st->data_shards, st->parity_shards,
-              st->parity_shards);
-  // Totals are sums of what each node reports (nodes sharing a disk, as in `tessera dev`, each
-  // count it); exact byte counts as well, for scripts.
-  uint64_t total_capacity = 0, total_free = 0;
-  for (const sdk::NodeStatus& node : st->nodes) {
-    total_capacity += node.capacity_bytes;
-    total_free += node.free_bytes;
-  }
-  std::printf("capacity %s, free %s (%llu / %llu bytes)\n",
-              sdk::FormatBytes(total_capacity).c_str(), sdk::FormatBytes(total_free).c_str(),
-              static_cast<unsigned long long>(total_capacity),
-              static_cast<unsigned long long>(total_free));
-  // EGRESS/INGRESS/RTT: each node's published bandwidth summary (docs/design/bandwidth.md).
-  std::printf("%-32s  %-21s  %-8s  %-6s  %10s  %10s  %11s  %11s  %8s\n", "NODE", "ADDRESS", "SITE",
-              "STATE", "CAPACITY", "FREE", "EGRESS", "INGRESS", "RTT");
-  auto rate = [](uint64_t bps) {
-    return bps == 0 ? std::string("-") : sdk::FormatBytes(bps) + "/s";
-  };
-  for (const sdk::NodeStatus& node : st->nodes) {
-    const std::string rtt = node.median_rtt_micros == 0
-                                ? std::string("-")
-                                : absl::StrFormat("%.1fms", node.median_rtt_micros / 1000.0);
-    std::printf("%-32s  %-21s  %-8s  %-6s  %10s  %10s  %11s  %11s  %8s\n",
-                node.node_id.empty() ? "(unknown)" : node.node_id.c_str(), node.address.c_str(),
-                node.site.empty() ? "-" : node.site.c_str(), node.state.c_str(),
-                sdk::FormatBytes(node.capacity_bytes).c_str(),
-                sdk::FormatBytes(node.free_bytes).c_str(),
-                rate(node.egress_bytes_per_second).c_str(),
-                rate(node.ingress_bytes_per_second).c_str(), rtt.c_str());
-  }
+  const std::string report =
+      json ? ClusterStatusJson(endpoint, *st) : FormatClusterStatus(endpoint, *st);
+  std::fputs(report.c_str(), stdout);
   return kExitOk;
 }
 

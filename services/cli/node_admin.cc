@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/node.grpc.pb.h"
+#include "base/logging.h"
 #include "p2p/auth/cluster_auth.h"
 #include "services/cli/commands.h"
 
@@ -90,36 +91,23 @@ class NodeAdmin {
   std::unique_ptr<v1::SliceService::Stub> stub_;
 };
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 void PrintStatus(const std::string& address, const v1::NodeInfoResponse& info, bool json) {
   if (json) {
     std::printf(
         "{\"address\":%s,\"node_id\":%s,\"draining\":%s,\"slices\":%llu,\"used_bytes\":%llu,"
         "\"free_bytes\":%llu,\"capacity_bytes\":%llu,\"site\":%s,\"members_known\":%u,"
-        "\"members_alive\":%u,\"version\":%s}\n",
-        JsonString(address).c_str(), JsonString(info.node_id()).c_str(),
+        "\"members_alive\":%u,\"version\":%s,\"repair_stripes_repaired\":%llu,"
+        "\"repair_queue_stripes\":%llu,\"scrub_corrupt_found\":%llu}\n",
+        LogJsonQuote(address).c_str(), LogJsonQuote(info.node_id()).c_str(),
         info.draining() ? "true" : "false", static_cast<unsigned long long>(info.slice_count()),
         static_cast<unsigned long long>(info.used_bytes()),
         static_cast<unsigned long long>(info.free_bytes()),
         static_cast<unsigned long long>(info.capacity_bytes()),
-        JsonString(info.location().site()).c_str(), info.members_known(), info.members_alive(),
-        JsonString(info.version()).c_str());
+        LogJsonQuote(info.location().site()).c_str(), info.members_known(), info.members_alive(),
+        LogJsonQuote(info.version()).c_str(),
+        static_cast<unsigned long long>(info.repair().stripes_repaired()),
+        static_cast<unsigned long long>(info.repair().queue_stripes()),
+        static_cast<unsigned long long>(info.scrub().corrupt_found()));
     return;
   }
   std::printf(

@@ -136,4 +136,16 @@ absl::Status GrpcSliceClient::Delete(const std::string& address, const v1::Slice
   return status;
 }
 
+absl::StatusOr<v1::NodeInfoResponse> GrpcSliceClient::NodeInfo(const std::string& address,
+                                                               absl::Duration timeout) {
+  v1::SliceService::Stub* stub = StubFor(address);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, timeout);
+  v1::NodeInfoResponse response;
+  absl::Status status =
+      FromGrpc(stub->NodeInfo(&ctx, v1::NodeInfoRequest(), &response), address, "NodeInfo");
+  if (!status.ok()) return status;
+  return response;
+}
+
 }  // namespace tessera::services

@@ -84,6 +84,9 @@ class GrpcSliceClient final : public SliceClient {
   absl::StatusOr<std::string> Get(const std::string& address, const v1::SliceId& id,
                                   uint64_t offset, uint64_t length) override;
   absl::Status Delete(const std::string& address, const v1::SliceId& id) override;
+  // The node's own report (SliceService.NodeInfo: store, drain, repair and scrub figures), for
+  // status pages; the call's status (UNAVAILABLE, DEADLINE_EXCEEDED, ...) on failure.
+  absl::StatusOr<v1::NodeInfoResponse> NodeInfo(const std::string& address, absl::Duration timeout);
 
  private:
   v1::SliceService::Stub* StubFor(const std::string& address);

@@ -256,10 +256,12 @@ int Main(int argc, char** argv) {
         StartRepair(options, **server, absl::GetFlag(FLAGS_listen));
     if (!started.ok()) BadConfig(absl::StrCat("repair: ", started.status().message()));
     repair = *std::move(started);
+    (*server)->SetRepairStatus([worker = repair.get()] { return worker->Status(); });
   }
 
   const int sig = signals.Wait();
   TESSERA_LOG(INFO, "node_stopping").Field("signal", sig).Field("grace", grace);
+  (*server)->SetRepairStatus(nullptr);
   if (repair != nullptr) repair->Stop();
   (*server)->Shutdown(grace);
   server->reset();

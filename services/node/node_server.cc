@@ -125,7 +125,7 @@ absl::Status NodeOptions::Validate() const {
   return absl::OkStatus();
 }
 
-class NodeServer::Impl final : public DrainControl {
+class NodeServer::Impl final : public NodeControl {
  public:
   absl::Status Init(NodeOptions options) {
     options_ = std::move(options);
@@ -453,9 +453,28 @@ class NodeServer::Impl final : public DrainControl {
     TESSERA_LOG(INFO, "node_draining").Field("draining", draining_);
     return draining_;
   }
-  bool draining() const override {
+  void AddStatus(v1::NodeInfoResponse* info) const override {
+    std::function<v1::RepairStatus()> repair;
+    {
+      absl::MutexLock lock(&membership_mu_);
+      info->set_draining(draining_);
+      repair = repair_status_;
+    }
+    if (repair) *info->mutable_repair() = repair();
+    if (scrubber_ != nullptr) {
+      const storage::ScrubberStats stats = scrubber_->stats();
+      v1::ScrubStatus* scrub = info->mutable_scrub();
+      scrub->set_passes(stats.passes);
+      scrub->set_slices_checked(stats.slices_checked);
+      scrub->set_bytes_checked(stats.bytes_checked);
+      scrub->set_corrupt_found(stats.corrupt_found);
+      scrub->set_errors(stats.errors);
+      scrub->set_pass_slices_checked(stats.pass_slices_checked);
+    }
+  }
+  void SetRepairStatus(std::function<v1::RepairStatus()> source) {
     absl::MutexLock lock(&membership_mu_);
-    return draining_;
+    repair_status_ = std::move(source);
   }
   std::string DrainMarker() const { return options_.data_dir + "/draining"; }
 
@@ -548,6 +567,7 @@ class NodeServer::Impl final : public DrainControl {
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
   bool draining_ ABSL_GUARDED_BY(membership_mu_) = false;
+  std::function<v1::RepairStatus()> repair_status_ ABSL_GUARDED_BY(membership_mu_);
 };
 
 absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(NodeOptions options) {
@@ -567,6 +587,10 @@ uint16_t NodeServer::admin_port() const { return impl_->admin_->port(); }
 const std::string& NodeServer::node_id() const { return impl_->identity_->node_id(); }
 void NodeServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 std::shared_ptr<p2p::BandwidthEstimator> NodeServer::bandwidth() const { return impl_->bandwidth_; }
+
+void NodeServer::SetRepairStatus(std::function<v1::RepairStatus()> source) {
+  impl_->SetRepairStatus(std::move(source));
+}
 
 std::shared_ptr<const p2p::MembershipView> NodeServer::membership_view() const {
   return impl_->MembershipView();

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,6 +155,9 @@ class NodeServer {
   // clients the node runs (repair, hand-off) report to it (GrpcSliceClientOptions::observer);
   // its summary is what the node publishes.
   std::shared_ptr<p2p::BandwidthEstimator> bandwidth() const;
+  // Where NodeInfo's `repair` comes from (the node's RepairWorker, started after the server);
+  // until set, NodeInfo carries none. `source` must stay callable until Shutdown. Thread-safe.
+  void SetRepairStatus(std::function<v1::RepairStatus()> source);
 
   // See the file comment. Idempotent; later calls return at once.
   void Shutdown(absl::Duration grace);

@@ -152,13 +152,13 @@ class RejectWriteReactor final : public grpc::ServerWriteReactor<v1::GetSliceRes
 
 SliceServiceImpl::SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor,
                                    RpcObserver* observer, const p2p::ClusterAuth* auth,
-                                   MembershipSource membership, DrainControl* drain)
+                                   MembershipSource membership, NodeControl* control)
     : core_(core),
       executor_(executor),
       observer_(observer),
       auth_(auth),
       membership_(std::move(membership)),
-      drain_(drain) {}
+      control_(control) {}
 
 absl::Status SliceServiceImpl::Authorize(const grpc::CallbackServerContext& context,
                                          absl::string_view method, const char* full_method,
@@ -251,7 +251,7 @@ grpc::ServerUnaryReactor* SliceServiceImpl::NodeInfo(grpc::CallbackServerContext
   return RunUnary(context, "NodeInfo", p2p::kNodeInfoMethod, response,
                   [this, request]() -> absl::StatusOr<v1::NodeInfoResponse> {
                     absl::StatusOr<v1::NodeInfoResponse> info = core_->NodeInfo(*request);
-                    if (info.ok() && drain_ != nullptr) info->set_draining(drain_->draining());
+                    if (info.ok() && control_ != nullptr) control_->AddStatus(&*info);
                     if (!info.ok() || !membership_) return info;
                     if (std::shared_ptr<const p2p::MembershipView> view = membership_()) {
                       uint32_t known = 0, alive = 0;
@@ -268,10 +268,10 @@ grpc::ServerUnaryReactor* SliceServiceImpl::SetDraining(grpc::CallbackServerCont
                                                         v1::SetDrainingResponse* response) {
   return RunUnary(context, "SetDraining", p2p::kSetDrainingMethod, response,
                   [this, request]() -> absl::StatusOr<v1::SetDrainingResponse> {
-                    if (drain_ == nullptr) {
+                    if (control_ == nullptr) {
                       return absl::UnimplementedError("this node cannot drain");
                     }
-                    absl::StatusOr<bool> draining = drain_->ApplyDrain(*request);
+                    absl::StatusOr<bool> draining = control_->ApplyDrain(*request);
                     if (!draining.ok()) return draining.status();
                     absl::StatusOr<v1::NodeInfoResponse> info =
                         core_->NodeInfo(v1::NodeInfoRequest());

@@ -52,26 +52,27 @@ class RpcObserver {
 // The node's current membership snapshot; may return null (no membership).
 using MembershipSource = std::function<std::shared_ptr<const p2p::MembershipView>()>;
 
-// The node's drain state, behind SetDraining and NodeInfo (NodeServer implements it; tessera node
-// drain / undrain / remove, docs/design/repair.md "Drain"). Thread-safe.
-class DrainControl {
+// The node's own state behind SetDraining and NodeInfo (NodeServer implements it; tessera node
+// drain / undrain / remove / status, docs/design/repair.md "Drain"). Thread-safe.
+class NodeControl {
  public:
-  virtual ~DrainControl() = default;
+  virtual ~NodeControl() = default;
   // Applies a SetDraining request (persists the state, tells membership); returns whether the
   // node drains now. FAILED_PRECONDITION: leave asked of a node not drained empty. Runs on the
   // disk executor (it may write a file).
   virtual absl::StatusOr<bool> ApplyDrain(const v1::SetDrainingRequest& request) = 0;
-  virtual bool draining() const = 0;
+  // Adds what the store does not know to a NodeInfo answer: draining, repair, scrub.
+  virtual void AddStatus(v1::NodeInfoResponse* info) const = 0;
 };
 
 class SliceServiceImpl final : public v1::SliceService::CallbackService {
  public:
   // None owned; `observer` may be null. `auth` null = no authentication (insecure);
   // `membership` empty = ClusterMembers answers UNAVAILABLE and NodeInfo reports no members.
-  // `drain` null = SetDraining answers UNIMPLEMENTED and NodeInfo reports not draining.
+  // `control` null = SetDraining answers UNIMPLEMENTED and NodeInfo reports only the store.
   SliceServiceImpl(SliceServiceCore* core, BoundedExecutor* executor, RpcObserver* observer,
                    const p2p::ClusterAuth* auth = nullptr, MembershipSource membership = nullptr,
-                   DrainControl* drain = nullptr);
+                   NodeControl* control = nullptr);
 
   grpc::ServerReadReactor<v1::PutSliceRequest>* PutSlice(grpc::CallbackServerContext* context,
                                                          v1::PutSliceResponse* response) override;
@@ -117,7 +118,7 @@ class SliceServiceImpl final : public v1::SliceService::CallbackService {
   RpcObserver* const observer_;
   const p2p::ClusterAuth* const auth_;
   const MembershipSource membership_;
-  DrainControl* const drain_;
+  NodeControl* const control_;
 };
 
 }  // namespace tessera::services

@@ -60,6 +60,10 @@ absl::StatusOr<std::unique_ptr<RepairMetrics>> RepairMetrics::Create(Registry* r
   TESSERA_ASSIGN_OR_RETURN(
       m->last_pass_seconds,
       AddGauge(registry, "tessera_repair_last_pass_seconds", "Duration of the last repair pass."));
+  TESSERA_ASSIGN_OR_RETURN(m->bytes_per_second,
+                           AddGauge(registry, "tessera_repair_bytes_per_second",
+                                    "Repair transfer rate (bytes read plus written per second) of "
+                                    "the current or last pass."));
   TESSERA_ASSIGN_OR_RETURN(m->time_to_redundancy,
                            AddGauge(registry, "tessera_repair_time_to_redundancy_seconds",
                                     "Estimated time until every queued stripe is repaired, at the "
@@ -75,6 +79,7 @@ absl::StatusOr<std::unique_ptr<RepairMetrics>> RepairMetrics::Create(Registry* r
 }
 
 void RepairMetrics::SetDegraded(const std::map<std::string, double>& by_label) {
+  absl::MutexLock lock(&mu_);
   for (const char* label : {"0", "1", "unreadable"}) degraded_seen_.emplace(label, nullptr);
   for (const auto& [label, value] : by_label) degraded_seen_.emplace(label, nullptr);
   for (auto& [label, gauge] : degraded_seen_) {
@@ -82,6 +87,34 @@ void RepairMetrics::SetDegraded(const std::map<std::string, double>& by_label) {
     auto it = by_label.find(label);
     gauge->Set(it == by_label.end() ? 0 : it->second);
   }
+}
+
+v1::RepairStatus RepairMetrics::Status() const {
+  auto count = [](const auto* metric) {
+    const double v = metric->Value();
+    return v > 0 ? static_cast<uint64_t>(v) : uint64_t{0};
+  };
+  v1::RepairStatus out;
+  out.set_passes(count(passes));
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [label, gauge] : degraded_seen_) {
+      if (gauge != nullptr && gauge->Value() > 0) {
+        (*out.mutable_degraded_stripes())[label] = count(gauge);
+      }
+    }
+  }
+  out.set_queue_stripes(count(queue_stripes));
+  out.set_queue_bytes(count(queue_bytes));
+  out.set_stripes_repaired(count(repaired));
+  out.set_bytes_read(count(read_bytes));
+  out.set_bytes_written(count(written_bytes));
+  out.set_bytes_per_second(bytes_per_second->Value());
+  out.set_time_to_redundancy_seconds(time_to_redundancy->Value());
+  out.set_last_pass_seconds(last_pass_seconds->Value());
+  out.set_buckets_leased(static_cast<uint32_t>(count(buckets_leased)));
+  out.set_damaged_slices(count(damaged_slices));
+  return out;
 }
 
 }  // namespace tessera::services

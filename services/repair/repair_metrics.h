@@ -16,10 +16,14 @@
 //   tessera_repair_written_bytes_total               counter, bytes written to targets
 //   tessera_repair_damaged_slices                    gauge, slices nodes reported damaged
 //   tessera_repair_last_pass_seconds                 gauge, duration of the last pass
+//   tessera_repair_bytes_per_second                  gauge, repair transfer rate (read + written)
+//                                                    of the current or last pass
 //   tessera_repair_time_to_redundancy_seconds        gauge, estimated time until the queue is
 //                                                    empty at the current repair rate (0: empty,
 //                                                    -1: no rate measured yet)
 //   tessera_repair_buckets_leased                    gauge, buckets this node repairs now
+//
+// Status() gives the same figures as a v1::RepairStatus, for NodeInfo and `tessera cluster status`.
 //
 // Thread-safety: thread-safe.
 #pragma once
@@ -29,6 +33,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "api/node.pb.h"
 #include "base/metrics.h"
 
 namespace tessera::services {
@@ -50,15 +56,20 @@ class RepairMetrics {
   Counter* written_bytes = nullptr;
   Gauge* damaged_slices = nullptr;
   Gauge* last_pass_seconds = nullptr;
+  Gauge* bytes_per_second = nullptr;
   Gauge* time_to_redundancy = nullptr;
   Gauge* buckets_leased = nullptr;
 
   // Sets the degraded gauges to `by_label` (labels absent from it go to 0).
   void SetDegraded(const std::map<std::string, double>& by_label);
 
+  // The current values, as NodeInfo reports them.
+  v1::RepairStatus Status() const;
+
  private:
   RepairMetrics() = default;
-  std::map<std::string, Gauge*> degraded_seen_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, Gauge*> degraded_seen_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tessera::services

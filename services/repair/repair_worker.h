@@ -71,6 +71,9 @@ class RepairWorker {
   // leases and joins. Idempotent.
   void Stop();
 
+  // The repair figures (RepairMetrics::Status). Thread-safe.
+  v1::RepairStatus Status() const { return metrics_->Status(); }
+
  private:
   explicit RepairWorker(RepairWorkerOptions options) : options_(std::move(options)) {}
   void Run();

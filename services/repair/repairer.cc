@@ -175,6 +175,7 @@ void Repairer::RepairQueued(RepairQueue& queue, const NodeConditions& nodes,
                                      : -1;  // unknown yet
     }
     metrics_->time_to_redundancy->Set(eta);
+    if (elapsed > 0) metrics_->bytes_per_second->Set(static_cast<double>(moved) / elapsed);
   };
   {
     absl::MutexLock lock(&mu);

@@ -89,6 +89,14 @@ TEST(CliClusterTest, DevClusterAndEveryCommand) {
     EXPECT_LE(free, capacity) << r.out;
   }
 
+  // The nodes' own reports: every node answers with its repair scheduler and scrubber figures.
+  EXPECT_TRUE(absl::StrContains(r.out, "repair: every stripe at full redundancy")) << r.out;
+  r = Tessera({"cluster", "status", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(OneLine(r.out)) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "\"nodes_reported\":6,\"nodes_repairing\":6")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "\"degraded_total\":0")) << r.out;
+
   r = Tessera({"mb", "demo"});
   ASSERT_EQ(r.code, 0) << r.err;
   r = Tessera({"mb", "demo"});

@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -185,6 +186,14 @@ std::map<std::string, std::string> PutObjects(ProcessCluster& cluster, int count
   return objects;
 }
 
+// The node's `tessera node status --json` line, as the CLI prints it.
+std::string NodeStatus(ProcessCluster& cluster, int node) {
+  CommandResult r = RunTesseraCli({"node", "status", cluster.node_addresses()[node],
+                                   "--cluster_secret_file=" + cluster.secret_file(), "--json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  return r.out;
+}
+
 TEST(RepairClusterTest, KilledNodeIsRebuiltThenMFurtherLossesAreSurvived) {
   ProcessCluster cluster(Options());
   ASSERT_TRUE(cluster.client().CreateBucket(kBucket).ok());
@@ -221,6 +230,17 @@ TEST(RepairClusterTest, KilledNodeIsRebuiltThenMFurtherLossesAreSurvived) {
   std::printf("repair: %d stripes back at k+m %.1f s after kill -9 (3 s grace, 1 s passes)\n",
               after.stripes, absl::ToDoubleSeconds(healed));
   EXPECT_EQ(CountBadSlices(*inspector, cluster), 0);
+  // The nodes report what they repaired (NodeInfo, `tessera node status --json`).
+  uint64_t reported_repaired = 0;
+  for (int i = 0; i < 7; ++i) {
+    if (i == victim) continue;
+    const std::string status = NodeStatus(cluster, i);
+    const size_t at = status.find("\"repair_stripes_repaired\":");
+    ASSERT_NE(at, std::string::npos) << status;
+    reported_repaired += std::strtoull(status.c_str() + at + 26, nullptr, 10);
+  }
+  EXPECT_GT(reported_repaired, 0u) << "no node reports a repaired stripe";
+  EXPECT_LE(reported_repaired, static_cast<uint64_t>(before.stripes));
 
   // Complete the upload whose parts were repaired.
   auto done = s3.CompleteMultipartUpload(kBucket, "upload", upload_id, {{1, part->header("etag")}});
@@ -243,14 +263,6 @@ TEST(RepairClusterTest, KilledNodeIsRebuiltThenMFurtherLossesAreSurvived) {
   cluster.KillNode(0);
   cluster.KillNode(5);
   ExpectAllReadable(s3, objects, "with 3 of 7 nodes killed");
-}
-
-// The node's `tessera node status --json` line, as the CLI prints it.
-std::string NodeStatus(ProcessCluster& cluster, int node) {
-  CommandResult r = RunTesseraCli({"node", "status", cluster.node_addresses()[node],
-                                   "--cluster_secret_file=" + cluster.secret_file(), "--json"});
-  EXPECT_EQ(r.code, 0) << r.err;
-  return r.out;
 }
 
 TEST(RepairClusterTest, DrainedNodeEndsEmptyUnderWritesAndLeaves) {
