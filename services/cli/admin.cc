@@ -34,19 +34,6 @@ const char kAdminUsage[] =
 
 namespace {
 
-int Usage(const std::string& message) {
-  PrintError(absl::StrCat(message, " (run `tessera help` for usage)"));
-  return kExitUsage;
-}
-
-// "--name=value" only (flags of these commands are never followed by a separate value).
-bool Flag(const std::string& arg, const std::string& name, std::string* value) {
-  const std::string prefix = absl::StrCat("--", name, "=");
-  if (!absl::StartsWith(arg, prefix)) return false;
-  *value = arg.substr(prefix.size());
-  return true;
-}
-
 int RotateMasterKey(const std::vector<std::string>& args) {
   services::GatewayBackendOptions o;
   // A maintenance client: no layout proposals, no space reclamation.
@@ -57,26 +44,27 @@ int RotateMasterKey(const std::vector<std::string>& args) {
   for (size_t i = 2; i < args.size(); ++i) {
     std::string v;
     int n = 0;
-    if (Flag(args[i], "seeds", &v)) {
+    if (FlagEquals(args[i], "seeds", &v)) {
       o.seeds = absl::StrSplit(v, ',', absl::SkipEmpty());
-    } else if (Flag(args[i], "master_key_file", &v)) {
+    } else if (FlagEquals(args[i], "master_key_file", &v)) {
       o.master_key_file = v;
-    } else if (Flag(args[i], "cluster_secret_file", &v)) {
+    } else if (FlagEquals(args[i], "cluster_secret_file", &v)) {
       o.cluster_secret_file = v;
     } else if (args[i] == "--insecure_no_auth") {
       o.insecure_no_auth = true;
-    } else if (Flag(args[i], "k", &v) && absl::SimpleAtoi(v, &n)) {
+    } else if (FlagEquals(args[i], "k", &v) && absl::SimpleAtoi(v, &n)) {
       o.data.data_shards = n;
-    } else if (Flag(args[i], "m", &v) && absl::SimpleAtoi(v, &n)) {
+    } else if (FlagEquals(args[i], "m", &v) && absl::SimpleAtoi(v, &n)) {
       o.data.parity_shards = n;
     } else if (args[i] == "--dry_run") {
       rotation.dry_run = true;
     } else {
-      return Usage(absl::StrCat("admin rotate-master-key: bad or unknown flag \"", args[i], "\""));
+      return UsageError(
+          absl::StrCat("admin rotate-master-key: bad or unknown flag \"", args[i], "\""));
     }
   }
   if (o.seeds.empty() || o.master_key_file.empty()) {
-    return Usage("admin rotate-master-key needs --seeds and --master_key_file");
+    return UsageError("admin rotate-master-key needs --seeds and --master_key_file");
   }
   absl::StatusOr<std::unique_ptr<storage::MasterKeyring>> ring =
       storage::LoadMasterKeyFile(o.master_key_file);
@@ -118,16 +106,16 @@ int BackupOrRestoreMeta(const std::vector<std::string>& args) {
   std::string meta_dir, other;
   for (size_t i = 2; i < args.size(); ++i) {
     std::string v;
-    if (Flag(args[i], "meta_dir", &v)) {
+    if (FlagEquals(args[i], "meta_dir", &v)) {
       meta_dir = v;
-    } else if (Flag(args[i], backup ? "to" : "from", &v)) {
+    } else if (FlagEquals(args[i], backup ? "to" : "from", &v)) {
       other = v;
     } else {
-      return Usage(absl::StrCat("admin ", args[1], ": bad or unknown flag \"", args[i], "\""));
+      return UsageError(absl::StrCat("admin ", args[1], ": bad or unknown flag \"", args[i], "\""));
     }
   }
   if (meta_dir.empty() || other.empty()) {
-    return Usage(
+    return UsageError(
         absl::StrCat("admin ", args[1], " needs --meta_dir and ", backup ? "--to" : "--from"));
   }
   absl::Status s;
@@ -177,7 +165,7 @@ int RunKeysCommand(const std::vector<std::string>& args) {
     std::printf("removed master key %u from %s\n", id, args[2].c_str());
     return kExitOk;
   }
-  return Usage("usage: tessera keys add FILE | tessera keys retire FILE KEY_ID");
+  return UsageError("usage: tessera keys add FILE | tessera keys retire FILE KEY_ID");
 }
 
 int RunAdminCommand(const std::vector<std::string>& args) {
@@ -185,7 +173,7 @@ int RunAdminCommand(const std::vector<std::string>& args) {
   if (args.size() >= 2 && (args[1] == "backup-meta" || args[1] == "restore-meta")) {
     return BackupOrRestoreMeta(args);
   }
-  return Usage("usage: tessera admin rotate-master-key | backup-meta | restore-meta ...");
+  return UsageError("usage: tessera admin rotate-master-key | backup-meta | restore-meta ...");
 }
 
 }  // namespace tessera::cli

@@ -51,14 +51,21 @@ int Fail(const absl::Status& s) {
   return kExitError;
 }
 
-int Usage(const std::string& message) {
+bool Interactive() { return ::isatty(2) == 1; }
+
+}  // namespace
+
+int UsageError(const std::string& message) {
   PrintError(absl::StrCat(message, " (run `tessera help` for usage)"));
   return kExitUsage;
 }
 
-bool Interactive() { return ::isatty(2) == 1; }
-
-}  // namespace
+bool FlagEquals(const std::string& arg, const std::string& name, std::string* value) {
+  const std::string prefix = absl::StrCat("--", name, "=");
+  if (!absl::StartsWith(arg, prefix)) return false;
+  *value = arg.substr(prefix.size());
+  return true;
+}
 
 void PrintError(const std::string& message) {
   // One line: newlines in messages (rare) are flattened.
@@ -174,7 +181,7 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
       } else if (a == "--acl" && i + 1 < command_line.size()) {
         acl = command_line[++i];
       } else {
-        return Usage("--acl needs a value, e.g. --acl=public-read");
+        return UsageError("--acl needs a value, e.g. --acl=public-read");
       }
       continue;
     }
@@ -188,19 +195,19 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
       {"get", {2, 2}}, {"rm", {1, 1}}, {"stat", {1, 1}}, {"cluster", {1, 1}},
   };
   auto arity = kArity.find(cmd);
-  if (arity == kArity.end()) return Usage(absl::StrCat("unknown command \"", cmd, "\""));
+  if (arity == kArity.end()) return UsageError(absl::StrCat("unknown command \"", cmd, "\""));
   if (n < arity->second.first || n > arity->second.second) {
-    return Usage(absl::StrCat("wrong number of arguments for `", cmd, "`"));
+    return UsageError(absl::StrCat("wrong number of arguments for `", cmd, "`"));
   }
   if (cmd == "cluster" && args[1] != "status") {
-    return Usage(absl::StrCat("unknown cluster command \"", args[1], "\""));
+    return UsageError(absl::StrCat("unknown cluster command \"", args[1], "\""));
   }
   std::string bucket, key;
   if (cmd == "put" && !SplitPath(args[2], true, &bucket, &key)) {
-    return Usage(absl::StrCat("expected BUCKET/KEY, got \"", args[2], "\""));
+    return UsageError(absl::StrCat("expected BUCKET/KEY, got \"", args[2], "\""));
   }
   if ((cmd == "get" || cmd == "rm" || cmd == "stat") && !SplitPath(args[1], true, &bucket, &key)) {
-    return Usage(absl::StrCat("expected BUCKET/KEY, got \"", args[1], "\""));
+    return UsageError(absl::StrCat("expected BUCKET/KEY, got \"", args[1], "\""));
   }
 
   if (options.access_key_id.empty()) {
@@ -237,7 +244,7 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
     }
     std::string prefix;
     SplitPath(args[1], false, &bucket, &prefix);
-    if (bucket.empty()) return Usage("expected BUCKET[/PREFIX]");
+    if (bucket.empty()) return UsageError("expected BUCKET[/PREFIX]");
     sdk::ListOptions lo;
     lo.prefix = prefix;
     lo.delimiter = "/";

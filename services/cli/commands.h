@@ -51,4 +51,11 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
 // Prints one error line "tessera: <message>" to stderr.
 void PrintError(const std::string& message);
 
+// Prints "tessera: <message> (run `tessera help` for usage)" and returns kExitUsage.
+int UsageError(const std::string& message);
+
+// Whether `arg` is "--<name>=<value>"; sets `value` if so. (Flags of the operator commands are
+// never followed by a separate value.)
+bool FlagEquals(const std::string& arg, const std::string& name, std::string* value);
+
 }  // namespace tessera::cli

@@ -32,18 +32,6 @@ namespace {
 constexpr absl::Duration kCallDeadline = absl::Seconds(30);
 constexpr absl::Duration kPollInterval = absl::Seconds(2);
 
-int Usage(const std::string& message) {
-  PrintError(absl::StrCat(message, " (run `tessera help` for usage)"));
-  return kExitUsage;
-}
-
-bool Flag(const std::string& arg, const std::string& name, std::string* value) {
-  const std::string prefix = absl::StrCat("--", name, "=");
-  if (!absl::StartsWith(arg, prefix)) return false;
-  *value = arg.substr(prefix.size());
-  return true;
-}
-
 struct NodeCommand {
   std::string verb;
   std::string address;
@@ -192,17 +180,17 @@ int Run(const NodeCommand& command) {
 }  // namespace
 
 int RunNodeCommand(const std::vector<std::string>& args) {
-  if (args.size() < 3) return Usage("node needs a command and a node ADDRESS");
+  if (args.size() < 3) return UsageError("node needs a command and a node ADDRESS");
   NodeCommand command;
   command.verb = args[1];
   command.address = args[2];
   if (command.verb != "status" && command.verb != "drain" && command.verb != "undrain" &&
       command.verb != "remove") {
-    return Usage(absl::StrCat("node: unknown command \"", command.verb, "\""));
+    return UsageError(absl::StrCat("node: unknown command \"", command.verb, "\""));
   }
   for (size_t i = 3; i < args.size(); ++i) {
     std::string v;
-    if (Flag(args[i], "cluster_secret_file", &v)) {
+    if (FlagEquals(args[i], "cluster_secret_file", &v)) {
       command.cluster_secret_file = v;
     } else if (args[i] == "--insecure_no_auth") {
       command.insecure_no_auth = true;
@@ -210,14 +198,16 @@ int RunNodeCommand(const std::vector<std::string>& args) {
       command.json = true;
     } else if (args[i] == "--wait" && command.verb == "drain") {
       command.wait = true;
-    } else if (Flag(args[i], "timeout", &v) && command.verb == "drain" &&
+    } else if (FlagEquals(args[i], "timeout", &v) && command.verb == "drain" &&
                absl::ParseDuration(v, &command.timeout) && command.timeout > absl::ZeroDuration()) {
     } else {
-      return Usage(absl::StrCat("node ", command.verb, ": bad or unknown flag \"", args[i], "\""));
+      return UsageError(
+          absl::StrCat("node ", command.verb, ": bad or unknown flag \"", args[i], "\""));
     }
   }
   if (command.cluster_secret_file.empty() == !command.insecure_no_auth) {
-    return Usage("node commands need exactly one of --cluster_secret_file and --insecure_no_auth");
+    return UsageError(
+        "node commands need exactly one of --cluster_secret_file and --insecure_no_auth");
   }
   return Run(command);
 }

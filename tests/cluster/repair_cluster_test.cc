@@ -163,6 +163,22 @@ int CountBadSlices(GatewayBackend& inspector, ProcessCluster& cluster) {
   return bad;
 }
 
+// Waits (up to 180 s) until the metadata layout is out of transition and no longer names `node_id`
+// (the front ends' layout maintainer moves the replicas off a dead or draining node).
+bool LayoutLeaves(GatewayBackend& inspector, const std::string& node_id) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(180);
+  while (absl::Now() < deadline) {
+    auto record = inspector.meta().ReloadLayout();
+    if (record.ok() && !record->in_transition()) {
+      bool named = false;
+      for (const auto& member : record->members()) named |= member.node_id() == node_id;
+      if (!named) return true;
+    }
+    absl::SleepFor(absl::Seconds(1));
+  }
+  return false;
+}
+
 void ExpectAllReadable(const S3TestClient& s3, const std::map<std::string, std::string>& objects,
                        const std::string& when) {
   for (const auto& [key, data] : objects) {
@@ -249,17 +265,8 @@ TEST(RepairClusterTest, KilledNodeIsRebuiltThenMFurtherLossesAreSurvived) {
 
   // The metadata replicas leave the dead node (the front ends' layout maintainer, 30 s grace);
   // then m more nodes go.
-  const absl::Time layout_deadline = absl::Now() + absl::Seconds(180);
-  bool moved = false;
-  while (!moved && absl::Now() < layout_deadline) {
-    auto record = inspector->meta().ReloadLayout();
-    if (record.ok() && !record->in_transition()) {
-      moved = true;
-      for (const auto& member : record->members()) moved &= member.node_id() != victim_id;
-    }
-    if (!moved) absl::SleepFor(absl::Seconds(1));
-  }
-  ASSERT_TRUE(moved) << "the metadata layout still names the dead node";
+  ASSERT_TRUE(LayoutLeaves(*inspector, victim_id))
+      << "the metadata layout still names the dead node";
   cluster.KillNode(0);
   cluster.KillNode(5);
   ExpectAllReadable(s3, objects, "with 3 of 7 nodes killed");
@@ -350,17 +357,8 @@ TEST(RepairClusterTest, DrainedNodeEndsEmptyUnderWritesAndLeaves) {
   EXPECT_EQ(CountBadSlices(*inspector, cluster), 0);
 
   // The metadata replicas leave the draining node too; then it is removed and stopped.
-  const absl::Time layout_deadline = absl::Now() + absl::Seconds(180);
-  bool moved = false;
-  while (!moved && absl::Now() < layout_deadline) {
-    auto record = inspector->meta().ReloadLayout();
-    if (record.ok() && !record->in_transition()) {
-      moved = true;
-      for (const auto& member : record->members()) moved &= member.node_id() != drained_id;
-    }
-    if (!moved) absl::SleepFor(absl::Seconds(1));
-  }
-  ASSERT_TRUE(moved) << "the metadata layout still names the drained node";
+  ASSERT_TRUE(LayoutLeaves(*inspector, drained_id))
+      << "the metadata layout still names the drained node";
   CommandResult removed =
       RunTesseraCli({"node", "remove", cluster.node_addresses()[drained], secret});
   ASSERT_EQ(removed.code, 0) << removed.err;
