@@ -8,6 +8,12 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
+# On a fresh Debian 12 machine this is the only command needed: install and build what is missing
+# first (./setup.sh is idempotent and quick once done). TESSERA_SKIP_SETUP=1 skips it.
+if [ "${TESSERA_SKIP_SETUP:-0}" != 1 ]; then
+  ./setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 status=0
 test_start=$(date +%s)
 tally=$(mktemp)

@@ -15,7 +15,9 @@
 // On start one line goes to stdout:
 //   tessera-s3 started s3_port=<port> admin_port=<port>
 // and, with --port_file, `s3_port=.. admin_port=..` is written there atomically. A bad flag exits
-// 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT stop the listener and exit 0.
+// 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT make /readyz fail, close the
+// listener and idle connections, let requests in progress finish (up to --shutdown_grace, their
+// answers saying "Connection: close"), then exit 0.
 // SIGHUP re-reads --credentials_file and the TLS certificate and key (new connections use them);
 // a file that fails to load is logged and the current one stays in use.
 #include <signal.h>
@@ -80,6 +82,9 @@ ABSL_FLAG(int32_t, max_connections, 1024,
           "dropped, else newcomers get 503 SlowDown.");
 ABSL_FLAG(int32_t, max_handshakes, 256,
           "TLS handshakes in progress at once; a new one drops the oldest.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "How long requests in progress may run after SIGTERM before their connections are "
+          "closed.");
 ABSL_FLAG(std::string, port_file, "", "If set, s3_port/admin_port are written here.");
 
 namespace tessera::services {
@@ -160,6 +165,8 @@ int Main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_worker_threads) < 1) BadConfig("--worker_threads must be positive");
   if (absl::GetFlag(FLAGS_max_connections) < 1) BadConfig("--max_connections must be positive");
   if (absl::GetFlag(FLAGS_max_handshakes) < 1) BadConfig("--max_handshakes must be positive");
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (grace < absl::ZeroDuration()) BadConfig("--shutdown_grace must not be negative");
   RaiseDescriptorLimit(static_cast<size_t>(absl::GetFlag(FLAGS_max_connections)));
 
   GatewayBackendOptions bo;
@@ -239,6 +246,8 @@ int Main(int argc, char** argv) {
   for (; sig == SIGHUP; sig = signals.Wait()) Reload(credentials->get(), server);
   TESSERA_LOG(INFO, "s3_stopping").Field("signal", sig);
   (*admin)->SetHealth(Health::kStopping);
+  server->Stop(grace);
+  TESSERA_LOG(INFO, "s3_drained");
   front->reset();  // stops the HTTP server first (joins its I/O threads), then the handlers
   backend->reset();
   (*admin)->Stop();

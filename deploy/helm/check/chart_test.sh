@@ -59,6 +59,12 @@ validate production --name prod --namespace tessera -f "$EXAMPLES/production-3zo
   --external-secret tessera-keys --external-secret tessera-s3-tls
 grep -q "kind: ServiceMonitor" "$W/production.yaml" || fail "production: no ServiceMonitor"
 grep -q "replicas: 9" "$W/production.yaml" || fail "production: not 9 storage nodes"
+# The PrometheusRule carries the promtool-checked alert file, every rule of it.
+grep -q "kind: PrometheusRule" "$W/production.yaml" || fail "production: no PrometheusRule"
+for alert in $(sed -n 's/^ *- alert: *//p' "$CHART/files/tessera-alerts.yaml"); do
+  grep -q "alert: $alert\$" "$W/production.yaml" || fail "production: PrometheusRule lacks $alert"
+done
+grep -q "kind: PrometheusRule" "$W/default.yaml" && fail "default: PrometheusRule rendered while disabled"
 if grep -q "tessera-keygen-secret" "$W/production.yaml"; then
   fail "production: existingSecret given but the key-generation Job is rendered"
 fi

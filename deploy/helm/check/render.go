@@ -196,6 +196,23 @@ type document struct {
 	Object interface{} `json:"object"`
 }
 
+// chartFiles is Helm's .Files: the chart's own files by path relative to the chart root.
+// Get returns "" for a missing file (as Helm does) and never reads outside the chart or from
+// templates/.
+type chartFiles struct{ dir string }
+
+func (f chartFiles) Get(name string) string {
+	clean := filepath.Clean(name)
+	if filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") || strings.HasPrefix(clean, "templates/") {
+		return ""
+	}
+	data, err := os.ReadFile(filepath.Join(f.dir, clean))
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
 func run() error {
 	var files valueFiles
 	flag.Var(&files, "f", "values file (repeatable, later wins)")
@@ -256,6 +273,7 @@ func run() error {
 	top := map[string]interface{}{
 		"Values": values,
 		"Chart":  chartObject(meta),
+		"Files":  chartFiles{dir: chartDir},
 		"Release": map[string]interface{}{
 			"Name": *name, "Namespace": *namespace, "Service": "Helm",
 			"IsInstall": true, "IsUpgrade": false, "Revision": 1,

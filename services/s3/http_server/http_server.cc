@@ -71,6 +71,9 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   // Closes the socket: pending operations fail and the session ends. From any thread, with a
   // reference held.
   virtual void Close() = 0;
+  // Closes the socket unless a request is being served (its response goes out first, with
+  // "Connection: close"). From any thread, with a reference held; for a draining Stop().
+  virtual void CloseIfIdle() = 0;
 };
 
 class S3HttpServer::Impl {
@@ -156,7 +159,7 @@ class S3HttpServer::Impl {
     return absl::OkStatus();
   }
 
-  void Stop();
+  void Stop(absl::Duration grace);
 
   const HttpServerOptions& options() const { return options_; }
   uint16_t port() const { return port_; }
@@ -164,7 +167,10 @@ class S3HttpServer::Impl {
     absl::MutexLock lock(&mu_);
     return table_.open();
   }
+  // No new request starts a keep-alive wait: set by Stop() before it drains.
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  // The grace is over (or there was none): requests not yet started are not served.
+  bool closing_all() const { return closing_all_.load(std::memory_order_acquire); }
   std::string NextRequestId() {
     return absl::StrFormat("%016X", next_request_id_.fetch_add(1, std::memory_order_relaxed));
   }
@@ -242,6 +248,7 @@ class S3HttpServer::Impl {
   std::unique_ptr<WorkerPool> pool_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> closing_all_{false};
   std::atomic<uint64_t> next_request_id_{1};
   uint64_t next_session_id_ = 1;  // on the acceptor's strand
   absl::Mutex stop_mu_;
@@ -311,6 +318,17 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
 
   void Close() override {
     asio::post(strand_, [this, self = shared_from_this()] {
+      beast::error_code ec;
+      Lowest(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
+      Lowest(stream_).socket().close(ec);
+    });
+  }
+
+  void CloseIfIdle() override {
+    asio::post(strand_, [this, self = shared_from_this()] {
+      // Serving: the worker closes it after the response. Closing: it ends by itself soon, and
+      // a reset now could destroy the response the peer has not read yet.
+      if (serving_ || closing_) return;
       beast::error_code ec;
       Lowest(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
       Lowest(stream_).socket().close(ec);
@@ -490,8 +508,10 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
                               }
                               if (ec && !HeaderErrorIsAnswered(ec)) return self->CloseGracefully();
                               self->header_ec_ = ec;
+                              self->serving_ = true;
                               if (!self->server_->Submit([self] { self->ServeOnWorker(); })) {
-                                self->CloseGracefully();  // stopping
+                                self->serving_ = false;
+                                self->CloseGracefully();  // stopped
                               }
                             });
   }
@@ -541,7 +561,9 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
     bool keep = false;
     bool threw = false;
     try {
-      keep = !server_->stopping() && ServeRequest();
+      // A request whose header arrived before a draining Stop() is still served (the answer
+      // says "Connection: close"); once the grace is over it is not started.
+      keep = !server_->closing_all() && ServeRequest() && !server_->stopping();
     } catch (const std::exception& e) {
       threw = true;
       TESSERA_LOG(ERROR, "s3_http_handler_exception")
@@ -561,9 +583,15 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
       }
     }
     if (keep) {
-      asio::post(strand_, [self = Self()] { self->ReadHeader(/*first=*/false); });
+      asio::post(strand_, [self = Self()] {
+        self->serving_ = false;
+        self->ReadHeader(/*first=*/false);
+      });
     } else {
-      asio::post(strand_, [self = Self()] { self->CloseGracefully(); });
+      asio::post(strand_, [self = Self()] {
+        self->serving_ = false;
+        self->CloseGracefully();
+      });
     }
   }
 
@@ -752,6 +780,7 @@ class Session : public SessionBase, public HttpBodyReader, public HttpResponseWr
   bool continue_sent_ = false;
   bool handshake_done_ = false;  // strand
   bool closing_ = false;         // strand
+  bool serving_ = false;         // strand: a worker owns the request in progress
   absl::Status write_status_;
   absl::Status body_status_;
 };
@@ -852,7 +881,7 @@ void S3HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
   });
 }
 
-void S3HttpServer::Impl::Stop() {
+void S3HttpServer::Impl::Stop(absl::Duration grace) {
   absl::MutexLock lock(&stop_mu_);
   if (stopped_) return;
   stopped_ = true;
@@ -862,21 +891,34 @@ void S3HttpServer::Impl::Stop() {
     acceptor_.close(ec);
     accept_retry_.cancel();
   });
-  // Every session sees its socket fail and ends (sessions admitted after this see stopping()
-  // when they start); wait for all of them, then stop the workers and the I/O threads (which
-  // their pending operations needed).
-  std::vector<std::shared_ptr<SessionBase>> all;
-  {
+  // Sessions admitted after this see stopping() when they start.
+  auto live = [this] {
+    std::vector<std::shared_ptr<SessionBase>> all;
     absl::MutexLock l(&mu_);
     std::vector<uint64_t> ids;
     for (const auto& [id, s] : sessions_) ids.push_back(id);
     CollectLocked(ids, &all);
+    return all;
+  };
+  auto none_left = +[](absl::flat_hash_map<uint64_t, SessionBase*>* s) { return s->empty(); };
+  if (grace > absl::ZeroDuration()) {
+    // Idle connections close now; requests in progress finish (their connections close after
+    // the response) until the grace runs out.
+    for (const auto& s : live()) s->CloseIfIdle();
+    absl::MutexLock l(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(none_left, &sessions_), grace)) {
+      TESSERA_LOG(WARNING, "s3_http_shutdown_grace_expired")
+          .Field("grace", grace)
+          .Field("connections_cut", sessions_.size());
+    }
   }
-  CloseAll(std::move(all));
+  // Every remaining session sees its socket fail and ends; wait for all of them, then stop the
+  // workers and the I/O threads (which their pending operations needed).
+  closing_all_.store(true, std::memory_order_release);
+  CloseAll(live());
   {
     absl::MutexLock l(&mu_);
-    mu_.Await(absl::Condition(
-        +[](absl::flat_hash_map<uint64_t, SessionBase*>* s) { return s->empty(); }, &sessions_));
+    mu_.Await(absl::Condition(none_left, &sessions_));
   }
   pool_->Stop();
   work_.reset();
@@ -893,10 +935,10 @@ absl::StatusOr<std::unique_ptr<S3HttpServer>> S3HttpServer::Start(HttpServerOpti
 }
 
 S3HttpServer::S3HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-S3HttpServer::~S3HttpServer() { Stop(); }
+S3HttpServer::~S3HttpServer() { Stop(absl::ZeroDuration()); }
 uint16_t S3HttpServer::port() const { return impl_->port(); }
 size_t S3HttpServer::open_connections() const { return impl_->open_connections(); }
-void S3HttpServer::Stop() { impl_->Stop(); }
+void S3HttpServer::Stop(absl::Duration grace) { impl_->Stop(grace); }
 absl::Status S3HttpServer::ReloadTls() { return impl_->ReloadTls(); }
 
 }  // namespace tessera::services::s3

@@ -146,9 +146,14 @@ class S3HttpServer {
   uint16_t port() const;
   // Connections currently holding one of the max_connections slots (refused ones do not).
   size_t open_connections() const;
-  // Closes the listener and every connection; waits for running handlers to return (their
-  // sockets fail) and joins the worker and I/O threads. Idempotent.
-  void Stop();
+  // Closes the listener. With a positive `grace`, closes idle connections at once and lets the
+  // requests in progress (and those whose header has arrived) finish for up to `grace`: their
+  // answers carry "Connection: close" and their connections close after them. Then closes
+  // every connection still open, waits for running handlers to return (their sockets fail)
+  // and joins the worker and I/O threads. Blocks for at most about `grace` plus the handlers'
+  // own time to notice the failure. Idempotent (a second call returns at once, or once the
+  // first is done). Thread-safe; not from a handler.
+  void Stop(absl::Duration grace = absl::ZeroDuration());
   // Re-reads tls_cert_file and tls_key_file: connections accepted from now on use them, open
   // ones keep their session. OK without TLS. On an error (INVALID_ARGUMENT naming the file) the
   // current certificate stays in use. Thread-safe.

@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
@@ -292,6 +293,87 @@ TEST_F(HttpServerTest, StopClosesOpenConnections) {
   EXPECT_EQ(ReadUntilClosed(s), "");
   EXPECT_EQ(server_->open_connections(), 0u);
   server_->Stop();  // idempotent
+}
+
+// What SIGTERM does to tessera-s3: a request in progress is answered (with "Connection: close")
+// while idle keep-alive connections close at once and no new connection is accepted.
+TEST_F(HttpServerTest, StopWithGraceFinishesRequestsInProgressAndClosesIdleOnes) {
+  absl::Notification entered, release;
+  HttpServerOptions o;
+  o.handler = [&](const HttpServerRequest& req, HttpServerResponse* res) {
+    if (req.target == "/slow") {
+      entered.Notify();
+      release.WaitForNotification();
+    }
+    Echo(req, res);
+  };
+  StartServer(o);
+  tcp::socket idle = Connect();
+  beast::flat_buffer idle_buf;
+  Send(idle, "GET /first HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(Read(idle, idle_buf).result_int(), 200);
+  tcp::socket busy = Connect();
+  Send(busy, "PUT /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody");
+  entered.WaitForNotification();
+
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server_->Stop(absl::Seconds(60));
+    stopped = true;
+  });
+  // The idle connection closes while the busy request still holds Stop() back.
+  EXPECT_EQ(ReadUntilClosed(idle), "");
+  EXPECT_FALSE(stopped.load());
+  // The listener is closed: a new connection is refused (the close is asynchronous).
+  beast::error_code connect_ec;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;) {
+    tcp::socket late(io_);
+    late.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()), connect_ec);
+    if (connect_ec) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(connect_ec) << "the listener still accepts during the drain";
+  EXPECT_FALSE(stopped.load());
+
+  release.Notify();
+  beast::flat_buffer buf;
+  auto answer = Read(busy, buf);
+  EXPECT_EQ(answer.result_int(), 200);
+  EXPECT_EQ(answer.body(), "PUT /slow note= body=body");
+  EXPECT_FALSE(answer.keep_alive());
+  EXPECT_EQ(ReadUntilClosed(busy), "");
+  stopper.join();
+  EXPECT_TRUE(stopped.load());
+  EXPECT_EQ(server_->open_connections(), 0u);
+}
+
+// A request that outlives the grace is cut off, and Stop() returns soon after the grace.
+TEST_F(HttpServerTest, StopCutsRequestsStillRunningWhenTheGraceEnds) {
+  absl::Notification reading;
+  std::atomic<bool> body_failed{false};
+  HttpServerOptions o;
+  o.read_timeout = absl::Minutes(5);
+  o.streaming_handler = [&](const HttpServerRequest&, HttpBodyReader* body, HttpResponseWriter* w) {
+    reading.Notify();
+    std::string piece;
+    absl::Status s;
+    while ((s = body->Read(1 << 10, &piece)).ok() && !piece.empty()) {
+    }
+    body_failed = !s.ok();
+    (void)w->Send({200, {}, "", std::nullopt});
+  };
+  StartServer(o);
+  tcp::socket stuck = Connect();
+  Send(stuck, "PUT /b/k HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\npartial");
+  reading.WaitForNotification();  // a worker waits for the rest of the body
+  const absl::Time start = absl::Now();
+  server_->Stop(absl::Seconds(1));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_GE(took, absl::Seconds(1));
+  EXPECT_LT(took, absl::Seconds(60));
+  EXPECT_TRUE(body_failed.load());
+  EXPECT_FALSE(absl::StrContains(ReadUntilClosed(stuck), " 200 "));
+  EXPECT_EQ(server_->open_connections(), 0u);
 }
 
 TEST_F(HttpServerTest, StreamingHandlerReadsAndWritesPiecewise) {
