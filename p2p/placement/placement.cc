@@ -52,7 +52,8 @@ std::vector<const PlacementCandidate*> DrawOrder(const std::vector<PlacementCand
     if (!Eligible(c, request)) continue;
     uint64_t bits = SplitMix64(request.seed ^ StableHash(c.node_id));
     double u = (static_cast<double>(bits >> 11) + 0.5) / 9007199254740992.0;  // (0, 1)
-    double weight = static_cast<double>(std::max<uint64_t>(c.free_bytes, 1));
+    const double speed = std::isnan(c.speed) ? 1.0 : std::clamp(c.speed, 1e-3, 1.0);
+    const double weight = static_cast<double>(std::max<uint64_t>(c.free_bytes, 1)) * speed;
     keyed.emplace_back(-std::log(u) / weight, &c);
   }
   std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {

@@ -7,8 +7,9 @@
 //     it, so losing any one whole site leaves at least k slices of every stripe. When they do not
 //     allow it (too few sites or too few nodes per site), slices are spread as evenly as
 //     possible: the per-site cap is the smallest one under which k+m slices still fit.
-//  3. Within those limits nodes are chosen at random, weighted by free capacity, so fuller nodes
-//     fill more slowly (Efraimidis-Spirakis weighted sampling without replacement).
+//  3. Within those limits nodes are chosen at random, weighted by free capacity times relative
+//     speed, so fuller nodes fill more slowly and slower ones (when the caller measured speeds)
+//     receive proportionally less (Efraimidis-Spirakis weighted sampling without replacement).
 // The randomness is seeded by the caller (for example from the stripe's id), so a placement is
 // reproducible in tests and when a gateway retries.
 //
@@ -29,6 +30,11 @@ struct PlacementCandidate {
   uint64_t free_bytes = 0;
   bool alive = true;
   bool draining = false;
+  // Relative transfer speed towards this node, in (0, 1] (1 = as fast as the fastest candidate;
+  // values outside are clamped to [0.001, 1]). Multiplies the sampling weight. Writers leave it
+  // at 1 (placement follows capacity); repair sets it from measured bandwidth, so a slow node
+  // gets proportionally less repair work.
+  double speed = 1.0;
 };
 
 struct PlacementRequest {

@@ -1,6 +1,7 @@
 #include "p2p/placement/placement.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <set>
@@ -135,6 +136,35 @@ TEST(PlacementTest, FreeSpaceWeightsTheChoice) {
   }
   EXPECT_GT(big_first, trials * 40 / 100);
   EXPECT_LT(big_first, trials * 60 / 100);
+}
+
+TEST(PlacementTest, SpeedWeightsTheChoice) {
+  // Equal free space; one node measured at a tenth of the others' speed is drawn about a tenth
+  // as often as each of them.
+  std::vector<PlacementCandidate> candidates;
+  for (int i = 0; i < 10; ++i) {
+    candidates.push_back({.node_id = "n" + std::to_string(i),
+                          .site = "s",
+                          .free_bytes = kGiB,
+                          .speed = i == 0 ? 0.1 : 1.0});
+  }
+  std::map<std::string, int> first;
+  const int trials = 9100;
+  for (int seed = 0; seed < trials; ++seed) {
+    ASSERT_OK_AND_ASSIGN(
+        auto p, PlaceStripe(candidates, {.k = 1, .m = 0, .seed = static_cast<uint64_t>(seed)}));
+    ++first[p[0]];
+  }
+  // Expected: 100 for n0 and 1000 for each other node.
+  EXPECT_GT(first["n0"], 50);
+  EXPECT_LT(first["n0"], 170);
+  for (int i = 1; i < 10; ++i) EXPECT_GT(first["n" + std::to_string(i)], 800);
+  // Out-of-range speeds are clamped, never a reason to skip a node or to crash.
+  candidates[0].speed = 0;
+  candidates[1].speed = 7;
+  candidates[2].speed = std::nan("");
+  ASSERT_OK_AND_ASSIGN(auto all, PlaceStripe(candidates, {.k = 8, .m = 2, .seed = 1}));
+  EXPECT_EQ(all.size(), 10u);
 }
 
 TEST(PlacementTest, ReplacementKeepsSiteCapAndAvoidsCurrentNodes) {

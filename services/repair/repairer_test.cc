@@ -3,12 +3,15 @@
 #include "services/repair/repairer.h"
 
 #include <atomic>
+#include <cinttypes>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "base/metrics.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
@@ -16,6 +19,7 @@
 #include "services/gateway/multipart.h"
 #include "services/gateway/orphan_reclaimer.h"
 #include "services/gateway/test_cluster.h"
+#include "services/gateway/throttled_proxy.h"
 #include "services/repair/repair_metrics.h"
 
 namespace tessera::services {
@@ -68,6 +72,43 @@ class RefusingSliceClient final : public SliceClient {
   SliceClient* const inner_;
   absl::Mutex mu_;
   std::set<std::string> refused_ ABSL_GUARDED_BY(mu_);
+};
+
+// Counts slice calls per node address: the repair work each node gets.
+class CountingSliceClient final : public SliceClient {
+ public:
+  explicit CountingSliceClient(SliceClient* inner) : inner_(inner) {}
+  absl::Status Put(const std::string& address, const v1::SliceId& id,
+                   absl::string_view data) override {
+    Count(puts_, address);
+    return inner_->Put(address, id, data);
+  }
+  absl::StatusOr<std::string> Get(const std::string& address, const v1::SliceId& id,
+                                  uint64_t offset, uint64_t length) override {
+    Count(gets_, address);
+    return inner_->Get(address, id, offset, length);
+  }
+  absl::Status Delete(const std::string& address, const v1::SliceId& id) override {
+    return inner_->Delete(address, id);
+  }
+  int puts(const std::string& address) const { return Of(puts_, address); }
+  int gets(const std::string& address) const { return Of(gets_, address); }
+
+ private:
+  void Count(std::map<std::string, int>& counts, const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    ++counts[address];
+  }
+  int Of(const std::map<std::string, int>& counts, const std::string& address) const {
+    absl::MutexLock lock(&mu_);
+    auto it = counts.find(address);
+    return it == counts.end() ? 0 : it->second;
+  }
+
+  SliceClient* const inner_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, int> puts_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> gets_ ABSL_GUARDED_BY(mu_);
 };
 
 class RepairerTest : public ::testing::Test {
@@ -332,6 +373,102 @@ TEST_F(RepairerTest, DamagedSlicesAreRewrittenInPlace) {
 }
 
 // Deletes the object just before the repair's compare-and-set (once).
+// Issue 10: a node whose transfers are throttled (a slow link, here a 1 MiB/s relay in front of
+// it) is measured slower by the repairer's own traffic and gets proportionally less repair work:
+// it is read from only when no faster source is left, and chosen as a target in proportion to
+// its measured speed.
+TEST_F(RepairerTest, ThrottledNodeGetsProportionallyLessRepairWork) {
+  const std::map<std::string, std::string> objects = WriteObjects(80);
+  constexpr int kSlow = 2, kLost = 4;
+  std::vector<StorageNode> view = cluster_.view().Snapshot()->nodes();
+  StorageNode* slow = nullptr;
+  for (StorageNode& n : view) {
+    if (n.id == cluster_.node_id(kSlow)) slow = &n;
+  }
+  ASSERT_NE(slow, nullptr);
+  int slow_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(slow->address.substr(slow->address.rfind(':') + 1), &slow_port));
+  testing::ThrottledProxy proxy(static_cast<uint16_t>(slow_port), 1 << 20);
+  ASSERT_TRUE(proxy.ok());
+  slow->address = proxy.address();
+  cluster_.view().Update(view);
+
+  // The repairing node's estimates come from its own calls: a few slice reads from every node
+  // before the failure (as repair sources, hand-offs and probes give it).
+  auto estimator = std::make_shared<p2p::BandwidthEstimator>();
+  GrpcSliceClientOptions client_options;
+  client_options.observer = estimator;
+  GrpcSliceClient measured(client_options);
+  {
+    auto snapshot = cluster_.view().Snapshot();
+    auto scanned = cluster_.store().ScanVersions(kBucket, "", 10000);
+    ASSERT_OK(scanned.status());
+    std::map<std::string, int> reads;
+    for (const KeyVersions& kv : *scanned) {
+      const v1::ObjectManifest& m = kv.versions.front();
+      for (const v1::PartRecord& part : m.parts()) {
+        for (const v1::StripeRecord& st : part.stripes()) {
+          for (int i = 0; i < st.slices_size(); ++i) {
+            const StorageNode* node = snapshot->Find(st.slices(i).node_id());
+            if (node == nullptr || reads[node->id] >= 6) continue;
+            ++reads[node->id];
+            ASSERT_OK(measured
+                          .Get(node->address,
+                               MakeSliceId(DataVersionId(m), part.number(), st.index(), i), 0, 0)
+                          .status());
+          }
+        }
+      }
+    }
+    ASSERT_EQ(reads.size(), 7u);
+  }
+
+  KillNodes({kLost});
+  CountingSliceClient counting(&measured);
+  RepairerOptions o;
+  o.dead_grace = absl::ZeroDuration();
+  Repairer repairer(o, &cluster_.view(), &cluster_.store(), &counting, lister_.get(), &pool_,
+                    estimator, metrics_.get());
+  absl::StatusOr<RepairPassStats> pass = repairer.RunOnce();
+  ASSERT_OK(pass.status());
+  EXPECT_EQ(pass->stripes_repaired, pass->stripes_queued);
+  ASSERT_GT(pass->stripes_queued, 40u);
+
+  double others_gets = 0, others_puts = 0;
+  int others = 0;
+  for (const StorageNode& n : cluster_.view().Snapshot()->nodes()) {
+    if (!n.alive || n.id == slow->id) continue;
+    others_gets += counting.gets(n.address);
+    others_puts += counting.puts(n.address);
+    ++others;
+  }
+  others_gets /= others;
+  others_puts /= others;
+  const double speed =
+      absl::ToDoubleSeconds(
+          estimator
+              ->PredictTransferTime(cluster_.view().Snapshot()->nodes()[0].address, 32 << 10,
+                                    p2p::TransferDirection::kReceive)
+              .time) /
+      absl::ToDoubleSeconds(
+          estimator
+              ->PredictTransferTime(proxy.address(), 32 << 10, p2p::TransferDirection::kReceive)
+              .time);
+  std::printf(
+      "throttled node (measured %.3fx the speed of node 0): %d reads and %d writes of repair "
+      "work; the other %d alive nodes: %.1f reads and %.1f writes each (%" PRIu64
+      " stripes repaired)\n",
+      speed, counting.gets(proxy.address()), counting.puts(proxy.address()), others, others_gets,
+      others_puts, pass->stripes_repaired);
+  EXPECT_LT(speed, 0.5) << "the relay did not make the node measurably slower";
+  EXPECT_GT(others_puts, 5);
+  EXPECT_LE(counting.gets(proxy.address()), 0.25 * others_gets);
+  EXPECT_LE(counting.puts(proxy.address()), 0.5 * others_puts);
+
+  ExpectFullRedundancy();
+  ExpectAllReadable(objects);
+}
+
 class DeleteBeforeCasStore final : public ManifestStore {
  public:
   DeleteBeforeCasStore(ManifestStore* inner, ObjectService* service)

@@ -1,6 +1,7 @@
 #include "services/repair/stripe_repairer.h"
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <set>
 #include <utility>
@@ -31,7 +32,36 @@ v1::StripeRecord* FindStripe(v1::ObjectManifest& m, uint32_t part, uint32_t inde
   return nullptr;
 }
 
+// Below this confidence a peer's prediction is mostly the estimator's assumed defaults.
+constexpr double kMinSpeedConfidence = 0.25;
+
 }  // namespace
+
+void SpeedsFromEstimates(const p2p::BandwidthEstimator& bandwidth, uint64_t bytes,
+                         double min_confidence,
+                         const std::function<std::string(const std::string&)>& address_of,
+                         std::vector<p2p::PlacementCandidate>* candidates) {
+  std::vector<std::optional<double>> seconds(candidates->size());
+  double fastest = 0;
+  for (size_t c = 0; c < candidates->size(); ++c) {
+    const std::string address = address_of((*candidates)[c].node_id);
+    if (address.empty()) continue;
+    // Puts to the node measure best what a target costs; a node only read from so far (repair
+    // sources, hand-off) is judged by its reads: a slow link or disk is slow both ways.
+    p2p::TransferPrediction p =
+        bandwidth.PredictTransferTime(address, bytes, p2p::TransferDirection::kSend);
+    if (p.confidence < min_confidence) {
+      p = bandwidth.PredictTransferTime(address, bytes, p2p::TransferDirection::kReceive);
+    }
+    const double t = absl::ToDoubleSeconds(p.time);
+    if (p.confidence < min_confidence || !(t > 0)) continue;
+    seconds[c] = t;
+    if (fastest == 0 || t < fastest) fastest = t;
+  }
+  for (size_t c = 0; c < candidates->size(); ++c) {
+    (*candidates)[c].speed = seconds[c].has_value() ? fastest / *seconds[c] : 1.0;
+  }
+}
 
 StripeRepairer::StripeRepairer(SliceClient* slices, WorkPool* pool, ManifestStore* store,
                                std::shared_ptr<const p2p::BandwidthEstimator> bandwidth,
@@ -196,7 +226,16 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
   std::vector<std::string> placement(n);
   for (int i = 0; i < n; ++i) placement[i] = stripe.slices(i).node_id();
   for (int i : wanted) placement[i].clear();
-  const std::vector<p2p::PlacementCandidate> candidates = snapshot.Candidates();
+  std::vector<p2p::PlacementCandidate> candidates = snapshot.Candidates();
+  if (bandwidth_ != nullptr) {
+    SpeedsFromEstimates(
+        *bandwidth_, slice_size, kMinSpeedConfidence,
+        [&](const std::string& id) {
+          const StorageNode* node = snapshot.Find(id);
+          return node == nullptr ? std::string() : node->address;
+        },
+        &candidates);
+  }
   p2p::PlacementRequest request;
   request.k = k;
   request.m = codec.parity_shards();

@@ -11,7 +11,9 @@
 //   3. Targets: a slice reported damaged by a node that is up is rewritten in place (a Put
 //      replaces a corrupt slice); every other goes to a node chosen by the placement rules
 //      (p2p::PlaceReplacement: alive, not draining, not already holding a slice of the stripe,
-//      site cap kept). A failed put is re-placed on another node, up to 3 targets per slice.
+//      site cap kept), drawn by free space times measured speed (SpeedsFromEstimates): a node
+//      measured slower receives proportionally fewer rebuilt slices. A failed put is re-placed
+//      on another node, up to 3 targets per slice.
 //   4. The manifest entry is updated by compare-and-set: a slice's new node is recorded only if
 //      the entry still names the node the repair started from, so a concurrent overwrite, delete
 //      or other repair is never undone. A slice the manifest no longer wants (the object was
@@ -26,15 +28,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "api/manifest.pb.h"
 #include "p2p/bandwidth/estimator.h"
+#include "p2p/placement/placement.h"
 #include "services/gateway/manifest_store.h"
 #include "services/gateway/slice_client.h"
 #include "services/gateway/work_pool.h"
@@ -71,6 +76,16 @@ struct StripeRepairOutcome {
   uint64_t bytes_read = 0;  // from sources
   uint64_t bytes_written = 0;
 };
+
+// Sets each candidate's `speed` to (fastest predicted time to move `bytes`) / (its predicted
+// time), from the estimates whose confidence is at least `min_confidence` (puts to the node, or
+// else reads from it); candidates without such an estimate (cold peers) keep speed 1, as
+// placement without measurements would.
+// `address_of(node_id)` gives the address the estimates are keyed by ("" = unknown).
+void SpeedsFromEstimates(const p2p::BandwidthEstimator& bandwidth, uint64_t bytes,
+                         double min_confidence,
+                         const std::function<std::string(const std::string&)>& address_of,
+                         std::vector<p2p::PlacementCandidate>* candidates);
 
 class StripeRepairer {
  public:
