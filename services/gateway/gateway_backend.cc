@@ -1,12 +1,14 @@
 #include "services/gateway/gateway_backend.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/status_reasons.h"
+#include "services/gateway/locality_traffic.h"
 #include "services/meta/layout_record.h"
 #include "storage/crypto/key_file.h"
 
@@ -142,9 +144,25 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
   b->store_ = std::make_unique<ReplicatedManifestStore>(b->meta_.get());
 
   if (options.bandwidth != nullptr) b->bandwidth_ = options.bandwidth;
+  auto traffic = LocalityTraffic::Create(
+      options.location,
+      [cluster = b->cluster_.get()](const std::string& address) -> std::optional<v1::Location> {
+        const std::shared_ptr<const ClusterSnapshot> snapshot = cluster->Snapshot();
+        for (const StorageNode& n : snapshot->nodes()) {
+          if (n.address != address) continue;
+          v1::Location where;
+          where.set_site(n.site);
+          where.set_zone(n.zone);
+          where.set_isp(n.isp);
+          return where;
+        }
+        return std::nullopt;
+      },
+      b->bandwidth_, options.registry != nullptr ? options.registry : &Registry::Default());
+  if (!traffic.ok()) return traffic.status();
   GrpcSliceClientOptions slice_options;
   slice_options.auth = b->auth_;
-  slice_options.observer = b->bandwidth_;
+  slice_options.observer = *std::move(traffic);
   // Slice RPCs go to the node the placement chose, checked by its id over TLS. The view
   // outlives every slice RPC (the destructor drains pool_ before resetting cluster_).
   slice_options.node_id_for_address = [cluster = b->cluster_.get()](const std::string& address) {
@@ -326,15 +344,18 @@ absl::Status GatewayBackend::DriveHandOff() {
 }
 
 absl::Status GatewayBackend::Readiness() const {
-  std::shared_ptr<const ClusterSnapshot> snapshot = cluster_->Snapshot();
-  int writable = 0;
-  for (const StorageNode& node : snapshot->nodes()) {
-    if (node.alive && !node.draining) ++writable;
+  const BackendHealth h = Health();
+  if (h.nodes_writable < write_width_) {
+    return absl::UnavailableError(absl::StrCat(h.nodes_writable,
+                                               " storage nodes alive and writable, ", write_width_,
+                                               " needed for writes at full redundancy"));
   }
-  if (writable >= write_width_) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat(writable, " storage nodes alive and writable, ",
-                                             write_width_,
-                                             " needed for writes at full redundancy"));
+  if (h.partitions_unavailable > 0) {
+    return absl::UnavailableError(
+        absl::StrCat(h.partitions_unavailable,
+                     " metadata partitions have fewer live replicas than a write quorum"));
+  }
+  return absl::OkStatus();
 }
 
 BackendHealth GatewayBackend::Health() const {

@@ -37,7 +37,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "api/node.pb.h"
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "p2p/auth/cluster_auth.h"
 #include "p2p/bandwidth/estimator.h"
 #include "services/gateway/data_path.h"
@@ -135,6 +137,12 @@ struct GatewayBackendOptions {
   // Told of every slice transfer (bandwidth()); null = the backend's own. A storage node's repair
   // backend passes the node's estimator, so what repair measures is what the node publishes.
   std::shared_ptr<p2p::BandwidthEstimator> bandwidth;
+  // Where this process runs (a front end's --site/--zone/--isp; a node's repair backend: the
+  // node's location). Slice bytes are counted by the boundary they cross to reach each node
+  // (LocalityTraffic, tessera_slice_traffic_bytes_total); no site = "unknown".
+  v1::Location location;
+  // Where the backend's own metrics go (the traffic counters); null = Registry::Default().
+  Registry* registry = nullptr;
   // Data path clock; null = real.
   Clock* clock = nullptr;
 
@@ -190,8 +198,9 @@ class GatewayBackend {
 
   // Readiness for writes at full redundancy (what /readyz reports): OK when at least k + m
   // storage nodes are alive and not draining in the cluster view, so a PUT can place every slice
-  // of a stripe on its own node; otherwise UNAVAILABLE saying how many are. Cheap (one snapshot);
-  // thread-safe.
+  // of a stripe on its own node, and every metadata partition has a write quorum of live
+  // replicas; otherwise UNAVAILABLE saying what is missing. Cheap (one snapshot, one pass over
+  // the layout's partitions); thread-safe.
   [[nodiscard]] absl::Status Readiness() const;
   // Node and metadata-quorum health from the cluster view and the followed layout. Cheap (one
   // snapshot, no RPC); thread-safe.

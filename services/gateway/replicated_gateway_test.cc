@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -553,6 +554,34 @@ TEST(ReplicatedGatewayTest, MetadataSurvivesAReplicaDown) {
   ASSERT_OK_AND_ASSIGN(auto gw2, cluster.OpenGateway());
   ASSERT_OK_AND_ASSIGN(r, gw2->objects().ListObjects("sturdy", ListRequest()));
   EXPECT_EQ(Keys(r), (std::vector<std::string>{"after", "later"}));
+}
+
+// /readyz of the front ends (issue 15): ready while k + m nodes are writable and every metadata
+// partition has a write quorum of live replicas; a partition that lost its quorum makes the
+// front end not ready (its writes would fail) even with enough nodes for the data.
+TEST(ReplicatedGatewayTest, NotReadyWhileAMetadataPartitionHasNoQuorum) {
+  ReplicatedClusterOptions options = Options(6);
+  options.data.data_shards = 2;
+  options.data.parity_shards = 2;
+  ReplicatedTestCluster cluster(options);
+  ASSERT_OK(cluster.status());
+  GatewayBackendOptions go = cluster.GatewayOptions();
+  go.layout_maintainer.run_thread = false;  // the layout stays put: the partition stays stuck
+  ASSERT_OK_AND_ASSIGN(auto gw, OpenGatewayBackend(go));
+  ASSERT_OK(gw->Readiness());
+  const std::vector<std::string> replicas = gw->meta().layout().current().Replicas(0);
+  ASSERT_EQ(replicas.size(), 3u);
+  cluster.StopNode(cluster.IndexOf(replicas[0]));
+  cluster.StopNode(cluster.IndexOf(replicas[1]));
+  absl::Status ready;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(60); absl::Now() < deadline;) {
+    ready = gw->Readiness();
+    if (!ready.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(ready, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_TRUE(absl::StrContains(ready.message(), "metadata partitions")) << ready;
+  EXPECT_GE(gw->Health().nodes_writable, 4);
 }
 
 // A node joins a running cluster: after the grace period a new epoch including it is decided by

@@ -167,6 +167,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
 
   GatewayBackendOptions bo;
   bo.seeds = o.seeds;
+  bo.location = o.location;
   bo.cluster_secret_file = o.cluster_secret_file;
   bo.insecure_no_auth = o.insecure_no_auth;
   bo.master_key_file = o.master_key_file;

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "api/node.pb.h"
 #include "base/metrics.h"
 #include "services/gateway/data_path.h"
 
@@ -35,6 +36,7 @@ struct GatewayServerOptions {
   std::string admin_listen = "127.0.0.1:0";           // /metrics, /healthz
   std::string master_key_file;                        // required (storage/crypto/key_file.h)
   std::vector<std::string> seeds;   // some storage nodes' gRPC addresses; at least one
+  v1::Location location;            // where it runs (traffic by reach); empty = unknown
   std::string cluster_secret_file;  // required unless insecure_no_auth
   bool insecure_no_auth = false;    // development only: nodes run without auth
   DataPathOptions data;

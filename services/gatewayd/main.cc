@@ -49,6 +49,11 @@ ABSL_FLAG(int32_t, m, 2, "Parity slices per stripe (losses tolerated).");
 ABSL_FLAG(uint64_t, stripe_size, 8ull << 20, "Plaintext bytes per stripe.");
 ABSL_FLAG(uint64_t, inline_threshold, 64 << 10,
           "Objects up to this many bytes are kept (encrypted) in the manifest.");
+ABSL_FLAG(std::string, site, "",
+          "Location label: the site this front end runs in (as tessera-node --site). Slice traffic "
+          "is counted by the boundary it crosses: tessera_slice_traffic_bytes_total.");
+ABSL_FLAG(std::string, zone, "", "Location label: failure zone within the site.");
+ABSL_FLAG(std::string, isp, "", "Location label: network provider.");
 ABSL_FLAG(std::vector<std::string>, seeds, {},
           "Comma-separated gRPC host:port of some storage nodes; the rest of the cluster is "
           "learned from their membership. Required.");
@@ -91,6 +96,9 @@ int Main(int argc, char** argv) {
   o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   o.seeds = absl::GetFlag(FLAGS_seeds);
+  o.location.set_site(absl::GetFlag(FLAGS_site));
+  o.location.set_zone(absl::GetFlag(FLAGS_zone));
+  o.location.set_isp(absl::GetFlag(FLAGS_isp));
   o.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
   o.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   o.data.data_shards = absl::GetFlag(FLAGS_k);

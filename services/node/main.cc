@@ -187,6 +187,7 @@ absl::StatusOr<std::unique_ptr<RepairWorker>> StartRepair(const NodeOptions& nod
   o.repair.budget.max_bytes_per_second = absl::GetFlag(FLAGS_repair_max_bytes_per_second);
   o.repair.budget.node_share = absl::GetFlag(FLAGS_repair_node_share);
   o.bandwidth = server.bandwidth();
+  o.location = node.location;
   return RepairWorker::Start(std::move(o));
 }
 

@@ -245,6 +245,7 @@ class NodeServer::Impl final : public NodeControl {
       if (view != nullptr) text += BandwidthMetricsText(*view);
       return text;
     };
+    admin_options.readiness = [this] { return Readiness(); };
     auto admin = AdminServer::Start(admin_options);
     if (!admin.ok()) return admin.status();
     admin_ = *std::move(admin);
@@ -477,6 +478,22 @@ class NodeServer::Impl final : public NodeControl {
     repair_status_ = std::move(source);
   }
   std::string DrainMarker() const { return options_.data_dir + "/draining"; }
+
+  // /readyz: the store is open and, when the node was given seeds, it has joined the overlay
+  // (it sees another member alive). A first node started without seeds is ready on its own.
+  // Whether the cluster has enough nodes for full-redundancy writes is the front ends' readiness
+  // (they know k+m); a node serves reads and repair either way.
+  absl::Status Readiness() {
+    if (store_ == nullptr) return absl::UnavailableError("slice store not open");
+    if (!options_.enable_membership || options_.seeds.empty()) return absl::OkStatus();
+    std::shared_ptr<const p2p::MembershipView> view = MembershipView();
+    if (view == nullptr) return absl::UnavailableError("membership not started");
+    for (const p2p::MemberInfo& m : view->members()) {
+      if (!m.is_self && m.liveness == p2p::MemberLiveness::kAlive) return absl::OkStatus();
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "not joined the overlay: no other member seen alive (", options_.seeds.size(), " seeds)"));
+  }
 
   std::shared_ptr<const p2p::MembershipView> MembershipView() {
     absl::MutexLock lock(&membership_mu_);

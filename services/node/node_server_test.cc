@@ -3,7 +3,11 @@
 // store unchanged.
 #include "services/node/node_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -660,6 +665,68 @@ TEST_F(NodeServerTest, NodesJoinThroughSeedsAndReportTheClusterAndALeave) {
       EXPECT_NE(m.liveness(), v1::ClusterMember::LIVENESS_ALIVE);
     }
   }
+}
+
+// GET `path` from 127.0.0.1:`port` (HTTP/1.0): the status code and the body; code 0 if the
+// connection failed.
+std::pair<int, std::string> AdminGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    if (fd >= 0) close(fd);
+    return {0, ""};
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
+  close(fd);
+  int code = 0;
+  if (response.size() > 12) code = std::atoi(response.substr(9, 3).c_str());
+  const size_t body = response.find("\r\n\r\n");
+  return {code, body == std::string::npos ? "" : response.substr(body + 4)};
+}
+
+// /readyz (issue 15): a node given seeds is not ready until it has joined the overlay, while its
+// /healthz says it is alive; a first node started without seeds is ready on its own.
+TEST_F(NodeServerTest, ReadyOnlyOnceJoinedTheOverlay) {
+  EXPECT_EQ(AdminGet(node_->admin_port(), "/readyz").first, 200);
+  std::vector<std::unique_ptr<Registry>> registries;
+  auto start = [&](const std::string& name, const std::string& seed) {
+    NodeOptions options;
+    options.data_dir = absl::StrCat(dir_, "_", name);
+    options.listen = "127.0.0.1:0";
+    options.admin_listen = "127.0.0.1:0";
+    options.reserved_bytes = 0;
+    options.cluster_secret_file = secret_file_;
+    registries.push_back(std::make_unique<Registry>());
+    options.registry = registries.back().get();
+    FastGossip(&options);
+    options.seeds = {seed};
+    return NodeServer::Start(options);
+  };
+  // Nothing answers gossip at this address.
+  auto lonely = start("lonely", "127.0.0.1:9");
+  ASSERT_TRUE(lonely.ok()) << lonely.status();
+  absl::SleepFor(absl::Seconds(1));
+  const auto [code, body] = AdminGet((*lonely)->admin_port(), "/readyz");
+  EXPECT_EQ(code, 503);
+  EXPECT_TRUE(absl::StrContains(body, "not joined the overlay")) << body;
+  EXPECT_EQ(AdminGet((*lonely)->admin_port(), "/healthz").first, 200);
+
+  auto joined = start("joined", node_->gossip_address());
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  int ready = 0;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(60); absl::Now() < deadline;) {
+    ready = AdminGet((*joined)->admin_port(), "/readyz").first;
+    if (ready == 200) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(ready, 200);
 }
 
 TEST(NodeOptionsTest, ValidateNamesTheField) {

@@ -93,6 +93,8 @@ absl::Status RepairWorker::Open() {
   o.caller_id = "repair";
   o.layout_maintainer.run_thread = false;  // front ends drive layouts; repair only follows
   o.bandwidth = options_.bandwidth;
+  o.location = options_.location;
+  o.registry = options_.registry;
   absl::StatusOr<std::unique_ptr<GatewayBackend>> backend = OpenGatewayBackend(std::move(o));
   if (!backend.ok()) return backend.status();
   backend_ = *std::move(backend);

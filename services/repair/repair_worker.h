@@ -53,8 +53,11 @@ struct RepairWorkerOptions {
   // The node's bandwidth estimates (sources are chosen by them; repair transfers feed them).
   // Null: a private estimator.
   std::shared_ptr<p2p::BandwidthEstimator> bandwidth;
-  // Where tessera_repair_* are registered; null = Registry::Default(). Not owned.
+  // Where tessera_repair_* (and the repair traffic's tessera_slice_traffic_bytes_total) are
+  // registered; null = Registry::Default(). Not owned.
   Registry* registry = nullptr;
+  // This node's location: repair traffic is counted by the boundary it crosses.
+  v1::Location location;
 
   [[nodiscard]] absl::Status Validate() const;
 };

@@ -62,6 +62,11 @@ ABSL_FLAG(bool, insecure_no_auth, false,
 ABSL_FLAG(std::string, master_key_file, "", "Cluster master key file (mode 0600). Required.");
 ABSL_FLAG(std::string, credentials_file, "",
           "S3 users: INI of [user] access_key/secret_key (mode 0600). Required.");
+ABSL_FLAG(std::string, site, "",
+          "Location label: the site this front end runs in (as tessera-node --site). Slice traffic "
+          "is counted by the boundary it crosses: tessera_slice_traffic_bytes_total.");
+ABSL_FLAG(std::string, zone, "", "Location label: failure zone within the site.");
+ABSL_FLAG(std::string, isp, "", "Location label: network provider.");
 ABSL_FLAG(std::string, region, "us-east-1", "Region name that SigV4 signatures must use.");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain: serve HTTPS (with --tls_key_file).");
@@ -171,6 +176,9 @@ int Main(int argc, char** argv) {
 
   GatewayBackendOptions bo;
   bo.seeds = absl::GetFlag(FLAGS_seeds);
+  bo.location.set_site(absl::GetFlag(FLAGS_site));
+  bo.location.set_zone(absl::GetFlag(FLAGS_zone));
+  bo.location.set_isp(absl::GetFlag(FLAGS_isp));
   bo.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
   bo.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
   bo.caller_id = "s3";

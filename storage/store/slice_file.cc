@@ -1,6 +1,7 @@
 #include "storage/store/slice_file.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 #include "absl/strings/escaping.h"
@@ -27,7 +28,15 @@ std::string ParentDir(const std::string& path) {
 }
 
 absl::Status WriteSliceFile(Env* env, DirSyncGroup* dir_syncs, const std::string& path,
-                            const std::string& key, absl::string_view data) {
+                            const std::string& key, absl::string_view data, StoreMetrics* metrics) {
+  auto timed = [metrics](StoreMetrics::SyncTarget target, auto&& sync) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::Status s = sync();
+    if (metrics != nullptr) {
+      metrics->RecordSync(target, absl::FromChrono(std::chrono::steady_clock::now() - start));
+    }
+    return s;
+  };
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env->NewWritableFile(path));
   slice::SliceHeader header;
   header.length = data.size();
@@ -36,11 +45,14 @@ absl::Status WriteSliceFile(Env* env, DirSyncGroup* dir_syncs, const std::string
   // both land in the page cache; the cost is the Sync.
   absl::Status w = f->Append(slice::EncodeHeader(header));
   if (w.ok()) w = f->Append(data);
-  if (w.ok()) w = f->Sync();
+  if (w.ok()) w = timed(StoreMetrics::SyncTarget::kFile, [&] { return f->Sync(); });
   absl::Status c = f->Close();
   if (w.ok()) w = c;
   // The file's directory entry must be durable before the index entry refers to it.
-  if (w.ok()) w = dir_syncs->Sync(ParentDir(path));
+  if (w.ok()) {
+    w = timed(StoreMetrics::SyncTarget::kDirectory,
+              [&] { return dir_syncs->Sync(ParentDir(path)); });
+  }
   if (!w.ok()) (void)env->DeleteFile(path);
   return w;
 }

@@ -19,6 +19,7 @@
 #include "base/env.h"
 #include "storage/index/index_entry.h"
 #include "storage/store/dir_sync_group.h"
+#include "storage/store/store_metrics.h"
 
 namespace tessera::storage {
 
@@ -36,10 +37,11 @@ std::string SliceFileName(absl::string_view key);
 std::string ParentDir(const std::string& path);
 
 // Writes header + data to `path` (created or truncated), syncs it and, through `dir_syncs`, its
-// directory. OK only once both are durable; on error removes the file (best effort).
+// directory. OK only once both are durable; on error removes the file (best effort). The two
+// syncs' durations go to `metrics` (may be null).
 [[nodiscard]] absl::Status WriteSliceFile(Env* env, DirSyncGroup* dir_syncs,
                                           const std::string& path, const std::string& key,
-                                          absl::string_view data);
+                                          absl::string_view data, StoreMetrics* metrics = nullptr);
 
 // Reads [offset, offset + n) (within e.length) of the slice `e` describes: inline data, or the
 // file at `path` (ignored for inline entries), verifying every block it touches. DATA_LOSS on a

@@ -6,6 +6,7 @@
 #include "storage/store/slice_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -128,6 +129,14 @@ class SliceStoreImpl final : public SliceStore {
 
   absl::Status PutLocked(const SliceId& id, const std::string& key, absl::string_view data,
                          const slice::Checksums& sums);
+  // The synced index write that commits a Put, timed for tessera_slice_store_fsync_*.
+  absl::Status CommitEntry(const std::string& key, const IndexEntry& e) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::Status s = index_->Put(key, e, /*sync=*/true);
+    metrics_.RecordSync(StoreMetrics::SyncTarget::kIndex,
+                        absl::FromChrono(std::chrono::steady_clock::now() - start));
+    return s;
+  }
   // Reads [offset, offset + n) of the slice `e` describes (see ReadSliceRange). On DATA_LOSS
   // sets `*damage` (if given) to kMissing for an absent or short file, else kCorrupt.
   absl::StatusOr<std::string> ReadLocked(const std::string& key, const IndexEntry& e,
@@ -250,7 +259,7 @@ absl::Status SliceStoreImpl::PutLocked(const SliceId& id, const std::string& key
   if (data.size() <= options_.inline_threshold_bytes) {
     e.is_inline = true;
     e.inline_data = std::string(data);
-    TESSERA_RETURN_IF_ERROR(index_->Put(key, e, /*sync=*/true));
+    TESSERA_RETURN_IF_ERROR(CommitEntry(key, e));
   } else {
     e.block_crcs = sums.blocks;
     e.file_name = SliceFileName(key);
@@ -265,12 +274,12 @@ absl::Status SliceStoreImpl::PutLocked(const SliceId& id, const std::string& key
     // point, so until then the file is an orphan that no read follows and recovery removes.
     // When it overwrites the file of a damaged entry (repair), that entry already reads as
     // DATA_LOSS, and a partial file keeps it so (short or bad-CRC blocks).
-    absl::Status s = WriteSliceFile(env_, &dir_syncs_, path, key, data);
+    absl::Status s = WriteSliceFile(env_, &dir_syncs_, path, key, data, &metrics_);
     if (!s.ok()) {
       space_.Unreserve(dir, file_size);
       return Annotate(s, absl::StrCat("put slice ", id.ToString()));
     }
-    s = index_->Put(key, e, /*sync=*/true);
+    s = CommitEntry(key, e);
     space_.Unreserve(dir, file_size);
     if (!s.ok()) {
       // The failed write may still reach the disk (e.g. the WAL was written but its sync

@@ -427,6 +427,15 @@ TEST_F(SliceStoreTest, ExportsMetricsAndLogsDamageWithoutData) {
   EXPECT_THAT(text, HasSubstr("tessera_slice_store_checksum_failures_total 1\n"));
   EXPECT_THAT(text, HasSubstr("tessera_slice_store_slices_flagged_total{state=\"corrupt\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("tessera_slice_store_recovery_slices 0\n"));
+  // One durability barrier of each kind per slice file written; an inline slice only commits
+  // its index entry.
+  EXPECT_THAT(text,
+              HasSubstr("tessera_slice_store_fsync_duration_seconds_count{target=\"file\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("tessera_slice_store_fsync_duration_seconds_count{target=\"directory\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("tessera_slice_store_fsync_duration_seconds_count{target=\"index\"} 2\n"));
   ASSERT_OK(store_->Put(MakeId(3), data, std::nullopt));
   Open();  // the corrupt slice is not counted as valid; slice 3 is
   EXPECT_THAT(registry_.Serialize(), HasSubstr("tessera_slice_store_recovery_slices 1\n"));

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/metrics.h"
 #include "storage/index/index_entry.h"
 #include "storage/store/slice_store.h"
@@ -44,6 +45,11 @@ class StoreMetrics {
   // Publishes the last recovery's findings as gauges.
   void RecordRecovery(const RecoveryReport& report);
 
+  // How long a durability barrier took: the slice file's fsync, its directory's (shared by
+  // concurrent puts: the time this put waited), or the index write's WAL sync.
+  enum class SyncTarget { kFile, kDirectory, kIndex };
+  void RecordSync(SyncTarget target, absl::Duration took);
+
   // The in-process totals since open.
   StoreCounters Snapshot() const;
 
@@ -65,6 +71,7 @@ class StoreMetrics {
   Gauge* recovery_orphans = nullptr;
   Gauge* recovery_missing = nullptr;
   Gauge* recovery_temps = nullptr;
+  Histogram* sync_seconds[3] = {};  // by SyncTarget
 };
 
 }  // namespace tessera::storage

@@ -95,6 +95,7 @@ class PrometheusClusterTest : public ::testing::Test {
     ProcessClusterOptions o;
     o.gateways = 1;
     o.s3_gateways = 1;
+    o.s3_flags = {"--site=site0"};  // nodes are in site0..site2 (node i in site i % 3)
     cluster_ = std::make_unique<ProcessCluster>(o);
     for (int i = 0; i < o.nodes; ++i) {
       targets_.push_back({absl::StrCat("node", i), cluster_->node_admin_port(i)});
@@ -189,6 +190,22 @@ TEST_F(PrometheusClusterTest, EveryDaemonPassesPromtoolAndCountsTraffic) {
   EXPECT_EQ(
       SumOf(s3_text, "tessera_s3_request_duration_seconds_count", {"operation=\"PutObject\""}),
       kObjects);
+
+  // Slice traffic by reach: tessera-s3 runs in site0 and every stripe has exactly 2 of its 6
+  // equal slices in each of the 3 sites (site cap m = 2), so a third of the bytes it sent stayed
+  // in its site and two thirds crossed to another one; none is of unknown reach.
+  const double same_site = SumOf(s3_text, "tessera_slice_traffic_bytes_total",
+                                 {"direction=\"sent\"", "reach=\"same_zone\""});
+  const double cross_site = SumOf(s3_text, "tessera_slice_traffic_bytes_total",
+                                  {"direction=\"sent\"", "reach=\"cross_site\""});
+  EXPECT_GE(same_site + cross_site, kObjects * 150.0 * 1024) << s3_text;
+  EXPECT_EQ(cross_site, 2 * same_site);
+  EXPECT_EQ(SumOf(s3_text, "tessera_slice_traffic_bytes_total", {"reach=\"unknown\""}), 0);
+  EXPECT_GT(SumOf(s3_text, "tessera_slice_traffic_bytes_total",
+                  {"direction=\"received\"", "reach=\"cross_site\""}),
+            0);
+  // The gRPC gateway was given no site: its traffic is of unknown reach.
+  EXPECT_GT(SumOf(gw, "tessera_slice_traffic_bytes_total", {"reach=\"unknown\""}), 0);
 
   // Nodes: the slices of 2 * kObjects objects of 100 KiB (k=4, m=2: 150 KiB stored per object
   // and more, with padding) were written to, and read from, the six of them.
