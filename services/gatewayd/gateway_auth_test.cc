@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -712,6 +713,85 @@ TEST_F(GatewayAuthTest, TlsGatewayServesTrustingClientsOnly) {
   if (p.ok()) {
     EXPECT_FALSE((*p)->ListBuckets().ok());
   }
+  server->Shutdown(absl::ZeroDuration());
+}
+
+// Issue 15: credentials (SIGHUP: ReloadCredentials) and TLS certificates (re-read every
+// tls_refresh_interval) change without a restart; open the new channels, the old key and the old
+// certificate stop working.
+TEST_F(GatewayAuthTest, CredentialsAndCertificatesAreReloadedWithoutARestart) {
+  const std::string dir = TmpDir() + "/reload";
+  std::filesystem::create_directories(dir);
+  auto make_cert = [&](const std::string& name) {
+    const std::string cert = dir + "/" + name + "_cert.pem", key = dir + "/" + name + "_key.pem";
+    EXPECT_EQ(RunShell(absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+                                    "/CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout ",
+                                    key, " -out ", cert, " 2>/dev/null")),
+              0);
+    return std::make_pair(cert, key);
+  };
+  const auto [cert_a, key_a] = make_cert("a");
+  const auto [cert_b, key_b] = make_cert("b");
+  const std::string cert = dir + "/tls.crt", key = dir + "/tls.key";
+  std::filesystem::copy_file(cert_a, cert);
+  std::filesystem::copy_file(key_a, key);
+  const std::string users = dir + "/users.ini";
+  auto write_users = [&](const User& u) {
+    const std::string tmp = users + ".new";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << "[" << u.id << "]\naccess_key = " << u.key << "\nsecret_key = " << u.secret << "\n";
+    }
+    ASSERT_EQ(::chmod(tmp.c_str(), 0600), 0);
+    std::filesystem::rename(tmp, users);
+  };
+  write_users(kAlice);
+
+  Registry registry;
+  GatewayServerOptions o = ServerOptions(&registry);
+  o.credentials_file = users;
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  o.tls_refresh_interval = absl::Seconds(1);
+  ASSERT_OK_AND_ASSIGN(auto server, GatewayServer::Start(o));
+  const std::string endpoint = absl::StrCat("127.0.0.1:", server->port());
+  auto list_as = [&](const User& u, const std::string& root) {
+    sdk::ClientOptions co;
+    co.access_key_id = u.key;
+    co.secret_access_key = u.secret;
+    co.tls_root_certs_file = root;
+    co.connect_timeout = absl::Seconds(5);
+    auto c = sdk::Client::Connect(endpoint, co);
+    if (!c.ok()) return c.status();
+    return (*c)->ListBuckets().status();
+  };
+  ASSERT_OK(list_as(kAlice, cert_a));
+  EXPECT_THAT(list_as(kBob, cert_a), StatusIs(absl::StatusCode::kUnauthenticated));
+
+  // Bob replaces Alice in the file: nothing changes until the reload.
+  write_users(kBob);
+  EXPECT_THAT(list_as(kBob, cert_a), StatusIs(absl::StatusCode::kUnauthenticated));
+  ASSERT_OK(server->ReloadCredentials());
+  ASSERT_OK(list_as(kBob, cert_a));
+  EXPECT_THAT(list_as(kAlice, cert_a), StatusIs(absl::StatusCode::kUnauthenticated));
+  // A file that does not load (readable by others) changes nothing.
+  ASSERT_EQ(::chmod(users.c_str(), 0644), 0);
+  EXPECT_FALSE(server->ReloadCredentials().ok());
+  ASSERT_OK(list_as(kBob, cert_a));
+
+  // The renewed certificate (key first, each file replaced whole) is served within the refresh.
+  std::filesystem::copy_file(key_b, key + ".new");
+  std::filesystem::rename(key + ".new", key);
+  std::filesystem::copy_file(cert_b, cert + ".new");
+  std::filesystem::rename(cert + ".new", cert);
+  absl::Status with_b;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(60); absl::Now() < deadline;) {
+    with_b = list_as(kBob, cert_b);
+    if (with_b.ok()) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_OK(with_b);
+  EXPECT_FALSE(list_as(kBob, cert_a).ok()) << "the old certificate is still served";
   server->Shutdown(absl::ZeroDuration());
 }
 

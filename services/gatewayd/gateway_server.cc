@@ -12,6 +12,8 @@
 #include "base/clock.h"
 #include "base/logging.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "services/common/admin_server.h"
 #include "services/gateway/backend_metrics.h"
 #include "services/gateway/cluster_view.h"
@@ -48,6 +50,9 @@ absl::Status GatewayServerOptions::Validate() const {
   }
   if (tls_cert_file.empty() != tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  if (!tls_cert_file.empty() && tls_refresh_interval < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--tls_refresh_interval must be at least 1s");
   }
   if (max_clock_skew <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("max_clock_skew must be positive");
@@ -138,6 +143,10 @@ class GatewayServer::Impl {
 };
 
 GatewayServer::GatewayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+absl::Status GatewayServer::ReloadCredentials() {
+  return impl_->credentials->ReloadFromFile(impl_->options.credentials_file);
+}
 GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServerOptions options) {
@@ -157,12 +166,17 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
       impl->credentials.get(), Clock::Real(), CallVerifierOptions{.max_skew = o.max_clock_skew});
   std::shared_ptr<grpc::ServerCredentials> transport = grpc::InsecureServerCredentials();
   if (!o.tls_cert_file.empty()) {
-    grpc::SslServerCredentialsOptions ssl;
-    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    if (absl::Status s = ReadPem(o.tls_key_file, &pair.private_key); !s.ok()) return s;
-    if (absl::Status s = ReadPem(o.tls_cert_file, &pair.cert_chain); !s.ok()) return s;
-    ssl.pem_key_cert_pairs.push_back(std::move(pair));
-    transport = grpc::SslServerCredentials(ssl);
+    // Checked now so that a bad file fails the start naming it; from then on gRPC's file watcher
+    // re-reads the pair every tls_refresh_interval (keeping the last good one on errors).
+    std::string key, cert;
+    if (absl::Status s = ReadPem(o.tls_key_file, &key); !s.ok()) return s;
+    if (absl::Status s = ReadPem(o.tls_cert_file, &cert); !s.ok()) return s;
+    auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        o.tls_key_file, o.tls_cert_file,
+        static_cast<unsigned int>(absl::ToInt64Seconds(o.tls_refresh_interval)));
+    grpc::experimental::TlsServerCredentialsOptions tls(std::move(provider));
+    tls.watch_identity_key_cert_pairs();
+    transport = grpc::experimental::TlsServerCredentials(tls);
   }
 
   GatewayBackendOptions bo;

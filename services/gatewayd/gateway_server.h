@@ -29,9 +29,12 @@ struct GatewayServerOptions {
   // Users who may call the Gateway service: the same file format and users as tessera-s3
   // (services/s3/auth/credential_store.h; mode 0600). Required.
   std::string credentials_file;
-  // PEM certificate chain and private key: serve gRPC over TLS. Both or neither.
+  // PEM certificate chain and private key: serve gRPC over TLS. Both or neither. The files are
+  // re-read every tls_refresh_interval (a renewed certificate is served without a restart;
+  // until a renewed pair loads, the last good one stays in use).
   std::string tls_cert_file;
   std::string tls_key_file;
+  absl::Duration tls_refresh_interval = absl::Minutes(1);
   absl::Duration max_clock_skew = absl::Minutes(15);  // of a call's signing time
   std::string admin_listen = "127.0.0.1:0";           // /metrics, /healthz
   std::string master_key_file;                        // required (storage/crypto/key_file.h)
@@ -67,6 +70,10 @@ class GatewayServer {
   int port() const;
   int admin_port() const;
   // Storage nodes in the membership view / currently alive.
+  // Re-reads credentials_file (SIGHUP): calls signed with keys no longer in it are refused from
+  // now on, new keys accepted. On an error (naming the file) the current users stay in effect.
+  // Thread-safe.
+  [[nodiscard]] absl::Status ReloadCredentials();
   int known_nodes() const;
   int alive_nodes() const;
 

@@ -13,7 +13,9 @@
 //   tessera-gateway started grpc_port=<port> admin_port=<port> nodes=<alive>/<known>
 // and, with --port_file, `grpc_port=.. admin_port=..` is written there atomically. A bad flag or
 // option exits 2 with one line on stderr; a start failure exits 1. SIGTERM/SIGINT stop accepting
-// calls, let in-flight ones run up to --shutdown_grace, and exit 0.
+// calls, let in-flight ones run up to --shutdown_grace, and exit 0. SIGHUP re-reads
+// --credentials_file (a file that fails to load is logged and the current users stay); the TLS
+// certificate and key are re-read every --tls_refresh_interval without a signal.
 #include <signal.h>
 
 #include <cstdio>
@@ -43,6 +45,9 @@ ABSL_FLAG(std::string, credentials_file, "",
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain: serve gRPC over TLS (with --tls_key_file).");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for --tls_cert_file.");
+ABSL_FLAG(absl::Duration, tls_refresh_interval, absl::Minutes(1),
+          "How often the TLS certificate and key files are re-read (a renewed pair is served "
+          "without a restart).");
 ABSL_FLAG(std::string, master_key_file, "", "Cluster master key file (mode 0600). Required.");
 ABSL_FLAG(int32_t, k, 4, "Data slices per stripe.");
 ABSL_FLAG(int32_t, m, 2, "Parity slices per stripe (losses tolerated).");
@@ -76,7 +81,7 @@ namespace {
 
 int Main(int argc, char** argv) {
   // Before any thread starts: see services/common/shutdown_signals.h.
-  ShutdownSignals signals;
+  ShutdownSignals signals(ShutdownSignals::kReloadOnSighup);
 
   absl::SetProgramUsageMessage(
       "tessera-gateway: the gRPC Gateway of a Tessera cluster (api/gateway.proto), used by the "
@@ -95,6 +100,7 @@ int Main(int argc, char** argv) {
   o.credentials_file = absl::GetFlag(FLAGS_credentials_file);
   o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  o.tls_refresh_interval = absl::GetFlag(FLAGS_tls_refresh_interval);
   o.seeds = absl::GetFlag(FLAGS_seeds);
   o.location.set_site(absl::GetFlag(FLAGS_site));
   o.location.set_zone(absl::GetFlag(FLAGS_zone));
@@ -145,7 +151,14 @@ int Main(int argc, char** argv) {
       .Field("grpc_port", (*server)->port())
       .Field("admin_port", (*server)->admin_port());
 
-  const int sig = signals.Wait();
+  int sig = signals.Wait();
+  for (; sig == SIGHUP; sig = signals.Wait()) {
+    if (absl::Status s = (*server)->ReloadCredentials(); s.ok()) {
+      TESSERA_LOG(INFO, "gateway_credentials_reloaded");
+    } else {
+      TESSERA_LOG(ERROR, "gateway_credentials_reload_failed").Field("status", s);
+    }
+  }
   TESSERA_LOG(INFO, "gateway_stopping").Field("signal", sig);
   (*server)->Shutdown(grace);
   server->reset();
