@@ -268,10 +268,18 @@ std::shared_ptr<grpc::Channel> CreateNodeChannel(const std::string& address,
     // No tokens, but the protocol version all the same.
     return CreateAuthenticatedChannel(address, grpc::InsecureChannelCredentials(), args, nullptr);
   }
+  if (auth->tls() == nullptr) {
+    return CreateAuthenticatedChannel(address, grpc::InsecureChannelCredentials(), args,
+                                      std::move(auth));
+  }
+  // Ask for the node by its id (its certificate's DNS name) rather than the IP address dialled:
+  // the id is what the verifier checks, and a server name the certificate lacks makes gRPC
+  // log an error on the server for every connection.
+  grpc::ChannelArguments named = args;
+  if (!expected_node_id.empty()) named.SetSslTargetNameOverride(std::string(expected_node_id));
   std::shared_ptr<grpc::ChannelCredentials> transport =
-      auth->tls() != nullptr ? auth->tls()->ChannelCredentials(expected_node_id)
-                             : grpc::InsecureChannelCredentials();
-  return CreateAuthenticatedChannel(address, transport, args, std::move(auth));
+      auth->tls()->ChannelCredentials(expected_node_id);
+  return CreateAuthenticatedChannel(address, transport, named, std::move(auth));
 }
 
 }  // namespace tessera::p2p

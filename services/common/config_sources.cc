@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "base/env.h"
 #include "base/logging.h"
+#include "services/common/grpc_log_bridge.h"
 
 ABSL_FLAG(std::string, config, "",
           "Config file of `name = value` lines (names as the flags, without --); environment "
@@ -309,6 +310,7 @@ std::string HelpText(absl::string_view usage) {
 void ApplyLogFlags() {
   SetLogLevel(absl::GetFlag(FLAGS_log_level).level);
   SetLogFormat(absl::GetFlag(FLAGS_log_format).format);
+  RouteGrpcLogsToTesseraLog();
 }
 
 std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, absl::string_view program,

@@ -77,7 +77,8 @@ bool IsSecretSetting(absl::string_view flag_name);
 //     --name (help); default: "value"; env: TESSERA_NAME;
 std::string HelpText(absl::string_view usage = "");
 
-// Applies --log_level and --log_format to base/logging (SetLogLevel, SetLogFormat).
+// Applies --log_level and --log_format to base/logging (SetLogLevel, SetLogFormat) and routes
+// gRPC's own log lines through it (grpc_log_bridge.h).
 void ApplyLogFlags();
 
 // For main(): ApplyConfigSources over the real environment, then ApplyLogFlags(). On --help prints

@@ -179,7 +179,8 @@ struct ProcessClusterOptions {
   std::string front_end_log_level = "warning";  // --log_level of tessera-gateway and tessera-s3
   // Extra tessera-node flags for node i (entry i, if present), kept across RestartNode.
   std::vector<std::vector<std::string>> node_args;
-  std::vector<std::string> s3_flags;  // more flags for every tessera-s3
+  std::vector<std::string> s3_flags;       // more flags for every tessera-s3
+  std::vector<std::string> gateway_flags;  // more flags for every tessera-gateway
 };
 
 class ProcessCluster {
@@ -256,6 +257,8 @@ class ProcessCluster {
   void SignalS3(int s, int sig) { ::kill(s3_[s]->pid(), sig); }
   // What tessera-s3 `s` wrote to stderr so far.
   std::string s3_stderr(int s) const { return s3_[s]->err(); }
+  std::string gateway_stderr(int g) const { return gateways_[g]->err(); }
+  std::string node_stderr(int i) const { return nodes_[i]->err(); }
   // Starts a new tessera-s3 in place of `s` (which must have exited; new port). S3 front ends
   // keep no state of their own: everything they acknowledged lives on the nodes.
   void RestartS3(int s) { StartS3At(s); }
@@ -409,16 +412,21 @@ class ProcessCluster {
     const ProcessClusterOptions& o = options_;
     static int restarts = 0;
     const std::string gw_ports = absl::StrCat(root_, "/gateway", g, "_", ++restarts, ".ports");
-    gateways_[g] = std::make_unique<Process>(
-        absl::StrCat("gateway", g),
-        std::vector<std::string>{
-            Runfile("services/gatewayd/tessera-gateway"), "--listen=127.0.0.1:0",
-            "--admin_listen=127.0.0.1:0", "--master_key_file=" + key_file_,
-            "--cluster_secret_file=" + secret_file_, "--credentials_file=" + credentials_file_,
-            "--seeds=" + absl::StrJoin(node_addresses_, ","), absl::StrCat("--k=", o.k),
-            absl::StrCat("--m=", o.m), absl::StrCat("--stripe_size=", o.stripe_size),
-            "--log_level=" + o.front_end_log_level, "--shutdown_grace=2s",
-            "--port_file=" + gw_ports});
+    std::vector<std::string> args{Runfile("services/gatewayd/tessera-gateway"),
+                                  "--listen=127.0.0.1:0",
+                                  "--admin_listen=127.0.0.1:0",
+                                  "--master_key_file=" + key_file_,
+                                  "--cluster_secret_file=" + secret_file_,
+                                  "--credentials_file=" + credentials_file_,
+                                  "--seeds=" + absl::StrJoin(node_addresses_, ","),
+                                  absl::StrCat("--k=", o.k),
+                                  absl::StrCat("--m=", o.m),
+                                  absl::StrCat("--stripe_size=", o.stripe_size),
+                                  "--log_level=" + o.front_end_log_level,
+                                  "--shutdown_grace=2s",
+                                  "--port_file=" + gw_ports};
+    args.insert(args.end(), o.gateway_flags.begin(), o.gateway_flags.end());
+    gateways_[g] = std::make_unique<Process>(absl::StrCat("gateway", g), std::move(args));
     auto ports = WaitPortFile(gw_ports, gateways_[g].get());
     endpoints_[g] = absl::StrCat("127.0.0.1:", ports["grpc_port"]);
     int admin = 0;

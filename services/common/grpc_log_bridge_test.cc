@@ -1,0 +1,35 @@
+#include "services/common/grpc_log_bridge.h"
+
+#include <grpc/support/log.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "base/logging.h"
+#include "gtest/gtest.h"
+
+namespace tessera::services {
+namespace {
+
+TEST(GrpcLogBridgeTest, GrpcLinesBecomeTesseraEventsAtTheirLevel) {
+  CapturingLogSink sink;
+  ScopedLogSink scoped(&sink, LogLevel::kInfo);
+  SetLogFormat(LogFormat::kJson);
+  RouteGrpcLogsToTesseraLog();
+  gpr_log(GPR_ERROR, "handshake failed with %s", "127.0.0.1:1234");
+  gpr_log(GPR_INFO, "an informational line");
+  gpr_log(GPR_DEBUG, "below the level");
+  SetLogFormat(LogFormat::kText);
+  const std::vector<std::string> lines = sink.lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(absl::StartsWith(lines[0], "{\"")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"error\"")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"grpc\"")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "handshake failed with 127.0.0.1:1234")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "grpc_log_bridge_test.cc")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[1], "an informational line")) << lines[1];
+}
+
+}  // namespace
+}  // namespace tessera::services
