@@ -56,7 +56,9 @@ class ClusterSnapshot {
 class ClusterView {
  public:
   virtual ~ClusterView() = default;
-  // The current snapshot. Never null.
+  // The current snapshot. Never null. The view may drop it at any time: keep the returned pointer
+  // while using what it holds (never `for (auto& n : view->Snapshot()->nodes())`, whose
+  // temporary pointer dies before the loop runs).
   virtual std::shared_ptr<const ClusterSnapshot> Snapshot() const = 0;
 };
 

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -56,10 +58,22 @@ class GrpcSliceLister final : public SliceLister {
   std::map<std::string, std::unique_ptr<v1::SliceService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
 };
 
+struct ListedSlice {
+  std::string address;
+  std::string node_id;
+  v1::SliceId id;
+  int64_t created_micros = 0;
+};
+
 struct VersionSlices {
   int64_t newest_micros = 0;
-  std::vector<std::pair<std::string, v1::SliceId>> slices;  // (address, id)
+  int64_t oldest_micros = INT64_MAX;
+  std::vector<ListedSlice> slices;
 };
+
+// (part, stripe, slice index) of a version, and the nodes its manifests name for it.
+using SliceSlot = std::tuple<uint32_t, uint32_t, uint32_t>;
+using SlotHomes = std::map<SliceSlot, std::set<std::string>>;
 
 }  // namespace
 
@@ -88,7 +102,10 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
 
   // 1. Every node's slices, by version.
   std::map<std::string, VersionSlices> versions;
-  for (const StorageNode& node : deps_.cluster->Snapshot()->nodes()) {
+  // Held for the whole loop: a range-for over Snapshot()->nodes() would keep only the vector
+  // reference, and the view may drop the snapshot it belongs to at any time.
+  const std::shared_ptr<const ClusterSnapshot> snapshot = deps_.cluster->Snapshot();
+  for (const StorageNode& node : snapshot->nodes()) {
     std::string token;
     bool failed = false;
     do {
@@ -106,7 +123,8 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
         ++stats.slices_seen;
         VersionSlices& v = versions[info.id().version_id()];
         v.newest_micros = std::max(v.newest_micros, info.created_unix_micros());
-        v.slices.emplace_back(node.address, info.id());
+        v.oldest_micros = std::min(v.oldest_micros, info.created_unix_micros());
+        v.slices.push_back({node.address, node.id, info.id(), info.created_unix_micros()});
       }
       token = page->next_page_token();
     } while (!token.empty());
@@ -131,9 +149,14 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
     }
   }
   stats.candidate_versions = static_cast<int>(candidates.size());
-  if (candidates.empty()) return stats;
+  // Versions with a copy older than the grace: such a copy may be stale (see step 5).
+  bool old_copies = false;
+  for (const auto& [version_id, v] : versions) old_copies |= v.oldest_micros <= cutoff;
+  if (candidates.empty() && !old_copies) return stats;
 
-  // 3. Scan every manifest entry; any failure aborts before deleting.
+  // 3. Scan every manifest entry; any failure aborts before deleting. Besides the orphans, note
+  // where the manifests put every slice of the versions with old copies.
+  std::map<std::string, SlotHomes> places;  // by data version id: live versions only
   absl::StatusOr<std::vector<v1::BucketRecord>> buckets = store_->ListBuckets();
   if (!buckets.ok()) return buckets.status();
   std::set<std::string> names(options_.internal_buckets.begin(), options_.internal_buckets.end());
@@ -149,6 +172,27 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
         for (const v1::ObjectManifest& m : kv.versions) {
           candidates.erase(m.version_id());
           candidates.erase(DataVersionId(m));  // a completed multipart upload's parts
+          auto listed = versions.find(DataVersionId(m));
+          if (listed == versions.end() || listed->second.oldest_micros > cutoff) continue;
+          v1::ObjectManifest whole;
+          const v1::ObjectManifest* full = &m;
+          if (m.stripe_chunks() > 0) {  // a large manifest's head: its stripes are out of line
+            absl::StatusOr<v1::ObjectManifest> got = store_->Get(bucket, m.key(), m.version_id());
+            if (absl::IsNotFound(got.status())) continue;  // collected meanwhile
+            if (!got.ok()) return got.status();
+            whole = *std::move(got);
+            full = &whole;
+          }
+          SlotHomes& homes = places[listed->first];
+          for (const v1::PartRecord& part : full->parts()) {
+            for (const v1::StripeRecord& stripe : part.stripes()) {
+              for (int i = 0; i < stripe.slices_size(); ++i) {
+                if (stripe.slices(i).node_id().empty()) continue;  // not stored anywhere
+                homes[SliceSlot(part.number(), stripe.index(), static_cast<uint32_t>(i))].insert(
+                    stripe.slices(i).node_id());
+              }
+            }
+          }
         }
       }
       if (static_cast<int>(batch->size()) < options_.scan_batch) break;
@@ -159,8 +203,8 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
 
   // 4. Delete the orphans' slices.
   for (const std::string& version_id : candidates) {
-    for (const auto& [address, id] : versions[version_id].slices) {
-      absl::Status s = deps_.slices->Delete(address, id);
+    for (const ListedSlice& slice : versions[version_id].slices) {
+      absl::Status s = deps_.slices->Delete(slice.address, slice.id);
       if (s.ok() || absl::IsNotFound(s)) {
         ++stats.slices_deleted;
       } else {
@@ -173,6 +217,34 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
         .Field("versions", stats.orphan_versions)
         .Field("slices", stats.slices_deleted)
         .Field("failures", stats.slice_failures);
+  }
+
+  // 5. Stale copies: an old copy of a live version on a node its manifests do not name for that
+  // slice (a node that came back after repair rebuilt its slices elsewhere). Deleted only as the
+  // copy that was listed: a writer that put it there again since (repair choosing this node)
+  // refreshed its creation time, and the delete fails instead. A copy younger than the grace is
+  // never judged (a repair between its put and its manifest update), nor a copy of a slice no
+  // manifest places anywhere (it may be the only one left).
+  for (const auto& [version_id, homes] : places) {
+    for (const ListedSlice& slice : versions[version_id].slices) {
+      if (slice.created_micros > cutoff) continue;
+      auto home = homes.find(SliceSlot(slice.id.part(), slice.id.stripe(), slice.id.index()));
+      if (home == homes.end() || home->second.contains(slice.node_id)) continue;
+      absl::Status s = deps_.slices->DeleteIfCreatedAt(slice.address, slice.id,
+                                                       absl::FromUnixMicros(slice.created_micros));
+      if (s.ok() || absl::IsNotFound(s)) {
+        ++stats.stale_slices_deleted;
+      } else if (absl::IsFailedPrecondition(s)) {
+        ++stats.stale_slices_rewritten;
+      } else {
+        ++stats.slice_failures;
+      }
+    }
+  }
+  if (stats.stale_slices_deleted > 0 || stats.stale_slices_rewritten > 0) {
+    TESSERA_LOG(INFO, "stale_copies_reclaimed")
+        .Field("slices", stats.stale_slices_deleted)
+        .Field("rewritten_since", stats.stale_slices_rewritten);
   }
   return stats;
 }

@@ -18,6 +18,11 @@
 //   3. If there are candidates, scan all buckets (plus options.internal_buckets); any failure
 //      aborts the pass WITHOUT deleting anything. Candidates met in the scan are live.
 //   4. Delete every slice of the remaining candidates (NOT_FOUND counts as gone).
+//   5. Stale copies: a copy older than `grace` of a live version, on a node that no manifest of
+//      that version names for that slice (a node back after repair rebuilt its slices
+//      elsewhere), is deleted as the copy listed only (SliceClient::DeleteIfCreatedAt): if a
+//      writer (repair) has put it there again since, its creation time moved and it stays. The
+//      scan of step 3 then runs whenever any copy is older than `grace`.
 // If any node cannot be listed the pass deletes nothing: a version's newest slices may be on that
 // node, and only all of them together show that it is idle (a slow but live upload's early
 // stripes would otherwise look abandoned).
@@ -79,10 +84,12 @@ struct OrphanReclaimStats {
   int nodes_listed = 0;
   int node_failures = 0;  // nodes that could not be listed (skipped)
   int slices_seen = 0;
-  int candidate_versions = 0;  // old enough to be checked against manifests
-  int orphan_versions = 0;     // no manifest refers to them
-  int slices_deleted = 0;      // deleted or already gone
-  int slice_failures = 0;      // deletes that failed; retried next pass
+  int candidate_versions = 0;      // old enough to be checked against manifests
+  int orphan_versions = 0;         // no manifest refers to them
+  int slices_deleted = 0;          // deleted or already gone
+  int slice_failures = 0;          // deletes that failed; retried next pass
+  int stale_slices_deleted = 0;    // old copies no manifest names on their node (step 5)
+  int stale_slices_rewritten = 0;  // judged stale but put there again since: kept
 };
 
 class OrphanReclaimer {

@@ -4,12 +4,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "base/fake_clock.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "services/gateway/gateway_backend.h"
+#include "services/gateway/gateway_test_util.h"
 #include "services/gateway/replicated_test_cluster.h"
 
 namespace tessera::services {
@@ -35,10 +37,69 @@ class CrashableSlices final : public SliceClient {
     if (drop_deletes) return absl::UnavailableError("process killed");
     return real_->Delete(a, id);
   }
+  absl::Status DeleteIfCreatedAt(const std::string& a, const v1::SliceId& id,
+                                 absl::Time created) override {
+    if (drop_deletes) return absl::UnavailableError("process killed");
+    return real_->DeleteIfCreatedAt(a, id, created);
+  }
   std::atomic<bool> drop_deletes{false};
 
  private:
   SliceClient* const real_;
+};
+
+// Forwards to the real client; just before the conditional delete of `racing` at `address`, puts
+// `bytes` there again, as repair choosing that node as a target between the reclaimer's listing
+// and its delete would.
+class RacingRepairSlices final : public SliceClient {
+ public:
+  explicit RacingRepairSlices(SliceClient* real) : real_(real) {}
+  absl::Status Put(const std::string& a, const v1::SliceId& id, absl::string_view d) override {
+    return real_->Put(a, id, d);
+  }
+  absl::StatusOr<std::string> Get(const std::string& a, const v1::SliceId& id, uint64_t o,
+                                  uint64_t l) override {
+    return real_->Get(a, id, o, l);
+  }
+  absl::Status Delete(const std::string& a, const v1::SliceId& id) override {
+    return real_->Delete(a, id);
+  }
+  absl::Status DeleteIfCreatedAt(const std::string& a, const v1::SliceId& id,
+                                 absl::Time created) override {
+    if (a == address && id.SerializeAsString() == racing.SerializeAsString()) {
+      if (absl::Status s = real_->Put(a, id, bytes); !s.ok()) return s;
+    }
+    return real_->DeleteIfCreatedAt(a, id, created);
+  }
+  std::string address;
+  v1::SliceId racing;
+  std::string bytes;
+
+ private:
+  SliceClient* const real_;
+};
+
+// A view that hands out a fresh copy of `inner`'s snapshot on every call and scribbles over it
+// when the last holder lets go, as a membership view replacing its snapshot would leave a caller
+// that kept no reference: node ids and addresses read after that are "dropped".
+class DroppingView final : public ClusterView {
+ public:
+  explicit DroppingView(const ClusterView* inner) : inner_(inner) {}
+  std::shared_ptr<const ClusterSnapshot> Snapshot() const override {
+    return std::shared_ptr<const ClusterSnapshot>(
+        new ClusterSnapshot(inner_->Snapshot()->nodes()), [](const ClusterSnapshot* s) {
+          for (StorageNode& n : const_cast<std::vector<StorageNode>&>(s->nodes())) {
+            n.id = "dropped";
+            n.address = "127.0.0.1:1";
+          }
+          dropped.fetch_add(1);
+          delete s;
+        });
+  }
+  static inline std::atomic<int> dropped{0};
+
+ private:
+  const ClusterView* const inner_;
 };
 
 // A store whose ScanVersions fails (metadata quorum lost).
@@ -228,6 +289,111 @@ TEST_F(OrphanReclaimerTest, KilledWriterReclaimedAfterGraceLiveAndInFlightUntouc
   ASSERT_OK_AND_ASSIGN(OrphanReclaimStats s3, after.RunOnce());
   EXPECT_EQ(s3.orphan_versions, 0);
   EXPECT_EQ(s3.slices_deleted, 0);
+}
+
+// Issue 10: a node that comes back after repair rebuilt its slices elsewhere still holds old
+// copies the manifests no longer name there. They are reclaimed once older than the grace, and
+// never one that repair has put on that node again since the listing.
+TEST_F(OrphanReclaimerTest, StaleCopiesAreReclaimedButNotOneRepairPutBackMeanwhile) {
+  ObjectService& objects = backend_->objects();
+  const std::string data = Data(2 * kStripe + 100, 's');
+  ASSERT_OK_AND_ASSIGN(v1::ObjectManifest m, objects.PutObject("orphans", "kept", data));
+  const v1::StripeRecord& stripe = m.parts(0).stripes(0);
+  ASSERT_GE(stripe.slices_size(), 3);
+  std::map<std::string, std::string> address_of;
+  for (int i = 0; i < cluster_->size(); ++i) {
+    address_of[cluster_->node_id(i)] = cluster_->address(i);
+  }
+  // Stale copies: slice 0 also on slice 1's node, slice 2 also on slice 0's node (what nodes that
+  // held them before a repair moved them would still have).
+  auto id_of = [&](int index) {
+    return MakeSliceId(DataVersionId(m), m.parts(0).number(), stripe.index(), index);
+  };
+  const std::string a = address_of[stripe.slices(0).node_id()];
+  const std::string b = address_of[stripe.slices(1).node_id()];
+  ASSERT_OK_AND_ASSIGN(std::string slice0, real_->grpc_slices().Get(a, id_of(0), 0, 0));
+  ASSERT_OK_AND_ASSIGN(
+      std::string slice2,
+      real_->grpc_slices().Get(address_of[stripe.slices(2).node_id()], id_of(2), 0, 0));
+  ASSERT_OK(real_->grpc_slices().Put(b, id_of(0), slice0));
+  ASSERT_OK(real_->grpc_slices().Put(a, id_of(2), slice2));
+
+  // The pass: the copy of slice 2 on a is put there again (repair) just before its delete.
+  RacingRepairSlices racing(&real_->grpc_slices());
+  racing.address = a;
+  racing.racing = id_of(2);
+  racing.bytes = slice2;
+  FakeClock later(absl::Now() + absl::Hours(2));
+  deps_ = backend_->deps();
+  deps_.clock = &later;
+  deps_.slices = &racing;
+  OrphanReclaimerOptions o;
+  o.grace = absl::Hours(1);
+  OrphanReclaimer reclaimer(o, deps_, &backend_->store(), lister_.get());
+  ASSERT_OK_AND_ASSIGN(OrphanReclaimStats stats, reclaimer.RunOnce());
+  EXPECT_EQ(stats.orphan_versions, 0);
+  EXPECT_EQ(stats.stale_slices_deleted, 1);
+  EXPECT_EQ(stats.stale_slices_rewritten, 1);
+  EXPECT_EQ(stats.slice_failures, 0);
+
+  // The stale copy is gone, the one put back stays, every slice the manifest names is there.
+  EXPECT_THAT(real_->grpc_slices().Get(b, id_of(0), 0, 0).status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_OK(real_->grpc_slices().Get(a, id_of(2), 0, 0).status());
+  for (const v1::PartRecord& part : m.parts()) {
+    for (const v1::StripeRecord& st : part.stripes()) {
+      for (int i = 0; i < st.slices_size(); ++i) {
+        EXPECT_THAT(real_->grpc_slices()
+                        .Get(address_of[st.slices(i).node_id()],
+                             MakeSliceId(DataVersionId(m), part.number(), st.index(), i), 0, 0)
+                        .status(),
+                    ::tessera::testing::IsOk())
+            << "stripe " << st.index() << " slice " << i;
+      }
+    }
+  }
+  std::string got;
+  ASSERT_OK(objects
+                .GetObject("orphans", "kept", {},
+                           [&](absl::string_view d) {
+                             got.append(d.data(), d.size());
+                             return absl::OkStatus();
+                           })
+                .status());
+  EXPECT_TRUE(got == data);
+
+  // Inside the grace nothing is judged: a fresh pass with the real clock deletes nothing.
+  deps_.clock = nullptr;
+  deps_.slices = &real_->grpc_slices();
+  OrphanReclaimer inside(o, deps_, &backend_->store(), lister_.get());
+  ASSERT_OK_AND_ASSIGN(OrphanReclaimStats fresh, inside.RunOnce());
+  EXPECT_EQ(fresh.stale_slices_deleted, 0);
+}
+
+// The pass keeps the snapshot it lists nodes from: before, it iterated the nodes of a temporary
+// snapshot pointer (dangling once the view replaced it), and under load listed nodes by garbage
+// ids, judging live slices stale (replicated_paging_test lost two slices of a stripe that way).
+TEST_F(OrphanReclaimerTest, ListsNodesFromASnapshotItHolds) {
+  ObjectService& objects = backend_->objects();
+  const std::string data = Data(2 * kStripe + 7, 'h');
+  ASSERT_OK(objects.PutObject("orphans", "held", data).status());
+  DroppingView view(&backend_->cluster());
+  FakeClock later(absl::Now() + absl::Hours(2));
+  deps_ = backend_->deps();
+  deps_.cluster = &view;
+  deps_.clock = &later;
+  OrphanReclaimerOptions o;
+  o.grace = absl::Hours(1);
+  OrphanReclaimer reclaimer(o, deps_, &backend_->store(), lister_.get());
+  ASSERT_OK_AND_ASSIGN(OrphanReclaimStats stats, reclaimer.RunOnce());
+  EXPECT_EQ(stats.node_failures, 0);
+  EXPECT_EQ(stats.nodes_listed, cluster_->size());
+  EXPECT_EQ(stats.stale_slices_deleted, 0);
+  EXPECT_EQ(stats.slices_deleted, 0);
+  EXPECT_GT(DroppingView::dropped.load(), 0);
+  testing::GetOutcome got = testing::GetAll(objects, "orphans", "held");
+  ASSERT_OK(got.status);
+  EXPECT_TRUE(got.data == data);
 }
 
 TEST_F(OrphanReclaimerTest, ManifestScanFailureDeletesNothing) {

@@ -122,11 +122,24 @@ absl::StatusOr<std::string> GrpcSliceClient::Get(const std::string& address, con
 }
 
 absl::Status GrpcSliceClient::Delete(const std::string& address, const v1::SliceId& id) {
+  v1::DeleteSliceRequest request;
+  *request.mutable_id() = id;
+  return DeleteSlice(address, request);
+}
+
+absl::Status GrpcSliceClient::DeleteIfCreatedAt(const std::string& address, const v1::SliceId& id,
+                                                absl::Time created) {
+  v1::DeleteSliceRequest request;
+  *request.mutable_id() = id;
+  request.set_only_if_created_unix_micros(absl::ToUnixMicros(created));
+  return DeleteSlice(address, request);
+}
+
+absl::Status GrpcSliceClient::DeleteSlice(const std::string& address,
+                                          const v1::DeleteSliceRequest& request) {
   v1::SliceService::Stub* stub = StubFor(address);
   grpc::ClientContext ctx;
   SetDeadline(ctx, options_.delete_timeout);
-  v1::DeleteSliceRequest request;
-  *request.mutable_id() = id;
   v1::DeleteSliceResponse response;
   const auto start = std::chrono::steady_clock::now();
   absl::Status status =

@@ -48,6 +48,16 @@ class SliceClient {
                                                         uint64_t length = 0) = 0;
   // Deletes the slice; NOT_FOUND if the node does not hold it.
   [[nodiscard]] virtual absl::Status Delete(const std::string& address, const v1::SliceId& id) = 0;
+  // Deletes only the copy created at `created` (as the node listed it): FAILED_PRECONDITION if
+  // it was rewritten since (storage SliceStore::DeleteIfCreatedAt). UNIMPLEMENTED by clients that
+  // cannot (callers then keep the copy).
+  [[nodiscard]] virtual absl::Status DeleteIfCreatedAt(const std::string& address,
+                                                       const v1::SliceId& id, absl::Time created) {
+    (void)address;
+    (void)id;
+    (void)created;
+    return absl::UnimplementedError("conditional delete not supported by this slice client");
+  }
 };
 
 struct GrpcSliceClientOptions {
@@ -84,12 +94,15 @@ class GrpcSliceClient final : public SliceClient {
   absl::StatusOr<std::string> Get(const std::string& address, const v1::SliceId& id,
                                   uint64_t offset, uint64_t length) override;
   absl::Status Delete(const std::string& address, const v1::SliceId& id) override;
+  absl::Status DeleteIfCreatedAt(const std::string& address, const v1::SliceId& id,
+                                 absl::Time created) override;
   // The node's own report (SliceService.NodeInfo: store, drain, repair and scrub figures), for
   // status pages; the call's status (UNAVAILABLE, DEADLINE_EXCEEDED, ...) on failure.
   absl::StatusOr<v1::NodeInfoResponse> NodeInfo(const std::string& address, absl::Duration timeout);
 
  private:
   v1::SliceService::Stub* StubFor(const std::string& address);
+  absl::Status DeleteSlice(const std::string& address, const v1::DeleteSliceRequest& request);
   // Reports a successful call that started at `start` to options_.observer, if any.
   void Observe(const std::string& address, bool send, uint64_t bytes,
                std::chrono::steady_clock::time_point start);

@@ -96,7 +96,9 @@ class GatewayServer::Impl {
 
   v1::ClusterStatusResponse Status() const {
     v1::ClusterStatusResponse out;
-    for (const StorageNode& node : backend->cluster().Snapshot()->nodes()) {
+    // Held for the loop (the view may drop it at any time; see ClusterView::Snapshot).
+    const std::shared_ptr<const ClusterSnapshot> snapshot = backend->cluster().Snapshot();
+    for (const StorageNode& node : snapshot->nodes()) {
       v1::NodeStatus* n = out.add_nodes();
       n->set_node_id(node.id);
       n->set_address(node.address);
@@ -247,7 +249,8 @@ int GatewayServer::known_nodes() const {
 }
 int GatewayServer::alive_nodes() const {
   int n = 0;
-  for (const StorageNode& s : impl_->backend->cluster().Snapshot()->nodes()) n += s.alive ? 1 : 0;
+  const std::shared_ptr<const ClusterSnapshot> snapshot = impl_->backend->cluster().Snapshot();
+  for (const StorageNode& s : snapshot->nodes()) n += s.alive ? 1 : 0;
   return n;
 }
 

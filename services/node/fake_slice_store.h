@@ -54,6 +54,14 @@ class FakeSliceStore : public storage::SliceStore {
     absl::MutexLock lock(&mu_);
     return slices_.erase(Key(id)) == 1 ? absl::OkStatus() : absl::NotFoundError("no slice");
   }
+  absl::Status DeleteIfCreatedAt(const storage::SliceId& id, absl::Time created) override {
+    absl::MutexLock lock(&mu_);
+    auto it = slices_.find(Key(id));
+    if (it == slices_.end()) return absl::NotFoundError("no slice");
+    if (it->second.created != created) return absl::FailedPreconditionError("rewritten since");
+    slices_.erase(it);
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::vector<storage::SliceInfo>> List(
       const std::optional<storage::SliceId>& start_after, size_t limit) override {
     absl::MutexLock lock(&mu_);

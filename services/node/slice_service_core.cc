@@ -248,7 +248,11 @@ absl::StatusOr<v1::DeleteSliceResponse> SliceServiceCore::Delete(
     const v1::DeleteSliceRequest& request) {
   absl::StatusOr<storage::SliceId> id = SliceIdFromProto(request.id());
   if (!id.ok()) return id.status();
-  if (absl::Status s = store_->Delete(*id); !s.ok()) return s;
+  const absl::Status s = request.only_if_created_unix_micros() != 0
+                             ? store_->DeleteIfCreatedAt(
+                                   *id, absl::FromUnixMicros(request.only_if_created_unix_micros()))
+                             : store_->Delete(*id);
+  if (!s.ok()) return s;
   return v1::DeleteSliceResponse();
 }
 

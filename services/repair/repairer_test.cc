@@ -436,7 +436,8 @@ TEST_F(RepairerTest, ThrottledNodeGetsProportionallyLessRepairWork) {
 
   double others_gets = 0, others_puts = 0;
   int others = 0;
-  for (const StorageNode& n : cluster_.view().Snapshot()->nodes()) {
+  const std::shared_ptr<const ClusterSnapshot> snapshot = cluster_.view().Snapshot();
+  for (const StorageNode& n : snapshot->nodes()) {
     if (!n.alive || n.id == slow->id) continue;
     others_gets += counting.gets(n.address);
     others_puts += counting.puts(n.address);

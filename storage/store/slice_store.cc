@@ -112,6 +112,7 @@ class SliceStoreImpl final : public SliceStore {
   absl::StatusOr<std::string> Get(const SliceId& id, ByteRange range) override;
   absl::StatusOr<SliceInfo> Stat(const SliceId& id) override;
   absl::Status Delete(const SliceId& id) override;
+  absl::Status DeleteIfCreatedAt(const SliceId& id, absl::Time created) override;
   absl::StatusOr<std::vector<SliceInfo>> List(const std::optional<SliceId>& start_after,
                                               size_t limit) override;
   StoreStats Stats() override { return space_.Stats(); }
@@ -129,6 +130,8 @@ class SliceStoreImpl final : public SliceStore {
 
   absl::Status PutLocked(const SliceId& id, const std::string& key, absl::string_view data,
                          const slice::Checksums& sums);
+  // Delete, of the copy created at `created_micros` only when given.
+  absl::Status DeleteMatching(const SliceId& id, std::optional<int64_t> created_micros);
   // The synced index write that commits a Put, timed for tessera_slice_store_fsync_*.
   absl::Status CommitEntry(const std::string& key, const IndexEntry& e) {
     const auto start = std::chrono::steady_clock::now();
@@ -237,7 +240,16 @@ absl::Status SliceStoreImpl::PutLocked(const SliceId& id, const std::string& key
       // Same length and CRC: compare the bytes themselves, which also re-verifies them.
       absl::StatusOr<std::string> stored = ReadLocked(key, *existing, 0, existing->length);
       if (stored.ok()) {
-        if (*stored == data) return absl::OkStatus();  // idempotent retry
+        if (*stored == data) {
+          // An idempotent retry, or a writer putting this slice here again (repair): the copy
+          // is as good as new, and its creation time says so, so that a DeleteIfCreatedAt that
+          // saw the older time (a reclaimer judging it a stale copy) fails.
+          IndexEntry refreshed = *existing;
+          refreshed.created_micros =
+              std::max(ToMicros(clock_->Now()), existing->created_micros + 1);
+          refreshed.verified_micros = refreshed.created_micros;
+          return CommitEntry(key, refreshed);
+        }
         return absl::AlreadyExistsError(
             absl::StrCat("slice ", id.ToString(), " already exists with different contents"));
       }
@@ -354,7 +366,14 @@ absl::StatusOr<SliceInfo> SliceStoreImpl::Stat(const SliceId& id) {
                    ToSliceState(e->state)};
 }
 
-absl::Status SliceStoreImpl::Delete(const SliceId& id) {
+absl::Status SliceStoreImpl::Delete(const SliceId& id) { return DeleteMatching(id, std::nullopt); }
+
+absl::Status SliceStoreImpl::DeleteIfCreatedAt(const SliceId& id, absl::Time created) {
+  return DeleteMatching(id, ToMicros(created));
+}
+
+absl::Status SliceStoreImpl::DeleteMatching(const SliceId& id,
+                                            std::optional<int64_t> created_micros) {
   if (!id.Valid()) return metrics_.Count(absl::InvalidArgumentError("malformed slice id"));
   const std::string key = id.Encode();
   absl::MutexLock lock(&StripeFor(key));
@@ -363,6 +382,10 @@ absl::Status SliceStoreImpl::Delete(const SliceId& id) {
     return absl::NotFoundError(absl::StrCat("slice ", id.ToString(), " not found"));
   }
   if (!e.ok()) return metrics_.Count(e.status());
+  if (created_micros.has_value() && e->created_micros != *created_micros) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slice ", id.ToString(), " was rewritten since the copy to delete was seen"));
+  }
   // The synced index delete is the commit point. The file goes afterwards; should that not reach
   // the disk, recovery removes it as an orphan.
   // No directory sync after the unlink: the index no longer refers to the file, so whether the

@@ -145,6 +145,12 @@ class SliceStore {
   // unlinked (a crash in between leaves an orphan file that recovery removes). NOT_FOUND when
   // absent.
   [[nodiscard]] virtual absl::Status Delete(const SliceId& id) = 0;
+  // As Delete, but only the copy created at exactly `created` (SliceInfo::created as listed):
+  // FAILED_PRECONDITION if the slice was rewritten since, including by an identical Put, which
+  // refreshes the creation time. So a caller that judged a listed copy unreferenced (a stale copy
+  // on a node that came back after repair moved it) never deletes a copy a writer has put there
+  // again since. NOT_FOUND when absent.
+  [[nodiscard]] virtual absl::Status DeleteIfCreatedAt(const SliceId& id, absl::Time created) = 0;
 
   // Up to `limit` slices with ids strictly after `start_after` (empty: from the first), in id
   // order. An empty result means no more.

@@ -194,6 +194,35 @@ TEST_F(SliceStoreTest, IdempotentRetryAndAlreadyExists) {
   EXPECT_EQ(SliceFiles(), 1u);
 }
 
+// Reclaiming a stale copy (a node back after repair moved its slices) must not race a writer
+// that puts the same slice here again: the identical Put refreshes the creation time, and the
+// conditional delete of the copy seen before fails.
+TEST_F(SliceStoreTest, DeleteIfCreatedAtDeletesOnlyTheCopySeen) {
+  Open();
+  const std::string data = RandomBytes(2 * kBlock, 6);
+  ASSERT_OK(store_->Put(MakeId(1), data, std::nullopt));
+  ASSERT_OK_AND_ASSIGN(SliceInfo seen, store_->Stat(MakeId(1)));
+  ASSERT_OK(store_->Put(MakeId(1), data, std::nullopt));  // put here again
+  ASSERT_OK_AND_ASSIGN(SliceInfo now, store_->Stat(MakeId(1)));
+  EXPECT_GT(now.created, seen.created);
+  EXPECT_THAT(store_->DeleteIfCreatedAt(MakeId(1), seen.created),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store_->Get(MakeId(1), {}), IsOkAndHolds(data));
+  ASSERT_OK(store_->DeleteIfCreatedAt(MakeId(1), now.created));
+  EXPECT_THAT(store_->Get(MakeId(1), {}), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->DeleteIfCreatedAt(MakeId(1), now.created),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(SliceFiles(), 0u);
+  // Inline slices alike; and the refreshed time survives a reopen.
+  ASSERT_OK(store_->Put(MakeId(2), "inline", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(SliceInfo inline_seen, store_->Stat(MakeId(2)));
+  ASSERT_OK(store_->Put(MakeId(2), "inline", std::nullopt));
+  Open();
+  EXPECT_THAT(store_->DeleteIfCreatedAt(MakeId(2), inline_seen.created),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store_->Get(MakeId(2), {}), IsOkAndHolds(std::string("inline")));
+}
+
 TEST_F(SliceStoreTest, ExpectedCrcMismatchStoresNothing) {
   Open();
   const std::string data = RandomBytes(kBlock + 1, 5);
