@@ -99,6 +99,11 @@ ABSL_FLAG(absl::Duration, repair_dead_grace, absl::Minutes(10),
           "spare slice left do not wait).");
 ABSL_FLAG(double, repair_max_bytes_per_second, 256.0 * (1 << 20),
           "Cap on this node's repair traffic in bytes/s (0 = none).");
+ABSL_FLAG(double, repair_rebalance_threshold, 0.10,
+          "Spread of the nodes' used fractions (0..1) above which repair moves slices from fuller "
+          "to emptier nodes (after joins); 0 turns rebalancing off.");
+ABSL_FLAG(uint64_t, repair_rebalance_bytes_per_pass, 4ull << 30,
+          "Bytes of slices one repair pass of this node may move for rebalancing.");
 ABSL_FLAG(double, repair_node_share, 0.5,
           "Share of each node's measured bandwidth repair may use, in (0, 1].");
 ABSL_FLAG(int32_t, repair_parallel_stripes, 4, "Stripes this node repairs at once.");
@@ -186,6 +191,8 @@ absl::StatusOr<std::unique_ptr<RepairWorker>> StartRepair(const NodeOptions& nod
   o.repair.parallel_stripes = absl::GetFlag(FLAGS_repair_parallel_stripes);
   o.repair.budget.max_bytes_per_second = absl::GetFlag(FLAGS_repair_max_bytes_per_second);
   o.repair.budget.node_share = absl::GetFlag(FLAGS_repair_node_share);
+  o.repair.rebalance.threshold = absl::GetFlag(FLAGS_repair_rebalance_threshold);
+  o.repair.rebalance.max_bytes_per_pass = absl::GetFlag(FLAGS_repair_rebalance_bytes_per_pass);
   o.bandwidth = server.bandwidth();
   o.location = node.location;
   return RepairWorker::Start(std::move(o));

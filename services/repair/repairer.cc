@@ -1,5 +1,6 @@
 #include "services/repair/repairer.h"
 
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -46,6 +47,9 @@ absl::Status RepairerOptions::Validate() const {
   }
   if (parallel_stripes < 1) {
     return absl::InvalidArgumentError("RepairerOptions.parallel_stripes must be >= 1");
+  }
+  if (!(rebalance.threshold >= 0 && rebalance.threshold <= 1)) {
+    return absl::InvalidArgumentError("RepairerOptions.rebalance.threshold must be in [0, 1]");
   }
   return budget.Validate();
 }
@@ -95,8 +99,39 @@ std::set<DamagedSlice> Repairer::ListDamaged(const ClusterSnapshot& snapshot,
   return damaged;
 }
 
+std::optional<StripeRepairTask> Repairer::RebalanceMove(const v1::StripeRecord& stripe, int m,
+                                                        const NodeConditions& nodes,
+                                                        RebalancePlan& plan) {
+  const ClusterSnapshot& snapshot = nodes.snapshot();
+  std::set<std::string> holders;
+  std::map<std::string, int> per_site;
+  for (const v1::SliceRef& ref : stripe.slices()) {
+    holders.insert(ref.node_id());
+    if (const StorageNode* n = snapshot.Find(ref.node_id()); n != nullptr) ++per_site[n->site];
+  }
+  for (int i = 0; i < stripe.slices_size(); ++i) {
+    const StorageNode* source = snapshot.Find(stripe.slices(i).node_id());
+    if (source == nullptr || !plan.IsSource(source->id)) continue;
+    // Some target must take it without a site holding more than m slices of the stripe.
+    bool placeable = false;
+    for (const std::string& t : plan.targets()) {
+      const StorageNode* target = snapshot.Find(t);
+      if (target == nullptr || holders.contains(t)) continue;
+      placeable |= target->site == source->site || per_site[target->site] < m;
+    }
+    if (!placeable || !plan.Claim(source->id, stripe.slice_size())) continue;
+    StripeRepairTask task;
+    task.stripe = stripe;
+    task.assessment.healthy = stripe.slices_size();
+    task.assessment.moving = {i};
+    task.targets = plan.targets();
+    return task;
+  }
+  return std::nullopt;
+}
+
 absl::Status Repairer::ScanBucket(const std::string& bucket, const NodeConditions& nodes,
-                                  RepairQueue& queue, RepairPassStats& stats) {
+                                  RebalancePlan& plan, RepairQueue& queue, RepairPassStats& stats) {
   std::string after;
   while (true) {
     absl::StatusOr<std::vector<KeyVersions>> batch =
@@ -127,7 +162,27 @@ absl::Status Repairer::ScanBucket(const std::string& bucket, const NodeCondition
           for (const v1::StripeRecord& stripe : part.stripes()) {
             ++stats.stripes_scanned;
             StripeAssessment a = AssessStripe(stripe, k, DataVersionId(*m), part.number(), nodes);
-            if (!a.NeedsRepair()) continue;
+            if (!a.NeedsRepair()) {
+              if (!plan.active() || a.healthy != stripe.slices_size()) continue;
+              std::optional<StripeRepairTask> move =
+                  RebalanceMove(stripe, static_cast<int>(m->coding().parity_shards()), nodes, plan);
+              if (!move.has_value()) continue;
+              move->bucket = bucket;
+              move->key = m->key();
+              move->version_id = m->version_id();
+              move->data_version_id = DataVersionId(*m);
+              move->coding = m->coding();
+              move->part = part.number();
+              ++stats.rebalance_moves;
+              // After every repair: the least urgent work there is.
+              queue.emplace(std::make_tuple(std::numeric_limits<int>::max(), 2, ++sequence_),
+                            *std::move(move));
+              if (queue.size() > options_.max_queued_stripes) {
+                queue.erase(std::prev(queue.end()));
+                ++stats.stripes_deferred;
+              }
+              continue;
+            }
             const int redundancy = a.Redundancy(k);
             ++stats.degraded_by_redundancy[redundancy];
             if (redundancy < 0) {
@@ -252,10 +307,11 @@ absl::StatusOr<RepairPassStats> Repairer::RunOnce(
   std::set<std::string> names(options_.internal_buckets.begin(), options_.internal_buckets.end());
   for (const v1::BucketRecord& b : *buckets) names.insert(b.name());
   RepairQueue queue;
+  RebalancePlan plan = RebalancePlan::Make(*snapshot, options_.rebalance);
   for (const std::string& bucket : names) {
     if (cancelled_.load()) break;
     if (admit != nullptr && !admit(bucket)) continue;
-    absl::Status s = ScanBucket(bucket, nodes, queue, stats);
+    absl::Status s = ScanBucket(bucket, nodes, plan, queue, stats);
     if (!s.ok() && !IsNoSuchBucket(s) && s.code() != absl::StatusCode::kNotFound) {
       TESSERA_LOG(WARNING, "repair_scan_failed").Field("bucket", bucket).Field("status", s);
       continue;
@@ -263,6 +319,12 @@ absl::StatusOr<RepairPassStats> Repairer::RunOnce(
     ++stats.buckets_scanned;
   }
   stats.stripes_queued = queue.size();
+  if (stats.rebalance_moves > 0) {
+    TESSERA_LOG(INFO, "repair_rebalance_planned")
+        .Field("moves", stats.rebalance_moves)
+        .Field("bytes", plan.claimed_bytes())
+        .Field("spread", plan.spread());
+  }
   if (metrics_ != nullptr) {
     std::map<std::string, double> degraded;
     for (const auto& [r, count] : stats.degraded_by_redundancy) {

@@ -10,6 +10,9 @@
 //      progress), noncurrent versions included, is assessed stripe by stripe (stripe_health.h):
 //      slices not stored (a write acknowledged with fewer than k+m), on lost nodes, damaged, or on
 //      draining nodes.
+//   2b. Rebalance (rebalance.h): while the nodes' used fractions are spread wider than
+//      `rebalance.threshold`, a healthy stripe with a slice on a node over the mean queues the
+//      move of that slice to a node under it, within the node's excess and the pass's bytes.
 //   3. Queue: stripes needing repair, most urgent first: fewest spare slices (a stripe at
 //      exactly k first of all), then stripes a write left degraded, then scan order. At most
 //      `max_queued_stripes` per pass; the least urgent beyond that wait for the next pass.
@@ -27,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +43,7 @@
 #include "services/gateway/orphan_reclaimer.h"
 #include "services/gateway/slice_client.h"
 #include "services/gateway/work_pool.h"
+#include "services/repair/rebalance.h"
 #include "services/repair/repair_budget.h"
 #include "services/repair/repair_metrics.h"
 #include "services/repair/stripe_health.h"
@@ -60,6 +65,8 @@ struct RepairerOptions {
   // Scanned even though ListBuckets does not return them (multipart upload records).
   std::vector<std::string> internal_buckets = {".tessera-multipart-uploads"};
   RepairBudgetOptions budget;
+  // Evening out the nodes' used space after joins (rebalance.h); threshold 0 turns it off.
+  RebalanceOptions rebalance;
   // Time source of the grace and the budget. Null = real.
   Clock* clock = nullptr;
 
@@ -81,7 +88,8 @@ struct RepairPassStats {
   uint64_t stripes_failed = 0;
   uint64_t stripes_unreadable = 0;  // fewer than k healthy slices now: not attempted
   uint64_t slices_rebuilt = 0;
-  uint64_t slices_released = 0;  // copies deleted from draining nodes
+  uint64_t slices_released = 0;  // copies deleted from draining nodes (or moved off by rebalance)
+  uint64_t rebalance_moves = 0;  // slices queued to move off nodes over the mean used fraction
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
   absl::Duration duration;
@@ -105,10 +113,17 @@ class Repairer {
 
  private:
   std::set<DamagedSlice> ListDamaged(const ClusterSnapshot& snapshot, RepairPassStats& stats);
-  // Scans one bucket into `queue`.
+  // Scans one bucket into `queue`: repairs, and rebalance moves `plan` allows for healthy
+  // stripes.
   absl::Status ScanBucket(const std::string& bucket, const NodeConditions& nodes,
+                          RebalancePlan& plan,
                           std::multimap<std::tuple<int, int, uint64_t>, StripeRepairTask>& queue,
                           RepairPassStats& stats);
+  // A healthy stripe with a slice on a rebalance source that some target can take within the
+  // site cap: the move of that slice (nullopt if none).
+  static std::optional<StripeRepairTask> RebalanceMove(const v1::StripeRecord& stripe, int m,
+                                                       const NodeConditions& nodes,
+                                                       RebalancePlan& plan);
   void RepairQueued(std::multimap<std::tuple<int, int, uint64_t>, StripeRepairTask>& queue,
                     const NodeConditions& nodes, RepairPassStats& stats);
 

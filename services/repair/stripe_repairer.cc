@@ -227,6 +227,9 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
   for (int i = 0; i < n; ++i) placement[i] = stripe.slices(i).node_id();
   for (int i : wanted) placement[i].clear();
   std::vector<p2p::PlacementCandidate> candidates = snapshot.Candidates();
+  if (!task.targets.empty()) {
+    for (p2p::PlacementCandidate& c : candidates) c.alive &= task.targets.contains(c.node_id);
+  }
   if (bandwidth_ != nullptr) {
     SpeedsFromEstimates(
         *bandwidth_, slice_size, kMinSpeedConfidence,

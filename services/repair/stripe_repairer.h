@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -60,6 +61,8 @@ struct StripeRepairTask {
   uint32_t part = 0;
   v1::StripeRecord stripe;  // as read by the pass
   StripeAssessment assessment;
+  // Non-empty: new slices go only to these nodes (a rebalance move: nodes under the mean use).
+  std::set<std::string> targets;
 
   int k() const { return static_cast<int>(coding.data_shards()); }
   // Bytes the repair moves: k slices in, one out per slice rebuilt.
