@@ -350,11 +350,9 @@ absl::Status GatewayBackend::Readiness() const {
                                                " storage nodes alive and writable, ", write_width_,
                                                " needed for writes at full redundancy"));
   }
-  if (h.partitions_unavailable > 0) {
-    return absl::UnavailableError(
-        absl::StrCat(h.partitions_unavailable,
-                     " metadata partitions have fewer live replicas than a write quorum"));
-  }
+  // A metadata partition without a quorum is not a reason: it blocks the keys hashed to it, not
+  // the others, and failing /readyz on every front end at once would turn that partial outage
+  // into a total one. It shows in tessera_meta_partitions{quorum="unavailable"} and its alert.
   return absl::OkStatus();
 }
 

@@ -198,9 +198,8 @@ class GatewayBackend {
 
   // Readiness for writes at full redundancy (what /readyz reports): OK when at least k + m
   // storage nodes are alive and not draining in the cluster view, so a PUT can place every slice
-  // of a stripe on its own node, and every metadata partition has a write quorum of live
-  // replicas; otherwise UNAVAILABLE saying what is missing. Cheap (one snapshot, one pass over
-  // the layout's partitions); thread-safe.
+  // of a stripe on its own node; otherwise UNAVAILABLE saying how many are. A metadata partition
+  // without a write quorum does not fail it (see Health() and the metric). Cheap; thread-safe.
   [[nodiscard]] absl::Status Readiness() const;
   // Node and metadata-quorum health from the cluster view and the followed layout. Cheap (one
   // snapshot, no RPC); thread-safe.

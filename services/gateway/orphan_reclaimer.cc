@@ -102,6 +102,8 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
 
   // 1. Every node's slices, by version.
   std::map<std::string, VersionSlices> versions;
+  // Per node id: its clock when listed (0: a node too old for conditional deletes).
+  std::map<std::string, int64_t> node_now;
   // Held for the whole loop: a range-for over Snapshot()->nodes() would keep only the vector
   // reference, and the view may drop the snapshot it belongs to at any time.
   const std::shared_ptr<const ClusterSnapshot> snapshot = deps_.cluster->Snapshot();
@@ -119,6 +121,7 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
         failed = true;
         break;
       }
+      if (!node_now.contains(node.id)) node_now[node.id] = page->node_now_unix_micros();
       for (const v1::SliceInfo& info : page->slices()) {
         ++stats.slices_seen;
         VersionSlices& v = versions[info.id().version_id()];
@@ -226,10 +229,26 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
   // never judged (a repair between its put and its manifest update), nor a copy of a slice no
   // manifest places anywhere (it may be the only one left).
   for (const auto& [version_id, homes] : places) {
+    // Where this version's slices were actually listed: a copy is stale only while the node its
+    // manifests name for it does hold it.
+    std::set<std::pair<std::string, SliceSlot>> held;
     for (const ListedSlice& slice : versions[version_id].slices) {
-      if (slice.created_micros > cutoff) continue;
-      auto home = homes.find(SliceSlot(slice.id.part(), slice.id.stripe(), slice.id.index()));
+      held.emplace(slice.node_id, SliceSlot(slice.id.part(), slice.id.stripe(), slice.id.index()));
+    }
+    for (const ListedSlice& slice : versions[version_id].slices) {
+      // Judged on the node's own clock (creation times are stamped by it), and only on nodes
+      // that honour the conditional delete.
+      const int64_t now_there = node_now[slice.node_id];
+      if (now_there == 0 ||
+          slice.created_micros > now_there - absl::ToInt64Microseconds(options_.grace)) {
+        continue;
+      }
+      const SliceSlot slot(slice.id.part(), slice.id.stripe(), slice.id.index());
+      auto home = homes.find(slot);
       if (home == homes.end() || home->second.contains(slice.node_id)) continue;
+      bool held_at_home = false;
+      for (const std::string& h : home->second) held_at_home |= held.contains({h, slot});
+      if (!held_at_home) continue;
       absl::Status s = deps_.slices->DeleteIfCreatedAt(slice.address, slice.id,
                                                        absl::FromUnixMicros(slice.created_micros));
       if (s.ok() || absl::IsNotFound(s)) {

@@ -323,12 +323,12 @@ TEST_F(OrphanReclaimerTest, StaleCopiesAreReclaimedButNotOneRepairPutBackMeanwhi
   racing.address = a;
   racing.racing = id_of(2);
   racing.bytes = slice2;
-  FakeClock later(absl::Now() + absl::Hours(2));
+  // Ages are judged on the nodes' own clocks: let every copy grow older than a 1 s grace.
+  absl::SleepFor(absl::Seconds(2));
   deps_ = backend_->deps();
-  deps_.clock = &later;
   deps_.slices = &racing;
   OrphanReclaimerOptions o;
-  o.grace = absl::Hours(1);
+  o.grace = absl::Seconds(1);
   OrphanReclaimer reclaimer(o, deps_, &backend_->store(), lister_.get());
   ASSERT_OK_AND_ASSIGN(OrphanReclaimStats stats, reclaimer.RunOnce());
   EXPECT_EQ(stats.orphan_versions, 0);
@@ -362,12 +362,17 @@ TEST_F(OrphanReclaimerTest, StaleCopiesAreReclaimedButNotOneRepairPutBackMeanwhi
                 .status());
   EXPECT_TRUE(got == data);
 
-  // Inside the grace nothing is judged: a fresh pass with the real clock deletes nothing.
-  deps_.clock = nullptr;
+  // Inside the grace nothing is judged: a pass with a 1 h grace deletes nothing (the gateway's
+  // clock two hours ahead changes nothing: the nodes' clocks decide a copy's age).
+  ASSERT_OK(real_->grpc_slices().Put(b, id_of(0), slice0));  // stale again, but young
+  FakeClock skewed(absl::Now() + absl::Hours(2));
+  deps_.clock = &skewed;
   deps_.slices = &real_->grpc_slices();
+  o.grace = absl::Hours(1);
   OrphanReclaimer inside(o, deps_, &backend_->store(), lister_.get());
   ASSERT_OK_AND_ASSIGN(OrphanReclaimStats fresh, inside.RunOnce());
   EXPECT_EQ(fresh.stale_slices_deleted, 0);
+  EXPECT_OK(real_->grpc_slices().Get(b, id_of(0), 0, 0).status());
 }
 
 // The pass keeps the snapshot it lists nodes from: before, it iterated the nodes of a temporary

@@ -556,10 +556,11 @@ TEST(ReplicatedGatewayTest, MetadataSurvivesAReplicaDown) {
   EXPECT_EQ(Keys(r), (std::vector<std::string>{"after", "later"}));
 }
 
-// /readyz of the front ends (issue 15): ready while k + m nodes are writable and every metadata
-// partition has a write quorum of live replicas; a partition that lost its quorum makes the
-// front end not ready (its writes would fail) even with enough nodes for the data.
-TEST(ReplicatedGatewayTest, NotReadyWhileAMetadataPartitionHasNoQuorum) {
+// /readyz of the front ends (issue 15): a metadata partition that lost its write quorum shows in
+// Health() (tessera_meta_partitions{quorum="unavailable"}, alerted on) but does not fail
+// readiness while k + m nodes are writable: it blocks only the keys hashed to it, and failing
+// every front end's /readyz at once would turn that partial outage into a total one.
+TEST(ReplicatedGatewayTest, AMetadataPartitionWithoutQuorumIsReportedNotMadeTotal) {
   ReplicatedClusterOptions options = Options(6);
   options.data.data_shards = 2;
   options.data.parity_shards = 2;
@@ -573,15 +574,15 @@ TEST(ReplicatedGatewayTest, NotReadyWhileAMetadataPartitionHasNoQuorum) {
   ASSERT_EQ(replicas.size(), 3u);
   cluster.StopNode(cluster.IndexOf(replicas[0]));
   cluster.StopNode(cluster.IndexOf(replicas[1]));
-  absl::Status ready;
+  BackendHealth health;
   for (const absl::Time deadline = absl::Now() + absl::Seconds(60); absl::Now() < deadline;) {
-    ready = gw->Readiness();
-    if (!ready.ok()) break;
+    health = gw->Health();
+    if (health.partitions_unavailable > 0) break;
     absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_THAT(ready, StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_TRUE(absl::StrContains(ready.message(), "metadata partitions")) << ready;
-  EXPECT_GE(gw->Health().nodes_writable, 4);
+  EXPECT_GT(health.partitions_unavailable, 0);
+  EXPECT_GE(health.nodes_writable, 4);
+  EXPECT_OK(gw->Readiness());
 }
 
 // A node joins a running cluster: after the grace period a new epoch including it is decided by

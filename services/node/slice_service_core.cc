@@ -277,6 +277,8 @@ absl::StatusOr<v1::ListSlicesResponse> SliceServiceCore::List(
   uint32_t limit = request.page_size() == 0 ? options_.default_page_size : request.page_size();
   limit = std::min(limit, options_.max_page_size);
   v1::ListSlicesResponse response;
+  // The store stamps creation times with the real clock (SliceStoreOptions::clock in production).
+  response.set_node_now_unix_micros(absl::ToUnixMicros(absl::Now()));
   if (request.only_damaged()) {
     // Damaged slices are rare: scan up to kDamagedScanBudget index entries per call, in pages,
     // and return the damaged ones met; the token resumes after the last entry scanned.

@@ -33,15 +33,16 @@ RebalancePlan RebalancePlan::Make(const ClusterSnapshot& snapshot,
   plan.spread_ = hi - lo;
   if (plan.spread_ <= options.threshold) return plan;
   const double mean = used_bytes / capacity;
+  const double share = std::clamp(options.share, 1e-6, 1.0);
   for (const Use& u : uses) {
     if (u.used > mean) {
       plan.sources_[u.node->id] = static_cast<uint64_t>(
-          std::llround((u.used - mean) * static_cast<double>(u.node->capacity_bytes)));
-    } else if (u.used < mean) {
+          std::llround((u.used - mean) * static_cast<double>(u.node->capacity_bytes) * share));
+    } else if (u.used < mean - options.threshold / 4) {
       plan.targets_.insert(u.node->id);
     }
   }
-  plan.budget_ = options.max_bytes_per_pass;
+  plan.budget_ = static_cast<uint64_t>(static_cast<double>(options.max_bytes_per_pass) * share);
   return plan;
 }
 

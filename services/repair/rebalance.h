@@ -6,11 +6,12 @@
 // without a capacity are left out). When the spread (largest - smallest used fraction over the
 // writable nodes) exceeds `threshold`, the nodes above the mean (capacity-weighted: the fraction
 // every node would be at with the bytes spread evenly) are sources, each for its excess
-// ((used - mean) x capacity bytes), and the nodes below it are targets. A pass claims moves
-// against those excesses and against `max_bytes_per_pass`; the moves themselves are ordinary
-// repair transfers (copy, compare-and-set, delete the old copy), queued after every real repair
-// and paced by the same RepairBudget. Published free space catches up as slices move, so later
-// passes plan from fresh figures and the moves stop once the spread is within the threshold.
+// ((used - mean) x capacity bytes, times this repairer's share), and the nodes more than a
+// quarter of the threshold below it are targets (nodes near the mean never swap slices). A pass
+// claims moves against those excesses and against `max_bytes_per_pass`; the moves themselves are
+// ordinary repair transfers (copy, compare-and-set, delete the old copy), queued after every real
+// repair and paced by the same RepairBudget. Published free space catches up as slices move, so
+// later passes plan from fresh figures and the moves stop once the spread is within the threshold.
 //
 // Thread-safety: thread-compatible (one pass owns a plan).
 #pragma once
@@ -30,6 +31,9 @@ struct RebalanceOptions {
   double threshold = 0.10;
   // Bytes of slices one pass may plan to move. Default 4 GiB.
   uint64_t max_bytes_per_pass = 4ull << 30;
+  // This repairer's share of the work (1 / the repairers leasing buckets): the excesses and the
+  // pass budget are scaled by it, so that all repairers together move about the excess. (0, 1].
+  double share = 1.0;
 };
 
 class RebalancePlan {

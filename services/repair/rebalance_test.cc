@@ -48,6 +48,23 @@ TEST(RebalancePlanTest, PassBudgetCapsTheClaims) {
   EXPECT_EQ(plan.claimed_bytes(), 1 * kGiB);
 }
 
+TEST(RebalancePlanTest, ShareScalesTheWorkAndNodesNearTheMeanAreNoTargets) {
+  // 60, 60, 60, 44 and 0 percent used: mean 44.8%; the 44% node is within a quarter of the
+  // threshold below it, so only the empty one receives.
+  ClusterSnapshot snapshot({Node("a", 100 * kGiB, 40 * kGiB), Node("b", 100 * kGiB, 40 * kGiB),
+                            Node("c", 100 * kGiB, 40 * kGiB), Node("near", 100 * kGiB, 56 * kGiB),
+                            Node("new", 100 * kGiB, 100 * kGiB)});
+  RebalanceOptions o;
+  o.share = 0.5;  // two repairers
+  RebalancePlan plan = RebalancePlan::Make(snapshot, o);
+  ASSERT_TRUE(plan.active());
+  EXPECT_EQ(plan.targets(), (std::set<std::string>{"new"}));
+  // a's excess is 15.2 GiB; half of it is this repairer's, within half the 4 GiB budget: 2 GiB.
+  uint64_t claimed = 0;
+  while (plan.Claim("a", 256 << 20)) claimed += 256 << 20;
+  EXPECT_EQ(claimed, 2 * kGiB);
+}
+
 TEST(RebalancePlanTest, InactiveWithinTheThresholdOffOrWithoutFigures) {
   // 5 points apart: within the default 10.
   EXPECT_FALSE(

@@ -1,5 +1,6 @@
 #include "services/repair/repairer.h"
 
+#include <algorithm>
 #include <limits>
 #include <thread>
 #include <utility>
@@ -163,7 +164,15 @@ absl::Status Repairer::ScanBucket(const std::string& bucket, const NodeCondition
             ++stats.stripes_scanned;
             StripeAssessment a = AssessStripe(stripe, k, DataVersionId(*m), part.number(), nodes);
             if (!a.NeedsRepair()) {
-              if (!plan.active() || a.healthy != stripe.slices_size()) continue;
+              // Only data no other entry names: the old copy is deleted after the move, and a
+              // completed upload's retained record (same data version, internal bucket) would
+              // still name it.
+              if (!plan.active() || a.healthy != stripe.slices_size() ||
+                  DataVersionId(*m) != m->version_id() ||
+                  std::find(options_.internal_buckets.begin(), options_.internal_buckets.end(),
+                            bucket) != options_.internal_buckets.end()) {
+                continue;
+              }
               std::optional<StripeRepairTask> move =
                   RebalanceMove(stripe, static_cast<int>(m->coding().parity_shards()), nodes, plan);
               if (!move.has_value()) continue;
@@ -307,7 +316,15 @@ absl::StatusOr<RepairPassStats> Repairer::RunOnce(
   std::set<std::string> names(options_.internal_buckets.begin(), options_.internal_buckets.end());
   for (const v1::BucketRecord& b : *buckets) names.insert(b.name());
   RepairQueue queue;
-  RebalancePlan plan = RebalancePlan::Make(*snapshot, options_.rebalance);
+  // Every node runs a repairer and leases its share of the buckets: a repairer working under
+  // leases plans only its share of each excess, so that together they move about the excess.
+  RebalanceOptions rebalance = options_.rebalance;
+  if (admit != nullptr) {
+    int up = 0;
+    for (const StorageNode& n : snapshot->nodes()) up += n.alive && !n.draining ? 1 : 0;
+    rebalance.share = 1.0 / std::max(1, up);
+  }
+  RebalancePlan plan = RebalancePlan::Make(*snapshot, rebalance);
   for (const std::string& bucket : names) {
     if (cancelled_.load()) break;
     if (admit != nullptr && !admit(bucket)) continue;

@@ -227,8 +227,13 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
   for (int i = 0; i < n; ++i) placement[i] = stripe.slices(i).node_id();
   for (int i : wanted) placement[i].clear();
   std::vector<p2p::PlacementCandidate> candidates = snapshot.Candidates();
+  // A rebalance move may only go to its targets; the others are excluded per slice below (not
+  // marked unavailable: the site cap must still be computed over every eligible node).
+  std::vector<std::string> not_targets;
   if (!task.targets.empty()) {
-    for (p2p::PlacementCandidate& c : candidates) c.alive &= task.targets.contains(c.node_id);
+    for (const p2p::PlacementCandidate& c : candidates) {
+      if (!task.targets.contains(c.node_id)) not_targets.push_back(c.node_id);
+    }
   }
   if (bandwidth_ != nullptr) {
     SpeedsFromEstimates(
@@ -261,7 +266,11 @@ absl::StatusOr<StripeRepairOutcome> StripeRepairer::Repair(const StripeRepairTas
       } else {
         request.seed += 1;
         absl::StatusOr<std::string> placed =
-            p2p::PlaceReplacement(candidates, request, placement, i, failed_targets[i]);
+            p2p::PlaceReplacement(candidates, request, placement, i, [&] {
+              std::vector<std::string> excluded = failed_targets[i];
+              excluded.insert(excluded.end(), not_targets.begin(), not_targets.end());
+              return excluded;
+            }());
         if (!placed.ok()) {
           last_error = placed.status();
           continue;
