@@ -343,6 +343,18 @@ RawLimits::Crossings RawLimits::GetCrossings(int k, int m) {
   return c;
 }
 
+RawLimits::Crossings RawLimits::RepairCrossings(int k, int m) {
+  (void)m;
+  Crossings c;
+  c.grpc = k + 1;          // k source slices node -> repairer, the rebuilt one repairer -> node
+  c.encode = k;            // ISA-L decode reads k source bytes per rebuilt byte (~ encode speed)
+  c.sha256 = k + 1;        // sources checked against the manifest, the rebuilt slice hashed
+  c.crc32c = 2 * (k + 1);  // every transfer checked at both ends
+  c.disk = 1;              // the rebuilt slice written + fsynced once
+  c.memcpy = k + 1;        // source reads (page cache), the rebuilt slice's buffer
+  return c;
+}
+
 double RawLimits::Ceiling(const Crossings& c) const {
   const double seconds_per_byte = c.grpc / grpc_cpu_bps + c.md5 / md5_bps + c.aead / aead_bps +
                                   c.encode / encode_bps + c.sha256 / sha256_bps +
@@ -472,6 +484,9 @@ BenchCluster::~BenchCluster() = default;
 std::string BenchCluster::grpc_endpoint() const {
   return absl::StrCat("127.0.0.1:", impl_->grpc_port);
 }
+services::GatewayBackend& BenchCluster::backend() { return *impl_->backend; }
+const std::string& BenchCluster::node_id(int i) const { return impl_->cluster->node_id(i); }
+void BenchCluster::StopNode(int i) { impl_->cluster->StopNode(i); }
 int BenchCluster::s3_port() const { return impl_->s3 ? impl_->s3->http()->port() : 0; }
 
 // --- Load helpers -------------------------------------------------------------------------------

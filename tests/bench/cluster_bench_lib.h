@@ -4,7 +4,8 @@
 //     run (ISA-L encode, XChaCha20-Poly1305, SHA-256, MD5, CRC32C, memcpy, write+fsync of 1 MiB
 //     files, bare gRPC streaming and unary calls over loopback), and the ceiling of a PUT / GET
 //     computed from them: cores / sum(crossings x seconds-per-byte of each stage).
-//   * BenchCluster: an in-process cluster (6 NodeServers in 3 sites on 127.0.0.1:0, k=4 m=2,
+//   * BenchCluster: an in-process cluster (6 NodeServers by default in 3 sites on 127.0.0.1:0, k=4
+//   m=2,
 //     cluster secret, synced disks under a directory), a gateway backend opened with
 //     OpenGatewayBackend, the gRPC Gateway service on 127.0.0.1:0 and optionally the S3 server on
 //     127.0.0.1:0. Clients reach both over real loopback sockets.
@@ -25,6 +26,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
+namespace tessera::services {
+class GatewayBackend;
+}  // namespace tessera::services
 
 namespace tessera::bench {
 
@@ -56,6 +61,9 @@ struct RawLimits {
   // How many times each plaintext byte crosses each stage in a PUT / GET through the gateway.
   static Crossings PutCrossings(int k, int m);
   static Crossings GetCrossings(int k, int m);
+  // How many times each rebuilt slice byte crosses each stage when repair rebuilds one lost slice
+  // of a stripe from k healthy ones (tests/bench/repair_bench.cc).
+  static Crossings RepairCrossings(int k, int m);
   // cores / sum(crossings_i / speed_i), in bytes/s.
   double Ceiling(const Crossings& c) const;
   // The sum broken down ("grpc 2.50 x 1.9 GB/s = 38% ..."), for the report.
@@ -95,6 +103,12 @@ class BenchCluster {
   std::string grpc_endpoint() const;  // "127.0.0.1:port" of the Gateway service
   int s3_port() const;                // 0 without options.s3
   const BenchClusterOptions& options() const { return options_; }
+  // The gateway backend the front ends use (its cluster view, manifest store, slice client).
+  services::GatewayBackend& backend();
+  // Node i (0 <= i < options().nodes): its id, and stopping it at once (its address then refuses
+  // connections; membership declares it dead after the gossip failure detector's timeouts).
+  const std::string& node_id(int i) const;
+  void StopNode(int i);
 
   class Impl;
 
