@@ -247,7 +247,8 @@ absl::StatusOr<RepairRun> Repair(services::GatewayBackend& backend,
     ++run.passes;
     run.last_pass = WallSeconds() - p0;
     std::printf(
-        "  pass %d: %.1f s, %d/%d node listings failed, %llu stripes scanned, %llu queued, %llu "
+        "  pass %d: %.1f s, %d node listings failed (%d ok), %llu stripes scanned, %llu queued, "
+        "%llu "
         "repaired, %llu failed, %llu "
         "unreadable, %llu slices rebuilt, %.1f MiB read, %.1f MiB written\n",
         run.passes, run.last_pass, pass->node_list_failures, pass->nodes_listed,
