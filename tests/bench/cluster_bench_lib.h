@@ -4,9 +4,8 @@
 //     run (ISA-L encode, XChaCha20-Poly1305, SHA-256, MD5, CRC32C, memcpy, write+fsync of 1 MiB
 //     files, bare gRPC streaming and unary calls over loopback), and the ceiling of a PUT / GET
 //     computed from them: cores / sum(crossings x seconds-per-byte of each stage).
-//   * BenchCluster: an in-process cluster (6 NodeServers by default in 3 sites on 127.0.0.1:0, k=4
-//   m=2,
-//     cluster secret, synced disks under a directory), a gateway backend opened with
+//   * BenchCluster: an in-process cluster (6 NodeServers by default, in 3 sites on 127.0.0.1:0,
+//     k=4 m=2, cluster secret, synced disks under a directory), a gateway backend opened with
 //     OpenGatewayBackend, the gRPC Gateway service on 127.0.0.1:0 and optionally the S3 server on
 //     127.0.0.1:0. Clients reach both over real loopback sockets.
 //   * Load helpers: run N workers, latency percentiles, RSS sampler.
