@@ -8,12 +8,13 @@
 namespace tessera::services {
 namespace {
 
+// gRPC's INFO lines are its internals' chatter (polling engine, epoll fds): ours at DEBUG, so
+// that at the default level only its errors show, as gRPC's own default verbosity shows them.
 LogLevel LevelOf(gpr_log_severity severity) {
   switch (severity) {
     case GPR_LOG_SEVERITY_DEBUG:
-      return LogLevel::kDebug;
     case GPR_LOG_SEVERITY_INFO:
-      return LogLevel::kInfo;
+      return LogLevel::kDebug;
     case GPR_LOG_SEVERITY_ERROR:
       break;
   }
@@ -38,10 +39,8 @@ void Forward(gpr_log_func_args* args) {
 void RouteGrpcLogsToTesseraLog() {
   // gRPC filters by its own verbosity before formatting: match ours (set from the flags before
   // this call), so nothing is formatted only to be dropped and nothing ours wants is filtered.
-  const LogLevel ours = GetLogLevel();
-  gpr_set_log_verbosity(ours <= LogLevel::kDebug  ? GPR_LOG_SEVERITY_DEBUG
-                        : ours <= LogLevel::kInfo ? GPR_LOG_SEVERITY_INFO
-                                                  : GPR_LOG_SEVERITY_ERROR);
+  gpr_set_log_verbosity(GetLogLevel() <= LogLevel::kDebug ? GPR_LOG_SEVERITY_DEBUG
+                                                          : GPR_LOG_SEVERITY_ERROR);
   gpr_set_log_function(Forward);
 }
 

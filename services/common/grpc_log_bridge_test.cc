@@ -18,10 +18,16 @@ TEST(GrpcLogBridgeTest, GrpcLinesBecomeTesseraEventsAtTheirLevel) {
   SetLogFormat(LogFormat::kJson);
   RouteGrpcLogsToTesseraLog();
   gpr_log(GPR_ERROR, "handshake failed with %s", "127.0.0.1:1234");
-  gpr_log(GPR_INFO, "an informational line");
+  gpr_log(GPR_INFO, "an informational line");  // gRPC's chatter: our DEBUG, below the level
   gpr_log(GPR_DEBUG, "below the level");
+  std::vector<std::string> lines = sink.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  // At DEBUG both show.
+  SetLogLevel(LogLevel::kDebug);
+  RouteGrpcLogsToTesseraLog();
+  gpr_log(GPR_INFO, "an informational line");
   SetLogFormat(LogFormat::kText);
-  const std::vector<std::string> lines = sink.lines();
+  lines = sink.lines();
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_TRUE(absl::StartsWith(lines[0], "{\"")) << lines[0];
   EXPECT_TRUE(absl::StrContains(lines[0], "\"error\"")) << lines[0];
@@ -29,6 +35,7 @@ TEST(GrpcLogBridgeTest, GrpcLinesBecomeTesseraEventsAtTheirLevel) {
   EXPECT_TRUE(absl::StrContains(lines[0], "handshake failed with 127.0.0.1:1234")) << lines[0];
   EXPECT_TRUE(absl::StrContains(lines[0], "grpc_log_bridge_test.cc")) << lines[0];
   EXPECT_TRUE(absl::StrContains(lines[1], "an informational line")) << lines[1];
+  EXPECT_TRUE(absl::StrContains(lines[1], "\"debug\"")) << lines[1];
 }
 
 }  // namespace
