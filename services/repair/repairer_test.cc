@@ -81,27 +81,28 @@ class CountingSliceClient final : public SliceClient {
   explicit CountingSliceClient(SliceClient* inner) : inner_(inner) {}
   absl::Status Put(const std::string& address, const v1::SliceId& id,
                    absl::string_view data) override {
-    Count(puts_, address);
+    Count(/*put=*/true, address);
     return inner_->Put(address, id, data);
   }
   absl::StatusOr<std::string> Get(const std::string& address, const v1::SliceId& id,
                                   uint64_t offset, uint64_t length) override {
-    Count(gets_, address);
+    Count(/*put=*/false, address);
     return inner_->Get(address, id, offset, length);
   }
   absl::Status Delete(const std::string& address, const v1::SliceId& id) override {
     return inner_->Delete(address, id);
   }
-  int puts(const std::string& address) const { return Of(puts_, address); }
-  int gets(const std::string& address) const { return Of(gets_, address); }
+  int puts(const std::string& address) const { return Of(/*put=*/true, address); }
+  int gets(const std::string& address) const { return Of(/*put=*/false, address); }
 
  private:
-  void Count(std::map<std::string, int>& counts, const std::string& address) {
+  void Count(bool put, const std::string& address) {
     absl::MutexLock lock(&mu_);
-    ++counts[address];
+    ++(put ? puts_ : gets_)[address];
   }
-  int Of(const std::map<std::string, int>& counts, const std::string& address) const {
+  int Of(bool put, const std::string& address) const {
     absl::MutexLock lock(&mu_);
+    const std::map<std::string, int>& counts = put ? puts_ : gets_;
     auto it = counts.find(address);
     return it == counts.end() ? 0 : it->second;
   }
