@@ -344,10 +344,12 @@ absl::Status GatewayBackend::DriveHandOff() {
 }
 
 absl::Status GatewayBackend::Readiness() const {
-  const BackendHealth h = Health();
-  if (h.nodes_writable < write_width_) {
-    return absl::UnavailableError(absl::StrCat(h.nodes_writable,
-                                               " storage nodes alive and writable, ", write_width_,
+  const std::shared_ptr<const ClusterSnapshot> snapshot = cluster_->Snapshot();
+  int writable = 0;
+  for (const StorageNode& node : snapshot->nodes()) writable += node.alive && !node.draining;
+  if (writable < write_width_) {
+    return absl::UnavailableError(absl::StrCat(writable, " storage nodes alive and writable, ",
+                                               write_width_,
                                                " needed for writes at full redundancy"));
   }
   // A metadata partition without a quorum is not a reason: it blocks the keys hashed to it, not
