@@ -190,30 +190,20 @@ TEST(GatewayFaultTest, FlippedByteInASliceFileIsDetectedAndReadSucceeds) {
 }
 
 // Hands back altered bytes for one slice, as a faulty or hostile node could.
-class CorruptingSliceClient final : public SliceClient {
+class CorruptingSliceClient final : public ForwardingSliceClient {
  public:
-  explicit CorruptingSliceClient(SliceClient* inner) : inner_(inner) {}
-  absl::Status Put(const std::string& address, const v1::SliceId& id,
-                   absl::string_view data) override {
-    return inner_->Put(address, id, data);
-  }
+  using ForwardingSliceClient::ForwardingSliceClient;
   absl::StatusOr<std::string> Get(const std::string& address, const v1::SliceId& id,
                                   uint64_t offset, uint64_t length) override {
-    absl::StatusOr<std::string> got = inner_->Get(address, id, offset, length);
+    absl::StatusOr<std::string> got = inner()->Get(address, id, offset, length);
     if (got.ok() && !got->empty() && corrupt_.load() && id.stripe() == 1 &&
         (id.index() == 1 || id.index() == corrupt_index_.load())) {
       (*got)[got->size() / 2] ^= 1;
     }
     return got;
   }
-  absl::Status Delete(const std::string& address, const v1::SliceId& id) override {
-    return inner_->Delete(address, id);
-  }
   std::atomic<bool> corrupt_{false};
   std::atomic<uint32_t> corrupt_index_{1};
-
- private:
-  SliceClient* inner_;
 };
 
 TEST(GatewayFaultTest, AlteredSliceBytesFailTheHashAndParityIsUsed) {

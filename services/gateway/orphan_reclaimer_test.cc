@@ -23,60 +23,37 @@ constexpr uint64_t kStripe = 64 << 10;
 
 // Forwards to the real client; while `drop_deletes` is set, deletes fail as if the writer's
 // process had died before cleaning up.
-class CrashableSlices final : public SliceClient {
+class CrashableSlices final : public ForwardingSliceClient {
  public:
-  explicit CrashableSlices(SliceClient* real) : real_(real) {}
-  absl::Status Put(const std::string& a, const v1::SliceId& id, absl::string_view d) override {
-    return real_->Put(a, id, d);
-  }
-  absl::StatusOr<std::string> Get(const std::string& a, const v1::SliceId& id, uint64_t o,
-                                  uint64_t l) override {
-    return real_->Get(a, id, o, l);
-  }
+  using ForwardingSliceClient::ForwardingSliceClient;
   absl::Status Delete(const std::string& a, const v1::SliceId& id) override {
     if (drop_deletes) return absl::UnavailableError("process killed");
-    return real_->Delete(a, id);
+    return inner()->Delete(a, id);
   }
   absl::Status DeleteIfCreatedAt(const std::string& a, const v1::SliceId& id,
                                  absl::Time created) override {
     if (drop_deletes) return absl::UnavailableError("process killed");
-    return real_->DeleteIfCreatedAt(a, id, created);
+    return inner()->DeleteIfCreatedAt(a, id, created);
   }
   std::atomic<bool> drop_deletes{false};
-
- private:
-  SliceClient* const real_;
 };
 
 // Forwards to the real client; just before the conditional delete of `racing` at `address`, puts
 // `bytes` there again, as repair choosing that node as a target between the reclaimer's listing
 // and its delete would.
-class RacingRepairSlices final : public SliceClient {
+class RacingRepairSlices final : public ForwardingSliceClient {
  public:
-  explicit RacingRepairSlices(SliceClient* real) : real_(real) {}
-  absl::Status Put(const std::string& a, const v1::SliceId& id, absl::string_view d) override {
-    return real_->Put(a, id, d);
-  }
-  absl::StatusOr<std::string> Get(const std::string& a, const v1::SliceId& id, uint64_t o,
-                                  uint64_t l) override {
-    return real_->Get(a, id, o, l);
-  }
-  absl::Status Delete(const std::string& a, const v1::SliceId& id) override {
-    return real_->Delete(a, id);
-  }
+  using ForwardingSliceClient::ForwardingSliceClient;
   absl::Status DeleteIfCreatedAt(const std::string& a, const v1::SliceId& id,
                                  absl::Time created) override {
     if (a == address && id.SerializeAsString() == racing.SerializeAsString()) {
-      if (absl::Status s = real_->Put(a, id, bytes); !s.ok()) return s;
+      if (absl::Status s = inner()->Put(a, id, bytes); !s.ok()) return s;
     }
-    return real_->DeleteIfCreatedAt(a, id, created);
+    return inner()->DeleteIfCreatedAt(a, id, created);
   }
   std::string address;
   v1::SliceId racing;
   std::string bytes;
-
- private:
-  SliceClient* const real_;
 };
 
 // A view that hands out a fresh copy of `inner`'s snapshot on every call and scribbles over it

@@ -60,6 +60,34 @@ class SliceClient {
   }
 };
 
+// Passes every call to `inner` (not owned, must outlive it): the base of wrappers that change
+// some calls (fault injection, counting) and forward the rest unchanged.
+class ForwardingSliceClient : public SliceClient {
+ public:
+  explicit ForwardingSliceClient(SliceClient* inner) : inner_(inner) {}
+  absl::Status Put(const std::string& address, const v1::SliceId& id,
+                   absl::string_view data) override {
+    return inner_->Put(address, id, data);
+  }
+  absl::StatusOr<std::string> Get(const std::string& address, const v1::SliceId& id,
+                                  uint64_t offset, uint64_t length) override {
+    return inner_->Get(address, id, offset, length);
+  }
+  absl::Status Delete(const std::string& address, const v1::SliceId& id) override {
+    return inner_->Delete(address, id);
+  }
+  absl::Status DeleteIfCreatedAt(const std::string& address, const v1::SliceId& id,
+                                 absl::Time created) override {
+    return inner_->DeleteIfCreatedAt(address, id, created);
+  }
+
+ protected:
+  SliceClient* inner() const { return inner_; }
+
+ private:
+  SliceClient* const inner_;
+};
+
 struct GrpcSliceClientOptions {
   // Largest data field per PutSlice message in bytes (the node accepts up to 1 MiB). Default
   // 1 MiB.

@@ -46,23 +46,16 @@ TestClusterOptions SevenNodes() {
 }
 
 // Fails puts to the nodes in `refused` (a full or unreachable node).
-class RefusingSliceClient final : public SliceClient {
+class RefusingSliceClient final : public ForwardingSliceClient {
  public:
-  explicit RefusingSliceClient(SliceClient* inner) : inner_(inner) {}
+  using ForwardingSliceClient::ForwardingSliceClient;
   absl::Status Put(const std::string& address, const v1::SliceId& id,
                    absl::string_view data) override {
     {
       absl::MutexLock lock(&mu_);
       if (refused_.contains(address)) return absl::UnavailableError(address + ": refused");
     }
-    return inner_->Put(address, id, data);
-  }
-  absl::StatusOr<std::string> Get(const std::string& address, const v1::SliceId& id,
-                                  uint64_t offset, uint64_t length) override {
-    return inner_->Get(address, id, offset, length);
-  }
-  absl::Status Delete(const std::string& address, const v1::SliceId& id) override {
-    return inner_->Delete(address, id);
+    return inner()->Put(address, id, data);
   }
   void Refuse(std::set<std::string> addresses) {
     absl::MutexLock lock(&mu_);
@@ -70,27 +63,23 @@ class RefusingSliceClient final : public SliceClient {
   }
 
  private:
-  SliceClient* const inner_;
   absl::Mutex mu_;
   std::set<std::string> refused_ ABSL_GUARDED_BY(mu_);
 };
 
 // Counts slice calls per node address: the repair work each node gets.
-class CountingSliceClient final : public SliceClient {
+class CountingSliceClient final : public ForwardingSliceClient {
  public:
-  explicit CountingSliceClient(SliceClient* inner) : inner_(inner) {}
+  using ForwardingSliceClient::ForwardingSliceClient;
   absl::Status Put(const std::string& address, const v1::SliceId& id,
                    absl::string_view data) override {
     Count(/*put=*/true, address);
-    return inner_->Put(address, id, data);
+    return inner()->Put(address, id, data);
   }
   absl::StatusOr<std::string> Get(const std::string& address, const v1::SliceId& id,
                                   uint64_t offset, uint64_t length) override {
     Count(/*put=*/false, address);
-    return inner_->Get(address, id, offset, length);
-  }
-  absl::Status Delete(const std::string& address, const v1::SliceId& id) override {
-    return inner_->Delete(address, id);
+    return inner()->Get(address, id, offset, length);
   }
   int puts(const std::string& address) const { return Of(/*put=*/true, address); }
   int gets(const std::string& address) const { return Of(/*put=*/false, address); }
@@ -107,7 +96,6 @@ class CountingSliceClient final : public SliceClient {
     return it == counts.end() ? 0 : it->second;
   }
 
-  SliceClient* const inner_;
   mutable absl::Mutex mu_;
   std::map<std::string, int> puts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> gets_ ABSL_GUARDED_BY(mu_);

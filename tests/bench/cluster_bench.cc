@@ -37,19 +37,6 @@ namespace {
 
 using sdk::Client;
 
-absl::StatusOr<std::vector<std::unique_ptr<Client>>> Clients(const BenchCluster& cluster, int n) {
-  sdk::ClientOptions o;
-  o.access_key_id = cluster.options().s3_access_key;
-  o.secret_access_key = cluster.options().s3_secret_key;
-  std::vector<std::unique_ptr<Client>> out;
-  for (int i = 0; i < n; ++i) {
-    auto c = Client::Connect(cluster.grpc_endpoint(), o);
-    if (!c.ok()) return c.status();
-    out.push_back(*std::move(c));
-  }
-  return out;
-}
-
 // The SDK as a benchmark protocol: worker w uses clients[w].
 PutFn SdkPut(std::vector<std::unique_ptr<Client>>& clients) {
   return [&clients](int w, const std::string& key, absl::string_view data) {
@@ -111,7 +98,7 @@ int Main(int argc, char** argv) {
   std::printf("PUT ceiling %.1f MiB/s: %s\n", MiB(put_ceiling), limits->Breakdown(put_c).c_str());
   std::printf("GET ceiling %.1f MiB/s: %s\n", MiB(get_ceiling), limits->Breakdown(get_c).c_str());
 
-  auto clients = Clients(**cluster, std::max(8, small_n));
+  auto clients = SdkClients(**cluster, std::max(8, small_n));
   if (!clients.ok()) {
     std::fprintf(stderr, "cluster_bench: %s\n", clients.status().ToString().c_str());
     return 1;

@@ -491,6 +491,20 @@ int BenchCluster::s3_port() const { return impl_->s3 ? impl_->s3->http()->port()
 
 // --- Load helpers -------------------------------------------------------------------------------
 
+absl::StatusOr<std::vector<std::unique_ptr<sdk::Client>>> SdkClients(const BenchCluster& cluster,
+                                                                     int n) {
+  sdk::ClientOptions o;
+  o.access_key_id = cluster.options().s3_access_key;
+  o.secret_access_key = cluster.options().s3_secret_key;
+  std::vector<std::unique_ptr<sdk::Client>> out;
+  for (int i = 0; i < n; ++i) {
+    auto c = sdk::Client::Connect(cluster.grpc_endpoint(), o);
+    if (!c.ok()) return c.status();
+    out.push_back(*std::move(c));
+  }
+  return out;
+}
+
 absl::StatusOr<double> RunWorkers(int workers, const std::function<absl::Status(int)>& fn) {
   std::mutex mu;
   absl::Status first;

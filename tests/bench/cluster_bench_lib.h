@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "api/sdk/client.h"
 
 namespace tessera::services {
 class GatewayBackend;
@@ -116,6 +117,10 @@ class BenchCluster {
   BenchClusterOptions options_;
   std::unique_ptr<Impl> impl_;
 };
+
+// `n` SDK clients (a channel each) over the cluster's gRPC endpoint, signing as its user.
+absl::StatusOr<std::vector<std::unique_ptr<sdk::Client>>> SdkClients(const BenchCluster& cluster,
+                                                                     int n);
 
 // Runs fn(worker) on `workers` threads; returns wall seconds. The first error is returned.
 absl::StatusOr<double> RunWorkers(int workers, const std::function<absl::Status(int)>& fn);

@@ -72,19 +72,6 @@ constexpr int kNodes = 8;
 constexpr int kLostA = 3;  // site0
 constexpr int kLostB = 4;  // site1
 
-absl::StatusOr<std::vector<std::unique_ptr<Client>>> Clients(const BenchCluster& cluster, int n) {
-  sdk::ClientOptions o;
-  o.access_key_id = cluster.options().s3_access_key;
-  o.secret_access_key = cluster.options().s3_secret_key;
-  std::vector<std::unique_ptr<Client>> out;
-  for (int i = 0; i < n; ++i) {
-    auto c = Client::Connect(cluster.grpc_endpoint(), o);
-    if (!c.ok()) return c.status();
-    out.push_back(*std::move(c));
-  }
-  return out;
-}
-
 // Slice bytes per node id, from every version's manifest; also how many stripe slices name a
 // node that is not alive in `snapshot` or no node at all (0 = full redundancy).
 struct Holdings {
@@ -338,7 +325,7 @@ int Main(int argc, char** argv) {
   std::printf("slowest single stage: %s, %.1f MiB/s of rebuilt slices\n", slowest.name,
               MiB(slowest.bps));
 
-  auto clients = Clients(**cluster, std::max(writers, load_n));
+  auto clients = SdkClients(**cluster, std::max(writers, load_n));
   if (!clients.ok()) return Fail("clients", clients.status());
   if (auto b = (*clients)[0]->CreateBucket(kBucket); !b.ok()) return Fail("bucket", b.status());
 

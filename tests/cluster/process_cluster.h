@@ -380,11 +380,12 @@ class ProcessCluster {
     return std::make_unique<Process>(absl::StrCat("node", i), std::move(args));
   }
 
-  void StartS3At(int s) {
+  // The command line of a front end (tessera-s3 or tessera-gateway) over this cluster, then
+  // `flags` (later flags win).
+  std::vector<std::string> FrontEndArgs(const std::string& binary, const std::string& port_file,
+                                        const std::vector<std::string>& flags) const {
     const ProcessClusterOptions& o = options_;
-    static int restarts = 0;
-    const std::string port_file = absl::StrCat(root_, "/s3_", s, "_", ++restarts, ".ports");
-    std::vector<std::string> args = {Runfile("services/s3/tessera-s3"),
+    std::vector<std::string> args = {Runfile(binary),
                                      "--listen=127.0.0.1:0",
                                      "--admin_listen=127.0.0.1:0",
                                      "--master_key_file=" + key_file_,
@@ -396,8 +397,16 @@ class ProcessCluster {
                                      absl::StrCat("--stripe_size=", o.stripe_size),
                                      "--log_level=" + o.front_end_log_level,
                                      "--port_file=" + port_file};
-    args.insert(args.end(), o.s3_flags.begin(), o.s3_flags.end());
-    s3_[s] = std::make_unique<Process>(absl::StrCat("s3_", s), std::move(args));
+    args.insert(args.end(), flags.begin(), flags.end());
+    return args;
+  }
+
+  void StartS3At(int s) {
+    const ProcessClusterOptions& o = options_;
+    static int restarts = 0;
+    const std::string port_file = absl::StrCat(root_, "/s3_", s, "_", ++restarts, ".ports");
+    s3_[s] = std::make_unique<Process>(
+        absl::StrCat("s3_", s), FrontEndArgs("services/s3/tessera-s3", port_file, o.s3_flags));
     auto ports = WaitPortFile(port_file, s3_[s].get());
     int port = 0;
     EXPECT_TRUE(absl::SimpleAtoi(ports["s3_port"], &port)) << "tessera-s3 " << s << " has no port";
@@ -412,21 +421,11 @@ class ProcessCluster {
     const ProcessClusterOptions& o = options_;
     static int restarts = 0;
     const std::string gw_ports = absl::StrCat(root_, "/gateway", g, "_", ++restarts, ".ports");
-    std::vector<std::string> args{Runfile("services/gatewayd/tessera-gateway"),
-                                  "--listen=127.0.0.1:0",
-                                  "--admin_listen=127.0.0.1:0",
-                                  "--master_key_file=" + key_file_,
-                                  "--cluster_secret_file=" + secret_file_,
-                                  "--credentials_file=" + credentials_file_,
-                                  "--seeds=" + absl::StrJoin(node_addresses_, ","),
-                                  absl::StrCat("--k=", o.k),
-                                  absl::StrCat("--m=", o.m),
-                                  absl::StrCat("--stripe_size=", o.stripe_size),
-                                  "--log_level=" + o.front_end_log_level,
-                                  "--shutdown_grace=2s",
-                                  "--port_file=" + gw_ports};
-    args.insert(args.end(), o.gateway_flags.begin(), o.gateway_flags.end());
-    gateways_[g] = std::make_unique<Process>(absl::StrCat("gateway", g), std::move(args));
+    std::vector<std::string> flags = {"--shutdown_grace=2s"};
+    flags.insert(flags.end(), o.gateway_flags.begin(), o.gateway_flags.end());
+    gateways_[g] = std::make_unique<Process>(
+        absl::StrCat("gateway", g),
+        FrontEndArgs("services/gatewayd/tessera-gateway", gw_ports, flags));
     auto ports = WaitPortFile(gw_ports, gateways_[g].get());
     endpoints_[g] = absl::StrCat("127.0.0.1:", ports["grpc_port"]);
     int admin = 0;
