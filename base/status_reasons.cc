@@ -31,6 +31,8 @@ absl::string_view ReasonName(StatusReason reason) {
       return "bucket_not_empty";
     case StatusReason::kNewerFormat:
       return "newer_format";
+    case StatusReason::kClockOffset:
+      return "clock_offset";
   }
   return "unknown_reason";
 }

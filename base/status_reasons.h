@@ -39,6 +39,10 @@ enum class StatusReason {
   // Stored data or a request in a format (version) newer than this binary knows, refused rather
   // than misread (FAILED_PRECONDITION): upgrade this binary. See NewerFormatError.
   kNewerFormat,
+  // Metadata writes refused because clocks are further apart than the configured max offset
+  // (FAILED_PRECONDITION: retrying at once does not help). Not the caller's fault: front ends
+  // answer "service unavailable" so clients retry later, and operators fix the clocks.
+  kClockOffset,
 };
 
 // `status` (not OK) carrying `reason`; OK stays OK.
@@ -87,6 +91,12 @@ enum class StatusReason {
                                             uint64_t known);
 [[nodiscard]] inline bool IsNewerFormat(const absl::Status& status) {
   return HasReason(status, StatusReason::kNewerFormat);
+}
+[[nodiscard]] inline bool IsClockOffset(const absl::Status& status) {
+  return HasReason(status, StatusReason::kClockOffset);
+}
+[[nodiscard]] inline absl::Status MarkClockOffset(absl::Status status) {
+  return WithReason(std::move(status), StatusReason::kClockOffset);
 }
 [[nodiscard]] inline bool IsBucketNotEmpty(const absl::Status& status) {
   return HasReason(status, StatusReason::kBucketNotEmpty);

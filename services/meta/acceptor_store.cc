@@ -206,12 +206,17 @@ absl::Status AcceptorStore::CheckSenderClock(int64_t sender_wall_micros) const {
   if (sender_wall_micros == 0 || options_.max_clock_offset <= absl::ZeroDuration()) {
     return absl::OkStatus();
   }
-  const absl::Duration offset = absl::Microseconds(sender_wall_micros - WallMicros());
-  if (absl::AbsDuration(offset) <= options_.max_clock_offset) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("clock offset ", absl::FormatDuration(offset),
+  // sender_wall - our now = (sender's clock - ours) - transit time. Transit (queues, a loaded
+  // host, retransmits) only makes the sender look further behind, so only a sender *ahead* by
+  // more than max_offset is certainly skewed. A sender that looks behind may just be slow; a
+  // proposer whose clock really lags is refused by its own guard (HybridClock::CheckOffset), which
+  // measures round trips.
+  const absl::Duration ahead = absl::Microseconds(sender_wall_micros - WallMicros());
+  if (ahead <= options_.max_clock_offset) return absl::OkStatus();
+  return MarkClockOffset(absl::FailedPreconditionError(
+      absl::StrCat("clock offset ", absl::FormatDuration(ahead),
                    " between the proposer and this acceptor exceeds max_offset ",
-                   absl::FormatDuration(options_.max_clock_offset), "; refusing metadata writes"));
+                   absl::FormatDuration(options_.max_clock_offset), "; refusing metadata writes")));
 }
 
 AcceptorStore::AcceptorStore(std::unique_ptr<rocksdb::DB> db, AcceptorStoreOptions options)

@@ -67,9 +67,11 @@ struct AcceptorStoreOptions {
   Clock* clock = nullptr;
   // fsync every state change before answering (never turn off outside benchmarks).
   bool sync = true;
-  // A Prepare or Accept whose sender_wall_micros is further than this from this node's clock is
-  // refused with FAILED_PRECONDITION naming the offset (the clock guard, enforced on the acceptor
-  // side too). Zero or negative: not checked. Requests without a sender time are not checked.
+  // A Prepare or Accept whose sender_wall_micros is more than this ahead of this node's clock is
+  // refused with FAILED_PRECONDITION (reason kClockOffset) naming the offset: the clock guard,
+  // enforced on the acceptor side too. A sender that looks behind is not refused here, since
+  // transit time looks the same (the proposer's own guard covers a lagging clock). Zero or
+  // negative: not checked. Requests without a sender time are not checked.
   absl::Duration max_clock_offset = absl::Milliseconds(500);
   // Byte budget of one scan page (encoded ScanResponse). Default kMetaScanPageBytes.
   size_t scan_page_bytes = kMetaScanPageBytes;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/status_reasons.h"
 
 namespace tessera::services {
 
@@ -60,8 +61,13 @@ HlcTimestamp HybridClock::Update(const HlcTimestamp& remote) {
 
 void HybridClock::ObservePeerClock(absl::string_view peer, absl::Time peer_wall,
                                    absl::Time local_send, absl::Time local_recv) {
-  const absl::Time midpoint = local_send + (local_recv - local_send) / 2;
-  RecordPeerOffset(peer, peer_wall - midpoint);
+  const absl::Duration half_round_trip = absl::AbsDuration(local_recv - local_send) / 2;
+  const absl::Duration estimate = peer_wall - (local_send + (local_recv - local_send) / 2);
+  // Shrink toward zero by the uncertainty, never past it.
+  absl::Duration certain = absl::ZeroDuration();
+  if (estimate > half_round_trip) certain = estimate - half_round_trip;
+  if (estimate < -half_round_trip) certain = estimate + half_round_trip;
+  RecordPeerOffset(peer, certain);
 }
 
 void HybridClock::RecordPeerOffset(absl::string_view peer, absl::Duration offset) {
@@ -98,10 +104,10 @@ absl::Status HybridClock::CheckOffset() {
       .Field("max_offset", options_.max_offset)
       .Field("peers", offsets.size())
       .Field("peers_beyond", beyond);
-  return absl::FailedPreconditionError(
+  return MarkClockOffset(absl::FailedPreconditionError(
       absl::StrCat("clock offset ", absl::FormatDuration(ours), " from ", beyond, " of ",
                    offsets.size(), " peers exceeds max_offset ",
-                   absl::FormatDuration(options_.max_offset), "; refusing metadata writes"));
+                   absl::FormatDuration(options_.max_offset), "; refusing metadata writes")));
 }
 
 }  // namespace tessera::services

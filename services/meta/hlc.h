@@ -72,14 +72,17 @@ class HybridClock {
 
   // Records that `peer` reported wall-clock time `peer_wall` in a response to a request this
   // node sent at `local_send` and received at `local_recv` (both from this node's Clock). The
-  // offset is peer_wall - midpoint(local_send, local_recv).
+  // peer read its clock somewhere in [local_send, local_recv], so its offset is
+  // peer_wall - midpoint(local_send, local_recv), give or take half the round trip. What is
+  // recorded is the smallest offset that observation allows (the midpoint estimate moved half a
+  // round trip toward zero): a slow answer on a loaded host never looks like a skewed clock.
   void ObservePeerClock(absl::string_view peer, absl::Time peer_wall, absl::Time local_send,
                         absl::Time local_recv);
   // Records a measured offset (peer clock minus ours) directly, e.g. from gossip probes.
   void RecordPeerOffset(absl::string_view peer, absl::Duration offset);
 
-  // OK, or FAILED_PRECONDITION when more than half of the recently heard peers are further than
-  // max_offset away; the message names the median measured offset.
+  // OK, or FAILED_PRECONDITION (reason kClockOffset) when more than half of the recently heard
+  // peers are further than max_offset away; the message names the median measured offset.
   [[nodiscard]] absl::Status CheckOffset();
 
   // The underlying physical clock (for callers measuring round trips).

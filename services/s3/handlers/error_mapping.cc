@@ -19,6 +19,8 @@ S3ErrorCode CodeForDataPath(const absl::Status& s, bool bucket_op) {
   if (IsNoSuchBucket(s)) return S3ErrorCode::kNoSuchBucket;
   if (IsNoSuchUpload(s)) return S3ErrorCode::kNoSuchUpload;
   if (IsBucketNotEmpty(s)) return S3ErrorCode::kBucketNotEmpty;
+  // Refused for the cluster's clocks, not for anything in the request: 503, which clients retry.
+  if (IsClockOffset(s)) return S3ErrorCode::kServiceUnavailable;
   if (absl::IsNotFound(s)) return bucket_op ? S3ErrorCode::kNoSuchBucket : S3ErrorCode::kNoSuchKey;
   if (absl::IsAlreadyExists(s)) return S3ErrorCode::kBucketAlreadyExists;
   return ErrorCodeOf(s);

@@ -17,6 +17,11 @@ TEST(ErrorMappingTest, MapsByReasonNotByMessage) {
   EXPECT_EQ(
       CodeForDataPath(MarkBucketNotEmpty(absl::FailedPreconditionError("still has keys")), false),
       S3ErrorCode::kBucketNotEmpty);
+  // Metadata writes refused for the cluster's clocks: a retryable 503, not 412 PreconditionFailed
+  // (the request had no precondition; an S3 client does not retry a 412).
+  EXPECT_EQ(
+      CodeForDataPath(MarkClockOffset(absl::FailedPreconditionError("clock offset 2s")), false),
+      S3ErrorCode::kServiceUnavailable);
 }
 
 TEST(ErrorMappingTest, MessageTextAloneMeansNothing) {
