@@ -275,9 +275,12 @@ absl::Status ObjectReader::ReadStripes(const v1::ObjectManifest& manifest, const
     absl::StatusOr<v1::ObjectManifest> current =
         deps_.versions->Get(manifest.bucket(), manifest.key(), manifest.version_id());
     if (current.ok()) {
-      safe_until = current->superseded_unix_micros() == 0
-                       ? now + window
-                       : absl::FromUnixMicros(current->superseded_unix_micros()) + window;
+      // Still the current version: nothing may collect it (whatever the grace, even zero).
+      if (current->superseded_unix_micros() == 0) {
+        safe_until = now + window;
+        return absl::OkStatus();
+      }
+      safe_until = absl::FromUnixMicros(current->superseded_unix_micros()) + window;
       if (now < safe_until) return absl::OkStatus();
     } else if (!absl::IsNotFound(current.status())) {
       return absl::Status(current.status().code(),

@@ -35,6 +35,14 @@ absl::StatusOr<ReclaimSettings> ReclaimSettingsFromFlags() {
       return absl::InvalidArgumentError(absl::StrCat("--", name, " must not be negative"));
     }
   }
+  // Writers give up after half the orphan grace (their stall guard) so that the orphan reclaimer
+  // of any gateway never takes the slices of a PUT still in progress. A zero grace would leave
+  // writers unguarded and let a reclaimer delete an upload's slices just before it commits.
+  if (s.orphan_grace <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--orphan_grace must be positive (writers stop after half of it; 0 would let the orphan "
+        "reclaimer delete uploads in progress)");
+  }
   if (!absl::GetFlag(FLAGS_reclaim)) {
     s.gc_interval = absl::ZeroDuration();
     s.orphan_interval = absl::ZeroDuration();
