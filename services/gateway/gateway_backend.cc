@@ -101,6 +101,7 @@ absl::StatusOr<std::unique_ptr<GatewayBackend>> OpenGatewayBackend(GatewayBacken
 
   MembershipClusterViewOptions view_options;
   view_options.seeds = options.seeds;
+  view_options.seed_node_ids = options.seed_node_ids;
   view_options.auth = b->auth_;
   view_options.refresh_interval = options.membership_refresh;
   auto cluster = MembershipClusterView::Start(std::move(view_options));

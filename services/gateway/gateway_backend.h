@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,9 @@ struct LayoutMaintainerOptions {
 struct GatewayBackendOptions {
   // gRPC host:port of one or more storage nodes. Required.
   std::vector<std::string> seeds;
+  // Seeds whose node id is known (address -> id): asked for by id from the first call
+  // (MembershipClusterViewOptions.seed_node_ids).
+  std::map<std::string, std::string> seed_node_ids;
   // Cluster secret file (p2p/auth/cluster_secret.h). Required unless insecure_no_auth or `auth`.
   std::string cluster_secret_file;
   // Development only: talk to nodes without tokens (nodes started with --insecure_no_auth).

@@ -76,34 +76,46 @@ void MembershipClusterView::RefreshLoop() {
   }
 }
 
-v1::SliceService::Stub* MembershipClusterView::StubFor(const std::string& address) {
-  auto& stub = stubs_[address];
+v1::SliceService::Stub* MembershipClusterView::StubFor(const std::string& node_id,
+                                                       const std::string& address) {
+  auto& stub = stubs_[std::make_pair(node_id, address)];
   if (stub == nullptr) {
     stub = v1::SliceService::NewStub(
-        p2p::CreateNodeChannel(address, grpc::ChannelArguments(), options_.auth));
+        p2p::CreateNodeChannel(address, grpc::ChannelArguments(), options_.auth, node_id));
   }
   return stub.get();
 }
 
 absl::StatusOr<v1::ClusterMembersResponse> MembershipClusterView::AskOne() {
   // Seeds first, then the alive members we know of, then the others.
-  std::vector<std::string> targets = options_.seeds;
+  // A seed that is a known member is asked for by its node id (what its certificate proves).
+  std::vector<std::pair<std::string, std::string>> targets;  // (node id or "", address)
   {
     absl::MutexLock lock(&mu_);
+    std::map<std::string, std::string> id_at = options_.seed_node_ids;
+    for (const StorageNode& n : snapshot_->nodes()) id_at[n.address] = n.id;
+    for (const std::string& seed : options_.seeds) {
+      auto it = id_at.find(seed);
+      targets.emplace_back(it == id_at.end() ? std::string() : it->second, seed);
+    }
     for (int pass = 0; pass < 2; ++pass) {
       for (const StorageNode& n : snapshot_->nodes()) {
-        if (n.alive == (pass == 0)) targets.push_back(n.address);
+        if (n.alive == (pass == 0)) targets.emplace_back(n.id, n.address);
       }
     }
+    // Last, seeds by address alone: one may now be a new node (new id) at the same address.
+    for (const std::string& seed : options_.seeds) {
+      if (id_at.count(seed) != 0) targets.emplace_back(std::string(), seed);
+    }
   }
-  std::set<std::string> tried;
+  std::set<std::pair<std::string, std::string>> tried;
   absl::Status last = absl::UnavailableError("no node to ask");
-  for (const std::string& address : targets) {
-    if (!tried.insert(address).second) continue;
+  for (const auto& [node_id, address] : targets) {
+    if (!tried.insert(std::make_pair(node_id, address)).second) continue;
     v1::SliceService::Stub* stub;
     {
       absl::MutexLock lock(&mu_);
-      stub = StubFor(address);
+      stub = StubFor(node_id, address);
     }
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +

@@ -44,6 +44,10 @@ namespace tessera::services {
 struct MembershipClusterViewOptions {
   // gRPC host:port of one or more storage nodes. At least one.
   std::vector<std::string> seeds;
+  // Node ids of seeds already known (seed address -> id), so that even the first call asks the
+  // node by its id over TLS (e.g. a node's own repair worker asking its own node). Seeds not in
+  // here are dialled by address alone until a member list names them.
+  std::map<std::string, std::string> seed_node_ids;
   // Mints a token for every ClusterMembers call; null = none (insecure clusters).
   std::shared_ptr<const p2p::ClusterAuth> auth;
   // Time between two refreshes. Default 1 s.
@@ -74,14 +78,18 @@ class MembershipClusterView final : public ClusterView {
   explicit MembershipClusterView(MembershipClusterViewOptions options);
   void RefreshLoop();
   absl::StatusOr<v1::ClusterMembersResponse> AskOne();
-  v1::SliceService::Stub* StubFor(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A channel to the node at `address`; `node_id` (empty while unknown, e.g. a seed never heard
+  // of yet) is the identity its certificate must prove.
+  v1::SliceService::Stub* StubFor(const std::string& node_id, const std::string& address)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const MembershipClusterViewOptions options_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const ClusterSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   std::vector<MetaMember> members_ ABSL_GUARDED_BY(mu_);
   std::string member_signature_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::unique_ptr<v1::SliceService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<v1::SliceService::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);
   absl::Mutex refresh_mu_;  // serializes refreshes
   absl::Notification stop_;
   std::thread refresher_;

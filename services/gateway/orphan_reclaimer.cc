@@ -26,9 +26,10 @@ class GrpcSliceLister final : public SliceLister {
   GrpcSliceLister(std::shared_ptr<const p2p::ClusterAuth> auth, absl::Duration timeout)
       : auth_(std::move(auth)), timeout_(timeout) {}
 
-  absl::StatusOr<v1::ListSlicesResponse> List(const std::string& address,
+  absl::StatusOr<v1::ListSlicesResponse> List(const std::string& node_id,
+                                              const std::string& address,
                                               const v1::ListSlicesRequest& request) override {
-    v1::SliceService::Stub* stub = StubFor(address);
+    v1::SliceService::Stub* stub = StubFor(node_id, address);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout_));
     v1::ListSlicesResponse response;
@@ -41,13 +42,13 @@ class GrpcSliceLister final : public SliceLister {
   }
 
  private:
-  v1::SliceService::Stub* StubFor(const std::string& address) {
+  v1::SliceService::Stub* StubFor(const std::string& node_id, const std::string& address) {
     absl::MutexLock lock(&mu_);
-    auto& stub = stubs_[address];
+    auto& stub = stubs_[std::make_pair(node_id, address)];
     if (stub == nullptr) {
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(16 << 20);
-      stub = v1::SliceService::NewStub(p2p::CreateNodeChannel(address, args, auth_));
+      stub = v1::SliceService::NewStub(p2p::CreateNodeChannel(address, args, auth_, node_id));
     }
     return stub.get();
   }
@@ -55,7 +56,8 @@ class GrpcSliceLister final : public SliceLister {
   const std::shared_ptr<const p2p::ClusterAuth> auth_;
   const absl::Duration timeout_;
   absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<v1::SliceService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<v1::SliceService::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);
 };
 
 struct ListedSlice {
@@ -113,7 +115,7 @@ absl::StatusOr<OrphanReclaimStats> OrphanReclaimer::RunOnce() {
     do {
       v1::ListSlicesRequest request;
       request.set_page_token(token);
-      absl::StatusOr<v1::ListSlicesResponse> page = lister_->List(node.address, request);
+      absl::StatusOr<v1::ListSlicesResponse> page = lister_->List(node.id, node.address, request);
       if (!page.ok()) {
         TESSERA_LOG(WARNING, "orphan_list_failed")
             .Field("node", node.id)

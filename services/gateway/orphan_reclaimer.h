@@ -56,15 +56,17 @@ class ClusterAuth;
 namespace tessera::services {
 
 // One page of a node's slices (SliceService.ListSlices): `request` carries the page token and,
-// for repair, only_damaged.
+// for repair, only_damaged. The node is dialled at `address` and, when `node_id` is not empty,
+// must prove that identity (its TLS certificate), like every other node channel.
 class SliceLister {
  public:
   virtual ~SliceLister() = default;
   [[nodiscard]] virtual absl::StatusOr<v1::ListSlicesResponse> List(
-      const std::string& address, const v1::ListSlicesRequest& request) = 0;
+      const std::string& node_id, const std::string& address,
+      const v1::ListSlicesRequest& request) = 0;
 };
 
-// The gRPC SliceLister (authenticated when `auth` is set); one channel per address.
+// The gRPC SliceLister (authenticated when `auth` is set); one channel per node id and address.
 [[nodiscard]] std::unique_ptr<SliceLister> NewGrpcSliceLister(
     std::shared_ptr<const p2p::ClusterAuth> auth, absl::Duration timeout = absl::Seconds(30));
 

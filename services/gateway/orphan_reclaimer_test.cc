@@ -152,7 +152,7 @@ class OrphanReclaimerTest : public ::testing::Test {
       do {
         v1::ListSlicesRequest request;
         request.set_page_token(token);
-        auto page = lister_->List(cluster_->address(i), request);
+        auto page = lister_->List("", cluster_->address(i), request);
         EXPECT_OK(page.status());
         if (!page.ok()) return out;
         for (const v1::SliceInfo& s : page->slices()) ++out[s.id().version_id()];
@@ -400,10 +400,11 @@ TEST_F(OrphanReclaimerTest, ManifestScanFailureDeletesNothing) {
 class OneNodeFailsLister : public SliceLister {
  public:
   OneNodeFailsLister(SliceLister* real, std::string failing) : real_(real), failing_(failing) {}
-  absl::StatusOr<v1::ListSlicesResponse> List(const std::string& address,
+  absl::StatusOr<v1::ListSlicesResponse> List(const std::string& node_id,
+                                              const std::string& address,
                                               const v1::ListSlicesRequest& request) override {
     if (address == failing_) return absl::UnavailableError("node unreachable");
-    return real_->List(address, request);
+    return real_->List(node_id, address, request);
   }
 
  private:

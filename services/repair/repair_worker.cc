@@ -87,6 +87,7 @@ void RepairWorker::Stop() {
 absl::Status RepairWorker::Open() {
   GatewayBackendOptions o;
   o.seeds = {options_.self_address};
+  o.seed_node_ids = {{options_.self_address, options_.node_id}};
   o.auth = options_.auth;
   o.insecure_no_auth = options_.auth == nullptr;
   o.keyless = true;

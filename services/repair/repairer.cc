@@ -80,7 +80,7 @@ std::set<DamagedSlice> Repairer::ListDamaged(const ClusterSnapshot& snapshot,
     request.set_only_damaged(true);
     bool ok = true;
     do {
-      absl::StatusOr<v1::ListSlicesResponse> page = lister_->List(node.address, request);
+      absl::StatusOr<v1::ListSlicesResponse> page = lister_->List(node.id, node.address, request);
       if (!page.ok()) {
         TESSERA_LOG(WARNING, "repair_list_damaged_failed")
             .Field("node", node.id)

@@ -356,7 +356,7 @@ TEST_F(RepairerTest, DamagedSlicesAreRewrittenInPlace) {
   // The node holds good copies again, where they were: nothing is reported damaged any more.
   v1::ListSlicesRequest request;
   request.set_only_damaged(true);
-  auto damaged = lister_->List(cluster_.view().Snapshot()->nodes()[2].address, request);
+  auto damaged = lister_->List("", cluster_.view().Snapshot()->nodes()[2].address, request);
   ASSERT_OK(damaged.status());
   EXPECT_EQ(damaged->slices_size(), 0);
   ExpectAllReadable(objects);
@@ -544,8 +544,9 @@ TEST_F(RepairerTest, JoinedNodeReceivesSlicesUntilUseEvensOut) {
   for (const auto& [node, n] : after) named += n;
   for (int i = 0; i < cluster_.size(); ++i) {
     v1::ListSlicesRequest request;
-    ASSERT_OK_AND_ASSIGN(v1::ListSlicesResponse page,
-                         lister_->List(cluster_.view().Snapshot()->nodes()[i].address, request));
+    ASSERT_OK_AND_ASSIGN(
+        v1::ListSlicesResponse page,
+        lister_->List("", cluster_.view().Snapshot()->nodes()[i].address, request));
     stored += page.slices_size();
   }
   EXPECT_EQ(stored, named);

@@ -42,6 +42,10 @@ TEST(FrontEndConfigTest, BadSettingsExitTwoWithOneLineNamingThem) {
       {s3, {"--max_connections=0"}, "--max_connections must be positive"},
       {s3, {"--shutdown_grace=-1s"}, "--shutdown_grace must not be negative"},
       {s3, {"--k=0"}, "data_shards (k)"},
+      // Before: accepted, and then nothing guarded writers against the orphan reclaimer (a GET
+      // right after an acknowledged PUT found its slices deleted).
+      {s3, {"--orphan_grace=0s"}, "--orphan_grace must be positive"},
+      {gw, {"--orphan_grace=0s"}, "--orphan_grace must be positive"},
       {s3, {"--max_handshakes=x"}, "bad value \"x\" for --max_handshakes"},
       {s3, {}, "environment variable TESSERA_WORKER_THREADS", {"TESSERA_WORKER_THREADS=abc"}},
       {s3, {"--tls_cert_file=c.pem"}, "tls"},
