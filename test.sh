@@ -67,7 +67,7 @@ format_check() {
   clang-format --dry-run --Werror $files
 }
 
-run_check "layering (api, base -> storage, p2p -> services)" python3 tests/layering_check.py .
+run_check "layering (api, base -> storage, p2p -> api/sdk -> services)" python3 tests/layering_check.py .
 run_check "clang-format" format_check
 run_check "test result counting" python3 tests/count_results_test.py
 run_pass "all tests" "" //...

@@ -19,9 +19,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "api/gateway.grpc.pb.h"
+#include "api/sdk/call_signature.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/client_interceptor.h"
-#include "services/gatewayd/call_signature.h"
 
 namespace tessera::sdk {
 
@@ -44,21 +44,21 @@ class SigningInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       methods->GetSendInitialMetadata()->insert(
-          {services::kApiVersionHeader, std::to_string(services::kGatewayApiVersion)});
+          {kApiVersionHeader, std::to_string(kGatewayApiVersion)});
     }
     if (!options_->access_key_id.empty() &&
         methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      absl::StatusOr<services::CallSignature> s = services::SignCall(
-          options_->access_key_id, options_->secret_access_key, method_, absl::Now());
+      absl::StatusOr<CallSignature> s =
+          SignCall(options_->access_key_id, options_->secret_access_key, method_, absl::Now());
       // Unsigned (the random generator failed, which does not happen): the gateway refuses the
       // call UNAUTHENTICATED rather than this layer failing it some other way.
       if (s.ok()) {
         std::multimap<std::string, std::string>* md = methods->GetSendInitialMetadata();
-        md->insert({services::kCallAccessKeyHeader, s->access_key});
-        md->insert({services::kCallDateHeader, s->date});
-        md->insert({services::kCallNonceHeader, s->nonce});
-        md->insert({services::kCallSignatureHeader, s->signature});
+        md->insert({kCallAccessKeyHeader, s->access_key});
+        md->insert({kCallDateHeader, s->date});
+        md->insert({kCallNonceHeader, s->nonce});
+        md->insert({kCallSignatureHeader, s->signature});
       }
     }
     methods->Proceed();
@@ -118,8 +118,6 @@ Bucket FromProto(const v1::Bucket& p) {
   b.acl = p.acl();
   return b;
 }
-
-std::string ErrnoText(int e) { return std::strerror(e); }
 
 }  // namespace
 
@@ -311,36 +309,6 @@ absl::StatusOr<ObjectInfo> Client::PutObject(const std::string& bucket, const st
   return PutObjectFromReader(bucket, key, reader, static_cast<int64_t>(data.size()), options);
 }
 
-absl::StatusOr<ObjectInfo> Client::PutObjectFromFile(const std::string& bucket,
-                                                     const std::string& key,
-                                                     const std::string& path,
-                                                     const PutOptions& options) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int e = errno;
-    const std::string text = absl::StrCat("cannot open ", path, ": ", ErrnoText(e));
-    return e == ENOENT ? absl::NotFoundError(text) : absl::PermissionDeniedError(text);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"));
-  }
-  ReaderFn reader = [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
-    while (true) {
-      const ssize_t n = ::read(fd, buf, cap);
-      if (n >= 0) return static_cast<size_t>(n);
-      if (errno != EINTR) {
-        return absl::DataLossError(absl::StrCat("cannot read ", path, ": ", ErrnoText(errno)));
-      }
-    }
-  };
-  absl::StatusOr<ObjectInfo> r =
-      PutObjectFromReader(bucket, key, reader, static_cast<int64_t>(st.st_size), options);
-  ::close(fd);
-  return r;
-}
-
 absl::StatusOr<ObjectInfo> Client::GetObjectToSink(const std::string& bucket,
                                                    const std::string& key, const SinkFn& sink,
                                                    const GetOptions& options) {
@@ -404,41 +372,6 @@ absl::StatusOr<std::string> Client::GetObject(const std::string& bucket, const s
   return out;
 }
 
-absl::StatusOr<ObjectInfo> Client::GetObjectToFile(const std::string& bucket,
-                                                   const std::string& key, const std::string& path,
-                                                   const GetOptions& options) {
-  const std::string tmp = absl::StrCat(path, ".tessera-partial-", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot create ", tmp, ": ", ErrnoText(errno)));
-  }
-  absl::StatusOr<ObjectInfo> info = GetObjectToSink(
-      bucket, key,
-      [&](absl::string_view data) -> absl::Status {
-        while (!data.empty()) {
-          const ssize_t n = ::write(fd, data.data(), data.size());
-          if (n < 0) {
-            if (errno == EINTR) continue;
-            return absl::ResourceExhaustedError(
-                absl::StrCat("cannot write ", path, ": ", ErrnoText(errno)));
-          }
-          data.remove_prefix(static_cast<size_t>(n));
-        }
-        return absl::OkStatus();
-      },
-      options);
-  if (info.ok() && ::fsync(fd) != 0) {
-    info = absl::ResourceExhaustedError(absl::StrCat("cannot sync ", path, ": ", ErrnoText(errno)));
-  }
-  ::close(fd);
-  if (info.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    info = absl::PermissionDeniedError(
-        absl::StrCat("cannot rename ", tmp, " to ", path, ": ", ErrnoText(errno)));
-  }
-  if (!info.ok()) ::unlink(tmp.c_str());
-  return info;
-}
-
 absl::StatusOr<ObjectInfo> Client::HeadObject(const std::string& bucket, const std::string& key) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(options_.timeout));
@@ -481,30 +414,6 @@ absl::StatusOr<ListPage> Client::ListObjects(const std::string& bucket,
   page.truncated = resp.truncated();
   page.next_continuation_token = resp.next_continuation_token();
   return page;
-}
-
-absl::Status Client::ListAllObjects(
-    const std::string& bucket, const ListOptions& options,
-    const std::function<absl::Status(const ObjectInfo&)>& on_object,
-    const std::function<absl::Status(const std::string&)>& on_prefix) {
-  ListOptions page_options = options;
-  while (true) {
-    absl::StatusOr<ListPage> page = ListObjects(bucket, page_options);
-    if (!page.ok()) return page.status();
-    for (const ObjectInfo& o : page->objects) {
-      if (absl::Status s = on_object(o); !s.ok()) return s;
-    }
-    if (on_prefix) {
-      for (const std::string& p : page->common_prefixes) {
-        if (absl::Status s = on_prefix(p); !s.ok()) return s;
-      }
-    }
-    if (!page->truncated) return absl::OkStatus();
-    if (page->next_continuation_token.empty()) {
-      return absl::InternalError("the gateway said the listing is truncated but gave no token");
-    }
-    page_options.continuation_token = page->next_continuation_token;
-  }
 }
 
 absl::StatusOr<ClusterStatus> Client::GetClusterStatus() {

@@ -22,7 +22,7 @@
 //       });
 //
 // Every call is signed with the access key's secret (HMAC-SHA256 over the method, the time and a
-// fresh nonce: services/gatewayd/call_signature.h); the secret itself never leaves the client.
+// fresh nonce: api/sdk/call_signature.h); the secret itself never leaves the client.
 // The gateway acts as that user: buckets the user created, and public-read buckets for reading.
 // Over untrusted networks connect with TLS (options.tls / tls_root_certs_file).
 //
@@ -52,6 +52,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "api/sdk/object_client.h"
 
 namespace tessera::v1 {
 class Gateway;
@@ -77,72 +78,6 @@ struct ClientOptions {
   absl::Duration transfer_timeout = absl::InfiniteDuration();
   // Bytes per PutObject message (<= 1 MiB, the gateway's limit). Default 1 MiB.
   size_t chunk_bytes = 1 << 20;
-};
-
-struct Bucket {
-  std::string name;
-  absl::Time created;
-  std::string owner;
-  std::string acl;  // canned ACL: "private" or "public-read"
-};
-
-struct CreateBucketOptions {
-  // Canned ACL as S3's x-amz-acl: "private" (default, also when empty) or "public-read" (every
-  // user, and anonymous S3 callers, may also read). S3's other canned ACLs are UNIMPLEMENTED, any
-  // other value INVALID_ARGUMENT; the bucket is then not created.
-  std::string acl;
-};
-
-struct ObjectInfo {
-  std::string bucket;
-  std::string key;
-  std::string version_id;  // opaque bytes
-  uint64_t size = 0;
-  std::string etag;
-  absl::Time modified;
-  std::string content_type;
-  std::map<std::string, std::string> user_metadata;
-  bool degraded = false;  // stored with fewer than k+m slices in some stripe; repair pending
-};
-
-// Called as bytes move: `done` so far of `total` (-1 if unknown). Called from the calling thread.
-using ProgressFn = std::function<void(uint64_t done, int64_t total)>;
-// Fills `buffer` with up to `capacity` bytes; returns how many, 0 at the end, or an error.
-using ReaderFn = std::function<absl::StatusOr<size_t>(char* buffer, size_t capacity)>;
-// Receives consecutive bytes of an object; a non-OK return stops the transfer with that status.
-using SinkFn = std::function<absl::Status(absl::string_view data)>;
-
-struct PutOptions {
-  std::string content_type;
-  std::map<std::string, std::string> user_metadata;
-  bool if_none_match = false;  // FAILED_PRECONDITION if the key already exists
-  // Overwrite only the object with this ETag ("*": any object): FAILED_PRECONDITION on another
-  // ETag, NOT_FOUND if there is no object. Empty: no condition. Both are decided atomically with
-  // the commit.
-  std::string if_match;
-  ProgressFn progress;
-};
-
-struct GetOptions {
-  uint64_t offset = 0;
-  uint64_t length = 0;     // 0 = to the end; a range past the end is cut to the end
-  std::string version_id;  // empty = latest
-  ProgressFn progress;
-};
-
-struct ListOptions {
-  std::string prefix;
-  std::string delimiter;  // e.g. "/" to group keys into common prefixes
-  std::string start_after;
-  std::string continuation_token;  // from a previous page
-  uint32_t max_keys = 0;           // 0 = 1000 (the most per page)
-};
-
-struct ListPage {
-  std::vector<ObjectInfo> objects;
-  std::vector<std::string> common_prefixes;
-  bool truncated = false;
-  std::string next_continuation_token;
 };
 
 // Client-sealed objects (end-to-end mode): the raw calls a sealing layer (api/sdk/
@@ -222,7 +157,7 @@ struct ClusterStatus {
   uint32_t parity_shards = 0;
 };
 
-class Client {
+class Client final : public ObjectClient {
  public:
   // Connects to a gateway at "host:port". UNAVAILABLE "cannot connect to the Tessera gateway at
   // ..." if it does not accept a connection (or TLS handshake) within options.connect_timeout;
@@ -237,54 +172,39 @@ class Client {
   const std::string& endpoint() const { return endpoint_; }
 
   // Buckets.
-  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket,
-                                                    const CreateBucketOptions& options = {});
-  [[nodiscard]] absl::Status DeleteBucket(const std::string& bucket);  // must be empty
-  [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket);
-  [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets();
+  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(
+      const std::string& bucket, const CreateBucketOptions& options = {}) override;
+  [[nodiscard]] absl::Status DeleteBucket(const std::string& bucket) override;  // must be empty
+  [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket) override;
+  [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets() override;
 
   // Uploads. `size` of PutObjectFromReader may be -1 when unknown.
   [[nodiscard]] absl::StatusOr<ObjectInfo> PutObject(const std::string& bucket,
                                                      const std::string& key, absl::string_view data,
-                                                     const PutOptions& options = {});
-  [[nodiscard]] absl::StatusOr<ObjectInfo> PutObjectFromFile(const std::string& bucket,
-                                                             const std::string& key,
-                                                             const std::string& path,
-                                                             const PutOptions& options = {});
-  [[nodiscard]] absl::StatusOr<ObjectInfo> PutObjectFromReader(const std::string& bucket,
-                                                               const std::string& key,
-                                                               const ReaderFn& reader, int64_t size,
-                                                               const PutOptions& options = {});
+                                                     const PutOptions& options = {}) override;
+  [[nodiscard]] absl::StatusOr<ObjectInfo> PutObjectFromReader(
+      const std::string& bucket, const std::string& key, const ReaderFn& reader, int64_t size,
+      const PutOptions& options = {}) override;
 
   // Downloads.
   [[nodiscard]] absl::StatusOr<std::string> GetObject(const std::string& bucket,
                                                       const std::string& key,
-                                                      const GetOptions& options = {});
-  // Writes to `path` atomically (temporary file + rename); nothing is left behind on error.
-  [[nodiscard]] absl::StatusOr<ObjectInfo> GetObjectToFile(const std::string& bucket,
-                                                           const std::string& key,
-                                                           const std::string& path,
-                                                           const GetOptions& options = {});
+                                                      const GetOptions& options = {}) override;
   // Streams to `sink`; the object's info (first message) is returned at the end.
   [[nodiscard]] absl::StatusOr<ObjectInfo> GetObjectToSink(const std::string& bucket,
                                                            const std::string& key,
                                                            const SinkFn& sink,
-                                                           const GetOptions& options = {});
+                                                           const GetOptions& options = {}) override;
 
   [[nodiscard]] absl::StatusOr<ObjectInfo> HeadObject(const std::string& bucket,
-                                                      const std::string& key);
+                                                      const std::string& key) override;
   // OK also when the key does not exist (as S3); NOT_FOUND if the bucket does not.
-  [[nodiscard]] absl::Status DeleteObject(const std::string& bucket, const std::string& key);
+  [[nodiscard]] absl::Status DeleteObject(const std::string& bucket,
+                                          const std::string& key) override;
 
   // One page of keys.
   [[nodiscard]] absl::StatusOr<ListPage> ListObjects(const std::string& bucket,
-                                                     const ListOptions& options = {});
-  // Paging helper: every matching key, page after page, in key order. `on_object` sees each
-  // object, `on_prefix` (optional) each common prefix; a non-OK return stops the listing.
-  [[nodiscard]] absl::Status ListAllObjects(
-      const std::string& bucket, const ListOptions& options,
-      const std::function<absl::Status(const ObjectInfo&)>& on_object,
-      const std::function<absl::Status(const std::string&)>& on_prefix = nullptr);
+                                                     const ListOptions& options = {}) override;
 
   [[nodiscard]] absl::StatusOr<ClusterStatus> GetClusterStatus();
 

@@ -75,7 +75,7 @@ struct EmbeddedClientOptions {
   [[nodiscard]] absl::Status Validate() const;
 };
 
-class EmbeddedClient {
+class EmbeddedClient final : public ObjectClient {
  public:
   // Loads the key file (NOT_FOUND / FAILED_PRECONDITION for a missing or unsafe one) and connects
   // (sdk::Client::Connect's errors).
@@ -86,37 +86,37 @@ class EmbeddedClient {
   EmbeddedClient& operator=(const EmbeddedClient&) = delete;
 
   // Buckets: sdk::Client's.
-  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(const std::string& bucket,
-                                                    const CreateBucketOptions& options = {});
-  [[nodiscard]] absl::Status DeleteBucket(const std::string& bucket);  // must be empty
-  [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket);
-  [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets();
+  [[nodiscard]] absl::StatusOr<Bucket> CreateBucket(
+      const std::string& bucket, const CreateBucketOptions& options = {}) override;
+  [[nodiscard]] absl::Status DeleteBucket(const std::string& bucket) override;  // must be empty
+  [[nodiscard]] absl::StatusOr<Bucket> HeadBucket(const std::string& bucket) override;
+  [[nodiscard]] absl::StatusOr<std::vector<Bucket>> ListBuckets() override;
 
   // Uploads (all-or-nothing), sealed here. options.if_none_match / if_match are decided
   // atomically with the commit, as for sdk::Client. `size` may be -1 when unknown; a known size
   // that the reader does not deliver exactly is INVALID_ARGUMENT and nothing is stored.
   [[nodiscard]] absl::StatusOr<ObjectInfo> PutObject(const std::string& bucket,
                                                      const std::string& key, absl::string_view data,
-                                                     const PutOptions& options = {});
-  [[nodiscard]] absl::StatusOr<ObjectInfo> PutObjectFromReader(const std::string& bucket,
-                                                               const std::string& key,
-                                                               const ReaderFn& reader, int64_t size,
-                                                               const PutOptions& options = {});
+                                                     const PutOptions& options = {}) override;
+  [[nodiscard]] absl::StatusOr<ObjectInfo> PutObjectFromReader(
+      const std::string& bucket, const std::string& key, const ReaderFn& reader, int64_t size,
+      const PutOptions& options = {}) override;
 
   // Downloads, opened here (ranges and version ids as sdk::Client).
   [[nodiscard]] absl::StatusOr<std::string> GetObject(const std::string& bucket,
                                                       const std::string& key,
-                                                      const GetOptions& options = {});
+                                                      const GetOptions& options = {}) override;
   [[nodiscard]] absl::StatusOr<ObjectInfo> GetObjectToSink(const std::string& bucket,
                                                            const std::string& key,
                                                            const SinkFn& sink,
-                                                           const GetOptions& options = {});
+                                                           const GetOptions& options = {}) override;
 
   [[nodiscard]] absl::StatusOr<ObjectInfo> HeadObject(const std::string& bucket,
-                                                      const std::string& key);
-  [[nodiscard]] absl::Status DeleteObject(const std::string& bucket, const std::string& key);
+                                                      const std::string& key) override;
+  [[nodiscard]] absl::Status DeleteObject(const std::string& bucket,
+                                          const std::string& key) override;
   [[nodiscard]] absl::StatusOr<ListPage> ListObjects(const std::string& bucket,
-                                                     const ListOptions& options = {});
+                                                     const ListOptions& options = {}) override;
 
   // The gateway client underneath.
   Client& gateway() { return *gateway_; }

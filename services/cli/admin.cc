@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/sdk/embedded_client.h"
 #include "services/cli/commands.h"
 #include "services/gateway/gateway_backend.h"
 #include "services/gateway/key_rotation.h"
@@ -22,6 +23,8 @@ const char kAdminUsage[] =
     "Keys and maintenance (run where the files are; admin talks to the storage nodes):\n"
     "  keys add FILE             add a fresh master key to key FILE and make it active\n"
     "  keys retire FILE KEY_ID   remove an old (non-active) master key from key FILE\n"
+    "  keys new-client FILE      create a client key for end-to-end sealing (--client_key_file);\n"
+    "                            back it up: what is put with it is unreadable without it\n"
     "  admin rotate-master-key --seeds=HOST:PORT,... --master_key_file=FILE\n"
     "      [--cluster_secret_file=FILE | --insecure_no_auth] [--k=4] [--m=2] [--dry_run]\n"
     "                            rewrap every object's data key under FILE's active key (no\n"
@@ -156,6 +159,17 @@ int RunKeysCommand(const std::vector<std::string>& args) {
         *id, args[2].c_str());
     return kExitOk;
   }
+  if (args.size() == 3 && args[1] == "new-client") {
+    if (absl::Status s = sdk::GenerateClientKeyFile(args[2]); !s.ok()) {
+      PrintError(std::string(s.message()));
+      return kExitError;
+    }
+    std::printf(
+        "created client key %s (mode 0600). Back it up: objects put with "
+        "--client_key_file=%s cannot be read without it.\n",
+        args[2].c_str(), args[2].c_str());
+    return kExitOk;
+  }
   storage::MasterKeyId id = 0;
   if (args.size() == 4 && args[1] == "retire" && absl::SimpleAtoi(args[3], &id)) {
     if (absl::Status s = storage::RetireMasterKeyFromFile(args[2], id); !s.ok()) {
@@ -165,7 +179,9 @@ int RunKeysCommand(const std::vector<std::string>& args) {
     std::printf("removed master key %u from %s\n", id, args[2].c_str());
     return kExitOk;
   }
-  return UsageError("usage: tessera keys add FILE | tessera keys retire FILE KEY_ID");
+  return UsageError(
+      "usage: tessera keys add FILE | tessera keys retire FILE KEY_ID | tessera keys new-client "
+      "FILE");
 }
 
 int RunAdminCommand(const std::vector<std::string>& args) {

@@ -164,7 +164,7 @@ absl::Status ResolveClientOptions(const std::string& credentials_file,
 }
 
 int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
-               const std::vector<std::string>& command_line) {
+               const std::string& client_key_file, const std::vector<std::string>& command_line) {
   // `mb` takes --acl=CANNED (S3's x-amz-acl values; the gateway decides which it supports).
   std::vector<std::string> args;
   std::optional<std::string> acl;
@@ -217,7 +217,19 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
   }
   absl::StatusOr<std::unique_ptr<sdk::Client>> client = sdk::Client::Connect(endpoint, options);
   if (!client.ok()) return Fail(client.status());
-  sdk::Client& c = **client;
+  // Object commands go through the ObjectClient interface: the gateway client itself, or the
+  // end-to-end sealing client over it.
+  std::unique_ptr<sdk::EmbeddedClient> sealed;
+  if (!client_key_file.empty()) {
+    sdk::EmbeddedClientOptions eo;
+    eo.gateway = client->get();
+    eo.client_key_file = client_key_file;
+    absl::StatusOr<std::unique_ptr<sdk::EmbeddedClient>> opened = sdk::EmbeddedClient::Open(eo);
+    if (!opened.ok()) return Fail(opened.status());
+    sealed = *std::move(opened);
+  }
+  sdk::ObjectClient& c = sealed != nullptr ? static_cast<sdk::ObjectClient&>(*sealed)
+                                           : static_cast<sdk::ObjectClient&>(**client);
 
   if (cmd == "mb") {
     sdk::CreateBucketOptions bucket_options;
@@ -330,7 +342,7 @@ int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
     return kExitOk;
   }
   // cluster status
-  absl::StatusOr<sdk::ClusterStatus> st = c.GetClusterStatus();
+  absl::StatusOr<sdk::ClusterStatus> st = (*client)->GetClusterStatus();
   if (!st.ok()) return Fail(st.status());
   const std::string report =
       json ? ClusterStatusJson(endpoint, *st) : FormatClusterStatus(endpoint, *st);

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/sdk/client.h"
+#include "api/sdk/embedded_client.h"
 
 namespace tessera::cli {
 
@@ -44,9 +45,12 @@ std::map<std::string, std::string> ReadEnvFile(const std::string& path);
                                                 sdk::ClientOptions* options);
 
 // Runs one command (`args` = {"mb", "b"}, {"put", "f", "b/k"}, ...) against the gateway at
-// `endpoint` with `options`. Returns the exit code.
+// `endpoint` with `options`. With a `client_key_file` (--client_key_file) object data is sealed
+// end to end with that key (sdk::EmbeddedClient, docs/design/e2e_mode.md): `put` encrypts it
+// here, `get` opens it here, and the gateway never sees the plaintext; the other commands are the
+// same either way. Returns the exit code.
 int RunCommand(const std::string& endpoint, const sdk::ClientOptions& options,
-               const std::vector<std::string>& args);
+               const std::string& client_key_file, const std::vector<std::string>& args);
 
 // Prints one error line "tessera: <message>" to stderr.
 void PrintError(const std::string& message);

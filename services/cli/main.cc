@@ -26,13 +26,16 @@ ABSL_FLAG(std::string, credentials_file, "",
           "names), e.g. the s3.env of `tessera dev`.");
 ABSL_FLAG(std::string, tls_ca_file, "", "PEM certificate to trust for the gateway's TLS.");
 ABSL_FLAG(bool, tls, false, "Connect with TLS, trusting the system's roots.");
+ABSL_FLAG(std::string, client_key_file, "",
+          "Seal object data end to end with this client key (put encrypts, get decrypts, here; "
+          "the cluster never sees the plaintext). Create one with `tessera keys new-client FILE`.");
 
 namespace tessera::cli {
 namespace {
 
 constexpr char kUsage[] =
     "usage: tessera [--endpoint=HOST:PORT] [--credentials_file=FILE] [--tls_ca_file=PEM]\n"
-    "               [--tls] COMMAND [ARGS]\n"
+    "               [--tls] [--client_key_file=FILE] COMMAND [ARGS]\n"
     "\n"
     "Objects and buckets:\n"
     "  mb BUCKET [--acl=ACL]     create a bucket (ACL: private, the default, or public-read)\n"
@@ -127,8 +130,8 @@ int Main(int argc, char** argv) {
   for (size_t i = 0; i < all.size(); ++i) {
     std::string v;
     bool taken = false;
-    for (const char* name :
-         {"endpoint", "credentials_file", "tls_ca_file", "config", "log_level", "log_format"}) {
+    for (const char* name : {"endpoint", "credentials_file", "tls_ca_file", "client_key_file",
+                             "config", "log_level", "log_format"}) {
       if (!dev && !taken && FlagValue(all, &i, name, &v)) {
         global.push_back(absl::StrCat("--", name, "=", v));
         taken = true;
@@ -176,7 +179,8 @@ int Main(int argc, char** argv) {
     PrintError(std::string(s.message()));
     return kExitUsage;
   }
-  return RunCommand(ResolveEndpoint(absl::GetFlag(FLAGS_endpoint)), options, args);
+  return RunCommand(ResolveEndpoint(absl::GetFlag(FLAGS_endpoint)), options,
+                    absl::GetFlag(FLAGS_client_key_file), args);
 }
 
 }  // namespace

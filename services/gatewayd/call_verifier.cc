@@ -31,10 +31,11 @@ CallVerifier::CallVerifier(const s3::CredentialStore* credentials, Clock* clock,
     : credentials_(credentials), clock_(clock), options_(options) {}
 
 absl::StatusOr<Principal> CallVerifier::Verify(absl::string_view full_method,
-                                               const CallSignature& call) {
+                                               const sdk::CallSignature& call) {
   if (call.access_key.empty() && call.signature.empty()) {
-    return Refuse(absl::StrCat("no credentials (metadata ", kCallAccessKeyHeader, ", ",
-                               kCallDateHeader, ", ", kCallNonceHeader, ", ", kCallSignatureHeader,
+    return Refuse(absl::StrCat("no credentials (metadata ", sdk::kCallAccessKeyHeader, ", ",
+                               sdk::kCallDateHeader, ", ", sdk::kCallNonceHeader, ", ",
+                               sdk::kCallSignatureHeader,
                                "); give the client an access key and secret"));
   }
   if (call.access_key.empty() || call.date.empty() || call.nonce.empty() ||
@@ -43,13 +44,13 @@ absl::StatusOr<Principal> CallVerifier::Verify(absl::string_view full_method,
   }
   int64_t seconds = 0;
   if (!absl::SimpleAtoi(call.date, &seconds) || call.date.size() > 12 || seconds < 0) {
-    return Refuse(absl::StrCat(kCallDateHeader, " is not decimal Unix seconds"));
+    return Refuse(absl::StrCat(sdk::kCallDateHeader, " is not decimal Unix seconds"));
   }
   if (!IsLowerHex(call.nonce, 32)) {
-    return Refuse(absl::StrCat(kCallNonceHeader, " must be 32 lowercase hex digits"));
+    return Refuse(absl::StrCat(sdk::kCallNonceHeader, " must be 32 lowercase hex digits"));
   }
   if (!IsLowerHex(call.signature, 64)) {
-    return Refuse(absl::StrCat(kCallSignatureHeader, " must be 64 lowercase hex digits"));
+    return Refuse(absl::StrCat(sdk::kCallSignatureHeader, " must be 64 lowercase hex digits"));
   }
   const absl::Time now = clock_->Now();
   const absl::Time signed_at = absl::FromUnixSeconds(seconds);
@@ -60,8 +61,8 @@ absl::StatusOr<Principal> CallVerifier::Verify(absl::string_view full_method,
   }
   absl::StatusOr<s3::Credential> credential = credentials_->Lookup(call.access_key);
   if (!credential.ok()) return Refuse("unknown access key");
-  const std::string expected =
-      CallSignatureHex(credential->secret_key, call.access_key, full_method, call.date, call.nonce);
+  const std::string expected = sdk::CallSignatureHex(credential->secret_key, call.access_key,
+                                                     full_method, call.date, call.nonce);
   // Both are 64 hex digits here: equal lengths, so CRYPTO_memcmp's time depends on neither.
   if (CRYPTO_memcmp(expected.data(), call.signature.data(), expected.size()) != 0) {
     return Refuse(

@@ -1,4 +1,4 @@
-// CallVerifier: authenticates one Gateway gRPC call from its CallSignature (call_signature.h)
+// CallVerifier: authenticates one Gateway gRPC call from its sdk::CallSignature (call_signature.h)
 // against the users of a CredentialStore (the same credentials file and users as S3). The plain
 // core of the gateway's authentication: no gRPC types (gateway_service.cc reads the metadata and
 // maps the status).
@@ -29,9 +29,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/sdk/call_signature.h"
 #include "base/clock.h"
 #include "services/gateway/access_policy.h"
-#include "services/gatewayd/call_signature.h"
 #include "services/s3/auth/credential_store.h"
 
 namespace tessera::services {
@@ -50,7 +50,7 @@ class CallVerifier {
   // The caller of `full_method` ("/tessera.v1.Gateway/ListBuckets") presenting `call`: a user
   // Principal, or UNAUTHENTICATED / RESOURCE_EXHAUSTED as described above.
   [[nodiscard]] absl::StatusOr<Principal> Verify(absl::string_view full_method,
-                                                 const CallSignature& call);
+                                                 const sdk::CallSignature& call);
 
   // Live entries of the replay cache (tests).
   size_t remembered_nonces() const;

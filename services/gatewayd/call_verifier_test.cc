@@ -4,10 +4,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "api/sdk/call_signature.h"
 #include "base/fake_clock.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
-#include "services/gatewayd/call_signature.h"
 #include "services/s3/auth/credential_store.h"
 
 namespace tessera::services {
@@ -28,11 +28,11 @@ class CallVerifierTest : public ::testing::Test {
     ASSERT_OK(store_.Add({"BOBACCESSKEY00000001", "bob-secret-key-00000000001", "bob"}));
   }
 
-  CallSignature Sign(absl::string_view method, absl::Time at, absl::string_view key = kKey,
-                     absl::string_view secret = kSecret) {
-    absl::StatusOr<CallSignature> s = SignCall(key, secret, method, at);
+  sdk::CallSignature Sign(absl::string_view method, absl::Time at, absl::string_view key = kKey,
+                          absl::string_view secret = kSecret) {
+    absl::StatusOr<sdk::CallSignature> s = sdk::SignCall(key, secret, method, at);
     EXPECT_OK(s.status());
-    return s.ok() ? *s : CallSignature();
+    return s.ok() ? *s : sdk::CallSignature();
   }
 
   s3::CredentialStore store_;
@@ -50,16 +50,17 @@ TEST_F(CallVerifierTest, AcceptsASignedCallAsItsUser) {
 }
 
 TEST_F(CallVerifierTest, RefusesMissingAndMalformedCredentials) {
-  EXPECT_THAT(verifier_.Verify(kList, CallSignature()),
+  EXPECT_THAT(verifier_.Verify(kList, sdk::CallSignature()),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no credentials")));
-  CallSignature good = Sign(kList, clock_.Now());
-  for (std::string CallSignature::*field : {&CallSignature::access_key, &CallSignature::date,
-                                            &CallSignature::nonce, &CallSignature::signature}) {
-    CallSignature c = good;
+  sdk::CallSignature good = Sign(kList, clock_.Now());
+  for (std::string sdk::CallSignature::*field :
+       {&sdk::CallSignature::access_key, &sdk::CallSignature::date, &sdk::CallSignature::nonce,
+        &sdk::CallSignature::signature}) {
+    sdk::CallSignature c = good;
     c.*field = "";
     EXPECT_THAT(verifier_.Verify(kList, c), StatusIs(absl::StatusCode::kUnauthenticated));
   }
-  CallSignature c = good;
+  sdk::CallSignature c = good;
   c.date = "yesterday";
   EXPECT_THAT(verifier_.Verify(kList, c), StatusIs(absl::StatusCode::kUnauthenticated));
   c = good;
@@ -85,7 +86,7 @@ TEST_F(CallVerifierTest, RefusesWrongSecretUnknownKeyAndAnotherMethod) {
   EXPECT_THAT(verifier_.Verify(kDelete, Sign(kList, clock_.Now())),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("does not match")));
   // A field changed after signing.
-  CallSignature c = Sign(kList, clock_.Now());
+  sdk::CallSignature c = Sign(kList, clock_.Now());
   c.nonce[0] = c.nonce[0] == '0' ? '1' : '0';
   EXPECT_THAT(verifier_.Verify(kList, c), StatusIs(absl::StatusCode::kUnauthenticated));
   c = Sign(kList, clock_.Now());
@@ -101,7 +102,7 @@ TEST_F(CallVerifierTest, RefusesCallsOutsideTheSkewWindow) {
 }
 
 TEST_F(CallVerifierTest, RefusesReplaysForAsLongAsTheDateIsAccepted) {
-  const CallSignature call = Sign(kList, clock_.Now());
+  const sdk::CallSignature call = Sign(kList, clock_.Now());
   EXPECT_OK(verifier_.Verify(kList, call).status());
   EXPECT_THAT(verifier_.Verify(kList, call),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("replayed")));
@@ -118,7 +119,7 @@ TEST_F(CallVerifierTest, RefusesReplaysForAsLongAsTheDateIsAccepted) {
 TEST_F(CallVerifierTest, AFullReplayCacheRefusesRatherThanForgets) {
   CallVerifier small(&store_, &clock_, CallVerifierOptions{.max_nonces = 2});
   EXPECT_OK(small.Verify(kList, Sign(kList, clock_.Now())).status());
-  const CallSignature second = Sign(kList, clock_.Now());
+  const sdk::CallSignature second = Sign(kList, clock_.Now());
   EXPECT_OK(small.Verify(kList, second).status());
   EXPECT_THAT(small.Verify(kList, Sign(kList, clock_.Now())),
               StatusIs(absl::StatusCode::kResourceExhausted));
@@ -129,8 +130,8 @@ TEST_F(CallVerifierTest, AFullReplayCacheRefusesRatherThanForgets) {
 
 TEST(CallSignatureTest, FreshNonceEveryCallAndAKnownVector) {
   const absl::Time t = absl::FromUnixSeconds(1700000000);
-  ASSERT_OK_AND_ASSIGN(CallSignature a, SignCall(kKey, kSecret, kList, t));
-  ASSERT_OK_AND_ASSIGN(CallSignature b, SignCall(kKey, kSecret, kList, t));
+  ASSERT_OK_AND_ASSIGN(sdk::CallSignature a, sdk::SignCall(kKey, kSecret, kList, t));
+  ASSERT_OK_AND_ASSIGN(sdk::CallSignature b, sdk::SignCall(kKey, kSecret, kList, t));
   EXPECT_NE(a.nonce, b.nonce);
   EXPECT_NE(a.signature, b.signature);
   EXPECT_EQ(a.date, "1700000000");
@@ -139,7 +140,7 @@ TEST(CallSignatureTest, FreshNonceEveryCallAndAKnownVector) {
   //   ctx = b"TESSERA-GRPC-HMAC-SHA256-V1"; k = hmac.new(secret, ctx, sha256).digest()
   //   hmac.new(k, ctx + b"\n" + key + b"\n" + method + b"\n" + date + b"\n" + nonce, sha256)
   EXPECT_EQ(
-      CallSignatureHex(kSecret, kKey, kList, "1700000000", "000102030405060708090a0b0c0d0e0f"),
+      sdk::CallSignatureHex(kSecret, kKey, kList, "1700000000", "000102030405060708090a0b0c0d0e0f"),
       "da85e67933ab635142c324b98f44b60a6910c8a667fe9f5da0b37e546b5c0c84");
 }
 

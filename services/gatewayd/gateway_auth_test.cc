@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/gateway.grpc.pb.h"
+#include "api/sdk/call_signature.h"
 #include "api/sdk/client.h"
 #include "base/clock.h"
 #include "base/testing/status_matchers.h"
@@ -36,7 +37,6 @@
 #include "gtest/gtest.h"
 #include "services/gateway/multipart.h"
 #include "services/gateway/replicated_test_cluster.h"
-#include "services/gatewayd/call_signature.h"
 #include "services/gatewayd/gateway_server.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/auth/sigv4.h"
@@ -134,20 +134,20 @@ constexpr const char* kRpcNames[] = {"CreateBucket",  "DeleteBucket",    "HeadBu
                                      "ClusterStatus", "PutSealedObject", "GetSealedObject"};
 static_assert(sizeof(kRpcNames) / sizeof(kRpcNames[0]) == kRpcCount);
 
-std::string FullMethod(int rpc) { return absl::StrCat(kGatewayServicePath, kRpcNames[rpc]); }
+std::string FullMethod(int rpc) { return absl::StrCat(sdk::kGatewayServicePath, kRpcNames[rpc]); }
 
 using Metadata = std::vector<std::pair<std::string, std::string>>;
 
-Metadata ToMetadata(const CallSignature& s) {
-  return {{kCallAccessKeyHeader, s.access_key},
-          {kCallDateHeader, s.date},
-          {kCallNonceHeader, s.nonce},
-          {kCallSignatureHeader, s.signature}};
+Metadata ToMetadata(const sdk::CallSignature& s) {
+  return {{sdk::kCallAccessKeyHeader, s.access_key},
+          {sdk::kCallDateHeader, s.date},
+          {sdk::kCallNonceHeader, s.nonce},
+          {sdk::kCallSignatureHeader, s.signature}};
 }
 
 Metadata Signed(const std::string& method, const std::string& key, const std::string& secret,
                 absl::Time at) {
-  absl::StatusOr<CallSignature> s = SignCall(key, secret, method, at);
+  absl::StatusOr<sdk::CallSignature> s = sdk::SignCall(key, secret, method, at);
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? ToMetadata(*s) : Metadata();
 }
@@ -476,7 +476,7 @@ TEST_F(GatewayAuthTest, EveryRpcRefusesCallsThatAreNotValidlySigned) {
         {"expired", Signed(method, kAlice.key, kAlice.secret, now - absl::Minutes(20))},
         {"from the future", Signed(method, kAlice.key, kAlice.secret, now + absl::Minutes(20))},
         {"signed for another method", Signed(other, kAlice.key, kAlice.secret, now)},
-        {"key id only", {{kCallAccessKeyHeader, kAlice.key}}},
+        {"key id only", {{sdk::kCallAccessKeyHeader, kAlice.key}}},
     };
     for (const auto& [what, md] : cases) {
       grpc::Status s = Invoke(rpc, md);

@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "api/sdk/call_signature.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
 #include "base/status_reasons.h"
-#include "services/gatewayd/call_signature.h"
 
 namespace tessera::services {
 namespace {
@@ -146,13 +146,13 @@ absl::StatusOr<Principal> GatewayService::Authenticate(grpc::CallbackServerConte
     auto it = metadata.find(name);
     return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
   };
-  if (absl::Status s = CheckApiVersion(value(kApiVersionHeader)); !s.ok()) return s;
-  CallSignature call;
-  call.access_key = value(kCallAccessKeyHeader);
-  call.date = value(kCallDateHeader);
-  call.nonce = value(kCallNonceHeader);
-  call.signature = value(kCallSignatureHeader);
-  return deps_.verifier->Verify(absl::StrCat(kGatewayServicePath, method), call);
+  if (absl::Status s = sdk::CheckApiVersion(value(sdk::kApiVersionHeader)); !s.ok()) return s;
+  sdk::CallSignature call;
+  call.access_key = value(sdk::kCallAccessKeyHeader);
+  call.date = value(sdk::kCallDateHeader);
+  call.nonce = value(sdk::kCallNonceHeader);
+  call.signature = value(sdk::kCallSignatureHeader);
+  return deps_.verifier->Verify(absl::StrCat(sdk::kGatewayServicePath, method), call);
 }
 
 grpc::ServerUnaryReactor* GatewayService::RunUnary(

@@ -18,7 +18,7 @@
 //               Bytes are only ever sent from authenticated, decoded stripes; if the object
 //               cannot be read the stream ends with DATA_LOSS / UNAVAILABLE (never wrong bytes).
 //
-// Authentication and authorisation: every call is authenticated first, by its CallSignature
+// Authentication and authorisation: every call is authenticated first, by its sdk::CallSignature
 // metadata (call_signature.h) checked by the CallVerifier, before any work is queued or any
 // message read: a call without valid credentials ends UNAUTHENTICATED. The handler then acts as
 // that user through the object layer's rule (ObjectService::Authorize, access_policy.h), the same

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/gateway.grpc.pb.h"
+#include "api/sdk/call_signature.h"
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/status_reasons.h"
@@ -21,7 +22,6 @@
 #include "services/gateway/faulty_manifest_store.h"
 #include "services/gateway/test_cluster.h"
 #include "services/gateway/work_pool.h"
-#include "services/gatewayd/call_signature.h"
 #include "services/gatewayd/call_verifier.h"
 #include "services/s3/auth/credential_store.h"
 
@@ -68,14 +68,14 @@ class GatewayServiceTest : public ::testing::Test {
   std::unique_ptr<grpc::ClientContext> Signed(const char* method) {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    absl::StatusOr<CallSignature> s =
-        SignCall(kKey, kSecret, absl::StrCat(kGatewayServicePath, method), absl::Now());
+    absl::StatusOr<sdk::CallSignature> s =
+        sdk::SignCall(kKey, kSecret, absl::StrCat(sdk::kGatewayServicePath, method), absl::Now());
     EXPECT_TRUE(s.ok()) << s.status();
     if (s.ok()) {
-      ctx->AddMetadata(kCallAccessKeyHeader, s->access_key);
-      ctx->AddMetadata(kCallDateHeader, s->date);
-      ctx->AddMetadata(kCallNonceHeader, s->nonce);
-      ctx->AddMetadata(kCallSignatureHeader, s->signature);
+      ctx->AddMetadata(sdk::kCallAccessKeyHeader, s->access_key);
+      ctx->AddMetadata(sdk::kCallDateHeader, s->date);
+      ctx->AddMetadata(sdk::kCallNonceHeader, s->nonce);
+      ctx->AddMetadata(sdk::kCallSignatureHeader, s->signature);
     }
     return ctx;
   }
@@ -147,7 +147,7 @@ class GatewayServiceTest : public ::testing::Test {
 TEST_F(GatewayServiceTest, ClientOfANewerApiVersionIsRefused) {
   for (const char* version : {"1", "2"}) {
     auto ctx = Signed("ListBuckets");
-    ctx->AddMetadata(kApiVersionHeader, version);
+    ctx->AddMetadata(sdk::kApiVersionHeader, version);
     v1::ListBucketsResponse resp;
     grpc::Status s = stub_->ListBuckets(ctx.get(), v1::ListBucketsRequest(), &resp);
     if (std::string(version) == "1") {
@@ -159,9 +159,9 @@ TEST_F(GatewayServiceTest, ClientOfANewerApiVersionIsRefused) {
           << s.error_message();
     }
   }
-  EXPECT_TRUE(IsNewerFormat(CheckApiVersion("2")));
-  EXPECT_TRUE(CheckApiVersion("").ok());
-  EXPECT_EQ(CheckApiVersion("v1").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(IsNewerFormat(sdk::CheckApiVersion("2")));
+  EXPECT_TRUE(sdk::CheckApiVersion("").ok());
+  EXPECT_EQ(sdk::CheckApiVersion("v1").code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(GatewayServiceTest, OutcomeUnknownCreateBucketIsUnavailable) {

@@ -176,6 +176,51 @@ TEST(CliClusterTest, DevClusterAndEveryCommand) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat("size:          ", data.size()))) << r.out;
 
+  // End-to-end sealing (--client_key_file, sdk::EmbeddedClient behind the same commands): the
+  // object reads back with the key, is refused without it or with another key, and lists and
+  // deletes like any other.
+  const std::string client_key = TmpDir() + "/client.key";
+  const std::string other_key = TmpDir() + "/other.key";
+  ::unlink(client_key.c_str());
+  ::unlink(other_key.c_str());
+  r = Tessera({"keys", "new-client", client_key});
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    struct stat st {};
+    ASSERT_EQ(::stat(client_key.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  r = Tessera({"keys", "new-client", client_key});  // never overwrites a key
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  ASSERT_EQ(Tessera({"keys", "new-client", other_key}).code, 0);
+  r = Tessera({"--client_key_file=" + client_key, "put", src, "demo/sealed.bin"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string opened = TmpDir() + "/opened.bin";
+  r = Tessera({"--client_key_file=" + client_key, "get", "demo/sealed.bin", opened});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(ReadAll(opened) == data);
+  r = Tessera({"--client_key_file=" + client_key, "get", "demo/sealed.bin", "-"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.out == data);
+  const std::string refused = TmpDir() + "/refused.bin";
+  r = Tessera({"get", "demo/sealed.bin", refused});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(OneLine(r.err) && absl::StrContains(r.err, "sealed end to end")) << r.err;
+  EXPECT_NE(::access(refused.c_str(), F_OK), 0);
+  r = Tessera({"--client_key_file=" + other_key, "get", "demo/sealed.bin", refused});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  EXPECT_NE(::access(refused.c_str(), F_OK), 0);
+  r = Tessera({"--client_key_file=" + client_key, "ls", "demo"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "sealed.bin")) << r.out;
+  r = Tessera({"--client_key_file=" + client_key, "rm", "demo/sealed.bin"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Tessera({"--client_key_file=/nonexistent/key", "ls"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(OneLine(r.err) && absl::StrContains(r.err, "/nonexistent/key")) << r.err;
+
   // A missing key: exit 1, one clear line, no file left behind.
   const std::string missing = TmpDir() + "/missing.bin";
   r = Tessera({"get", "demo/nope", missing});

@@ -25,7 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace tessera::services {
+namespace tessera::sdk {
 
 inline constexpr char kCallAccessKeyHeader[] = "x-tessera-access-key";
 inline constexpr char kCallDateHeader[] = "x-tessera-date";
@@ -66,4 +66,4 @@ struct CallSignature {
                                            absl::string_view full_method, absl::string_view date,
                                            absl::string_view nonce);
 
-}  // namespace tessera::services
+}  // namespace tessera::sdk

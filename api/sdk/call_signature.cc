@@ -1,4 +1,4 @@
-#include "services/gatewayd/call_signature.h"
+#include "api/sdk/call_signature.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_reasons.h"
 
-namespace tessera::services {
+namespace tessera::sdk {
 namespace {
 
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
@@ -65,4 +65,4 @@ absl::StatusOr<CallSignature> SignCall(absl::string_view access_key, absl::strin
   return s;
 }
 
-}  // namespace tessera::services
+}  // namespace tessera::sdk
