@@ -79,7 +79,7 @@ if [ "${1:-}" != "--quick" ]; then
   # clang-14 -Wthread-safety over every target (ABSL_GUARDED_BY etc.; gcc ignores them).
   run_check "thread-safety analysis (clang, whole tree)" bazel build --config=tsa //...
   # The tests again under ASan+UBSan (.bazelrc config asan: options and their reasons). The
-  # packages below have run clean; the front ends (services/gateway, gatewayd, s3, cli), api/
+  # packages below have run clean; the front ends (services/object, gatewayd, s3, cli), api/
   # and tests/ join once they have (docs/design/testing.md).
   run_pass "sanitizers (ASan+UBSan)" "--config=asan" //base/... //storage/... //p2p/... \
     //services/meta/... //services/node/... //services/common/...

@@ -12,9 +12,9 @@
 #include "absl/strings/str_split.h"
 #include "api/sdk/embedded_client.h"
 #include "services/cli/commands.h"
-#include "services/gateway/gateway_backend.h"
-#include "services/gateway/key_rotation.h"
 #include "services/meta/acceptor_store.h"
+#include "services/object/key_rotation.h"
+#include "services/object/object_backend.h"
 #include "storage/crypto/key_file.h"
 
 namespace tessera::cli {
@@ -38,7 +38,7 @@ const char kAdminUsage[] =
 namespace {
 
 int RotateMasterKey(const std::vector<std::string>& args) {
-  services::GatewayBackendOptions o;
+  services::ObjectBackendOptions o;
   // A maintenance client: no layout proposals, no space reclamation.
   o.layout_maintainer.run_thread = false;
   o.caller_id = "tessera-admin";
@@ -76,8 +76,7 @@ int RotateMasterKey(const std::vector<std::string>& args) {
     return kExitError;
   }
   o.keyring = ring->get();
-  absl::StatusOr<std::unique_ptr<services::GatewayBackend>> backend =
-      services::OpenGatewayBackend(o);
+  absl::StatusOr<std::unique_ptr<services::ObjectBackend>> backend = services::OpenObjectBackend(o);
   if (!backend.ok()) {
     PrintError(absl::StrCat("cannot reach the cluster: ", backend.status().ToString()));
     return kExitError;

@@ -31,7 +31,7 @@
 #include "absl/time/time.h"
 #include "api/sdk/call_signature.h"
 #include "base/clock.h"
-#include "services/gateway/access_policy.h"
+#include "services/object/access_policy.h"
 #include "services/s3/auth/credential_store.h"
 
 namespace tessera::services {

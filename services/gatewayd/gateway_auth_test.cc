@@ -1,6 +1,6 @@
 // The Gateway gRPC API authenticates every call and authorises it as S3 does. A real
 // GatewayServer (in process, gRPC over a loopback socket) over a ReplicatedTestCluster, and an
-// S3Gateway over the same nodes and master key, so both front ends see one store:
+// S3RequestHandler over the same nodes and master key, so both front ends see one store:
 //   * every RPC refuses calls with no credentials, a wrong secret, an unknown access key, an
 //     expired signing time, another method's signature, and a replayed signature
 //     (UNAUTHENTICATED), and changes nothing;
@@ -35,9 +35,9 @@
 #include "base/testing/temp_dir.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/gateway/multipart.h"
-#include "services/gateway/replicated_test_cluster.h"
 #include "services/gatewayd/gateway_server.h"
+#include "services/object/multipart.h"
+#include "services/object/replicated_test_cluster.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/auth/sigv4.h"
 #include "services/s3/handlers/s3_front_end.h"
@@ -60,7 +60,8 @@ std::string TmpDir() {
   return tmp != nullptr ? tmp : "/tmp";
 }
 
-// --- S3 requests handed straight to S3Gateway::Handle (signed with SigV4) ------------------------
+// --- S3 requests handed straight to S3RequestHandler::Handle (signed with SigV4)
+// ------------------------
 
 class StringBody : public s3::HttpBodyReader {
  public:
@@ -203,15 +204,15 @@ class GatewayAuthTest : public ::testing::Test {
         grpc::CreateChannel(*endpoint_, grpc::InsecureChannelCredentials()));
 
     // S3 over the same nodes, master key and users.
-    GatewayBackendOptions bo = cluster_->GatewayOptions();
+    ObjectBackendOptions bo = cluster_->GatewayOptions();
     bo.keyring = nullptr;
     bo.master_key_file = *key_file_;
-    ASSERT_OK_AND_ASSIGN(auto backend, OpenGatewayBackend(std::move(bo)));
+    ASSERT_OK_AND_ASSIGN(auto backend, OpenObjectBackend(std::move(bo)));
     s3_backend_ = backend.release();
     ASSERT_OK_AND_ASSIGN(auto creds, s3::CredentialStore::LoadFromFile(*credentials_file_));
     s3_credentials_ = creds.release();
     ASSERT_OK_AND_ASSIGN(
-        auto front, s3::S3FrontEnd::Create({s3::S3GatewayOptions{}, co.data},
+        auto front, s3::S3FrontEnd::Create({s3::S3RequestHandlerOptions{}, co.data},
                                            &s3_backend_->objects(), &s3_backend_->store(),
                                            s3_backend_->deps(), s3_credentials_, Clock::Real()));
     s3_ = front.release();
@@ -440,7 +441,7 @@ class GatewayAuthTest : public ::testing::Test {
   static GatewayServer* server_;
   static std::string* endpoint_;
   static std::shared_ptr<grpc::Channel>* channel_;
-  static GatewayBackend* s3_backend_;
+  static ObjectBackend* s3_backend_;
   static s3::CredentialStore* s3_credentials_;
   static s3::S3FrontEnd* s3_;
 };
@@ -451,7 +452,7 @@ Registry* GatewayAuthTest::registry_ = nullptr;
 GatewayServer* GatewayAuthTest::server_ = nullptr;
 std::string* GatewayAuthTest::endpoint_ = nullptr;
 std::shared_ptr<grpc::Channel>* GatewayAuthTest::channel_ = nullptr;
-GatewayBackend* GatewayAuthTest::s3_backend_ = nullptr;
+ObjectBackend* GatewayAuthTest::s3_backend_ = nullptr;
 s3::CredentialStore* GatewayAuthTest::s3_credentials_ = nullptr;
 s3::S3FrontEnd* GatewayAuthTest::s3_ = nullptr;
 

@@ -15,12 +15,12 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "services/common/admin_server.h"
-#include "services/gateway/backend_metrics.h"
-#include "services/gateway/cluster_view.h"
-#include "services/gateway/gateway_backend.h"
-#include "services/gateway/work_pool.h"
 #include "services/gatewayd/call_verifier.h"
 #include "services/gatewayd/gateway_service.h"
+#include "services/object/backend_metrics.h"
+#include "services/object/cluster_view.h"
+#include "services/object/object_backend.h"
+#include "services/object/work_pool.h"
 #include "services/s3/auth/credential_store.h"
 
 namespace tessera::services {
@@ -85,7 +85,7 @@ class GatewayServer::Impl {
   GatewayServerOptions options;
   std::unique_ptr<s3::CredentialStore> credentials;
   std::unique_ptr<CallVerifier> verifier;
-  std::unique_ptr<GatewayBackend> backend;
+  std::unique_ptr<ObjectBackend> backend;
   std::unique_ptr<WorkPool> handler_pool;
   std::unique_ptr<GatewayService> service;
   std::unique_ptr<grpc::Server> server;
@@ -181,7 +181,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
     transport = grpc::experimental::TlsServerCredentials(tls);
   }
 
-  GatewayBackendOptions bo;
+  ObjectBackendOptions bo;
   bo.seeds = o.seeds;
   bo.location = o.location;
   bo.cluster_secret_file = o.cluster_secret_file;
@@ -194,7 +194,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayServe
   bo.gc.grace = o.gc_grace;
   bo.orphan_interval = o.orphan_interval;
   bo.orphans.grace = o.orphan_grace;
-  auto backend = OpenGatewayBackend(std::move(bo));
+  auto backend = OpenObjectBackend(std::move(bo));
   if (!backend.ok()) return backend.status();
   impl->backend = *std::move(backend);
 

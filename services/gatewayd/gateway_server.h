@@ -1,4 +1,4 @@
-// GatewayServer: assembles a tessera-gateway process: the GatewayBackend (OpenGatewayBackend:
+// GatewayServer: assembles a tessera-gateway process: the ObjectBackend (OpenObjectBackend:
 // cluster learned from the seeds' membership, metadata replicated on the storage nodes,
 // authenticated slice client, master keyring, ObjectService), the gRPC Gateway service with its
 // caller authentication (the users of a credentials file, as tessera-s3; CallVerifier), optionally
@@ -20,7 +20,7 @@
 #include "absl/time/time.h"
 #include "api/node.pb.h"
 #include "base/metrics.h"
-#include "services/gateway/data_path.h"
+#include "services/object/data_path.h"
 
 namespace tessera::services {
 
@@ -46,7 +46,7 @@ struct GatewayServerOptions {
   size_t data_path_threads = 32;  // slice RPC parallelism
   size_t handler_threads = 64;    // concurrent blocking handler work
   absl::Duration membership_refresh = absl::Seconds(1);
-  // Space reclamation (GatewayBackendOptions::gc_interval): superseded/deleted versions' slices
+  // Space reclamation (ObjectBackendOptions::gc_interval): superseded/deleted versions' slices
   // after gc_grace, every gc_interval; orphan slices after orphan_grace, every orphan_interval.
   // Zero intervals turn either off.
   absl::Duration gc_interval = absl::Minutes(5);

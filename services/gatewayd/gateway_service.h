@@ -39,12 +39,12 @@
 #include "absl/status/status.h"
 #include "api/gateway.grpc.pb.h"
 #include "base/metrics.h"
-#include "services/gateway/access_policy.h"
-#include "services/gateway/manifest_store.h"
-#include "services/gateway/object_reader.h"
-#include "services/gateway/object_service.h"
-#include "services/gateway/work_pool.h"
 #include "services/gatewayd/call_verifier.h"
+#include "services/object/access_policy.h"
+#include "services/object/manifest_store.h"
+#include "services/object/object_reader.h"
+#include "services/object/object_service.h"
+#include "services/object/work_pool.h"
 #include "storage/pipeline/stripe_codec.h"
 
 namespace tessera::services {

@@ -19,10 +19,10 @@
 #include "base/metrics.h"
 #include "base/status_reasons.h"
 #include "gtest/gtest.h"
-#include "services/gateway/faulty_manifest_store.h"
-#include "services/gateway/test_cluster.h"
-#include "services/gateway/work_pool.h"
 #include "services/gatewayd/call_verifier.h"
+#include "services/object/faulty_manifest_store.h"
+#include "services/object/test_cluster.h"
+#include "services/object/work_pool.h"
 #include "services/s3/auth/credential_store.h"
 
 namespace tessera::services {

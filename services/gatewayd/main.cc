@@ -32,8 +32,8 @@
 #include "base/logging.h"
 #include "services/common/config_sources.h"
 #include "services/common/shutdown_signals.h"
-#include "services/gateway/reclaim_flags.h"
 #include "services/gatewayd/gateway_server.h"
+#include "services/object/reclaim_flags.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7500",
           "host:port for the gRPC Gateway service (loopback by default).");
@@ -112,7 +112,7 @@ int Main(int argc, char** argv) {
   o.data.stripe_size = absl::GetFlag(FLAGS_stripe_size);
   o.data.inline_threshold = absl::GetFlag(FLAGS_inline_threshold);
   // --reclaim, --gc_interval, --gc_grace, --orphan_interval, --orphan_grace: shared with
-  // tessera-s3 (services/gateway/reclaim_flags.h).
+  // tessera-s3 (services/object/reclaim_flags.h).
   absl::StatusOr<ReclaimSettings> reclaim = ReclaimSettingsFromFlags();
   if (!reclaim.ok()) BadConfig(std::string(reclaim.status().message()));
   o.gc_interval = reclaim->gc_interval;

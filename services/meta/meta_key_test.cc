@@ -46,7 +46,7 @@ TEST(MetaFormatTest, PartitionForShardKnownAnswers) {
   EXPECT_EQ(PartitionForShard("photos", 7, 16), 13u);
   EXPECT_EQ(PartitionForShard("photos", 7, 256), 141u);
   EXPECT_EQ(PartitionForShard("photos", 7, 65536), 28301u);
-  // The gateway's bucket directory (services/gateway/replicated_manifest_store.cc).
+  // The gateway's bucket directory (services/object/replicated_manifest_store.cc).
   EXPECT_EQ(PartitionForShard("tessera.buckets", 0, 256), 243u);
 }
 

@@ -21,7 +21,7 @@
 #include <set>
 #include <string>
 
-#include "services/gateway/cluster_view.h"
+#include "services/object/cluster_view.h"
 
 namespace tessera::services {
 

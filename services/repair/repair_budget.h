@@ -22,7 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
-#include "services/gateway/cluster_view.h"
+#include "services/object/cluster_view.h"
 
 namespace tessera::services {
 

@@ -5,7 +5,7 @@
 #include "base/fake_clock.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
-#include "services/gateway/replicated_test_cluster.h"
+#include "services/object/replicated_test_cluster.h"
 
 namespace tessera::services {
 namespace {
@@ -23,8 +23,8 @@ class RepairLeaseTest : public ::testing::Test {
           return o;
         }()) {}
 
-  GatewayBackendOptions Keyless() const {
-    GatewayBackendOptions o = cluster_.GatewayOptions();
+  ObjectBackendOptions Keyless() const {
+    ObjectBackendOptions o = cluster_.GatewayOptions();
     o.keyring = nullptr;
     o.keyless = true;
     o.layout_maintainer.run_thread = false;
@@ -36,10 +36,10 @@ class RepairLeaseTest : public ::testing::Test {
 
 TEST_F(RepairLeaseTest, KeylessBackendWaitsForTheLayoutAndNeverCreatesIt) {
   ASSERT_OK(cluster_.status());
-  EXPECT_THAT(OpenGatewayBackend(Keyless()).status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(OpenObjectBackend(Keyless()).status(), StatusIs(absl::StatusCode::kUnavailable));
   auto gateway = cluster_.OpenGateway();  // a front end creates epoch 1
   ASSERT_OK(gateway.status());
-  auto keyless = OpenGatewayBackend(Keyless());
+  auto keyless = OpenObjectBackend(Keyless());
   ASSERT_OK(keyless.status());
   EXPECT_EQ((*keyless)->meta().layout_record()->epoch(),
             (*gateway)->meta().layout_record()->epoch());

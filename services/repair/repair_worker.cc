@@ -85,7 +85,7 @@ void RepairWorker::Stop() {
 }
 
 absl::Status RepairWorker::Open() {
-  GatewayBackendOptions o;
+  ObjectBackendOptions o;
   o.seeds = {options_.self_address};
   o.seed_node_ids = {{options_.self_address, options_.node_id}};
   o.auth = options_.auth;
@@ -96,7 +96,7 @@ absl::Status RepairWorker::Open() {
   o.bandwidth = options_.bandwidth;
   o.location = options_.location;
   o.registry = options_.registry;
-  absl::StatusOr<std::unique_ptr<GatewayBackend>> backend = OpenGatewayBackend(std::move(o));
+  absl::StatusOr<std::unique_ptr<ObjectBackend>> backend = OpenObjectBackend(std::move(o));
   if (!backend.ok()) return backend.status();
   backend_ = *std::move(backend);
   lister_ = NewGrpcSliceLister(backend_->auth());

@@ -1,7 +1,7 @@
 // RepairWorker: the repair scheduler as it runs on every storage node (tessera-node).
 //
 // Repair runs on the nodes, not on the front ends, because it needs no key: the node opens a
-// keyless GatewayBackend over its own gRPC address (cluster view from membership, the replicated
+// keyless ObjectBackend over its own gRPC address (cluster view from membership, the replicated
 // metadata, authenticated slice client) and never loads the master key. Every `interval` it runs
 // a Repairer pass over the buckets it is responsible for:
 //   - responsibility: for each bucket, the alive node with the highest rendezvous hash of
@@ -27,7 +27,7 @@
 #include "base/metrics.h"
 #include "p2p/auth/cluster_auth.h"
 #include "p2p/bandwidth/estimator.h"
-#include "services/gateway/gateway_backend.h"
+#include "services/object/object_backend.h"
 #include "services/repair/repair_lease.h"
 #include "services/repair/repair_metrics.h"
 #include "services/repair/repairer.h"
@@ -88,7 +88,7 @@ class RepairWorker {
 
   const RepairWorkerOptions options_;
   std::unique_ptr<RepairMetrics> metrics_;
-  std::unique_ptr<GatewayBackend> backend_;
+  std::unique_ptr<ObjectBackend> backend_;
   std::unique_ptr<SliceLister> lister_;
   std::unique_ptr<WorkPool> pool_;
   std::unique_ptr<RepairLeases> leases_;

@@ -9,7 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/logging.h"
 #include "base/status_reasons.h"
-#include "services/gateway/data_path.h"
+#include "services/object/data_path.h"
 
 namespace tessera::services {
 namespace {

@@ -16,11 +16,11 @@
 #include "base/metrics.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
-#include "services/gateway/gateway_test_util.h"
-#include "services/gateway/multipart.h"
-#include "services/gateway/orphan_reclaimer.h"
-#include "services/gateway/test_cluster.h"
-#include "services/gateway/throttled_proxy.h"
+#include "services/object/multipart.h"
+#include "services/object/object_test_util.h"
+#include "services/object/orphan_reclaimer.h"
+#include "services/object/test_cluster.h"
+#include "services/object/throttled_proxy.h"
 #include "services/repair/repair_metrics.h"
 
 namespace tessera::services {

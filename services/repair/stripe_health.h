@@ -27,7 +27,7 @@
 #include "absl/time/time.h"
 #include "api/manifest.pb.h"
 #include "api/node.pb.h"
-#include "services/gateway/cluster_view.h"
+#include "services/object/cluster_view.h"
 
 namespace tessera::services {
 

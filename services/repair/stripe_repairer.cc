@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "p2p/placement/placement.h"
-#include "services/gateway/data_path.h"
+#include "services/object/data_path.h"
 
 namespace tessera::services {
 namespace {

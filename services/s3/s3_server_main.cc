@@ -1,5 +1,5 @@
 // tessera-s3: the production S3 endpoint (docs/design/s3.md) over the cluster, on the same data
-// path as tessera-gateway (services/gateway/gateway_backend.h: metadata replicated on the storage
+// path as tessera-gateway (services/object/object_backend.h: metadata replicated on the storage
 // nodes, slices through the authenticated slice client). Any number of tessera-s3 and
 // tessera-gateway processes over the same nodes are one consistent store.
 //
@@ -11,7 +11,7 @@
 //               --orphan_grace=6h]
 //
 // Space reclamation (slice GC with the multipart purge, orphan reclaimer) runs in the backend's
-// thread as in tessera-gateway; the flags are shared (services/gateway/reclaim_flags.h).
+// thread as in tessera-gateway; the flags are shared (services/object/reclaim_flags.h).
 // On start one line goes to stdout:
 //   tessera-s3 started s3_port=<port> admin_port=<port>
 // and, with --port_file, `s3_port=.. admin_port=..` is written there atomically. A bad flag exits
@@ -41,10 +41,10 @@
 #include "services/common/config_sources.h"
 #include "services/common/shutdown_signals.h"
 #include "services/common/tls_flags.h"
-#include "services/gateway/backend_metrics.h"
-#include "services/gateway/gateway_backend.h"
-#include "services/gateway/multipart.h"
-#include "services/gateway/reclaim_flags.h"
+#include "services/object/backend_metrics.h"
+#include "services/object/multipart.h"
+#include "services/object/object_backend.h"
+#include "services/object/reclaim_flags.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/handlers/s3_front_end.h"
 #include "services/s3/http_server/http_server.h"
@@ -174,7 +174,7 @@ int Main(int argc, char** argv) {
   if (grace < absl::ZeroDuration()) BadConfig("--shutdown_grace must not be negative");
   RaiseDescriptorLimit(static_cast<size_t>(absl::GetFlag(FLAGS_max_connections)));
 
-  GatewayBackendOptions bo;
+  ObjectBackendOptions bo;
   bo.seeds = absl::GetFlag(FLAGS_seeds);
   bo.location.set_site(absl::GetFlag(FLAGS_site));
   bo.location.set_zone(absl::GetFlag(FLAGS_zone));
@@ -187,7 +187,7 @@ int Main(int argc, char** argv) {
   bo.data.parity_shards = absl::GetFlag(FLAGS_m);
   bo.data.stripe_size = absl::GetFlag(FLAGS_stripe_size);
   bo.data.inline_threshold = absl::GetFlag(FLAGS_inline_threshold);
-  // Space reclamation, as tessera-gateway runs it (services/gateway/reclaim_flags.h): an S3-only
+  // Space reclamation, as tessera-gateway runs it (services/object/reclaim_flags.h): an S3-only
   // deployment must reclaim overwritten, deleted and orphaned data too.
   absl::StatusOr<ReclaimSettings> reclaim = ReclaimSettingsFromFlags();
   if (!reclaim.ok()) BadConfig(std::string(reclaim.status().message()));
@@ -197,7 +197,7 @@ int Main(int argc, char** argv) {
   auto credentials = s3::CredentialStore::LoadFromFile(absl::GetFlag(FLAGS_credentials_file));
   if (!credentials.ok()) return Fail("--credentials_file", credentials.status());
 
-  auto backend = OpenGatewayBackend(bo);
+  auto backend = OpenObjectBackend(bo);
   if (!backend.ok()) return Fail("cannot reach the cluster", backend.status());
 
   auto s3_metrics = s3::S3Metrics::Create(&Registry::Default());

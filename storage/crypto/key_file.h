@@ -51,7 +51,7 @@ namespace tessera::storage {
 [[nodiscard]] absl::StatusOr<MasterKeyId> AddMasterKeyToFile(const std::string& path);
 
 // Rotation, last step: removes key `key_id` from the key file at `path` (replaced atomically, as
-// above). Only after every manifest has been rewrapped (services/gateway/key_rotation.h): objects
+// above). Only after every manifest has been rewrapped (services/object/key_rotation.h): objects
 // still wrapped under the key become unreadable. NOT_FOUND if the file holds no such key;
 // FAILED_PRECONDITION if it is the active key.
 [[nodiscard]] absl::Status RetireMasterKeyFromFile(const std::string& path, MasterKeyId key_id);

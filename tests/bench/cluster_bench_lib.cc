@@ -24,11 +24,11 @@
 #include "api/gateway.pb.h"
 #include "base/metrics.h"
 #include "base/sodium.h"
-#include "services/gateway/multipart.h"
-#include "services/gateway/replicated_test_cluster.h"
-#include "services/gateway/work_pool.h"
 #include "services/gatewayd/call_verifier.h"
 #include "services/gatewayd/gateway_service.h"
+#include "services/object/multipart.h"
+#include "services/object/replicated_test_cluster.h"
+#include "services/object/work_pool.h"
 #include "services/s3/auth/credential_store.h"
 #include "services/s3/handlers/s3_front_end.h"
 #include "services/s3/http_server/http_server.h"
@@ -397,7 +397,7 @@ class BenchCluster::Impl {
     cluster.reset();
   }
   std::unique_ptr<services::testing::ReplicatedTestCluster> cluster;
-  std::unique_ptr<services::GatewayBackend> backend;
+  std::unique_ptr<services::ObjectBackend> backend;
   std::unique_ptr<services::WorkPool> handler_pool;
   Registry registry;
   std::unique_ptr<services::GatewayService> service;
@@ -484,7 +484,7 @@ BenchCluster::~BenchCluster() = default;
 std::string BenchCluster::grpc_endpoint() const {
   return absl::StrCat("127.0.0.1:", impl_->grpc_port);
 }
-services::GatewayBackend& BenchCluster::backend() { return *impl_->backend; }
+services::ObjectBackend& BenchCluster::backend() { return *impl_->backend; }
 const std::string& BenchCluster::node_id(int i) const { return impl_->cluster->node_id(i); }
 void BenchCluster::StopNode(int i) { impl_->cluster->StopNode(i); }
 int BenchCluster::s3_port() const { return impl_->s3 ? impl_->s3->http()->port() : 0; }

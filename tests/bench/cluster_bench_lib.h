@@ -6,7 +6,7 @@
 //     computed from them: cores / sum(crossings x seconds-per-byte of each stage).
 //   * BenchCluster: an in-process cluster (6 NodeServers by default, in 3 sites on 127.0.0.1:0,
 //     k=4 m=2, cluster secret, synced disks under a directory), a gateway backend opened with
-//     OpenGatewayBackend, the gRPC Gateway service on 127.0.0.1:0 and optionally the S3 server on
+//     OpenObjectBackend, the gRPC Gateway service on 127.0.0.1:0 and optionally the S3 server on
 //     127.0.0.1:0. Clients reach both over real loopback sockets.
 //   * Load helpers: run N workers, latency percentiles, RSS sampler.
 //
@@ -28,7 +28,7 @@
 #include "api/sdk/client.h"
 
 namespace tessera::services {
-class GatewayBackend;
+class ObjectBackend;
 }  // namespace tessera::services
 
 namespace tessera::bench {
@@ -104,7 +104,7 @@ class BenchCluster {
   int s3_port() const;                // 0 without options.s3
   const BenchClusterOptions& options() const { return options_; }
   // The gateway backend the front ends use (its cluster view, manifest store, slice client).
-  services::GatewayBackend& backend();
+  services::ObjectBackend& backend();
   // Node i (0 <= i < options().nodes): its id, and stopping it at once (its address then refuses
   // connections; membership declares it dead after the gossip failure detector's timeouts).
   const std::string& node_id(int i) const;

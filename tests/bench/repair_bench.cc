@@ -43,9 +43,9 @@
 #include "api/sdk/client.h"
 #include "base/logging.h"
 #include "base/metrics.h"
-#include "services/gateway/gateway_backend.h"
-#include "services/gateway/orphan_reclaimer.h"
-#include "services/gateway/work_pool.h"
+#include "services/object/object_backend.h"
+#include "services/object/orphan_reclaimer.h"
+#include "services/object/work_pool.h"
 #include "services/repair/repair_metrics.h"
 #include "services/repair/repairer.h"
 #include "tests/bench/cluster_bench_lib.h"
@@ -80,7 +80,7 @@ struct Holdings {
   uint64_t missing_slices = 0;
 };
 
-absl::StatusOr<Holdings> Scan(services::GatewayBackend& backend) {
+absl::StatusOr<Holdings> Scan(services::ObjectBackend& backend) {
   Holdings h;
   const auto snapshot = backend.cluster().Snapshot();
   std::string after;
@@ -195,7 +195,7 @@ absl::StatusOr<double> Lose(BenchCluster& cluster, int i) {
 
 // Waits until every metadata partition is back at its full replica count (the layout maintainer
 // re-replicates the partitions a lost node held), so the next loss cannot take a quorum.
-absl::StatusOr<double> WaitMetadataHealthy(services::GatewayBackend& backend) {
+absl::StatusOr<double> WaitMetadataHealthy(services::ObjectBackend& backend) {
   const double t0 = WallSeconds();
   while (WallSeconds() - t0 < 300) {
     const services::BackendHealth h = backend.Health();
@@ -215,7 +215,7 @@ struct RepairRun {
 };
 
 // Passes until one queues nothing (or 3 passes in a row repair nothing).
-absl::StatusOr<RepairRun> Repair(services::GatewayBackend& backend,
+absl::StatusOr<RepairRun> Repair(services::ObjectBackend& backend,
                                  const services::RepairerOptions& options, int rpc_threads) {
   Registry registry;
   auto metrics = services::RepairMetrics::Create(&registry);
@@ -291,7 +291,7 @@ int Main(int argc, char** argv) {
               dir.c_str());
   auto cluster = BenchCluster::Start(co);
   if (!cluster.ok()) return Fail("start", cluster.status());
-  services::GatewayBackend& backend = (*cluster)->backend();
+  services::ObjectBackend& backend = (*cluster)->backend();
 
   RawLimitsOptions lo;
   lo.dir = dir;

@@ -25,8 +25,8 @@
 #include "api/node.pb.h"
 #include "p2p/auth/cluster_auth.h"
 #include "p2p/auth/cluster_secret.h"
-#include "services/gateway/slice_client.h"
 #include "services/node/node_server.h"
+#include "services/object/slice_client.h"
 
 ABSL_FLAG(std::string, dir, "/tmp/tessera_slice_rpc_bench", "Scratch directory (node data).");
 ABSL_FLAG(int, slice_kib, 1024, "Slice size, KiB.");

@@ -32,9 +32,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "p2p/auth/cluster_auth.h"
-#include "services/gateway/data_path.h"
-#include "services/gateway/gateway_backend.h"
-#include "services/gateway/multipart.h"
+#include "services/object/data_path.h"
+#include "services/object/multipart.h"
+#include "services/object/object_backend.h"
 #include "storage/pipeline/stripe_codec.h"
 #include "tests/cluster/process_cluster.h"
 #include "tests/cluster/s3_test_client.h"
@@ -42,8 +42,8 @@
 namespace tessera::testing {
 namespace {
 
-using services::GatewayBackend;
 using services::KeyVersions;
+using services::ObjectBackend;
 
 constexpr uint64_t kStripe = 64 << 10;
 constexpr char kBucket[] = "heal";
@@ -72,8 +72,8 @@ S3TestClient S3Client(ProcessCluster& cluster) {
 }
 
 // A keyless backend over the cluster: manifests and slices, no key.
-std::unique_ptr<GatewayBackend> Inspector(ProcessCluster& cluster) {
-  services::GatewayBackendOptions o;
+std::unique_ptr<ObjectBackend> Inspector(ProcessCluster& cluster) {
+  services::ObjectBackendOptions o;
   o.seeds = cluster.node_addresses();
   auto auth = p2p::ClusterAuth::FromSecretFile(cluster.secret_file(), "test");
   EXPECT_TRUE(auth.ok()) << auth.status();
@@ -82,7 +82,7 @@ std::unique_ptr<GatewayBackend> Inspector(ProcessCluster& cluster) {
   o.keyless = true;
   o.layout_maintainer.run_thread = false;
   o.membership_refresh = absl::Milliseconds(200);
-  auto backend = services::OpenGatewayBackend(std::move(o));
+  auto backend = services::OpenObjectBackend(std::move(o));
   EXPECT_TRUE(backend.ok()) << backend.status();
   return backend.ok() ? *std::move(backend) : nullptr;
 }
@@ -94,7 +94,7 @@ struct RedundancyReport {
 };
 
 // Every stripe of every version of kBucket and of the multipart uploads.
-RedundancyReport CheckRedundancy(GatewayBackend& inspector, const std::set<std::string>& dead) {
+RedundancyReport CheckRedundancy(ObjectBackend& inspector, const std::set<std::string>& dead) {
   RedundancyReport r;
   for (const std::string& bucket : {std::string(kBucket), std::string(services::kUploadsBucket)}) {
     absl::StatusOr<std::vector<KeyVersions>> scanned =
@@ -132,7 +132,7 @@ RedundancyReport CheckRedundancy(GatewayBackend& inspector, const std::set<std::
 
 // Reads every slice every manifest names from the node it names; counts those that are missing or
 // whose bytes are not the manifest's hash.
-int CountBadSlices(GatewayBackend& inspector, ProcessCluster& cluster) {
+int CountBadSlices(ObjectBackend& inspector, ProcessCluster& cluster) {
   std::map<std::string, std::string> address_of;
   for (size_t i = 0; i < cluster.node_ids().size(); ++i) {
     address_of[cluster.node_ids()[i]] = cluster.node_addresses()[i];
@@ -167,7 +167,7 @@ int CountBadSlices(GatewayBackend& inspector, ProcessCluster& cluster) {
 
 // Waits (up to 180 s) until the metadata layout is out of transition and no longer names `node_id`
 // (the front ends' layout maintainer moves the replicas off a dead or draining node).
-bool LayoutLeaves(GatewayBackend& inspector, const std::string& node_id) {
+bool LayoutLeaves(ObjectBackend& inspector, const std::string& node_id) {
   const absl::Time deadline = absl::Now() + absl::Seconds(180);
   while (absl::Now() < deadline) {
     auto record = inspector.meta().ReloadLayout();
@@ -226,7 +226,7 @@ TEST(RepairClusterTest, KilledNodeIsRebuiltThenMFurtherLossesAreSurvived) {
   auto part = s3.UploadPart(kBucket, "upload", upload_id, 1, part_data);
   ASSERT_TRUE(part.ok() && part->status == 200);
 
-  std::unique_ptr<GatewayBackend> inspector = Inspector(cluster);
+  std::unique_ptr<ObjectBackend> inspector = Inspector(cluster);
   ASSERT_NE(inspector, nullptr);
   RedundancyReport before = CheckRedundancy(*inspector, {});
   ASSERT_EQ(before.full, before.stripes) << before.first_problem;
@@ -284,7 +284,7 @@ TEST(RepairClusterTest, RestartsAndOverwritesDuringRepairLoseAndResurrectNothing
   ASSERT_TRUE(cluster.client().CreateBucket(kBucket).ok());
   const std::map<std::string, std::string> original = PutObjects(cluster, 120);
   ASSERT_EQ(original.size(), 120u);
-  std::unique_ptr<GatewayBackend> inspector = Inspector(cluster);
+  std::unique_ptr<ObjectBackend> inspector = Inspector(cluster);
   ASSERT_NE(inspector, nullptr);
   const RedundancyReport before = CheckRedundancy(*inspector, {});
   ASSERT_EQ(before.full, before.stripes) << before.first_problem;
@@ -385,7 +385,7 @@ TEST(RepairClusterTest, ReturningNodesStaleCopiesAreReclaimed) {
   ASSERT_TRUE(cluster.client().CreateBucket(kBucket).ok());
   const std::map<std::string, std::string> objects = PutObjects(cluster, 60);
   ASSERT_EQ(objects.size(), 60u);
-  std::unique_ptr<GatewayBackend> inspector = Inspector(cluster);
+  std::unique_ptr<ObjectBackend> inspector = Inspector(cluster);
   ASSERT_NE(inspector, nullptr);
   const int victim = 2;
   const std::string victim_id = cluster.node_ids()[victim];
@@ -512,7 +512,7 @@ TEST(RepairClusterTest, DrainedNodeEndsEmptyUnderWritesAndLeaves) {
   objects.insert(written.begin(), written.end());
 
   // No manifest names the drained node; every slice named is there with its bytes.
-  std::unique_ptr<GatewayBackend> inspector = Inspector(cluster);
+  std::unique_ptr<ObjectBackend> inspector = Inspector(cluster);
   ASSERT_NE(inspector, nullptr);
   const RedundancyReport report = CheckRedundancy(*inspector, {drained_id});
   EXPECT_EQ(report.full, report.stripes) << report.first_problem;
@@ -552,7 +552,7 @@ TEST(RepairClusterTest, CorruptSlicesAreFoundByTheScrubberAndRewritten) {
   ProcessCluster cluster(Options({"--scrub_interval=2s"}));
   ASSERT_TRUE(cluster.client().CreateBucket(kBucket).ok());
   const std::map<std::string, std::string> objects = PutObjects(cluster, 100);
-  std::unique_ptr<GatewayBackend> inspector = Inspector(cluster);
+  std::unique_ptr<ObjectBackend> inspector = Inspector(cluster);
   ASSERT_NE(inspector, nullptr);
 
   const int node = 1;

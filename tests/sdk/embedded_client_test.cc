@@ -20,9 +20,9 @@
 #include "base/testing/status_matchers.h"
 #include "base/testing/temp_dir.h"
 #include "gtest/gtest.h"
-#include "services/gateway/gateway_backend.h"
-#include "services/gateway/replicated_test_cluster.h"
 #include "services/gatewayd/gateway_server.h"
+#include "services/object/object_backend.h"
+#include "services/object/replicated_test_cluster.h"
 #include "storage/crypto/key_file.h"
 
 namespace tessera::sdk {

@@ -16,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "services/gateway/in_memory_manifest_store.h"  // EncodeContinuationToken
+#include "services/object/in_memory_manifest_store.h"  // EncodeContinuationToken
 #include "services/s3/errors/errors.h"
 #include "services/s3/handlers/error_mapping.h"
 #include "services/s3/handlers/handlers.h"

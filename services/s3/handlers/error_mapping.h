@@ -1,4 +1,4 @@
-// Error mapping of the S3 handlers (internal to //services/s3/handlers:s3_gateway): the one
+// Error mapping of the S3 handlers (internal to //services/s3/handlers:s3_request_handler): the one
 // place where a data-path absl::Status becomes an S3 error code and an S3 error response.
 // Statuses that already carry an S3 code (S3Status, services/s3/errors) keep it; the object
 // layer's typed reasons (base/status_reasons.h) and codes are mapped here.

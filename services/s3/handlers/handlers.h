@@ -1,8 +1,8 @@
-// The S3 handlers by resource (internal to //services/s3/handlers:s3_gateway). S3Gateway::Call
-// authenticates and routes a request, then calls the function of the resource it names with a
-// RequestContext (request_context.h). Each writes the S3 response on success and returns OK,
-// or returns the failure for S3Gateway::Call to map (error_mapping.h) and send. Called with an
-// operation of another resource: INTERNAL.
+// The S3 handlers by resource (internal to //services/s3/handlers:s3_request_handler).
+// S3RequestHandler::Call authenticates and routes a request, then calls the function of the
+// resource it names with a RequestContext (request_context.h). Each writes the S3 response on
+// success and returns OK, or returns the failure for S3RequestHandler::Call to map
+// (error_mapping.h) and send. Called with an operation of another resource: INTERNAL.
 #pragma once
 
 #include "absl/status/status.h"

@@ -1,6 +1,6 @@
-// The shared context of the S3 handlers (internal to //services/s3/handlers:s3_gateway).
+// The shared context of the S3 handlers (internal to //services/s3/handlers:s3_request_handler).
 //
-// S3Gateway::Call authenticates and routes a request, then hands a RequestContext to the
+// S3RequestHandler::Call authenticates and routes a request, then hands a RequestContext to the
 // handler of the resource it names: bucket_handlers.cc, object_handlers.cc or
 // multipart_handlers.cc (declared in handlers.h). The context carries what every handler needs
 // (the data path, the routed request, the caller) and the helpers more than one of them uses:
@@ -8,7 +8,7 @@
 // headers, conditional writes, copy sources. Error mapping to S3 codes lives in
 // error_mapping.h.
 //
-// Ownership: nothing is owned; a context lives for one request, inside S3Gateway::Call, and
+// Ownership: nothing is owned; a context lives for one request, inside S3RequestHandler::Call, and
 // every pointer and reference must outlive it. Copying is cheap (pointers and references) and
 // is how a handler class gets its own.
 // Thread-compatible: one request on one thread.
@@ -21,12 +21,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
-#include "services/gateway/multipart.h"
-#include "services/gateway/object_reader.h"
-#include "services/gateway/object_service.h"
+#include "services/object/multipart.h"
+#include "services/object/object_reader.h"
+#include "services/object/object_service.h"
 #include "services/s3/auth/payload_verifier.h"
 #include "services/s3/auth/sigv4.h"
-#include "services/s3/handlers/s3_gateway.h"
+#include "services/s3/handlers/s3_request_handler.h"
 #include "services/s3/http_server/http_server.h"
 #include "services/s3/request/headers.h"
 #include "services/s3/request/request.h"
@@ -36,9 +36,9 @@ namespace tessera::services::s3 {
 
 using Headers = HeaderList;
 
-// The data path the handlers call (owned by S3Gateway).
+// The data path the handlers call (owned by S3RequestHandler).
 struct HandlerDeps {
-  const S3GatewayOptions& options;
+  const S3RequestHandlerOptions& options;
   ObjectService* objects;
   MultipartUploads* uploads;
   const ObjectReader& reader;
@@ -79,7 +79,7 @@ class RequestContext {
   absl::StatusOr<std::string> SmallBody();
 
   // --- authorisation ----------------------------------------------------------------------
-  // The rule itself is the object layer's (services/gateway/access_policy.h), shared with gRPC.
+  // The rule itself is the object layer's (services/object/access_policy.h), shared with gRPC.
   using Access = BucketAccess;
   Principal Caller() const;
 

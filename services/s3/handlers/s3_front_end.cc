@@ -17,8 +17,8 @@ absl::StatusOr<std::unique_ptr<S3FrontEnd>> S3FrontEnd::Create(
   f->codec_ = *std::move(codec);
   f->uploads_ = std::make_unique<MultipartUploads>(options.data, deps, store, f->codec_.get());
   if (absl::Status s = f->uploads_->Init(); !s.ok()) return s;
-  f->gateway_ = std::make_unique<S3Gateway>(std::move(options.gateway), objects, f->uploads_.get(),
-                                            deps, credentials, clock);
+  f->gateway_ = std::make_unique<S3RequestHandler>(std::move(options.gateway), objects,
+                                                   f->uploads_.get(), deps, credentials, clock);
   return f;
 }
 

@@ -1,13 +1,13 @@
 // S3FrontEnd: the one way to build the S3 front end over an object layer. It wires what every
 // S3 server needs and used to be assembled by hand in each of them (tessera-s3, the benchmark
 // cluster, the tests): the erasure codec for multipart parts, MultipartUploads (Init()ed), the
-// S3Gateway handlers and, when asked, the S3HttpServer serving them.
+// S3RequestHandler handlers and, when asked, the S3HttpServer serving them.
 //
 // Ownership: owns the codec, the uploads, the gateway and the HTTP server; nothing passed to
 // Create is owned and all of it must outlive the front end. Destruction stops the HTTP server
 // first (no handler runs afterwards), then releases the gateway and the uploads.
 // Thread-safety: Create/StartHttp/destruction from one thread; the handler (gateway()) is
-// thread-safe as S3Gateway is.
+// thread-safe as S3RequestHandler is.
 #pragma once
 
 #include <memory>
@@ -15,18 +15,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/clock.h"
-#include "services/gateway/data_path.h"
-#include "services/gateway/multipart.h"
-#include "services/gateway/object_service.h"
+#include "services/object/data_path.h"
+#include "services/object/multipart.h"
+#include "services/object/object_service.h"
 #include "services/s3/auth/credential_store.h"
-#include "services/s3/handlers/s3_gateway.h"
+#include "services/s3/handlers/s3_request_handler.h"
 #include "services/s3/http_server/http_server.h"
 #include "storage/pipeline/stripe_codec.h"
 
 namespace tessera::services::s3 {
 
 struct S3FrontEndOptions {
-  S3GatewayOptions gateway;
+  S3RequestHandlerOptions gateway;
   // The data path's erasure coding (data_shards, parity_shards, slice_alignment, ...), as the
   // ObjectService's: multipart parts are coded like whole objects.
   DataPathOptions data;
@@ -46,7 +46,7 @@ class S3FrontEnd {
   // already started.
   [[nodiscard]] absl::Status StartHttp(HttpServerOptions options);
 
-  S3Gateway& gateway() { return *gateway_; }
+  S3RequestHandler& gateway() { return *gateway_; }
   MultipartUploads& uploads() { return *uploads_; }
   // Null until StartHttp succeeded.
   S3HttpServer* http() { return server_.get(); }
@@ -56,7 +56,7 @@ class S3FrontEnd {
 
   std::unique_ptr<storage::StripeCodec> codec_;
   std::unique_ptr<MultipartUploads> uploads_;
-  std::unique_ptr<S3Gateway> gateway_;
+  std::unique_ptr<S3RequestHandler> gateway_;
   std::unique_ptr<S3HttpServer> server_;
 };
 
